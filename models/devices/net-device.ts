@@ -1,0 +1,108 @@
+import type { Packet } from '../packet.js';
+import { PacketType } from '../packet.js';
+import { DeviceCounters } from './counters.js';
+import { DropReason } from './drop-reason.js';
+import type { Netns } from '../stack/netns.js';
+import { readMac } from '../wire/addr.js';
+
+/** Direction of a captured frame, as pcapng's epb_flags encodes it. */
+export const enum CaptureDirection {
+  IN = 1,
+  OUT = 2,
+}
+
+/** Something that records frames seen at a device (a capture point). */
+export interface CaptureTap {
+  capture(dev: NetDevice, pkt: Packet, direction: CaptureDirection): void;
+}
+
+/** The receive hook a bridge installs on its ports (the kernel's rx_handler). */
+export interface RxHandler {
+  handleFrame(port: NetDevice, pkt: Packet): void;
+}
+
+/** An IPv4 address configured on a device (struct in_ifaddr). */
+export interface IfAddr {
+  addr: number;
+  prefixLen: number;
+}
+
+/**
+ * A network device: a name, a MAC, an MTU, counters, an optional capture tap,
+ * and two directions. Upper layers hand it complete Ethernet frames through
+ * `xmit` (dev_queue_xmit); frames that arrive from its medium enter through
+ * `receive` (netif_receive_skb), which passes them to the bridge it is a port
+ * of, or else up to its namespace's stack.
+ */
+export abstract class NetDevice {
+  readonly counters = new DeviceCounters();
+  tap: CaptureTap | null = null;
+  /** Set when the device is a bridge port. */
+  rxHandler: RxHandler | null = null;
+  up = true;
+  readonly addrs: IfAddr[] = [];
+  readonly ifindex: number;
+
+  constructor(
+    readonly ns: Netns,
+    readonly name: string,
+    public mac: number,
+    public mtu: number,
+  ) {
+    this.ifindex = ns.nextIfindex();
+  }
+
+  /** "<namespace>/<name>", the capture-point name. */
+  get path(): string {
+    return `${this.ns.name}/${this.name}`;
+  }
+
+  /** Transmit a complete Ethernet frame (the packet is consumed). */
+  abstract xmit(pkt: Packet): void;
+
+  /**
+   * A frame arrived from the medium. Runs from the owning component's backlog
+   * (see Backlog), never re-entrantly from another device's transmit.
+   */
+  receive(pkt: Packet): void {
+    if (!this.up) {
+      this.dropRx(pkt, DropReason.DEV_READY);
+      return;
+    }
+    this.counters.rxPackets++;
+    this.counters.rxBytes += pkt.len;
+    if (this.tap !== null) this.tap.capture(this, pkt, CaptureDirection.IN);
+    pkt.pktType = this.classify(pkt);
+    if (this.rxHandler !== null) this.rxHandler.handleFrame(this, pkt);
+    else this.ns.netifReceive(this, pkt);
+  }
+
+  /** eth_type_trans: where the frame is addressed relative to this device. */
+  classify(pkt: Packet): PacketType {
+    const b = pkt.buf;
+    const o = pkt.off;
+    if ((b[o]! & 1) !== 0) {
+      return (b[o]! & b[o + 1]! & b[o + 2]! & b[o + 3]! & b[o + 4]! & b[o + 5]!) === 0xff
+        ? PacketType.BROADCAST
+        : PacketType.MULTICAST;
+    }
+    return readMac(b, o) === this.mac ? PacketType.HOST : PacketType.OTHERHOST;
+  }
+
+  /** Account a frame leaving the device and show it to the capture tap (dev_queue_xmit_nit). */
+  protected transmitted(pkt: Packet): void {
+    this.counters.txPackets++;
+    this.counters.txBytes += pkt.len;
+    if (this.tap !== null) this.tap.capture(this, pkt, CaptureDirection.OUT);
+  }
+
+  dropTx(pkt: Packet, reason: DropReason): void {
+    this.counters.countDrop(reason, true);
+    this.ns.dropped(this, pkt, reason);
+  }
+
+  dropRx(pkt: Packet, reason: DropReason): void {
+    this.counters.countDrop(reason, false);
+    this.ns.dropped(this, pkt, reason);
+  }
+}

@@ -1,0 +1,174 @@
+import type { EventHandler } from '../../engine/simulation.js';
+import type { RandomStream } from '../../engine/rng.js';
+import type { Packet } from '../packet.js';
+import { DropReason } from './drop-reason.js';
+import { NetDevice } from './net-device.js';
+import type { Netns } from '../stack/netns.js';
+
+const EV_TX_READY = 0;
+const EV_ARRIVE = 1;
+
+/** Physical properties of one direction of a wire. */
+export interface WireParams {
+  /** One-way propagation delay, > 0 (the lookahead of a partitioned run). */
+  delayNs: number;
+  /** Bits per second; 0 = no serialisation delay. */
+  bandwidthBps: number;
+  /** Per-frame loss probability in [0, 1). */
+  loss: number;
+  /** Transmit queue limit in frames (txqueuelen). */
+  txQueueLen: number;
+}
+
+/**
+ * A NIC on a point-to-point wire: a drop-tail transmit queue (pfifo_fast with
+ * txqueuelen), serialisation at the line rate, then propagation to the peer NIC.
+ *
+ * Events are kept few: while the wire is busy a single TX_READY event stands for
+ * the end of the current serialisation, and frames in flight wait in a FIFO of
+ * which only the head has an ARRIVE event in the global queue (a wire delivers in
+ * order). Both events are owned by the sender's component, so the arrival is a
+ * cross-component delivery with at least `delayNs` of lookahead.
+ *
+ * The capture tap sees a frame when its serialisation starts (after the queue),
+ * as tcpdump sees it at dev_hard_start_xmit; a frame dropped by the queue is not
+ * captured.
+ */
+export class NicDevice extends NetDevice implements EventHandler {
+  peer: NicDevice | null = null;
+  params: WireParams = { delayNs: 1, bandwidthBps: 0, loss: 0, txQueueLen: 1000 };
+  private lossRng: RandomStream | null = null;
+
+  // transmit queue (ring of packets)
+  private txq: (Packet | null)[] = [];
+  private txqHead = 0;
+  private txqLen = 0;
+  private busyUntil = 0;
+  private txReadyScheduled = false;
+
+  // frames on the wire towards the peer, in arrival order
+  private flight: (Packet | null)[] = [];
+  private flightAt: number[] = [];
+  private flightHead = 0;
+
+  /** Highest transmit-queue occupancy seen. */
+  maxQueueLen = 0;
+
+  constructor(ns: Netns, name: string, mac: number, mtu: number) {
+    super(ns, name, mac, mtu);
+  }
+
+  /** Joins two NICs with a wire; each direction gets the same parameters. */
+  static connect(a: NicDevice, b: NicDevice, params: WireParams): void {
+    if (!(params.delayNs > 0)) throw new Error(`wire ${a.path} <-> ${b.path}: delay must be positive`);
+    a.peer = b;
+    b.peer = a;
+    a.params = { ...params };
+    b.params = { ...params };
+    if (params.loss > 0) {
+      a.lossRng = a.ns.component.random(`wire-loss/${a.path}`);
+      b.lossRng = b.ns.component.random(`wire-loss/${b.path}`);
+    }
+  }
+
+  get queueLength(): number {
+    return this.txqLen;
+  }
+
+  xmit(pkt: Packet): void {
+    if (!this.up || this.peer === null) {
+      this.dropTx(pkt, DropReason.DEV_READY);
+      return;
+    }
+    if (pkt.len - 14 > this.mtu) {
+      this.dropTx(pkt, DropReason.PKT_TOO_BIG);
+      return;
+    }
+    const now = this.ns.component.now;
+    if (this.txqLen === 0 && now >= this.busyUntil) {
+      this.startTransmit(pkt, now);
+      return;
+    }
+    if (this.txqLen >= this.params.txQueueLen) {
+      this.dropTx(pkt, DropReason.QDISC_DROP);
+      return;
+    }
+    const cap = this.txq.length;
+    if (this.txqLen === cap) this.growTxq();
+    this.txq[(this.txqHead + this.txqLen) % this.txq.length] = pkt;
+    this.txqLen++;
+    if (this.txqLen > this.maxQueueLen) this.maxQueueLen = this.txqLen;
+    if (!this.txReadyScheduled) {
+      this.txReadyScheduled = true;
+      this.ns.component.scheduleAt(this.busyUntil, this, EV_TX_READY);
+    }
+  }
+
+  handleEvent(kind: number): void {
+    if (kind === EV_TX_READY) this.onTxReady();
+    else this.onArrive();
+  }
+
+  private startTransmit(pkt: Packet, now: number): void {
+    this.transmitted(pkt);
+    const bw = this.params.bandwidthBps;
+    // Serialisation of the frame plus preamble, SFD and inter-frame gap (20 bytes)
+    // and FCS (4 bytes) on Ethernet; short frames are padded to 60 bytes first.
+    const wireBytes = Math.max(pkt.len, 60) + 24;
+    const serialise = bw > 0 ? Math.round((wireBytes * 8 * 1e9) / bw) : 0;
+    this.busyUntil = now + serialise;
+    if (this.lossRng !== null && this.lossRng.next() < this.params.loss) {
+      this.dropTx(pkt, DropReason.LINK_LOSS);
+      return;
+    }
+    const at = this.busyUntil + this.params.delayNs;
+    this.flight.push(pkt);
+    this.flightAt.push(at);
+    if (this.flight.length - this.flightHead === 1) this.ns.component.scheduleAt(at, this, EV_ARRIVE);
+  }
+
+  private onTxReady(): void {
+    this.txReadyScheduled = false;
+    const now = this.ns.component.now;
+    const pkt = this.txq[this.txqHead]!;
+    this.txq[this.txqHead] = null;
+    this.txqHead = (this.txqHead + 1) % this.txq.length;
+    this.txqLen--;
+    this.startTransmit(pkt, now);
+    if (this.txqLen > 0) {
+      this.txReadyScheduled = true;
+      this.ns.component.scheduleAt(this.busyUntil, this, EV_TX_READY);
+    }
+  }
+
+  private onArrive(): void {
+    const pkt = this.flight[this.flightHead]!;
+    this.flight[this.flightHead] = null;
+    this.flightHead++;
+    if (this.flightHead === this.flight.length) {
+      this.flight.length = 0;
+      this.flightAt.length = 0;
+      this.flightHead = 0;
+    } else {
+      this.ns.component.scheduleAt(this.flightAt[this.flightHead]!, this, EV_ARRIVE);
+      if (this.flightHead > 1024 && this.flightHead * 2 > this.flight.length) this.compactFlight();
+    }
+    const peer = this.peer!;
+    peer.ns.backlog.enqueue(peer, pkt);
+  }
+
+  private growTxq(): void {
+    const old = this.txq;
+    const n = Math.max(16, old.length * 2);
+    const q: (Packet | null)[] = new Array(n).fill(null);
+    for (let i = 0; i < this.txqLen; i++) q[i] = old[(this.txqHead + i) % old.length]!;
+    this.txq = q;
+    this.txqHead = 0;
+  }
+
+  private compactFlight(): void {
+    this.flight = this.flight.slice(this.flightHead);
+    this.flightAt = this.flightAt.slice(this.flightHead);
+    this.flightHead = 0;
+  }
+}

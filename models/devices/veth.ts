@@ -1,0 +1,50 @@
+import type { EventHandler } from '../../engine/simulation.js';
+import type { Packet } from '../packet.js';
+import { DropReason } from './drop-reason.js';
+import { NetDevice } from './net-device.js';
+import type { Netns } from '../stack/netns.js';
+
+const EV_ARRIVE = 0;
+
+/**
+ * One end of a veth pair (drivers/net/veth.c): what one end transmits arrives
+ * at its peer, in the peer's namespace. With zero delay (the default) the frame
+ * is queued on the receiving component's backlog like veth_xmit's netif_rx;
+ * a positive delay models a per-hop cost and schedules the arrival.
+ */
+export class VethDevice extends NetDevice implements EventHandler {
+  peer: VethDevice | null = null;
+  delayNs = 0;
+
+  constructor(ns: Netns, name: string, mac: number, mtu: number) {
+    super(ns, name, mac, mtu);
+  }
+
+  static pair(a: VethDevice, b: VethDevice, delayNs = 0): void {
+    a.peer = b;
+    b.peer = a;
+    a.delayNs = delayNs;
+    b.delayNs = delayNs;
+  }
+
+  xmit(pkt: Packet): void {
+    const peer = this.peer;
+    if (!this.up || peer === null || !peer.up) {
+      this.dropTx(pkt, DropReason.DEV_READY);
+      return;
+    }
+    // veth_xmit -> __dev_forward_skb: the peer drops frames above its MTU.
+    if (pkt.len - 14 > peer.mtu) {
+      this.dropTx(pkt, DropReason.PKT_TOO_BIG);
+      return;
+    }
+    this.transmitted(pkt);
+    if (this.delayNs === 0) peer.ns.backlog.enqueue(peer, pkt);
+    else this.ns.component.schedule(this.delayNs, this, EV_ARRIVE, pkt);
+  }
+
+  handleEvent(_kind: number, arg: unknown): void {
+    const peer = this.peer!;
+    peer.ns.backlog.enqueue(peer, arg as Packet);
+  }
+}

@@ -1,0 +1,23 @@
+import type { Component } from '../engine/simulation.js';
+import { Backlog } from './devices/backlog.js';
+import type { Observer } from './observer.js';
+
+/**
+ * What the namespaces of one component share: the component (clock, events,
+ * random streams), the receive backlog (one CPU's softirq queue) and the packet
+ * id counter. Packet ids are (component id, counter), so they are the same
+ * however the components are spread over threads.
+ */
+export class NodeContext {
+  readonly backlog = new Backlog();
+  private packets = 0;
+
+  constructor(
+    readonly component: Component,
+    readonly observer: Observer,
+  ) {}
+
+  newPacketId(): number {
+    return this.component.id * 2 ** 32 + this.packets++;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * A frame in flight: real bytes in `buf[off, off + len)`, starting with the
+ * Ethernet header. Locally built packets leave headroom in front of the frame
+ * (like skb headroom) so an encapsulation can later push headers without a copy.
+ *
+ * Besides the bytes, a packet carries the few pieces of skb metadata the models
+ * need: the packet type assigned at reception (eth_type_trans) and an id that
+ * follows the packet through the topology for tracing and per-hop statistics.
+ */
+export const HEADROOM = 64;
+
+/** include/uapi/linux/if_packet.h */
+export const enum PacketType {
+  HOST = 0,
+  BROADCAST = 1,
+  MULTICAST = 2,
+  OTHERHOST = 3,
+  OUTGOING = 4,
+}
+
+export class Packet {
+  /** Set on reception relative to the receiving device's MAC. */
+  pktType: PacketType = PacketType.HOST;
+  /** skb->mark, for the netfilter model. */
+  mark = 0;
+
+  constructor(
+    public buf: Uint8Array,
+    public off: number,
+    public len: number,
+    /** Trace id: unique within a simulation, stable across runs. */
+    public id: number,
+    /** Simulated time the packet (or the packet it was cloned from) was created. */
+    public bornAt: number,
+  ) {}
+
+  /** Allocates an empty packet with room for `len` bytes of frame after the headroom. */
+  static alloc(len: number, id: number, now: number): Packet {
+    return new Packet(new Uint8Array(HEADROOM + len), HEADROOM, len, id, now);
+  }
+
+  /** A deep copy (the bridge clones a frame for each flooded port). */
+  clone(): Packet {
+    const buf = new Uint8Array(this.len + HEADROOM);
+    buf.set(this.buf.subarray(this.off, this.off + this.len), HEADROOM);
+    const p = new Packet(buf, HEADROOM, this.len, this.id, this.bornAt);
+    p.pktType = this.pktType;
+    p.mark = this.mark;
+    return p;
+  }
+
+  /** The frame bytes (a view, no copy). */
+  bytes(): Uint8Array {
+    return this.buf.subarray(this.off, this.off + this.len);
+  }
+}
