@@ -1,0 +1,70 @@
+/**
+ * What every capture writer offers, so a capture point can write pcapng or
+ * classic pcap without knowing which.
+ */
+
+/**
+ * Direction of a packet relative to the capture interface, as in pcapng's
+ * epb_flags bits 0-1 and libpcap's PCAP_D_IN / PCAP_D_OUT.
+ */
+export type PacketDirection = 0 | 1 | 2;
+export const DIRECTION_UNKNOWN = 0;
+/** Received by the interface (tcpdump -Q in). */
+export const DIRECTION_INBOUND = 1;
+/** Sent by the interface (tcpdump -Q out). */
+export const DIRECTION_OUTBOUND = 2;
+
+export interface CaptureWriterOptions {
+  /**
+   * Wall-clock second that simulated time 0 maps to, so captures line up with
+   * real ones in tshark. Non-negative integer; default 0 (1970-01-01).
+   */
+  epochSeconds?: number;
+}
+
+export interface CaptureWriter {
+  /** Declares a capture point; returns the index writePacket takes. */
+  addInterface(name: string, description?: string): number;
+  /**
+   * Appends data[off, off+len) captured at simulated time timeNs (integer
+   * nanoseconds). Bytes past the snap length are cut, as tcpdump does; the
+   * original length is kept.
+   */
+  writePacket(ifIndex: number, timeNs: number, data: Uint8Array, off: number, len: number, direction: PacketDirection): void;
+  /** Flushes and renames the temporary file to its final name. */
+  close(): void;
+  /** Drops everything written: the temporary file is removed. */
+  abort(): void;
+}
+
+/** Shared argument check for writePacket, kept out of line so writers stay short. */
+export function checkPacketArgs(
+  ifIndex: number,
+  ifCount: number,
+  timeNs: number,
+  data: Uint8Array,
+  off: number,
+  len: number,
+  direction: number,
+): void {
+  if (!(ifIndex >= 0 && ifIndex < ifCount) || !Number.isInteger(ifIndex)) {
+    throw new RangeError(`capture: interface ${ifIndex} was not added (have ${ifCount})`);
+  }
+  if (!(timeNs >= 0) || !Number.isSafeInteger(timeNs)) {
+    throw new RangeError(`capture: time ${timeNs} is not a non-negative integer count of nanoseconds below 2^53`);
+  }
+  if (!(off >= 0 && len >= 0 && off + len <= data.length) || !Number.isInteger(off) || !Number.isInteger(len)) {
+    throw new RangeError(`capture: bytes [${off}, ${off}+${len}) are outside a ${data.length}-byte buffer`);
+  }
+  if (direction !== 0 && direction !== 1 && direction !== 2) {
+    throw new RangeError(`capture: direction ${direction} is not 0 (unknown), 1 (inbound) or 2 (outbound)`);
+  }
+}
+
+/** Epoch option check shared by the writers. */
+export function checkEpochSeconds(epochSeconds: number): number {
+  if (!Number.isSafeInteger(epochSeconds) || epochSeconds < 0) {
+    throw new RangeError(`capture: epochSeconds ${epochSeconds} is not a non-negative integer`);
+  }
+  return epochSeconds;
+}

@@ -1,0 +1,168 @@
+import {
+  checkEpochSeconds,
+  checkPacketArgs,
+  type CaptureWriter,
+  type CaptureWriterOptions,
+  type PacketDirection,
+} from './capture-writer.js';
+import {
+  CAPTURE_SNAPLEN,
+  EPB_FLAGS,
+  IF_DESCRIPTION,
+  IF_NAME,
+  IF_TSRESOL,
+  LINKTYPE_ETHERNET,
+  OPT_ENDOFOPT,
+  PCAPNG_BYTE_ORDER_MAGIC,
+  PCAPNG_ENHANCED_PACKET,
+  PCAPNG_INTERFACE_DESCRIPTION,
+  PCAPNG_SECTION_HEADER,
+  SHB_USERAPPL,
+  TSRESOL_NANOSECONDS,
+} from './format.js';
+import { TempFileSink } from './temp-file-sink.js';
+
+const TWO_32 = 4294967296;
+/** Fixed part of an EPB: type, total length, interface id, ts high, ts low, captured len, original len, trailing total length. */
+const EPB_FIXED_LEN = 32;
+/** epb_flags option (4-byte header + 4-byte value) and opt_endofopt. */
+const EPB_FLAGS_OPTION_LEN = 12;
+
+const utf8 = new TextEncoder();
+
+/**
+ * Writes a little-endian pcapng file (draft-ietf-opsawg-pcapng): one Section
+ * Header Block, an Interface Description Block per capture point (Ethernet,
+ * nanosecond timestamps) and an Enhanced Packet Block per frame, with the
+ * direction in epb_flags, which tshark shows as frame.p2p_dir.
+ */
+export class PcapngWriter implements CaptureWriter {
+  private readonly sink: TempFileSink;
+  /** epochSeconds * 1e9 split into 32-bit halves once, so packets need no BigInt. */
+  private readonly epochHi: number;
+  private readonly epochLo: number;
+  private ifCount = 0;
+
+  constructor(path: string, options: CaptureWriterOptions = {}) {
+    const epochNs = BigInt(checkEpochSeconds(options.epochSeconds ?? 0)) * 1_000_000_000n;
+    this.epochHi = Number(epochNs >> 32n);
+    this.epochLo = Number(epochNs & 0xffffffffn);
+    if (this.epochHi >= TWO_32) throw new RangeError(`capture: epochSeconds ${options.epochSeconds} overflows 64-bit nanoseconds`);
+    this.sink = new TempFileSink(path);
+    this.writeSectionHeader();
+  }
+
+  /** Section Header Block (draft 4.1): byte-order magic, version 1.0, unknown section length. */
+  private writeSectionHeader(): void {
+    const appl = utf8.encode('podwire');
+    const total = 24 + optionLen(appl.length) + 4 + 4;
+    const s = this.sink;
+    s.reserve(total);
+    const v = s.view;
+    let p = s.pos;
+    v.setUint32(p, PCAPNG_SECTION_HEADER, true);
+    v.setUint32(p + 4, total, true);
+    v.setUint32(p + 8, PCAPNG_BYTE_ORDER_MAGIC, true);
+    v.setUint16(p + 12, 1, true); // major version
+    v.setUint16(p + 14, 0, true); // minor version
+    v.setInt32(p + 16, -1, true); // section length -1: not given (64-bit, both halves all ones)
+    v.setInt32(p + 20, -1, true);
+    p = putOption(s, p + 24, SHB_USERAPPL, appl);
+    v.setUint32(p, OPT_ENDOFOPT, true);
+    v.setUint32(p + 4, total, true);
+    s.pos = p + 8;
+  }
+
+  /**
+   * Interface Description Block (draft 4.2). Written at once, so it precedes
+   * every EPB that names it; adding interfaces between packets is allowed.
+   */
+  addInterface(name: string, description?: string): number {
+    const nameBytes = utf8.encode(name);
+    const descBytes = description === undefined ? undefined : utf8.encode(description);
+    const total =
+      16 + optionLen(nameBytes.length) + (descBytes ? optionLen(descBytes.length) : 0) + optionLen(1) + 4 + 4;
+    const s = this.sink;
+    s.reserve(total);
+    const v = s.view;
+    let p = s.pos;
+    v.setUint32(p, PCAPNG_INTERFACE_DESCRIPTION, true);
+    v.setUint32(p + 4, total, true);
+    v.setUint16(p + 8, LINKTYPE_ETHERNET, true);
+    v.setUint16(p + 10, 0, true); // reserved
+    v.setUint32(p + 12, CAPTURE_SNAPLEN, true);
+    p = putOption(s, p + 16, IF_NAME, nameBytes);
+    if (descBytes) p = putOption(s, p, IF_DESCRIPTION, descBytes);
+    p = putOption(s, p, IF_TSRESOL, Uint8Array.of(TSRESOL_NANOSECONDS));
+    v.setUint32(p, OPT_ENDOFOPT, true);
+    v.setUint32(p + 4, total, true);
+    s.pos = p + 8;
+    return this.ifCount++;
+  }
+
+  /** Enhanced Packet Block (draft 4.3); epb_flags only when the direction is known. */
+  writePacket(ifIndex: number, timeNs: number, data: Uint8Array, off: number, len: number, direction: PacketDirection): void {
+    checkPacketArgs(ifIndex, this.ifCount, timeNs, data, off, len, direction);
+    // 64-bit epoch + time without BigInt: timeNs < 2^53 splits exactly at 2^32
+    // (division by a power of two is exact), then the low halves add with carry.
+    const tHi = Math.floor(timeNs / TWO_32);
+    let lo = timeNs - tHi * TWO_32 + this.epochLo;
+    let hi = tHi + this.epochHi;
+    if (lo >= TWO_32) {
+      lo -= TWO_32;
+      hi += 1;
+    }
+    if (hi >= TWO_32) throw new RangeError(`capture: time ${timeNs} ns after the epoch overflows 64 bits`);
+
+    const capLen = len < CAPTURE_SNAPLEN ? len : CAPTURE_SNAPLEN;
+    const pad = -capLen & 3;
+    const total = EPB_FIXED_LEN + capLen + pad + (direction !== 0 ? EPB_FLAGS_OPTION_LEN : 0);
+    const s = this.sink;
+    s.reserve(total);
+    const v = s.view;
+    let p = s.pos;
+    v.setUint32(p, PCAPNG_ENHANCED_PACKET, true);
+    v.setUint32(p + 4, total, true);
+    v.setUint32(p + 8, ifIndex, true);
+    v.setUint32(p + 12, hi, true);
+    v.setUint32(p + 16, lo, true);
+    v.setUint32(p + 20, capLen, true);
+    v.setUint32(p + 24, len, true);
+    s.copyIn(p + 28, data, off, capLen);
+    p += 28 + capLen;
+    for (let i = 0; i < pad; i++) s.buf[p++] = 0;
+    if (direction !== 0) {
+      v.setUint16(p, EPB_FLAGS, true);
+      v.setUint16(p + 2, 4, true);
+      v.setUint32(p + 4, direction, true);
+      v.setUint32(p + 8, OPT_ENDOFOPT, true);
+      p += EPB_FLAGS_OPTION_LEN;
+    }
+    v.setUint32(p, total, true);
+    s.pos = p + 4;
+  }
+
+  close(): void {
+    this.sink.commit();
+  }
+
+  abort(): void {
+    this.sink.discard();
+  }
+}
+
+/** Bytes an option takes: 4-byte code/length header plus the value padded to 32 bits. */
+function optionLen(valueLen: number): number {
+  return 4 + valueLen + (-valueLen & 3);
+}
+
+/** Writes one option at p and returns the offset after its padding (zeroed). */
+function putOption(s: TempFileSink, p: number, code: number, value: Uint8Array): number {
+  if (value.length > 0xffff) throw new RangeError(`capture: option ${code} is ${value.length} bytes, over 65535`);
+  s.view.setUint16(p, code, true);
+  s.view.setUint16(p + 2, value.length, true);
+  s.buf.set(value, p + 4);
+  const end = p + optionLen(value.length);
+  s.buf.fill(0, p + 4 + value.length, end);
+  return end;
+}

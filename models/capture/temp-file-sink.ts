@@ -1,0 +1,84 @@
+import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+
+/**
+ * A write-only file built in `<path>.tmp` through one reusable buffer, then
+ * renamed to `<path>` on commit, so a reader never sees a half-written capture
+ * under the final name and a capture of many GiB never sits in memory.
+ *
+ * Writers reserve room for a whole block, fill `buf`/`view` from `pos`, then
+ * advance `pos`. Nothing is allocated while the buffer has room.
+ */
+export class TempFileSink {
+  readonly path: string;
+  readonly tempPath: string;
+  buf: Uint8Array;
+  view: DataView;
+  pos = 0;
+  private fd: number;
+  private state: 'open' | 'committed' | 'discarded' = 'open';
+
+  constructor(path: string, capacity = 1 << 20) {
+    this.path = path;
+    this.tempPath = `${path}.tmp`;
+    this.buf = new Uint8Array(capacity);
+    this.view = new DataView(this.buf.buffer);
+    this.fd = openSync(this.tempPath, 'w');
+  }
+
+  /** Makes room for n contiguous bytes at `pos`, flushing (or growing for an oversized block). */
+  reserve(n: number): void {
+    if (this.state !== 'open') throw new Error(`capture: ${this.path} is already ${this.state}`);
+    if (this.pos + n <= this.buf.length) return;
+    this.flush();
+    if (n > this.buf.length) {
+      this.buf = new Uint8Array(n);
+      this.view = new DataView(this.buf.buffer);
+    }
+  }
+
+  /**
+   * Copies data[off, off+len) to `at`. A whole-array copy allocates nothing; a
+   * slice needs a subarray view (a small young-generation object), which on
+   * Node 20 measured faster than a byte loop even for 64-byte frames.
+   */
+  copyIn(at: number, data: Uint8Array, off: number, len: number): void {
+    if (off === 0 && len === data.length) this.buf.set(data, at);
+    else this.buf.set(data.subarray(off, off + len), at);
+  }
+
+  /** Writes the buffered bytes to the temporary file. */
+  flush(): void {
+    let done = 0;
+    while (done < this.pos) done += writeSync(this.fd, this.buf, done, this.pos - done);
+    this.pos = 0;
+  }
+
+  /** Flushes, closes and atomically renames to the final path. */
+  commit(): void {
+    if (this.state === 'committed') return;
+    if (this.state === 'discarded') throw new Error(`capture: ${this.path} was aborted`);
+    this.flush();
+    this.closeFd();
+    renameSync(this.tempPath, this.path);
+    this.state = 'committed';
+  }
+
+  /** Closes and removes the temporary file; a committed file is left alone. */
+  discard(): void {
+    if (this.state !== 'open') return;
+    this.state = 'discarded';
+    this.pos = 0;
+    try {
+      this.closeFd();
+    } finally {
+      unlinkSync(this.tempPath);
+    }
+  }
+
+  private closeFd(): void {
+    if (this.fd < 0) return;
+    const fd = this.fd;
+    this.fd = -1;
+    closeSync(fd);
+  }
+}
