@@ -1,0 +1,132 @@
+import type { EventHandler } from '../../engine/simulation.js';
+import type { RandomStream } from '../../engine/rng.js';
+import type { Packet } from '../packet.js';
+import type { Netns } from '../stack/netns.js';
+import type { UdpReceiver } from '../stack/udp.js';
+import type { FlowStats } from '../stats/flow-stats.js';
+import { icmpErrorName } from './icmp-names.js';
+import { read32, write32 } from '../wire/bytes.js';
+
+const EV_SEND = 0;
+
+export interface UdpClientOptions {
+  dst: number;
+  port: number;
+  sourcePort: number;
+  count: number;
+  /** Requests per second. */
+  rate: number;
+  arrivals: 'constant' | 'poisson';
+  requestSize: number;
+  responseSize: number;
+  startNs: number;
+  timeoutNs: number;
+}
+
+/**
+ * The client of a UDP request/response flow. Each request carries its
+ * sequence number in its first 4 bytes (when it has 4), which the server echoes
+ * at the start of its response, so responses are matched whatever their order.
+ * Arrivals are constant (1/rate apart) or Poisson (exponential gaps drawn from
+ * the flow's own random stream). A one-way flow (responseSize 0) is measured at
+ * the server instead.
+ */
+export class UdpClient implements EventHandler, UdpReceiver {
+  private seq = 0;
+  private readonly sentAt: number[] = [];
+  private readonly answered: boolean[] = [];
+  private fifoNext = 1;
+  readonly localPort: number;
+
+  constructor(
+    private readonly ns: Netns,
+    private readonly opts: UdpClientOptions,
+    readonly stats: FlowStats,
+    private readonly rng: RandomStream,
+  ) {
+    this.localPort = ns.udp.bind(opts.sourcePort, this);
+    ns.component.scheduleAt(opts.startNs, this, EV_SEND);
+  }
+
+  handleEvent(): void {
+    const seq = ++this.seq;
+    this.sentAt[seq] = this.ns.now();
+    this.answered[seq] = false;
+    this.stats.sent++;
+    const size = this.opts.requestSize;
+    const ok = this.ns.udp.send(this.localPort, this.opts.dst, this.opts.port, size, (b, off) => {
+      for (let i = 0; i < size; i++) b[off + i] = i & 0xff;
+      if (size >= 4) write32(b, off, seq);
+    });
+    if (!ok) this.stats.error('network unreachable');
+    if (seq < this.opts.count) {
+      const mean = 1e9 / this.opts.rate;
+      const gap = this.opts.arrivals === 'poisson' ? this.rng.exponential(mean) : mean;
+      this.ns.component.schedule(Math.max(1, Math.round(gap)), this, EV_SEND);
+    }
+  }
+
+  onDatagram(pkt: Packet, _src: number, _sport: number, _dst: number, off: number, len: number): void {
+    if (this.opts.responseSize === 0) return;
+    let seq: number;
+    if (len >= 4 && this.opts.requestSize >= 4) seq = read32(pkt.buf, off);
+    else {
+      while (this.fifoNext <= this.seq && this.answered[this.fifoNext]) this.fifoNext++;
+      seq = this.fifoNext;
+    }
+    const sent = this.sentAt[seq];
+    if (sent === undefined) return;
+    if (this.answered[seq]) {
+      this.stats.duplicates++;
+      return;
+    }
+    this.answered[seq] = true;
+    const rtt = this.ns.now() - sent;
+    if (rtt > this.opts.timeoutNs) this.stats.late++;
+    else this.stats.record(rtt);
+  }
+
+  onIcmpError(type: number, code: number): void {
+    this.stats.error(icmpErrorName(type, code));
+  }
+}
+
+/**
+ * The server side: bound to a port, it answers each request with
+ * `responseSize` bytes (echoing the request's first 4 bytes, its sequence
+ * number), and measures one-way flows whose statistics are registered with it
+ * by client address and port.
+ */
+export class UdpServer implements UdpReceiver {
+  private readonly oneWay = new Map<number, FlowStats>();
+
+  constructor(
+    private readonly ns: Netns,
+    readonly port: number,
+    readonly responseSize: number,
+  ) {
+    ns.udp.bind(port, this);
+  }
+
+  /** Statistics of a one-way flow from `src`:`srcPort`, recorded here at arrival. */
+  measureOneWay(src: number, srcPort: number, stats: FlowStats): void {
+    this.oneWay.set(src * 65536 + srcPort, stats);
+  }
+
+  onDatagram(pkt: Packet, src: number, srcPort: number, dst: number, off: number, len: number): void {
+    const flow = this.oneWay.get(src * 65536 + srcPort);
+    if (flow !== undefined) flow.record(this.ns.now() - pkt.bornAt);
+    const size = this.responseSize;
+    if (size === 0) return;
+    const b = pkt.buf;
+    const head = Math.min(4, len, size);
+    this.ns.udp.sendFrom(dst, this.port, src, srcPort, size, (rb, roff) => {
+      for (let i = 0; i < size; i++) rb[roff + i] = i & 0xff;
+      for (let i = 0; i < head; i++) rb[roff + i] = b[off + i]!;
+    });
+  }
+
+  onIcmpError(): void {
+    // A server does not track errors about its responses.
+  }
+}

@@ -1,0 +1,70 @@
+import type { NetDevice } from '../devices/net-device.js';
+import { DropReason } from '../devices/drop-reason.js';
+import { Packet, PacketType } from '../packet.js';
+import type { Neighbour } from './neighbour.js';
+import type { Netns } from './netns.js';
+import { MAC_BROADCAST } from '../wire/addr.js';
+import { ETH_HLEN, ETHERTYPE_ARP, emitEthernet } from '../wire/ethernet.js';
+import { ARP_LEN, ARP_OP_REPLY, ARP_OP_REQUEST, emitArp, parseArp } from '../wire/arp.js';
+import { ipv4Src } from '../wire/ipv4.js';
+import { WireError } from '../wire/errors.js';
+
+/**
+ * arp_process (net/ipv4/arp.c) with the default sysctls (arp_ignore=0,
+ * arp_accept=0, arp_announce=0, proxy_arp=0):
+ * - a request for one of our addresses (on any device) creates or refreshes the
+ *   sender's entry as STALE (neigh_event_ns) and is answered with a unicast reply;
+ * - any other ARP message only updates an entry that already exists: REACHABLE
+ *   for a reply addressed to us, STALE otherwise. Unsolicited ARP creates nothing.
+ */
+export function arpReceive(ns: Netns, dev: NetDevice, pkt: Packet): void {
+  let arp;
+  try {
+    arp = parseArp(pkt.buf, pkt.off + ETH_HLEN, pkt.len - ETH_HLEN);
+  } catch (e) {
+    if (e instanceof WireError) {
+      dev.dropRx(pkt, DropReason.NOT_SPECIFIED);
+      return;
+    }
+    throw e;
+  }
+  if (dev.addrs.length === 0 && dev !== ns.lo) {
+    // No in_device configuration: arp_rcv ignores the frame.
+    return;
+  }
+  const { op, senderIp: sip, senderMac: sha, targetIp: tip } = arp;
+  // Gratuitous/probe ARP with sender 0.0.0.0 (duplicate address detection) or loopback/multicast sender.
+  if ((sip & 0xf0000000) >>> 0 === 0xe0000000 || sip >>> 24 === 127) return;
+  if (op === ARP_OP_REQUEST && ns.isLocal(tip) && sip !== 0) {
+    ns.neigh.update(dev, sip, sha, false, true);
+    sendArp(ns, dev, ARP_OP_REPLY, sha, tip, sha, sip);
+    return;
+  }
+  if (sip === 0) return;
+  const reachable = op === ARP_OP_REPLY && pkt.pktType === PacketType.HOST;
+  ns.neigh.update(dev, sip, sha, reachable, false);
+}
+
+/**
+ * arp_solicit: a request for `n.ip`, broadcast, or unicast to `dstMac` for a
+ * NUD_PROBE re-check. The sender address is the source of the packet that
+ * triggered it when that is one of ours, else an address of the device on the
+ * target's subnet (arp_announce=0).
+ */
+export function arpSolicit(ns: Netns, n: Neighbour, dstMac: number, trigger: Packet | undefined): void {
+  let sip = 0;
+  if (trigger !== undefined) {
+    const s = ipv4Src(trigger.buf, trigger.off + ETH_HLEN);
+    if (ns.isLocal(s)) sip = s;
+  }
+  if (sip === 0) sip = ns.selectSource(n.dev, n.ip);
+  sendArp(ns, n.dev, ARP_OP_REQUEST, dstMac === 0 ? MAC_BROADCAST : dstMac, sip, 0, n.ip);
+}
+
+/** arp_send: a 42-byte frame (no padding, as captured on Linux). */
+function sendArp(ns: Netns, dev: NetDevice, op: number, ethDst: number, sip: number, tha: number, tip: number): void {
+  const pkt = ns.newPacket(ARP_LEN);
+  emitEthernet({ dst: ethDst, src: dev.mac, ethertype: ETHERTYPE_ARP }, pkt.buf, pkt.off);
+  emitArp({ op: op as 1 | 2, senderMac: dev.mac, senderIp: sip, targetMac: tha, targetIp: tip }, pkt.buf, pkt.off + ETH_HLEN);
+  dev.xmit(pkt);
+}

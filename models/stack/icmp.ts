@@ -1,0 +1,217 @@
+import type { NetDevice } from '../devices/net-device.js';
+import { DropReason } from '../devices/drop-reason.js';
+import { PacketType, type Packet } from '../packet.js';
+import type { Netns } from './netns.js';
+import { ETH_HLEN } from '../wire/ethernet.js';
+import { internetChecksum } from '../wire/checksum.js';
+import {
+  ICMP_DEST_UNREACH,
+  ICMP_ECHO,
+  ICMP_ECHOREPLY,
+  ICMP_HEADER_LEN,
+  ICMP_HOST_UNREACH,
+  ICMP_TIME_EXCEEDED,
+  emitIcmp,
+  icmpErrorQuoteLen,
+} from '../wire/icmp.js';
+import {
+  IPPROTO_ICMP,
+  IPPROTO_UDP,
+  IPV4_HEADER_LEN,
+  ipv4DscpEcn,
+  ipv4Dst,
+  ipv4FragmentOffset,
+  ipv4HeaderLen,
+  ipv4Protocol,
+  ipv4Src,
+  ipv4TotalLength,
+} from '../wire/ipv4.js';
+import { read16 } from '../wire/bytes.js';
+
+/** Receives ICMP messages for one echo identifier (an iputils ping socket). */
+export interface PingReceiver {
+  onEchoReply(pkt: Packet, seq: number, ttl: number): void;
+  /** An ICMP error quoting one of our echo requests. */
+  onIcmpError(type: number, code: number, from: number, seq: number): void;
+}
+
+/** Receives ICMP errors about a UDP socket's datagrams. */
+export interface IcmpErrorSink {
+  onIcmpError(type: number, code: number, from: number, quotedDstPort: number): void;
+}
+
+/** XRLIM_BURST_FACTOR in net/ipv4/icmp.c */
+const XRLIM_BURST_FACTOR = 6;
+/** net.ipv4.icmp_ratemask default: dest unreachable, source quench, time exceeded, parameter problem. */
+const ICMP_RATEMASK = 0x1818;
+
+/**
+ * ICMP for one namespace (net/ipv4/icmp.c): answers echo requests, delivers echo
+ * replies and errors to sockets, and sends errors (icmp_send) with the kernel's
+ * rules: never about an ICMP error, a non-first fragment or a frame that was not
+ * addressed to us at link level; TOS 0xc0 (precedence internet control); the
+ * quote as long as fits in 576 bytes; the per-destination token bucket of
+ * icmp_ratelimit (1 s, burst 6) for the types in icmp_ratemask.
+ */
+export class IcmpLayer {
+  private readonly pingSockets = new Map<number, PingReceiver>();
+  /** inet_peer rate-limit state per destination: [tokens, lastNs]. */
+  private readonly peers = new Map<number, [number, number]>();
+  /** net.ipv4.icmp_ratelimit in ns */
+  ratelimitNs = 1e9;
+  /** net.ipv4.icmp_echo_ignore_broadcasts */
+  echoIgnoreBroadcasts = true;
+  sentErrors = 0;
+  rateLimited = 0;
+
+  constructor(private readonly ns: Netns) {}
+
+  openPing(ident: number, receiver: PingReceiver): void {
+    if (this.pingSockets.has(ident)) throw new Error(`${this.ns.name}: ICMP echo identifier ${ident} already in use`);
+    this.pingSockets.set(ident, receiver);
+  }
+
+  closePing(ident: number): void {
+    this.pingSockets.delete(ident);
+  }
+
+  /** icmp_rcv */
+  receive(dev: NetDevice, pkt: Packet): void {
+    const b = pkt.buf;
+    const ip = pkt.off + ETH_HLEN;
+    const hl = ipv4HeaderLen(b, ip);
+    const icmp = ip + hl;
+    const len = ipv4TotalLength(b, ip) - hl;
+    if (len < ICMP_HEADER_LEN || internetChecksum(b, icmp, len) !== 0) {
+      dev.dropRx(pkt, DropReason.ICMP_CSUM);
+      return;
+    }
+    const type = b[icmp]!;
+    if (type === ICMP_ECHO) {
+      if (pkt.pktType !== PacketType.HOST && this.echoIgnoreBroadcasts) return;
+      this.echoReply(pkt, icmp, len);
+      return;
+    }
+    if (type === ICMP_ECHOREPLY) {
+      const sock = this.pingSockets.get(read16(b, icmp + 4));
+      if (sock !== undefined) sock.onEchoReply(pkt, read16(b, icmp + 6), b[ip + 8]!);
+      return;
+    }
+    if (type === ICMP_DEST_UNREACH || type === ICMP_TIME_EXCEEDED) {
+      this.deliverError(pkt, icmp, len);
+    }
+  }
+
+  /** icmp_echo -> icmp_reply: same identifier, sequence and data, from the address that was pinged. */
+  private echoReply(req: Packet, icmp: number, len: number): void {
+    const b = req.buf;
+    const ip = req.off + ETH_HLEN;
+    const dst = ipv4Dst(b, ip);
+    const reply = this.ns.newPacket(IPV4_HEADER_LEN + len);
+    const rb = reply.buf;
+    const ricmp = reply.off + ETH_HLEN + IPV4_HEADER_LEN;
+    rb.set(b.subarray(icmp, icmp + len), ricmp);
+    rb[ricmp] = ICMP_ECHOREPLY;
+    rb[ricmp + 2] = 0;
+    rb[ricmp + 3] = 0;
+    const c = internetChecksum(rb, ricmp, len);
+    rb[ricmp + 2] = c >> 8;
+    rb[ricmp + 3] = c & 0xff;
+    // fib_compute_spec_dst: the reply comes from the pinged address when it is a local unicast one.
+    const src = this.ns.isLocal(dst) ? dst : 0;
+    this.ns.sendIp(reply, IPPROTO_ICMP, src, ipv4Src(b, ip), { dontFragment: false, tos: ipv4DscpEcn(b, ip) });
+  }
+
+  /** An ICMP error arrived: find the socket of the datagram it quotes. */
+  private deliverError(pkt: Packet, icmp: number, len: number): void {
+    const b = pkt.buf;
+    const type = b[icmp]!;
+    const code = b[icmp + 1]!;
+    const from = ipv4Src(b, pkt.off + ETH_HLEN);
+    const q = icmp + ICMP_HEADER_LEN;
+    if (len < ICMP_HEADER_LEN + IPV4_HEADER_LEN + 8) return;
+    const qhl = ipv4HeaderLen(b, q);
+    const qproto = ipv4Protocol(b, q);
+    const t = q + qhl;
+    if (qproto === IPPROTO_ICMP && b[t] === ICMP_ECHO) {
+      const sock = this.pingSockets.get(read16(b, t + 4));
+      if (sock !== undefined) sock.onIcmpError(type, code, from, read16(b, t + 6));
+    } else if (qproto === IPPROTO_UDP) {
+      this.ns.udp.deliverIcmpError(read16(b, t), type, code, from, read16(b, t + 2));
+    }
+  }
+
+  /** Sends an echo request from a ping socket. Returns false when there is no route. */
+  sendEcho(dst: number, ident: number, seq: number, payload: Uint8Array, ttl?: number): boolean {
+    const len = ICMP_HEADER_LEN + payload.length;
+    const pkt = this.ns.newPacket(IPV4_HEADER_LEN + len);
+    emitIcmp({ type: ICMP_ECHO, code: 0, ident, seq, payload }, pkt.buf, pkt.off + ETH_HLEN + IPV4_HEADER_LEN);
+    // iputils ping leaves path-MTU discovery on, so requests carry DF.
+    return this.ns.sendIp(pkt, IPPROTO_ICMP, 0, dst, { dontFragment: true, ...(ttl !== undefined ? { ttl } : {}) });
+  }
+
+  /** arp_error_report -> ipv4_link_failure: the next hop never answered ARP. */
+  sendHostUnreachable(pkt: Packet): void {
+    this.sendError(pkt, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0);
+  }
+
+  /** icmp_send (__icmp_send) about the IPv4 datagram in `orig`. */
+  sendError(orig: Packet, type: number, code: number, info: number): void {
+    const b = orig.buf;
+    const ip = orig.off + ETH_HLEN;
+    if (orig.pktType !== PacketType.HOST) return;
+    if (ipv4FragmentOffset(b, ip) !== 0) return;
+    const origSrc = ipv4Src(b, ip);
+    if (origSrc === 0 || (origSrc & 0xf0000000) >>> 0 === 0xe0000000 || origSrc === 0xffffffff) return;
+    if (ipv4Protocol(b, ip) === IPPROTO_ICMP) {
+      const t = b[ip + ipv4HeaderLen(b, ip)]!;
+      // Never an error about an error: only echo, echo reply and other queries may be answered.
+      if (t !== ICMP_ECHO && t !== ICMP_ECHOREPLY && t !== 13 && t !== 14) return;
+    }
+    const route = this.ns.outputRoute(origSrc);
+    if (route === null) return;
+    if ((ICMP_RATEMASK >> type) & 1 && route.dev !== this.ns.lo && !this.allow(origSrc)) {
+      this.rateLimited++;
+      return;
+    }
+    const quoteLen = icmpErrorQuoteLen(b, ip, route.dev.mtu);
+    const len = ICMP_HEADER_LEN + quoteLen;
+    const pkt = this.ns.newPacket(IPV4_HEADER_LEN + len);
+    emitIcmp(
+      type === ICMP_DEST_UNREACH
+        ? { type, code, ...(code === 4 ? { mtu: info } : {}), quoted: b.subarray(ip, ip + quoteLen) }
+        : { type: ICMP_TIME_EXCEEDED, code, quoted: b.subarray(ip, ip + quoteLen) },
+      pkt.buf,
+      pkt.off + ETH_HLEN + IPV4_HEADER_LEN,
+    );
+    // Source: the address the datagram was sent to when it was for us, else chosen by the route back.
+    const origDst = ipv4Dst(b, ip);
+    const src = this.ns.isLocal(origDst) ? origDst : 0;
+    this.sentErrors++;
+    this.ns.sendIp(pkt, IPPROTO_ICMP, src, origSrc, {
+      dontFragment: false,
+      tos: (ipv4DscpEcn(b, ip) & 0x1e) | 0xc0,
+    });
+  }
+
+  /** inet_peer_xrlim_allow: a token bucket per destination, full at first sight. */
+  private allow(dst: number): boolean {
+    const now = this.ns.now();
+    const limit = this.ratelimitNs;
+    let p = this.peers.get(dst);
+    if (p === undefined) {
+      p = [XRLIM_BURST_FACTOR * limit, now];
+      this.peers.set(dst, p);
+    }
+    let tokens = p[0] + (now - p[1]);
+    p[1] = now;
+    if (tokens > XRLIM_BURST_FACTOR * limit) tokens = XRLIM_BURST_FACTOR * limit;
+    let ok = false;
+    if (tokens >= limit) {
+      tokens -= limit;
+      ok = true;
+    }
+    p[0] = tokens;
+    return ok;
+  }
+}

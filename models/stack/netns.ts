@@ -1,0 +1,366 @@
+import type { Component } from '../../engine/simulation.js';
+import type { RandomStream } from '../../engine/rng.js';
+import type { NodeContext } from '../node-context.js';
+import { Packet } from '../packet.js';
+import { PacketType } from '../packet.js';
+import type { NetDevice, IfAddr } from '../devices/net-device.js';
+import { LoopbackDevice } from '../devices/loopback.js';
+import { DropReason } from '../devices/drop-reason.js';
+import { RouteTable, type Route } from './route-table.js';
+import { NeighbourTable, type Neighbour } from './neighbour.js';
+import { inPrefix, prefixMask, formatIpv4 } from '../wire/addr.js';
+import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ethType, setEthDst, setEthSrc, setEthType } from '../wire/ethernet.js';
+import {
+  IPV4_HEADER_LEN,
+  IPPROTO_ICMP,
+  IPPROTO_UDP,
+  decrementTtl,
+  emitIpv4,
+  ipv4ChecksumValid,
+  ipv4DontFragment,
+  ipv4Dst,
+  ipv4FragmentOffset,
+  ipv4HeaderLen,
+  ipv4MoreFragments,
+  ipv4Protocol,
+  ipv4Src,
+  ipv4TotalLength,
+  ipv4Ttl,
+  ipv4Version,
+} from '../wire/ipv4.js';
+import { arpReceive, arpSolicit } from './arp.js';
+import { IcmpLayer } from './icmp.js';
+import { UdpLayer } from './udp.js';
+
+/** Loopback network 127.0.0.0/8, all of it local (the kernel's local table). */
+const LOOPBACK_NET = 0x7f000000;
+
+/** Options of locally generated datagrams (the parts of a socket's state that reach the header). */
+export interface IpSendOptions {
+  ttl?: number;
+  tos?: number;
+  dontFragment: boolean;
+}
+
+/**
+ * A network namespace: its devices (always `lo`), IPv4 addresses, the main
+ * routing table, the neighbour table, sysctls, and the IPv4 receive, forward and
+ * output paths (net/ipv4/ip_input.c, ip_forward.c, ip_output.c). Transport
+ * protocols live in IcmpLayer and UdpLayer.
+ */
+export class Netns {
+  readonly devices = new Map<string, NetDevice>();
+  readonly lo: LoopbackDevice;
+  readonly routes = new RouteTable();
+  readonly neigh: NeighbourTable;
+  readonly icmp: IcmpLayer;
+  readonly udp: UdpLayer;
+  /** net.ipv4.ip_forward */
+  ipForward = false;
+  /** net.ipv4.ip_default_ttl */
+  defaultTtl = 64;
+  /** Local addresses (the local routing table's unicast entries) -> device. */
+  private readonly localAddrs = new Map<number, NetDevice>();
+  /** Directed broadcast addresses of configured prefixes. */
+  private readonly broadcasts = new Set<number>();
+  private ifindexCounter = 0;
+  private ipIdent: number;
+  readonly rng: RandomStream;
+
+  constructor(
+    readonly name: string,
+    readonly ctx: NodeContext,
+  ) {
+    this.rng = ctx.component.random(`netns/${name}`);
+    this.ipIdent = Math.floor(this.rng.next() * 0x10000);
+    this.neigh = new NeighbourTable(
+      {
+        now: () => this.ctx.component.now,
+        schedule: (d, h, k, a) => this.ctx.component.schedule(d, h, k, a),
+        solicit: (n, dst, last) => arpSolicit(this, n, dst, last),
+        unreachable: (pkt) => this.icmp.sendHostUnreachable(pkt),
+      },
+      ctx.component.random(`neigh/${name}`),
+    );
+    this.icmp = new IcmpLayer(this);
+    this.udp = new UdpLayer(this);
+    this.lo = new LoopbackDevice(this);
+    this.devices.set('lo', this.lo);
+    this.addAddress(this.lo, 0x7f000001, 8);
+  }
+
+  get component(): Component {
+    return this.ctx.component;
+  }
+
+  get backlog() {
+    return this.ctx.backlog;
+  }
+
+  now(): number {
+    return this.ctx.component.now;
+  }
+
+  nextIfindex(): number {
+    return ++this.ifindexCounter;
+  }
+
+  /** Registers a device created in this namespace. */
+  attach(dev: NetDevice): void {
+    if (dev.ns !== this) throw new Error(`${dev.path}: device belongs to another namespace`);
+    if (this.devices.has(dev.name)) throw new Error(`${this.name}: device ${dev.name} already exists`);
+    this.devices.set(dev.name, dev);
+  }
+
+  device(name: string): NetDevice {
+    const d = this.devices.get(name);
+    if (d === undefined) throw new Error(`${this.name}: no device ${name}`);
+    return d;
+  }
+
+  /**
+   * `ip addr add ADDR/LEN dev DEV`: the address becomes local, its directed
+   * broadcast is recognised, and the connected route (proto kernel scope link) appears.
+   */
+  addAddress(dev: NetDevice, addr: number, prefixLen: number): void {
+    if (this.localAddrs.has(addr)) throw new Error(`${this.name}: address ${formatIpv4(addr)} already configured`);
+    const a: IfAddr = { addr, prefixLen };
+    dev.addrs.push(a);
+    this.localAddrs.set(addr, dev);
+    if (dev === this.lo) return; // 127.0.0.0/8 is handled as a whole by isLocal
+    if (prefixLen < 31) this.broadcasts.add((addr | ~prefixMask(prefixLen)) >>> 0);
+    const net = (addr & prefixMask(prefixLen)) >>> 0;
+    if (!this.routes.all().some((r) => r.dst === net && r.prefixLen === prefixLen && r.dev === dev)) {
+      this.routes.add({ dst: net, prefixLen, via: 0, dev, src: addr, metric: 0, proto: 'kernel', scope: 'link' });
+    }
+  }
+
+  /** `ip route add DST/LEN [via GW] dev DEV [src SRC] [metric M]` */
+  addRoute(dst: number, prefixLen: number, dev: NetDevice, via = 0, src = 0, metric = 0): void {
+    if (via !== 0) {
+      // fib_check_nh: the gateway must be reachable on-link through `dev`.
+      const r = this.routes.lookup(via);
+      if (r === null || r.dev !== dev || r.via !== 0) {
+        throw new Error(`${this.name}: route via ${formatIpv4(via)} dev ${dev.name}: gateway is not on-link (RTNETLINK answers: Network is unreachable)`);
+      }
+    }
+    this.routes.add({ dst, prefixLen, via, dev, src, metric, proto: 'static', scope: via === 0 ? 'link' : 'universe' });
+  }
+
+  /** inet_addr_type(...) == RTN_LOCAL */
+  isLocal(addr: number): boolean {
+    return (addr & 0xff000000) >>> 0 === LOOPBACK_NET || this.localAddrs.has(addr);
+  }
+
+  private isBroadcast(addr: number): boolean {
+    return addr === 0xffffffff || this.broadcasts.has(addr);
+  }
+
+  /** inet_select_addr: an address of `dev`, preferring one on the same subnet as `dst`. */
+  selectSource(dev: NetDevice, dst: number): number {
+    let first = 0;
+    for (const a of dev.addrs) {
+      if (inPrefix(dst, a.addr, a.prefixLen)) return a.addr;
+      if (first === 0) first = a.addr;
+    }
+    if (first !== 0) return first;
+    // No address on the device: any non-loopback address of the namespace.
+    for (const [addr, d] of this.localAddrs) if (d !== this.lo) return addr;
+    return 0;
+  }
+
+  nextIpIdent(): number {
+    this.ipIdent = (this.ipIdent + 1) & 0xffff;
+    return this.ipIdent;
+  }
+
+  newPacket(ipLen: number): Packet {
+    return Packet.alloc(ETH_HLEN + ipLen, this.ctx.newPacketId(), this.now());
+  }
+
+  // ---------------------------------------------------------------- receive
+
+  /** __netif_receive_skb_core -> the protocol handler for the frame's ethertype. */
+  netifReceive(dev: NetDevice, pkt: Packet): void {
+    const type = ethType(pkt.buf, pkt.off);
+    if (type === ETHERTYPE_IPV4) this.ipRcv(dev, pkt);
+    else if (type === ETHERTYPE_ARP) arpReceive(this, dev, pkt);
+    else dev.dropRx(pkt, DropReason.UNHANDLED_PROTO);
+  }
+
+  /** ip_rcv + ip_rcv_finish: validate, then deliver locally or forward. */
+  private ipRcv(dev: NetDevice, pkt: Packet): void {
+    if (pkt.pktType === PacketType.OTHERHOST) {
+      dev.dropRx(pkt, DropReason.OTHERHOST);
+      return;
+    }
+    const b = pkt.buf;
+    const ip = pkt.off + ETH_HLEN;
+    const avail = pkt.len - ETH_HLEN;
+    if (avail < IPV4_HEADER_LEN || ipv4Version(b, ip) !== 4 || ipv4HeaderLen(b, ip) < IPV4_HEADER_LEN) {
+      dev.dropRx(pkt, DropReason.IP_INHDR);
+      return;
+    }
+    const total = ipv4TotalLength(b, ip);
+    if (total > avail || total < ipv4HeaderLen(b, ip)) {
+      dev.dropRx(pkt, DropReason.PKT_TOO_SMALL);
+      return;
+    }
+    if (!ipv4ChecksumValid(b, ip)) {
+      dev.dropRx(pkt, DropReason.IP_CSUM);
+      return;
+    }
+    // Trim link-layer padding (pskb_trim_rcsum).
+    pkt.len = ETH_HLEN + total;
+    const dst = ipv4Dst(b, ip);
+    if (this.isLocal(dst) || this.isBroadcast(dst)) {
+      this.localDeliver(dev, pkt);
+      return;
+    }
+    if (!this.ipForward) {
+      dev.dropRx(pkt, DropReason.IP_INADDRERRORS);
+      return;
+    }
+    this.forward(dev, pkt);
+  }
+
+  /** ip_forward: TTL, MTU, then out through the route's device. */
+  private forward(inDev: NetDevice, pkt: Packet): void {
+    const b = pkt.buf;
+    const ip = pkt.off + ETH_HLEN;
+    if (pkt.pktType !== PacketType.HOST) {
+      inDev.dropRx(pkt, DropReason.OTHERHOST);
+      return;
+    }
+    const dst = ipv4Dst(b, ip);
+    const route = this.routes.lookup(dst);
+    if (route === null) {
+      // ip_error: ENETUNREACH with forwarding on -> ICMP net unreachable.
+      this.icmp.sendError(pkt, 3, 0, 0);
+      inDev.dropRx(pkt, DropReason.IP_INNOROUTES);
+      return;
+    }
+    if (ipv4Ttl(b, ip) <= 1) {
+      this.icmp.sendError(pkt, 11, 0, 0);
+      inDev.dropRx(pkt, DropReason.IP_TTL_EXPIRED);
+      return;
+    }
+    const total = ipv4TotalLength(b, ip);
+    if (total > route.dev.mtu) {
+      if (ipv4DontFragment(b, ip)) {
+        this.icmp.sendError(pkt, 3, 4, route.dev.mtu);
+        inDev.dropRx(pkt, DropReason.PKT_TOO_BIG);
+      } else {
+        inDev.dropRx(pkt, DropReason.UNSUPPORTED); // ip_fragment is not modelled yet
+      }
+      return;
+    }
+    decrementTtl(b, ip);
+    this.finishOutput(pkt, route, dst);
+  }
+
+  private localDeliver(dev: NetDevice, pkt: Packet): void {
+    const b = pkt.buf;
+    const ip = pkt.off + ETH_HLEN;
+    if (ipv4MoreFragments(b, ip) || ipv4FragmentOffset(b, ip) !== 0) {
+      dev.dropRx(pkt, DropReason.UNSUPPORTED); // ip_defrag is not modelled yet
+      return;
+    }
+    const proto = ipv4Protocol(b, ip);
+    if (proto === IPPROTO_ICMP) this.icmp.receive(dev, pkt);
+    else if (proto === IPPROTO_UDP) this.udp.receive(dev, pkt);
+    else {
+      // ip_local_deliver_finish: no handler -> ICMP protocol unreachable.
+      if (this.isLocal(ipv4Dst(b, ip))) this.icmp.sendError(pkt, 3, 2, 0);
+      dev.dropRx(pkt, DropReason.IP_NOPROTO);
+    }
+  }
+
+  // ---------------------------------------------------------------- output
+
+  /**
+   * Sends a locally generated datagram whose transport header and payload are
+   * already at `pkt.off + 14 + 20`: routes it, chooses the source when `src` is 0,
+   * writes the IPv4 header, lets `finish(src)` complete the transport checksum,
+   * then hands it to the neighbour layer. Returns false (and drops) without a route.
+   */
+  sendIp(pkt: Packet, proto: number, src: number, dst: number, opts: IpSendOptions, finish?: (src: number) => void): boolean {
+    const route = this.outputRoute(dst);
+    if (route === null) {
+      this.dropped(null, pkt, DropReason.IP_OUTNOROUTES);
+      return false;
+    }
+    if (src === 0) src = this.sourceFor(route, dst);
+    const ip = pkt.off + ETH_HLEN;
+    const total = pkt.len - ETH_HLEN;
+    emitIpv4(
+      {
+        dscpEcn: opts.tos ?? 0,
+        totalLength: total,
+        ident: this.nextIpIdent(),
+        dontFragment: opts.dontFragment,
+        moreFragments: false,
+        fragmentOffset: 0,
+        ttl: opts.ttl ?? this.defaultTtl,
+        protocol: proto,
+        src,
+        dst,
+        headerLength: IPV4_HEADER_LEN,
+      },
+      pkt.buf,
+      ip,
+    );
+    if (finish !== undefined) finish(src);
+    if (total > route.dev.mtu) {
+      // A DF datagram larger than the route MTU fails with EMSGSIZE; fragmentation is not modelled.
+      this.dropped(route.dev, pkt, DropReason.PKT_TOO_BIG);
+      return false;
+    }
+    this.finishOutput(pkt, route, dst);
+    return true;
+  }
+
+  /** The source address a socket not bound to one uses towards `dst` via `route`. */
+  sourceFor(route: Route, dst: number): number {
+    if (route.dev === this.lo) return this.isLocal(dst) ? dst : 0x7f000001;
+    return route.src !== 0 ? route.src : this.selectSource(route.dev, dst);
+  }
+
+  /** ip_route_output: local destinations go through lo (the local table). */
+  outputRoute(dst: number): Route | null {
+    if (this.isLocal(dst)) {
+      return { dst, prefixLen: 32, via: 0, dev: this.lo, src: dst, metric: 0, proto: 'kernel', scope: 'host' };
+    }
+    return this.routes.lookup(dst);
+  }
+
+  /** ip_finish_output2: to the neighbour of the next hop (or straight to lo). */
+  private finishOutput(pkt: Packet, route: Route, dst: number): void {
+    if (route.dev === this.lo) {
+      const b = pkt.buf;
+      setEthDst(b, pkt.off, 0);
+      setEthSrc(b, pkt.off, 0);
+      setEthType(b, pkt.off, ETHERTYPE_IPV4);
+      this.lo.xmit(pkt);
+      return;
+    }
+    this.neigh.output(route.dev, route.via !== 0 ? route.via : dst, pkt);
+  }
+
+  // ---------------------------------------------------------------- drops and timers
+
+  /** kfree_skb with a reason: counted by the observer (statistics, tracer). */
+  dropped(dev: NetDevice | null, pkt: Packet, reason: DropReason): void {
+    this.ctx.observer.drop(this, dev, pkt, reason);
+  }
+
+  /** The neighbour entry for a next hop (tests and dumps). */
+  neighbour(dev: NetDevice, ip: number): Neighbour | undefined {
+    return this.neigh.lookup(dev, ip);
+  }
+
+  /** Source IP of an IPv4 frame (helper for layers). */
+  static srcOf(pkt: Packet): number {
+    return ipv4Src(pkt.buf, pkt.off + ETH_HLEN);
+  }
+}
