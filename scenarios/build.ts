@@ -1,0 +1,159 @@
+import { Simulation } from '../engine/simulation.js';
+import { NodeContext } from '../models/node-context.js';
+import { DropCounter } from '../models/observer.js';
+import { Netns } from '../models/stack/netns.js';
+import { BridgeDevice } from '../models/devices/bridge.js';
+import { VethDevice } from '../models/devices/veth.js';
+import { NicDevice } from '../models/devices/nic.js';
+import type { NetDevice } from '../models/devices/net-device.js';
+import { PingApp } from '../models/apps/ping.js';
+import { UdpClient, UdpServer } from '../models/apps/udp-rr.js';
+import { FlowStats } from '../models/stats/flow-stats.js';
+import { parseCidr, parseIpv4, parseMac } from '../models/wire/addr.js';
+import type { LinkSpec, TopologySpec, TrafficSpec } from './topology.js';
+
+/** Simulated time 0 is 2026-01-01T00:00:00Z in captures and ping timestamps. */
+export const DEFAULT_EPOCH_SECONDS = 1_767_225_600;
+
+/** A topology turned into live models, ready to run. */
+export interface World {
+  spec: TopologySpec;
+  sim: Simulation;
+  namespaces: Map<string, Netns>;
+  drops: DropCounter;
+  flows: FlowStats[];
+  epochSeconds: number;
+}
+
+/**
+ * Builds the models of a resolved topology: one NodeContext per component,
+ * namespaces with their bridges, devices, addresses and routes (in that order,
+ * as `ip` would have to), the links between devices, then the traffic.
+ */
+export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECONDS): World {
+  const sim = new Simulation(spec.seed);
+  const drops = new DropCounter();
+  const contexts = new Map<string, NodeContext>();
+  const namespaces = new Map<string, Netns>();
+
+  const linkOf = new Map<string, LinkSpec>();
+  for (const l of spec.links) {
+    for (const end of [l.a, l.b]) {
+      const key = `${end.ns}/${end.ifname}`;
+      if (linkOf.has(key)) throw new Error(`links: ${key} is joined by more than one link`);
+      linkOf.set(key, l);
+    }
+  }
+
+  for (const nsSpec of spec.namespaces) {
+    let ctx = contexts.get(nsSpec.component);
+    if (ctx === undefined) {
+      ctx = new NodeContext(sim.component(nsSpec.component), drops);
+      contexts.set(nsSpec.component, ctx);
+    }
+    if (namespaces.has(nsSpec.name)) throw new Error(`namespaces: ${nsSpec.name} defined twice`);
+    const ns = new Netns(nsSpec.name, ctx);
+    ns.ipForward = nsSpec.ipForward;
+    namespaces.set(nsSpec.name, ns);
+
+    for (const b of nsSpec.bridges) {
+      const br = new BridgeDevice(ns, b.name, parseMac(b.mac), b.mtu);
+      br.ageingNs = b.ageingNs;
+      ns.attach(br);
+    }
+    for (const i of nsSpec.interfaces) {
+      const link = linkOf.get(`${nsSpec.name}/${i.name}`);
+      if (link === undefined) throw new Error(`${nsSpec.name}/${i.name}: interface is not joined by any link`);
+      const mac = parseMac(i.mac);
+      const dev: NetDevice = link.kind === 'veth' ? new VethDevice(ns, i.name, mac, i.mtu) : new NicDevice(ns, i.name, mac, i.mtu);
+      ns.attach(dev);
+      if (i.master !== undefined) {
+        const br = ns.devices.get(i.master);
+        if (!(br instanceof BridgeDevice)) throw new Error(`${nsSpec.name}/${i.name}: master ${i.master} is not a bridge in ${nsSpec.name}`);
+        br.addPort(dev, i.hairpin ?? false);
+      }
+    }
+    for (const b of nsSpec.bridges) for (const a of b.addresses) addAddress(ns, b.name, a);
+    for (const i of nsSpec.interfaces) for (const a of i.addresses) addAddress(ns, i.name, a);
+    for (const r of nsSpec.routes) {
+      const { addr, prefixLen } = parseCidr(r.dst);
+      ns.addRoute(addr, prefixLen, ns.device(r.dev), r.via ? parseIpv4(r.via) : 0, r.src ? parseIpv4(r.src) : 0, r.metric ?? 0);
+    }
+  }
+
+  for (const l of spec.links) {
+    const a = endDevice(namespaces, l.a.ns, l.a.ifname);
+    const b = endDevice(namespaces, l.b.ns, l.b.ifname);
+    if (l.kind === 'veth') {
+      if (a.ns.ctx !== b.ns.ctx) throw new Error(`veth ${a.path} <-> ${b.path} joins two components; use a wire`);
+      VethDevice.pair(a as VethDevice, b as VethDevice, l.delayNs);
+    } else {
+      NicDevice.connect(a as NicDevice, b as NicDevice, {
+        delayNs: l.delayNs,
+        bandwidthBps: l.bandwidthBps,
+        loss: l.loss,
+        txQueueLen: l.txQueueLen,
+      });
+    }
+  }
+
+  const world: World = { spec, sim, namespaces, drops, flows: [], epochSeconds };
+  const servers = new Map<string, UdpServer>();
+  for (const t of spec.traffic) world.flows.push(startTraffic(world, t, servers));
+  return world;
+}
+
+function addAddress(ns: Netns, dev: string, cidr: string): void {
+  const { addr, prefixLen } = parseCidr(cidr);
+  ns.addAddress(ns.device(dev), addr, prefixLen);
+}
+
+function endDevice(namespaces: Map<string, Netns>, ns: string, ifname: string): NetDevice {
+  const n = namespaces.get(ns);
+  if (n === undefined) throw new Error(`links: unknown namespace ${ns}`);
+  return n.device(ifname);
+}
+
+function endpointName(ns: string, container?: string): string {
+  return container === undefined ? ns : `${ns}/${container}`;
+}
+
+/** The namespace that owns address `addr` (for the server side of a flow). */
+function ownerOf(world: World, addr: number, near: Netns): Netns | undefined {
+  if (near.isLocal(addr)) return near;
+  for (const ns of world.namespaces.values()) if (ns.isLocal(addr) && addr >>> 24 !== 127) return ns;
+  return undefined;
+}
+
+function startTraffic(world: World, t: TrafficSpec, servers: Map<string, UdpServer>): FlowStats {
+  const from = world.namespaces.get(t.from.ns);
+  if (from === undefined) throw new Error(`traffic ${t.name}: unknown namespace ${t.from.ns}`);
+  const dst = parseIpv4(t.to);
+  const fromName = endpointName(t.from.ns, t.from.container);
+  if (t.kind === 'ping') {
+    const stats = new FlowStats(t.name, 'ping', fromName, t.to, 'rtt');
+    new PingApp(from, { dst, count: t.count, intervalNs: t.intervalNs, size: t.size, ident: t.ident, startNs: t.startNs, timeoutNs: t.timeoutNs, epochSeconds: world.epochSeconds }, stats);
+    return stats;
+  }
+  const stats = new FlowStats(t.name, 'udp', fromName, `${t.to}:${t.port}`, t.responseSize > 0 ? 'rtt' : 'one-way');
+  const serverNs = t.toNs !== undefined ? world.namespaces.get(t.toNs) : ownerOf(world, dst, from);
+  let server: UdpServer | undefined;
+  if (serverNs !== undefined) {
+    const key = `${serverNs.name}:${t.port}`;
+    server = servers.get(key);
+    if (server === undefined) {
+      server = new UdpServer(serverNs, t.port, t.responseSize);
+      servers.set(key, server);
+    } else if (server.responseSize !== t.responseSize) {
+      throw new Error(`traffic ${t.name}: the server at ${key} already answers with ${server.responseSize} bytes; flows to one server must agree on responseSize`);
+    }
+  }
+  const rng = from.component.random(`traffic/${t.name}`);
+  const client = new UdpClient(from, { dst, port: t.port, sourcePort: t.sourcePort, count: t.count, rate: t.rate, arrivals: t.arrivals, requestSize: t.requestSize, responseSize: t.responseSize, startNs: t.startNs, timeoutNs: t.timeoutNs }, stats, rng);
+  if (t.responseSize === 0 && server !== undefined) {
+    // The server sees the client's address as the source its route picks.
+    const route = from.outputRoute(dst);
+    if (route !== null) server.measureOneWay(from.sourceFor(route, dst), client.localPort, stats);
+  }
+  return stats;
+}

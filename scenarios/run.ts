@@ -1,0 +1,116 @@
+import { mkdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildWorld, DEFAULT_EPOCH_SECONDS, type World } from './build.js';
+import type { TopologySpec } from './topology.js';
+import { PcapngWriter } from '../models/capture/pcapng-writer.js';
+import { PcapWriter } from '../models/capture/pcap-writer.js';
+import type { CaptureWriter } from '../models/capture/capture-writer.js';
+import { FileTap } from '../models/capture/capture-tap.js';
+import type { NetDevice } from '../models/devices/net-device.js';
+
+export interface RunOptions {
+  /** Output folder; captures go to `<outDir>/captures/`. */
+  outDir: string;
+  format?: 'pcapng' | 'pcap';
+  /** Simulated end time; defaults to the scenario's duration. */
+  durationNs?: number;
+  epochSeconds?: number;
+}
+
+export interface RunResult {
+  world: World;
+  /** Capture point -> file written. */
+  captureFiles: Map<string, string>;
+  /** The statistics written to `<outDir>/results.json`. */
+  results: Results;
+  resultsFile: string;
+}
+
+export interface Results {
+  scenario: string;
+  seed: number;
+  durationNs: number;
+  events: number;
+  framesCaptured: number;
+  flows: unknown[];
+  drops: Record<string, Record<string, number>>;
+  devices: Record<string, unknown>;
+}
+
+/** File name of a capture point: "n1/p1/eth0" -> "n1.p1.eth0.pcapng" (names never contain dots). */
+export function captureFileName(point: string, format: 'pcapng' | 'pcap' = 'pcapng'): string {
+  return `${point.replaceAll('/', '.')}.${format}`;
+}
+
+/**
+ * Builds and runs a topology, writing one capture per capture point and the
+ * statistics as JSON. Captures are written to temporary files renamed only on
+ * success, so a failed run leaves nothing half-written under a final name.
+ */
+export function runTopology(spec: TopologySpec, opts: RunOptions): RunResult {
+  const world = buildWorld(spec, opts.epochSeconds ?? DEFAULT_EPOCH_SECONDS);
+  const format = opts.format ?? 'pcapng';
+  const capDir = join(opts.outDir, 'captures');
+  mkdirSync(capDir, { recursive: true });
+  const taps: { point: string; path: string; writer: CaptureWriter; tap: FileTap }[] = [];
+  try {
+    for (const point of spec.captures) {
+      const dev = findDevice(world, point);
+      const path = join(capDir, captureFileName(point, format));
+      const writer = format === 'pcap' ? new PcapWriter(path, { epochSeconds: world.epochSeconds }) : new PcapngWriter(path, { epochSeconds: world.epochSeconds });
+      const tap = new FileTap(dev, writer, () => world.sim.now);
+      dev.tap = tap;
+      taps.push({ point, path, writer, tap });
+    }
+    const duration = opts.durationNs ?? spec.durationNs;
+    world.sim.run(duration);
+    const results = collectResults(world, duration, taps.reduce((n, t) => n + t.tap.frames, 0));
+    for (const t of taps) t.writer.close();
+    const resultsFile = join(opts.outDir, 'results.json');
+    writeAtomically(resultsFile, JSON.stringify(results, null, 2) + '\n');
+    return { world, captureFiles: new Map(taps.map((t) => [t.point, t.path])), results, resultsFile };
+  } catch (e) {
+    for (const t of taps) t.writer.abort();
+    throw e;
+  }
+}
+
+function findDevice(world: World, point: string): NetDevice {
+  const slash = point.lastIndexOf('/');
+  const ns = world.namespaces.get(point.slice(0, slash));
+  const dev = ns?.devices.get(point.slice(slash + 1));
+  if (dev === undefined) throw new Error(`capture: no interface ${point}`);
+  return dev;
+}
+
+function collectResults(world: World, durationNs: number, framesCaptured: number): Results {
+  const devices: Record<string, unknown> = {};
+  for (const ns of world.namespaces.values()) {
+    for (const dev of ns.devices.values()) {
+      const c = dev.counters;
+      if (c.rxPackets + c.txPackets + c.rxDropped + c.txDropped === 0) continue;
+      devices[dev.path] = c.toJSON();
+    }
+  }
+  return {
+    scenario: world.spec.name,
+    seed: world.spec.seed,
+    durationNs,
+    events: world.sim.executed,
+    framesCaptured,
+    flows: world.flows.map((f) => f.toJSON()),
+    drops: world.drops.toJSON(),
+    devices,
+  };
+}
+
+export function writeAtomically(path: string, text: string): void {
+  const tmp = `${path}.tmp`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The resolved topology: what a scenario file expands to once every name,
+ * address, MAC and route is decided. It is plain data (JSON-serialisable) and
+ * has two consumers that must agree: the simulator builder (scenarios/build.ts)
+ * and the kernel-comparison tests, which build the same thing with `ip netns`.
+ *
+ * Names: a namespace is named by its path, e.g. "n1" (a node), "n1/p1" (a pod on
+ * n1), "underlay". An interface is named within its namespace ("eth0", "cni0");
+ * a capture point is "<namespace>/<interface>", e.g. "n1/p1/eth0".
+ * Addresses are dotted quads; prefixes are CIDR strings ("10.244.1.2/24").
+ * MACs are lower-case "aa:bb:cc:dd:ee:ff". Times are integer nanoseconds.
+ */
+export interface TopologySpec {
+  name: string;
+  description?: string;
+  seed: number;
+  durationNs: number;
+  namespaces: NamespaceSpec[];
+  links: LinkSpec[];
+  /** Capture points, "<namespace>/<interface>". */
+  captures: string[];
+  traffic: TrafficSpec[];
+}
+
+export type NamespaceKind = 'node' | 'pod' | 'underlay' | 'host';
+
+export interface NamespaceSpec {
+  name: string;
+  kind: NamespaceKind;
+  /**
+   * The partition unit that owns this namespace: a node and its pods share one
+   * component; an underlay segment is its own. See engine/README.md.
+   */
+  component: string;
+  /** net.ipv4.ip_forward */
+  ipForward: boolean;
+  /** Containers sharing this namespace (pods only; informative). */
+  containers: string[];
+  bridges: BridgeSpec[];
+  /** Every non-loopback, non-bridge interface; `lo` (127.0.0.1/8) is implicit. */
+  interfaces: InterfaceSpec[];
+  routes: RouteSpec[];
+}
+
+export interface BridgeSpec {
+  name: string;
+  mac: string;
+  mtu: number;
+  /** Addresses on the bridge device itself (the gateway of docker0/cni0). */
+  addresses: string[];
+  /** FDB ageing time (Linux default 300 s). */
+  ageingNs: number;
+}
+
+export interface InterfaceSpec {
+  name: string;
+  mac: string;
+  mtu: number;
+  addresses: string[];
+  /** Bridge this interface is a port of, in the same namespace. */
+  master?: string;
+  /** Bridge port hairpin mode (reflect frames back out of the ingress port). */
+  hairpin?: boolean;
+}
+
+export interface RouteSpec {
+  /** "0.0.0.0/0" for the default route. */
+  dst: string;
+  via?: string;
+  dev: string;
+  src?: string;
+  metric?: number;
+}
+
+/**
+ * A point-to-point connection between two interfaces. `veth` joins two
+ * namespaces of one component (zero delay by default); `wire` joins NICs of
+ * different components and must have a positive delay (it is where a
+ * partitioned run may cut the topology).
+ */
+export interface LinkSpec {
+  kind: 'veth' | 'wire';
+  a: LinkEnd;
+  b: LinkEnd;
+  /** One-way propagation delay. */
+  delayNs: number;
+  /** Bits per second; 0 means no serialisation delay. */
+  bandwidthBps: number;
+  /** Probability in [0, 1) that a frame is lost on the way (seeded per link end). */
+  loss: number;
+  /** Transmit queue limit in frames (txqueuelen). */
+  txQueueLen: number;
+}
+
+export interface LinkEnd {
+  ns: string;
+  ifname: string;
+}
+
+export type TrafficSpec = PingSpec | UdpSpec;
+
+export interface TrafficEndpoint {
+  /** Namespace the application runs in. */
+  ns: string;
+  /** Container within that namespace, when it is a pod. */
+  container?: string;
+}
+
+interface TrafficCommon {
+  /** Flow name, unique within the scenario; used in statistics. */
+  name: string;
+  from: TrafficEndpoint;
+  /** Destination address, dotted quad. */
+  to: string;
+  /** Namespace owning `to`, when the scenario knows it (informative). */
+  toNs?: string;
+  startNs: number;
+}
+
+/** ping: ICMP echo requests (iputils ping sets DF and uses a 56-byte payload). */
+export interface PingSpec extends TrafficCommon {
+  kind: 'ping';
+  count: number;
+  intervalNs: number;
+  /** ICMP payload bytes (ping -s), default 56. */
+  size: number;
+  /** ICMP echo identifier (ping -e). */
+  ident: number;
+  /** How long to wait for the last reply before counting it lost. */
+  timeoutNs: number;
+}
+
+/** UDP request/response: a client sends requests; the server answers each (if responseSize > 0). */
+export interface UdpSpec extends TrafficCommon {
+  kind: 'udp';
+  /** Server port at `to`. */
+  port: number;
+  /** Client source port; 0 picks an ephemeral one. */
+  sourcePort: number;
+  count: number;
+  /** Requests per second. */
+  rate: number;
+  arrivals: 'constant' | 'poisson';
+  /** UDP payload bytes of a request / response; a response of 0 means one-way. */
+  requestSize: number;
+  responseSize: number;
+  timeoutNs: number;
+}
