@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildWorld, DEFAULT_EPOCH_SECONDS, type World } from './build.js';
 import type { TopologySpec } from './topology.js';
@@ -44,14 +44,17 @@ export function captureFileName(point: string, format: 'pcapng' | 'pcap' = 'pcap
 
 /**
  * Builds and runs a topology, writing one capture per capture point and the
- * statistics as JSON. Captures are written to temporary files renamed only on
- * success, so a failed run leaves nothing half-written under a final name.
+ * statistics as JSON. Everything is written into a staging folder inside
+ * `outDir` and moved into place only when the run succeeded, so a failed run
+ * leaves the previous results untouched and nothing half-written.
  */
 export function runTopology(spec: TopologySpec, opts: RunOptions): RunResult {
   const world = buildWorld(spec, opts.epochSeconds ?? DEFAULT_EPOCH_SECONDS);
   const format = opts.format ?? 'pcapng';
-  const capDir = join(opts.outDir, 'captures');
-  mkdirSync(capDir, { recursive: true });
+  mkdirSync(opts.outDir, { recursive: true });
+  const staging = mkdtempSync(join(opts.outDir, '.staging-'));
+  const capDir = join(staging, 'captures');
+  mkdirSync(capDir);
   const taps: { point: string; path: string; writer: CaptureWriter; tap: FileTap }[] = [];
   try {
     for (const point of spec.captures) {
@@ -66,12 +69,20 @@ export function runTopology(spec: TopologySpec, opts: RunOptions): RunResult {
     world.sim.run(duration);
     const results = collectResults(world, duration, taps.reduce((n, t) => n + t.tap.frames, 0));
     for (const t of taps) t.writer.close();
+    writeFileSync(join(staging, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+    // Swap the new results in.
+    const finalCaptures = join(opts.outDir, 'captures');
     const resultsFile = join(opts.outDir, 'results.json');
-    writeAtomically(resultsFile, JSON.stringify(results, null, 2) + '\n');
-    return { world, captureFiles: new Map(taps.map((t) => [t.point, t.path])), results, resultsFile };
+    rmSync(finalCaptures, { recursive: true, force: true });
+    renameSync(capDir, finalCaptures);
+    renameSync(join(staging, 'results.json'), resultsFile);
+    const captureFiles = new Map(taps.map((t) => [t.point, join(finalCaptures, captureFileName(t.point, format))]));
+    return { world, captureFiles, results, resultsFile };
   } catch (e) {
     for (const t of taps) t.writer.abort();
     throw e;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
   }
 }
 
@@ -104,13 +115,3 @@ function collectResults(world: World, durationNs: number, framesCaptured: number
   };
 }
 
-export function writeAtomically(path: string, text: string): void {
-  const tmp = `${path}.tmp`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}

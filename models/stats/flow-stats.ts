@@ -51,8 +51,10 @@ export class FlowStats {
     return Math.max(0, this.sent - this.received);
   }
 
+  /** The p-th percentile; HdrHistogram's bucket value, kept within the exact min and max. */
   percentile(p: number): number {
-    return this.received === 0 ? 0 : this.hist.getValueAtPercentile(p);
+    if (this.received === 0) return 0;
+    return Math.min(this.max, Math.max(this.min, this.hist.getValueAtPercentile(p)));
   }
 
   toJSON(): Record<string, unknown> {

@@ -1,0 +1,46 @@
+import type { Results } from '../scenarios/run.js';
+
+interface FlowRow {
+  name: string;
+  sent: number;
+  received: number;
+  lost: number;
+  latency: 'rtt' | 'one-way';
+  errors: Record<string, number>;
+  latencyNs: { min: number; p50: number; p90: number; p99: number; p999: number; max: number } | null;
+}
+
+/** Microseconds with up to 3 decimals: the unit in which these latencies read best. */
+function us(ns: number): string {
+  return (ns / 1000).toFixed(ns < 10_000 ? 3 : ns < 1_000_000 ? 1 : 0);
+}
+
+/** The per-flow table `podwire run` prints (latencies in microseconds). */
+export function formatSummary(results: Results): string {
+  const flows = results.flows as FlowRow[];
+  const header = ['flow', 'sent', 'recv', 'lost', 'lat', 'min', 'p50', 'p90', 'p99', 'p999', 'max'];
+  const rows = flows.map((f) => {
+    const l = f.latencyNs;
+    return [
+      f.name,
+      String(f.sent),
+      String(f.received),
+      String(f.lost),
+      f.latency,
+      ...(l === null ? ['-', '-', '-', '-', '-', '-'] : [l.min, l.p50, l.p90, l.p99, l.p999, l.max].map(us)),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const out = [line(header) + '   (latencies in us)', ...rows.map(line)];
+  for (const f of flows) {
+    const errs = Object.entries(f.errors);
+    if (errs.length > 0) out.push(`  ${f.name}: ${errs.map(([k, v]) => `${v} x ${k}`).join(', ')}`);
+  }
+  const drops = Object.entries(results.drops);
+  if (drops.length > 0) {
+    out.push('drops:');
+    for (const [ns, reasons] of drops) out.push(`  ${ns}: ${Object.entries(reasons).map(([r, n]) => `${r}=${n}`).join(' ')}`);
+  }
+  return out.join('\n');
+}
