@@ -5,7 +5,7 @@
  */
 import { readMac, writeMac } from './addr.js';
 import { read16, read32, write16, write32 } from './bytes.js';
-import { checkLen, WireError } from './errors.js';
+import { checkLen, hex16, WireError } from './errors.js';
 import { ETHERTYPE_IPV4 } from './ethernet.js';
 
 export const ARP_LEN = 28;
@@ -70,7 +70,7 @@ export function parseArp(buf: Uint8Array, off: number, len: number): ArpRepr {
   if (htype !== ARP_HTYPE_ETHERNET) throw new WireError('arp', 'htype', `${htype} is not Ethernet (1)`);
   const ptype = read16(buf, off + PTYPE);
   if (ptype !== ETHERTYPE_IPV4) {
-    throw new WireError('arp', 'ptype', `0x${ptype.toString(16).padStart(4, '0')} is not IPv4 (0x0800)`);
+    throw new WireError('arp', 'ptype', `${hex16(ptype)} is not IPv4 (0x0800)`);
   }
   const hlen = buf[off + HLEN]!;
   if (hlen !== 6) throw new WireError('arp', 'hlen', `${hlen} is not 6`);

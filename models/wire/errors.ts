@@ -21,3 +21,8 @@ export class WireError extends Error {
 export function checkLen(protocol: string, field: string, have: number, need: number): void {
   if (have < need) throw new WireError(protocol, field, `truncated: ${have} bytes, need ${need}`);
 }
+
+/** `0x0800`-style text for 16-bit values in messages. */
+export function hex16(v: number): string {
+  return `0x${v.toString(16).padStart(4, '0')}`;
+}

@@ -5,7 +5,7 @@
  */
 import { read16, write16 } from './bytes.js';
 import { internetChecksum } from './checksum.js';
-import { checkLen, WireError } from './errors.js';
+import { checkLen, hex16, WireError } from './errors.js';
 import { IPV4_HEADER_LEN, ipv4TotalLength } from './ipv4.js';
 
 export const ICMP_HEADER_LEN = 8;
@@ -20,7 +20,7 @@ export const ICMP_NET_UNREACH = 0;
 export const ICMP_HOST_UNREACH = 1;
 export const ICMP_PORT_UNREACH = 3;
 export const ICMP_FRAG_NEEDED = 4;
-/** "Communication administratively prohibited" (RFC 1812 5.2.7.1); iptables REJECT --reject-with icmp-admin-prohibited. */
+/** Communication administratively prohibited (RFC 1812 5.2.7.1; REJECT --reject-with icmp-admin-prohibited). */
 export const ICMP_PKT_FILTERED = 13;
 
 /** Codes for ICMP_TIME_EXCEEDED. */
@@ -90,7 +90,7 @@ export interface IcmpParseOptions {
 export function parseIcmp(buf: Uint8Array, off: number, len: number, opts: IcmpParseOptions = {}): IcmpRepr {
   checkLen('icmp', 'header', len, ICMP_HEADER_LEN);
   if ((opts.verifyChecksum ?? true) && internetChecksum(buf, off, len) !== 0) {
-    throw new WireError('icmp', 'checksum', `0x${icmpChecksum(buf, off).toString(16).padStart(4, '0')} is wrong`);
+    throw new WireError('icmp', 'checksum', `${hex16(icmpChecksum(buf, off))} is wrong`);
   }
   const type = icmpType(buf, off);
   const code = icmpCode(buf, off);
@@ -102,14 +102,15 @@ export function parseIcmp(buf: Uint8Array, off: number, len: number, opts: IcmpP
     case ICMP_DEST_UNREACH:
     case ICMP_TIME_EXCEEDED: {
       if (body.length < ICMP_MIN_QUOTE_LEN) {
-        throw new WireError('icmp', 'quoted datagram', `${body.length} bytes, need at least ${ICMP_MIN_QUOTE_LEN} (IP header + 8)`);
+        const detail = `${body.length} bytes, need at least ${ICMP_MIN_QUOTE_LEN} (IP header + 8)`;
+        throw new WireError('icmp', 'quoted datagram', detail);
       }
       const repr: IcmpErrorRepr = { type, code, quoted: body };
       if (type === ICMP_DEST_UNREACH && code === ICMP_FRAG_NEEDED) repr.mtu = icmpNextHopMtu(buf, off);
       return repr;
     }
     default:
-      throw new WireError('icmp', 'type', `${type} is not supported (echo, echo reply, dest unreachable, time exceeded)`);
+      throw new WireError('icmp', 'type', `${type} is not supported (echo, echo reply, unreachable, time exceeded)`);
   }
 }
 

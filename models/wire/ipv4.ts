@@ -8,7 +8,7 @@
  */
 import { read16, read32, write16, write32 } from './bytes.js';
 import { checksumReplace32, finishChecksum, internetChecksum, onesComplementSum } from './checksum.js';
-import { checkLen, WireError } from './errors.js';
+import { checkLen, hex16, WireError } from './errors.js';
 
 export const IPV4_HEADER_LEN = 20;
 export const IPV4_MAX_HEADER_LEN = 60;
@@ -177,11 +177,7 @@ export function parseIpv4(buf: Uint8Array, off: number, len: number, opts: Ipv4P
   if (headerLength > len) throw new WireError('ipv4', 'header length', `${headerLength} exceeds buffer (${len})`);
   if ((opts.verifyChecksum ?? true) && internetChecksum(buf, off, headerLength) !== 0) {
     const want = expectedChecksum(buf, off, headerLength);
-    throw new WireError(
-      'ipv4',
-      'checksum',
-      `0x${hex16(ipv4Checksum(buf, off))} is wrong (expected 0x${hex16(want)})`,
-    );
+    throw new WireError('ipv4', 'checksum', `${hex16(ipv4Checksum(buf, off))} is wrong (expected ${hex16(want)})`);
   }
   const totalLength = ipv4TotalLength(buf, off);
   if (totalLength > len) throw new WireError('ipv4', 'total length', `${totalLength} exceeds buffer (${len})`);
@@ -223,16 +219,19 @@ export function emitIpv4(repr: Ipv4Repr, buf: Uint8Array, off: number): void {
   write16(
     buf,
     off + FLG_OFF,
-    (repr.dontFragment ? FLAG_DF : 0) | (repr.moreFragments ? FLAG_MF : 0) | ((repr.fragmentOffset >>> 3) & OFFSET_MASK),
+    (repr.dontFragment ? FLAG_DF : 0) |
+      (repr.moreFragments ? FLAG_MF : 0) |
+      ((repr.fragmentOffset >>> 3) & OFFSET_MASK),
   );
   buf[off + TTL] = repr.ttl;
   buf[off + PROTOCOL] = repr.protocol;
   write32(buf, off + SRC, repr.src);
   write32(buf, off + DST, repr.dst);
   if (repr.headerLength > IPV4_HEADER_LEN) {
-    const optEnd = off + repr.headerLength;
-    buf.fill(0, off + IPV4_HEADER_LEN, optEnd); // 0 is End of Option List
-    if (repr.options !== undefined) buf.set(repr.options.subarray(0, optEnd - off - IPV4_HEADER_LEN), off + IPV4_HEADER_LEN);
+    buf.fill(0, off + IPV4_HEADER_LEN, off + repr.headerLength); // 0 is End of Option List
+    if (repr.options !== undefined) {
+      buf.set(repr.options.subarray(0, repr.headerLength - IPV4_HEADER_LEN), off + IPV4_HEADER_LEN);
+    }
   }
   fillIpv4Checksum(buf, off);
 }
@@ -240,8 +239,4 @@ export function emitIpv4(repr: Ipv4Repr, buf: Uint8Array, off: number): void {
 /** The checksum the header should carry: the sum with the stored field taken back out. */
 function expectedChecksum(buf: Uint8Array, off: number, headerLength: number): number {
   return finishChecksum(onesComplementSum(buf, off, headerLength) + (~ipv4Checksum(buf, off) & 0xffff));
-}
-
-function hex16(v: number): string {
-  return v.toString(16).padStart(4, '0');
 }

@@ -13,7 +13,7 @@
  */
 import { read16, read32, write16, write32 } from './bytes.js';
 import { type ChecksumMode, finishChecksum, onesComplementSum, partialChecksum, pseudoHeaderSum } from './checksum.js';
-import { checkLen, WireError } from './errors.js';
+import { checkLen, hex16, WireError } from './errors.js';
 import { IPPROTO_TCP } from './ipv4.js';
 
 export const TCP_HEADER_LEN = 20;
@@ -169,7 +169,7 @@ export function parseTcp(
     const want = computeTcpChecksum(buf, off, len, src, dst);
     const check = tcpChecksum(buf, off);
     if (want !== check) {
-      throw new WireError('tcp', 'checksum', `0x${check.toString(16).padStart(4, '0')} is wrong (expected 0x${want.toString(16).padStart(4, '0')})`);
+      throw new WireError('tcp', 'checksum', `${hex16(check)} is wrong (expected ${hex16(want)})`);
     }
   }
   return {
@@ -197,7 +197,8 @@ function parseTcpOptions(buf: Uint8Array, start: number, end: number): TcpOption
     if (i + 1 >= end) throw new WireError('tcp', 'option', `kind ${kind} at byte ${i - start} has no length`);
     const size = buf[i + 1]!;
     if (size < 2 || i + size > end) {
-      throw new WireError('tcp', 'option', `kind ${kind} length ${size} does not fit the ${end - start}-byte option space`);
+      const detail = `kind ${kind} length ${size} does not fit the ${end - start}-byte option space`;
+      throw new WireError('tcp', 'option', detail);
     }
     const want = OPTION_LEN[kind];
     if (want !== undefined && size !== want) {

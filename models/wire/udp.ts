@@ -4,7 +4,7 @@
  */
 import { read16, write16 } from './bytes.js';
 import { type ChecksumMode, finishChecksum, onesComplementSum, partialChecksum, pseudoHeaderSum } from './checksum.js';
-import { checkLen, WireError } from './errors.js';
+import { checkLen, hex16, WireError } from './errors.js';
 import { IPPROTO_UDP } from './ipv4.js';
 
 export const UDP_HEADER_LEN = 8;
@@ -85,7 +85,7 @@ export function parseUdp(
   if ((opts.verifyChecksum ?? true) && check !== 0) {
     const want = computeUdpChecksum(buf, off, src, dst);
     if (want !== check) {
-      throw new WireError('udp', 'checksum', `0x${check.toString(16).padStart(4, '0')} is wrong (expected 0x${want.toString(16).padStart(4, '0')})`);
+      throw new WireError('udp', 'checksum', `${hex16(check)} is wrong (expected ${hex16(want)})`);
     }
   }
   return { srcPort: udpSrcPort(buf, off), dstPort: udpDstPort(buf, off), length };

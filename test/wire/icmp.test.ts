@@ -144,7 +144,9 @@ describe('ICMP repr properties', () => {
       mtu: u16,
       quoted: fc.uint8Array({ minLength: 28, maxLength: 120 }),
     })
-    .map(({ mtu, ...r }): IcmpErrorRepr => (r.type === ICMP_DEST_UNREACH && r.code === ICMP_FRAG_NEEDED ? { ...r, mtu } : r));
+    .map(({ mtu, ...r }): IcmpErrorRepr =>
+      r.type === ICMP_DEST_UNREACH && r.code === ICMP_FRAG_NEEDED ? { ...r, mtu } : r,
+    );
   const fragNeeded = fc.record({
     type: fc.constant(ICMP_DEST_UNREACH),
     code: fc.constant(ICMP_FRAG_NEEDED),

@@ -25,7 +25,14 @@ import {
   tcpWindow,
 } from '../../models/wire/tcp.js';
 import { bytes, ipv4Addr, u16, u32, u8 } from './arbitraries.js';
-import { TCP_RST_ACK, TCP_SYN as SYN_FRAME, TCP_SYN_LOOPBACK_FULL, TCP_SYN_LOOPBACK_PARTIAL, hex, poisoned } from './fixtures.js';
+import {
+  TCP_RST_ACK,
+  TCP_SYN as SYN_FRAME,
+  TCP_SYN_LOOPBACK_FULL,
+  TCP_SYN_LOOPBACK_PARTIAL,
+  hex,
+  poisoned,
+} from './fixtures.js';
 
 const TCP = ETH_HLEN + IPV4_HEADER_LEN;
 const SYN = SYN_FRAME.subarray(TCP);
@@ -142,7 +149,8 @@ describe('TCP option layout (tcp_options_write)', () => {
       0001 0002 00000001 00000000 a002 ffff 0000 0000
       03030e 050a0000000100000002 020405dc 01 00 ff
       ffffff`);
-    const check = finishChecksum(onesComplementSum(seg, 0, seg.length, pseudoHeaderSum(CLIENT, SERVER, IPPROTO_TCP, seg.length)));
+    const pseudo = pseudoHeaderSum(CLIENT, SERVER, IPPROTO_TCP, seg.length);
+    const check = finishChecksum(onesComplementSum(seg, 0, seg.length, pseudo));
     seg[16] = check >>> 8;
     seg[17] = check & 0xff;
     expect(parseTcp(seg, 0, seg.length, CLIENT, SERVER).options).toEqual({ wscale: 14, mss: 1500 });
