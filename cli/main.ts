@@ -1,0 +1,106 @@
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { performance } from 'node:perf_hooks';
+import { join, relative } from 'node:path';
+import { listScenarios, resolveScenario } from '../scenarios/library.js';
+import { expandScenario } from '../scenarios/expand.js';
+import { runTopology } from '../scenarios/run.js';
+import { parseDuration } from '../engine/time.js';
+import { formatSummary } from './summary.js';
+
+function seedOption(v: string): number {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('the seed is a whole number >= 0');
+  return Number(v);
+}
+
+function durationOption(v: string): number {
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+/** Where the CLI writes; tests pass their own. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const processIo: Io = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+};
+
+/** Runs the podwire CLI on `argv` (without "node" and the script) and returns the exit code. */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const log = (line: string) => io.out(line + '\n');
+  const program = new Command()
+    .name('podwire')
+    .description('Packet-level discrete-event emulator of Kubernetes and container networking.')
+    .showHelpAfterError('(run podwire --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: (t) => io.out(t), writeErr: (t) => io.err(t) });
+
+  program
+    .command('run')
+    .description('run a scenario: writes one capture per capture point and results.json, prints a per-flow table')
+    .argument('<scenario>', 'a ready scenario name (see `podwire list`; "default" = cross-node) or a scenario YAML file')
+    .option('-o, --out <dir>', 'output folder (default: out/<scenario name>)')
+    .option('-s, --seed <n>', "seed for every random stream (overrides the scenario's)", seedOption)
+    .option('-d, --duration <time>', "simulated time to run, e.g. 2s, 500ms (overrides the scenario's)", durationOption)
+    .option('-f, --format <format>', 'capture format: pcapng or pcap (classic, nanosecond)', 'pcapng')
+    .option('--json', 'print results.json instead of the table')
+    .action((name: string, opts: { out?: string; seed?: number; duration?: number; format: string; json?: boolean }) => {
+      if (opts.format !== 'pcapng' && opts.format !== 'pcap') throw new Error(`--format: expected pcapng or pcap, got "${opts.format}"`);
+      const scenario = resolveScenario(name);
+      const spec = expandScenario(scenario);
+      if (opts.seed !== undefined) spec.seed = opts.seed;
+      if (opts.duration !== undefined) spec.durationNs = opts.duration;
+      const outDir = opts.out ?? join('out', spec.name);
+      const t0 = performance.now();
+      const r = runTopology(spec, { outDir, format: opts.format });
+      const wall = (performance.now() - t0) / 1000;
+      if (opts.json) {
+        io.out(JSON.stringify(r.results, null, 2) + '\n');
+        return;
+      }
+      log(`scenario ${spec.name} (seed ${spec.seed}, ${spec.durationNs / 1e9}s simulated)`);
+      log(formatSummary(r.results));
+      log(
+        `${r.captureFiles.size} captures (${r.results.framesCaptured} frames) in ${relative(process.cwd(), join(outDir, 'captures')) || '.'}/, ` +
+          `statistics in ${relative(process.cwd(), r.resultsFile)}`,
+      );
+      log(`${r.results.events} events in ${wall.toFixed(2)}s wall (${Math.round(r.results.events / wall).toLocaleString('en-US')} events/s)`);
+    });
+
+  program
+    .command('list')
+    .description('list the ready scenarios')
+    .action(() => {
+      const entries = listScenarios();
+      const w = Math.max(...entries.map((e) => e.name.length));
+      for (const e of entries) log(`${e.name.padEnd(w)}  ${e.description}`);
+    });
+
+  program
+    .command('validate')
+    .description('check a scenario file and print its errors, or "ok"')
+    .argument('<scenario>', 'scenario name or YAML file')
+    .action((name: string) => {
+      expandScenario(resolveScenario(name));
+      log('ok');
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Commander has printed its message already; --help and --version end with code 0.
+      return e.exitCode;
+    }
+    // One line for the reason; scenario errors list each problem on its own line after it.
+    io.err(`podwire: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
