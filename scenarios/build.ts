@@ -54,6 +54,7 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
     if (namespaces.has(nsSpec.name)) throw new Error(`namespaces: ${nsSpec.name} defined twice`);
     const ns = new Netns(nsSpec.name, ctx);
     ns.ipForward = nsSpec.ipForward;
+    ns.lo.delayNs = spec.loopbackDelayNs ?? 0;
     namespaces.set(nsSpec.name, ns);
 
     for (const b of nsSpec.bridges) {

@@ -7,6 +7,8 @@ import { PcapWriter } from '../models/capture/pcap-writer.js';
 import type { CaptureWriter } from '../models/capture/capture-writer.js';
 import { FileTap } from '../models/capture/capture-tap.js';
 import type { NetDevice } from '../models/devices/net-device.js';
+import { VethDevice } from '../models/devices/veth.js';
+import { NicDevice } from '../models/devices/nic.js';
 
 export interface RunOptions {
   /** Output folder; captures go to `<outDir>/captures/`. */
@@ -31,6 +33,8 @@ export interface Results {
   seed: number;
   durationNs: number;
   events: number;
+  /** Frames that arrived at a device over its link (veth peer or wire): the unit of work compared across simulators. */
+  frameHops: number;
   framesCaptured: number;
   flows: unknown[];
   drops: Record<string, Record<string, number>>;
@@ -96,9 +100,11 @@ function findDevice(world: World, point: string): NetDevice {
 
 function collectResults(world: World, durationNs: number, framesCaptured: number): Results {
   const devices: Record<string, unknown> = {};
+  let frameHops = 0;
   for (const ns of world.namespaces.values()) {
     for (const dev of ns.devices.values()) {
       const c = dev.counters;
+      if (dev instanceof VethDevice || dev instanceof NicDevice) frameHops += c.rxPackets;
       if (c.rxPackets + c.txPackets + c.rxDropped + c.txDropped === 0) continue;
       devices[dev.path] = c.toJSON();
     }
@@ -108,6 +114,7 @@ function collectResults(world: World, durationNs: number, framesCaptured: number
     seed: world.spec.seed,
     durationNs,
     events: world.sim.executed,
+    frameHops,
     framesCaptured,
     flows: world.flows.map((f) => f.toJSON()),
     drops: world.drops.toJSON(),

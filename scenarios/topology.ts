@@ -15,6 +15,8 @@ export interface TopologySpec {
   description?: string;
   seed: number;
   durationNs: number;
+  /** Cost of one hop through `lo` in every namespace (0 = a plain call). */
+  loopbackDelayNs?: number;
   namespaces: NamespaceSpec[];
   links: LinkSpec[];
   /** Capture points, "<namespace>/<interface>". */

@@ -1,0 +1,115 @@
+/**
+ * Traffic endpoints as written in a scenario ("n1", "n1/p1", "n1/p1/app",
+ * "10.244.1.1", "localhost") resolved against the nodes: where a client runs,
+ * and which address a destination stands for. Used by validation (which only
+ * wants the error) and by expansion (which wants the answer).
+ */
+import { listNames } from './errors.js';
+import type { NodeConfig, PodConfig } from './scenario.js';
+import { cidrNetwork, formatIpv4, parseCidr, parseIpv4 } from './ipv4.js';
+
+export const LOCALHOST = '127.0.0.1';
+
+/** A namespace an application can run in. */
+export interface EndpointRef {
+  /** "n1" or "n1/p1". */
+  ns: string;
+  node: NodeConfig;
+  pod?: PodConfig;
+  container?: string;
+}
+
+export interface Destination {
+  /** Dotted quad the traffic is sent to. */
+  address: string;
+  /** Namespace owning the address, when the scenario knows it. */
+  ns?: string;
+}
+
+interface NodeEntry {
+  node: NodeConfig;
+  pods?: Map<string, PodConfig>;
+}
+
+export class EndpointIndex {
+  private readonly nodes = new Map<string, NodeEntry>();
+  private owners?: Map<string, string>;
+
+  constructor(
+    private readonly nodeList: readonly NodeConfig[],
+    private readonly underlayGateway: string,
+  ) {
+    for (const node of nodeList) if (!this.nodes.has(node.name)) this.nodes.set(node.name, { node });
+  }
+
+  node(name: string): NodeConfig | undefined {
+    return this.nodes.get(name)?.node;
+  }
+
+  /** The pod `podName` of node `nodeName` (per-node maps are built on first use). */
+  pod(nodeName: string, podName: string): PodConfig | undefined {
+    const entry = this.nodes.get(nodeName);
+    if (!entry) return undefined;
+    if (!entry.pods) {
+      entry.pods = new Map();
+      for (const p of entry.node.pods) if (!entry.pods.has(p.name)) entry.pods.set(p.name, p);
+    }
+    return entry.pods.get(podName);
+  }
+
+  /** Resolves node, node/pod or node/pod/container; a string is the error. */
+  source(text: string): EndpointRef | string {
+    const parts = text.split('/');
+    const unknown = `unknown endpoint ${JSON.stringify(text)}`;
+    const node = this.node(parts[0]!);
+    if (!node) return `${unknown} (nodes are ${listNames(this.nodeList.map((n) => n.name))})`;
+    if (parts.length === 1) return { ns: node.name, node };
+    const pod = this.pod(node.name, parts[1]!);
+    if (!pod) {
+      if (node.pods.length === 0) return `${unknown} (${node.name} has no pods)`;
+      return `${unknown} (pods of ${node.name} are ${listNames(node.pods.map((p) => p.name))})`;
+    }
+    const ns = `${node.name}/${pod.name}`;
+    if (parts.length === 2) return { ns, node, pod };
+    const container = parts[2]!;
+    if (!pod.containers.includes(container)) {
+      return `${unknown} (containers of ${ns} are ${listNames(pod.containers)})`;
+    }
+    return { ns, node, pod, container };
+  }
+
+  /**
+   * The address a destination stands for, seen from `from`: a node's NIC
+   * address, a pod's IP, 127.0.0.1 for a container of the client's own pod
+   * (containers of a pod share its namespace and talk over localhost), or a
+   * literal address.
+   */
+  destination(text: string, from: EndpointRef): Destination | string {
+    if (text === 'localhost') return { address: LOCALHOST, ns: from.ns };
+    const literal = parseIpv4(text);
+    if (literal !== undefined) {
+      if (literal >>> 24 === 127) return { address: text, ns: from.ns };
+      return { address: text, ns: this.ownerOf(text) };
+    }
+    const to = this.source(text);
+    if (typeof to === 'string') return to;
+    if (!to.pod) return { address: to.node.address, ns: to.ns };
+    if (to.container !== undefined && to.ns === from.ns) return { address: LOCALHOST, ns: to.ns };
+    return { address: to.pod.ip, ns: to.ns };
+  }
+
+  /** Namespace holding an address (pods, node NICs, pod gateways, the underlay gateway). */
+  ownerOf(address: string): string | undefined {
+    if (!this.owners) {
+      const owners = new Map<string, string>([[this.underlayGateway, 'underlay']]);
+      for (const node of this.nodeList) {
+        owners.set(node.address, node.name);
+        const cidr = parseCidr(node.podCIDR);
+        if (cidr) owners.set(formatIpv4(cidrNetwork(cidr) + 1), node.name);
+        for (const pod of node.pods) owners.set(pod.ip, `${node.name}/${pod.name}`);
+      }
+      this.owners = owners;
+    }
+    return this.owners.get(address);
+  }
+}

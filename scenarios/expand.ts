@@ -1,0 +1,299 @@
+/**
+ * Scenario -> TopologySpec: every namespace, interface, MAC, route, link,
+ * capture point and flow, by the rules of the scenario format (v1):
+ *
+ *   MAC = 2-byte prefix + the four bytes of an address ("hexip"):
+ *     underlay br0 02:42:<gateway>, its port for a node 0e:42:<node address>;
+ *     node eth0 02:42:<node address>;
+ *     node bridge 0a:58:<pod gateway> (docker 02:42:), host veth 0e:58:<pod ip> (docker 0e:42:);
+ *     pod eth0 0a:58:<pod ip> (docker 02:42:).
+ *   Namespaces: underlay, then each node followed by its pods.
+ *   Routes: connected routes are left to the simulator (as the kernel derives
+ *   them from addresses); nodes get a default route via the underlay gateway
+ *   and, with host-gw, one route per other node; pods a default via their gateway.
+ *
+ * Cost: linear in nodes and pods, except host-gw routes, which are N*(N-1)
+ * by nature. Their route objects are built once per node and shared (frozen)
+ * between all node route lists, so the quadratic part is only the arrays of
+ * references: 8 bytes per entry, about 200 MB for 5,000 nodes.
+ */
+import { SECOND } from '../engine/time.js';
+import { EndpointIndex, type EndpointRef } from './endpoints.js';
+import { ScenarioError } from './errors.js';
+import { cidrNetwork, formatIpv4, hexIp, parseCidr, parseIpv4 } from './ipv4.js';
+import { uniqueName } from './normalize.js';
+import { patternPairs } from './patterns.js';
+import type { Scenario, TrafficItem } from './scenario.js';
+import type {
+  LinkSpec,
+  NamespaceSpec,
+  PingSpec,
+  RouteSpec,
+  TopologySpec,
+  TrafficEndpoint,
+  TrafficSpec,
+  UdpSpec,
+} from './topology.js';
+
+/** Linux bridge FDB ageing default (br_dev_setup: BR_DEFAULT_AGEING_TIME, 300 s). */
+export const BRIDGE_AGEING_NS = 300 * SECOND;
+
+/** Default txqueuelen of a veth, as `ip link add type veth` gives it. */
+export const VETH_TXQUEUELEN = 1000;
+
+interface MacScheme {
+  bridge: string;
+  hostVeth: string;
+  podEth: string;
+}
+
+const MAC_SCHEMES: Record<Scenario['runtime'], MacScheme> = {
+  // The CNI bridge plugin derives MACs from the IP with prefix 0a:58 (hwaddr.GenerateHardwareAddr4).
+  cni: { bridge: '0a:58', hostVeth: '0e:58', podEth: '0a:58' },
+  // Docker's default bridge: 02:42 followed by the container IP.
+  docker: { bridge: '02:42', hostVeth: '0e:42', podEth: '02:42' },
+};
+
+const DEFAULT_DST = '0.0.0.0/0';
+
+function mac(prefix: string, address: string): string {
+  return `${prefix}:${hexIp(parseIpv4(address)!)}`;
+}
+
+function prefixLen(cidr: string): number {
+  return parseCidr(cidr)!.len;
+}
+
+/** The pod gateway: first host of the node's pod CIDR. */
+function firstHost(cidr: string): string {
+  return formatIpv4(cidrNetwork(parseCidr(cidr)!) + 1);
+}
+
+export function expandScenario(s: Scenario): TopologySpec {
+  const scheme = MAC_SCHEMES[s.runtime];
+  const { mtu } = s;
+  const underlayLen = prefixLen(s.underlay.cidr);
+  const gateway = s.underlay.gateway;
+  const namespaces: NamespaceSpec[] = [];
+  const links: LinkSpec[] = [];
+
+  namespaces.push({
+    name: 'underlay',
+    kind: 'underlay',
+    component: 'underlay',
+    ipForward: false,
+    containers: [],
+    bridges: [
+      {
+        name: 'br0',
+        mac: mac('02:42', gateway),
+        mtu,
+        addresses: [`${gateway}/${underlayLen}`],
+        ageingNs: BRIDGE_AGEING_NS,
+      },
+    ],
+    interfaces: s.nodes.map((n) => ({
+      name: n.name,
+      mac: mac('0e:42', n.address),
+      mtu,
+      addresses: [],
+      master: 'br0',
+      hairpin: false,
+    })),
+    routes: [],
+  });
+
+  const nodeDefault: RouteSpec = Object.freeze({ dst: DEFAULT_DST, via: gateway, dev: 'eth0' });
+  const hostGw: RouteSpec[] =
+    s.routing === 'host-gw' ? s.nodes.map((n) => Object.freeze({ dst: n.podCIDR, via: n.address, dev: 'eth0' })) : [];
+
+  s.nodes.forEach((node, i) => {
+    const podLen = prefixLen(node.podCIDR);
+    const podGw = firstHost(node.podCIDR);
+    namespaces.push({
+      name: node.name,
+      kind: 'node',
+      component: node.name,
+      ipForward: true,
+      containers: [],
+      bridges: [
+        {
+          name: node.bridge,
+          mac: mac(scheme.bridge, podGw),
+          mtu,
+          addresses: [`${podGw}/${podLen}`],
+          ageingNs: BRIDGE_AGEING_NS,
+        },
+      ],
+      interfaces: [
+        { name: 'eth0', mac: mac('02:42', node.address), mtu, addresses: [`${node.address}/${underlayLen}`] },
+        ...node.pods.map((pod) => ({
+          name: pod.hostVeth,
+          mac: mac(scheme.hostVeth, pod.ip),
+          mtu,
+          addresses: [],
+          master: node.bridge,
+          hairpin: pod.hairpin,
+        })),
+      ],
+      routes: nodeRoutes(nodeDefault, hostGw, i),
+    });
+    links.push({
+      kind: 'wire',
+      a: { ns: node.name, ifname: 'eth0' },
+      b: { ns: 'underlay', ifname: node.name },
+      delayNs: s.underlay.delayNs,
+      bandwidthBps: s.underlay.bandwidthBps,
+      loss: s.underlay.loss,
+      txQueueLen: s.underlay.txQueueLen,
+    });
+
+    const podDefault: RouteSpec = Object.freeze({ dst: DEFAULT_DST, via: podGw, dev: 'eth0' });
+    for (const pod of node.pods) {
+      const ns = `${node.name}/${pod.name}`;
+      namespaces.push({
+        name: ns,
+        kind: 'pod',
+        component: node.name,
+        ipForward: false,
+        containers: [...pod.containers],
+        bridges: [],
+        interfaces: [{ name: 'eth0', mac: mac(scheme.podEth, pod.ip), mtu, addresses: [`${pod.ip}/${podLen}`] }],
+        routes: [podDefault],
+      });
+      links.push({
+        kind: 'veth',
+        a: { ns: node.name, ifname: pod.hostVeth },
+        b: { ns, ifname: 'eth0' },
+        delayNs: s.vethDelayNs,
+        bandwidthBps: 0,
+        loss: 0,
+        txQueueLen: VETH_TXQUEUELEN,
+      });
+    }
+  });
+
+  return {
+    name: s.name,
+    ...(s.description !== undefined ? { description: s.description } : {}),
+    seed: s.seed,
+    durationNs: s.durationNs,
+    namespaces,
+    links,
+    captures: captures(s.capture, namespaces),
+    traffic: expandTraffic(s),
+  };
+}
+
+/** [default, host-gw routes of every other node in node order]; the route objects are shared. */
+function nodeRoutes(nodeDefault: RouteSpec, hostGw: RouteSpec[], self: number): RouteSpec[] {
+  if (hostGw.length === 0) return [nodeDefault];
+  const routes: RouteSpec[] = new Array(hostGw.length);
+  routes[0] = nodeDefault;
+  let k = 1;
+  for (let j = 0; j < hostGw.length; j++) if (j !== self) routes[k++] = hostGw[j]!;
+  return routes;
+}
+
+/** "all": bridges then interfaces of every namespace, in namespace order (lo is never implied). */
+function captures(capture: Scenario['capture'], namespaces: NamespaceSpec[]): string[] {
+  if (capture === 'none') return [];
+  if (capture !== 'all') return [...capture];
+  const out: string[] = [];
+  for (const ns of namespaces) {
+    for (const b of ns.bridges) out.push(`${ns.name}/${b.name}`);
+    for (const i of ns.interfaces) out.push(`${ns.name}/${i.name}`);
+  }
+  return out;
+}
+
+// ---- traffic --------------------------------------------------------------------
+
+function expandTraffic(s: Scenario): TrafficSpec[] {
+  const index = new EndpointIndex(s.nodes, s.underlay.gateway);
+  // Names written for (or defaulted on) single flows win; generated ones yield.
+  const names = new Set<string>();
+  for (const item of s.traffic) if (item.kind === 'ping' || item.kind === 'udp') names.add(item.name);
+
+  const out: TrafficSpec[] = [];
+  s.traffic.forEach((item, i) => {
+    if (item.kind === 'ping' || item.kind === 'udp') {
+      out.push(singleFlow(item, i, index));
+      return;
+    }
+    const pairs = patternPairs(item.pattern, s.nodes);
+    const flows = pairs.length;
+    const periodNs = item.kind === 'pingAll' ? item.intervalNs : SECOND / item.rate;
+    const kind = item.kind === 'pingAll' ? 'ping' : 'udp';
+    pairs.forEach(([fromNode, fromPod, toNode, toPod], k) => {
+      const fromNs = `${fromNode.name}/${fromPod.name}`;
+      const toNs = `${toNode.name}/${toPod.name}`;
+      const common = {
+        name: uniqueName(`${kind} ${fromNs} -> ${toNs}`, names),
+        from: { ns: fromNs },
+        to: toPod.ip,
+        toNs,
+        startNs: item.stagger ? Math.round(item.startNs + (k * periodNs) / flows) : item.startNs,
+      };
+      out.push(item.kind === 'pingAll' ? pingSpec(item, common) : udpSpec(item, common));
+    });
+  });
+  return out;
+}
+
+interface FlowCommon {
+  name: string;
+  from: TrafficEndpoint;
+  to: string;
+  toNs?: string;
+  startNs: number;
+}
+
+type SingleFlow = Extract<TrafficItem, { kind: 'ping' | 'udp' }>;
+
+function singleFlow(item: SingleFlow, i: number, index: EndpointIndex): TrafficSpec {
+  const at = `traffic[${i}].${item.kind}`;
+  const src = index.source(item.from);
+  if (typeof src === 'string') throw new ScenarioError([{ path: `${at}.from`, message: src }]);
+  const dst = index.destination(item.to, src);
+  if (typeof dst === 'string') throw new ScenarioError([{ path: `${at}.to`, message: dst }]);
+  const common: FlowCommon = {
+    name: item.name,
+    from: endpoint(src),
+    to: dst.address,
+    ...(dst.ns !== undefined ? { toNs: dst.ns } : {}),
+    startNs: item.startNs,
+  };
+  return item.kind === 'ping' ? pingSpec(item, common) : udpSpec(item, common);
+}
+
+function endpoint(ref: EndpointRef): TrafficEndpoint {
+  return ref.container !== undefined ? { ns: ref.ns, container: ref.container } : { ns: ref.ns };
+}
+
+function pingSpec(p: Extract<TrafficItem, { kind: 'ping' | 'pingAll' }>, common: FlowCommon): PingSpec {
+  return {
+    kind: 'ping',
+    ...common,
+    count: p.count,
+    intervalNs: p.intervalNs,
+    size: p.size,
+    ident: p.ident,
+    timeoutNs: p.timeoutNs,
+  };
+}
+
+function udpSpec(u: Extract<TrafficItem, { kind: 'udp' | 'udpAll' }>, common: FlowCommon): UdpSpec {
+  return {
+    kind: 'udp',
+    ...common,
+    port: u.port,
+    sourcePort: u.sourcePort,
+    count: u.count,
+    rate: u.rate,
+    arrivals: u.arrivals,
+    requestSize: u.requestSize,
+    responseSize: u.responseSize,
+    timeoutNs: u.timeoutNs,
+  };
+}

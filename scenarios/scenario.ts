@@ -1,0 +1,130 @@
+/**
+ * A scenario as the loader returns it: validated, every default applied, times
+ * in integer nanoseconds, rates in bit/s. It still speaks the file's language
+ * (node and pod names, endpoint strings, patterns); scenarios/expand.ts turns it
+ * into the fully resolved TopologySpec. The file format is described in
+ * scenario.schema.json (which editors use for completion).
+ */
+
+/** Naming and MAC scheme of node bridges and veths: CNI bridge plugin or Docker's default bridge. */
+export type Runtime = 'cni' | 'docker';
+
+/** How nodes reach each other's pod CIDRs: a route per peer node via its address, or none. */
+export type Routing = 'host-gw' | 'none';
+
+/** Which pods talk to which in pingAll/udpAll. */
+export type TrafficPattern = 'ring' | 'same-node' | 'cross-node';
+
+export type Arrivals = 'constant' | 'poisson';
+
+export interface Scenario {
+  name: string;
+  description?: string;
+  seed: number;
+  durationNs: number;
+  runtime: Runtime;
+  vethDelayNs: number;
+  mtu: number;
+  /**
+   * The range node podCIDRs are carved from: node i gets the (i+1)-th /24.
+   * Undefined only for runtime docker without an explicit clusterCIDR, where
+   * every node names its own podCIDR.
+   */
+  clusterCIDR?: string;
+  routing: Routing;
+  underlay: UnderlayConfig;
+  /**
+   * Every node with every default resolved. For a `scale` scenario these are
+   * the generated node-1..node-N (see scenarios/nodes.ts, generateScaleNodes).
+   */
+  nodes: NodeConfig[];
+  /** Present when the nodes were generated rather than listed. */
+  scale?: ScaleConfig;
+  traffic: TrafficItem[];
+  /** "all", "none", or capture points "<namespace>/<interface>" (may name "lo"). */
+  capture: 'all' | 'none' | string[];
+}
+
+export interface UnderlayConfig {
+  /** Canonical prefix, e.g. "192.168.49.0/24". */
+  cidr: string;
+  gateway: string;
+  bandwidthBps: number;
+  delayNs: number;
+  loss: number;
+  txQueueLen: number;
+}
+
+export interface NodeConfig {
+  name: string;
+  address: string;
+  podCIDR: string;
+  bridge: string;
+  pods: PodConfig[];
+}
+
+export interface PodConfig {
+  name: string;
+  ip: string;
+  containers: string[];
+  hairpin: boolean;
+  hostVeth: string;
+}
+
+export interface ScaleConfig {
+  nodes: number;
+  podsPerNode: number;
+}
+
+export type TrafficItem = PingItem | UdpItem | PingAllItem | UdpAllItem;
+
+interface PingFields {
+  count: number;
+  intervalNs: number;
+  size: number;
+  startNs: number;
+  timeoutNs: number;
+  ident: number;
+}
+
+interface UdpFields {
+  port: number;
+  sourcePort: number;
+  count: number;
+  rate: number;
+  arrivals: Arrivals;
+  requestSize: number;
+  responseSize: number;
+  startNs: number;
+  timeoutNs: number;
+}
+
+/** One flow between endpoints as written ("n1/p1", "n1/p1/app", "n1", "10.244.1.1", "localhost"). */
+interface FlowFields {
+  /** Unique flow name (given, or "<kind> <from> -> <to>"). */
+  name: string;
+  from: string;
+  to: string;
+}
+
+export interface PingItem extends PingFields, FlowFields {
+  kind: 'ping';
+}
+
+export interface UdpItem extends UdpFields, FlowFields {
+  kind: 'udp';
+}
+
+interface PatternFields {
+  pattern: TrafficPattern;
+  /** Spread the flows' starts evenly over one interval (ping) or 1/rate (udp). */
+  stagger: boolean;
+}
+
+export interface PingAllItem extends PingFields, PatternFields {
+  kind: 'pingAll';
+}
+
+export interface UdpAllItem extends UdpFields, PatternFields {
+  kind: 'udpAll';
+}
