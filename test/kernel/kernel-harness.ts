@@ -1,0 +1,112 @@
+/**
+ * One kernel run of a resolved topology: build the namespaces, start the
+ * captures, run the traffic, stop, read, normalise, tear down. What podwire's
+ * captures are compared against, capture point by capture point.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TopologySpec } from '../../scenarios/topology.js';
+import { ProcessSet, runSync, sleep } from './commands.js';
+import { type CapturedFrame, startCaptures } from './kernel-capture.js';
+import { runKernelTraffic, trafficEndNs, type TrafficRun } from './kernel-traffic.js';
+import { buildKernelTopology, type KernelTopology, RUN_PREFIX } from './netns-topology.js';
+import { type NormalisedFrame, normaliseFrame } from './normalise.js';
+
+export interface KernelRunOptions {
+  /** Progress lines (namespaces built, flows started); default: silent. */
+  log?: (line: string) => void;
+  /** Keep the raw pcap files (their directory is returned in `workDir`). */
+  keepFiles?: boolean;
+  /** Quiet time after the last flow ends before captures stop, ms (default 150). */
+  settleMs?: number;
+}
+
+export interface KernelRun {
+  frames: Map<string, NormalisedFrame[]>;
+  /** The frames as captured, with kernel timestamps, per capture point. */
+  captures: Map<string, CapturedFrame[]>;
+  traffic: TrafficRun;
+  /** Capture points whose interface had to be renamed in the kernel, and the name used. */
+  renamed: Map<string, string>;
+  /** Where the raw captures are, when keepFiles was set. */
+  workDir?: string;
+}
+
+/** Runs `spec` on the kernel and returns the normalised frames per capture point. */
+export async function runOnKernel(spec: TopologySpec, options: KernelRunOptions = {}): Promise<Map<string, NormalisedFrame[]>> {
+  return (await runOnKernelDetailed(spec, options)).frames;
+}
+
+export async function runOnKernelDetailed(spec: TopologySpec, options: KernelRunOptions = {}): Promise<KernelRun> {
+  const log = options.log ?? (() => undefined);
+  const dir = await mkdtemp(join(tmpdir(), 'pwk-capture-'));
+  const procs = new ProcessSet();
+  let topo: KernelTopology | undefined;
+  try {
+    topo = await buildKernelTopology(spec);
+    log(`built ${spec.name}: ${[...topo.namespaces.values()].join(', ')}`);
+    const session = await startCaptures(topo, spec.captures, dir, procs, Math.ceil(trafficEndNs(spec.traffic) / 1e6) + 60_000);
+    let traffic: TrafficRun;
+    try {
+      traffic = await runKernelTraffic(topo, procs, log);
+      await sleep(options.settleMs ?? 150);
+    } catch (err) {
+      await session.stop().catch(() => undefined);
+      throw err;
+    }
+    const captures = await session.stop();
+    const frames = new Map<string, NormalisedFrame[]>();
+    for (const [point, list] of captures) frames.set(point, list.map((f) => normaliseFrame(f.data, f.dir)));
+    return { frames, captures, traffic, renamed: new Map(topo.renamed), workDir: options.keepFiles ? dir : undefined };
+  } finally {
+    await procs.stopAll(1_000);
+    await topo?.teardown();
+    if (!options.keepFiles) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface Prerequisites {
+  ok: boolean;
+  reason: string;
+}
+
+let cached: Prerequisites | undefined;
+
+/**
+ * Whether this machine can run the kernel harness: root, iproute2, tcpdump,
+ * sysctl, iputils ping with -e, and a namespace that can really be created
+ * (and a ping with a chosen identifier sent inside it). Computed once.
+ */
+export function kernelPrerequisites(): Prerequisites {
+  cached ??= checkPrerequisites();
+  return cached;
+}
+
+function checkPrerequisites(): Prerequisites {
+  if (process.platform !== 'linux') return { ok: false, reason: `needs Linux (this is ${process.platform})` };
+  if (process.getuid?.() !== 0) return { ok: false, reason: 'needs root (network namespaces, tcpdump)' };
+  const tools: Array<[string, string[], string]> = [
+    ['ip', ['-V'], 'iproute2'],
+    ['tcpdump', ['--version'], 'tcpdump'],
+    ['sysctl', ['-V'], 'procps'],
+    ['ping', ['-V'], 'iputils-ping'],
+  ];
+  for (const [tool, args, pkg] of tools) {
+    if (!runSync(tool, args).ok) return { ok: false, reason: `"${tool}" is missing or does not run (install ${pkg})` };
+  }
+  if (!/iputils/.test(runSync('ping', ['-V']).stdout)) return { ok: false, reason: 'ping is not iputils ping (needed for -e IDENT)' };
+  const probe = `${RUN_PREFIX}probe`;
+  const add = runSync('ip', ['netns', 'add', probe]);
+  if (!add.ok) return { ok: false, reason: `cannot create a network namespace: ${add.stderr.trim()}` };
+  try {
+    const lo = runSync('ip', ['-n', probe, 'link', 'set', 'lo', 'up']);
+    if (!lo.ok) return { ok: false, reason: `cannot configure a namespace: ${lo.stderr.trim()}` };
+    const ping = runSync('ip', ['netns', 'exec', probe, 'ping', '-n', '-c', '1', '-W', '1', '-e', '4660', '127.0.0.1']);
+    if (!ping.ok) return { ok: false, reason: `ping -e does not work in a namespace: ${(ping.stderr || ping.stdout).trim()}` };
+  } finally {
+    runSync('ip', ['netns', 'del', probe]);
+  }
+  if (runSync('ip', ['netns', 'list']).stdout.includes(probe)) return { ok: false, reason: `could not delete probe namespace ${probe}` };
+  return { ok: true, reason: 'root, ip, tcpdump, sysctl, iputils ping and network namespaces are available' };
+}

@@ -1,0 +1,149 @@
+/**
+ * Runs a topology's traffic (PingSpec, UdpSpec) for real inside the kernel
+ * namespaces, each flow at its start time relative to a common t0: iputils
+ * ping for ICMP echo, and udp-agent.mjs (a small Node program) for UDP
+ * request/response. UDP servers are started, and clients bound, before t0 so
+ * that process start-up does not shift the first datagram.
+ */
+import { fileURLToPath } from 'node:url';
+import type { PingSpec, TopologySpec, TrafficSpec, UdpSpec } from '../../scenarios/topology.js';
+import { inNetns, type ProcessSet, type Started, sleep, waitUntil } from './commands.js';
+import type { KernelTopology } from './netns-topology.js';
+
+const UDP_AGENT = fileURLToPath(new URL('./udp-agent.mjs', import.meta.url));
+
+export interface FlowOutcome {
+  name: string;
+  kind: TrafficSpec['kind'];
+  /** Exit code of the flow's client process, or the signal that ended it. */
+  exit: number | string;
+  /** Client output: ping's report, or the UDP agent's {"sent","received"}. */
+  output: string;
+}
+
+export interface TrafficRun {
+  /** Wall-clock time of t0 in nanoseconds since the epoch (for relating capture timestamps). */
+  t0RealNs: bigint;
+  flows: FlowOutcome[];
+}
+
+/** Wall-clock now in nanoseconds, with sub-millisecond resolution. */
+export function realTimeNs(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+}
+
+/** The namespace holding address `to`: the spec's toNs, else the owner of that address, else (loopback) the sender. */
+export function serverNamespace(spec: TopologySpec, flow: TrafficSpec): string {
+  if (flow.toNs !== undefined) return flow.toNs;
+  if (flow.to.startsWith('127.')) return flow.from.ns;
+  for (const ns of spec.namespaces) {
+    for (const dev of [...ns.bridges, ...ns.interfaces]) {
+      if (dev.addresses.some((a) => a.split('/')[0] === flow.to)) return ns.name;
+    }
+  }
+  throw new Error(`flow "${flow.name}": no namespace holds ${flow.to}`);
+}
+
+/** Expected end of the last flow relative to t0, in ns. */
+export function trafficEndNs(traffic: readonly TrafficSpec[]): number {
+  return traffic.reduce((m, f) => Math.max(m, flowEndNs(f)), 0);
+}
+
+/** Expected end of a flow relative to t0, in ns: last send plus its timeout. */
+function flowEndNs(flow: TrafficSpec): number {
+  if (flow.kind === 'ping') return flow.startNs + Math.max(0, flow.count - 1) * flow.intervalNs + flow.timeoutNs;
+  // Poisson gaps are unbounded; allow three times the mean span.
+  const span = (Math.max(0, flow.count - 1) / flow.rate) * 1e9 * (flow.arrivals === 'poisson' ? 3 : 1);
+  return flow.startNs + span + flow.timeoutNs;
+}
+
+function seconds(ns: number): string {
+  return (ns / 1e9).toFixed(9).replace(/0+$/, '').replace(/\.$/, '');
+}
+
+/** iputils ping, as the brief and the kernel reference ran it (ping(8): -e sets the ICMP identifier). */
+export function pingArgv(flow: PingSpec): string[] {
+  return ['ping', '-n', '-c', String(flow.count), '-i', seconds(flow.intervalNs), '-s', String(flow.size), '-e', String(flow.ident),
+    '-W', seconds(Math.max(flow.timeoutNs, 1_000_000)), flow.to];
+}
+
+export async function runKernelTraffic(topo: KernelTopology, procs: ProcessSet, log: (line: string) => void = () => undefined): Promise<TrafficRun> {
+  const spec = topo.spec;
+  const traffic = spec.traffic;
+  const endNs = trafficEndNs(traffic);
+  const hardTimeoutMs = Math.ceil(endNs / 1e6) + 15_000;
+  const own: Started[] = [];
+  try {
+    // UDP servers: one per (namespace, port); flows sharing one must agree on the response size.
+    const servers = new Map<string, { netns: string; port: number; responseSize: number; flow: string }>();
+    for (const f of traffic) {
+      if (f.kind !== 'udp') continue;
+      const netns = topo.netns(serverNamespace(spec, f));
+      const key = `${netns}:${f.port}`;
+      const s = servers.get(key);
+      if (s && s.responseSize !== f.responseSize) {
+        throw new Error(`flows "${s.flow}" and "${f.name}" share server ${key} but differ in responseSize`);
+      }
+      servers.set(key, { netns, port: f.port, responseSize: f.responseSize, flow: f.name });
+    }
+    const serverProcs = [...servers.values()].map((s) =>
+      procs.start(`udp server ${s.flow}`, 'ip', inNetns(s.netns, [process.execPath, UDP_AGENT, 'server', JSON.stringify(s)]), { hardTimeoutMs }),
+    );
+    own.push(...serverProcs);
+    const clients = new Map<UdpSpec, Started>();
+    traffic.forEach((f, index) => {
+      if (f.kind !== 'udp') return;
+      const cfg = {
+        to: f.to, port: f.port, sourcePort: f.sourcePort, count: f.count, rate: f.rate, arrivals: f.arrivals,
+        requestSize: f.requestSize, responseSize: f.responseSize, timeoutMs: f.timeoutNs / 1e6, seed: (spec.seed * 1000 + index) >>> 0,
+      };
+      const p = procs.start(`udp client ${f.name}`, 'ip', inNetns(topo.netns(f.from.ns), [process.execPath, UDP_AGENT, 'client', JSON.stringify(cfg)]), {
+        stdin: true,
+        hardTimeoutMs,
+      });
+      clients.set(f, p);
+      own.push(p);
+    });
+    const agents = [...serverProcs, ...clients.values()];
+    const ready = await waitUntil(() => agents.every((p) => p.stdout.includes('ready') || p.child.exitCode !== null), 10_000, 10);
+    const failed = agents.filter((p) => !p.stdout.includes('ready'));
+    if (!ready || failed.length > 0) {
+      throw new Error(`UDP agents did not start: ${failed.map((p) => `${p.name}: ${p.stderr.trim() || 'no output'}`).join('; ')}`);
+    }
+
+    const t0RealNs = realTimeNs();
+    const t0 = performance.now();
+    const atStart = (startNs: number) => sleep(Math.max(0, t0 + startNs / 1e6 - performance.now()));
+    const outcomes = traffic.map(async (f): Promise<FlowOutcome> => {
+      await atStart(f.startNs);
+      let p: Started;
+      // iputils rejects -c 0 (it would mean "forever"); a flow of no requests sends nothing.
+      if (f.kind === 'ping' && f.count <= 0) return { name: f.name, kind: f.kind, exit: 0, output: 'no requests' };
+      if (f.kind === 'ping') {
+        p = procs.start(`ping ${f.name}`, 'ip', inNetns(topo.netns(f.from.ns), pingArgv(f)), { hardTimeoutMs });
+        own.push(p);
+      } else {
+        p = clients.get(f)!;
+        p.child.stdin?.end('go\n');
+      }
+      log(`t0+${((performance.now() - t0) / 1e3).toFixed(3)}s started ${f.kind} "${f.name}"`);
+      const exit = await p.exited;
+      const stdout = f.kind === 'udp' ? p.stdout.replace(/^ready\n/, '') : p.stdout;
+      return { name: f.name, kind: f.kind, exit, output: (stdout + p.stderr).trim() };
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), Math.ceil(endNs / 1e6) + 5_000)));
+    const all = Promise.all(outcomes);
+    try {
+      if ((await Promise.race([all, deadline])) === 'deadline') {
+        log('traffic deadline passed; stopping the remaining flows');
+        await procs.stop(own.filter((p) => !serverProcs.includes(p)));
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    return { t0RealNs, flows: await all };
+  } finally {
+    await procs.stop(own);
+  }
+}
