@@ -1,8 +1,8 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { kernelRefDir } from '../helpers/kernel-ref.js';
 import { PcapngWriter, readCapture, type CapturedPacket } from '../../models/capture/index.js';
 import { ascii, block, concat, epb, idb, opb, pcapFile, shb, spb, u32, u64 } from './capture-bytes.js';
 
@@ -101,10 +101,7 @@ describe('readCapture: classic pcap', () => {
 // The kernel reference captures: tcpdump -Q in|out --time-stamp-precision=nano
 // writes the raw classic pcaps; shared/kernel-ref/lib/pcapmerge.py (an
 // independent Python writer) merged them into one pcapng per interface.
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const kernelRef = [process.env.PODWIRE_KERNEL_REF, join(repoRoot, '../shared/kernel-ref'), '/work/shared/kernel-ref'].find(
-  (p): p is string => !!p && existsSync(p),
-);
+const kernelRef = kernelRefDir();
 if (!kernelRef) console.warn('capture-reader: skipping kernel reference captures: no shared/kernel-ref beside the repository');
 const scenarios = kernelRef ? readdirSync(kernelRef).filter((d) => existsSync(join(kernelRef, d, 'pcap', 'raw'))) : [];
 
