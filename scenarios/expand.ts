@@ -178,6 +178,7 @@ export function expandScenario(s: Scenario): TopologySpec {
     ...(s.description !== undefined ? { description: s.description } : {}),
     seed: s.seed,
     durationNs: s.durationNs,
+    loopbackDelayNs: s.loopbackDelayNs,
     namespaces,
     links,
     captures: captures(s.capture, namespaces),

@@ -102,6 +102,7 @@ export interface RawScenario {
   duration?: DurationText;
   runtime?: Runtime;
   vethDelay?: DurationText;
+  loopbackDelay?: DurationText;
   mtu?: number;
   clusterCIDR?: string;
   routing?: Routing;
@@ -137,7 +138,8 @@ export const DEFAULTS = {
   seed: 1,
   duration: '10s',
   runtime: 'cni' as Runtime,
-  vethDelay: 0,
+  vethDelay: '2us',
+  loopbackDelay: '2us',
   mtu: 1500,
   clusterCIDR: '10.244.0.0/16',
   routing: 'host-gw' as Routing,
@@ -219,6 +221,7 @@ class Normalizer {
       durationNs,
       runtime,
       vethDelayNs: this.duration(raw.vethDelay, DEFAULTS.vethDelay, ['vethDelay']),
+      loopbackDelayNs: this.duration(raw.loopbackDelay, DEFAULTS.loopbackDelay, ['loopbackDelay']),
       mtu: raw.mtu ?? DEFAULTS.mtu,
       ...(cluster ? { clusterCIDR: formatCidr(cluster) } : {}),
       routing: raw.routing ?? DEFAULTS.routing,

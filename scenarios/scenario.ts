@@ -24,6 +24,7 @@ export interface Scenario {
   durationNs: number;
   runtime: Runtime;
   vethDelayNs: number;
+  loopbackDelayNs: number;
   mtu: number;
   /**
    * The range node podCIDRs are carved from: node i gets the (i+1)-th /24.

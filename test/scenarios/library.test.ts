@@ -63,9 +63,9 @@ describe('scenario library', () => {
     expect(ns(t, 'n2/p1').routes).toEqual([{ dst: '0.0.0.0/0', via: '10.244.2.1', dev: 'eth0' }]);
     expect(t.links.map((l) => `${l.kind} ${l.a.ns}/${l.a.ifname} ${l.b.ns}/${l.b.ifname} ${l.delayNs}`)).toEqual([
       'wire n1/eth0 underlay/n1 20000',
-      'veth n1/vethp1 n1/p1/eth0 0',
+      'veth n1/vethp1 n1/p1/eth0 2000',
       'wire n2/eth0 underlay/n2 20000',
-      'veth n2/vethp1 n2/p1/eth0 0',
+      'veth n2/vethp1 n2/p1/eth0 2000',
     ]);
     expect(t.links[0]).toMatchObject({ bandwidthBps: 10e9, loss: 0, txQueueLen: 1000 });
     expect(t.captures).toEqual([
