@@ -1,0 +1,157 @@
+/**
+ * `npm run bench [-- NAME... [--tolerance PCT] [--update-baseline]]`
+ *
+ * Runs the registered benchmarks (all, or those named), prints each figure
+ * beside bench/baseline.json, writes bench/results/latest.json, and flags
+ * figures worse than the baseline by more than the tolerance. A regression is
+ * reported, never turned into a non-zero exit: figures from a shared 2-core
+ * machine are evidence for a person to read, not a timed test.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { BenchResult, Benchmark } from './benchmark.js';
+import { compareWithBaseline, mergeBaseline, type Comparison, type ResultsFile } from './compare.js';
+import { machineFacts } from './machine.js';
+import * as queue from './queue.bench.js';
+
+/** Every benchmark `npm run bench` knows; add new modules here. */
+const BENCHMARKS: Benchmark[] = [queue.benchmark];
+
+const DEFAULT_TOLERANCE_PERCENT = 15;
+
+const USAGE = `usage: npm run bench -- [NAME...] [--tolerance PCT] [--update-baseline]
+  NAME               run only these benchmarks (${BENCHMARKS.map((b) => b.name).join(', ')})
+  --tolerance PCT    flag figures more than PCT % worse than the baseline (default ${DEFAULT_TOLERANCE_PERCENT})
+  --update-baseline  write this run's figures into bench/baseline.json`;
+
+/** The repository root: the nearest folder above this file holding package.json (works from bench/ and dist/bench/). */
+function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('bench: no package.json above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir;
+}
+
+function readResults(file: string): ResultsFile | undefined {
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as ResultsFile;
+}
+
+function writeResults(file: string, contents: ResultsFile): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  // Four significant digits: run-to-run noise is far larger, and the committed baseline diffs stay readable.
+  const round = (k: string, v: unknown): unknown => (k === 'value' && typeof v === 'number' ? Number(v.toPrecision(4)) : v);
+  writeFileSync(file, JSON.stringify(contents, round, 2) + '\n');
+}
+
+function formatValue(v: number): string {
+  return v >= 100 ? v.toFixed(1) : v >= 10 ? v.toFixed(2) : v.toFixed(3);
+}
+
+function printTable(rows: Comparison[]): void {
+  const header = ['id', 'value', 'unit', 'baseline', 'change %', ''];
+  const body = rows.map((c) => [
+    c.result.id,
+    formatValue(c.result.value),
+    c.result.unit,
+    c.baseline === undefined ? '-' : formatValue(c.baseline),
+    c.change === undefined ? '-' : `${c.change >= 0 ? '+' : ''}${(c.change * 100).toFixed(1)}`,
+    c.regression ? 'REGRESSION' : c.improvement ? 'improved' : '',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const numeric = [false, true, false, true, true, false];
+  const line = (cells: string[]): string =>
+    cells
+      .map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  console.log(line(header));
+  console.log(line(widths.map((w) => '-'.repeat(w))));
+  for (const r of body) console.log(line(r));
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      tolerance: { type: 'string' },
+      'update-baseline': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const tolerancePercent = values.tolerance === undefined ? DEFAULT_TOLERANCE_PERCENT : Number(values.tolerance);
+  if (!(tolerancePercent >= 0)) {
+    console.error(`bench: --tolerance must be a percentage >= 0, got "${values.tolerance}"\n${USAGE}`);
+    return 2;
+  }
+  const unknown = positionals.filter((n) => !BENCHMARKS.some((b) => b.name === n));
+  if (unknown.length > 0) {
+    console.error(`bench: unknown benchmark ${unknown.join(', ')}\n${USAGE}`);
+    return 2;
+  }
+  const selected = positionals.length === 0 ? BENCHMARKS : BENCHMARKS.filter((b) => positionals.includes(b.name));
+
+  const root = repoRoot();
+  const baselineFile = path.join(root, 'bench', 'baseline.json');
+  const latestFile = path.join(root, 'bench', 'results', 'latest.json');
+  const machine = machineFacts();
+  const baseline = readResults(baselineFile);
+
+  console.log(`podwire bench: ${selected.map((b) => b.name).join(', ')}`);
+  console.log(`  node ${machine.node} (V8 ${machine.v8}), ${machine.platform} ${machine.arch}`);
+  console.log(`  cpu ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB`);
+  if (baseline === undefined) {
+    console.log('  baseline: none (bench/baseline.json missing; run with --update-baseline)');
+  } else {
+    console.log(`  baseline: ${baseline.date}, node ${baseline.machine.node}, ${baseline.machine.cpuModel}, ${baseline.machine.cores} cores`);
+    if (baseline.machine.cpuModel !== machine.cpuModel || baseline.machine.cores !== machine.cores) {
+      console.log('  note: the baseline was measured on another machine; changes mean little');
+    }
+  }
+  console.log(`  tolerance: ${tolerancePercent}%\n`);
+
+  const results: BenchResult[] = [];
+  for (const b of selected) results.push(...(await b.run()));
+
+  const rows = compareWithBaseline(results, baseline?.results ?? [], tolerancePercent / 100);
+  console.log('');
+  printTable(rows);
+
+  const date = new Date().toISOString();
+  writeResults(latestFile, { date, machine, results });
+  console.log(`\nwrote ${path.relative(root, latestFile)}`);
+
+  const regressions = rows.filter((r) => r.regression);
+  if (regressions.length > 0) {
+    console.log(`${regressions.length} figure(s) worse than the baseline by more than ${tolerancePercent}%:`);
+    for (const r of regressions) console.log(`  ${r.result.id}: ${(r.change! * 100).toFixed(1)}%`);
+  } else if (baseline !== undefined) {
+    console.log(`no figure worse than the baseline by more than ${tolerancePercent}%`);
+  }
+
+  if (values['update-baseline']) {
+    writeResults(baselineFile, { date, machine, results: mergeBaseline(baseline?.results ?? [], results) });
+    console.log(`wrote ${path.relative(root, baselineFile)}`);
+  }
+  // Regressions are printed, not failed on (see the comment at the top).
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  },
+);
