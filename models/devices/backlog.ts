@@ -10,23 +10,25 @@ import type { NetDevice } from './net-device.js';
  * path is. Reused arrays: no allocation per frame.
  */
 export class Backlog {
-  private devs: (NetDevice | null)[] = [];
-  private pkts: (Packet | null)[] = [];
+  private devs: (NetDevice | null)[] = new Array(64).fill(null);
+  private pkts: (Packet | null)[] = new Array(64).fill(null);
   private head = 0;
+  private tail = 0;
   private draining = false;
   /** Frames processed, for statistics. */
   processed = 0;
 
   enqueue(dev: NetDevice, pkt: Packet): void {
-    this.devs.push(dev);
-    this.pkts.push(pkt);
+    if (this.tail === this.devs.length) this.grow();
+    this.devs[this.tail] = dev;
+    this.pkts[this.tail++] = pkt;
     if (!this.draining) this.drain();
   }
 
   private drain(): void {
     this.draining = true;
     try {
-      while (this.head < this.devs.length) {
+      while (this.head < this.tail) {
         const i = this.head++;
         const dev = this.devs[i]!;
         const pkt = this.pkts[i]!;
@@ -36,10 +38,28 @@ export class Backlog {
         dev.receive(pkt);
       }
     } finally {
-      this.devs.length = 0;
-      this.pkts.length = 0;
+      // Entries left by a throwing receive are dropped with it.
+      for (let i = this.head; i < this.tail; i++) {
+        this.devs[i] = null;
+        this.pkts[i] = null;
+      }
       this.head = 0;
+      this.tail = 0;
       this.draining = false;
     }
+  }
+
+  private grow(): void {
+    const n = this.devs.length * 2;
+    const devs: (NetDevice | null)[] = new Array(n).fill(null);
+    const pkts: (Packet | null)[] = new Array(n).fill(null);
+    for (let i = this.head; i < this.tail; i++) {
+      devs[i - this.head] = this.devs[i]!;
+      pkts[i - this.head] = this.pkts[i]!;
+    }
+    this.tail -= this.head;
+    this.head = 0;
+    this.devs = devs;
+    this.pkts = pkts;
   }
 }

@@ -14,13 +14,8 @@ export class FlowStats {
   duplicates = 0;
   late = 0;
   readonly errors = new Map<string, number>();
-  private readonly hist = hdr.build({
-    bitBucketSize: 64,
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: HIGHEST_NS,
-    numberOfSignificantValueDigits: 3,
-    useWebAssembly: false,
-  });
+  /** Made on the first sample: a large run has thousands of flows, and an empty histogram is not free. */
+  private hist: hdr.Histogram | null = null;
   private min = Infinity;
   private max = 0;
   private sum = 0;
@@ -37,6 +32,15 @@ export class FlowStats {
   record(latencyNs: number): void {
     this.received++;
     const v = Math.max(0, Math.min(HIGHEST_NS, Math.round(latencyNs)));
+    if (this.hist === null) {
+      this.hist = hdr.build({
+        bitBucketSize: 32,
+        lowestDiscernibleValue: 1,
+        highestTrackableValue: HIGHEST_NS,
+        numberOfSignificantValueDigits: 3,
+        useWebAssembly: false,
+      });
+    }
     this.hist.recordValue(v);
     if (latencyNs < this.min) this.min = latencyNs;
     if (latencyNs > this.max) this.max = latencyNs;
@@ -53,7 +57,7 @@ export class FlowStats {
 
   /** The p-th percentile; HdrHistogram's bucket value, kept within the exact min and max. */
   percentile(p: number): number {
-    if (this.received === 0) return 0;
+    if (this.hist === null) return 0;
     return Math.min(this.max, Math.max(this.min, this.hist.getValueAtPercentile(p)));
   }
 
