@@ -100,7 +100,16 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
 
   const world: World = { spec, sim, namespaces, drops, flows: [], epochSeconds };
   const servers = new Map<string, UdpServer>();
-  for (const t of spec.traffic) world.flows.push(startTraffic(world, t, servers));
+  const groups = new Map<string, FlowStats>();
+  for (const t of spec.traffic) {
+    let stats = t.group === undefined ? undefined : groups.get(t.group);
+    if (stats === undefined) {
+      stats = newFlowStats(t, spec.traffic);
+      world.flows.push(stats);
+      if (t.group !== undefined) groups.set(t.group, stats);
+    }
+    startTraffic(world, t, servers, stats);
+  }
   return world;
 }
 
@@ -126,17 +135,25 @@ function ownerOf(world: World, addr: number, near: Netns): Netns | undefined {
   return undefined;
 }
 
-function startTraffic(world: World, t: TrafficSpec, servers: Map<string, UdpServer>): FlowStats {
+/** The statistics row of a flow, or of its whole group. */
+function newFlowStats(t: TrafficSpec, all: TrafficSpec[]): FlowStats {
+  const latency = t.kind === 'ping' || t.responseSize > 0 ? 'rtt' : 'one-way';
+  if (t.group !== undefined) {
+    const n = all.filter((x) => x.group === t.group).length;
+    return new FlowStats(t.group, t.kind, `${n} flows`, 'pattern', latency);
+  }
+  const to = t.kind === 'ping' ? t.to : `${t.to}:${t.port}`;
+  return new FlowStats(t.name, t.kind, endpointName(t.from.ns, t.from.container), to, latency);
+}
+
+function startTraffic(world: World, t: TrafficSpec, servers: Map<string, UdpServer>, stats: FlowStats): void {
   const from = world.namespaces.get(t.from.ns);
   if (from === undefined) throw new Error(`traffic ${t.name}: unknown namespace ${t.from.ns}`);
   const dst = parseIpv4(t.to);
-  const fromName = endpointName(t.from.ns, t.from.container);
   if (t.kind === 'ping') {
-    const stats = new FlowStats(t.name, 'ping', fromName, t.to, 'rtt');
     new PingApp(from, { dst, count: t.count, intervalNs: t.intervalNs, size: t.size, ident: t.ident, startNs: t.startNs, timeoutNs: t.timeoutNs, epochSeconds: world.epochSeconds }, stats);
-    return stats;
+    return;
   }
-  const stats = new FlowStats(t.name, 'udp', fromName, `${t.to}:${t.port}`, t.responseSize > 0 ? 'rtt' : 'one-way');
   const serverNs = t.toNs !== undefined ? world.namespaces.get(t.toNs) : ownerOf(world, dst, from);
   let server: UdpServer | undefined;
   if (serverNs !== undefined) {
@@ -156,5 +173,4 @@ function startTraffic(world: World, t: TrafficSpec, servers: Map<string, UdpServ
     const route = from.outputRoute(dst);
     if (route !== null) server.measureOneWay(from.sourceFor(route, dst), client.localPort, stats);
   }
-  return stats;
 }

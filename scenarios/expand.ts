@@ -226,6 +226,7 @@ function expandTraffic(s: Scenario): TrafficSpec[] {
     const flows = pairs.length;
     const periodNs = item.kind === 'pingAll' ? item.intervalNs : SECOND / item.rate;
     const kind = item.kind === 'pingAll' ? 'ping' : 'udp';
+    const group = uniqueName(`${item.kind} ${item.pattern}`, names);
     pairs.forEach(([fromNode, fromPod, toNode, toPod], k) => {
       const fromNs = `${fromNode.name}/${fromPod.name}`;
       const toNs = `${toNode.name}/${toPod.name}`;
@@ -235,6 +236,7 @@ function expandTraffic(s: Scenario): TrafficSpec[] {
         to: toPod.ip,
         toNs,
         startNs: item.stagger ? Math.round(item.startNs + (k * periodNs) / flows) : item.startNs,
+        group,
       };
       out.push(item.kind === 'pingAll' ? pingSpec(item, common) : udpSpec(item, common));
     });
@@ -248,6 +250,7 @@ interface FlowCommon {
   to: string;
   toNs?: string;
   startNs: number;
+  group?: string;
 }
 
 type SingleFlow = Extract<TrafficItem, { kind: 'ping' | 'udp' }>;

@@ -117,6 +117,12 @@ interface TrafficCommon {
   /** Namespace owning `to`, when the scenario knows it (informative). */
   toNs?: string;
   startNs: number;
+  /**
+   * Flows with the same group share one row of statistics (the flows a
+   * pingAll/udpAll pattern generates: one latency distribution for thousands
+   * of pods, not thousands of rows).
+   */
+  group?: string;
 }
 
 /** ping: ICMP echo requests (iputils ping sets DF and uses a 56-byte payload). */
