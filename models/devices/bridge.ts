@@ -7,7 +7,7 @@ import { readMac } from '../wire/addr.js';
 
 /** A forwarding database entry (struct net_bridge_fdb_entry). */
 interface FdbEntry {
-  /** null for the bridge's own address (BR_FDB_LOCAL). */
+  /** null for the bridge's own address; the port for a port's own address (both BR_FDB_LOCAL) or a learned one. */
   port: NetDevice | null;
   updatedAt: number;
   local: boolean;
@@ -41,6 +41,8 @@ export class BridgeDevice extends NetDevice implements RxHandler {
     if (dev.rxHandler !== null) throw new Error(`${dev.path} is already a bridge port`);
     dev.rxHandler = this;
     this.ports.unshift(dev);
+    // br_add_if -> br_fdb_add_local: the port's own address is a permanent local entry.
+    if (!this.fdb.has(dev.mac)) this.fdb.set(dev.mac, { port: dev, updatedAt: 0, local: true });
     if (hairpin) this.hairpin.add(dev);
   }
 
@@ -91,8 +93,8 @@ export class BridgeDevice extends NetDevice implements RxHandler {
     }
     const entry = this.lookup(readMac(b, o), this.ns.component.now);
     if (entry === null) this.flood(pkt, null, false);
-    else if (entry.local) this.passUp(pkt);
-    else this.forward(entry.port!, pkt, null);
+    else if (entry.port === null) this.passUp(pkt);
+    else this.forward(entry.port, pkt, null);
   }
 
   /** The learned port of a MAC (for tests and dumps), honouring ageing. */
@@ -106,7 +108,7 @@ export class BridgeDevice extends NetDevice implements RxHandler {
     const now = this.ns.component.now;
     const out: { mac: number; port: string; ageNs: number }[] = [];
     for (const [mac, e] of this.fdb) {
-      if (e.local || now - e.updatedAt > this.ageingNs) continue;
+      if (e.local || now - e.updatedAt >= this.ageingNs) continue;
       out.push({ mac, port: e.port!.name, ageNs: now - e.updatedAt });
     }
     return out.sort((a, b) => a.mac - b.mac);
@@ -126,7 +128,8 @@ export class BridgeDevice extends NetDevice implements RxHandler {
   private lookup(mac: number, now: number): FdbEntry | null {
     const e = this.fdb.get(mac);
     if (e === undefined) return null;
-    if (!e.local && now - e.updatedAt > this.ageingNs) {
+    // has_expired: updated + ageing_time <= now.
+    if (!e.local && now - e.updatedAt >= this.ageingNs) {
       this.fdb.delete(mac);
       return null;
     }

@@ -1,8 +1,12 @@
 import type { EventHandler } from '../../engine/simulation.js';
 import type { Packet } from '../packet.js';
 import { DropReason } from './drop-reason.js';
-import { NetDevice } from './net-device.js';
+import { CaptureDirection, NetDevice } from './net-device.js';
 import type { Netns } from '../stack/netns.js';
+import { ETH_HLEN } from '../wire/ethernet.js';
+
+/** include/linux/if_vlan.h: the slack is_skb_forwardable allows for one VLAN tag. */
+const VLAN_HLEN = 4;
 
 const EV_ARRIVE = 0;
 
@@ -33,8 +37,11 @@ export class VethDevice extends NetDevice implements EventHandler {
       this.dropTx(pkt, DropReason.DEV_READY);
       return;
     }
-    // veth_xmit -> __dev_forward_skb: the peer drops frames above its MTU.
-    if (pkt.len - 14 > peer.mtu) {
+    // veth_xmit -> __dev_forward_skb -> is_skb_forwardable: the peer takes up to
+    // mtu + hard_header_len + VLAN_HLEN bytes. Taps on this end saw the frame
+    // already (dev_queue_xmit_nit runs before ndo_start_xmit).
+    if (pkt.len > peer.mtu + ETH_HLEN + VLAN_HLEN) {
+      if (this.tap !== null) this.tap.capture(this, pkt, CaptureDirection.OUT);
       this.dropTx(pkt, DropReason.PKT_TOO_BIG);
       return;
     }

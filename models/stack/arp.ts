@@ -18,6 +18,8 @@ import { WireError } from '../wire/errors.js';
  *   for a reply addressed to us, STALE otherwise. Unsolicited ARP creates nothing.
  */
 export function arpReceive(ns: Netns, dev: NetDevice, pkt: Packet): void {
+  // arp_rcv: frames for another host's MAC are not looked at.
+  if (pkt.pktType === PacketType.OTHERHOST) return;
   let arp;
   try {
     arp = parseArp(pkt.buf, pkt.off + ETH_HLEN, pkt.len - ETH_HLEN);
@@ -33,16 +35,26 @@ export function arpReceive(ns: Netns, dev: NetDevice, pkt: Packet): void {
     return;
   }
   const { op, senderIp: sip, senderMac: sha, targetIp: tip } = arp;
-  // Gratuitous/probe ARP with sender 0.0.0.0 (duplicate address detection) or loopback/multicast sender.
-  if ((sip & 0xf0000000) >>> 0 === 0xe0000000 || sip >>> 24 === 127) return;
-  if (op === ARP_OP_REQUEST && ns.isLocal(tip) && sip !== 0) {
+  // arp_process drops requests about multicast or loopback targets (route_localnet=0).
+  if (isMulticastOrLoopback(tip)) return;
+  // A loopback or multicast sender is a martian source: no reply, nothing learned.
+  if (isMulticastOrLoopback(sip)) return;
+  if (sip === 0) {
+    // RFC 2131 duplicate address detection probe: answered (to 0.0.0.0), nothing learned.
+    if (op === ARP_OP_REQUEST && ns.isLocal(tip)) sendArp(ns, dev, ARP_OP_REPLY, sha, tip, sha, 0);
+    return;
+  }
+  if (op === ARP_OP_REQUEST && ns.isLocal(tip)) {
     ns.neigh.update(dev, sip, sha, false, true);
     sendArp(ns, dev, ARP_OP_REPLY, sha, tip, sha, sip);
     return;
   }
-  if (sip === 0) return;
   const reachable = op === ARP_OP_REPLY && pkt.pktType === PacketType.HOST;
   ns.neigh.update(dev, sip, sha, reachable, false);
+}
+
+function isMulticastOrLoopback(a: number): boolean {
+  return (a & 0xf0000000) >>> 0 === 0xe0000000 || a >>> 24 === 127;
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   ICMP_DEST_UNREACH,
   ICMP_ECHO,
   ICMP_ECHOREPLY,
+  ICMP_FRAG_NEEDED,
   ICMP_HEADER_LEN,
   ICMP_HOST_UNREACH,
   ICMP_TIME_EXCEEDED,
@@ -170,7 +171,9 @@ export class IcmpLayer {
     }
     const route = this.ns.outputRoute(origSrc);
     if (route === null) return;
-    if ((ICMP_RATEMASK >> type) & 1 && route.dev !== this.ns.lo && !this.allow(origSrc)) {
+    // icmpv4_mask_allow: "Don't limit PMTU discovery" (fragmentation needed is exempt).
+    const limited = (ICMP_RATEMASK >> type) & 1 && !(type === ICMP_DEST_UNREACH && code === ICMP_FRAG_NEEDED);
+    if (limited && route.dev !== this.ns.lo && !this.allow(origSrc)) {
       this.rateLimited++;
       return;
     }

@@ -41,6 +41,9 @@ export const DEFAULT_NEIGH_PARAMS: NeighParams = {
   unresQlen: 101,
 };
 
+/** neigh_timer_handler re-arms at least HZ/100 (10 ms) ahead. */
+const MIN_REARM_NS = 10e6;
+
 /** One neighbour entry (struct neighbour). */
 export class Neighbour {
   state: Nud = Nud.NONE;
@@ -199,8 +202,9 @@ export class NeighbourTable implements EventHandler {
       n.timerAt = -1;
     }
     if (n.queue.length > 0) {
+      // The queue leaves through neigh->output: a STALE entry is used at once and enters DELAY.
       const q = n.queue.splice(0, n.queue.length);
-      for (const pkt of q) this.transmit(n, pkt);
+      for (const pkt of q) this.output(n.dev, n.ip, pkt);
     }
   }
 
@@ -257,6 +261,9 @@ export class NeighbourTable implements EventHandler {
       return;
     }
     if (next >= 0) {
+      // The timer is never re-armed sooner than HZ/100 from now: at exactly
+      // confirmed + reachable_time the entry is "still alive" with next == now.
+      if (next < now + MIN_REARM_NS) next = now + MIN_REARM_NS;
       n.timerAt = next;
       this.host.schedule(next - now, this, 0, n);
     }

@@ -129,6 +129,8 @@ export class Netns {
     this.localAddrs.set(addr, dev);
     if (dev === this.lo) return; // 127.0.0.0/8 is handled as a whole by isLocal
     if (prefixLen < 31) this.broadcasts.add((addr | ~prefixMask(prefixLen)) >>> 0);
+    // fib_add_ifaddr adds no prefix route for a /32 (prefix == addr).
+    if (prefixLen === 32) return;
     const net = (addr & prefixMask(prefixLen)) >>> 0;
     if (!this.routes.all().some((r) => r.dst === net && r.prefixLen === prefixLen && r.dev === dev)) {
       this.routes.add({ dst: net, prefixLen, via: 0, dev, src: addr, metric: 0, proto: 'kernel', scope: 'link' });
@@ -322,7 +324,9 @@ export class Netns {
 
   /** The source address a socket not bound to one uses towards `dst` via `route`. */
   sourceFor(route: Route, dst: number): number {
-    if (route.dev === this.lo) return this.isLocal(dst) ? dst : 0x7f000001;
+    // The local table's prefsrc: an address's own /32 route has src = the
+    // address; the rest of 127.0.0.0/8 has src 127.0.0.1 (`ip route get 127.1.2.3`).
+    if (route.dev === this.lo) return this.localAddrs.has(dst) ? dst : 0x7f000001;
     return route.src !== 0 ? route.src : this.selectSource(route.dev, dst);
   }
 

@@ -85,14 +85,14 @@ export class RouteTable {
     return null;
   }
 
-  /** All routes in `ip route` order: longest prefix first, then address, then metric. */
+  /**
+   * All routes in `ip route` order: fib_table_dump walks the trie by network
+   * address; the aliases of one key go longest prefix first, then by metric.
+   */
   all(): Route[] {
     const out: Route[] = [];
-    for (const len of this.lengths) {
-      const m = this.byLen.get(len)!;
-      for (const k of [...m.keys()].sort((a, b) => a - b)) out.push(...m.get(k)!);
-    }
-    return out;
+    for (const m of this.byLen.values()) for (const list of m.values()) out.push(...list);
+    return out.sort((a, b) => a.dst - b.dst || b.prefixLen - a.prefixLen || a.metric - b.metric);
   }
 
   /** `ip route show` text of one route. */
