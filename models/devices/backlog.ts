@@ -15,6 +15,8 @@ export class Backlog {
   private head = 0;
   private tail = 0;
   private draining = false;
+  /** Nesting of hold()/release(): local_bh_disable depth of process-context senders. */
+  private held = 0;
   /** Frames processed, for statistics. */
   processed = 0;
 
@@ -22,7 +24,21 @@ export class Backlog {
     if (this.tail === this.devs.length) this.grow();
     this.devs[this.tail] = dev;
     this.pkts[this.tail++] = pkt;
-    if (!this.draining) this.drain();
+    if (!this.draining && this.held === 0) this.drain();
+  }
+
+  /**
+   * A process-context send (an application's sendmsg, a timer) runs with bottom
+   * halves disabled: frames it makes ready are processed only when the outermost
+   * sender returns (local_bh_enable in __dev_queue_xmit runs the softirq), so a
+   * bridge flood completes before any port's receiver runs.
+   */
+  hold(): void {
+    this.held++;
+  }
+
+  release(): void {
+    if (--this.held === 0 && !this.draining && this.head < this.tail) this.drain();
   }
 
   private drain(): void {

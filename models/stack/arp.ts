@@ -78,5 +78,11 @@ function sendArp(ns: Netns, dev: NetDevice, op: number, ethDst: number, sip: num
   const pkt = ns.newPacket(ARP_LEN);
   emitEthernet({ dst: ethDst, src: dev.mac, ethertype: ETHERTYPE_ARP }, pkt.buf, pkt.off);
   emitArp({ op: op as 1 | 2, senderMac: dev.mac, senderIp: sip, targetMac: tha, targetIp: tip }, pkt.buf, pkt.off + ETH_HLEN);
-  dev.xmit(pkt);
+  // arp_xmit -> dev_queue_xmit: bottom halves held until the transmit returns (see Backlog.hold).
+  ns.backlog.hold();
+  try {
+    dev.xmit(pkt);
+  } finally {
+    ns.backlog.release();
+  }
 }

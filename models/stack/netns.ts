@@ -15,7 +15,7 @@ import {
   IPPROTO_ICMP,
   IPPROTO_UDP,
   decrementTtl,
-  emitIpv4,
+  writeIpv4Header,
   ipv4ChecksumValid,
   ipv4DontFragment,
   ipv4Dst,
@@ -295,30 +295,21 @@ export class Netns {
     if (src === 0) src = this.sourceFor(route, dst);
     const ip = pkt.off + ETH_HLEN;
     const total = pkt.len - ETH_HLEN;
-    emitIpv4(
-      {
-        dscpEcn: opts.tos ?? 0,
-        totalLength: total,
-        ident: this.nextIpIdent(),
-        dontFragment: opts.dontFragment,
-        moreFragments: false,
-        fragmentOffset: 0,
-        ttl: opts.ttl ?? this.defaultTtl,
-        protocol: proto,
-        src,
-        dst,
-        headerLength: IPV4_HEADER_LEN,
-      },
-      pkt.buf,
-      ip,
-    );
+    writeIpv4Header(pkt.buf, ip, opts.tos ?? 0, total, this.nextIpIdent(), opts.dontFragment, opts.ttl ?? this.defaultTtl, proto, src, dst);
     if (finish !== undefined) finish(src);
     if (total > route.dev.mtu) {
       // A DF datagram larger than the route MTU fails with EMSGSIZE; fragmentation is not modelled.
       this.dropped(route.dev, pkt, DropReason.PKT_TOO_BIG);
       return false;
     }
-    this.finishOutput(pkt, route, dst);
+    // Process context: what this send makes ready is processed when it returns.
+    const backlog = this.ctx.backlog;
+    backlog.hold();
+    try {
+      this.finishOutput(pkt, route, dst);
+    } finally {
+      backlog.release();
+    }
     return true;
   }
 

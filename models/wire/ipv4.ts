@@ -129,6 +129,35 @@ export function decrementTtl(buf: Uint8Array, off: number): number {
 }
 
 /** Computes and stores the header checksum over IHL*4 bytes. */
+/**
+ * Writes a 20-byte header without options (unfragmented, DF as given) and its
+ * checksum: the stack's output path, which builds one per packet and should
+ * not build a repr object to do it.
+ */
+export function writeIpv4Header(
+  buf: Uint8Array,
+  off: number,
+  tos: number,
+  totalLength: number,
+  ident: number,
+  dontFragment: boolean,
+  ttl: number,
+  protocol: number,
+  src: number,
+  dst: number,
+): void {
+  buf[off + VER_IHL] = 0x45;
+  buf[off + TOS] = tos;
+  write16(buf, off + LENGTH, totalLength);
+  write16(buf, off + IDENT, ident);
+  write16(buf, off + FLG_OFF, dontFragment ? FLAG_DF : 0);
+  buf[off + TTL] = ttl;
+  buf[off + PROTOCOL] = protocol;
+  write32(buf, off + SRC, src);
+  write32(buf, off + DST, dst);
+  fillIpv4Checksum(buf, off);
+}
+
 export function fillIpv4Checksum(buf: Uint8Array, off: number): void {
   write16(buf, off + CHECKSUM, 0);
   write16(buf, off + CHECKSUM, internetChecksum(buf, off, ipv4HeaderLen(buf, off)));

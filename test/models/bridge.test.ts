@@ -15,7 +15,7 @@
 import { describe, expect, it } from 'vitest';
 import { DropReason } from '../../models/devices/drop-reason.js';
 import { parseMac } from '../../models/wire/addr.js';
-import { ETHERTYPE_TEST, SECOND, TestNet, rawFrame } from './helpers.js';
+import { ETHERTYPE_TEST, SECOND, TestNet, addr, ip, rawFrame, sendUdp } from './helpers.js';
 import type { VethDevice } from '../../models/devices/veth.js';
 import type { Netns } from '../../models/stack/netns.js';
 
@@ -193,5 +193,18 @@ describe('bridge: learning, flooding and forwarding (br_input.c, br_forward.c)',
     expect(where(net)[0]).toBe('sw/br0 out');
     expect(where(net).slice(1).sort()).toEqual(['h1/eth0 in', 'h2/eth0 in', 'h3/eth0 in', 'sw/p1 out', 'sw/p2 out', 'sw/p3 out']);
     expect(br.counters.rxPackets).toBe(0);
+  });
+
+  it('finishes a flood made by a process-context send before any port receiver runs (softirq after local_bh_enable)', () => {
+    const { net, br, sw, eth } = switched();
+    addr(br, '10.0.0.1/24');
+    eth.forEach((e, i) => addr(e, `10.0.0.${11 + i}/24`));
+    // The first datagram needs ARP: the request leaves br0 and is flooded to p3, p2, p1.
+    sendUdp(sw, ip('10.0.0.11'), 5555, 9000, 8);
+    const order = where(net);
+    const lastPortOut = Math.max(order.indexOf('sw/p1 out'), order.indexOf('sw/p2 out'), order.indexOf('sw/p3 out'));
+    const firstHostIn = Math.min(...['h1/eth0 in', 'h2/eth0 in', 'h3/eth0 in'].map((x) => order.indexOf(x)));
+    expect(order.slice(0, 4)).toEqual(['sw/br0 out', 'sw/p3 out', 'sw/p2 out', 'sw/p1 out']);
+    expect(lastPortOut).toBeLessThan(firstHostIn);
   });
 });
