@@ -4,6 +4,7 @@ import type { Netns } from '../stack/netns.js';
 import type { PingReceiver } from '../stack/icmp.js';
 import type { FlowStats } from '../stats/flow-stats.js';
 import { icmpErrorName } from './icmp-names.js';
+import { RequestTracker } from './request-tracker.js';
 
 const EV_SEND = 0;
 
@@ -28,8 +29,7 @@ export interface PingOptions {
  */
 export class PingApp implements EventHandler, PingReceiver {
   private seq = 0;
-  private readonly sentAt: number[] = [];
-  private readonly answered: boolean[] = [];
+  private readonly requests: RequestTracker;
   private readonly payload: Uint8Array;
 
   constructor(
@@ -37,6 +37,7 @@ export class PingApp implements EventHandler, PingReceiver {
     private readonly opts: PingOptions,
     readonly stats: FlowStats,
   ) {
+    this.requests = new RequestTracker(stats, opts.timeoutNs);
     this.payload = new Uint8Array(opts.size);
     for (let i = 0; i < opts.size; i++) this.payload[i] = i & 0xff;
     ns.icmp.openPing(opts.ident, this);
@@ -47,9 +48,7 @@ export class PingApp implements EventHandler, PingReceiver {
     const now = this.ns.now();
     const seq = ++this.seq;
     if (this.opts.size >= 16) this.writeTimeval(now);
-    this.sentAt[seq] = now;
-    this.answered[seq] = false;
-    this.stats.sent++;
+    this.requests.sent(seq, now);
     if (!this.ns.icmp.sendEcho(this.opts.dst, this.opts.ident, seq & 0xffff, this.payload)) this.stats.error('network unreachable');
     if (seq < this.opts.count) this.ns.component.schedule(this.opts.intervalNs, this, EV_SEND);
   }
@@ -64,16 +63,7 @@ export class PingApp implements EventHandler, PingReceiver {
   }
 
   onEchoReply(_pkt: Packet, seq: number): void {
-    const sent = this.sentAt[seq];
-    if (sent === undefined) return;
-    if (this.answered[seq]) {
-      this.stats.duplicates++;
-      return;
-    }
-    this.answered[seq] = true;
-    const rtt = this.ns.now() - sent;
-    if (rtt > this.opts.timeoutNs) this.stats.late++;
-    else this.stats.record(rtt);
+    this.requests.answer(seq, this.ns.now());
   }
 
   onIcmpError(type: number, code: number): void {

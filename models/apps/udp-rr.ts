@@ -5,6 +5,7 @@ import type { Netns } from '../stack/netns.js';
 import type { UdpReceiver } from '../stack/udp.js';
 import type { FlowStats } from '../stats/flow-stats.js';
 import { icmpErrorName } from './icmp-names.js';
+import { RequestTracker } from './request-tracker.js';
 import { read32, write32 } from '../wire/bytes.js';
 
 const EV_SEND = 0;
@@ -33,8 +34,7 @@ export interface UdpClientOptions {
  */
 export class UdpClient implements EventHandler, UdpReceiver {
   private seq = 0;
-  private readonly sentAt: number[] = [];
-  private readonly answered: boolean[] = [];
+  private readonly requests: RequestTracker;
   private fifoNext = 1;
   readonly localPort: number;
 
@@ -44,15 +44,14 @@ export class UdpClient implements EventHandler, UdpReceiver {
     readonly stats: FlowStats,
     private readonly rng: RandomStream,
   ) {
+    this.requests = new RequestTracker(stats, opts.timeoutNs);
     this.localPort = ns.udp.bind(opts.sourcePort, this);
     ns.component.scheduleAt(opts.startNs, this, EV_SEND);
   }
 
   handleEvent(): void {
     const seq = ++this.seq;
-    this.sentAt[seq] = this.ns.now();
-    this.answered[seq] = false;
-    this.stats.sent++;
+    this.requests.sent(seq, this.ns.now());
     const size = this.opts.requestSize;
     const ok = this.ns.udp.send(this.localPort, this.opts.dst, this.opts.port, size, (b, off) => {
       for (let i = 0; i < size; i++) b[off + i] = i & 0xff;
@@ -71,19 +70,10 @@ export class UdpClient implements EventHandler, UdpReceiver {
     let seq: number;
     if (len >= 4 && this.opts.requestSize >= 4) seq = read32(pkt.buf, off);
     else {
-      while (this.fifoNext <= this.seq && this.answered[this.fifoNext]) this.fifoNext++;
+      while (this.fifoNext <= this.seq && this.requests.isAnswered(this.fifoNext)) this.fifoNext++;
       seq = this.fifoNext;
     }
-    const sent = this.sentAt[seq];
-    if (sent === undefined) return;
-    if (this.answered[seq]) {
-      this.stats.duplicates++;
-      return;
-    }
-    this.answered[seq] = true;
-    const rtt = this.ns.now() - sent;
-    if (rtt > this.opts.timeoutNs) this.stats.late++;
-    else this.stats.record(rtt);
+    this.requests.answer(seq, this.ns.now());
   }
 
   onIcmpError(type: number, code: number): void {
