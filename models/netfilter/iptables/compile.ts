@@ -1,0 +1,385 @@
+/**
+ * A table compiled to flat data, laid out as the kernel's ipt_entry blob
+ * (net/ipv4/netfilter/ip_tables.c): each chain's rules in order, then one
+ * tail entry per chain (the built-in chain's policy, the "underflow"; a user
+ * chain's implicit RETURN). A jump is the index of the target chain's first
+ * entry. Per-entry parallel typed arrays hold the kind, the jump offset or
+ * verdict, the ipt_ip fields and the counters; matches and targets are
+ * compiled once into objects indexed by entry, so evaluating a rule
+ * allocates nothing.
+ *
+ * compileTable also does what translate_table checks at load time:
+ * mark_source_chains (which hooks reach each entry; a loop is ELOOP) and
+ * each match's and target's checkentry with that hook mask.
+ *
+ * Room for a later index: chains are contiguous entry ranges
+ * (chainStart/chainEnd), so a chain can get a lookup structure that maps a
+ * packet to the first entry worth testing without changing the layout.
+ */
+import type { RuleSpec } from './ast.js';
+import { fail, IptablesError } from './errors.js';
+import type { CheckCtx, CompileEnv } from './extension.js';
+import { MissingObjectError } from './matches/nfacct.js';
+import { saveRule } from './rule-text.js';
+import type { ChainState, RuleState, TableModel } from './table-model.js';
+import type { IfaceSpec } from './values.js';
+import type { Matcher, TargetFn } from './xt.js';
+import { HOOK_NAMES, NfVerdict, type TableName } from '../hooks.js';
+
+/** What an entry does once it matches. */
+export const enum EntryKind {
+  /** No target: count and go on (a libiptc FALLTHROUGH). */
+  NONE = 0,
+  /** ACCEPT or DROP (arg = NfVerdict); also a built-in chain's policy. */
+  VERDICT = 1,
+  /** RETURN; also a user chain's tail. */
+  RETURN = 2,
+  /** -j CHAIN: push, then arg = first entry of CHAIN. */
+  JUMP = 3,
+  /** -g CHAIN: no push. */
+  GOTO = 4,
+  /** An extension target (targets[e]). */
+  TARGET = 5,
+}
+
+/** ipFlags bits: which ipt_ip tests an entry has. */
+export const enum IpTest {
+  SRC = 1,
+  DST = 2,
+  IN = 4,
+  OUT = 8,
+  PROTO = 16,
+  FRAG = 32,
+}
+
+/** What TRACE calls an entry (nf_ip_trace_comments). */
+export const enum TraceComment {
+  RULE = 0,
+  RETURN = 1,
+  POLICY = 2,
+}
+
+export class CompiledTable {
+  /** Entry index of each hook's chain, -1 where the table has none (hook_entry). */
+  readonly hookEntry = new Int32Array(5).fill(-1);
+  /** Entry index of each hook's policy (underflow). */
+  readonly underflow = new Int32Array(5).fill(-1);
+  readonly kind: Uint8Array;
+  /** Verdict for VERDICT, entry index for JUMP/GOTO. */
+  readonly arg: Int32Array;
+  readonly ipFlags: Uint8Array;
+  /** IpTest bits that are negated. */
+  readonly ipInv: Uint8Array;
+  readonly src: Uint32Array;
+  readonly smsk: Uint32Array;
+  readonly dst: Uint32Array;
+  readonly dmsk: Uint32Array;
+  readonly proto: Uint8Array;
+  readonly inIface: (IfaceSpec | null)[];
+  readonly outIface: (IfaceSpec | null)[];
+  /** Matchers of entry e are matchers[matchStart[e] .. matchStart[e + 1]). */
+  readonly matchStart: Int32Array;
+  readonly matchers: Matcher[] = [];
+  readonly targets: (TargetFn | null)[];
+  readonly pcnt: Float64Array;
+  readonly bcnt: Float64Array;
+  /** Hooks whose traversal can reach the entry (e->comefrom). */
+  readonly comefrom: Uint8Array;
+  /** For traces and listings: the entry's chain, its 1-based position, its text. */
+  readonly entryChain: Int32Array;
+  readonly entryNum: Int32Array;
+  readonly entryText: string[];
+  readonly traceComment: Uint8Array;
+  readonly chainNames: string[];
+  readonly chainBuiltin: boolean[];
+  readonly chainStart: Int32Array;
+  /** Index of the chain's tail entry. */
+  readonly chainEnd: Int32Array;
+  /** Jump stack depth: user chains + 1, as translate_table counts ERROR entries. */
+  readonly stackSize: number;
+  /** Whether any rule uses -j TRACE (traversals then check skb->nf_trace). */
+  readonly hasTrace: boolean;
+  /** Undo actions of loaded matches (recent table references, nfacct references). */
+  readonly releases: (() => void)[];
+  private readonly states: (RuleState | null)[];
+  private readonly chains: ChainState[];
+
+  constructor(
+    readonly name: TableName,
+    size: number,
+    chains: ChainState[],
+    releases: (() => void)[],
+    hasTrace: boolean,
+  ) {
+    this.kind = new Uint8Array(size);
+    this.arg = new Int32Array(size);
+    this.ipFlags = new Uint8Array(size);
+    this.ipInv = new Uint8Array(size);
+    this.src = new Uint32Array(size);
+    this.smsk = new Uint32Array(size);
+    this.dst = new Uint32Array(size);
+    this.dmsk = new Uint32Array(size);
+    this.proto = new Uint8Array(size);
+    this.inIface = new Array<IfaceSpec | null>(size).fill(null);
+    this.outIface = new Array<IfaceSpec | null>(size).fill(null);
+    this.matchStart = new Int32Array(size + 1);
+    this.targets = new Array<TargetFn | null>(size).fill(null);
+    this.pcnt = new Float64Array(size);
+    this.bcnt = new Float64Array(size);
+    this.comefrom = new Uint8Array(size);
+    this.entryChain = new Int32Array(size);
+    this.entryNum = new Int32Array(size);
+    this.entryText = new Array<string>(size).fill('');
+    this.traceComment = new Uint8Array(size);
+    this.states = new Array<RuleState | null>(size).fill(null);
+    this.chains = chains;
+    this.chainNames = chains.map((c) => c.name);
+    this.chainBuiltin = chains.map((c) => c.builtin);
+    this.chainStart = new Int32Array(chains.length);
+    this.chainEnd = new Int32Array(chains.length);
+    this.stackSize = chains.filter((c) => !c.builtin).length + 1;
+    this.releases = releases;
+    this.hasTrace = hasTrace;
+  }
+
+  get size(): number {
+    return this.kind.length;
+  }
+
+  /** Copies the live counters back into the model (before save, -L, or a new restore of this table). */
+  harvest(): void {
+    for (let e = 0; e < this.states.length; e++) {
+      const s = this.states[e];
+      if (s !== null && s !== undefined) {
+        s.packets = this.pcnt[e]!;
+        s.bytes = this.bcnt[e]!;
+      }
+    }
+    for (let c = 0; c < this.chains.length; c++) {
+      const ch = this.chains[c]!;
+      if (ch.builtin) {
+        ch.packets = this.pcnt[this.chainEnd[c]!]!;
+        ch.bytes = this.bcnt[this.chainEnd[c]!]!;
+      }
+    }
+  }
+
+  zero(chain: string | null): void {
+    for (let c = 0; c < this.chains.length; c++) {
+      if (chain !== null && this.chainNames[c] !== chain) continue;
+      for (let e = this.chainStart[c]!; e <= this.chainEnd[c]!; e++) this.pcnt[e] = this.bcnt[e] = 0;
+    }
+    this.harvest();
+  }
+
+  /** The table is being replaced: let go of what its matches hold (their destroy). */
+  destroy(): void {
+    for (const r of this.releases) r();
+    this.releases.length = 0;
+  }
+
+  /** @internal */
+  setState(e: number, s: RuleState | null): void {
+    this.states[e] = s;
+  }
+}
+
+/** Unconditional as the kernel means it: no ipt_ip test and no match (ip_tables.c unconditional()). */
+function unconditional(r: RuleSpec): boolean {
+  const ip = r.ip;
+  return (
+    r.matches.length === 0 &&
+    ip.src.mask === 0 &&
+    !ip.srcInv &&
+    ip.dst.mask === 0 &&
+    !ip.dstInv &&
+    ip.inIface === null &&
+    !ip.inInv &&
+    ip.outIface === null &&
+    !ip.outInv &&
+    ip.proto === 0 &&
+    !ip.protoInv &&
+    !ip.frag &&
+    !ip.fragInv
+  );
+}
+
+export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>): CompiledTable {
+  const chains = model.orderedChains();
+  const chainIndex = new Map<string, number>();
+  chains.forEach((c, i) => chainIndex.set(c.name, i));
+  let size = 0;
+  for (const c of chains) size += c.rules.length + 1;
+  const releases: (() => void)[] = [];
+  const hasTrace = chains.some((c) => c.rules.some((r) => r.spec.target.kind === 'ext' && r.spec.target.ext.name === 'TRACE'));
+  const t = new CompiledTable(model.name, size, chains, releases, hasTrace);
+
+  // Layout and jump offsets.
+  let e = 0;
+  chains.forEach((c, ci) => {
+    t.chainStart[ci] = e;
+    e += c.rules.length;
+    t.chainEnd[ci] = e;
+    e++;
+  });
+  chains.forEach((c, ci) => {
+    let k = t.chainStart[ci]!;
+    c.rules.forEach((r, i) => {
+      const spec = r.spec;
+      t.entryChain[k] = ci;
+      t.entryNum[k] = i + 1;
+      t.entryText[k] = saveRule(c.name, spec);
+      t.setState(k, r);
+      t.pcnt[k] = r.packets;
+      t.bcnt[k] = r.bytes;
+      const ip = spec.ip;
+      let flags = 0;
+      let inv = 0;
+      if (ip.src.mask !== 0 || ip.srcInv) flags |= IpTest.SRC;
+      if (ip.dst.mask !== 0 || ip.dstInv) flags |= IpTest.DST;
+      if (ip.inIface !== null || ip.inInv) flags |= IpTest.IN;
+      if (ip.outIface !== null || ip.outInv) flags |= IpTest.OUT;
+      if (ip.proto !== 0) flags |= IpTest.PROTO;
+      if (ip.frag || ip.fragInv) flags |= IpTest.FRAG;
+      if (ip.srcInv) inv |= IpTest.SRC;
+      if (ip.dstInv) inv |= IpTest.DST;
+      if (ip.inInv) inv |= IpTest.IN;
+      if (ip.outInv) inv |= IpTest.OUT;
+      if (ip.protoInv) inv |= IpTest.PROTO;
+      if (ip.fragInv) inv |= IpTest.FRAG;
+      t.ipFlags[k] = flags;
+      t.ipInv[k] = inv;
+      t.src[k] = ip.src.addr;
+      t.smsk[k] = ip.src.mask;
+      t.dst[k] = ip.dst.addr;
+      t.dmsk[k] = ip.dst.mask;
+      t.proto[k] = ip.proto;
+      t.inIface[k] = ip.inIface;
+      t.outIface[k] = ip.outIface;
+      const tg = spec.target;
+      switch (tg.kind) {
+        case 'none':
+          t.kind[k] = EntryKind.NONE;
+          break;
+        case 'verdict':
+          if (tg.verdict === 'RETURN') t.kind[k] = EntryKind.RETURN;
+          else {
+            t.kind[k] = EntryKind.VERDICT;
+            t.arg[k] = tg.verdict === 'ACCEPT' ? NfVerdict.ACCEPT : NfVerdict.DROP;
+          }
+          break;
+        case 'jump': {
+          const target = chainIndex.get(tg.chain);
+          if (target === undefined) fail(spec, tg.chain, `Couldn't load target \`${tg.chain}': no such chain`);
+          t.kind[k] = tg.goto ? EntryKind.GOTO : EntryKind.JUMP;
+          t.arg[k] = t.chainStart[target]!;
+          break;
+        }
+        case 'ext':
+          t.kind[k] = EntryKind.TARGET;
+      }
+      // get_chainname_rulenum: an unconditional standard verdict reads as policy/return in TRACE.
+      t.traceComment[k] = tg.kind === 'verdict' && unconditional(spec) ? (c.builtin ? TraceComment.POLICY : TraceComment.RETURN) : TraceComment.RULE;
+      k++;
+    });
+    // The tail: policy (built-in) or implicit RETURN (user chain).
+    t.entryChain[k] = ci;
+    t.entryNum[k] = c.rules.length + 1;
+    if (c.builtin) {
+      t.kind[k] = EntryKind.VERDICT;
+      t.arg[k] = c.policy === 'DROP' ? NfVerdict.DROP : NfVerdict.ACCEPT;
+      t.pcnt[k] = c.packets;
+      t.bcnt[k] = c.bytes;
+      t.entryText[k] = `-P ${c.name} ${c.policy}`;
+      t.traceComment[k] = TraceComment.POLICY;
+      t.hookEntry[c.hook] = t.chainStart[ci]!;
+      t.underflow[c.hook] = k;
+    } else {
+      t.kind[k] = EntryKind.RETURN;
+      t.entryText[k] = `(end of chain ${c.name}: implicit RETURN)`;
+      t.traceComment[k] = TraceComment.RETURN;
+    }
+  });
+
+  markSourceChains(t, chains);
+
+  // find_check_entry for every rule: checkentry with the entry's hook mask, then load.
+  const fullEnv: CompileEnv = { ...env, defer: (r) => releases.push(r) };
+  try {
+    let m = 0;
+    chains.forEach((c, ci) => {
+      let k = t.chainStart[ci]!;
+      for (const r of c.rules) {
+        const spec = r.spec;
+        const ctx: CheckCtx = { file: spec.file, line: spec.line, table: model.name, hookMask: t.comefrom[k]!, proto: spec.ip.proto, invProto: spec.ip.protoInv };
+        t.matchStart[k] = m;
+        for (const ext of spec.matches) {
+          ext.check(ctx);
+          t.matchers.push(load(() => ext.compile(fullEnv), spec));
+          m++;
+        }
+        if (spec.target.kind === 'ext') {
+          const ext = spec.target.ext;
+          ext.check(ctx);
+          t.targets[k] = load(() => ext.compile(fullEnv), spec);
+        }
+        k++;
+      }
+      t.matchStart[k] = m; // the tail has no matches
+    });
+    t.matchStart[size] = m;
+  } catch (err) {
+    t.destroy();
+    throw err;
+  }
+  return t;
+}
+
+function load<T>(f: () => T, spec: RuleSpec): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof MissingObjectError) throw new IptablesError(spec.file, spec.line, err.token, err.message);
+    throw err;
+  }
+}
+
+/**
+ * mark_source_chains: walk each hook's chain, following jumps and gotos, to
+ * learn which hooks reach each entry (comefrom); stop a chain at an
+ * unconditional verdict or RETURN, and at an entry this hook already
+ * visited. A jump into a chain on the current path is a loop (ELOOP).
+ */
+function markSourceChains(t: CompiledTable, chains: ChainState[]): void {
+  const onPath = new Uint8Array(chains.length);
+  const ruleOf = (e: number): RuleSpec | null => {
+    const ci = t.entryChain[e]!;
+    const n = t.entryNum[e]! - 1;
+    return chains[ci]!.rules[n]?.spec ?? null;
+  };
+  const walk = (ci: number, bit: number, from: number): void => {
+    if (onPath[ci]) {
+      const r = ruleOf(from)!;
+      fail(r, chains[ci]!.name, `ip_tables: loop detected: -j ${chains[ci]!.name} in chain ${chains[t.entryChain[from]!]!.name} leads back to itself (ELOOP, Too many links)`);
+    }
+    onPath[ci] = 1;
+    for (let e = t.chainStart[ci]!; e <= t.chainEnd[ci]!; e++) {
+      if (t.comefrom[e]! & bit) break;
+      t.comefrom[e] |= bit;
+      const kind = t.kind[e]!;
+      if (kind === EntryKind.JUMP || kind === EntryKind.GOTO) {
+        walk(t.entryChain[t.arg[e]!]!, bit, e);
+        continue;
+      }
+      if (kind === EntryKind.VERDICT || kind === EntryKind.RETURN) {
+        const r = ruleOf(e);
+        if (r === null || unconditional(r)) break;
+      }
+    }
+    onPath[ci] = 0;
+  };
+  for (let h = 0; h < HOOK_NAMES.length; h++) {
+    const start = t.hookEntry[h]!;
+    if (start >= 0) walk(t.entryChain[start]!, 1 << h, start);
+  }
+}

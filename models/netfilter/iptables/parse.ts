@@ -1,0 +1,101 @@
+/**
+ * iptables-restore input (iptables/iptables-restore.c, iptables-save(8)):
+ *
+ *     # comment
+ *     *nat
+ *     :PREROUTING ACCEPT [0:0]
+ *     :KUBE-SERVICES - [0:0]
+ *     [12:720] -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+ *     COMMIT
+ *
+ * `parseRestoreBlocks` yields one table block at a time, so a caller can
+ * apply each COMMIT before the next block is read, as iptables-restore
+ * does (an error in a later table leaves earlier tables committed).
+ */
+import type { ChainDecl, CommandStmt, Counters, Policy, RestoreFile, TableBlock } from './ast.js';
+import { fail, type SourcePos } from './errors.js';
+import { parseCommand, CHAIN_NAME_MAX } from './parse-rule.js';
+import { tokenizeLine } from './tokenize.js';
+import type { TableName } from '../hooks.js';
+
+const TABLES: readonly TableName[] = ['raw', 'mangle', 'nat', 'filter'];
+
+/** "[packets:bytes]" (parse_counters). */
+function parseCounters(s: string): Counters | null {
+  const m = /^\[(\d+):(\d+)\]$/.exec(s);
+  if (m === null) return null;
+  return { packets: Number(m[1]), bytes: Number(m[2]) };
+}
+
+export function* parseRestoreBlocks(text: string, file: string): Generator<TableBlock> {
+  const lines = text.split('\n');
+  let block: TableBlock | null = null;
+  for (let n = 0; n < lines.length; n++) {
+    const raw = lines[n]!.replace(/\r$/, '');
+    const pos: SourcePos = { file, line: n + 1 };
+    if (raw === '' || raw[0] === '#' || raw.trim() === '') continue;
+    if (block === null) {
+      if (raw[0] !== '*') {
+        const first = raw.trim().split(/\s+/)[0]!;
+        fail(pos, first, `line ${pos.line} failed: \`${first}' outside a table (a "*table" line must come first)`);
+      }
+      const name = raw.slice(1).trim().split(/[ \t]/)[0]!;
+      if (name === 'security') fail(pos, name, `table 'security' is not modelled by podwire`);
+      if (!(TABLES as readonly string[]).includes(name)) fail(pos, name, `iptables-restore: unable to initialize table '${name}'`);
+      block = { table: name as TableName, line: pos.line, statements: [], commitLine: 0 };
+      continue;
+    }
+    if (/^COMMIT[ \t]*$/.test(raw)) {
+      block.commitLine = pos.line;
+      yield block;
+      block = null;
+      continue;
+    }
+    if (raw[0] === ':') {
+      block.statements.push(parseChainDecl(raw, pos));
+      continue;
+    }
+    let rest = raw;
+    let prefixCounters: Counters | null = null;
+    if (raw[0] === '[') {
+      // tokenize_rule_counters: "[p:b]" then the command.
+      const close = raw.indexOf(']');
+      const ctr = close < 0 ? null : parseCounters(raw.slice(0, close + 1));
+      if (ctr === null) fail(pos, raw.split(/\s/)[0]!, `Bad counters \`${raw.split(/\s/)[0]}'`);
+      prefixCounters = ctr;
+      rest = raw.slice(close + 1);
+    }
+    const tokens = tokenizeLine(rest, pos);
+    if (tokens.length === 0) fail(pos, raw, `line ${pos.line} failed: empty command`);
+    if (tokens[0]!.text[0] === '*' && !tokens[0]!.quoted) fail(pos, tokens[0]!.text, `Bad argument \`${tokens[0]!.text}' (no COMMIT for table ${block.table})`);
+    const stmt: CommandStmt = { kind: 'command', file, line: pos.line, command: parseCommand(tokens, pos), prefixCounters };
+    block.statements.push(stmt);
+  }
+  if (block !== null) fail({ file, line: lines.length + 1 }, 'COMMIT', `COMMIT expected at line ${lines.length + 1} (table ${block.table} from line ${block.line} is not committed)`);
+}
+
+/** ":NAME POLICY [packets:bytes]" */
+function parseChainDecl(raw: string, pos: SourcePos): ChainDecl {
+  const parts = raw.slice(1).trim().split(/[ \t]+/);
+  const name = parts[0] ?? '';
+  if (name === '') fail(pos, raw, `line ${pos.line} chain name invalid`);
+  if (name.length > CHAIN_NAME_MAX) fail(pos, name, `Invalid chain name \`${name}' (${CHAIN_NAME_MAX} chars max)`);
+  const policyText = parts[1];
+  if (policyText === undefined) fail(pos, name, `line ${pos.line} policy invalid for chain '${name}'`);
+  let policy: Policy | null = null;
+  if (policyText !== '-') {
+    if (policyText !== 'ACCEPT' && policyText !== 'DROP') fail(pos, policyText, `Can't set policy \`${policyText}' on \`${name}' line ${pos.line}: Bad policy name`);
+    policy = policyText;
+  }
+  let counters: Counters | null = null;
+  if (parts[2] !== undefined) {
+    counters = parseCounters(parts[2]);
+    if (counters === null) fail(pos, parts[2], `invalid policy counters for chain '${name}'`);
+  }
+  return { kind: 'chain', file: pos.file, line: pos.line, name, policy, counters };
+}
+
+/** The whole file as a typed AST (every table block), for callers that want it all at once. */
+export function parseRestore(text: string, file: string): RestoreFile {
+  return { file, tables: [...parseRestoreBlocks(text, file)] };
+}

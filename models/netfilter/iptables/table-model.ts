@@ -1,0 +1,233 @@
+/**
+ * One table as userspace sees it between COMMITs (libiptc's cache): chains
+ * with their rules, policies and counters. iptables-restore edits a copy of
+ * it line by line (declare, apply), then COMMIT compiles the copy and swaps
+ * it in. Built-in chains are listed in hook order, user chains sorted by
+ * name, as libiptc keeps them (and as iptables-save and -L print them).
+ */
+import type { ChainDecl, CommandStmt, Policy, RuleSpec } from './ast.js';
+import { fail } from './errors.js';
+import { checkChainName } from './parse-rule.js';
+import { ruleBody } from './rule-text.js';
+import { HOOK_NAMES, TABLE_HOOKS } from '../hooks.js';
+import type { TableName } from '../hooks.js';
+
+export interface RuleState {
+  readonly spec: RuleSpec;
+  packets: number;
+  bytes: number;
+}
+
+export class ChainState {
+  rules: RuleState[] = [];
+  /** Policy counters (the underflow entry's); always 0 for user chains. */
+  packets = 0;
+  bytes = 0;
+
+  constructor(
+    readonly name: string,
+    /** The NfHook of a built-in chain, or -1 for a user chain. */
+    readonly hook: number,
+    public policy: Policy | null,
+  ) {}
+
+  get builtin(): boolean {
+    return this.hook >= 0;
+  }
+
+  clone(name = this.name): ChainState {
+    const c = new ChainState(name, this.hook, this.policy);
+    c.rules = this.rules.map((r) => ({ spec: r.spec, packets: r.packets, bytes: r.bytes }));
+    c.packets = this.packets;
+    c.bytes = this.bytes;
+    return c;
+  }
+}
+
+export interface ApplyOptions {
+  /** iptables-restore -c: honour "[packets:bytes]" on rules and chain lines. */
+  counters: boolean;
+  /** iptables-restore --noflush. */
+  noflush: boolean;
+}
+
+export class TableModel {
+  readonly chains = new Map<string, ChainState>();
+
+  private constructor(readonly name: TableName) {}
+
+  /** A table as the kernel creates it: its built-in chains, empty, policy ACCEPT. */
+  static fresh(name: TableName): TableModel {
+    const t = new TableModel(name);
+    for (const h of TABLE_HOOKS[name]) t.chains.set(h, new ChainState(h, HOOK_NAMES.indexOf(h), 'ACCEPT'));
+    return t;
+  }
+
+  clone(): TableModel {
+    const t = new TableModel(this.name);
+    for (const [k, c] of this.chains) t.chains.set(k, c.clone());
+    return t;
+  }
+
+  /** Built-in chains in hook order, then user chains by name (strcmp order). */
+  orderedChains(): ChainState[] {
+    const all = [...this.chains.values()];
+    const builtin = all.filter((c) => c.builtin).sort((a, b) => a.hook - b.hook);
+    const user = all.filter((c) => !c.builtin).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return [...builtin, ...user];
+  }
+
+  /** Rules that jump or go to `chain`, optionally counting only those in `from` (-L's "references"). */
+  references(chain: string, from: Iterable<ChainState> = this.chains.values()): number {
+    let n = 0;
+    for (const c of from) for (const r of c.rules) if (r.spec.target.kind === 'jump' && r.spec.target.chain === chain) n++;
+    return n;
+  }
+
+  /** What "*table" does without --noflush: every rule and user chain goes. */
+  flushAll(): void {
+    for (const [k, c] of this.chains) {
+      if (c.builtin) c.rules = [];
+      else this.chains.delete(k);
+    }
+  }
+
+  private chain(name: string, at: CommandStmt): ChainState {
+    const c = this.chains.get(name);
+    if (c === undefined) fail(at, name, `Couldn't find chain \`${name}' in table ${this.name} (No chain/target/match by that name)`);
+    return c;
+  }
+
+  /**
+   * ":NAME POLICY [p:b]": a built-in chain's policy (its counters only with
+   * -c, else zeroed, as iptables-restore leaves them); a user chain is
+   * created, or with --noflush flushed if it exists (what kube-proxy's
+   * partial restores rely on).
+   */
+  declare(d: ChainDecl, opts: ApplyOptions): void {
+    const existing = this.chains.get(d.name);
+    if (existing?.builtin) {
+      if (d.policy === null) return;
+      existing.policy = d.policy;
+      const ctr = opts.counters ? d.counters : null;
+      existing.packets = ctr?.packets ?? 0;
+      existing.bytes = ctr?.bytes ?? 0;
+      return;
+    }
+    if (d.policy !== null) fail(d, d.name, `Can't set policy \`${d.policy}' on \`${d.name}' line ${d.line}: Bad built-in chain name`);
+    if (existing !== undefined) {
+      if (!opts.noflush) fail(d, d.name, `error creating chain '${d.name}': Chain already exists`);
+      existing.rules = [];
+      return;
+    }
+    checkChainName(d.name, d);
+    this.chains.set(d.name, new ChainState(d.name, -1, null));
+  }
+
+  /** One command line (do_command4 against the cache). */
+  apply(stmt: CommandStmt, opts: ApplyOptions): void {
+    const cmd = stmt.command;
+    const newState = (spec: RuleSpec): RuleState => {
+      const ctr = spec.counters ?? (opts.counters ? stmt.prefixCounters : null);
+      return { spec, packets: ctr?.packets ?? 0, bytes: ctr?.bytes ?? 0 };
+    };
+    switch (cmd.op) {
+      case 'append': {
+        const c = this.chain(cmd.chain, stmt);
+        for (const r of cmd.rules) this.checkJump(r);
+        c.rules.push(...cmd.rules.map(newState));
+        return;
+      }
+      case 'insert': {
+        const c = this.chain(cmd.chain, stmt);
+        for (const r of cmd.rules) this.checkJump(r);
+        if (cmd.num > c.rules.length + 1) fail(stmt, String(cmd.num), `Index of insertion too big (${cmd.num}) in chain ${cmd.chain}`);
+        for (const r of cmd.rules) c.rules.splice(cmd.num - 1, 0, newState(r));
+        return;
+      }
+      case 'replace': {
+        const c = this.chain(cmd.chain, stmt);
+        for (const r of cmd.rules) this.checkJump(r);
+        if (cmd.num > c.rules.length) fail(stmt, String(cmd.num), `Index of replacement too big (${cmd.num}) in chain ${cmd.chain}`);
+        c.rules.splice(cmd.num - 1, 1, ...cmd.rules.map(newState));
+        return;
+      }
+      case 'delete': {
+        const c = this.chain(cmd.chain, stmt);
+        if (cmd.num !== null) {
+          if (cmd.num > c.rules.length) fail(stmt, String(cmd.num), `Index of deletion too big (${cmd.num}) in chain ${cmd.chain}`);
+          c.rules.splice(cmd.num - 1, 1);
+          return;
+        }
+        for (const r of cmd.rules) {
+          const want = ruleBody(r);
+          const k = c.rules.findIndex((x) => ruleBody(x.spec) === want);
+          if (k < 0) fail(stmt, cmd.chain, `Bad rule (does a matching rule exist in chain ${cmd.chain}?)`);
+          c.rules.splice(k, 1);
+        }
+        return;
+      }
+      case 'new-chain':
+        if (this.chains.has(cmd.chain)) fail(stmt, cmd.chain, `Chain '${cmd.chain}' already exists`);
+        this.chains.set(cmd.chain, new ChainState(cmd.chain, -1, null));
+        return;
+      case 'delete-chain': {
+        const victims = cmd.chain === null ? [...this.chains.values()].filter((c) => !c.builtin) : [this.chain(cmd.chain, stmt)];
+        const staying = [...this.chains.values()].filter((c) => !victims.includes(c));
+        for (const c of victims) {
+          if (c.builtin) fail(stmt, c.name, `Can't delete built-in chain \`${c.name}'`);
+          if (c.rules.length > 0) fail(stmt, c.name, `Can't delete chain \`${c.name}': Directory not empty`);
+          const refs = this.references(c.name, staying);
+          if (refs > 0) fail(stmt, c.name, `Can't delete chain \`${c.name}': Too many links (${refs} references)`);
+        }
+        for (const c of victims) this.chains.delete(c.name);
+        return;
+      }
+      case 'flush':
+        for (const c of this.select(cmd.chain, stmt)) c.rules = [];
+        return;
+      case 'zero':
+        for (const c of this.select(cmd.chain, stmt)) {
+          c.packets = c.bytes = 0;
+          for (const r of c.rules) r.packets = r.bytes = 0;
+        }
+        return;
+      case 'policy': {
+        const c = this.chain(cmd.chain, stmt);
+        if (!c.builtin) fail(stmt, cmd.chain, `Can't set policy \`${cmd.policy}' on \`${cmd.chain}': Bad built-in chain name`);
+        c.policy = cmd.policy;
+        return;
+      }
+      case 'rename-chain': {
+        const c = this.chain(cmd.chain, stmt);
+        if (c.builtin) fail(stmt, cmd.chain, `Can't rename built-in chain \`${cmd.chain}'`);
+        if (this.chains.has(cmd.newName)) fail(stmt, cmd.newName, `Chain '${cmd.newName}' already exists`);
+        this.chains.delete(cmd.chain);
+        this.chains.set(cmd.newName, c.clone(cmd.newName));
+        for (const ch of this.chains.values()) {
+          ch.rules = ch.rules.map((r) => {
+            const t = r.spec.target;
+            if (t.kind !== 'jump' || t.chain !== cmd.chain) return r;
+            return { spec: { ...r.spec, target: { ...t, chain: cmd.newName } }, packets: r.packets, bytes: r.bytes };
+          });
+        }
+      }
+    }
+  }
+
+  private select(chain: string | null, stmt: CommandStmt): ChainState[] {
+    return chain === null ? [...this.chains.values()] : [this.chain(chain, stmt)];
+  }
+
+  /** -j CHAIN / -g CHAIN must name a user chain of this table when the rule is added. */
+  private checkJump(r: RuleSpec): void {
+    const t = r.target;
+    if (t.kind !== 'jump') return;
+    const c = this.chains.get(t.chain);
+    if (c === undefined) {
+      if (t.goto) fail(r, t.chain, `goto '${t.chain}' is not a chain`);
+      fail(r, t.chain, `Couldn't load target \`${t.chain}': no such chain in table ${this.name} (No such file or directory)`);
+    }
+    if (c.builtin) fail(r, t.chain, `Can't jump to built-in chain \`${t.chain}'`);
+  }
+}
