@@ -6,10 +6,25 @@ import { expandScenario } from '../scenarios/expand.js';
 import { runTopology } from '../scenarios/run.js';
 import { parseDuration } from '../engine/time.js';
 import { formatSummary } from './summary.js';
+import { traceTopology } from '../scenarios/trace.js';
+import { parseIpv4 } from '../models/wire/addr.js';
 
 function seedOption(v: string): number {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError('the seed is a whole number >= 0');
   return Number(v);
+}
+
+function positiveInt(v: string): number {
+  if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError('expected a whole number >= 1');
+  return Number(v);
+}
+
+function addressOption(flag: string, v: string): number {
+  try {
+    return parseIpv4(v);
+  } catch {
+    throw new Error(`${flag}: "${v}" is not an IPv4 address`);
+  }
 }
 
 function durationOption(v: string): number {
@@ -72,6 +87,48 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       );
       log(`${r.results.events} events in ${wall.toFixed(2)}s wall (${Math.round(r.results.events / wall).toLocaleString('en-US')} events/s)`);
     });
+
+  program
+    .command('trace')
+    .description('trace packets through a scenario: every device, bridge decision, hook, route and drop they meet')
+    .argument('<scenario>', 'scenario name or YAML file')
+    .option('--flow <name>', 'trace a request of this flow (names as in the run table)')
+    .option('--packet <n>', 'which request of the flow (1-based)', positiveInt, 1)
+    .option('--proto <proto>', 'or: the first packet of this protocol (icmp, udp, tcp) ...')
+    .option('--src <ip>', '... from this address')
+    .option('--dst <ip>', '... to this address')
+    .option('--dport <port>', '... to this port', positiveInt)
+    .option('--count <n>', 'how many packets matching the filter', positiveInt, 1)
+    .option('--follow-reply', 'also trace the answer the packet provokes')
+    .option('-s, --seed <n>', "seed (overrides the scenario's)", seedOption)
+    .option('-d, --duration <time>', 'simulated time to run', durationOption)
+    .option('--json', 'print the steps as JSON')
+    .action(
+      (
+        name: string,
+        o: { flow?: string; packet: number; proto?: string; src?: string; dst?: string; dport?: number; count: number; followReply?: boolean; seed?: number; duration?: number; json?: boolean },
+      ) => {
+        if (o.flow === undefined && o.proto === undefined && o.src === undefined && o.dst === undefined && o.dport === undefined) {
+          throw new Error('trace: say what to trace: --flow NAME, or a filter (--proto, --src, --dst, --dport)');
+        }
+        if (o.proto !== undefined && o.proto !== 'icmp' && o.proto !== 'udp' && o.proto !== 'tcp') throw new Error(`--proto: expected icmp, udp or tcp, got "${o.proto}"`);
+        const spec = expandScenario(resolveScenario(name));
+        if (o.seed !== undefined) spec.seed = o.seed;
+        if (o.duration !== undefined) spec.durationNs = o.duration;
+        const tracer = traceTopology(spec, {
+          ...(o.flow !== undefined ? { flow: o.flow, packet: o.packet } : {}),
+          ...(o.proto !== undefined ? { proto: o.proto as 'icmp' | 'udp' | 'tcp' } : {}),
+          ...(o.src !== undefined ? { src: addressOption('--src', o.src) } : {}),
+          ...(o.dst !== undefined ? { dst: addressOption('--dst', o.dst) } : {}),
+          ...(o.dport !== undefined ? { dport: o.dport } : {}),
+          count: o.count,
+          followReply: o.followReply === true,
+        });
+        if (o.json) io.out(JSON.stringify(tracer.steps, null, 2) + '\n');
+        else if (tracer.steps.length === 0) log('no packet matched (nothing traced)');
+        else log(tracer.format());
+      },
+    );
 
   program
     .command('list')

@@ -1,6 +1,7 @@
 import type { Component } from '../engine/simulation.js';
 import { Backlog } from './devices/backlog.js';
 import type { Observer } from './observer.js';
+import type { Tracer } from './trace/tracer.js';
 
 /**
  * What the namespaces of one component share: the component (clock, events,
@@ -10,6 +11,8 @@ import type { Observer } from './observer.js';
  */
 export class NodeContext {
   readonly backlog = new Backlog();
+  /** Installed by `podwire trace`; null otherwise (trace points cost one check). */
+  tracer: Tracer | null = null;
   private packets = 0;
 
   constructor(

@@ -7,6 +7,10 @@
  * need: the packet type assigned at reception (eth_type_trans) and an id that
  * follows the packet through the topology for tracing and per-hop statistics.
  */
+import type { Conn } from './netfilter/types.js';
+import type { NetDevice } from './devices/net-device.js';
+import type { Route } from './stack/route-table.js';
+
 export const HEADROOM = 64;
 
 /**
@@ -46,6 +50,23 @@ export class Packet {
   pktType: PacketType = PacketType.HOST;
   /** skb->mark, for the netfilter model. */
   mark = 0;
+  /** skb->_nfct: the connection this packet belongs to, once conntrack has seen it. */
+  ct: Conn | null = null;
+  /** ctinfo: the packet's state (CtState) and direction (CtDir) in `ct`. */
+  ctState = 0;
+  ctDir = 0;
+  /** skb->dev on the receive path: the device the packet arrived on. */
+  inDev: NetDevice | null = null;
+  /** Where a transmit deferred by a simulated cost goes (bridge egress after br_netfilter). */
+  nextDev: NetDevice | null = null;
+  /** skb_dst: the route chosen for the packet on its way out. */
+  route: Route | null = null;
+  /** br_netfilter bridged DNAT: the ingress port to resume bridging from once the neighbour layer resolved the new MAC. */
+  brnfDnatPort: NetDevice | null = null;
+  /** ... and the frame's source MAC, which the neighbour output overwrites. */
+  brnfSrcMac = 0;
+  /** br_netfilter: the packet already went through iptables PREROUTING at a bridge port (ip_sabotage_in). */
+  brnfPrerouted = false;
 
   constructor(
     public buf: Uint8Array,
@@ -69,7 +90,24 @@ export class Packet {
     const p = new Packet(buf, HEADROOM, this.len, this.id, this.bornAt);
     p.pktType = this.pktType;
     p.mark = this.mark;
+    p.ct = this.ct;
+    p.ctState = this.ctState;
+    p.ctDir = this.ctDir;
+    p.brnfPrerouted = this.brnfPrerouted;
     return p;
+  }
+
+  /** skb_scrub_packet: forget connection tracking and routing state; with `xnet` also the mark. */
+  scrub(xnet: boolean): void {
+    this.ct = null;
+    this.ctState = 0;
+    this.ctDir = 0;
+    this.brnfPrerouted = false;
+    this.inDev = null;
+    this.route = null;
+    this.nextDev = null;
+    this.brnfDnatPort = null;
+    if (xnet) this.mark = 0;
   }
 
   /** The frame bytes (a view, no copy). */

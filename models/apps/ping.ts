@@ -9,6 +9,8 @@ import { RequestTracker } from './request-tracker.js';
 const EV_SEND = 0;
 
 export interface PingOptions {
+  /** The flow's name (what `podwire trace --flow` selects). */
+  name: string;
   dst: number;
   count: number;
   intervalNs: number;
@@ -49,6 +51,7 @@ export class PingApp implements EventHandler, PingReceiver {
     const seq = ++this.seq;
     if (this.opts.size >= 16) this.writeTimeval(now);
     this.requests.sent(seq, now);
+    this.ns.ctx.tracer?.armFlow(this.opts.name, seq, this.ns.name);
     if (!this.ns.icmp.sendEcho(this.opts.dst, this.opts.ident, seq & 0xffff, this.payload)) this.stats.error('network unreachable');
     if (seq < this.opts.count) this.ns.component.schedule(this.opts.intervalNs, this, EV_SEND);
   }

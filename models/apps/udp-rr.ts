@@ -11,6 +11,8 @@ import { read32, write32 } from '../wire/bytes.js';
 const EV_SEND = 0;
 
 export interface UdpClientOptions {
+  /** The flow's name (what `podwire trace --flow` selects). */
+  name: string;
   dst: number;
   port: number;
   sourcePort: number;
@@ -52,6 +54,7 @@ export class UdpClient implements EventHandler, UdpReceiver {
   handleEvent(): void {
     const seq = ++this.seq;
     this.requests.sent(seq, this.ns.now());
+    this.ns.ctx.tracer?.armFlow(this.opts.name, seq, this.ns.name);
     const size = this.opts.requestSize;
     const ok = this.ns.udp.send(this.localPort, this.opts.dst, this.opts.port, size, (b, off) => {
       for (let i = 0; i < size; i++) b[off + i] = i & 0xff;

@@ -3,7 +3,13 @@ import { PacketType } from '../packet.js';
 import { DropReason } from './drop-reason.js';
 import { NetDevice, type RxHandler } from './net-device.js';
 import type { Netns } from '../stack/netns.js';
-import { readMac } from '../wire/addr.js';
+import { formatIpv4, readMac } from '../wire/addr.js';
+import type { EventHandler } from '../../engine/simulation.js';
+import { NfHook, NfVerdict } from '../netfilter/hooks.js';
+import { Nud } from '../stack/neighbour.js';
+import { traceHook } from '../stack/trace-hook.js';
+import { ETH_HLEN, ETHERTYPE_IPV4, ethType, setEthDst, setEthSrc } from '../wire/ethernet.js';
+import { ipv4ChecksumValid, ipv4Dst } from '../wire/ipv4.js';
 
 /** A forwarding database entry (struct net_bridge_fdb_entry). */
 interface FdbEntry {
@@ -24,7 +30,10 @@ export const DEFAULT_AGEING_NS = 300e9;
  * learned port or flood; never back out of the ingress port unless that port is
  * in hairpin mode. Entries age out lazily on lookup (like ns-3's bridge).
  */
-export class BridgeDevice extends NetDevice implements RxHandler {
+const EV_PRE_ROUTING_FINISH = 0;
+const EV_EGRESS = 1;
+
+export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
   /** Ports, most recently added first (br_add_if uses list_add_rcu at the head). */
   readonly ports: NetDevice[] = [];
   private readonly hairpin = new Set<NetDevice>();
@@ -50,7 +59,6 @@ export class BridgeDevice extends NetDevice implements RxHandler {
   handleFrame(port: NetDevice, pkt: Packet): void {
     const b = pkt.buf;
     const o = pkt.off;
-    const dst = readMac(b, o);
     const src = readMac(b, o + 6);
     // !is_valid_ether_addr(src): multicast or all-zero sources are dropped.
     if ((b[o + 6]! & 1) !== 0 || src === 0) {
@@ -59,7 +67,19 @@ export class BridgeDevice extends NetDevice implements RxHandler {
     }
     const now = this.ns.component.now;
     this.learn(src, port, now);
+    const nf = this.ns.netfilter;
+    if (nf !== null && nf.bridgeNfCallIptables && ethType(b, o) === ETHERTYPE_IPV4) {
+      if (!this.brNfPreRouting(port, pkt)) return;
+    }
+    this.handleFrameFinish(port, pkt);
+  }
 
+  /** br_handle_frame_finish: deliver locally, forward to the learned port or flood. */
+  private handleFrameFinish(port: NetDevice, pkt: Packet): void {
+    const b = pkt.buf;
+    const o = pkt.off;
+    const dst = readMac(b, o);
+    const now = this.ns.component.now;
     if ((b[o]! & 1) !== 0) {
       // Broadcast/multicast: flood, then pass a copy up to the bridge device.
       this.flood(pkt, port, true);
@@ -67,14 +87,17 @@ export class BridgeDevice extends NetDevice implements RxHandler {
     }
     const entry = this.lookup(dst, now);
     if (entry === null) {
+      this.trace(pkt, 'bridge', `from ${port.name}: unknown destination, flood`);
       this.flood(pkt, port, false);
       return;
     }
     if (entry.local) {
       if (dst === this.mac) pkt.pktType = PacketType.HOST;
+      this.trace(pkt, 'bridge', `from ${port.name}: for this host (fdb local), up to ${this.name}`);
       this.passUp(pkt);
       return;
     }
+    this.trace(pkt, 'bridge', `from ${port.name}: forward to ${entry.port!.name} (fdb)`);
     this.forward(entry.port!, pkt, port);
   }
 
@@ -85,6 +108,15 @@ export class BridgeDevice extends NetDevice implements RxHandler {
       return;
     }
     this.transmitted(pkt);
+    const dnatPort = pkt.brnfDnatPort;
+    if (dnatPort !== null) {
+      // br_nf_pre_routing_finish_bridge_slow: a bridged-DNAT frame the neighbour layer
+      // resolved; restore its source MAC and go on bridging from its ingress port.
+      pkt.brnfDnatPort = null;
+      setEthSrc(pkt.buf, pkt.off, pkt.brnfSrcMac);
+      this.handleFrameFinish(dnatPort, pkt);
+      return;
+    }
     const b = pkt.buf;
     const o = pkt.off;
     if ((b[o]! & 1) !== 0) {
@@ -146,7 +178,110 @@ export class BridgeDevice extends NetDevice implements RxHandler {
       (from ?? this).dropRx(pkt, DropReason.BRIDGE_NO_EGRESS);
       return;
     }
+    this.egress(to, pkt, from);
+  }
+
+  /**
+   * br_forward -> out of port `to`. A frame that went through br_netfilter's
+   * PREROUTING also goes through iptables FORWARD (br_nf_forward_ip) and
+   * POSTROUTING (br_nf_post_routing), as seen from the bridge device, with the
+   * ports as -m physdev sees them.
+   */
+  private egress(to: NetDevice, pkt: Packet, from: NetDevice | null): void {
+    const nf = this.ns.netfilter;
+    if (nf !== null && pkt.brnfPrerouted) {
+      let cost = 0;
+      for (const hook of [NfHook.FORWARD, NfHook.POST_ROUTING]) {
+        if (!nf.active(hook)) continue;
+        const fwd = hook === NfHook.FORWARD;
+        const verdict = nf.hook(hook, pkt, fwd ? this : null, this, fwd ? from : null, to);
+        if (this.ns.ctx.tracer !== null) traceHook(this.ns, hook, pkt, verdict, nf.lastCostNs, `bridge ${this.name} port ${to.name}`);
+        if (verdict !== NfVerdict.ACCEPT) {
+          (from ?? this).dropRx(pkt, DropReason.NETFILTER_DROP);
+          return;
+        }
+        cost += nf.lastCostNs;
+      }
+      if (cost > 0) {
+        pkt.nextDev = to;
+        this.ns.component.schedule(cost, this, EV_EGRESS, pkt);
+        return;
+      }
+    }
     to.xmit(pkt);
+  }
+
+  /**
+   * br_nf_pre_routing (net/bridge/br_netfilter_hooks.c): with
+   * bridge-nf-call-iptables=1 an IPv4 frame entering a port goes through iptables
+   * PREROUTING (in = the bridge, physin = the port) before the bridge decides.
+   * When DNAT changed its destination (br_nf_pre_routing_finish): if the new
+   * destination is reached through this same bridge, the frame is re-addressed
+   * to the new destination's MAC and bridged ("bridged DNAT": a pod reaching a
+   * Service whose backend sits on the same bridge); otherwise it is addressed to
+   * the bridge device and routed. Returns false when the frame is dropped or
+   * its continuation deferred by the rules' simulated cost.
+   */
+  private brNfPreRouting(port: NetDevice, pkt: Packet): boolean {
+    const nf = this.ns.netfilter!;
+    const b = pkt.buf;
+    const ip = pkt.off + ETH_HLEN;
+    // br_validate_ipv4: a frame with a broken header is dropped here.
+    if (pkt.len < ETH_HLEN + 20 || (b[ip]! >> 4) !== 4 || !ipv4ChecksumValid(b, ip)) {
+      port.dropRx(pkt, DropReason.IP_INHDR);
+      return false;
+    }
+    const dstBefore = ipv4Dst(b, ip);
+    if (nf.active(NfHook.PRE_ROUTING)) {
+      const verdict = nf.hook(NfHook.PRE_ROUTING, pkt, this, null, port, null);
+      if (this.ns.ctx.tracer !== null) traceHook(this.ns, NfHook.PRE_ROUTING, pkt, verdict, nf.lastCostNs, `bridge ${this.name} port ${port.name}`);
+      if (verdict !== NfVerdict.ACCEPT) {
+        port.dropRx(pkt, DropReason.NETFILTER_DROP);
+        return false;
+      }
+    }
+    pkt.brnfPrerouted = true;
+    const dstAfter = ipv4Dst(b, ip);
+    if (dstAfter !== dstBefore) {
+      const route = this.ns.isLocal(dstAfter) ? null : this.ns.routes.lookup(dstAfter);
+      if (route === null || route.dev !== this) {
+        // Routed: addressed to the bridge device, handed to the IP layer.
+        setEthDst(b, pkt.off, this.mac);
+        pkt.pktType = PacketType.HOST;
+      } else {
+        // Bridged DNAT (br_nf_pre_routing_finish_bridge): re-address the frame to the new
+        // destination's MAC and bridge it from its ingress port. A REACHABLE neighbour is used
+        // at once; otherwise the neighbour layer resolves it and sends the frame through the
+        // bridge device, which resumes bridging (br_nf_pre_routing_finish_bridge_slow).
+        const hop = route.via !== 0 ? route.via : dstAfter;
+        const n = this.ns.neigh.lookup(this, hop);
+        this.trace(pkt, 'bridge', `DNAT to ${formatIpv4(dstAfter)} on this bridge: bridged DNAT`);
+        if (n !== undefined && n.state === Nud.REACHABLE) {
+          setEthDst(b, pkt.off, n.mac);
+          pkt.pktType = PacketType.OTHERHOST;
+        } else {
+          pkt.brnfDnatPort = port;
+          pkt.brnfSrcMac = readMac(b, pkt.off + 6);
+          this.ns.neigh.output(this, hop, pkt);
+          return false;
+        }
+      }
+    }
+    if (nf.lastCostNs > 0) {
+      pkt.nextDev = port;
+      this.ns.component.schedule(nf.lastCostNs, this, EV_PRE_ROUTING_FINISH, pkt);
+      return false;
+    }
+    return true;
+  }
+
+  /** Continuations after the simulated cost of br_netfilter's hooks. */
+  handleEvent(kind: number, arg: unknown): void {
+    const pkt = arg as Packet;
+    const dev = pkt.nextDev!;
+    pkt.nextDev = null;
+    if (kind === EV_PRE_ROUTING_FINISH) this.handleFrameFinish(dev, pkt);
+    else dev.xmit(pkt);
   }
 
   /**
@@ -157,14 +292,14 @@ export class BridgeDevice extends NetDevice implements RxHandler {
     let last: NetDevice | null = null;
     for (const p of this.ports) {
       if (!this.mayEgress(p, from)) continue;
-      if (last !== null) last.xmit(pkt.clone());
+      if (last !== null) this.egress(last, pkt.clone(), from);
       last = p;
     }
     if (local) {
-      if (last !== null) last.xmit(pkt.clone());
+      if (last !== null) this.egress(last, pkt.clone(), from);
       this.passUp(pkt);
     } else if (last !== null) {
-      last.xmit(pkt);
+      this.egress(last, pkt, from);
     }
   }
 
@@ -173,6 +308,7 @@ export class BridgeDevice extends NetDevice implements RxHandler {
     this.counters.rxPackets++;
     this.counters.rxBytes += pkt.len;
     if (this.tap !== null) this.tap.capture(this, pkt, 1);
+    this.traceFrame(pkt, 'rx');
     this.ns.netifReceive(this, pkt);
   }
 }

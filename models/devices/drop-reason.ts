@@ -27,6 +27,8 @@ export const DropReason = {
   /** TTL expired in forwarding (ICMP time exceeded sent). */
   IP_TTL_EXPIRED: 'IP_TTL_EXPIRED',
   NO_SOCKET: 'NO_SOCKET',
+  /** A netfilter hook returned NF_DROP (DROP or REJECT). */
+  NETFILTER_DROP: 'NETFILTER_DROP',
   /** No protocol handler for the frame's ethertype. */
   UNHANDLED_PROTO: 'UNHANDLED_PROTO',
   ICMP_CSUM: 'ICMP_CSUM',

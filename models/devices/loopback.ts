@@ -31,6 +31,7 @@ export class LoopbackDevice extends NetDevice implements EventHandler {
     this.counters.rxPackets++;
     this.counters.rxBytes += pkt.len;
     if (this.tap !== null) this.tap.capture(this, pkt, CaptureDirection.IN);
+    this.traceFrame(pkt, 'rx');
     pkt.pktType = 0; // PACKET_HOST: everything on lo is for this host
     this.ns.netifReceive(this, pkt);
   }

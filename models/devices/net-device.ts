@@ -4,6 +4,7 @@ import { DeviceCounters } from './counters.js';
 import { DropReason } from './drop-reason.js';
 import type { Netns } from '../stack/netns.js';
 import { readMac } from '../wire/addr.js';
+import { describeFrame } from '../trace/describe.js';
 
 /** Direction of a captured frame, as pcapng's epb_flags encodes it. */
 export const enum CaptureDirection {
@@ -72,6 +73,7 @@ export abstract class NetDevice {
     this.counters.rxPackets++;
     this.counters.rxBytes += pkt.len;
     if (this.tap !== null) this.tap.capture(this, pkt, CaptureDirection.IN);
+    this.traceFrame(pkt, 'rx');
     pkt.pktType = this.classify(pkt);
     if (this.rxHandler !== null) this.rxHandler.handleFrame(this, pkt);
     else this.ns.netifReceive(this, pkt);
@@ -94,6 +96,20 @@ export abstract class NetDevice {
     this.counters.txPackets++;
     this.counters.txBytes += pkt.len;
     if (this.tap !== null) this.tap.capture(this, pkt, CaptureDirection.OUT);
+    const tr = this.ns.ctx.tracer;
+    if (tr !== null && tr.consider(pkt)) tr.add(pkt, this.path, 'tx', describeFrame(pkt.buf, pkt.off, pkt.len));
+  }
+
+  /** Trace point: the frame seen at this device. */
+  protected traceFrame(pkt: Packet, what: string): void {
+    const tr = this.ns.ctx.tracer;
+    if (tr !== null && tr.wants(pkt)) tr.add(pkt, this.path, what, describeFrame(pkt.buf, pkt.off, pkt.len));
+  }
+
+  /** Trace point: something this device decided about a traced frame. */
+  trace(pkt: Packet, what: string, text: string): void {
+    const tr = this.ns.ctx.tracer;
+    if (tr !== null && tr.wants(pkt)) tr.add(pkt, this.path, what, text);
   }
 
   dropTx(pkt: Packet, reason: DropReason): void {

@@ -154,6 +154,8 @@ export class NicDevice extends NetDevice implements EventHandler {
       if (this.flightHead > 1024 && this.flightHead * 2 > this.flight.length) this.compactFlight();
     }
     const peer = this.peer!;
+    // A frame off the wire is a new skb on the receiving host.
+    pkt.scrub(true);
     peer.ns.backlog.enqueue(peer, pkt);
   }
 

@@ -46,6 +46,9 @@ export class VethDevice extends NetDevice implements EventHandler {
       return;
     }
     this.transmitted(pkt);
+    // __dev_forward_skb -> skb_scrub_packet: the peer sees a fresh skb, with no
+    // connection and, across namespaces, no mark.
+    pkt.scrub(peer.ns !== this.ns);
     if (this.delayNs === 0) peer.ns.backlog.enqueue(peer, pkt);
     else this.ns.component.schedule(this.delayNs, this, EV_ARRIVE, pkt);
   }

@@ -88,6 +88,7 @@ export class IcmpLayer {
       return;
     }
     const type = b[icmp]!;
+    this.deliverTrace(pkt, type === ICMP_ECHO ? 'ICMP echo responder' : 'ICMP');
     if (type === ICMP_ECHO) {
       if (pkt.pktType !== PacketType.HOST && this.echoIgnoreBroadcasts) return;
       this.echoReply(pkt, icmp, len);
@@ -100,6 +101,14 @@ export class IcmpLayer {
     }
     if (type === ICMP_DEST_UNREACH || type === ICMP_TIME_EXCEEDED) {
       this.deliverError(pkt, icmp, len);
+    }
+  }
+
+  private deliverTrace(pkt: Packet, to: string): void {
+    const tr = this.ns.ctx.tracer;
+    if (tr !== null && tr.wants(pkt)) {
+      tr.add(pkt, this.ns.name, 'deliver', to);
+      tr.delivered(this.ns.name, pkt);
     }
   }
 

@@ -1,4 +1,6 @@
-import type { Component } from '../../engine/simulation.js';
+import type { Component, EventHandler } from '../../engine/simulation.js';
+import type { Netfilter } from '../netfilter/netfilter.js';
+import { NfHook, NfVerdict } from '../netfilter/hooks.js';
 import type { RandomStream } from '../../engine/rng.js';
 import type { NodeContext } from '../node-context.js';
 import { Packet } from '../packet.js';
@@ -29,8 +31,16 @@ import {
   ipv4Version,
 } from '../wire/ipv4.js';
 import { arpReceive, arpSolicit } from './arp.js';
+import { traceHook } from './trace-hook.js';
 import { IcmpLayer } from './icmp.js';
 import { UdpLayer } from './udp.js';
+
+// Continuations after a netfilter hook (NF_HOOK's okfn), as event kinds.
+const K_RCV_FINISH = 0;
+const K_LOCAL_DELIVER_FINISH = 1;
+const K_FORWARD_FINISH = 2;
+const K_OUTPUT_FINISH = 3;
+const K_POST_FINISH = 4;
 
 /** Loopback network 127.0.0.0/8, all of it local (the kernel's local table). */
 const LOOPBACK_NET = 0x7f000000;
@@ -48,7 +58,7 @@ export interface IpSendOptions {
  * output paths (net/ipv4/ip_input.c, ip_forward.c, ip_output.c). Transport
  * protocols live in IcmpLayer and UdpLayer.
  */
-export class Netns {
+export class Netns implements EventHandler {
   readonly devices = new Map<string, NetDevice>();
   readonly lo: LoopbackDevice;
   readonly routes = new RouteTable();
@@ -59,6 +69,10 @@ export class Netns {
   ipForward = false;
   /** net.ipv4.ip_default_ttl */
   defaultTtl = 64;
+  /** iptables and conntrack, when this namespace has rules (null: no hooks, no cost). See attachNetfilter. */
+  netfilter: Netfilter | null = null;
+  /** Lines written by the LOG target (the namespace's dmesg). */
+  readonly netfilterLog: string[] = [];
   /** Local addresses (the local routing table's unicast entries) -> device. */
   private readonly localAddrs = new Map<number, NetDevice>();
   /** Directed broadcast addresses of configured prefixes. */
@@ -149,6 +163,11 @@ export class Netns {
     this.routes.add({ dst, prefixLen, via, dev, src, metric, proto: 'static', scope: via === 0 ? 'link' : 'universe' });
   }
 
+  /** The device a local address is configured on. */
+  localDevice(addr: number): NetDevice | undefined {
+    return this.localAddrs.get(addr);
+  }
+
   /** inet_addr_type(...) == RTN_LOCAL */
   isLocal(addr: number): boolean {
     return (addr & 0xff000000) >>> 0 === LOOPBACK_NET || this.localAddrs.has(addr);
@@ -177,7 +196,15 @@ export class Netns {
   }
 
   newPacket(ipLen: number): Packet {
-    return Packet.alloc(ETH_HLEN + ipLen, this.ctx.newPacketId(), this.now());
+    const pkt = Packet.alloc(ETH_HLEN + ipLen, this.ctx.newPacketId(), this.now());
+    if (this.ctx.tracer !== null) this.ctx.tracer.created(this.name, pkt);
+    return pkt;
+  }
+
+  /** Trace point in this namespace's stack (routing, hooks, delivery). */
+  trace(pkt: Packet, what: string, text: string): void {
+    const tr = this.ctx.tracer;
+    if (tr !== null && tr.wants(pkt)) tr.add(pkt, this.name, what, text);
   }
 
   // ---------------------------------------------------------------- receive
@@ -190,7 +217,7 @@ export class Netns {
     else dev.dropRx(pkt, DropReason.UNHANDLED_PROTO);
   }
 
-  /** ip_rcv + ip_rcv_finish: validate, then deliver locally or forward. */
+  /** ip_rcv: validate the header, then NF_INET_PRE_ROUTING. */
   private ipRcv(dev: NetDevice, pkt: Packet): void {
     if (pkt.pktType === PacketType.OTHERHOST) {
       dev.dropRx(pkt, DropReason.OTHERHOST);
@@ -214,8 +241,18 @@ export class Netns {
     }
     // Trim link-layer padding (pskb_trim_rcsum).
     pkt.len = ETH_HLEN + total;
-    const dst = ipv4Dst(b, ip);
+    pkt.inDev = dev;
+    // ip_sabotage_in: a frame that went through PREROUTING at a bridge port does not again.
+    if (this.netfilter !== null && !pkt.brnfPrerouted && this.runHook(NfHook.PRE_ROUTING, pkt, dev, null, K_RCV_FINISH)) return;
+    this.rcvFinish(pkt);
+  }
+
+  /** ip_rcv_finish: the routing decision (after any DNAT): deliver locally or forward. */
+  private rcvFinish(pkt: Packet): void {
+    const dev = pkt.inDev!;
+    const dst = ipv4Dst(pkt.buf, pkt.off + ETH_HLEN);
     if (this.isLocal(dst) || this.isBroadcast(dst)) {
+      this.trace(pkt, 'route', `input: ${formatIpv4(dst)} is local, deliver`);
       this.localDeliver(dev, pkt);
       return;
     }
@@ -226,7 +263,7 @@ export class Netns {
     this.forward(dev, pkt);
   }
 
-  /** ip_forward: TTL, MTU, then out through the route's device. */
+  /** ip_forward: TTL, MTU, TTL decrement, then NF_INET_FORWARD. */
   private forward(inDev: NetDevice, pkt: Packet): void {
     const b = pkt.buf;
     const ip = pkt.off + ETH_HLEN;
@@ -234,8 +271,7 @@ export class Netns {
       inDev.dropRx(pkt, DropReason.OTHERHOST);
       return;
     }
-    const dst = ipv4Dst(b, ip);
-    const route = this.routes.lookup(dst);
+    const route = this.routes.lookup(ipv4Dst(b, ip));
     if (route === null) {
       // ip_error: ENETUNREACH with forwarding on -> ICMP net unreachable.
       this.icmp.sendError(pkt, 3, 0, 0);
@@ -258,9 +294,13 @@ export class Netns {
       return;
     }
     decrementTtl(b, ip);
-    this.finishOutput(pkt, route, dst);
+    pkt.route = route;
+    this.trace(pkt, 'route', `forward: ${RouteTable.format(route)} (ttl ${ipv4Ttl(b, ip)})`);
+    if (this.netfilter !== null && this.runHook(NfHook.FORWARD, pkt, inDev, route.dev, K_FORWARD_FINISH)) return;
+    this.postRouting(pkt);
   }
 
+  /** ip_local_deliver: NF_INET_LOCAL_IN, then the protocol. */
   private localDeliver(dev: NetDevice, pkt: Packet): void {
     const b = pkt.buf;
     const ip = pkt.off + ETH_HLEN;
@@ -268,6 +308,15 @@ export class Netns {
       dev.dropRx(pkt, DropReason.UNSUPPORTED); // ip_defrag is not modelled yet
       return;
     }
+    if (this.netfilter !== null && this.runHook(NfHook.LOCAL_IN, pkt, dev, null, K_LOCAL_DELIVER_FINISH)) return;
+    this.localDeliverFinish(pkt);
+  }
+
+  /** ip_local_deliver_finish: hand the datagram to its transport protocol. */
+  private localDeliverFinish(pkt: Packet): void {
+    const dev = pkt.inDev!;
+    const b = pkt.buf;
+    const ip = pkt.off + ETH_HLEN;
     const proto = ipv4Protocol(b, ip);
     if (proto === IPPROTO_ICMP) this.icmp.receive(dev, pkt);
     else if (proto === IPPROTO_UDP) this.udp.receive(dev, pkt);
@@ -284,7 +333,7 @@ export class Netns {
    * Sends a locally generated datagram whose transport header and payload are
    * already at `pkt.off + 14 + 20`: routes it, chooses the source when `src` is 0,
    * writes the IPv4 header, lets `finish(src)` complete the transport checksum,
-   * then hands it to the neighbour layer. Returns false (and drops) without a route.
+   * then runs NF_INET_LOCAL_OUT and hands it on. Returns false (and drops) without a route.
    */
   sendIp(pkt: Packet, proto: number, src: number, dst: number, opts: IpSendOptions, finish?: (src: number) => void): boolean {
     const route = this.outputRoute(dst);
@@ -302,15 +351,41 @@ export class Netns {
       this.dropped(route.dev, pkt, DropReason.PKT_TOO_BIG);
       return false;
     }
+    pkt.route = route;
+    pkt.inDev = null;
+    this.trace(pkt, 'route', `output: ${RouteTable.format(route)}, src ${formatIpv4(src)}`);
     // Process context: what this send makes ready is processed when it returns.
     const backlog = this.ctx.backlog;
     backlog.hold();
     try {
-      this.finishOutput(pkt, route, dst);
+      if (this.netfilter !== null && this.runHook(NfHook.LOCAL_OUT, pkt, null, route.dev, K_OUTPUT_FINISH)) return true;
+      this.outputFinish(pkt);
     } finally {
       backlog.release();
     }
     return true;
+  }
+
+  /** After LOCAL_OUT: ip_route_me_harder when a rule changed the destination (DNAT in OUTPUT). */
+  private outputFinish(pkt: Packet): void {
+    const dst = ipv4Dst(pkt.buf, pkt.off + ETH_HLEN);
+    let route = pkt.route!;
+    if (this.netfilter !== null && dst !== route.dst && !(route.prefixLen < 32 && inPrefix(dst, route.dst, route.prefixLen))) {
+      const r = this.outputRoute(dst);
+      if (r === null) {
+        this.dropped(null, pkt, DropReason.IP_OUTNOROUTES);
+        return;
+      }
+      route = r;
+      pkt.route = r;
+    }
+    this.postRouting(pkt);
+  }
+
+  /** ip_output: NF_INET_POST_ROUTING on the way out of `pkt.route.dev`. */
+  private postRouting(pkt: Packet): void {
+    if (this.netfilter !== null && this.runHook(NfHook.POST_ROUTING, pkt, null, pkt.route!.dev, K_POST_FINISH)) return;
+    this.finishOutput(pkt);
   }
 
   /** The source address a socket not bound to one uses towards `dst` via `route`. */
@@ -330,7 +405,9 @@ export class Netns {
   }
 
   /** ip_finish_output2: to the neighbour of the next hop (or straight to lo). */
-  private finishOutput(pkt: Packet, route: Route, dst: number): void {
+  private finishOutput(pkt: Packet): void {
+    const route = pkt.route!;
+    pkt.route = null;
     if (route.dev === this.lo) {
       const b = pkt.buf;
       setEthDst(b, pkt.off, 0);
@@ -339,7 +416,54 @@ export class Netns {
       this.lo.xmit(pkt);
       return;
     }
-    this.neigh.output(route.dev, route.via !== 0 ? route.via : dst, pkt);
+    this.neigh.output(route.dev, route.via !== 0 ? route.via : ipv4Dst(pkt.buf, pkt.off + ETH_HLEN), pkt);
+  }
+
+  // ---------------------------------------------------------------- netfilter
+
+  /**
+   * NF_HOOK: runs the hook's entries. Returns true when the packet is done
+   * with here: dropped (a DROP or REJECT verdict), or its continuation
+   * scheduled after the simulated cost of the rules it went through.
+   */
+  private runHook(hook: NfHook, pkt: Packet, inDev: NetDevice | null, outDev: NetDevice | null, then: number): boolean {
+    const nf = this.netfilter!;
+    if (!nf.active(hook)) return false;
+    const verdict = nf.hook(hook, pkt, inDev, outDev);
+    if (this.ctx.tracer !== null) traceHook(this, hook, pkt, verdict, nf.lastCostNs);
+    if (verdict !== NfVerdict.ACCEPT) {
+      if (inDev !== null) inDev.dropRx(pkt, DropReason.NETFILTER_DROP);
+      else if (outDev !== null) outDev.dropTx(pkt, DropReason.NETFILTER_DROP);
+      else this.dropped(null, pkt, DropReason.NETFILTER_DROP);
+      return true;
+    }
+    if (nf.lastCostNs > 0) {
+      this.ctx.component.schedule(nf.lastCostNs, this, then, pkt);
+      return true;
+    }
+    return false;
+  }
+
+  /** A continuation after a hook's simulated cost (the okfn of NF_HOOK). */
+  handleEvent(kind: number, arg: unknown): void {
+    const pkt = arg as Packet;
+    switch (kind) {
+      case K_RCV_FINISH:
+        this.rcvFinish(pkt);
+        break;
+      case K_LOCAL_DELIVER_FINISH:
+        this.localDeliverFinish(pkt);
+        break;
+      case K_FORWARD_FINISH:
+        this.postRouting(pkt);
+        break;
+      case K_OUTPUT_FINISH:
+        this.outputFinish(pkt);
+        break;
+      case K_POST_FINISH:
+        this.finishOutput(pkt);
+        break;
+    }
   }
 
   // ---------------------------------------------------------------- drops and timers
@@ -347,6 +471,7 @@ export class Netns {
   /** kfree_skb with a reason: counted by the observer (statistics, tracer). */
   dropped(dev: NetDevice | null, pkt: Packet, reason: DropReason): void {
     this.ctx.observer.drop(this, dev, pkt, reason);
+    this.trace(pkt, 'drop', `${reason}${dev !== null ? ` at ${dev.name}` : ''}`);
   }
 
   /** The neighbour entry for a next hop (tests and dumps). */

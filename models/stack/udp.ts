@@ -93,6 +93,11 @@ export class UdpLayer {
       dev.dropRx(pkt, DropReason.NO_SOCKET);
       return;
     }
+    const tr = this.ns.ctx.tracer;
+    if (tr !== null && tr.wants(pkt)) {
+      tr.add(pkt, this.ns.name, 'deliver', `UDP socket on port ${udpDstPort(b, udp)}`);
+      tr.delivered(this.ns.name, pkt);
+    }
     sock.onDatagram(pkt, src, udpSrcPort(b, udp), dst, udp + UDP_HEADER_LEN, udpLength(b, udp) - UDP_HEADER_LEN);
   }
 

@@ -1,0 +1,199 @@
+import type { NetDevice } from '../devices/net-device.js';
+import { PacketType, type Packet } from '../packet.js';
+import type { RandomStream } from '../../engine/rng.js';
+import { ETH_HLEN } from '../wire/ethernet.js';
+import { NF_IP_PRI, NfHook, NfVerdict, TABLE_HOOKS, HOOK_NAMES, type TableName } from './hooks.js';
+import { type CtState, type AddrType, type IpSet, type NatRange, type NetfilterHost, type NfPacket, type RejectKind } from './types.js';
+import { IptablesRuleset } from './iptables/ruleset.js';
+import { Conntrack } from './conntrack/conntrack.js';
+
+/** One function on a hook, at a priority (struct nf_hook_ops). */
+interface HookEntry {
+  priority: number;
+  name: string;
+  run(p: NfPacket): NfVerdict;
+}
+
+/**
+ * Simulated CPU time of netfilter work, charged to the packet at the hook
+ * (see scenarios and docs for how the defaults were calibrated).
+ */
+export interface NetfilterCosts {
+  /** Per rule evaluated (matches tested) by ipt_do_table. */
+  ruleNs: number;
+  /** Per conntrack lookup (nf_conntrack_in). */
+  conntrackNs: number;
+  /** Per NAT binding set up (nf_nat_setup_info), i.e. per new NATed connection. */
+  natSetupNs: number;
+}
+
+export const ZERO_COSTS: NetfilterCosts = { ruleNs: 0, conntrackNs: 0, natSetupNs: 0 };
+
+/** What the namespace provides to netfilter besides the matches' needs. */
+export interface NetfilterEnv {
+  now(): number;
+  /** Draws of -m statistic. */
+  rng: RandomStream;
+  /** Draws of connection tracking (hash key, NAT port choice): a stream of its own. */
+  conntrackRng: RandomStream;
+  addressType(addr: number, dev?: NetDevice | null): AddrType;
+  reject(p: NfPacket, kind: RejectKind): void;
+  log(p: NfPacket, prefix: string, text: string): void;
+  ipsets: Map<string, IpSet>;
+}
+
+/**
+ * Netfilter in one network namespace: the iptables tables and connection
+ * tracking registered on the five IPv4 hooks at the kernel's priorities, and a
+ * flat walk over each hook's entries (nf_hook_slow). A namespace without rules
+ * has no Netfilter at all and pays nothing.
+ */
+export class Netfilter {
+  readonly iptables = new IptablesRuleset();
+  conntrack: Conntrack | null = null;
+  /** net.bridge.bridge-nf-call-iptables (1 on Kubernetes nodes). */
+  bridgeNfCallIptables = true;
+  costs: NetfilterCosts = ZERO_COSTS;
+  /** Simulated time the last hook() call cost. */
+  lastCostNs = 0;
+  private entries: HookEntry[][] = [[], [], [], [], []];
+  private readonly host: NetfilterHost;
+
+  constructor(private readonly env: NetfilterEnv) {
+    const self = this;
+    this.host = {
+      now: () => env.now(),
+      addressType: (a, d) => env.addressType(a, d),
+      random: () => env.rng.next(),
+      ipset: (name) => env.ipsets.get(name),
+      setupNat(p: NfPacket, manip: 'src' | 'dst', range: NatRange) {
+        if (self.conntrack === null) throw new Error('NAT without connection tracking');
+        self.conntrack.setupNat(p, manip, range);
+        self.lastCostNs += self.costs.natSetupNs;
+      },
+      reject: (p, kind) => env.reject(p, kind),
+      log: (p, prefix, text) => env.log(p, prefix, text),
+    };
+  }
+
+  /** iptables-restore [--noflush] of `text`, then re-registers the hooks. */
+  restore(text: string, fileName: string, noflush = false): void {
+    this.iptables.restore(text, fileName, { noflush });
+    this.register();
+  }
+
+  /** Builds each hook's entry list from the tables present, sorted by priority. */
+  private register(): void {
+    const tables = (['raw', 'mangle', 'nat', 'filter'] as const).filter((t) => this.iptables.hasTable(t));
+    if (this.conntrack === null && needsConntrack(tables, this.iptables.save({ counters: false }))) {
+      this.conntrack = new Conntrack({ now: () => this.env.now(), random: this.env.conntrackRng });
+    }
+    const entries: HookEntry[][] = [[], [], [], [], []];
+    const add = (hook: NfHook, priority: number, name: string, run: (p: NfPacket) => NfVerdict) =>
+      entries[hook]!.push({ priority, name, run });
+    for (const table of tables) {
+      for (const hookName of TABLE_HOOKS[table]) {
+        const hook = HOOK_NAMES.indexOf(hookName) as NfHook;
+        if (table === 'nat') {
+          const manip = hook === NfHook.PRE_ROUTING || hook === NfHook.LOCAL_OUT ? 'dst' : 'src';
+          add(hook, manip === 'dst' ? NF_IP_PRI.NAT_DST : NF_IP_PRI.NAT_SRC, `nat ${hookName}`, (p) => this.natHook(p, manip));
+        } else {
+          add(hook, tablePriority(table), `${table} ${hookName}`, (p) => this.runTable(table, p));
+        }
+      }
+    }
+    const ct = this.conntrack;
+    if (ct !== null) {
+      for (const hook of [NfHook.PRE_ROUTING, NfHook.LOCAL_OUT]) {
+        add(hook, NF_IP_PRI.CONNTRACK, 'conntrack in', (p) => {
+          this.lastCostNs += this.costs.conntrackNs;
+          return ct.in(p);
+        });
+      }
+      for (const hook of [NfHook.LOCAL_IN, NfHook.POST_ROUTING]) {
+        add(hook, NF_IP_PRI.CONNTRACK_CONFIRM, 'conntrack confirm', (p) => ct.confirm(p));
+      }
+    }
+    for (const list of entries) list.sort((a, b) => a.priority - b.priority);
+    this.entries = entries;
+  }
+
+  private runTable(table: TableName, p: NfPacket): NfVerdict {
+    const r = this.iptables.runHook(table, p, this.host);
+    this.lastCostNs += r.rulesEvaluated * this.costs.ruleNs;
+    return r.verdict;
+  }
+
+  /**
+   * nf_nat_inet_fn: the nat table is consulted only for a connection's first
+   * packet (until a binding exists for this manipulation); every packet is then
+   * rewritten by the connection's bindings (Conntrack.natHook).
+   */
+  private natHook(p: NfPacket, manip: 'src' | 'dst'): NfVerdict {
+    const ct = this.conntrack;
+    if (ct === null) return NfVerdict.ACCEPT;
+    return ct.natHook(p, manip, (q) => this.runTable('nat', q));
+  }
+
+  /** The hook has something registered. */
+  active(hook: NfHook): boolean {
+    return this.entries[hook]!.length > 0;
+  }
+
+  /**
+   * nf_hook_slow: runs every entry of `hook` in priority order until one
+   * returns something other than ACCEPT. The connection state found is kept on
+   * the packet (skb->_nfct) for later hooks. `lastCostNs` says what it cost.
+   */
+  hook(
+    hook: NfHook,
+    pkt: Packet,
+    inDev: NetDevice | null,
+    outDev: NetDevice | null,
+    physIn: NetDevice | null = null,
+    physOut: NetDevice | null = null,
+  ): NfVerdict {
+    this.lastCostNs = 0;
+    const list = this.entries[hook]!;
+    if (list.length === 0) return NfVerdict.ACCEPT;
+    const p: NfPacket = {
+      pkt,
+      ipOff: pkt.off + ETH_HLEN,
+      hook,
+      inDev,
+      outDev,
+      physIn,
+      physOut,
+      bridged: physIn !== null || physOut !== null,
+      ct: pkt.ct,
+      ctState: pkt.ctState as CtState,
+      ctDir: pkt.ctDir,
+    };
+    // br_nf_pre_routing / br_nf_forward_ip: a bridged frame for another host's MAC
+    // is PACKET_HOST while iptables sees it (so REJECT may answer it).
+    const otherhost = p.bridged && pkt.pktType === PacketType.OTHERHOST;
+    if (otherhost) pkt.pktType = PacketType.HOST;
+    let verdict: NfVerdict = NfVerdict.ACCEPT;
+    for (let i = 0; i < list.length; i++) {
+      verdict = list[i]!.run(p);
+      if (verdict !== NfVerdict.ACCEPT) break;
+    }
+    if (otherhost) pkt.pktType = PacketType.OTHERHOST;
+    pkt.ct = p.ct;
+    pkt.ctState = p.ctState;
+    pkt.ctDir = p.ctDir;
+    return verdict;
+  }
+}
+
+function tablePriority(table: TableName): number {
+  return table === 'raw' ? NF_IP_PRI.RAW : table === 'mangle' ? NF_IP_PRI.MANGLE : NF_IP_PRI.FILTER;
+}
+
+/**
+ * Connection tracking is loaded (as the kernel autoloads nf_conntrack) when
+ * the nat table exists or a rule needs connection state.
+ */
+function needsConntrack(tables: readonly TableName[], saved: string): boolean {
+  return tables.includes('nat') || /-m (conntrack|state|connmark)\b|-j (CONNMARK|CT|NOTRACK)\b/.test(saved);
+}
