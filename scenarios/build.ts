@@ -11,6 +11,8 @@ import { UdpClient, UdpServer } from '../models/apps/udp-rr.js';
 import { FlowStats } from '../models/stats/flow-stats.js';
 import { parseCidr, parseIpv4, parseMac } from '../models/wire/addr.js';
 import type { LinkSpec, TopologySpec, TrafficSpec } from './topology.js';
+import { attachNetfilter } from '../models/stack/netfilter-env.js';
+import { shiftLines } from './loader.js';
 
 /** Simulated time 0 is 2026-01-01T00:00:00Z in captures and ping timestamps. */
 export const DEFAULT_EPOCH_SECONDS = 1_767_225_600;
@@ -76,6 +78,11 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
     }
     for (const b of nsSpec.bridges) for (const a of b.addresses) addAddress(ns, b.name, a);
     for (const i of nsSpec.interfaces) for (const a of i.addresses) addAddress(ns, i.name, a);
+    if (nsSpec.iptables !== undefined) {
+      const nf = attachNetfilter(ns, spec.netfilterCosts !== undefined ? { costs: spec.netfilterCosts } : {});
+      nf.bridgeNfCallIptables = nsSpec.bridgeNfCallIptables ?? true;
+      nsSpec.iptables.forEach((src, k) => nf.restore(shiftLines(src.text, src.lineOffset), src.file, k > 0));
+    }
     for (const r of nsSpec.routes) {
       const { addr, prefixLen } = parseCidr(r.dst);
       ns.addRoute(addr, prefixLen, ns.device(r.dev), r.via ? parseIpv4(r.via) : 0, r.src ? parseIpv4(r.src) : 0, r.metric ?? 0);
@@ -100,6 +107,11 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
 
   const world: World = { spec, sim, namespaces, drops, flows: [], epochSeconds };
   const servers = new Map<string, UdpServer>();
+  for (const s of spec.servers ?? []) {
+    const ns = namespaces.get(s.ns);
+    if (ns === undefined) throw new Error(`servers: unknown namespace ${s.ns}`);
+    servers.set(`${s.ns}:${s.port}`, new UdpServer(ns, s.port, s.responseSize));
+  }
   const groups = new Map<string, FlowStats>();
   for (const t of spec.traffic) {
     let stats = t.group === undefined ? undefined : groups.get(t.group);
@@ -151,7 +163,7 @@ function startTraffic(world: World, t: TrafficSpec, servers: Map<string, UdpServ
   if (from === undefined) throw new Error(`traffic ${t.name}: unknown namespace ${t.from.ns}`);
   const dst = parseIpv4(t.to);
   if (t.kind === 'ping') {
-    new PingApp(from, { dst, count: t.count, intervalNs: t.intervalNs, size: t.size, ident: t.ident, startNs: t.startNs, timeoutNs: t.timeoutNs, epochSeconds: world.epochSeconds }, stats);
+    new PingApp(from, { name: t.name, dst, count: t.count, intervalNs: t.intervalNs, size: t.size, ident: t.ident, startNs: t.startNs, timeoutNs: t.timeoutNs, epochSeconds: world.epochSeconds }, stats);
     return;
   }
   const serverNs = t.toNs !== undefined ? world.namespaces.get(t.toNs) : ownerOf(world, dst, from);
@@ -167,7 +179,7 @@ function startTraffic(world: World, t: TrafficSpec, servers: Map<string, UdpServ
     }
   }
   const rng = from.component.random(`traffic/${t.name}`);
-  const client = new UdpClient(from, { dst, port: t.port, sourcePort: t.sourcePort, count: t.count, rate: t.rate, arrivals: t.arrivals, requestSize: t.requestSize, responseSize: t.responseSize, startNs: t.startNs, timeoutNs: t.timeoutNs }, stats, rng);
+  const client = new UdpClient(from, { name: t.name, dst, port: t.port, sourcePort: t.sourcePort, count: t.count, rate: t.rate, arrivals: t.arrivals, requestSize: t.requestSize, responseSize: t.responseSize, startNs: t.startNs, timeoutNs: t.timeoutNs }, stats, rng);
   if (t.responseSize === 0 && server !== undefined) {
     // The server sees the client's address as the source its route picks.
     const route = from.outputRoute(dst);

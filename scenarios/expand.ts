@@ -116,6 +116,8 @@ export function expandScenario(s: Scenario): TopologySpec {
       component: node.name,
       ipForward: true,
       containers: [],
+      ...(node.iptablesRules !== undefined && node.iptablesRules.length > 0 ? { iptables: node.iptablesRules } : {}),
+      ...(node.bridgeNfCallIptables === false ? { bridgeNfCallIptables: false } : {}),
       bridges: [
         {
           name: node.bridge,
@@ -179,10 +181,12 @@ export function expandScenario(s: Scenario): TopologySpec {
     seed: s.seed,
     durationNs: s.durationNs,
     loopbackDelayNs: s.loopbackDelayNs,
+    netfilterCosts: s.netfilterCosts,
     namespaces,
     links,
     captures: captures(s.capture, namespaces),
     traffic: expandTraffic(s),
+    ...(s.servers.length > 0 ? { servers: s.servers.map((x) => ({ ...x })) } : {}),
   };
 }
 

@@ -5,10 +5,13 @@
  * `file:line:col: path: problem`, in one ScenarioError.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { IptablesError } from '../models/netfilter/iptables/errors.js';
+import { IptablesRuleset } from '../models/netfilter/iptables/ruleset.js';
 import YAML, { LineCounter } from 'yaml';
 import { ScenarioError, type ScenarioIssue, formatPath } from './errors.js';
 import { type RawScenario, normalizeScenario } from './normalize.js';
-import type { Scenario } from './scenario.js';
+import type { IptablesSource, Scenario } from './scenario.js';
 import { type Issue, checkSchema } from './schema-check.js';
 import { SourceMap } from './source-map.js';
 
@@ -43,7 +46,56 @@ export function parseScenario(text: string, fileName: string): Scenario {
 
   const { scenario, issues } = normalizeScenario(data as RawScenario);
   if (issues.length > 0) throw new ScenarioError(locate(issues), fileName);
+  const ruleIssues = resolveIptables(scenario, fileName, (path) => source.locate(path, false).line);
+  if (ruleIssues.length > 0) throw new ScenarioError(ruleIssues, fileName);
   return scenario;
+}
+
+/**
+ * Gathers each node's rules (inline text, then the file) with the position of
+ * their first line, and loads them into a scratch ruleset so that a bad rule is
+ * reported when the scenario is read, at its own line: for inline rules the
+ * scenario file's line, for a rules file that file's.
+ */
+function resolveIptables(scenario: Scenario, fileName: string, lineOf: (path: (string | number)[]) => number): ScenarioIssue[] {
+  const issues: ScenarioIssue[] = [];
+  scenario.nodes.forEach((node, i) => {
+    const sources: IptablesSource[] = [];
+    if (node.iptables !== undefined) {
+      // A block scalar's text starts on the line after its indicator (`iptables: |`).
+      sources.push({ text: node.iptables, file: fileName, lineOffset: lineOf(['nodes', i, 'iptables']) });
+    }
+    if (node.iptablesFile !== undefined) {
+      const path = resolve(dirname(fileName), node.iptablesFile);
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (e) {
+        const line = lineOf(['nodes', i, 'iptablesFile']);
+        issues.push({ path: `nodes[${i}].iptablesFile`, line, col: 1, message: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+        return;
+      }
+      sources.push({ text, file: path, lineOffset: 0 });
+    }
+    if (sources.length === 0) return;
+    const scratch = new IptablesRuleset();
+    sources.forEach((src, k) => {
+      try {
+        scratch.restore(shiftLines(src.text, src.lineOffset), src.file, { noflush: k > 0 });
+      } catch (e) {
+        if (!(e instanceof IptablesError)) throw e;
+        const field = src.file === fileName ? 'iptables' : 'iptablesFile';
+        issues.push({ path: `nodes[${i}].${field}`, line: e.line, col: 1, message: `${e.reason}${src.file === fileName ? '' : ` (${src.file}:${e.line})`}` });
+      }
+    });
+    node.iptablesRules = sources;
+  });
+  return issues;
+}
+
+/** Prepends blank lines so the parser's line numbers are the file's. */
+export function shiftLines(text: string, lineOffset: number): string {
+  return '\n'.repeat(lineOffset) + text;
 }
 
 export function loadScenarioFile(path: string): Scenario {

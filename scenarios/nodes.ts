@@ -106,6 +106,7 @@ export function generateScaleNodes(layout: ScaleLayout): NodeConfig[] {
       podCIDR: formatCidr(podCidr),
       bridge,
       pods,
+      bridgeNfCallIptables: true,
     };
   }
   return nodes;

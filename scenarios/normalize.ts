@@ -43,6 +43,7 @@ import type {
   Routing,
   Runtime,
   Scenario,
+  ServerConfig,
   TrafficItem,
   TrafficPattern,
 } from './scenario.js';
@@ -94,6 +95,9 @@ interface RawNode {
   podCIDR?: string;
   bridge?: string;
   pods?: RawPod[];
+  iptables?: string;
+  iptablesFile?: string;
+  bridgeNfCallIptables?: boolean;
 }
 export interface RawScenario {
   name: string;
@@ -117,7 +121,9 @@ export interface RawScenario {
   nodes?: RawNode[];
   scale?: { nodes: number; podsPerNode?: number };
   traffic?: RawTrafficItem[];
+  servers?: { on: string; port: number; responseSize?: number }[];
   capture?: 'all' | 'none' | string[];
+  netfilter?: { ruleCost?: DurationText; conntrackCost?: DurationText; natSetupCost?: DurationText };
 }
 
 /** Ranges no node, pod or underlay prefix may overlap. */
@@ -140,6 +146,8 @@ export const DEFAULTS = {
   runtime: 'cni' as Runtime,
   vethDelay: '2us',
   loopbackDelay: '2us',
+  // Calibrated on the kernel reference machine: bench/calibrate/README.md.
+  netfilter: { ruleCost: '25ns', conntrackCost: '150ns', natSetupCost: '1us' },
   mtu: 1500,
   clusterCIDR: '10.244.0.0/16',
   routing: 'host-gw' as Routing,
@@ -213,6 +221,7 @@ class Normalizer {
     const index = new EndpointIndex(nodes, underlay.gateway ? formatIpv4(underlay.gateway) : '');
     const traffic = this.traffic(index, nodes, durationNs);
     const capture = this.capture(nodes, index);
+    const servers = this.servers(index);
 
     const scenario: Scenario = {
       name: raw.name,
@@ -222,6 +231,11 @@ class Normalizer {
       runtime,
       vethDelayNs: this.duration(raw.vethDelay, DEFAULTS.vethDelay, ['vethDelay']),
       loopbackDelayNs: this.duration(raw.loopbackDelay, DEFAULTS.loopbackDelay, ['loopbackDelay']),
+      netfilterCosts: {
+        ruleNs: this.duration(raw.netfilter?.ruleCost, DEFAULTS.netfilter.ruleCost, ['netfilter', 'ruleCost']),
+        conntrackNs: this.duration(raw.netfilter?.conntrackCost, DEFAULTS.netfilter.conntrackCost, ['netfilter', 'conntrackCost']),
+        natSetupNs: this.duration(raw.netfilter?.natSetupCost, DEFAULTS.netfilter.natSetupCost, ['netfilter', 'natSetupCost']),
+      },
       mtu: raw.mtu ?? DEFAULTS.mtu,
       ...(cluster ? { clusterCIDR: formatCidr(cluster) } : {}),
       routing: raw.routing ?? DEFAULTS.routing,
@@ -238,9 +252,32 @@ class Normalizer {
         ? { scale: { nodes: raw.scale.nodes, podsPerNode: raw.scale.podsPerNode ?? DEFAULTS.podsPerNode } }
         : {}),
       traffic,
+      servers,
       capture,
     };
     return { scenario, issues: this.issues };
+  }
+
+  /** Servers: resolved endpoints, one per (namespace, port). */
+  private servers(index: EndpointIndex): ServerConfig[] {
+    const out: ServerConfig[] = [];
+    const seen = new Map<string, number>();
+    (this.raw.servers ?? []).forEach((raw, i) => {
+      const ref = index.source(raw.on);
+      if (typeof ref === 'string') {
+        this.fail(['servers', i, 'on'], ref);
+        return;
+      }
+      const key = `${ref.ns}:${raw.port}`;
+      const prev = seen.get(key);
+      if (prev !== undefined) {
+        this.fail(['servers', i, 'port'], `${raw.port} in ${ref.ns} is already served by servers[${prev}]`);
+        return;
+      }
+      seen.set(key, i);
+      out.push({ ns: ref.ns, port: raw.port, responseSize: raw.responseSize ?? 64 });
+    });
+    return out;
   }
 
   // ---- prefixes -------------------------------------------------------------
@@ -392,7 +429,16 @@ class Normalizer {
       }
 
       const pods = this.pods(rn, at, runtime, bridge, podCidr, podIps);
-      nodes.push({ name: rn.name, address, podCIDR: podCidr ? formatCidr(podCidr) : (rn.podCIDR ?? ''), bridge, pods });
+      nodes.push({
+        name: rn.name,
+        address,
+        podCIDR: podCidr ? formatCidr(podCidr) : (rn.podCIDR ?? ''),
+        bridge,
+        pods,
+        ...(rn.iptables !== undefined ? { iptables: rn.iptables } : {}),
+        ...(rn.iptablesFile !== undefined ? { iptablesFile: rn.iptablesFile } : {}),
+        bridgeNfCallIptables: rn.bridgeNfCallIptables ?? true,
+      });
     });
 
     this.podCidrOverlaps(podCidrs);

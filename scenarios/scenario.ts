@@ -25,6 +25,8 @@ export interface Scenario {
   runtime: Runtime;
   vethDelayNs: number;
   loopbackDelayNs: number;
+  /** Simulated costs of netfilter work (see models/netfilter/netfilter.ts NetfilterCosts). */
+  netfilterCosts: { ruleNs: number; conntrackNs: number; natSetupNs: number };
   mtu: number;
   /**
    * The range node podCIDRs are carved from: node i gets the (i+1)-th /24.
@@ -42,6 +44,8 @@ export interface Scenario {
   /** Present when the nodes were generated rather than listed. */
   scale?: ScaleConfig;
   traffic: TrafficItem[];
+  /** UDP servers answering whatever reaches them (Service backends). */
+  servers: ServerConfig[];
   /** "all", "none", or capture points "<namespace>/<interface>" (may name "lo"). */
   capture: 'all' | 'none' | string[];
 }
@@ -62,6 +66,21 @@ export interface NodeConfig {
   podCIDR: string;
   bridge: string;
   pods: PodConfig[];
+  /** Inline iptables-restore text for the node's namespace. */
+  iptables?: string;
+  /** A rules file, relative to the scenario file (resolved by the loader into `iptablesRules`). */
+  iptablesFile?: string;
+  /** The node's rules, resolved and checked by the loader: each with the file and line its text starts at. */
+  iptablesRules?: IptablesSource[];
+  bridgeNfCallIptables: boolean;
+}
+
+/** iptables-restore text and where it came from (for error positions). */
+export interface IptablesSource {
+  text: string;
+  file: string;
+  /** Line of the file on which the text's first line stands, minus one. */
+  lineOffset: number;
 }
 
 export interface PodConfig {
@@ -128,4 +147,11 @@ export interface PingAllItem extends PingFields, PatternFields {
 
 export interface UdpAllItem extends UdpFields, PatternFields {
   kind: 'udpAll';
+}
+
+/** A UDP server in a namespace, answering every request with responseSize bytes. */
+export interface ServerConfig {
+  ns: string;
+  port: number;
+  responseSize: number;
 }

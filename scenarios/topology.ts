@@ -17,10 +17,14 @@ export interface TopologySpec {
   durationNs: number;
   /** Cost of one hop through `lo` in every namespace (0 = a plain call). */
   loopbackDelayNs?: number;
+  /** Simulated CPU time of netfilter work (per rule, per conntrack lookup, per NAT setup). */
+  netfilterCosts?: { ruleNs: number; conntrackNs: number; natSetupNs: number };
   namespaces: NamespaceSpec[];
   links: LinkSpec[];
   /** Capture points, "<namespace>/<interface>". */
   captures: string[];
+  /** UDP servers that answer whatever reaches them (Service backends behind a virtual IP). */
+  servers?: { ns: string; port: number; responseSize: number }[];
   traffic: TrafficSpec[];
 }
 
@@ -39,6 +43,10 @@ export interface NamespaceSpec {
   /** Containers sharing this namespace (pods only; informative). */
   containers: string[];
   bridges: BridgeSpec[];
+  /** iptables-restore texts loaded into this namespace, in order (later ones with --noflush). */
+  iptables?: { text: string; file: string; lineOffset: number }[];
+  /** net.bridge.bridge-nf-call-iptables (default true). */
+  bridgeNfCallIptables?: boolean;
   /** Every non-loopback, non-bridge interface; `lo` (127.0.0.1/8) is implicit. */
   interfaces: InterfaceSpec[];
   routes: RouteSpec[];
