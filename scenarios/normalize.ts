@@ -147,7 +147,7 @@ export const DEFAULTS = {
   vethDelay: '2us',
   loopbackDelay: '2us',
   // Calibrated on the kernel reference machine: bench/calibrate/README.md.
-  netfilter: { ruleCost: '25ns', conntrackCost: '150ns', natSetupCost: '1us' },
+  netfilter: { ruleCost: '15ns', conntrackCost: '340ns', natSetupCost: '1250ns' },
   mtu: 1500,
   clusterCIDR: '10.244.0.0/16',
   routing: 'host-gw' as Routing,

@@ -5,6 +5,7 @@ import { ETH_HLEN } from '../wire/ethernet.js';
 import { NF_IP_PRI, NfHook, NfVerdict, TABLE_HOOKS, HOOK_NAMES, type TableName } from './hooks.js';
 import { type CtState, type AddrType, type IpSet, type NatRange, type NetfilterHost, type NfPacket, type RejectKind } from './types.js';
 import { IptablesRuleset } from './iptables/ruleset.js';
+import type { IptTraceFn } from './iptables/evaluate.js';
 import { Conntrack } from './conntrack/conntrack.js';
 
 /** One function on a hook, at a priority (struct nf_hook_ops). */
@@ -40,6 +41,8 @@ export interface NetfilterEnv {
   reject(p: NfPacket, kind: RejectKind): void;
   log(p: NfPacket, prefix: string, text: string): void;
   ipsets: Map<string, IpSet>;
+  /** A rule-by-rule trace callback when the tracer follows this packet (undefined otherwise). */
+  ruleTrace(pkt: Packet): IptTraceFn | undefined;
 }
 
 /**
@@ -119,7 +122,7 @@ export class Netfilter {
   }
 
   private runTable(table: TableName, p: NfPacket): NfVerdict {
-    const r = this.iptables.runHook(table, p, this.host);
+    const r = this.iptables.runHook(table, p, this.host, this.env.ruleTrace(p.pkt));
     this.lastCostNs += r.rulesEvaluated * this.costs.ruleNs;
     return r.verdict;
   }

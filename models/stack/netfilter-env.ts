@@ -25,6 +25,17 @@ export function attachNetfilter(ns: Netns, opts: { costs?: NetfilterCosts; ipset
       if (ns.netfilterLog.length < LOG_LIMIT) ns.netfilterLog.push(`${ns.now()} ${prefix}${text || logLine(p)}`);
     },
     ipsets: opts.ipsets ?? new Map(),
+    ruleTrace: (pkt) => {
+      const tr = ns.ctx.tracer;
+      if (tr === null || !tr.wants(pkt)) return undefined;
+      // Rules that matched, and where a chain ended: the steps that decided something.
+      return (s) => {
+        if (s.matched || s.kind !== 'rule') {
+          const action = s.verdict === null ? '' : ` -> ${s.verdict}${s.target !== null ? ` ${s.target}` : ''}`;
+          tr.add(pkt, ns.name, 'rule', `${s.table} ${s.chain} #${s.ruleNum}: ${s.rule}${action}`);
+        }
+      };
+    },
   });
   if (opts.costs !== undefined) nf.costs = opts.costs;
   ns.netfilter = nf;
