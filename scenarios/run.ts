@@ -74,11 +74,16 @@ export function runTopology(spec: TopologySpec, opts: RunOptions): RunResult {
     const results = collectResults(world, duration, taps.reduce((n, t) => n + t.tap.frames, 0));
     for (const t of taps) t.writer.close();
     writeFileSync(join(staging, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+    const nfDir = join(staging, 'netfilter');
+    const nfFiles = writeNetfilterState(world, nfDir);
     // Swap the new results in.
     const finalCaptures = join(opts.outDir, 'captures');
     const resultsFile = join(opts.outDir, 'results.json');
     rmSync(finalCaptures, { recursive: true, force: true });
     renameSync(capDir, finalCaptures);
+    const finalNf = join(opts.outDir, 'netfilter');
+    rmSync(finalNf, { recursive: true, force: true });
+    if (nfFiles > 0) renameSync(nfDir, finalNf);
     renameSync(join(staging, 'results.json'), resultsFile);
     const captureFiles = new Map(taps.map((t) => [t.point, join(finalCaptures, captureFileName(t.point, format))]));
     return { world, captureFiles, results, resultsFile };
@@ -88,6 +93,25 @@ export function runTopology(spec: TopologySpec, opts: RunOptions): RunResult {
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/**
+ * What `iptables-save -c` and `conntrack -L` would print in each namespace that
+ * has rules, after the run: netfilter/<namespace>.iptables-save and .conntrack.
+ */
+function writeNetfilterState(world: World, dir: string): number {
+  let n = 0;
+  for (const ns of world.namespaces.values()) {
+    const nf = ns.netfilter;
+    if (nf === null) continue;
+    if (n === 0) mkdirSync(dir);
+    const base = join(dir, ns.name.replaceAll('/', '.'));
+    writeFileSync(`${base}.iptables-save`, nf.iptables.save({ counters: true }));
+    if (nf.conntrack !== null) writeFileSync(`${base}.conntrack`, nf.conntrack.dump());
+    if (ns.netfilterLog.length > 0) writeFileSync(`${base}.log`, ns.netfilterLog.join('\n') + '\n');
+    n++;
+  }
+  return n;
 }
 
 function findDevice(world: World, point: string): NetDevice {
