@@ -79,7 +79,10 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
     for (const b of nsSpec.bridges) for (const a of b.addresses) addAddress(ns, b.name, a);
     for (const i of nsSpec.interfaces) for (const a of i.addresses) addAddress(ns, i.name, a);
     if (nsSpec.iptables !== undefined) {
-      const nf = attachNetfilter(ns, spec.netfilterCosts !== undefined ? { costs: spec.netfilterCosts } : {});
+      const nf = attachNetfilter(ns, {
+        ...(spec.netfilterCosts !== undefined ? { costs: spec.netfilterCosts } : {}),
+        ...(nsSpec.conntrackMax !== undefined ? { conntrackMax: nsSpec.conntrackMax } : {}),
+      });
       nf.bridgeNfCallIptables = nsSpec.bridgeNfCallIptables ?? true;
       nsSpec.iptables.forEach((src, k) => nf.restore(shiftLines(src.text, src.lineOffset), src.file, k > 0));
     }

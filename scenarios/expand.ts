@@ -118,6 +118,7 @@ export function expandScenario(s: Scenario): TopologySpec {
       containers: [],
       ...(node.iptablesRules !== undefined && node.iptablesRules.length > 0 ? { iptables: node.iptablesRules } : {}),
       ...(node.bridgeNfCallIptables === false ? { bridgeNfCallIptables: false } : {}),
+      ...(node.conntrackMax !== undefined ? { conntrackMax: node.conntrackMax } : {}),
       bridges: [
         {
           name: node.bridge,

@@ -98,6 +98,7 @@ interface RawNode {
   iptables?: string;
   iptablesFile?: string;
   bridgeNfCallIptables?: boolean;
+  conntrackMax?: number;
 }
 export interface RawScenario {
   name: string;
@@ -438,6 +439,7 @@ class Normalizer {
         ...(rn.iptables !== undefined ? { iptables: rn.iptables } : {}),
         ...(rn.iptablesFile !== undefined ? { iptablesFile: rn.iptablesFile } : {}),
         bridgeNfCallIptables: rn.bridgeNfCallIptables ?? true,
+        ...(rn.conntrackMax !== undefined ? { conntrackMax: rn.conntrackMax } : {}),
       });
     });
 

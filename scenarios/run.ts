@@ -38,6 +38,8 @@ export interface Results {
   framesCaptured: number;
   flows: unknown[];
   drops: Record<string, Record<string, number>>;
+  /** Per namespace with connection tracking: entries at the end and `conntrack -S` counters. */
+  conntrack: Record<string, unknown>;
   devices: Record<string, unknown>;
 }
 
@@ -95,6 +97,16 @@ export function runTopology(spec: TopologySpec, opts: RunOptions): RunResult {
   }
 }
 
+function conntrackStats(world: World): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const ns of world.namespaces.values()) {
+    const ct = ns.netfilter?.conntrack;
+    if (ct === undefined || ct === null) continue;
+    out[ns.name] = { entries: ct.count, ...ct.stats };
+  }
+  return out;
+}
+
 /**
  * What `iptables-save -c` and `conntrack -L` would print in each namespace that
  * has rules, after the run: netfilter/<namespace>.iptables-save and .conntrack.
@@ -142,6 +154,7 @@ function collectResults(world: World, durationNs: number, framesCaptured: number
     framesCaptured,
     flows: world.flows.map((f) => f.toJSON()),
     drops: world.drops.toJSON(),
+    conntrack: conntrackStats(world),
     devices,
   };
 }

@@ -73,6 +73,8 @@ export interface NodeConfig {
   /** The node's rules, resolved and checked by the loader: each with the file and line its text starts at. */
   iptablesRules?: IptablesSource[];
   bridgeNfCallIptables: boolean;
+  /** net.netfilter.nf_conntrack_max */
+  conntrackMax?: number;
 }
 
 /** iptables-restore text and where it came from (for error positions). */

@@ -47,6 +47,8 @@ export interface NamespaceSpec {
   iptables?: { text: string; file: string; lineOffset: number }[];
   /** net.bridge.bridge-nf-call-iptables (default true). */
   bridgeNfCallIptables?: boolean;
+  /** net.netfilter.nf_conntrack_max (default 262144). */
+  conntrackMax?: number;
   /** Every non-loopback, non-bridge interface; `lo` (127.0.0.1/8) is implicit. */
   interfaces: InterfaceSpec[];
   routes: RouteSpec[];

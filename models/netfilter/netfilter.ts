@@ -57,6 +57,8 @@ export class Netfilter {
   /** net.bridge.bridge-nf-call-iptables (1 on Kubernetes nodes). */
   bridgeNfCallIptables = true;
   costs: NetfilterCosts = ZERO_COSTS;
+  /** net.netfilter.nf_conntrack_max for the tracker this namespace loads. */
+  conntrackMax: number | undefined = undefined;
   /** Simulated time the last hook() call cost. */
   lastCostNs = 0;
   private entries: HookEntry[][] = [[], [], [], [], []];
@@ -89,7 +91,11 @@ export class Netfilter {
   private register(): void {
     const tables = (['raw', 'mangle', 'nat', 'filter'] as const).filter((t) => this.iptables.hasTable(t));
     if (this.conntrack === null && needsConntrack(tables, this.iptables.save({ counters: false }))) {
-      this.conntrack = new Conntrack({ now: () => this.env.now(), random: this.env.conntrackRng });
+      this.conntrack = new Conntrack({
+        now: () => this.env.now(),
+        random: this.env.conntrackRng,
+        ...(this.conntrackMax !== undefined ? { max: this.conntrackMax } : {}),
+      });
     }
     const entries: HookEntry[][] = [[], [], [], [], []];
     const add = (hook: NfHook, priority: number, name: string, run: (p: NfPacket) => NfVerdict) =>

@@ -13,7 +13,10 @@ const LOG_LIMIT = 10_000;
  * Gives a namespace its Netfilter, wired to what matches and targets ask of
  * the host: address types from the local table, REJECT's answers, LOG lines.
  */
-export function attachNetfilter(ns: Netns, opts: { costs?: NetfilterCosts; ipsets?: Map<string, IpSet> } = {}): Netfilter {
+export function attachNetfilter(
+  ns: Netns,
+  opts: { costs?: NetfilterCosts; ipsets?: Map<string, IpSet>; conntrackMax?: number } = {},
+): Netfilter {
   if (ns.netfilter !== null) return ns.netfilter;
   const nf = new Netfilter({
     now: () => ns.now(),
@@ -38,6 +41,7 @@ export function attachNetfilter(ns: Netns, opts: { costs?: NetfilterCosts; ipset
     },
   });
   if (opts.costs !== undefined) nf.costs = opts.costs;
+  if (opts.conntrackMax !== undefined) nf.conntrackMax = opts.conntrackMax;
   ns.netfilter = nf;
   return nf;
 }

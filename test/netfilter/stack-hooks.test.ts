@@ -122,4 +122,25 @@ describe('netfilter in the stack', () => {
     // The reply, un-DNATed at n1: from the VIP.
     expect(text).toMatch(/n1\/client\/eth0\s+rx\s+.*10\.96\.0\.10:80 > 10\.244\.1\.2:40002/);
   });
+
+  test('nf_conntrack_max: a connection beyond the table size is dropped and counted as table full', () => {
+    const text = twoPods(
+      `*filter
+       :INPUT ACCEPT [0:0]
+       :FORWARD ACCEPT [0:0]
+       :OUTPUT ACCEPT [0:0]
+       -A FORWARD -m conntrack --ctstate INVALID -j DROP
+       COMMIT`,
+      `  - udp: { name: first, from: n1/a, to: n1/b, port: 8080, sourcePort: 1001, count: 1, requestSize: 8, responseSize: 8 }
+  - udp: { name: second, from: n1/a, to: n1/b, port: 8080, sourcePort: 1002, count: 1, requestSize: 8, responseSize: 8, start: 100ms }`,
+    ).replace('    iptables: |', '    conntrackMax: 1\n    iptables: |');
+    const r = runTopology(expandScenario(parseScenario(text, 'nf.yaml')), { outDir: join(work, 'ctmax') });
+    const flows = r.results.flows as { name: string; received: number }[];
+    expect(flows.map((f) => [f.name, f.received])).toEqual([
+      ['first', 1],
+      ['second', 0],
+    ]);
+    expect(r.results.conntrack['n1']).toMatchObject({ entries: 1, dropTableFull: 1 });
+    expect(r.results.drops['n1']).toEqual({ NETFILTER_DROP: 1 });
+  });
 });
