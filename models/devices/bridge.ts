@@ -87,17 +87,17 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
     }
     const entry = this.lookup(dst, now);
     if (entry === null) {
-      this.trace(pkt, 'bridge', `from ${port.name}: unknown destination, flood`);
+      if (this.ns.ctx.tracer !== null) this.trace(pkt, 'bridge', `from ${port.name}: unknown destination, flood`);
       this.flood(pkt, port, false);
       return;
     }
     if (entry.local) {
       if (dst === this.mac) pkt.pktType = PacketType.HOST;
-      this.trace(pkt, 'bridge', `from ${port.name}: for this host (fdb local), up to ${this.name}`);
+      if (this.ns.ctx.tracer !== null) this.trace(pkt, 'bridge', `from ${port.name}: for this host (fdb local), up to ${this.name}`);
       this.passUp(pkt);
       return;
     }
-    this.trace(pkt, 'bridge', `from ${port.name}: forward to ${entry.port!.name} (fdb)`);
+    if (this.ns.ctx.tracer !== null) this.trace(pkt, 'bridge', `from ${port.name}: forward to ${entry.port!.name} (fdb)`);
     this.forward(entry.port!, pkt, port);
   }
 
@@ -255,7 +255,7 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
         // bridge device, which resumes bridging (br_nf_pre_routing_finish_bridge_slow).
         const hop = route.via !== 0 ? route.via : dstAfter;
         const n = this.ns.neigh.lookup(this, hop);
-        this.trace(pkt, 'bridge', `DNAT to ${formatIpv4(dstAfter)} on this bridge: bridged DNAT`);
+        if (this.ns.ctx.tracer !== null) this.trace(pkt, 'bridge', `DNAT to ${formatIpv4(dstAfter)} on this bridge: bridged DNAT`);
         if (n !== undefined && n.state === Nud.REACHABLE) {
           setEthDst(b, pkt.off, n.mac);
           pkt.pktType = PacketType.OTHERHOST;

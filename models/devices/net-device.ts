@@ -106,7 +106,7 @@ export abstract class NetDevice {
     if (tr !== null && tr.wants(pkt)) tr.add(pkt, this.path, what, describeFrame(pkt.buf, pkt.off, pkt.len));
   }
 
-  /** Trace point: something this device decided about a traced frame. */
+  /** Trace point: something this device decided about a traced frame. Callers test ns.ctx.tracer first, so the text is built only when tracing. */
   trace(pkt: Packet, what: string, text: string): void {
     const tr = this.ns.ctx.tracer;
     if (tr !== null && tr.wants(pkt)) tr.add(pkt, this.path, what, text);

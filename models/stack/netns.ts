@@ -201,7 +201,7 @@ export class Netns implements EventHandler {
     return pkt;
   }
 
-  /** Trace point in this namespace's stack (routing, hooks, delivery). */
+  /** Trace point in this namespace's stack (routing, hooks, delivery). Callers test ctx.tracer first, so the text is built only when tracing. */
   trace(pkt: Packet, what: string, text: string): void {
     const tr = this.ctx.tracer;
     if (tr !== null && tr.wants(pkt)) tr.add(pkt, this.name, what, text);
@@ -252,7 +252,7 @@ export class Netns implements EventHandler {
     const dev = pkt.inDev!;
     const dst = ipv4Dst(pkt.buf, pkt.off + ETH_HLEN);
     if (this.isLocal(dst) || this.isBroadcast(dst)) {
-      this.trace(pkt, 'route', `input: ${formatIpv4(dst)} is local, deliver`);
+      if (this.ctx.tracer !== null) this.trace(pkt, 'route', `input: ${formatIpv4(dst)} is local, deliver`);
       this.localDeliver(dev, pkt);
       return;
     }
@@ -295,7 +295,7 @@ export class Netns implements EventHandler {
     }
     decrementTtl(b, ip);
     pkt.route = route;
-    this.trace(pkt, 'route', `forward: ${RouteTable.format(route)} (ttl ${ipv4Ttl(b, ip)})`);
+    if (this.ctx.tracer !== null) this.trace(pkt, 'route', `forward: ${RouteTable.format(route)} (ttl ${ipv4Ttl(b, ip)})`);
     if (this.netfilter !== null && this.runHook(NfHook.FORWARD, pkt, inDev, route.dev, K_FORWARD_FINISH)) return;
     this.postRouting(pkt);
   }
@@ -353,7 +353,7 @@ export class Netns implements EventHandler {
     }
     pkt.route = route;
     pkt.inDev = null;
-    this.trace(pkt, 'route', `output: ${RouteTable.format(route)}, src ${formatIpv4(src)}`);
+    if (this.ctx.tracer !== null) this.trace(pkt, 'route', `output: ${RouteTable.format(route)}, src ${formatIpv4(src)}`);
     // Process context: what this send makes ready is processed when it returns.
     const backlog = this.ctx.backlog;
     backlog.hold();
@@ -471,7 +471,7 @@ export class Netns implements EventHandler {
   /** kfree_skb with a reason: counted by the observer (statistics, tracer). */
   dropped(dev: NetDevice | null, pkt: Packet, reason: DropReason): void {
     this.ctx.observer.drop(this, dev, pkt, reason);
-    this.trace(pkt, 'drop', `${reason}${dev !== null ? ` at ${dev.name}` : ''}`);
+    if (this.ctx.tracer !== null) this.trace(pkt, 'drop', `${reason}${dev !== null ? ` at ${dev.name}` : ''}`);
   }
 
   /** The neighbour entry for a next hop (tests and dumps). */
