@@ -7,7 +7,9 @@ import { runTopology } from '../scenarios/run.js';
 import { parseDuration } from '../engine/time.js';
 import { formatSummary } from './summary.js';
 import { traceTopology } from '../scenarios/trace.js';
-import { parseIpv4 } from '../models/wire/addr.js';
+import { parseCidr, parseIpv4 } from '../models/wire/addr.js';
+import { readFileSync } from 'node:fs';
+import { explainPacket, formatExplanation, type EntryHook, type ProbeProto, type RulesLayer } from '../models/netfilter/explain/index.js';
 
 function seedOption(v: string): number {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError('the seed is a whole number >= 0');
@@ -24,6 +26,34 @@ function addressOption(flag: string, v: string): number {
     return parseIpv4(v);
   } catch {
     throw new Error(`${flag}: "${v}" is not an IPv4 address`);
+  }
+}
+
+function portOption(v: string): number {
+  if (!/^[1-9]\d*$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('expected a port, 1-65535');
+  return Number(v);
+}
+
+/** A rules file for `iptables trace`, named in its errors as given. */
+function rulesFile(flag: string, path: string): RulesLayer {
+  try {
+    return { text: readFileSync(path, 'utf8'), file: path };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`${flag}: cannot read "${path}"${code === 'ENOENT' ? ': no such file' : code === 'EISDIR' ? ': is a directory' : `: ${(e as Error).message}`}`);
+  }
+}
+
+/** --local-ip: an address, or ADDR/LEN to give the node's uplink that prefix. */
+function localAddress(v: string): { addr: number; prefixLen: number } {
+  try {
+    if (v.includes('/')) {
+      const c = parseCidr(v);
+      return { addr: c.addr, prefixLen: c.prefixLen };
+    }
+    return { addr: parseIpv4(v), prefixLen: 32 };
+  } catch {
+    throw new Error(`--local-ip: "${v}" is not an IPv4 address (or ADDR/LEN)`);
   }
 }
 
@@ -127,6 +157,67 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         if (o.json) io.out(JSON.stringify(tracer.steps, null, 2) + '\n');
         else if (tracer.steps.length === 0) log('no packet matched (nothing traced)');
         else log(tracer.format());
+      },
+    );
+
+  const iptables = program.command('iptables').description('iptables tools that need no scenario');
+  iptables
+    .command('trace')
+    .description(
+      'evaluate one packet against an iptables-save dump as a node owning --local-ip (and 127.0.0.0/8) would: ' +
+        'verdict, every destination with its probability (all -m statistic branches), masquerade, and the path',
+    )
+    .requiredOption('--rules <file>', 'iptables-save output to evaluate (applied with --noflush on top of --base)')
+    .requiredOption('--src <ip>', 'source address of the packet')
+    .requiredOption('--dst <ip>', 'destination address')
+    .option('--proto <proto>', 'tcp, udp or icmp (echo request)', 'tcp')
+    .option('--dport <port>', 'destination port (tcp, udp)', portOption)
+    .option('--sport <port>', 'source port', portOption, 40000)
+    .option('--hook <hook>', 'where the packet enters: PREROUTING or OUTPUT (default: OUTPUT if --src is local, else PREROUTING)')
+    .option('--in-iface <name>', 'device a PREROUTING packet arrives on', 'eth0')
+    .option('--out-iface <name>', 'device forwarded and sent packets leave by; holds the --local-ip addresses', 'eth0')
+    .option('--local-ip <ip...>', "the node's own addresses (ADDR or ADDR/LEN)")
+    .option('--base <file>', "a ruleset loaded first, like the node's own chains under kube-proxy's")
+    .option('--json', 'print {verdict, destinations, masquerade, path} as JSON')
+    .action(
+      (o: {
+        rules: string;
+        src: string;
+        dst: string;
+        proto: string;
+        dport?: number;
+        sport: number;
+        hook?: string;
+        inIface: string;
+        outIface: string;
+        localIp?: string[];
+        base?: string;
+        json?: boolean;
+      }) => {
+        if (o.proto !== 'tcp' && o.proto !== 'udp' && o.proto !== 'icmp') throw new Error(`--proto: expected tcp, udp or icmp, got "${o.proto}"`);
+        if (o.proto !== 'icmp' && o.dport === undefined) throw new Error(`--dport: required for ${o.proto}`);
+        let hook: EntryHook | undefined;
+        if (o.hook !== undefined) {
+          const h = o.hook.toUpperCase();
+          if (h !== 'PREROUTING' && h !== 'OUTPUT') throw new Error(`--hook: expected PREROUTING or OUTPUT, got "${o.hook}"`);
+          hook = h;
+        }
+        const src = addressOption('--src', o.src);
+        const dst = addressOption('--dst', o.dst);
+        const localAddrs = (o.localIp ?? []).map(localAddress);
+        const rules = [...(o.base !== undefined ? [rulesFile('--base', o.base)] : []), rulesFile('--rules', o.rules)];
+        const e = explainPacket({
+          rules,
+          probe: { proto: o.proto as ProbeProto, src, dst, sport: o.sport, dport: o.dport ?? 0 },
+          ...(hook !== undefined ? { hook } : {}),
+          node: { localAddrs, inIface: o.inIface, outIface: o.outIface },
+        });
+        if (o.json) {
+          const json = { verdict: e.verdict, destinations: e.destinations, masquerade: e.masquerade, path: e.path };
+          io.out(JSON.stringify(json, null, 2) + '\n');
+        } else {
+          log(formatExplanation(e));
+        }
       },
     );
 
