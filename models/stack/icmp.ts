@@ -2,6 +2,7 @@ import type { NetDevice } from '../devices/net-device.js';
 import { DropReason } from '../devices/drop-reason.js';
 import { PacketType, type Packet } from '../packet.js';
 import type { Netns } from './netns.js';
+import { type CtSource, ctAttach } from './ct-attach.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
 import { internetChecksum } from '../wire/checksum.js';
 import {
@@ -165,8 +166,11 @@ export class IcmpLayer {
     this.sendError(pkt, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0);
   }
 
-  /** icmp_send (__icmp_send) about the IPv4 datagram in `orig`. */
-  sendError(orig: Packet, type: number, code: number, info: number): void {
+  /**
+   * icmp_send (__icmp_send) about the IPv4 datagram in `orig`; `ct` says where
+   * orig's connection is when that is not orig itself (REJECT runs inside a hook).
+   */
+  sendError(orig: Packet, type: number, code: number, info: number, ct: CtSource = orig): void {
     const b = orig.buf;
     const ip = orig.off + ETH_HLEN;
     if (orig.pktType !== PacketType.HOST) return;
@@ -199,6 +203,8 @@ export class IcmpLayer {
     // Source: the address the datagram was sent to when it was for us, else chosen by the route back.
     const origDst = ipv4Dst(b, ip);
     const src = this.ns.isLocal(origDst) ? origDst : 0;
+    // icmp_glue_bits: an error joins the offending packet's connection (nf_ct_attach).
+    ctAttach(pkt, ct);
     this.sentErrors++;
     this.ns.sendIp(pkt, IPPROTO_ICMP, src, origSrc, {
       dontFragment: false,

@@ -366,17 +366,21 @@ export class Netns implements EventHandler {
     return true;
   }
 
-  /** After LOCAL_OUT: ip_route_me_harder when a rule changed the destination (DNAT in OUTPUT). */
+  /**
+   * After LOCAL_OUT: nf_nat_ipv4_local_fn routes again (ip_route_me_harder)
+   * whenever the packet's connection has its destination NATed in this
+   * direction (tuple[dir].dst != tuple[!dir].src, DNAT in OUTPUT) — even when
+   * the first route also covers the new destination (a default route, where a
+   * more specific one now applies).
+   */
   private outputFinish(pkt: Packet): void {
-    const dst = ipv4Dst(pkt.buf, pkt.off + ETH_HLEN);
-    let route = pkt.route!;
-    if (this.netfilter !== null && dst !== route.dst && !(route.prefixLen < 32 && inPrefix(dst, route.dst, route.prefixLen))) {
-      const r = this.outputRoute(dst);
+    const ct = pkt.ct;
+    if (ct !== null && ct.tuple[pkt.ctDir]!.dst !== ct.tuple[1 - pkt.ctDir]!.src) {
+      const r = this.outputRoute(ipv4Dst(pkt.buf, pkt.off + ETH_HLEN));
       if (r === null) {
         this.dropped(null, pkt, DropReason.IP_OUTNOROUTES);
         return;
       }
-      route = r;
       pkt.route = r;
     }
     this.postRouting(pkt);

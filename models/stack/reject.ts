@@ -1,4 +1,5 @@
 import type { Netns } from './netns.js';
+import { ctAttach } from './ct-attach.js';
 import type { NfPacket, RejectKind } from '../netfilter/types.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
 import { IPPROTO_TCP, IPV4_HEADER_LEN, ipv4Dst, ipv4HeaderLen, ipv4Src, ipv4TotalLength } from '../wire/ipv4.js';
@@ -22,7 +23,7 @@ const REJECT_CODES: Record<Exclude<RejectKind, 'tcp-reset'>, number> = {
  */
 export function sendReject(ns: Netns, p: NfPacket, kind: RejectKind): void {
   if (kind !== 'tcp-reset') {
-    ns.icmp.sendError(p.pkt, 3, REJECT_CODES[kind], 0);
+    ns.icmp.sendError(p.pkt, 3, REJECT_CODES[kind], 0, p);
     return;
   }
   sendTcpReset(ns, p);
@@ -51,6 +52,8 @@ function sendTcpReset(ns: Netns, p: NfPacket): void {
   const t = rst.off + ETH_HLEN + IPV4_HEADER_LEN;
   const srcPort = tcpDstPort(b, tcp);
   const dstPort = tcpSrcPort(b, tcp);
+  // nf_send_reset: nf_ct_attach(nskb, oldskb), so NAT translates the RST like a reply.
+  ctAttach(rst, p);
   ns.sendIp(rst, IPPROTO_TCP, src, dst, { dontFragment: false }, (s) =>
     emitTcp(
       { srcPort, dstPort, seq, ack, flags: hasAck ? TCP_RST : TCP_RST | TCP_ACK, window: 0, urgent: 0, options: {} },

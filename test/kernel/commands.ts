@@ -30,6 +30,21 @@ export function run(file: string, args: readonly string[], timeoutMs = 10_000): 
   });
 }
 
+/** Runs a command with `input` on its standard input (iptables-restore reads its rules there). */
+export function runWithInput(file: string, args: readonly string[], input: string, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(file, args, { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (err) {
+        const code = typeof err.code === 'number' ? err.code : null;
+        reject(new CommandError([file, ...args].join(' '), code, stderr || err.message));
+      } else {
+        resolve(stdout);
+      }
+    });
+    child.stdin?.end(input);
+  });
+}
+
 /** Synchronous variant, for prerequisite checks and exit-time cleanup. */
 export function runSync(file: string, args: readonly string[], timeoutMs = 10_000): { ok: boolean; stdout: string; stderr: string } {
   const r = spawnSync(file, args, { timeout: timeoutMs, encoding: 'utf8' });

@@ -3,6 +3,7 @@
  * captures, run the traffic, stop, read, normalise, tear down. What podwire's
  * captures are compared against, capture point by capture point.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import type { TopologySpec } from '../../scenarios/topology.js';
 import { ProcessSet, runSync, sleep } from './commands.js';
 import { type CapturedFrame, startCaptures } from './kernel-capture.js';
 import { runKernelTraffic, trafficEndNs, type TrafficRun } from './kernel-traffic.js';
+import { dumpCounters, type IptablesBackend, iptablesTools, loadIptables, namespacesWithRules } from './kernel-iptables.js';
 import { buildKernelTopology, type KernelTopology, RUN_PREFIX } from './netns-topology.js';
 import { type NormalisedFrame, normaliseFrame } from './normalise.js';
 
@@ -31,6 +33,10 @@ export interface KernelRun {
   renamed: Map<string, string>;
   /** Where the raw captures are, when keepFiles was set. */
   workDir?: string;
+  /** `iptables-save -c` after the traffic, per spec namespace that has rules. */
+  counters: Map<string, string>;
+  /** The iptables backend the rules were loaded with (when any namespace has rules). */
+  iptablesBackend?: IptablesBackend;
 }
 
 /** Runs `spec` on the kernel and returns the normalised frames per capture point. */
@@ -44,8 +50,14 @@ export async function runOnKernelDetailed(spec: TopologySpec, options: KernelRun
   const procs = new ProcessSet();
   let topo: KernelTopology | undefined;
   try {
+    const tools = namespacesWithRules(spec).length > 0 ? iptablesTools() : null;
+    if (namespacesWithRules(spec).length > 0 && tools === null) throw new Error(`${spec.name} has iptables rules but iptables-restore/iptables-save do not run`);
     topo = await buildKernelTopology(spec);
     log(`built ${spec.name}: ${[...topo.namespaces.values()].join(', ')}`);
+    if (tools !== null) {
+      await loadIptables(topo, tools);
+      log(`loaded iptables rules with ${tools.restore} (${tools.version})`);
+    }
     const session = await startCaptures(topo, spec.captures, dir, procs, Math.ceil(trafficEndNs(spec.traffic) / 1e6) + 60_000);
     let traffic: TrafficRun;
     try {
@@ -56,9 +68,13 @@ export async function runOnKernelDetailed(spec: TopologySpec, options: KernelRun
       throw err;
     }
     const captures = await session.stop();
+    const counters = tools !== null ? await dumpCounters(topo, tools) : new Map<string, string>();
     const frames = new Map<string, NormalisedFrame[]>();
     for (const [point, list] of captures) frames.set(point, list.map((f) => normaliseFrame(f.data, f.dir)));
-    return { frames, captures, traffic, renamed: new Map(topo.renamed), workDir: options.keepFiles ? dir : undefined };
+    return {
+      frames, captures, traffic, renamed: new Map(topo.renamed), workDir: options.keepFiles ? dir : undefined, counters,
+      ...(tools !== null ? { iptablesBackend: tools.backend } : {}),
+    };
   } finally {
     await procs.stopAll(1_000);
     await topo?.teardown();
@@ -109,4 +125,58 @@ function checkPrerequisites(): Prerequisites {
   }
   if (runSync('ip', ['netns', 'list']).stdout.includes(probe)) return { ok: false, reason: `could not delete probe namespace ${probe}` };
   return { ok: true, reason: 'root, ip, tcpdump, sysctl, iputils ping and network namespaces are available' };
+}
+
+/** The extensions the netfilter scenarios use, loaded once into a probe namespace. */
+const PROBE_RULES = `*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:PROBE - [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL -j PROBE
+-A PROBE -m comment --comment probe -m statistic --mode nth --every 2 --packet 0 -j MARK --or-mark 0x4000
+-A PROBE -p udp -m udp --dport 80 -j DNAT --to-destination 10.0.0.1:8080
+-A POSTROUTING -m mark --mark 0x4000/0x4000 -j MASQUERADE
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+COMMIT
+`;
+
+let cachedNetfilter: Prerequisites | undefined;
+
+/**
+ * kernelPrerequisites plus what the netfilter comparisons need: iptables-restore
+ * and iptables-save of one backend, the extensions the scenarios use (addrtype,
+ * comment, statistic, mark, udp, conntrack, DNAT, MASQUERADE, MARK), and
+ * br_netfilter's per-namespace sysctl (bridged DNAT). Computed once.
+ */
+export function netfilterPrerequisites(): Prerequisites {
+  cachedNetfilter ??= checkNetfilterPrerequisites();
+  return cachedNetfilter;
+}
+
+function checkNetfilterPrerequisites(): Prerequisites {
+  const base = kernelPrerequisites();
+  if (!base.ok) return base;
+  const tools = iptablesTools();
+  if (tools === null) return { ok: false, reason: 'iptables-restore/iptables-save do not run (install iptables)' };
+  const probe = `${RUN_PREFIX}nfprobe`;
+  const add = runSync('ip', ['netns', 'add', probe]);
+  if (!add.ok) return { ok: false, reason: `cannot create a network namespace: ${add.stderr.trim()}` };
+  try {
+    const sysctl = runSync('ip', ['netns', 'exec', probe, 'sysctl', '-n', 'net.bridge.bridge-nf-call-iptables']);
+    if (!sysctl.ok) return { ok: false, reason: `no net.bridge.bridge-nf-call-iptables in a namespace (br_netfilter is not loaded): ${sysctl.stderr.trim()}` };
+    const restore = spawnSync('ip', ['netns', 'exec', probe, tools.restore], { input: PROBE_RULES, encoding: 'utf8', timeout: 10_000 });
+    if (restore.status !== 0) return { ok: false, reason: `${tools.restore} cannot load the extensions the scenarios use: ${(restore.stderr ?? String(restore.error)).trim()}` };
+    const save = runSync('ip', ['netns', 'exec', probe, tools.save, '-c']);
+    if (!save.ok || !save.stdout.includes('--to-destination 10.0.0.1:8080')) return { ok: false, reason: `${tools.save} -c does not show the probe rules: ${save.stderr.trim()}` };
+  } finally {
+    runSync('ip', ['netns', 'del', probe]);
+  }
+  return { ok: true, reason: `${base.reason}; ${tools.version}, br_netfilter` };
 }

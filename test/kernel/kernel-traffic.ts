@@ -32,8 +32,13 @@ export function realTimeNs(): bigint {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
 }
 
-/** The namespace holding address `to`: the spec's toNs, else the owner of that address, else (loopback) the sender. */
-export function serverNamespace(spec: TopologySpec, flow: TrafficSpec): string {
+/**
+ * The namespace holding address `to`: the spec's toNs, else the owner of that
+ * address, else (loopback) the sender; undefined for an address no namespace
+ * holds (a Service VIP, answered by the `servers` its DNAT leads to), as
+ * podwire's build decides (scenarios/build.ts, ownerOf).
+ */
+export function serverNamespace(spec: TopologySpec, flow: TrafficSpec): string | undefined {
   if (flow.toNs !== undefined) return flow.toNs;
   if (flow.to.startsWith('127.')) return flow.from.ns;
   for (const ns of spec.namespaces) {
@@ -41,7 +46,7 @@ export function serverNamespace(spec: TopologySpec, flow: TrafficSpec): string {
       if (dev.addresses.some((a) => a.split('/')[0] === flow.to)) return ns.name;
     }
   }
-  throw new Error(`flow "${flow.name}": no namespace holds ${flow.to}`);
+  return undefined;
 }
 
 /** Expected end of the last flow relative to t0, in ns. */
@@ -74,11 +79,18 @@ export async function runKernelTraffic(topo: KernelTopology, procs: ProcessSet, 
   const hardTimeoutMs = Math.ceil(endNs / 1e6) + 15_000;
   const own: Started[] = [];
   try {
-    // UDP servers: one per (namespace, port); flows sharing one must agree on the response size.
+    // UDP servers: the spec's own (Service backends), then one per (namespace, port) a flow
+    // is addressed to; flows sharing one must agree on the response size.
     const servers = new Map<string, { netns: string; port: number; responseSize: number; flow: string }>();
+    for (const s of spec.servers ?? []) {
+      const netns = topo.netns(s.ns);
+      servers.set(`${netns}:${s.port}`, { netns, port: s.port, responseSize: s.responseSize, flow: `server ${s.ns}:${s.port}` });
+    }
     for (const f of traffic) {
       if (f.kind !== 'udp') continue;
-      const netns = topo.netns(serverNamespace(spec, f));
+      const serverNs = serverNamespace(spec, f);
+      if (serverNs === undefined) continue;
+      const netns = topo.netns(serverNs);
       const key = `${netns}:${f.port}`;
       const s = servers.get(key);
       if (s && s.responseSize !== f.responseSize) {

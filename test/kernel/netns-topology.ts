@@ -173,6 +173,7 @@ export async function buildKernelTopology(spec: TopologySpec): Promise<KernelTop
         ...IPV4_CONF_DEFAULTS.flatMap(([key, v]) => [`net.ipv4.conf.all.${key}=${v}`, `net.ipv4.conf.default.${key}=${v}`]),
       ];
       await run('ip', inNetns(netns, ['sysctl', '-q', '-w', ...sysctls]));
+      await setBridgeNfCallIptables(ns, netns);
       await ip(netns, 'link', 'set', 'lo', 'up');
       for (const b of ns.bridges) {
         const name = k(ns.name, b.name);
@@ -229,6 +230,23 @@ export async function buildKernelTopology(spec: TopologySpec): Promise<KernelTop
     throw err;
   }
   return topo;
+}
+
+/**
+ * net.bridge.bridge-nf-call-iptables as the spec says (default 1, the kernel's
+ * default too). The br_netfilter sysctls are per namespace (since Linux 5.3,
+ * net/bridge/br_netfilter_hooks.c, br_netfilter_sysctl_init_net) and exist only
+ * while br_netfilter is loaded; without it bridged frames never see iptables,
+ * which is what 0 asks for, so only a namespace that needs 1 fails.
+ */
+async function setBridgeNfCallIptables(ns: NamespaceSpec, netns: string): Promise<void> {
+  const want = ns.bridgeNfCallIptables ?? true;
+  try {
+    await run('ip', inNetns(netns, ['sysctl', '-q', '-w', `net.bridge.bridge-nf-call-iptables=${want ? 1 : 0}`]));
+  } catch (err) {
+    const needed = want && ns.bridges.length > 0 && (ns.iptables ?? []).length > 0;
+    if (needed) throw new Error(`${ns.name}: cannot set net.bridge.bridge-nf-call-iptables (is br_netfilter loaded?): ${(err as Error).message}`);
+  }
 }
 
 function ip(netns: string, ...args: string[]): Promise<string> {
