@@ -12,11 +12,12 @@
  * mark_source_chains (which hooks reach each entry; a loop is ELOOP) and
  * each match's and target's checkentry with that hook mask.
  *
- * Room for a later index: chains are contiguous entry ranges
- * (chainStart/chainEnd), so a chain can get a lookup structure that maps a
- * packet to the first entry worth testing without changing the layout.
+ * Chains are contiguous entry ranges (chainStart/chainEnd), so long runs of
+ * kube-proxy-shaped rules get a lookup structure beside the layout
+ * (chain-index.ts) that maps a packet to the first entry worth testing.
  */
 import type { RuleSpec } from './ast.js';
+import { ChainIndex, DEFAULT_CHAIN_INDEX, type ChainIndexOptions } from './chain-index.js';
 import { fail, IptablesError } from './errors.js';
 import type { CheckCtx, CompileEnv } from './extension.js';
 import { MissingObjectError } from './matches/nfacct.js';
@@ -99,6 +100,8 @@ export class CompiledTable {
   readonly stackSize: number;
   /** Whether any rule uses -j TRACE (traversals then check skb->nf_trace). */
   readonly hasTrace: boolean;
+  /** Runs of keyed rules the walk may jump through (null: none, or indexing off). */
+  index: ChainIndex | null = null;
   /** Undo actions of loaded matches (recent table references, nfacct references). */
   readonly releases: (() => void)[];
   private readonly states: (RuleState | null)[];
@@ -204,7 +207,8 @@ function unconditional(r: RuleSpec): boolean {
   );
 }
 
-export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>): CompiledTable {
+/** `index`: how to index long runs of kube-proxy-shaped rules, or false for none (the plain linear walk). */
+export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>, index: ChainIndexOptions | false = DEFAULT_CHAIN_INDEX): CompiledTable {
   const chains = model.orderedChains();
   const chainIndex = new Map<string, number>();
   chains.forEach((c, i) => chainIndex.set(c.name, i));
@@ -332,6 +336,7 @@ export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>):
     t.destroy();
     throw err;
   }
+  if (index !== false) t.index = ChainIndex.build(t, chains, index);
   return t;
 }
 

@@ -13,6 +13,11 @@
  *     the verdict.
  * A match may hotdrop (truncated header): the traversal stops with NF_DROP.
  *
+ * Where the table has an index (chain-index.ts), reaching an entry of an
+ * indexed run jumps to the first entry of the run the packet can match; the
+ * entries jumped over are counted as evaluated, as the kernel tests them.
+ * A trace callback turns the index off, since it reports every entry tested.
+ *
  * Nothing here allocates unless a trace callback is given or the packet is
  * being TRACEd.
  */
@@ -87,7 +92,17 @@ export function doTable(t: CompiledTable, x: XtPacket, stack: Int32Array, trace?
   let sp = 0;
   let verdict: number = NfVerdict.DROP;
   let evaluated = 0;
+  const index = trace === undefined ? t.index : null;
+  const runAt = index === null ? null : index.runAt;
   for (;;) {
+    if (runAt !== null) {
+      const r = runAt[e]!;
+      if (r >= 0) {
+        const j = index!.next(r, e, x);
+        evaluated += j - e;
+        e = j;
+      }
+    }
     evaluated++;
     let matched = ipFlags[e] === 0 || ipMatch(t, e, x);
     if (matched) {

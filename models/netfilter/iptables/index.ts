@@ -5,6 +5,7 @@
  */
 export { IptablesRuleset, type RestoreOptions, type RulesetOptions, type RunResult, type SaveOptions } from './ruleset.js';
 export type { IptTraceFn, IptTraceStep, TraceAction } from './evaluate.js';
+export { DEFAULT_CHAIN_INDEX, type ChainIndexOptions, type IndexedRun } from './chain-index.js';
 export type { ListOptions } from './list.js';
 export { IptablesError } from './errors.js';
 export { NfacctRegistry, NfacctObject } from './nfacct.js';

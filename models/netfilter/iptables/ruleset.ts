@@ -19,6 +19,7 @@ import type { Packet } from '../../packet.js';
 import { HOOK_NAMES, NfVerdict, type TableName } from '../hooks.js';
 import type { IpSet, NetfilterHost, NfPacket } from '../types.js';
 import type { Counters } from './ast.js';
+import { DEFAULT_CHAIN_INDEX, type ChainIndexOptions, type IndexedRun } from './chain-index.js';
 import { compileTable, type CompiledTable } from './compile.js';
 import { doTable, type IptTraceFn } from './evaluate.js';
 import { listTable, type ListOptions } from './list.js';
@@ -58,6 +59,12 @@ export interface RulesetOptions {
   ipsets?: (name: string) => IpSet | undefined;
   /** The namespace's nfacct objects (created on demand if not given). */
   nfacct?: NfacctRegistry;
+  /**
+   * How tables index runs of kube-proxy-shaped rules (chain-index.ts); false
+   * walks every rule. Only wall-clock time differs: verdicts, counters and
+   * rulesEvaluated are the same either way.
+   */
+  chainIndex?: ChainIndexOptions | false;
 }
 
 interface LoadedTable {
@@ -73,6 +80,8 @@ interface Frame {
 
 export class IptablesRuleset {
   readonly nfacct: NfacctRegistry;
+  /** RulesetOptions.chainIndex; read at each restore, so a change applies to tables loaded afterwards. */
+  chainIndex: ChainIndexOptions | false;
   private readonly recentLists = new RecentRegistry();
   private readonly traced = new WeakSet<Packet>();
   private readonly ipsets: ((name: string) => IpSet | undefined) | undefined;
@@ -87,6 +96,7 @@ export class IptablesRuleset {
   constructor(opts: RulesetOptions = {}) {
     this.nfacct = opts.nfacct ?? new NfacctRegistry();
     this.ipsets = opts.ipsets;
+    this.chainIndex = opts.chainIndex ?? DEFAULT_CHAIN_INDEX;
   }
 
   /**
@@ -106,7 +116,7 @@ export class IptablesRuleset {
         else model.apply(s, apply);
       }
       const env = { recent: this.recentLists, nfacct: this.nfacct, traced: this.traced, ...(this.ipsets ? { ipsets: this.ipsets } : {}) };
-      const compiled = compileTable(model, env);
+      const compiled = compileTable(model, env, this.chainIndex);
       // New rules took their references first; now the old table lets go (recent lists survive).
       if (loaded !== undefined) loaded.compiled.destroy();
       if (compiled.hasTrace) this.anyTrace = true;
@@ -194,6 +204,12 @@ export class IptablesRuleset {
       policy: c.builtin ? { packets: c.packets, bytes: c.bytes } : null,
       rules: c.rules.map((r) => ({ packets: r.packets, bytes: r.bytes })),
     };
+  }
+
+  /** The runs of `table` that the walk jumps through by index (none when the table is not loaded). */
+  indexedRuns(table: TableName): IndexedRun[] {
+    const t = this.tables.get(table)?.compiled;
+    return t?.index?.runs(t) ?? [];
   }
 
   /** An xt_recent list of this namespace (/proc/net/xt_recent/NAME). */
