@@ -62,6 +62,8 @@ export class Netfilter {
   /** Simulated time the last hook() call cost. */
   lastCostNs = 0;
   private entries: HookEntry[][] = [[], [], [], [], []];
+  /** Some rule loaded so far reads or sets connection state. */
+  private stateRules = false;
   private readonly host: NetfilterHost;
 
   constructor(private readonly env: NetfilterEnv) {
@@ -84,13 +86,14 @@ export class Netfilter {
   /** iptables-restore [--noflush] of `text`, then re-registers the hooks. */
   restore(text: string, fileName: string, noflush = false): void {
     this.iptables.restore(text, fileName, { noflush });
+    if (!this.stateRules && usesConnectionState(text)) this.stateRules = true;
     this.register();
   }
 
   /** Builds each hook's entry list from the tables present, sorted by priority. */
   private register(): void {
     const tables = (['raw', 'mangle', 'nat', 'filter'] as const).filter((t) => this.iptables.hasTable(t));
-    if (this.conntrack === null && needsConntrack(tables, this.iptables.save({ counters: false }))) {
+    if (this.conntrack === null && (tables.includes('nat') || this.stateRules)) {
       this.conntrack = new Conntrack({
         now: () => this.env.now(),
         random: this.env.conntrackRng,
@@ -201,8 +204,9 @@ function tablePriority(table: TableName): number {
 
 /**
  * Connection tracking is loaded (as the kernel autoloads nf_conntrack) when
- * the nat table exists or a rule needs connection state.
+ * the nat table exists or a rule reads or sets connection state; this is the
+ * second test, on the iptables-restore text (one scan, not a re-serialisation).
  */
-function needsConntrack(tables: readonly TableName[], saved: string): boolean {
-  return tables.includes('nat') || /-m (conntrack|state|connmark)\b|-j (CONNMARK|CT|NOTRACK)\b/.test(saved);
+function usesConnectionState(text: string): boolean {
+  return /-m\s+(conntrack|state|connmark)\b|-j\s+(CONNMARK|CT|NOTRACK)\b/.test(text);
 }
