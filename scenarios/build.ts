@@ -12,6 +12,7 @@ import { FlowStats } from '../models/stats/flow-stats.js';
 import { parseCidr, parseIpv4, parseMac } from '../models/wire/addr.js';
 import type { LinkSpec, TopologySpec, TrafficSpec } from './topology.js';
 import { attachNetfilter } from '../models/stack/netfilter-env.js';
+import { IpSetTable } from '../models/netfilter/ipset.js';
 import { shiftLines } from './loader.js';
 
 /** Simulated time 0 is 2026-01-01T00:00:00Z in captures and ping timestamps. */
@@ -82,6 +83,7 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
       const nf = attachNetfilter(ns, {
         ...(spec.netfilterCosts !== undefined ? { costs: spec.netfilterCosts } : {}),
         ...(nsSpec.conntrackMax !== undefined ? { conntrackMax: nsSpec.conntrackMax } : {}),
+        ipsets: new Map((nsSpec.ipsets ?? []).map((s) => [s.name, IpSetTable.of(s.name, s.type, s.entries ?? [])])),
       });
       nf.bridgeNfCallIptables = nsSpec.bridgeNfCallIptables ?? true;
       nsSpec.iptables.forEach((src, k) => nf.restore(shiftLines(src.text, src.lineOffset), src.file, k > 0));

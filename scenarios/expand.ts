@@ -119,6 +119,7 @@ export function expandScenario(s: Scenario): TopologySpec {
       ...(node.iptablesRules !== undefined && node.iptablesRules.length > 0 ? { iptables: node.iptablesRules } : {}),
       ...(node.bridgeNfCallIptables === false ? { bridgeNfCallIptables: false } : {}),
       ...(node.conntrackMax !== undefined ? { conntrackMax: node.conntrackMax } : {}),
+      ...(node.ipsets !== undefined ? { ipsets: node.ipsets } : {}),
       bridges: [
         {
           name: node.bridge,

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { IptablesError } from '../models/netfilter/iptables/errors.js';
 import { IptablesRuleset } from '../models/netfilter/iptables/ruleset.js';
+import { IpSetTable } from '../models/netfilter/ipset.js';
 import YAML, { LineCounter } from 'yaml';
 import { ScenarioError, type ScenarioIssue, formatPath } from './errors.js';
 import { type RawScenario, normalizeScenario } from './normalize.js';
@@ -78,7 +79,8 @@ function resolveIptables(scenario: Scenario, fileName: string, lineOf: (path: (s
       sources.push({ text, file: path, lineOffset: 0 });
     }
     if (sources.length === 0) return;
-    const scratch = new IptablesRuleset();
+    const sets = new Map((node.ipsets ?? []).map((s) => [s.name, IpSetTable.of(s.name, s.type, s.entries ?? [])]));
+    const scratch = new IptablesRuleset({ ipsets: (name) => sets.get(name) });
     sources.forEach((src, k) => {
       try {
         scratch.restore(shiftLines(src.text, src.lineOffset), src.file, { noflush: k > 0 });

@@ -6,6 +6,7 @@
  * thrown; the loader attaches file positions.
  */
 import { parseDuration } from '../engine/time.js';
+import { IpSetTable } from '../models/netfilter/ipset.js';
 import { parseBandwidth } from './bandwidth.js';
 import { EndpointIndex } from './endpoints.js';
 import { type PathSegment, formatPath, listNames } from './errors.js';
@@ -42,6 +43,7 @@ import type {
   PodConfig,
   Routing,
   Runtime,
+  IpSetConfig,
   Scenario,
   ServerConfig,
   TrafficItem,
@@ -99,6 +101,7 @@ interface RawNode {
   iptablesFile?: string;
   bridgeNfCallIptables?: boolean;
   conntrackMax?: number;
+  ipsets?: IpSetConfig[];
 }
 export interface RawScenario {
   name: string;
@@ -257,6 +260,25 @@ class Normalizer {
       capture,
     };
     return { scenario, issues: this.issues };
+  }
+
+  /** ip sets: unique names, every element valid for its set type. */
+  private ipsets(sets: IpSetConfig[], at: PathSegment[]): IpSetConfig[] {
+    const names = new Map<string, number>();
+    sets.forEach((set, j) => {
+      const prev = names.get(set.name);
+      if (prev !== undefined) this.fail([...at, 'ipsets', j, 'name'], `"${set.name}" is already used by ipsets[${prev}]`);
+      names.set(set.name, j);
+      const table = new IpSetTable(set.name, set.type);
+      (set.entries ?? []).forEach((e, k) => {
+        try {
+          table.add(e);
+        } catch (err) {
+          this.fail([...at, 'ipsets', j, 'entries', k], `${(err as Error).message} (in a ${set.type} set)`);
+        }
+      });
+    });
+    return sets.map((s) => ({ name: s.name, type: s.type, entries: s.entries ?? [] }));
   }
 
   /** Servers: resolved endpoints, one per (namespace, port). */
@@ -440,6 +462,7 @@ class Normalizer {
         ...(rn.iptablesFile !== undefined ? { iptablesFile: rn.iptablesFile } : {}),
         bridgeNfCallIptables: rn.bridgeNfCallIptables ?? true,
         ...(rn.conntrackMax !== undefined ? { conntrackMax: rn.conntrackMax } : {}),
+        ...(rn.ipsets !== undefined && rn.ipsets.length > 0 ? { ipsets: this.ipsets(rn.ipsets, at) } : {}),
       });
     });
 

@@ -75,6 +75,15 @@ export interface NodeConfig {
   bridgeNfCallIptables: boolean;
   /** net.netfilter.nf_conntrack_max */
   conntrackMax?: number;
+  /** ip sets for -m set. */
+  ipsets?: IpSetConfig[];
+}
+
+/** An ip set: name, type and elements in `ipset add` syntax. */
+export interface IpSetConfig {
+  name: string;
+  type: 'hash:ip' | 'hash:net' | 'hash:ip,port' | 'bitmap:port';
+  entries?: string[];
 }
 
 /** iptables-restore text and where it came from (for error positions). */

@@ -52,7 +52,7 @@ export interface NetfilterEnv {
  * has no Netfilter at all and pays nothing.
  */
 export class Netfilter {
-  readonly iptables = new IptablesRuleset();
+  readonly iptables: IptablesRuleset;
   conntrack: Conntrack | null = null;
   /** net.bridge.bridge-nf-call-iptables (1 on Kubernetes nodes). */
   bridgeNfCallIptables = true;
@@ -67,6 +67,8 @@ export class Netfilter {
   private readonly host: NetfilterHost;
 
   constructor(private readonly env: NetfilterEnv) {
+    // -m set resolves its set when the rule is loaded, as xt_set's checkentry does.
+    this.iptables = new IptablesRuleset({ ipsets: (name) => env.ipsets.get(name) });
     const self = this;
     this.host = {
       now: () => env.now(),
