@@ -130,13 +130,27 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--dport <port>', '... to this port', positiveInt)
     .option('--count <n>', 'how many packets matching the filter', positiveInt, 1)
     .option('--follow-reply', 'also trace the answer the packet provokes')
+    .option('--all-rules', 'list every iptables rule evaluated with its match result, not only those that matched')
     .option('-s, --seed <n>', "seed (overrides the scenario's)", seedOption)
     .option('-d, --duration <time>', 'simulated time to run', durationOption)
     .option('--json', 'print the steps as JSON')
     .action(
       (
         name: string,
-        o: { flow?: string; packet: number; proto?: string; src?: string; dst?: string; dport?: number; count: number; followReply?: boolean; seed?: number; duration?: number; json?: boolean },
+        o: {
+          flow?: string;
+          packet: number;
+          proto?: string;
+          src?: string;
+          dst?: string;
+          dport?: number;
+          count: number;
+          followReply?: boolean;
+          allRules?: boolean;
+          seed?: number;
+          duration?: number;
+          json?: boolean;
+        },
       ) => {
         if (o.flow === undefined && o.proto === undefined && o.src === undefined && o.dst === undefined && o.dport === undefined) {
           throw new Error('trace: say what to trace: --flow NAME, or a filter (--proto, --src, --dst, --dport)');
@@ -153,6 +167,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           ...(o.dport !== undefined ? { dport: o.dport } : {}),
           count: o.count,
           followReply: o.followReply === true,
+          allRules: o.allRules === true,
         });
         if (o.json) io.out(JSON.stringify(tracer.steps, null, 2) + '\n');
         else if (tracer.steps.length === 0) log('no packet matched (nothing traced)');

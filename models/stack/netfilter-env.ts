@@ -31,10 +31,11 @@ export function attachNetfilter(
     ruleTrace: (pkt) => {
       const tr = ns.ctx.tracer;
       if (tr === null || !tr.wants(pkt)) return undefined;
-      // Rules that matched, and where a chain ended: the steps that decided something.
+      // By default the rules that matched and where chains ended (the steps that decided something).
+      const all = tr.selector.allRules === true;
       return (s) => {
-        if (s.matched || s.kind !== 'rule') {
-          const action = s.verdict === null ? '' : ` -> ${s.verdict}${s.target !== null ? ` ${s.target}` : ''}`;
+        if (all || s.matched || s.kind !== 'rule') {
+          const action = s.verdict === null ? ' -> no match' : ` -> ${s.verdict}${s.target !== null ? ` ${s.target}` : ''}`;
           tr.add(pkt, ns.name, 'rule', `${s.table} ${s.chain} #${s.ruleNum}: ${s.rule}${action}`);
         }
       };

@@ -29,6 +29,8 @@ export interface TraceSelector {
   followReply?: boolean;
   /** How many packets matching the filter to trace (default 1). */
   count?: number;
+  /** Show every iptables rule evaluated, not only those that matched (and chain ends). */
+  allRules?: boolean;
 }
 
 /**

@@ -143,4 +143,13 @@ describe('netfilter in the stack', () => {
     expect(r.results.conntrack['n1']).toMatchObject({ entries: 1, dropTableFull: 1 });
     expect(r.results.drops['n1']).toEqual({ NETFILTER_DROP: 1 });
   });
+
+  test('trace --all-rules lists rules that did not match, with their match result', () => {
+    const spec = expandScenario(resolveScenario('service-nat'));
+    const matched = traceTopology(spec, { flow: 'client conn 2', packet: 1 }).format();
+    const all = traceTopology(spec, { flow: 'client conn 2', packet: 1, allRules: true }).format();
+    expect(matched).not.toMatch(/no match/);
+    expect(all).toMatch(/nat KUBE-SVC-ECHO #2: .*--mode nth --every 2 --packet 0 -j KUBE-SEP-B1 -> no match/);
+    expect(all).toMatch(/nat KUBE-SVC-ECHO #3: .* -j KUBE-SEP-B2 -> JUMP KUBE-SEP-B2/);
+  });
 });
