@@ -5,9 +5,9 @@
  * connection tracking's verdict on the packet, NAT rewrites, the routing
  * decision, REJECT/LOG side effects and the end.
  */
-import type { HookName, TableName } from '../hooks.js';
+import type { HookName } from '../hooks.js';
 import type { RejectKind } from '../types.js';
-import type { TraceAction } from '../iptables/evaluate.js';
+import type { IptTraceStep } from '../iptables/evaluate.js';
 
 export type FinalVerdict = 'ACCEPT' | 'DROP' | 'REJECT';
 
@@ -15,19 +15,7 @@ export type PathStep =
   /** The packet enters a hook, as it is at that moment. */
   | { step: 'hook'; hook: HookName; in: string | null; out: string | null; packet: string }
   /** One entry the table traversal tested. */
-  | {
-      step: 'rule';
-      hook: HookName;
-      table: TableName;
-      chain: string;
-      /** 1-based; a chain's policy or implicit return is its rule count + 1. */
-      ruleNum: number;
-      kind: 'rule' | 'return' | 'policy';
-      rule: string;
-      matched: boolean;
-      verdict: TraceAction | null;
-      target: string | null;
-    }
+  | ({ step: 'rule'; hook: HookName } & IptTraceStep)
   /** nf_conntrack_in looked the packet up: its state (NEW, ESTABLISHED, INVALID...). */
   | { step: 'conntrack'; hook: HookName; state: string }
   /** The nat hook rewrote the packet ('dst': DNAT/REDIRECT, 'src': SNAT/MASQUERADE). */
