@@ -25,7 +25,14 @@ export function attachNetfilter(
     addressType: (addr, dev) => addressType(ns, addr, dev ?? null),
     reject: (p, kind) => sendReject(ns, p, kind),
     log: (p, prefix, text) => {
-      if (ns.netfilterLog.length < LOG_LIMIT) ns.netfilterLog.push(`${ns.now()} ${prefix}${text || logLine(p)}`);
+      const line = `${prefix}${text || logLine(p)}`;
+      if (ns.netfilterLog.length < LOG_LIMIT) ns.netfilterLog.push(`${ns.now()} ${line}`);
+      // LOG and TRACE feed the tracer too: a packet the TRACE target marked is followed from here on.
+      const tr = ns.ctx.tracer;
+      if (tr !== null) {
+        if (prefix.startsWith('TRACE:')) tr.watch(p.pkt);
+        if (tr.wants(p.pkt)) tr.add(p.pkt, ns.name, 'log', line);
+      }
     },
     ipsets: opts.ipsets ?? new Map(),
     ruleTrace: (pkt) => {

@@ -68,6 +68,11 @@ export class Tracer {
     if (this.selector.flow !== undefined && this.originals.size < 1) this.originals.add(pkt.id);
   }
 
+  /** Follow this packet from now on (the iptables TRACE target asks for it). */
+  watch(pkt: Packet): void {
+    this.watched.add(pkt.id);
+  }
+
   wants(pkt: Packet): boolean {
     return this.watched.has(pkt.id);
   }

@@ -152,4 +152,33 @@ describe('netfilter in the stack', () => {
     expect(all).toMatch(/nat KUBE-SVC-ECHO #2: .*--mode nth --every 2 --packet 0 -j KUBE-SEP-B1 -> no match/);
     expect(all).toMatch(/nat KUBE-SVC-ECHO #3: .* -j KUBE-SEP-B2 -> JUMP KUBE-SEP-B2/);
   });
+
+  test('LOG and TRACE feed the namespace log and the tracer: a TRACE-marked packet is followed', () => {
+    const text = twoPods(
+      `*raw
+       :PREROUTING ACCEPT [0:0]
+       :OUTPUT ACCEPT [0:0]
+       -A PREROUTING -p udp -m udp --dport 8080 -j TRACE
+       COMMIT
+       *filter
+       :INPUT ACCEPT [0:0]
+       :FORWARD ACCEPT [0:0]
+       :OUTPUT ACCEPT [0:0]
+       -A FORWARD -p udp -m udp --dport 8080 -j LOG --log-prefix "fwd: "
+       COMMIT`,
+      '  - udp: { from: n1/a, to: n1/b, port: 8080, count: 1, requestSize: 8, responseSize: 8 }',
+    );
+    const spec = expandScenario(parseScenario(text, 'nf.yaml'));
+    const r = runTopology(spec, { outDir: join(work, 'log') });
+    const log = r.world.namespaces.get('n1')!.netfilterLog;
+    console.log(log.join('\n'));
+    // The kernel logs a TRACE-marked packet from the entry after the TRACE rule on (trace_packet).
+    expect(log.some((l) => l.includes('TRACE: raw:PREROUTING:policy:2'))).toBe(true);
+    expect(log.some((l) => l.includes('TRACE: filter:FORWARD:rule:1'))).toBe(true);
+    expect(log.some((l) => /fwd: IN=cni0 OUT=cni0 .*SRC=10\.244\.1\.2 DST=10\.244\.1\.3/.test(l))).toBe(true);
+    // A tracer given no selection of its own still follows what TRACE marked.
+    const tracer = traceTopology(spec, { proto: 'tcp', count: 0 });
+    expect(tracer.format()).toMatch(/n1\s+log\s+fwd: IN=cni0/);
+    expect(tracer.format()).toMatch(/n1\/b\/eth0\s+rx/);
+  });
 });
