@@ -171,7 +171,6 @@ describe('netfilter in the stack', () => {
     const spec = expandScenario(parseScenario(text, 'nf.yaml'));
     const r = runTopology(spec, { outDir: join(work, 'log') });
     const log = r.world.namespaces.get('n1')!.netfilterLog;
-    console.log(log.join('\n'));
     // The kernel logs a TRACE-marked packet from the entry after the TRACE rule on (trace_packet).
     expect(log.some((l) => l.includes('TRACE: raw:PREROUTING:policy:2'))).toBe(true);
     expect(log.some((l) => l.includes('TRACE: filter:FORWARD:rule:1'))).toBe(true);
