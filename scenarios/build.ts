@@ -86,6 +86,7 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
         ipsets: new Map((nsSpec.ipsets ?? []).map((s) => [s.name, IpSetTable.of(s.name, s.type, s.entries ?? [])])),
       });
       nf.bridgeNfCallIptables = nsSpec.bridgeNfCallIptables ?? true;
+      for (const name of nsSpec.nfacct ?? []) nf.iptables.nfacct.add(name);
       nsSpec.iptables.forEach((src, k) => nf.restore(shiftLines(src.text, src.lineOffset), src.file, k > 0));
     }
     for (const r of nsSpec.routes) {

@@ -120,6 +120,7 @@ export function expandScenario(s: Scenario): TopologySpec {
       ...(node.bridgeNfCallIptables === false ? { bridgeNfCallIptables: false } : {}),
       ...(node.conntrackMax !== undefined ? { conntrackMax: node.conntrackMax } : {}),
       ...(node.ipsets !== undefined ? { ipsets: node.ipsets } : {}),
+      ...(node.nfacct !== undefined ? { nfacct: node.nfacct } : {}),
       bridges: [
         {
           name: node.bridge,

@@ -81,6 +81,7 @@ function resolveIptables(scenario: Scenario, fileName: string, lineOf: (path: (s
     if (sources.length === 0) return;
     const sets = new Map((node.ipsets ?? []).map((s) => [s.name, IpSetTable.of(s.name, s.type, s.entries ?? [])]));
     const scratch = new IptablesRuleset({ ipsets: (name) => sets.get(name) });
+    for (const name of node.nfacct ?? []) scratch.nfacct.add(name);
     sources.forEach((src, k) => {
       try {
         scratch.restore(shiftLines(src.text, src.lineOffset), src.file, { noflush: k > 0 });

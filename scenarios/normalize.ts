@@ -102,6 +102,7 @@ interface RawNode {
   bridgeNfCallIptables?: boolean;
   conntrackMax?: number;
   ipsets?: IpSetConfig[];
+  nfacct?: string[];
 }
 export interface RawScenario {
   name: string;
@@ -463,6 +464,7 @@ class Normalizer {
         bridgeNfCallIptables: rn.bridgeNfCallIptables ?? true,
         ...(rn.conntrackMax !== undefined ? { conntrackMax: rn.conntrackMax } : {}),
         ...(rn.ipsets !== undefined && rn.ipsets.length > 0 ? { ipsets: this.ipsets(rn.ipsets, at) } : {}),
+        ...(rn.nfacct !== undefined && rn.nfacct.length > 0 ? { nfacct: [...new Set(rn.nfacct)] } : {}),
       });
     });
 

@@ -121,6 +121,8 @@ function writeNetfilterState(world: World, dir: string): number {
     writeFileSync(`${base}.iptables-save`, nf.iptables.save({ counters: true }));
     if (nf.conntrack !== null) writeFileSync(`${base}.conntrack`, nf.conntrack.dump());
     if (ns.netfilterLog.length > 0) writeFileSync(`${base}.log`, ns.netfilterLog.join('\n') + '\n');
+    const acct = nf.iptables.nfacct.list();
+    if (acct !== '') writeFileSync(`${base}.nfacct`, acct);
     n++;
   }
   return n;

@@ -77,6 +77,8 @@ export interface NodeConfig {
   conntrackMax?: number;
   /** ip sets for -m set. */
   ipsets?: IpSetConfig[];
+  /** nfacct objects for -m nfacct. */
+  nfacct?: string[];
 }
 
 /** An ip set: name, type and elements in `ipset add` syntax. */

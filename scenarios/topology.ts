@@ -49,6 +49,8 @@ export interface NamespaceSpec {
   bridgeNfCallIptables?: boolean;
   /** net.netfilter.nf_conntrack_max (default 262144). */
   conntrackMax?: number;
+  /** nfacct objects (`nfacct add NAME`) for -m nfacct. */
+  nfacct?: string[];
   /** ip sets (ipset(8)) for -m set, elements in `ipset add` syntax. */
   ipsets?: { name: string; type: 'hash:ip' | 'hash:net' | 'hash:ip,port' | 'bitmap:port'; entries?: string[] }[];
   /** Every non-loopback, non-bridge interface; `lo` (127.0.0.1/8) is implicit. */

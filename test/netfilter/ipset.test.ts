@@ -3,7 +3,7 @@
  * -m set --match-set (xt_set): hash:ip, hash:net, hash:ip,port, bitmap:port.
  */
 import { describe, expect, test } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IpSetTable } from '../../models/netfilter/ipset.js';
@@ -82,5 +82,18 @@ describe('-m set in a scenario', () => {
     expect(bad).toThrow(/sets\.yaml:8:\d+: nodes\[0\]\.ipsets\[0\]\.entries\[0\]: "10\.244\.1\.3" is not an ip,port element/);
     const missing = () => parseScenario(scenario('"10.244.1.3,udp:9000"', '-A FORWARD -m set --match-set NOPE dst -j DROP'), 'sets.yaml');
     expect(missing).toThrow(/sets\.yaml:14:\d+: nodes\[0\]\.iptables: .*NOPE/);
+  });
+
+  test('nfacct objects declared on the node count what -m nfacct rules match', () => {
+    const text = scenario('"10.244.1.3,udp:9000"', '-A FORWARD -m nfacct --nfacct-name to-b -j ACCEPT').replace(
+      '    ipsets:',
+      '    nfacct: [to-b]\n    ipsets:',
+    );
+    const out = join(mkdtempSync(join(tmpdir(), 'pw-acct-')), 'o');
+    runTopology(expandScenario(parseScenario(text, 'sets.yaml')), { outDir: out });
+    // 2 requests + 2 responses per flow, two flows, all forwarded by the node bridge.
+    expect(readFileSync(join(out, 'netfilter', 'n1.nfacct'), 'utf8')).toMatch(/pkts = 0+8, bytes = 0+\d+ } = to-b;/);
+    const missing = () => parseScenario(scenario('"10.244.1.3,udp:9000"', '-A FORWARD -m nfacct --nfacct-name nope -j ACCEPT'), 'sets.yaml');
+    expect(missing).toThrow(/nodes\[0\]\.iptables: .*nope/);
   });
 });
