@@ -7,7 +7,7 @@ import { formatIpv4, readMac } from '../wire/addr.js';
 import type { EventHandler } from '../../engine/simulation.js';
 import { NfHook, NfVerdict } from '../netfilter/hooks.js';
 import { Nud } from '../stack/neighbour.js';
-import { traceHook } from '../stack/trace-hook.js';
+import { flowOf, traceHook } from '../stack/trace-hook.js';
 import { ETH_HLEN, ETHERTYPE_IPV4, ethType, setEthDst, setEthSrc } from '../wire/ethernet.js';
 import { ipv4ChecksumValid, ipv4Dst } from '../wire/ipv4.js';
 
@@ -194,8 +194,9 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
       for (const hook of [NfHook.FORWARD, NfHook.POST_ROUTING]) {
         if (!nf.active(hook)) continue;
         const fwd = hook === NfHook.FORWARD;
+        const before = this.ns.ctx.tracer !== null ? flowOf(pkt) : '';
         const verdict = nf.hook(hook, pkt, fwd ? this : null, this, fwd ? from : null, to);
-        if (this.ns.ctx.tracer !== null) traceHook(this.ns, hook, pkt, verdict, nf.lastCostNs, `bridge ${this.name} port ${to.name}`);
+        if (this.ns.ctx.tracer !== null) traceHook(this.ns, hook, pkt, verdict, nf.lastCostNs, `bridge ${this.name} port ${to.name}`, before);
         if (verdict !== NfVerdict.ACCEPT) {
           (from ?? this).dropRx(pkt, DropReason.NETFILTER_DROP);
           return;
@@ -233,8 +234,9 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
     }
     const dstBefore = ipv4Dst(b, ip);
     if (nf.active(NfHook.PRE_ROUTING)) {
+      const before = this.ns.ctx.tracer !== null ? flowOf(pkt) : '';
       const verdict = nf.hook(NfHook.PRE_ROUTING, pkt, this, null, port, null);
-      if (this.ns.ctx.tracer !== null) traceHook(this.ns, NfHook.PRE_ROUTING, pkt, verdict, nf.lastCostNs, `bridge ${this.name} port ${port.name}`);
+      if (this.ns.ctx.tracer !== null) traceHook(this.ns, NfHook.PRE_ROUTING, pkt, verdict, nf.lastCostNs, `bridge ${this.name} port ${port.name}`, before);
       if (verdict !== NfVerdict.ACCEPT) {
         port.dropRx(pkt, DropReason.NETFILTER_DROP);
         return false;

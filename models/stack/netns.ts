@@ -31,7 +31,7 @@ import {
   ipv4Version,
 } from '../wire/ipv4.js';
 import { arpReceive, arpSolicit } from './arp.js';
-import { traceHook } from './trace-hook.js';
+import { flowOf, traceHook } from './trace-hook.js';
 import { IcmpLayer } from './icmp.js';
 import { UdpLayer } from './udp.js';
 
@@ -433,8 +433,9 @@ export class Netns implements EventHandler {
   private runHook(hook: NfHook, pkt: Packet, inDev: NetDevice | null, outDev: NetDevice | null, then: number): boolean {
     const nf = this.netfilter!;
     if (!nf.active(hook)) return false;
+    const before = this.ctx.tracer !== null ? flowOf(pkt) : '';
     const verdict = nf.hook(hook, pkt, inDev, outDev);
-    if (this.ctx.tracer !== null) traceHook(this, hook, pkt, verdict, nf.lastCostNs);
+    if (this.ctx.tracer !== null) traceHook(this, hook, pkt, verdict, nf.lastCostNs, '', before);
     if (verdict !== NfVerdict.ACCEPT) {
       if (inDev !== null) inDev.dropRx(pkt, DropReason.NETFILTER_DROP);
       else if (outDev !== null) outDev.dropTx(pkt, DropReason.NETFILTER_DROP);

@@ -117,6 +117,7 @@ describe('netfilter in the stack', () => {
     const text = tracer.format();
     expect(text).toMatch(/n1\/client\s+route\s+output: default via 10\.244\.1\.1 dev eth0/);
     expect(text).toMatch(/n1\s+hook\s+PREROUTING \(bridge cni0 port vethclient\): ACCEPT, ct NEW.*UDP 10\.244\.1\.2:40002 > 10\.244\.2\.2:8080/);
+    expect(text).toMatch(/n1\s+nat\s+PREROUTING: 10\.244\.1\.2:40002 > 10\.96\.0\.10:80 -> 10\.244\.1\.2:40002 > 10\.244\.2\.2:8080/);
     expect(text).toMatch(/n1\s+route\s+forward: 10\.244\.2\.0\/24 via 192\.168\.49\.3 dev eth0/);
     expect(text).toMatch(/n2\/b2\s+deliver\s+UDP socket on port 8080/);
     // The reply, un-DNATed at n1: from the VIP.
