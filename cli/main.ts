@@ -1,7 +1,11 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { performance } from 'node:perf_hooks';
-import { join, relative } from 'node:path';
-import { listScenarios, resolveScenario } from '../scenarios/library.js';
+import { basename, join, relative } from 'node:path';
+import { listScenarios, resolveScenario, resolveScenarioPath } from '../scenarios/library.js';
+import { declaresSweep, loadSweepFile } from '../scenarios/sweep/grid.js';
+import { runSweep } from '../scenarios/sweep/run-sweep.js';
+import { mergeSweepDirs } from '../scenarios/sweep/merge.js';
+import { parseShard } from '../scenarios/sweep/shard.js';
 import { expandScenario } from '../scenarios/expand.js';
 import { runTopology } from '../scenarios/run.js';
 import { parseDuration } from '../engine/time.js';
@@ -57,6 +61,19 @@ function localAddress(v: string): { addr: number; prefixLen: number } {
   }
 }
 
+function workersOption(v: string): number {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a whole number >= 0 (0 runs the points in this thread)');
+  return Number(v);
+}
+
+/** A scenario with a `sweep:` has no single run: say which command runs it. */
+function refuseSweep(name: string, command: string): void {
+  const path = resolveScenarioPath(name);
+  if (declaresSweep(readFileSync(path, 'utf8'))) {
+    throw new Error(`${name} declares a sweep: run it with \`podwire sweep ${name}\` (${command} runs one scenario; remove \`sweep:\` to ${command} it alone)`);
+  }
+}
+
 function durationOption(v: string): number {
   try {
     return parseDuration(v);
@@ -97,6 +114,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--json', 'print results.json instead of the table')
     .action((name: string, opts: { out?: string; seed?: number; duration?: number; format: string; json?: boolean }) => {
       if (opts.format !== 'pcapng' && opts.format !== 'pcap') throw new Error(`--format: expected pcapng or pcap, got "${opts.format}"`);
+      refuseSweep(name, 'run');
       const scenario = resolveScenario(name);
       const spec = expandScenario(scenario);
       if (opts.seed !== undefined) spec.seed = opts.seed;
@@ -156,6 +174,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           throw new Error('trace: say what to trace: --flow NAME, or a filter (--proto, --src, --dst, --dport)');
         }
         if (o.proto !== undefined && o.proto !== 'icmp' && o.proto !== 'udp' && o.proto !== 'tcp') throw new Error(`--proto: expected icmp, udp or tcp, got "${o.proto}"`);
+        refuseSweep(name, 'trace');
         const spec = expandScenario(resolveScenario(name));
         if (o.seed !== undefined) spec.seed = o.seed;
         if (o.duration !== undefined) spec.durationNs = o.duration;
@@ -250,8 +269,52 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .description('check a scenario file and print its errors, or "ok"')
     .argument('<scenario>', 'scenario name or YAML file')
     .action((name: string) => {
+      const path = resolveScenarioPath(name);
+      if (declaresSweep(readFileSync(path, 'utf8'))) {
+        // Every point, as `podwire sweep` would run it.
+        const plan = loadSweepFile(path);
+        for (const p of plan.points) expandScenario(p.scenario);
+        log(`ok (${plan.points.length} sweep point${plan.points.length === 1 ? '' : 's'})`);
+        return;
+      }
       expandScenario(resolveScenario(name));
       log('ok');
+    });
+
+  program
+    .command('sweep')
+    .description("run every point of a scenario's sweep: grid (one piscina task per point) and write sweep.json and sweep.csv")
+    .argument('<scenario>', 'scenario name or YAML file with a sweep: mapping')
+    .option('-o, --out <dir>', 'output folder (default: out/<scenario name>-sweep)')
+    .option('-w, --workers <n>', 'worker threads (default: one per core, at most one per point; 0: run in this thread)', workersOption)
+    .option('--shard <i/n>', 'run only the points k with k % n == i (e.g. a Kubernetes Indexed Job completion index); join with podwire merge')
+    .option('-d, --duration <time>', "simulated time of every point (overrides the scenario's)", durationOption)
+    .action(async (name: string, o: { out?: string; workers?: number; shard?: string; duration?: number }) => {
+      const shard = o.shard !== undefined ? parseShard(o.shard) : null;
+      const path = resolveScenarioPath(name);
+      const outDir = o.out ?? join('out', `${basename(path).replace(/\.ya?ml$/i, '')}-sweep`);
+      const t0 = performance.now();
+      const r = await runSweep(path, {
+        outDir,
+        shard,
+        durationNs: o.duration ?? null,
+        ...(o.workers !== undefined ? { workers: o.workers } : {}),
+      });
+      const wall = (performance.now() - t0) / 1000;
+      const which = shard === null ? '' : ` (shard ${shard.index}/${shard.count})`;
+      log(`sweep ${r.table.scenario}: ${r.table.points.length} of ${r.table.pointCount} points${which} in ${wall.toFixed(2)}s wall`);
+      log(`table in ${relative(process.cwd(), r.files.json)} and ${relative(process.cwd(), r.files.csv)}`);
+    });
+
+  program
+    .command('merge')
+    .description('join the outputs of podwire sweep --shard i/n into the sweep.json and sweep.csv of the whole sweep')
+    .argument('<dir...>', 'shard output folders (each holding a sweep.json)')
+    .requiredOption('-o, --out <dir>', 'folder for the merged sweep.json and sweep.csv')
+    .action((dirs: string[], o: { out: string }) => {
+      const r = mergeSweepDirs(dirs, o.out);
+      log(`merged ${dirs.length} output${dirs.length === 1 ? '' : 's'}: ${r.table.points.length} points of ${r.table.scenario}`);
+      log(`table in ${relative(process.cwd(), r.files.json)} and ${relative(process.cwd(), r.files.csv)}`);
     });
 
   try {

@@ -129,6 +129,8 @@ export interface RawScenario {
   servers?: { on: string; port: number; responseSize?: number }[];
   capture?: 'all' | 'none' | string[];
   netfilter?: { ruleCost?: DurationText; conntrackCost?: DurationText; natSetupCost?: DurationText };
+  /** Read only by `podwire sweep` (scenarios/sweep/grid.ts); a single run ignores it. */
+  sweep?: Record<string, unknown[]>;
 }
 
 /** Ranges no node, pod or underlay prefix may overlap. */

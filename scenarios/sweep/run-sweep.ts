@@ -1,0 +1,74 @@
+/**
+ * `podwire sweep`: plans the grid, runs this shard's points on a piscina pool
+ * (one point per task) or in-process, and writes the table. Results are put
+ * in point order whatever order the workers finish in.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { Results } from '../run.js';
+import { packageRoot } from '../package-root.js';
+import { loadSweepFile } from './grid.js';
+import { type PointTask, runPoint } from './run-point.js';
+import { type Shard, inShard } from './shard.js';
+import { SWEEP_FORMAT, type SweepTable, writeSweepTable } from './table.js';
+
+export interface SweepOptions {
+  /** Folder for sweep.json, sweep.csv (and points/<k>/ when the scenario asks for captures). */
+  outDir: string;
+  /** Worker threads; 0 runs the points one after another in this thread. Default: min(points, cores). */
+  workers?: number;
+  shard?: Shard | null;
+  /** Overrides every point's duration. */
+  durationNs?: number | null;
+}
+
+export interface SweepRun {
+  table: SweepTable;
+  files: { json: string; csv: string };
+}
+
+/**
+ * The compiled worker. From dist/ it is this module's neighbour; from the
+ * TypeScript sources (vitest) it is the one in the package's dist/, which a
+ * worker thread can load where it could not load a .ts file.
+ */
+export function workerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  const path = here.endsWith('.js') ? join(here, '..', 'worker.js') : join(packageRoot(), 'dist', 'scenarios', 'sweep', 'worker.js');
+  if (!existsSync(path)) throw new Error(`the sweep worker ${path} is not built (run npm run build, or use --workers 0)`);
+  return path;
+}
+
+export async function runSweep(scenarioFile: string, opts: SweepOptions): Promise<SweepRun> {
+  const plan = loadSweepFile(scenarioFile);
+  const shard = opts.shard ?? null;
+  const durationNs = opts.durationNs ?? null;
+  const mine = plan.points.filter((p) => inShard(p.index, shard));
+  const tasks: PointTask[] = mine.map((p) => ({ scenario: p.scenario, durationNs, outDir: p.captures ? join(opts.outDir, 'points', String(p.index)) : null }));
+  const workers = opts.workers ?? Math.min(tasks.length, availableParallelism());
+  let results: Results[];
+  if (workers === 0 || tasks.length === 0) {
+    results = tasks.map(runPoint);
+  } else {
+    const pool = new Piscina({ filename: workerFile(), minThreads: workers, maxThreads: workers });
+    try {
+      results = await Promise.all(tasks.map((t) => pool.run(t) as Promise<Results>));
+    } finally {
+      await pool.destroy();
+    }
+  }
+  const table: SweepTable = {
+    format: SWEEP_FORMAT,
+    scenario: plan.scenario,
+    scenarioSha256: plan.scenarioSha256,
+    durationNs,
+    parameters: plan.parameters,
+    pointCount: plan.points.length,
+    shard,
+    points: mine.map((p, i) => ({ index: p.index, values: p.values, results: results[i]! })),
+  };
+  return { table, files: writeSweepTable(opts.outDir, table) };
+}
