@@ -43,6 +43,24 @@ export class Component {
     this.sim.enqueue(time, eventKey(this.id, seq), handler, kind, arg);
   }
 
+  /**
+   * Takes this component's next event key without scheduling anything: a frame
+   * sent over a wire is stamped with it at transmission, and its arrival runs
+   * under that key in the receiving component. The key is the same however the
+   * components are partitioned, since only the sender's history decides it.
+   */
+  nextKey(): number {
+    const seq = this.seq++;
+    if (seq >= MAX_SEQ) throw new Error(`${this.name}: more than 2^32 events scheduled by one component`);
+    return eventKey(this.id, seq);
+  }
+
+  /** Schedules an event under a key taken elsewhere (a frame's arrival under its sender's key). */
+  scheduleKeyed(time: Nanos, key: number, handler: EventHandler, kind: number, arg: unknown = null): void {
+    if (!(time >= this.sim.now)) throw new Error(`${this.name}: event scheduled in the past (${time} < ${this.sim.now})`);
+    this.sim.enqueue(time, key, handler, kind, arg);
+  }
+
   /** A random stream private to this component and purpose. */
   random(purpose: string): RandomStream {
     return randomStream(this.sim.seed, `${this.name}/${purpose}`);

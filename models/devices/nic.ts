@@ -25,10 +25,12 @@ export interface WireParams {
  * txqueuelen), serialisation at the line rate, then propagation to the peer NIC.
  *
  * Events are kept few: while the wire is busy a single TX_READY event stands for
- * the end of the current serialisation, and frames in flight wait in a FIFO of
- * which only the head has an ARRIVE event in the global queue (a wire delivers in
- * order). Both events are owned by the sender's component, so the arrival is a
- * cross-component delivery with at least `delayNs` of lookahead.
+ * the end of the current serialisation, and frames in flight wait in the
+ * receiving NIC's FIFO of which only the head has an ARRIVE event in the global
+ * queue (a wire delivers in order). The arrival is an event of the receiving
+ * component under the key the sender stamped the frame with at transmission
+ * (Component.nextKey), so it orders the same however components are partitioned,
+ * and it comes at least `delayNs` after the transmission (the lookahead).
  *
  * The capture tap sees a frame when its serialisation starts (after the queue),
  * as tcpdump sees it at dev_hard_start_xmit; a frame dropped by the queue is not
@@ -46,9 +48,12 @@ export class NicDevice extends NetDevice implements EventHandler {
   private busyUntil = 0;
   private txReadyScheduled = false;
 
-  // frames on the wire towards the peer, in arrival order
+  // frames on the wire towards this NIC, in arrival order, each with the event
+  // key its sender stamped it with (receiver-owned, so an arrival is an event
+  // of the receiving component)
   private flight: (Packet | null)[] = [];
   private flightAt: number[] = [];
+  private flightKey: number[] = [];
   private flightHead = 0;
 
   /** Highest transmit-queue occupancy seen. */
@@ -121,10 +126,17 @@ export class NicDevice extends NetDevice implements EventHandler {
       this.dropTx(pkt, DropReason.LINK_LOSS);
       return;
     }
-    const at = this.busyUntil + this.params.delayNs;
+    // The one cross-component write the contract allows (engine/README.md):
+    // the frame, its arrival time and the sender's event key go onto the wire.
+    this.peer!.inbound(pkt, this.busyUntil + this.params.delayNs, this.ns.component.nextKey());
+  }
+
+  /** A frame put on the wire by the peer arrives at `at`; only the earliest one waits as an event. */
+  private inbound(pkt: Packet, at: number, key: number): void {
     this.flight.push(pkt);
     this.flightAt.push(at);
-    if (this.flight.length - this.flightHead === 1) this.ns.component.scheduleAt(at, this, EV_ARRIVE);
+    this.flightKey.push(key);
+    if (this.flight.length - this.flightHead === 1) this.ns.component.scheduleKeyed(at, key, this, EV_ARRIVE);
   }
 
   private onTxReady(): void {
@@ -148,15 +160,16 @@ export class NicDevice extends NetDevice implements EventHandler {
     if (this.flightHead === this.flight.length) {
       this.flight.length = 0;
       this.flightAt.length = 0;
+      this.flightKey.length = 0;
       this.flightHead = 0;
     } else {
-      this.ns.component.scheduleAt(this.flightAt[this.flightHead]!, this, EV_ARRIVE);
-      if (this.flightHead > 1024 && this.flightHead * 2 > this.flight.length) this.compactFlight();
+      const h = this.flightHead;
+      this.ns.component.scheduleKeyed(this.flightAt[h]!, this.flightKey[h]!, this, EV_ARRIVE);
+      if (h > 1024 && h * 2 > this.flight.length) this.compactFlight();
     }
-    const peer = this.peer!;
-    // A frame off the wire is a new skb on the receiving host.
+    // A frame off the wire is a new skb on this host.
     pkt.scrub(true);
-    peer.ns.backlog.enqueue(peer, pkt);
+    this.ns.backlog.enqueue(this, pkt);
   }
 
   private growTxq(): void {
@@ -171,6 +184,7 @@ export class NicDevice extends NetDevice implements EventHandler {
   private compactFlight(): void {
     this.flight = this.flight.slice(this.flightHead);
     this.flightAt = this.flightAt.slice(this.flightHead);
+    this.flightKey = this.flightKey.slice(this.flightHead);
     this.flightHead = 0;
   }
 }

@@ -272,3 +272,28 @@ describe('Component.random(purpose)', () => {
     }
   });
 });
+
+describe('keys taken by one component, events run by another (a wire hand-over)', () => {
+  it('an event scheduled under a key taken from component A sorts among A\'s own events at the same time', () => {
+    const sim = new Simulation(1);
+    const a = sim.component('a');
+    const b = sim.component('b');
+    const order: string[] = [];
+    const h = { handleEvent: (_k: number, arg: unknown) => void order.push(arg as string) };
+    a.schedule(10, h, 0, 'a-first');
+    const key = a.nextKey(); // taken second
+    a.schedule(10, h, 0, 'a-third');
+    b.schedule(10, h, 0, 'b-own');
+    b.scheduleKeyed(10, key, h, 0, 'delivered-with-a-key');
+    sim.run();
+    expect(order).toEqual(['a-first', 'delivered-with-a-key', 'a-third', 'b-own']);
+  });
+
+  it('refuses a keyed event in the past', () => {
+    const sim = new Simulation(1);
+    const a = sim.component('a');
+    a.schedule(5, { handleEvent: () => {} }, 0);
+    sim.run();
+    expect(() => a.scheduleKeyed(1, a.nextKey(), { handleEvent: () => {} }, 0)).toThrow(/in the past/);
+  });
+});
