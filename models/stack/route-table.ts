@@ -25,9 +25,13 @@ export interface Route {
  * longest first, and takes the lowest metric among equal prefixes. With the few
  * distinct lengths of real tables (32, 24, 16, 0) that is a handful of hash
  * lookups whatever the table size (a host-gw node has one /24 per node).
+ *
+ * A key with one route (nearly all of them) maps to the Route itself, not to a
+ * one-element array: host-gw gives each node a route per other node, N² in
+ * all (25 M at 5,000 nodes), and the array was ~1/5 of the table's memory.
  */
 export class RouteTable {
-  private readonly byLen = new Map<number, Map<number, Route[]>>();
+  private readonly byLen = new Map<number, Map<number, Route | Route[]>>();
   /** Prefix lengths present, longest first. */
   private lengths: number[] = [];
   private count = 0;
@@ -48,14 +52,16 @@ export class RouteTable {
       this.lengths.push(route.prefixLen);
       this.lengths.sort((a, b) => b - a);
     }
-    const list = m.get(dst);
-    if (list === undefined) m.set(dst, [route]);
+    const held = m.get(dst);
+    if (held === undefined) m.set(dst, route);
     else {
+      const list = Array.isArray(held) ? held : [held];
       if (list.some((r) => r.metric === route.metric)) {
         throw new Error(`route ${formatIpv4(dst)}/${route.prefixLen} metric ${route.metric} already exists (RTNETLINK answers: File exists)`);
       }
       list.push(route);
       list.sort((a, b) => a.metric - b.metric);
+      m.set(dst, list);
     }
     this.count++;
   }
@@ -63,11 +69,12 @@ export class RouteTable {
   /** Removes every route through `dev` (what happens when its address or link goes). */
   removeDevice(dev: NetDevice): void {
     for (const m of this.byLen.values()) {
-      for (const [k, list] of m) {
+      for (const [k, held] of m) {
+        const list = Array.isArray(held) ? held : [held];
         const kept = list.filter((r) => r.dev !== dev);
         this.count -= list.length - kept.length;
         if (kept.length === 0) m.delete(k);
-        else m.set(k, kept);
+        else m.set(k, kept.length === 1 ? kept[0]! : kept);
       }
     }
   }
@@ -77,10 +84,13 @@ export class RouteTable {
     const lengths = this.lengths;
     for (let i = 0; i < lengths.length; i++) {
       const len = lengths[i]!;
-      const list = this.byLen.get(len)!.get((addr & prefixMask(len)) >>> 0);
-      if (list !== undefined) {
-        for (let j = 0; j < list.length; j++) if (list[j]!.dev.up) return list[j]!;
+      const held = this.byLen.get(len)!.get((addr & prefixMask(len)) >>> 0);
+      if (held === undefined) continue;
+      if (!Array.isArray(held)) {
+        if (held.dev.up) return held;
+        continue;
       }
+      for (let j = 0; j < held.length; j++) if (held[j]!.dev.up) return held[j]!;
     }
     return null;
   }
@@ -91,7 +101,12 @@ export class RouteTable {
    */
   all(): Route[] {
     const out: Route[] = [];
-    for (const m of this.byLen.values()) for (const list of m.values()) out.push(...list);
+    for (const m of this.byLen.values()) {
+      for (const held of m.values()) {
+        if (Array.isArray(held)) out.push(...held);
+        else out.push(held);
+      }
+    }
     return out.sort((a, b) => a.dst - b.dst || b.prefixLen - a.prefixLen || a.metric - b.metric);
   }
 

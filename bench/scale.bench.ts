@@ -1,0 +1,117 @@
+import { execFileSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseScenario } from '../scenarios/loader.js';
+import { expandScenario } from '../scenarios/expand.js';
+import { buildWorld } from '../scenarios/build.js';
+import type { BenchResult, Benchmark } from './benchmark.js';
+
+/**
+ * Build cost of large clusters: N nodes of 30 pods (`scale:`, host-gw routing,
+ * the default; clusterCIDR 10.128.0.0/9 and a /16 underlay so that 5,000 nodes fit), N = 500, 2,000 and 5,000. Timed: load (parse + schema +
+ * normalize), expand (scenario -> TopologySpec) and buildWorld (live models).
+ * No traffic is run: this measures what a cluster costs before it does anything.
+ *
+ * Each N runs in a child process of its own, so ru_maxrss (peak resident set)
+ * belongs to that build alone. Heap is measured after a forced GC with the
+ * World and spec still referenced. Per-pod and per-node figures divide the
+ * whole process (RSS) or the heap growth by pods (N × 30) or nodes; the node
+ * figure therefore includes the node's pods.
+ *
+ * The issue's target: 5,000 × 30 built in ≤ 60 s and ≤ 8 GiB.
+ */
+
+const PODS_PER_NODE = 30;
+const SIZES = [500, 2000, 5000];
+/** Enough old space that V8 never fails the 5,000-node build; the figure to watch is peak RSS. */
+const MAX_OLD_SPACE_MIB = 16384;
+
+interface Measured {
+  nodes: number;
+  loadMs: number;
+  expandMs: number;
+  buildMs: number;
+  heapBytes: number;
+  rssBytes: number;
+  peakRssBytes: number;
+}
+
+function heapUsed(): number {
+  globalThis.gc?.();
+  return process.memoryUsage().heapUsed;
+}
+
+function measure(nodes: number): Measured {
+  const yaml = `name: bench-scale-${nodes}
+scale: { nodes: ${nodes}, podsPerNode: ${PODS_PER_NODE} }
+clusterCIDR: 10.128.0.0/9
+underlay: { cidr: 172.16.0.0/16 }
+capture: none
+`;
+  const heap0 = heapUsed();
+  const t0 = performance.now();
+  const scenario = parseScenario(yaml, `scale-${nodes}.yaml`);
+  const t1 = performance.now();
+  const spec = expandScenario(scenario);
+  const t2 = performance.now();
+  const world = buildWorld(spec);
+  const t3 = performance.now();
+  const heapBytes = heapUsed() - heap0;
+  const rssBytes = process.memoryUsage().rss;
+  if (world.namespaces.size !== 1 + nodes * (1 + PODS_PER_NODE)) throw new Error(`scale-${nodes}: ${world.namespaces.size} namespaces built`);
+  return {
+    nodes,
+    loadMs: t1 - t0,
+    expandMs: t2 - t1,
+    buildMs: t3 - t2,
+    heapBytes,
+    rssBytes,
+    // ru_maxrss is in KiB on Linux.
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  };
+}
+
+function runInChild(nodes: number): Measured {
+  const out = execFileSync(process.execPath, [`--max-old-space-size=${MAX_OLD_SPACE_MIB}`, '--expose-gc', fileURLToPath(import.meta.url), String(nodes)], {
+    encoding: 'utf8',
+  });
+  return JSON.parse(out) as Measured;
+}
+
+function scaleFigures(m: Measured): BenchResult[] {
+  const id = `scale.${m.nodes}x${PODS_PER_NODE}`;
+  const pods = m.nodes * PODS_PER_NODE;
+  return [
+    { id: `${id}.build_s`, value: (m.loadMs + m.expandMs + m.buildMs) / 1000, unit: 's', higherIsBetter: false },
+    { id: `${id}.load_s`, value: m.loadMs / 1000, unit: 's', higherIsBetter: false },
+    { id: `${id}.expand_s`, value: m.expandMs / 1000, unit: 's', higherIsBetter: false },
+    { id: `${id}.build_world_s`, value: m.buildMs / 1000, unit: 's', higherIsBetter: false },
+    { id: `${id}.peak_rss`, value: m.peakRssBytes / 2 ** 30, unit: 'GiB', higherIsBetter: false },
+    { id: `${id}.heap`, value: m.heapBytes / 2 ** 30, unit: 'GiB', higherIsBetter: false },
+    { id: `${id}.peak_rss_per_pod`, value: m.peakRssBytes / pods / 1024, unit: 'KiB/pod', higherIsBetter: false },
+    { id: `${id}.heap_per_pod`, value: m.heapBytes / pods / 1024, unit: 'KiB/pod', higherIsBetter: false },
+    { id: `${id}.peak_rss_per_node`, value: m.peakRssBytes / m.nodes / 1024, unit: 'KiB/node', higherIsBetter: false },
+    { id: `${id}.heap_per_node`, value: m.heapBytes / m.nodes / 1024, unit: 'KiB/node', higherIsBetter: false },
+  ];
+}
+
+export const benchmark: Benchmark = {
+  name: 'scale',
+  async run() {
+    const out: BenchResult[] = [];
+    // One run per size: 5,000 nodes is the bulk of the time, and memory figures barely vary.
+    for (const n of SIZES) {
+      const m = runInChild(n);
+      console.log(`  scale ${n}x${PODS_PER_NODE}: built in ${((m.loadMs + m.expandMs + m.buildMs) / 1000).toFixed(1)} s, peak RSS ${(m.peakRssBytes / 2 ** 30).toFixed(2)} GiB`);
+      out.push(...scaleFigures(m));
+    }
+    return out;
+  },
+};
+
+// Child mode: `node --expose-gc scale.bench.js <nodes>` prints that build's figures as JSON.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const nodes = Number(process.argv[2]);
+  if (!Number.isInteger(nodes) || nodes < 1) throw new Error(`usage: scale.bench.js <nodes>, got ${process.argv[2]}`);
+  process.stdout.write(JSON.stringify(measure(nodes)));
+}
