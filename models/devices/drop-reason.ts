@@ -33,6 +33,7 @@ export const DropReason = {
   UNHANDLED_PROTO: 'UNHANDLED_PROTO',
   ICMP_CSUM: 'ICMP_CSUM',
   UDP_CSUM: 'UDP_CSUM',
+  TCP_CSUM: 'TCP_CSUM',
   /** ICMP error suppressed by icmp_ratelimit (not a packet drop of the original). */
   ICMP_RATELIMIT: 'ICMP_RATELIMIT',
   /** Neighbour resolution failed (ICMP host unreachable sent). */

@@ -15,6 +15,7 @@ import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ethType, setEthDst, setEthSrc,
 import {
   IPV4_HEADER_LEN,
   IPPROTO_ICMP,
+  IPPROTO_TCP,
   IPPROTO_UDP,
   decrementTtl,
   writeIpv4Header,
@@ -34,6 +35,7 @@ import { arpReceive, arpSolicit } from './arp.js';
 import { flowOf, traceHook } from './trace-hook.js';
 import { IcmpLayer } from './icmp.js';
 import { UdpLayer } from './udp.js';
+import { TcpLayer } from './tcp/tcp-layer.js';
 
 // Continuations after a netfilter hook (NF_HOOK's okfn), as event kinds.
 const K_RCV_FINISH = 0;
@@ -65,6 +67,7 @@ export class Netns implements EventHandler {
   readonly neigh: NeighbourTable;
   readonly icmp: IcmpLayer;
   readonly udp: UdpLayer;
+  readonly tcp: TcpLayer;
   /** net.ipv4.ip_forward */
   ipForward = false;
   /** net.ipv4.ip_default_ttl */
@@ -98,6 +101,7 @@ export class Netns implements EventHandler {
     );
     this.icmp = new IcmpLayer(this);
     this.udp = new UdpLayer(this);
+    this.tcp = new TcpLayer(this);
     this.lo = new LoopbackDevice(this);
     this.devices.set('lo', this.lo);
     this.addAddress(this.lo, 0x7f000001, 8);
@@ -320,6 +324,7 @@ export class Netns implements EventHandler {
     const proto = ipv4Protocol(b, ip);
     if (proto === IPPROTO_ICMP) this.icmp.receive(dev, pkt);
     else if (proto === IPPROTO_UDP) this.udp.receive(dev, pkt);
+    else if (proto === IPPROTO_TCP) this.tcp.receive(dev, pkt);
     else {
       // ip_local_deliver_finish: no handler -> ICMP protocol unreachable.
       if (this.isLocal(ipv4Dst(b, ip))) this.icmp.sendError(pkt, 3, 2, 0);

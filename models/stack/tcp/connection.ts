@@ -1,0 +1,850 @@
+/**
+ * One TCP connection: the state machine of RFC 9293 3.3.2 and its segment
+ * processing (3.10.7), with Linux's timers and defaults. Read alongside:
+ * RFC 9293 (states, sequence checks), RFC 6298 (RTO, see rto.ts), RFC 5681
+ * and RFC 6582 (Reno / NewReno, see congestion.ts), RFC 7323 (window scale,
+ * timestamps), RFC 5961 (challenge ACKs), RFC 896 with Minshall's variant
+ * (Nagle), and net/ipv4/tcp_input.c, tcp_output.c, tcp_timer.c.
+ *
+ * Sequence numbers are kept as offsets from the initial sequence numbers
+ * (plain integers, no wrap) and turned into 32-bit wire values only when a
+ * segment is written or read: offset 0 is the SYN, data starts at 1.
+ *
+ * Not modelled: SACK blocks (SACK is offered in the SYN only), PRR, RACK/TLP,
+ * the persist timer (the receive window is never closed: applications read
+ * everything at once), keepalive, urgent data, window probes, FIN_WAIT2
+ * timeout of orphans, receive-buffer autotuning beyond "grow by what was
+ * delivered" (see rcvWnd).
+ */
+import type { EventHandler } from '../../../engine/simulation.js';
+import { formatIpv4 } from '../../wire/addr.js';
+import { jhash2 } from '../../netfilter/conntrack/jhash.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOptions } from '../../wire/tcp.js';
+import { Reno } from './congestion.js';
+import { RtoEstimator } from './rto.js';
+import { TcpState, tcpStateName, tcpStateSsName } from './states.js';
+import { LazyTimer } from './timer.js';
+import type { TcpParams } from './params.js';
+import type { TcpLayer } from './tcp-layer.js';
+
+/** Errors reported to onError, with their errno names. */
+export type TcpError = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT';
+
+/** What an application hears from a connection. Every member is optional. */
+export interface ConnectionHandlers {
+  /** Active open: the handshake completed (connect() returned). */
+  onConnected?(conn: Connection): void;
+  /** `n` new in-order bytes; `conn.bytesReceived` is the stream total (see MessageFramer). */
+  onData?(conn: Connection, n: number): void;
+  /** The peer sent FIN: no more data will come (read() returned 0). */
+  onEnd?(conn: Connection): void;
+  /** Both directions are closed (TIME_WAIT or CLOSED reached without an error). */
+  onClosed?(conn: Connection): void;
+  /** The connection failed: refused, reset, or timed out. No onClosed follows. */
+  onError?(conn: Connection, err: TcpError): void;
+}
+
+/** Per-connection statistics (a subset of tcp_info / `ss -ti`). */
+export interface ConnectionStats {
+  segsOut: number;
+  segsIn: number;
+  /** Segments sent again (timeouts and fast retransmits; SYN and FIN included). */
+  retransmits: number;
+  /** Retransmission timeouts that fired. */
+  timeouts: number;
+  fastRetransmits: number;
+  /** Payload bytes handed to the network for the first time. */
+  bytesSent: number;
+  bytesRetrans: number;
+  /** Payload bytes the peer ACKed. */
+  bytesAcked: number;
+  /** In-order payload bytes received. */
+  bytesReceived: number;
+  /** Every RTT sample taken (ns), in order (Karn's rule: never on a retransmitted segment). */
+  rttSamplesNs: number[];
+  /** [time ns, cwnd, ssthresh] after each change, when `recordCwnd` is set. */
+  cwndLog: [number, number, number][];
+}
+
+// Timer event kinds (Connection.handleEvent).
+const K_RETRANSMIT = 0;
+const K_DELACK = 1;
+const K_TIMEWAIT = 2;
+
+/** One received out-of-order range [start, end) of stream offsets. */
+interface OooRange {
+  start: number;
+  end: number;
+}
+
+export class Connection implements EventHandler {
+  state: TcpState;
+  handlers: ConnectionHandlers;
+  /** TCP_NODELAY: off by default, so Nagle's algorithm applies. */
+  noDelay = false;
+  /** Keep stats.cwndLog. */
+  recordCwnd = false;
+  readonly stats: ConnectionStats = {
+    segsOut: 0, segsIn: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0, bytesSent: 0, bytesRetrans: 0,
+    bytesAcked: 0, bytesReceived: 0, rttSamplesNs: [], cwndLog: [],
+  };
+
+  // ---- send side (offsets from iss)
+  readonly iss: number;
+  /** Oldest unacknowledged offset. */
+  sndUna = 0;
+  /** Next offset to send. */
+  sndNxt = 0;
+  /** Highest offset sent so far (below it, a send is a retransmission). */
+  sndMax = 0;
+  /** End of the data the application queued (offset). */
+  private writeEnd = 1;
+  /** Offset of our FIN once close() queued it, else -1. */
+  private finOff = -1;
+  /** Peer's receive window in bytes (scaled). */
+  sndWnd = 0;
+  private sndWl1 = 0;
+  private sndWl2 = 0;
+  /** Effective send MSS (peer's MSS option and our route MTU, less the timestamp option). */
+  mss = 536;
+  /** Our advertised MSS (route MTU - 40). */
+  advMss = 536;
+  private sndWscale = 0;
+  /** End of the last sub-MSS segment sent (Minshall's Nagle, tcp_minshall_update). */
+  private sndSml = 0;
+  /** The sender stopped because of cwnd last time it ran out of room (tcp_is_cwnd_limited). */
+  private cwndLimited = false;
+  private dupAcks = 0;
+  private inRecovery = false;
+  /** NewReno `recover`: sndMax when the last recovery or timeout began. */
+  private recover = 0;
+  /** Retransmissions since the last forward progress (SYN retries, retries2). */
+  private retries = 0;
+  /** RTT timing: the offset whose ACK ends the measurement, or -1 (one timed segment at a time). */
+  private rttOff = -1;
+  private rttStart = 0;
+  readonly rto: RtoEstimator;
+  readonly cc: Reno;
+
+  // ---- receive side (offsets from irs)
+  irs = 0;
+  rcvNxt = 0;
+  /** rcv_wup: rcvNxt when we last sent an ACK. */
+  private rcvWup = 0;
+  /** Our receive window in bytes. Starts at the SYN's window and grows by what is delivered, up to rcvWndMax. */
+  private rcvWnd = 0;
+  private rcvWscale = 0;
+  /** Largest segment received, for "more than one full-sized segment" (icsk_ack.rcv_mss). */
+  private rcvMss = 536;
+  private readonly ooo: OooRange[] = [];
+  /** Offset of the peer's FIN once seen, else -1. */
+  private peerFinOff = -1;
+  /** Quick-ACK credit (icsk_ack.quick) and interactive mode (icsk_ack.pingpong). */
+  private quickAcks = 0;
+  private pingpong = false;
+  private lastRcvAt = -Infinity;
+  private dataSeen = false;
+
+  // ---- timestamps (RFC 7323): tsval is a 1 ms clock plus a random per-connection offset (tcp_clock_ms + tsoffset)
+  tsOk = false;
+  /** Window scaling and SACK_PERM agreed in the handshake (both SYNs carried the option). */
+  private wsOk = false;
+  private sackOk = false;
+  private readonly tsOffset: number;
+  private tsRecent = 0;
+
+  private readonly rtxTimer: LazyTimer;
+  private readonly delackTimer: LazyTimer;
+  private readonly twTimer: LazyTimer;
+  private finished = false;
+
+  constructor(
+    private readonly layer: TcpLayer,
+    readonly localAddr: number,
+    readonly localPort: number,
+    readonly remoteAddr: number,
+    readonly remotePort: number,
+    state: TcpState,
+    handlers: ConnectionHandlers,
+    private readonly p: TcpParams,
+  ) {
+    this.state = state;
+    this.handlers = handlers;
+    // secure_tcp_seq: a keyed hash of the 4-tuple plus a clock ticking every 64 ns, so
+    // a new connection on a 4-tuple starts beyond the old one (which TIME-WAIT reuse relies on);
+    // secure_tcp_ts_off: a keyed hash of the address pair.
+    this.iss = (jhash2([localAddr, remoteAddr, (localPort << 16) | remotePort], layer.secret) + Math.floor(layer.ns.component.now / 64)) >>> 0;
+    this.tsOffset = jhash2([localAddr, remoteAddr], layer.secret ^ 0x5bd1e995);
+    this.rto = new RtoEstimator(p);
+    this.cc = new Reno(p.initCwnd);
+    const c = layer.ns.component;
+    this.rtxTimer = new LazyTimer(c, this, K_RETRANSMIT);
+    this.delackTimer = new LazyTimer(c, this, K_DELACK);
+    this.twTimer = new LazyTimer(c, this, K_TIMEWAIT);
+    this.advMss = layer.advMssTo(remoteAddr);
+    this.mss = this.advMss;
+    this.rcvMss = this.advMss;
+    // tcp_select_initial_window: the largest multiple of the MSS within 65535.
+    this.rcvWnd = Math.floor(0xffff / this.advMss) * this.advMss || this.advMss;
+  }
+
+  get stateName(): string {
+    return tcpStateName(this.state);
+  }
+
+  get ssState(): string {
+    return tcpStateSsName(this.state);
+  }
+
+  /** In-order payload bytes received so far (the stream position an application has read to). */
+  get bytesReceived(): number {
+    return this.stats.bytesReceived;
+  }
+
+  /** Payload bytes queued by send() and not yet ACKed. */
+  get bytesUnacked(): number {
+    return this.writeEnd - Math.max(this.sndUna, 1);
+  }
+
+  /** Bytes in flight (sent, not ACKed), SYN/FIN included. */
+  get inFlight(): number {
+    return this.sndNxt - this.sndUna;
+  }
+
+  private get now(): number {
+    return this.layer.ns.component.now;
+  }
+
+  private tsval(): number {
+    return (this.tsOffset + Math.floor(this.now / 1e6)) >>> 0;
+  }
+
+  // ------------------------------------------------------------ application calls
+
+  /** write(): queue `nbytes` of payload. Returns the stream offset at which this message ends. */
+  send(nbytes: number): number {
+    if (this.finOff >= 0 || this.state === TcpState.CLOSED || this.state === TcpState.TIME_WAIT) {
+      throw new Error(`tcp ${this.describe()}: send after close (EPIPE)`);
+    }
+    if (nbytes > 0) {
+      this.writeEnd += nbytes;
+      this.output();
+    }
+    return this.writeEnd - 1;
+  }
+
+  /** close(): send FIN after the queued data (tcp_close -> tcp_send_fin). */
+  close(): void {
+    switch (this.state) {
+      case TcpState.SYN_SENT:
+        this.destroy(false);
+        return;
+      case TcpState.SYN_RECV:
+      case TcpState.ESTABLISHED:
+        this.setState(TcpState.FIN_WAIT1);
+        break;
+      case TcpState.CLOSE_WAIT:
+        this.setState(TcpState.LAST_ACK);
+        break;
+      default:
+        return; // already closing
+    }
+    this.finOff = this.writeEnd;
+    this.output();
+  }
+
+  /** abort() / close with SO_LINGER 0: RST now (tcp_send_active_reset), then CLOSED without callbacks. */
+  abort(): void {
+    if (this.state === TcpState.CLOSED) return;
+    if (this.state !== TcpState.SYN_SENT && this.state !== TcpState.TIME_WAIT) {
+      this.transmit(this.sndNxt, TCP_RST | TCP_ACK, 0);
+    }
+    this.destroy(false);
+  }
+
+  // ------------------------------------------------------------ opening
+
+  /** tcp_connect: send the SYN. */
+  startActive(): void {
+    this.sndNxt = 1;
+    this.sndMax = 1;
+    this.sndUna = 0;
+    this.sendSyn(false);
+    this.rtxTimer.arm(this.rto.timeoutNs);
+  }
+
+  /** A SYN reached a listener: this connection is the request (tcp_conn_request); send SYN-ACK. */
+  startPassive(seq: number, window: number, opts: TcpOptions): void {
+    this.irs = seq;
+    this.rcvNxt = 1;
+    this.rcvWup = 1;
+    this.acceptSynOptions(window, opts);
+    this.sndNxt = 1;
+    this.sndMax = 1;
+    this.sendSyn(true);
+    this.rtxTimer.arm(this.rto.timeoutNs);
+  }
+
+  private acceptSynOptions(window: number, o: TcpOptions): void {
+    const peerMss = o.mss ?? 536; // RFC 9293 3.7.1: 536 when the option is absent
+    this.tsOk = this.p.timestamps && o.timestamp !== undefined;
+    if (this.tsOk) this.tsRecent = o.timestamp!.tsval;
+    this.sackOk = this.p.sack && o.sackPermitted === true;
+    this.wsOk = o.wscale !== undefined;
+    if (o.wscale !== undefined) {
+      this.sndWscale = Math.min(o.wscale, 14); // RFC 7323 2.3: clamp to 14
+      this.rcvWscale = this.p.wscale;
+    }
+    this.mss = Math.min(peerMss, this.advMss) - (this.tsOk ? 12 : 0);
+    this.rcvMss = this.mss;
+    this.sndWnd = window; // the window of a SYN is never scaled
+    this.sndWl1 = 0;
+    this.sndWl2 = 0;
+  }
+
+  private sendSyn(ack: boolean): void {
+    // tcp_syn_options / tcp_synack_options: MSS, SACK_PERM, TS, WS in tcp_options_write order.
+    // A SYN-ACK carries only what the SYN offered (tcp_synack_options).
+    const o: TcpOptions = { mss: this.advMss };
+    if (ack ? this.sackOk : this.p.sack) o.sackPermitted = true;
+    if (ack ? this.tsOk : this.p.timestamps) o.timestamp = { tsval: this.tsval(), tsecr: ack ? this.tsRecent : 0 };
+    if (ack ? this.wsOk : true) o.wscale = this.p.wscale;
+    const flags = ack ? TCP_SYN | TCP_ACK : TCP_SYN;
+    this.layer.writer.send(
+      this.localAddr, this.remoteAddr, this.localPort, this.remotePort,
+      this.iss, ack ? this.irs + this.rcvNxt : 0, flags, Math.min(this.rcvWnd, 0xffff), -1, 0, 0, 0, o,
+    );
+    this.stats.segsOut++;
+    // RTT of the handshake: with timestamps the reply echoes the latest SYN, so the
+    // latest transmission is timed (tcp_ack_update_rtt via tsecr); without, Karn's rule.
+    if (this.retries === 0 || (ack ? this.tsOk : this.p.timestamps)) {
+      this.rttOff = 1;
+      this.rttStart = this.now;
+    } else this.rttOff = -1;
+  }
+
+  // ------------------------------------------------------------ segment arrival
+
+  /**
+   * tcp_timewait_state_process, TCP_TW_SYN: in TIME-WAIT, a SYN whose sequence
+   * number lies beyond what the old connection used may open a new one. When it
+   * does, this connection goes away quietly and the caller hands the SYN to the listener.
+   */
+  yieldsToSyn(seq: number): boolean {
+    if (this.state !== TcpState.TIME_WAIT || ((seq - (this.irs + this.rcvNxt)) | 0) <= 0) return false;
+    this.destroy(false);
+    return true;
+  }
+
+  /**
+   * A segment for this connection (tcp_rcv_state_process). `seq`/`ack` are
+   * wire values; `dataLen` payload bytes; `opts` only for SYNs; `tsval` -1 when absent.
+   */
+  segment(seq: number, ack: number, flags: number, window: number, dataLen: number, opts: TcpOptions | null, tsval: number): void {
+    this.stats.segsIn++;
+    if (this.state === TcpState.SYN_SENT) {
+      this.synSentSegment(seq, ack, flags, window, opts);
+      return;
+    }
+    const seqOff = this.rcvNxt + ((seq - (this.irs + this.rcvNxt)) | 0);
+    const ackOff = this.sndUna + ((ack - (this.iss + this.sndUna)) | 0);
+    const fin = (flags & TCP_FIN) !== 0;
+    const segEnd = seqOff + dataLen + (fin ? 1 : 0);
+
+    // RFC 5961 3.2 / tcp_validate_incoming: a RST must hit rcvNxt exactly; in window -> challenge ACK.
+    if (flags & TCP_RST) {
+      if (this.state === TcpState.TIME_WAIT) {
+        // tcp_timewait_state_process with net.ipv4.tcp_rfc1337 = 0 (the default): a RST ends
+        // TIME-WAIT early ("TIME-WAIT assassination", RFC 1337). The application heard onClosed already.
+        if (seqOff === this.rcvNxt) this.destroy(false);
+        return;
+      }
+      if (seqOff === this.rcvNxt) this.reset();
+      else if (seqOff > this.rcvNxt && seqOff < this.rcvNxt + this.rcvWnd) this.sendAck();
+      return;
+    }
+    if (flags & TCP_SYN) {
+      if (this.state === TcpState.SYN_RECV && seqOff === 0) {
+        this.sendSyn(true); // a retransmitted SYN: answer with the SYN-ACK again (tcp_check_req)
+        return;
+      }
+      this.sendAck(); // RFC 5961 4.2: SYN in a synchronized state -> challenge ACK
+      return;
+    }
+    if (this.state === TcpState.TIME_WAIT) {
+      // tcp_timewait_state_process: a retransmitted FIN is ACKed again and restarts the 2MSL wait.
+      if (fin) {
+        this.sendAck();
+        this.twTimer.arm(this.p.timewaitNs);
+      }
+      return;
+    }
+    // RFC 9293 3.10.7.4 first check: unacceptable segment -> ACK, drop.
+    // (Segments wholly below rcvNxt are re-ACKed by receiveData.)
+    if (segEnd > seqOff && seqOff >= this.rcvNxt + this.rcvWnd) {
+      this.sendAck();
+      return;
+    }
+    if (!(flags & TCP_ACK)) return;
+    if (tsval >= 0 && this.tsOk && seqOff <= this.rcvWup) this.tsRecent = tsval;
+
+    if (this.state === TcpState.SYN_RECV) {
+      if (ackOff !== 1) {
+        this.layer.sendReset(this.localAddr, this.remoteAddr, this.localPort, this.remotePort, ack, 0, TCP_RST);
+        return;
+      }
+      this.sndWl1 = seqOff - 1;
+      this.setState(TcpState.ESTABLISHED);
+      if (this.retries > 0) this.rto.fallback();
+      this.layer.accepted(this);
+      if (this.finished) return;
+    }
+    if (ackOff > this.sndMax) {
+      this.sendAck(); // RFC 9293: ACK of something not yet sent
+      return;
+    }
+    this.processAck(ackOff, window, seqOff, dataLen, fin);
+    if (this.finished) return;
+    if (dataLen > 0 || fin) this.receiveData(seqOff, dataLen, fin);
+  }
+
+  /** RFC 9293 3.10.7.3 (tcp_rcv_synsent_state_process). */
+  private synSentSegment(seq: number, ack: number, flags: number, window: number, opts: TcpOptions | null): void {
+    const hasAck = (flags & TCP_ACK) !== 0;
+    if (hasAck && ((ack - this.iss) | 0) !== 1) {
+      if (!(flags & TCP_RST)) this.layer.sendReset(this.localAddr, this.remoteAddr, this.localPort, this.remotePort, ack, 0, TCP_RST);
+      return;
+    }
+    if (flags & TCP_RST) {
+      if (hasAck) this.fail('ECONNREFUSED');
+      return;
+    }
+    if (!(flags & TCP_SYN)) return;
+    this.irs = seq;
+    this.rcvNxt = 1;
+    this.rcvWup = 1;
+    this.acceptSynOptions(window, opts ?? {});
+    if (!hasAck) {
+      // Simultaneous open (RFC 9293 3.5 figure 8).
+      this.setState(TcpState.SYN_RECV);
+      this.sendSyn(true);
+      return;
+    }
+    this.sndUna = 1;
+    this.sndWl1 = 0;
+    this.sndWl2 = 1;
+    this.rttSampleOn(1);
+    this.rtxTimer.cancel();
+    if (this.retries > 0) this.rto.fallback();
+    this.retries = 0;
+    this.rto.backoff = 0;
+    this.setState(TcpState.ESTABLISHED);
+    this.sendAck();
+    this.handlers.onConnected?.(this);
+    if (!this.finished) this.output();
+  }
+
+  private rttSampleOn(ackOff: number): void {
+    if (this.rttOff >= 0 && ackOff >= this.rttOff) {
+      const r = this.now - this.rttStart;
+      this.rttOff = -1;
+      this.rto.sample(r);
+      this.stats.rttSamplesNs.push(r);
+    }
+  }
+
+  /** tcp_ack: window update, newly ACKed data, duplicate ACKs, recovery. */
+  private processAck(ackOff: number, window: number, seqOff: number, dataLen: number, fin: boolean): void {
+    const wnd = window * 2 ** this.sndWscale;
+    const wndChanged = wnd !== this.sndWnd;
+    // RFC 9293 3.10.7.4: update the window from newer segments only (SND.WL1 / SND.WL2).
+    if (this.sndWl1 < seqOff || (this.sndWl1 === seqOff && this.sndWl2 <= ackOff)) {
+      this.sndWnd = wnd;
+      this.sndWl1 = seqOff;
+      this.sndWl2 = ackOff;
+    }
+    if (ackOff > this.sndUna) {
+      const ackedBytes = ackOff - this.sndUna;
+      const dataFrom = Math.max(this.sndUna, 1);
+      const dataTo = Math.min(ackOff, this.writeEnd);
+      if (dataTo > dataFrom) this.stats.bytesAcked += dataTo - dataFrom;
+      const flightBefore = this.sndMax - this.sndUna;
+      this.sndUna = ackOff;
+      if (this.sndNxt < ackOff) this.sndNxt = ackOff;
+      this.dupAcks = 0;
+      this.retries = 0;
+      this.rto.backoff = 0;
+      this.rttSampleOn(ackOff);
+      const ackedSegs = Math.ceil(ackedBytes / this.mss);
+      if (this.inRecovery) {
+        if (ackOff >= this.recover) {
+          this.inRecovery = false;
+          this.cc.exitRecovery();
+        } else {
+          // NewReno partial ACK: the next hole is lost too; retransmit it at once.
+          this.retransmitHead();
+          this.cc.partialAck(ackedSegs);
+        }
+        this.logCwnd();
+      } else if (flightBefore > 0) {
+        const before = this.cc.cwnd;
+        this.cc.onAck(ackedSegs, this.cwndLimited);
+        if (this.cc.cwnd !== before) this.logCwnd();
+      }
+      if (this.sndUna >= this.sndMax) this.rtxTimer.cancel();
+      else this.rtxTimer.arm(this.rto.timeoutNs); // RFC 6298 5.3
+      if (this.finOff >= 0 && ackOff > this.finOff) this.ourFinAcked();
+      if (this.finished || this.state === TcpState.TIME_WAIT) return;
+    } else if (
+      ackOff === this.sndUna && dataLen === 0 && !fin && !wndChanged && this.sndMax > this.sndUna
+    ) {
+      // RFC 5681 2: a duplicate ACK.
+      this.dupAcks++;
+      if (this.inRecovery) {
+        this.cc.inflate();
+        this.logCwnd();
+      } else if (this.dupAcks === 3 && this.sndUna >= this.recover) {
+        this.fastRetransmit();
+      }
+    }
+    this.output();
+  }
+
+  private fastRetransmit(): void {
+    this.stats.fastRetransmits++;
+    this.inRecovery = true;
+    this.recover = this.sndMax;
+    this.cc.enterRecovery();
+    this.logCwnd();
+    this.rttOff = -1; // Karn
+    this.retransmitHead();
+  }
+
+  /** Resend one segment at sndUna (tcp_retransmit_skb of the head). */
+  private retransmitHead(): void {
+    const off = this.sndUna;
+    if (this.finOff >= 0 && off === this.finOff) {
+      this.transmit(off, TCP_FIN | TCP_ACK, 0);
+      this.advance(off, 1);
+      return;
+    }
+    const len = Math.min(this.mss, this.writeEnd - off, this.sndMax - off);
+    if (len <= 0) return;
+    this.transmitData(off, len);
+    this.rtxTimer.arm(this.rto.timeoutNs);
+  }
+
+  private ourFinAcked(): void {
+    switch (this.state) {
+      case TcpState.FIN_WAIT1:
+        this.setState(TcpState.FIN_WAIT2);
+        break;
+      case TcpState.CLOSING:
+        this.enterTimeWait();
+        break;
+      case TcpState.LAST_ACK:
+        this.destroy(true);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Data and FIN in sequence (tcp_data_queue, tcp_ofo_queue, tcp_fin). */
+  private receiveData(seqOff: number, dataLen: number, fin: boolean): void {
+    const s = this.state;
+    if (s !== TcpState.ESTABLISHED && s !== TcpState.FIN_WAIT1 && s !== TcpState.FIN_WAIT2) return; // peer already sent FIN
+    const end = seqOff + dataLen;
+    if (fin) this.peerFinOff = end;
+    if (end + (fin ? 1 : 0) <= this.rcvNxt) {
+      this.sendAck(); // a retransmission of what we have: ACK at once (tcp_data_queue, "2nd most common case")
+      return;
+    }
+    if (seqOff > this.rcvNxt) {
+      if (dataLen > 0) this.insertOoo(seqOff, end);
+      this.sendAck(); // out of order: immediate duplicate ACK (RFC 5681 4.2)
+      return;
+    }
+    const now = this.now;
+    // tcp_event_data_recv: the first data starts quick-ACK mode (tcp_incr_quickack).
+    if (!this.dataSeen && dataLen > 0) {
+      this.dataSeen = true;
+      this.quickAcks = Math.min(Math.floor(this.rcvWnd / (2 * this.rcvMss)), this.p.maxQuickacks);
+    }
+    if (dataLen > this.rcvMss) this.rcvMss = dataLen;
+    this.lastRcvAt = now;
+    const before = this.rcvNxt;
+    let filledHole = false;
+    if (end > this.rcvNxt) this.rcvNxt = end;
+    while (this.ooo.length > 0 && this.ooo[0]!.start <= this.rcvNxt) {
+      const r = this.ooo.shift()!;
+      if (r.end > this.rcvNxt) this.rcvNxt = r.end;
+      filledHole = true;
+    }
+    const delivered = this.rcvNxt - before;
+    let gotFin = false;
+    if (this.peerFinOff >= 0 && this.rcvNxt === this.peerFinOff) {
+      this.rcvNxt++;
+      gotFin = true;
+    }
+    if (delivered > 0) {
+      this.stats.bytesReceived += delivered;
+      if (this.rcvWnd < this.p.rcvWndMax) this.rcvWnd = Math.min(this.rcvWnd + delivered, this.p.rcvWndMax);
+      this.handlers.onData?.(this, delivered);
+      if (this.finished) return;
+    }
+    if (gotFin) {
+      this.peerFin();
+      if (this.finished) return;
+    }
+    this.ackCheck(filledHole || (gotFin && this.state === TcpState.TIME_WAIT));
+  }
+
+  private insertOoo(start: number, end: number): void {
+    const q = this.ooo;
+    let i = 0;
+    while (i < q.length && q[i]!.end < start) i++;
+    // Merge every range that overlaps or touches [start, end).
+    let j = i;
+    while (j < q.length && q[j]!.start <= end) {
+      start = Math.min(start, q[j]!.start);
+      end = Math.max(end, q[j]!.end);
+      j++;
+    }
+    q.splice(i, j - i, { start, end });
+  }
+
+  /** tcp_fin */
+  private peerFin(): void {
+    const s = this.state;
+    if (s === TcpState.ESTABLISHED) {
+      this.setState(TcpState.CLOSE_WAIT);
+      this.pingpong = true; // inet_csk_enter_pingpong_mode
+    } else if (s === TcpState.FIN_WAIT1) {
+      // Our FIN is not ACKed yet (else we would be in FIN_WAIT2): simultaneous close.
+      this.setState(TcpState.CLOSING);
+    }
+    this.handlers.onEnd?.(this);
+    if (s === TcpState.FIN_WAIT2 && !this.finished) this.enterTimeWait();
+  }
+
+  /**
+   * __tcp_ack_snd_check: ACK now when more than one full-sized segment is
+   * unACKed, in quick-ACK mode, or when `now`; else arm the delayed ACK.
+   */
+  private ackCheck(now: boolean): void {
+    if (this.rcvNxt === this.rcvWup) return; // an ACK went out meanwhile (with data or a FIN)
+    const quick = this.quickAcks > 0 && !this.pingpong;
+    if (now || quick || this.rcvNxt - this.rcvWup > this.rcvMss || this.state === TcpState.CLOSING) {
+      if (quick) this.quickAcks--;
+      this.sendAck();
+      return;
+    }
+    if (!this.delackTimer.armed) this.delackTimer.arm(this.p.delackNs);
+  }
+
+  /** A RST in window (tcp_reset). */
+  private reset(): void {
+    if (this.state === TcpState.SYN_RECV) {
+      this.destroy(false); // a reset request socket is freed silently
+      return;
+    }
+    this.fail('ECONNRESET');
+  }
+
+  // ------------------------------------------------------------ output
+
+  /**
+   * tcp_write_xmit: send what cwnd, the peer's window and Nagle allow, with
+   * the FIN on the last data segment when close() was called (tcp_send_fin).
+   */
+  output(): void {
+    const s = this.state;
+    if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT && s !== TcpState.FIN_WAIT1 && s !== TcpState.CLOSING && s !== TcpState.LAST_ACK) return;
+    const mss = this.mss;
+    for (;;) {
+      const inflight = this.sndNxt - this.sndUna;
+      const cwndBytes = this.cc.cwnd * mss;
+      const limit = Math.min(cwndBytes, this.sndWnd);
+      if (this.sndNxt < this.writeEnd) {
+        const len = Math.min(mss, this.writeEnd - this.sndNxt);
+        if (inflight + len > limit) {
+          this.cwndLimited = cwndBytes <= this.sndWnd;
+          break;
+        }
+        // Nagle with Minshall's rule (tcp_nagle_check): hold a small new segment
+        // while an earlier small one is unACKed, unless TCP_NODELAY or this ends the stream.
+        const isNew = this.sndNxt >= this.sndMax;
+        if (len < mss && isNew && !this.noDelay && this.finOff < 0 && inflight > 0 && this.sndSml > this.sndUna) {
+          this.cwndLimited = false;
+          break;
+        }
+        this.transmitData(this.sndNxt, len);
+        continue;
+      }
+      if (this.finOff >= 0 && this.sndNxt === this.finOff) {
+        this.transmit(this.finOff, TCP_FIN | TCP_ACK, 0);
+        this.advance(this.finOff, 1);
+      }
+      this.cwndLimited = false;
+      break;
+    }
+  }
+
+  /** Sends [off, off + len) of the stream, with FIN when it ends where our FIN goes; advances sndNxt. */
+  private transmitData(off: number, len: number): void {
+    let flags = TCP_ACK;
+    const end = off + len;
+    if (end === this.writeEnd) flags |= TCP_PSH;
+    const withFin = this.finOff >= 0 && end === this.finOff;
+    if (withFin) flags |= TCP_FIN;
+    this.transmit(off, flags, len);
+    if (len < this.mss) this.sndSml = end;
+    this.advance(off, len + (withFin ? 1 : 0));
+  }
+
+  /** Bookkeeping after sending [off, off + n): sndNxt, retransmission counts, RTT timing, the RTO. */
+  private advance(off: number, n: number): void {
+    const end = off + n;
+    if (off < this.sndMax) {
+      const again = Math.min(end, this.sndMax) - off;
+      this.stats.retransmits++;
+      const dataAgain = Math.min(end, this.sndMax, this.writeEnd) - off;
+      if (dataAgain > 0) this.stats.bytesRetrans += dataAgain;
+      if (again > 0) this.rttOff = -1; // Karn's algorithm
+    } else if (this.rttOff < 0) {
+      this.rttOff = end;
+      this.rttStart = this.now;
+    }
+    if (end > this.sndMax) {
+      const newData = Math.min(end, this.writeEnd) - Math.max(off, this.sndMax);
+      if (newData > 0) this.stats.bytesSent += newData;
+      this.sndMax = end;
+    }
+    if (end > this.sndNxt) this.sndNxt = end;
+    if (!this.rtxTimer.armed) this.rtxTimer.arm(this.rto.timeoutNs);
+  }
+
+  /** Writes one segment at stream offset `off` carrying `len` payload bytes. */
+  private transmit(off: number, flags: number, len: number): void {
+    const ack = (flags & TCP_ACK) !== 0;
+    const window = Math.min(Math.floor(this.rcvWnd / 2 ** this.rcvWscale), 0xffff);
+    this.layer.writer.send(
+      this.localAddr, this.remoteAddr, this.localPort, this.remotePort,
+      this.iss + off, ack ? this.irs + this.rcvNxt : 0, flags, window,
+      this.tsOk ? this.tsval() : -1, this.tsRecent, len, off - 1,
+    );
+    this.stats.segsOut++;
+    if (ack) {
+      // tcp_event_ack_sent: this ACK covers everything received; no delayed ACK pending.
+      this.rcvWup = this.rcvNxt;
+      this.delackTimer.cancel();
+    }
+    if (len > 0) {
+      // tcp_event_data_sent: data sent soon after data arrived marks an interactive exchange.
+      if (this.now - this.lastRcvAt < this.p.delackNs) this.pingpong = true;
+    }
+  }
+
+  /** A pure ACK (tcp_send_ack): seq = sndNxt. */
+  private sendAck(): void {
+    this.transmit(this.sndNxt, TCP_ACK, 0);
+  }
+
+  // ------------------------------------------------------------ timers
+
+  handleEvent(kind: number): void {
+    switch (kind) {
+      case K_RETRANSMIT:
+        if (this.rtxTimer.expired()) this.retransmitTimeout();
+        break;
+      case K_DELACK:
+        if (this.delackTimer.expired() && this.rcvNxt !== this.rcvWup && !this.finished) {
+          // tcp_delack_timer_handler: send the ACK; a timeout ends interactive mode.
+          this.pingpong = false;
+          this.sendAck();
+        }
+        break;
+      case K_TIMEWAIT:
+        if (this.twTimer.expired() && this.state === TcpState.TIME_WAIT) this.destroy(false);
+        break;
+    }
+  }
+
+  /** tcp_retransmit_timer (and tcp_write_timeout for the retry limits). */
+  private retransmitTimeout(): void {
+    if (this.finished) return;
+    this.stats.timeouts++;
+    if (this.state === TcpState.SYN_SENT || this.state === TcpState.SYN_RECV) {
+      const limit = this.state === TcpState.SYN_SENT ? this.p.synRetries : this.p.synackRetries;
+      if (this.retries >= limit) {
+        if (this.state === TcpState.SYN_SENT) this.fail('ETIMEDOUT');
+        else this.destroy(false); // inet_csk_reqsk_queue_drop: the request just goes away
+        return;
+      }
+      this.retries++;
+      this.rto.backoff++;
+      this.stats.retransmits++;
+      this.sendSyn(this.state === TcpState.SYN_RECV);
+      this.rtxTimer.arm(this.rto.timeoutNs);
+      return;
+    }
+    if (this.sndUna >= this.sndMax) return;
+    if (this.retries >= this.p.retries2) {
+      this.fail('ETIMEDOUT');
+      return;
+    }
+    this.retries++;
+    // RFC 5681 3.1 / tcp_enter_loss: collapse cwnd, go back to sndUna, back the timer off.
+    this.cc.onRto();
+    this.logCwnd();
+    this.inRecovery = false;
+    this.dupAcks = 0;
+    this.recover = this.sndMax;
+    this.rttOff = -1;
+    this.rto.backoff++;
+    this.sndNxt = this.sndUna;
+    this.retransmitHead();
+    if (!this.rtxTimer.armed) this.rtxTimer.arm(this.rto.timeoutNs);
+  }
+
+  // ------------------------------------------------------------ endings
+
+  private enterTimeWait(): void {
+    this.setState(TcpState.TIME_WAIT);
+    this.rtxTimer.cancel();
+    this.delackTimer.cancel();
+    this.twTimer.arm(this.p.timewaitNs);
+    this.handlers.onClosed?.(this);
+  }
+
+  private fail(err: TcpError): void {
+    this.destroy(false);
+    this.handlers.onError?.(this, err);
+  }
+
+  /** tcp_done: CLOSED, timers off, out of the table. */
+  private destroy(notify: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    const wasTimeWait = this.state === TcpState.TIME_WAIT;
+    this.setState(TcpState.CLOSED);
+    this.rtxTimer.cancel();
+    this.delackTimer.cancel();
+    this.twTimer.cancel();
+    this.layer.remove(this);
+    if (notify && !wasTimeWait) this.handlers.onClosed?.(this);
+  }
+
+  private setState(s: TcpState): void {
+    this.state = s;
+  }
+
+  private logCwnd(): void {
+    if (this.recordCwnd) this.stats.cwndLog.push([this.now, this.cc.cwnd, this.cc.ssthresh]);
+  }
+
+  describe(): string {
+    return `${formatIpv4(this.localAddr)}:${this.localPort} -> ${formatIpv4(this.remoteAddr)}:${this.remotePort} ${this.ssState}`;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * TCP constants and sysctls with Linux defaults (include/net/tcp.h,
+ * Documentation/networking/ip-sysctl.rst). Times are in ns.
+ */
+export interface TcpParams {
+  /** TCP_TIMEOUT_INIT: the RTO before any RTT sample (RFC 6298 2.1). */
+  rtoInitNs: number;
+  /** TCP_RTO_MIN (Linux: 200 ms, not RFC 6298's 1 s). */
+  rtoMinNs: number;
+  /** TCP_RTO_MAX */
+  rtoMaxNs: number;
+  /** TCP_TIMEOUT_FALLBACK: RTO after a handshake with a retransmitted SYN and no RTT sample (RFC 6298 5.7). */
+  rtoFallbackNs: number;
+  /** net.ipv4.tcp_syn_retries */
+  synRetries: number;
+  /** net.ipv4.tcp_synack_retries */
+  synackRetries: number;
+  /** net.ipv4.tcp_retries2 (counted as retransmissions, not converted to a time as tcp_retransmit_timer does). */
+  retries2: number;
+  /** TCP_DELACK_MIN / TCP_ATO_MIN: the delayed-ACK timeout. */
+  delackNs: number;
+  /** TCP_MAX_QUICKACKS: segments ACKed at once when quick-ack mode starts. */
+  maxQuickacks: number;
+  /** TCP_TIMEWAIT_LEN */
+  timewaitNs: number;
+  /** TCP_INIT_CWND (RFC 6928), in segments. */
+  initCwnd: number;
+  /** Window scale this side offers (tcp_select_initial_window with tcp_rmem[2] = 6 MiB gives 7). */
+  wscale: number;
+  /** Largest receive window advertised once established (tcp_rmem[2] with tcp_adv_win_scale 1: half of 6 MiB). */
+  rcvWndMax: number;
+  /** net.ipv4.tcp_timestamps */
+  timestamps: boolean;
+  /** net.ipv4.tcp_sack (offered in the SYN; SACK blocks are not modelled). */
+  sack: boolean;
+  /** net.ipv4.ip_local_port_range */
+  ephemeralLow: number;
+  ephemeralHigh: number;
+}
+
+export const DEFAULT_TCP_PARAMS: TcpParams = {
+  rtoInitNs: 1e9,
+  rtoMinNs: 200e6,
+  rtoMaxNs: 120e9,
+  rtoFallbackNs: 3e9,
+  synRetries: 6,
+  synackRetries: 5,
+  retries2: 15,
+  delackNs: 40e6,
+  maxQuickacks: 16,
+  timewaitNs: 60e9,
+  initCwnd: 10,
+  wscale: 7,
+  rcvWndMax: 3 * 1024 * 1024,
+  timestamps: true,
+  sack: true,
+  ephemeralLow: 32768,
+  ephemeralHigh: 60999,
+};
+
+/** IPv4 (20) + TCP (20) header bytes: MSS = route MTU - 40 (tcp_mtu_to_mss). */
+export const TCP_IPV4_OVERHEAD = 40;
+/** TCPOLEN_TSTAMP_ALIGNED: bytes of the timestamp option on every segment once negotiated. */
+export const TS_OPTION_LEN = 12;

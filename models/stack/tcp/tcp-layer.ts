@@ -1,0 +1,286 @@
+import type { RandomStream } from '../../../engine/rng.js';
+import type { NetDevice } from '../../devices/net-device.js';
+import { DropReason } from '../../devices/drop-reason.js';
+import { PacketType, type Packet } from '../../packet.js';
+import type { Netns } from '../netns.js';
+import { read32 } from '../../wire/bytes.js';
+import { ETH_HLEN } from '../../wire/ethernet.js';
+import { formatIpv4 } from '../../wire/addr.js';
+import { ipv4Dst, ipv4HeaderLen, ipv4Src, ipv4TotalLength } from '../../wire/ipv4.js';
+import {
+  TCP_ACK,
+  TCP_FIN,
+  TCP_HEADER_LEN,
+  TCP_RST,
+  TCP_SYN,
+  computeTcpChecksum,
+  parseTcp,
+  tcpAck,
+  tcpChecksum,
+  tcpDstPort,
+  tcpFlags,
+  tcpHeaderLen,
+  tcpSeq,
+  tcpSrcPort,
+  tcpWindow,
+} from '../../wire/tcp.js';
+import { Connection, type ConnectionHandlers } from './connection.js';
+import { DEFAULT_TCP_PARAMS, TCP_IPV4_OVERHEAD, type TcpParams } from './params.js';
+import { SegmentWriter } from './segment.js';
+import { TcpState } from './states.js';
+
+/** A listening socket's application. */
+export interface ListenHandlers {
+  /**
+   * A connection completed its handshake (accept() returned it). Return the
+   * handlers for it, or set `conn.handlers` yourself.
+   */
+  onAccept(conn: Connection): ConnectionHandlers | void;
+}
+
+export interface ConnectOptions {
+  /** bind() before connect(): 0 or absent picks an ephemeral port. */
+  srcPort?: number;
+  /** Local address; absent: chosen by the route (inet_select_addr). */
+  src?: number;
+  /** TCP_NODELAY */
+  noDelay?: boolean;
+}
+
+/** Connections with one remote address and port, by local (address, port). */
+type ByLocal = Map<number, Connection>;
+
+/**
+ * TCP for one namespace (net/ipv4/tcp_ipv4.c): listeners by port on any
+ * address, connections by 4-tuple, segment dispatch (tcp_v4_rcv), and the
+ * RST a segment for no socket gets (tcp_v4_send_reset) — TCP answers a
+ * closed port with RST, never ICMP port unreachable.
+ *
+ * Integration: Netns creates `readonly tcp = new TcpLayer(this)` and
+ * ip_local_deliver_finish calls `this.tcp.receive(dev, pkt)` for protocol 6.
+ */
+export class TcpLayer {
+  readonly params: TcpParams;
+  readonly writer: SegmentWriter;
+  /** The hash secret and ephemeral ports: a stream of its own, so TCP leaves other models' draws alone. */
+  readonly rng: RandomStream;
+  /** net_secret / ts_secret: the key of the ISN and timestamp-offset hashes. */
+  readonly secret: number;
+  private readonly listeners = new Map<number, ListenHandlers>();
+  /** remote (addr * 65536 + port) -> local (addr * 65536 + port) -> connection (the ehash). */
+  private readonly table = new Map<number, ByLocal>();
+  private count = 0;
+  /** RSTs sent for segments that found no socket. */
+  resetsSent = 0;
+  /** Segments dropped for a bad checksum (TCP_MIB_CSUMERRORS). */
+  checksumErrors = 0;
+
+  constructor(
+    readonly ns: Netns,
+    params: Partial<TcpParams> = {},
+  ) {
+    this.params = { ...DEFAULT_TCP_PARAMS, ...params };
+    this.writer = new SegmentWriter(ns);
+    this.rng = ns.component.random(`tcp/${ns.name}`);
+    this.secret = Math.floor(this.rng.next() * 2 ** 32) >>> 0;
+  }
+
+  // ------------------------------------------------------------ sockets
+
+  /** listen() on `port`, any local address. */
+  listen(port: number, handlers: ListenHandlers): void {
+    if (this.listeners.has(port)) throw new Error(`${this.ns.name}: TCP port ${port} already in use (EADDRINUSE)`);
+    this.listeners.set(port, handlers);
+  }
+
+  unlisten(port: number): void {
+    this.listeners.delete(port);
+  }
+
+  /** connect(): sends the SYN now. Throws ENETUNREACH when there is no route. */
+  connect(dst: number, dstPort: number, handlers: ConnectionHandlers, opts: ConnectOptions = {}): Connection {
+    const route = this.ns.outputRoute(dst);
+    if (route === null) throw new Error(`${this.ns.name}: connect to ${formatIpv4(dst)}: Network is unreachable (ENETUNREACH)`);
+    const src = opts.src ?? this.ns.sourceFor(route, dst);
+    let port = opts.srcPort ?? 0;
+    if (port === 0) port = this.ephemeralPort(src, dst, dstPort);
+    else if (this.lookup(dst, dstPort, src, port) !== undefined) {
+      throw new Error(`${this.ns.name}: ${formatIpv4(src)}:${port} -> ${formatIpv4(dst)}:${dstPort} in use (EADDRNOTAVAIL)`);
+    }
+    const conn = new Connection(this, src, port, dst, dstPort, TcpState.SYN_SENT, handlers, this.params);
+    if (opts.noDelay) conn.noDelay = true;
+    this.insert(conn);
+    conn.startActive();
+    return conn;
+  }
+
+  /**
+   * __inet_hash_connect: a random starting point in ip_local_port_range, then
+   * the first port whose 4-tuple is free (TIME_WAIT included) and that no
+   * listener holds.
+   */
+  private ephemeralPort(src: number, dst: number, dstPort: number): number {
+    const lo = this.params.ephemeralLow;
+    const span = this.params.ephemeralHigh - lo + 1;
+    const start = Math.floor(this.rng.next() * span);
+    for (let i = 0; i < span; i++) {
+      const p = lo + ((start + i) % span);
+      if (!this.listeners.has(p) && this.lookup(dst, dstPort, src, p) === undefined) return p;
+    }
+    throw new Error(`${this.ns.name}: no free ephemeral port towards ${formatIpv4(dst)}:${dstPort} (EADDRNOTAVAIL)`);
+  }
+
+  /** The connection for a 4-tuple (remote first, as a received segment's source). */
+  lookup(remoteAddr: number, remotePort: number, localAddr: number, localPort: number): Connection | undefined {
+    return this.table.get(remoteAddr * 65536 + remotePort)?.get(localAddr * 65536 + localPort);
+  }
+
+  /** Every connection in the table (any state but LISTEN and CLOSED), as `ss -t` would list them. */
+  connections(): Connection[] {
+    const out: Connection[] = [];
+    for (const m of this.table.values()) for (const c of m.values()) out.push(c);
+    return out;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  private insert(c: Connection): void {
+    const rk = c.remoteAddr * 65536 + c.remotePort;
+    let m = this.table.get(rk);
+    if (m === undefined) {
+      m = new Map();
+      this.table.set(rk, m);
+    }
+    m.set(c.localAddr * 65536 + c.localPort, c);
+    this.count++;
+  }
+
+  /** Called by a connection that reached CLOSED. */
+  remove(c: Connection): void {
+    const rk = c.remoteAddr * 65536 + c.remotePort;
+    const m = this.table.get(rk);
+    if (m === undefined) return;
+    if (m.get(c.localAddr * 65536 + c.localPort) === c) {
+      m.delete(c.localAddr * 65536 + c.localPort);
+      this.count--;
+      if (m.size === 0) this.table.delete(rk);
+    }
+  }
+
+  /** A passive connection completed its handshake: hand it to the listener (inet_csk_accept). */
+  accepted(c: Connection): void {
+    const l = this.listeners.get(c.localPort);
+    if (l === undefined) {
+      c.abort(); // the listener went away: tcp_check_req finds no listener and resets
+      return;
+    }
+    const h = l.onAccept(c);
+    if (h !== undefined && h !== null) c.handlers = h;
+  }
+
+  /** The path MTU towards `dst` as this model knows it: the route's device MTU. */
+  mtuTo(dst: number): number {
+    const r = this.ns.outputRoute(dst);
+    return r === null ? 576 : r.dev.mtu;
+  }
+
+  /** The MSS this namespace advertises towards `dst` (tcp_advertise_mss). */
+  advMssTo(dst: number): number {
+    return this.mtuTo(dst) - TCP_IPV4_OVERHEAD;
+  }
+
+  // ------------------------------------------------------------ receive
+
+  /** tcp_v4_rcv */
+  receive(dev: NetDevice, pkt: Packet): void {
+    const b = pkt.buf;
+    const ip = pkt.off + ETH_HLEN;
+    const hl = ipv4HeaderLen(b, ip);
+    const tcp = ip + hl;
+    const segLen = ipv4TotalLength(b, ip) - hl;
+    if (pkt.pktType !== PacketType.HOST) {
+      dev.dropRx(pkt, DropReason.OTHERHOST);
+      return;
+    }
+    if (segLen < TCP_HEADER_LEN || tcpHeaderLen(b, tcp) < TCP_HEADER_LEN || tcpHeaderLen(b, tcp) > segLen) {
+      dev.dropRx(pkt, DropReason.PKT_TOO_SMALL);
+      return;
+    }
+    const src = ipv4Src(b, ip);
+    const dst = ipv4Dst(b, ip);
+    if (computeTcpChecksum(b, tcp, segLen, src, dst) !== tcpChecksum(b, tcp)) {
+      this.checksumErrors++;
+      dev.dropRx(pkt, DropReason.TCP_CSUM);
+      return;
+    }
+    const thl = tcpHeaderLen(b, tcp);
+    const sport = tcpSrcPort(b, tcp);
+    const dport = tcpDstPort(b, tcp);
+    const flags = tcpFlags(b, tcp);
+    const seq = tcpSeq(b, tcp);
+    const ack = tcpAck(b, tcp);
+    const dataLen = segLen - thl;
+    let conn = this.lookup(src, sport, dst, dport);
+    if (conn !== undefined && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN && this.listeners.has(dport) && conn.yieldsToSyn(seq)) {
+      conn = undefined;
+    }
+    if (conn !== undefined) {
+      this.deliverTrace(pkt, conn.describe());
+      const opts = flags & TCP_SYN ? parseTcp(b, tcp, segLen, src, dst, { verifyChecksum: false }).options : null;
+      conn.segment(seq, ack, flags, tcpWindow(b, tcp), dataLen, opts, readTsval(b, tcp, thl, segLen, src, dst));
+      return;
+    }
+    const listener = this.listeners.get(dport);
+    if (listener !== undefined && this.ns.isLocal(dst)) {
+      // tcp_v4_rcv on a listener -> tcp_rcv_state_process(LISTEN), RFC 9293 3.10.7.2.
+      if (flags & TCP_RST) return;
+      if ((flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
+        this.deliverTrace(pkt, `TCP listener on port ${dport}`);
+        const opts = parseTcp(b, tcp, segLen, src, dst, { verifyChecksum: false }).options;
+        const c = new Connection(this, dst, dport, src, sport, TcpState.SYN_RECV, {}, this.params);
+        this.insert(c);
+        c.startPassive(seq, tcpWindow(b, tcp), opts);
+        return;
+      }
+      // An ACK (or anything else) that matches no request: reset it.
+    }
+    // No socket: tcp_v4_send_reset. The segment is dropped with NO_SOCKET either way.
+    if (!(flags & TCP_RST) && this.ns.isLocal(dst)) {
+      if (flags & TCP_ACK) this.sendReset(dst, src, dport, sport, ack, 0, TCP_RST);
+      else {
+        const len = dataLen + (flags & TCP_SYN ? 1 : 0) + (flags & TCP_FIN ? 1 : 0);
+        this.sendReset(dst, src, dport, sport, 0, seq + len, TCP_RST | TCP_ACK);
+      }
+    }
+    dev.dropRx(pkt, DropReason.NO_SOCKET);
+  }
+
+  /** tcp_v4_send_reset: a bare RST (window 0, no options) from the address the segment was sent to. */
+  sendReset(src: number, dst: number, srcPort: number, dstPort: number, seq: number, ack: number, flags: number): void {
+    this.resetsSent++;
+    this.writer.send(src, dst, srcPort, dstPort, seq, ack, flags, 0, -1, 0, 0, 0);
+  }
+
+  private deliverTrace(pkt: Packet, to: string): void {
+    const tr = this.ns.ctx.tracer;
+    if (tr !== null && tr.wants(pkt)) {
+      tr.add(pkt, this.ns.name, 'deliver', `TCP ${to}`);
+      tr.delivered(this.ns.name, pkt);
+    }
+  }
+}
+
+/**
+ * TSval of a segment, or -1. Fast path for the layout Linux uses on every
+ * segment once timestamps are on (NOP NOP TS, tcp_options_write); anything
+ * else goes through the full option parser.
+ */
+function readTsval(b: Uint8Array, tcp: number, thl: number, segLen: number, src: number, dst: number): number {
+  if (thl === TCP_HEADER_LEN) return -1;
+  const o = tcp + TCP_HEADER_LEN;
+  if (thl >= 32 && b[o] === 1 && b[o + 1] === 1 && b[o + 2] === 8 && b[o + 3] === 10) return read32(b, o + 4);
+  const ts = parseTcp(b, tcp, segLen, src, dst, { verifyChecksum: false }).options.timestamp;
+  return ts === undefined ? -1 : ts.tsval;
+}

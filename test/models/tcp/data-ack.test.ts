@@ -1,0 +1,145 @@
+/**
+ * Data and ACKs (RFC 9293 3.10.7.4, RFC 1122 4.2.3.2 and Linux's
+ * __tcp_ack_snd_check / tcp_event_data_sent):
+ * - the first data a connection receives is ACKed at once (quick-ACK mode,
+ *   tcp_incr_quickack), and a reply sent from the data callback carries the ACK;
+ * - once the application answers within the ACK timeout (interactive,
+ *   "pingpong" mode) a lone segment is ACKed after TCP_DELACK_MIN = 40 ms;
+ * - past the quick-ACK credit, bulk data is ACKed every second full segment.
+ */
+import { describe, expect, it } from 'vitest';
+import { ip, MS } from '../helpers.js';
+import { TCP_ACK, TCP_PSH } from '../../../models/wire/tcp.js';
+import { MessageFramer } from '../../../models/stack/tcp/message-framer.js';
+import type { Connection } from '../../../models/stack/tcp/connection.js';
+import { tcpFrames, tcpLine, type TcpFrame } from './tcp-helpers.js';
+import { pair } from './topo.js';
+
+/** A server that answers each `reqSize`-byte request with `respSize` bytes, sent from onData. */
+function echoServer(tb: ReturnType<typeof pair>['tb'], reqSize: number, respSize: number) {
+  tb.listen(80, {
+    onAccept: (conn) => {
+      const f = new MessageFramer(() => {
+        conn.send(respSize);
+        f.expect(reqSize);
+      });
+      f.expect(reqSize);
+      return { onData: (_c, n) => f.push(n) };
+    },
+  });
+}
+
+const isPureAck = (f: TcpFrame) => f.flags === TCP_ACK && f.payload.length === 0;
+
+describe('TCP data and ACKs', () => {
+  it('carries a request and its response with consistent seq/ack; quick-ACKs the first response', () => {
+    const { net, ta, tb } = pair();
+    echoServer(tb, 100, 200);
+    let respAt = -1;
+    net.at(0, () => {
+      ta.connect(ip('10.0.0.2'), 80, {
+        onConnected: (c) => c.send(100),
+        onData: (c) => { if (c.bytesReceived === 200) respAt = net.sim.now; },
+      });
+    });
+    net.run(500 * MS);
+    const a = tcpFrames(net.tap, 'a/eth0', 'out');
+    const b = tcpFrames(net.tap, 'b/eth0', 'out');
+    const [syn, , req, ackResp] = a;
+    const [synack, resp] = b;
+    expect(a.length).toBe(4);
+    expect(b.length).toBe(2); // SYN-ACK and the response: the request's ACK rides on the response
+    expect(req!.flags).toBe(TCP_PSH | TCP_ACK);
+    expect(req!.seq).toBe((syn!.seq + 1) >>> 0);
+    expect(req!.payload.length).toBe(100);
+    expect(Array.from(req!.payload.subarray(0, 4))).toEqual([0, 1, 2, 3]);
+    expect(resp!.flags).toBe(TCP_PSH | TCP_ACK);
+    expect(resp!.seq).toBe((synack!.seq + 1) >>> 0);
+    expect(resp!.ack).toBe((syn!.seq + 101) >>> 0);
+    expect(resp!.payload.length).toBe(200);
+    expect(isPureAck(ackResp!)).toBe(true);
+    expect(ackResp!.ack).toBe((synack!.seq + 201) >>> 0);
+    // Quick-ACK: the response is ACKed the instant it arrives.
+    expect(ackResp!.t).toBe(respAt);
+    for (const f of [...a, ...b]) expect(f.checksumOk, tcpLine(f)).toBe(true);
+  });
+
+  it('delays the ACK of a lone segment by 40 ms in an interactive exchange', () => {
+    const { net, ta, tb } = pair();
+    echoServer(tb, 100, 200);
+    const respAt: number[] = [];
+    net.at(0, () => {
+      const f = new MessageFramer(() => {
+        respAt.push(net.sim.now);
+        if (respAt.length < 2) {
+          client.send(100);
+          f.expect(200);
+        }
+      });
+      f.expect(200);
+      const client: Connection = ta.connect(ip('10.0.0.2'), 80, {
+        onConnected: (c) => c.send(100),
+        onData: (_c, n) => f.push(n),
+      });
+    });
+    net.run(500 * MS);
+    expect(respAt.length).toBe(2);
+    const acks = tcpFrames(net.tap, 'a/eth0', 'out').filter((f) => isPureAck(f) && f.t > 0 && f.seq !== 0);
+    // The handshake ACK, then exactly one pure ACK: the second response's, 40 ms after it arrived.
+    // (The first response was ACKed by the second request.)
+    expect(acks.length).toBe(2);
+    expect(acks[1]!.t - respAt[1]!).toBe(40 * MS);
+    expect(tcpFrames(net.tap, 'b/eth0', 'out').filter(isPureAck).length).toBe(0);
+  });
+
+  it('ACKs bulk data at once during quick-ACK, then every second full-sized segment', () => {
+    const { net, ta, tb } = pair();
+    let server: Connection | null = null;
+    tb.listen(80, { onAccept: (c) => { server = c; } });
+    const total = 40 * 1448;
+    let client: Connection | null = null;
+    net.at(0, () => {
+      client = ta.connect(ip('10.0.0.2'), 80, { onConnected: (c) => c.send(total) });
+    });
+    net.run(2000 * MS);
+    expect((server! as Connection).bytesReceived).toBe(total);
+    expect((client! as Connection).stats.bytesAcked).toBe(total);
+    const data = tcpFrames(net.tap, 'a/eth0', 'out').filter((f) => f.payload.length > 0);
+    expect(data.length).toBe(40);
+    expect(data.every((f) => f.payload.length === 1448)).toBe(true);
+    // Initial window: 10 segments leave back to back before any ACK returns.
+    expect(data[9]!.t).toBe(data[0]!.t);
+    expect(data[10]!.t).toBe(data[0]!.t + 2 * MS); // released by the first ACK, one RTT later
+    const acks = tcpFrames(net.tap, 'b/eth0', 'out').filter(isPureAck);
+    // 16 quick ACKs (TCP_MAX_QUICKACKS), then one per two segments: 16 + 24 / 2.
+    expect(acks.length).toBe(28);
+    const firstAcks = acks.slice(0, 10).map((f) => (f.ack - data[0]!.seq) >>> 0);
+    expect(firstAcks).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((k) => k * 1448));
+    // Stream bytes are the deterministic pattern: byte i is i & 0xff.
+    const last = data[39]!;
+    expect(last.payload[0]).toBe((39 * 1448) & 0xff);
+  });
+
+  it('applies Nagle to a second small write while the first is unACKed, not with TCP_NODELAY', () => {
+    for (const noDelay of [false, true]) {
+      const { net, ta, tb } = pair();
+      tb.listen(80, { onAccept: () => ({}) });
+      net.at(0, () => {
+        ta.connect(ip('10.0.0.2'), 80, {
+          onConnected: (c) => {
+            c.noDelay = noDelay;
+            c.send(10);
+            c.send(10);
+          },
+        });
+      });
+      net.run(100 * MS);
+      const data = tcpFrames(net.tap, 'a/eth0', 'out').filter((f) => f.payload.length > 0);
+      expect(data.length).toBe(2);
+      const gap = data[1]!.t - data[0]!.t;
+      // Nagle holds the second write until the first is ACKed (one RTT, 2 ms here).
+      if (noDelay) expect(gap).toBe(0);
+      else expect(gap).toBeGreaterThanOrEqual(2 * MS);
+    }
+  });
+});
