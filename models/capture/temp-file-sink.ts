@@ -17,7 +17,16 @@ export class TempFileSink {
   private fd: number;
   private state: 'open' | 'committed' | 'discarded' = 'open';
 
-  constructor(path: string, capacity = 1 << 20) {
+  /**
+   * The buffer starts small and doubles at each flush up to `maxCapacity`: a run
+   * with thousands of capture points keeps a few KiB per quiet one, and a busy
+   * one soon writes in large blocks.
+   */
+  constructor(
+    path: string,
+    capacity = 16 << 10,
+    private readonly maxCapacity = 1 << 20,
+  ) {
     this.path = path;
     this.tempPath = `${path}.tmp`;
     this.buf = new Uint8Array(capacity);
@@ -30,8 +39,9 @@ export class TempFileSink {
     if (this.state !== 'open') throw new Error(`capture: ${this.path} is already ${this.state}`);
     if (this.pos + n <= this.buf.length) return;
     this.flush();
-    if (n > this.buf.length) {
-      this.buf = new Uint8Array(n);
+    const want = Math.max(n, Math.min(this.maxCapacity, this.buf.length * 2));
+    if (want > this.buf.length) {
+      this.buf = new Uint8Array(want);
       this.view = new DataView(this.buf.buffer);
     }
   }
