@@ -18,6 +18,7 @@ import {
 } from '../wire/icmp.js';
 import {
   IPPROTO_ICMP,
+  IPPROTO_TCP,
   IPPROTO_UDP,
   IPV4_HEADER_LEN,
   ipv4DscpEcn,
@@ -149,6 +150,8 @@ export class IcmpLayer {
       if (sock !== undefined) sock.onIcmpError(type, code, from, read16(b, t + 6));
     } else if (qproto === IPPROTO_UDP) {
       this.ns.udp.deliverIcmpError(read16(b, t), type, code, from, read16(b, t + 2));
+    } else if (qproto === IPPROTO_TCP) {
+      this.ns.tcp.deliverIcmpError(ipv4Src(b, q), read16(b, t), ipv4Dst(b, q), read16(b, t + 2), type, code);
     }
   }
 

@@ -28,7 +28,7 @@ import type { TcpParams } from './params.js';
 import type { TcpLayer } from './tcp-layer.js';
 
 /** Errors reported to onError, with their errno names. */
-export type TcpError = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT';
+export type TcpError = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'EHOSTUNREACH' | 'ENETUNREACH';
 
 /** What an application hears from a connection. Every member is optional. */
 export interface ConnectionHandlers {
@@ -816,6 +816,16 @@ export class Connection implements EventHandler {
     this.delackTimer.cancel();
     this.twTimer.arm(this.p.timewaitNs);
     this.handlers.onClosed?.(this);
+  }
+
+  /**
+   * tcp_v4_err: an ICMP error about one of our segments. While connecting
+   * (SYN_SENT, SYN_RECV) it ends the attempt with the error's errno; on an
+   * established connection it is only a soft error (IP_RECVERR is off), which
+   * podwire does not keep.
+   */
+  icmpError(err: TcpError): void {
+    if (this.state === TcpState.SYN_SENT || this.state === TcpState.SYN_RECV) this.fail(err);
   }
 
   private fail(err: TcpError): void {

@@ -194,6 +194,22 @@ export class TcpLayer {
   // ------------------------------------------------------------ receive
 
   /** tcp_v4_rcv */
+  /**
+   * An ICMP error quoting a segment we sent from localAddr:localPort to
+   * remoteAddr:remotePort (tcp_v4_err with icmp_err_convert's errno; a
+   * fragmentation-needed is a path-MTU update, not modelled).
+   */
+  deliverIcmpError(localAddr: number, localPort: number, remoteAddr: number, remotePort: number, type: number, code: number): void {
+    const conn = this.lookup(remoteAddr, remotePort, localAddr, localPort);
+    if (conn === undefined) return;
+    if (type === 3) {
+      if (code === 4) return;
+      conn.icmpError(code === 3 ? 'ECONNREFUSED' : code === 0 || code === 6 ? 'ENETUNREACH' : 'EHOSTUNREACH');
+    } else if (type === 11) {
+      conn.icmpError('EHOSTUNREACH');
+    }
+  }
+
   receive(dev: NetDevice, pkt: Packet): void {
     const b = pkt.buf;
     const ip = pkt.off + ETH_HLEN;
