@@ -8,6 +8,25 @@ interface FlowRow {
   latency: 'rtt' | 'one-way';
   errors: Record<string, number>;
   latencyNs: { min: number; p50: number; p90: number; p99: number; p999: number; max: number } | null;
+  /** TCP flows only (FlowStats.tcp). */
+  tcp?: {
+    connections: number;
+    connected: number;
+    retransmits: number;
+    setupNs: { p50: number; p99: number } | null;
+    throughputBps?: number;
+  };
+}
+
+/** A TCP flow's extras on one line: connections, setup latency, retransmissions, bulk throughput. */
+function tcpLine(f: FlowRow): string | null {
+  const t = f.tcp;
+  if (t === undefined) return null;
+  const parts = [`${t.connected}/${t.connections} connected`];
+  if (t.setupNs !== null) parts.push(`setup p50 ${us(t.setupNs.p50)} p99 ${us(t.setupNs.p99)} us`);
+  parts.push(`${t.retransmits} retransmits`);
+  if (t.throughputBps !== undefined) parts.push(`throughput ${(t.throughputBps / 1e6).toFixed(1)} Mbit/s`);
+  return `  ${f.name}: tcp ${parts.join(', ')}`;
 }
 
 /** Microseconds with up to 3 decimals: the unit in which these latencies read best. */
@@ -34,6 +53,8 @@ export function formatSummary(results: Results): string {
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const out = [line(header) + '   (latencies in us)', ...rows.map(line)];
   for (const f of flows) {
+    const tcp = tcpLine(f);
+    if (tcp !== null) out.push(tcp);
     const errs = Object.entries(f.errors);
     if (errs.length > 0) out.push(`  ${f.name}: ${errs.map(([k, v]) => `${v} x ${k}`).join(', ')}`);
   }

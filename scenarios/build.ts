@@ -8,9 +8,10 @@ import { NicDevice } from '../models/devices/nic.js';
 import type { NetDevice } from '../models/devices/net-device.js';
 import { PingApp } from '../models/apps/ping.js';
 import { UdpClient, UdpServer } from '../models/apps/udp-rr.js';
+import { TcpClient, TcpServer } from '../models/apps/tcp-rr.js';
 import { FlowStats } from '../models/stats/flow-stats.js';
 import { parseCidr, parseIpv4, parseMac } from '../models/wire/addr.js';
-import type { LinkSpec, RouteSpec, TopologySpec, TrafficSpec } from './topology.js';
+import type { LinkSpec, RouteSpec, TcpSpec, TopologySpec, TrafficSpec } from './topology.js';
 import { attachNetfilter } from '../models/stack/netfilter-env.js';
 import { IpSetTable } from '../models/netfilter/ipset.js';
 import { shiftLines } from './loader.js';
@@ -121,11 +122,12 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
   }
 
   const world: World = { spec, sim, namespaces, drops, flows: [], epochSeconds };
-  const servers = new Map<string, UdpServer>();
+  const servers: Servers = { udp: new Map(), tcp: new Map() };
   for (const s of spec.servers ?? []) {
     const ns = namespaces.get(s.ns);
     if (ns === undefined) throw new Error(`servers: unknown namespace ${s.ns}`);
-    servers.set(`${s.ns}:${s.port}`, new UdpServer(ns, s.port, s.responseSize));
+    if (s.protocol === 'tcp') servers.tcp.set(`${s.ns}:${s.port}`, new TcpServer(ns, s.port, s.requestSize ?? 64, s.responseSize));
+    else servers.udp.set(`${s.ns}:${s.port}`, new UdpServer(ns, s.port, s.responseSize));
   }
   const groups = new Map<string, FlowStats>();
   for (const t of spec.traffic) {
@@ -138,6 +140,12 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
     startTraffic(world, t, servers, stats);
   }
   return world;
+}
+
+/** The servers of a world by "<namespace>:<port>", one map per protocol (the port spaces are separate). */
+interface Servers {
+  udp: Map<string, UdpServer>;
+  tcp: Map<string, TcpServer>;
 }
 
 function addAddress(ns: Netns, dev: string, cidr: string): void {
@@ -164,7 +172,7 @@ function ownerOf(world: World, addr: number, near: Netns): Netns | undefined {
 
 /** The statistics row of a flow, or of its whole group. */
 function newFlowStats(t: TrafficSpec, all: TrafficSpec[]): FlowStats {
-  const latency = t.kind === 'ping' || t.responseSize > 0 ? 'rtt' : 'one-way';
+  const latency = t.kind === 'ping' || t.kind === 'tcp' || t.responseSize > 0 ? 'rtt' : 'one-way';
   if (t.group !== undefined) {
     const n = all.filter((x) => x.group === t.group).length;
     return new FlowStats(t.group, t.kind, `${n} flows`, 'pattern', latency);
@@ -173,7 +181,7 @@ function newFlowStats(t: TrafficSpec, all: TrafficSpec[]): FlowStats {
   return new FlowStats(t.name, t.kind, endpointName(t.from.ns, t.from.container), to, latency);
 }
 
-function startTraffic(world: World, t: TrafficSpec, servers: Map<string, UdpServer>, stats: FlowStats): void {
+function startTraffic(world: World, t: TrafficSpec, allServers: Servers, stats: FlowStats): void {
   const from = world.namespaces.get(t.from.ns);
   if (from === undefined) throw new Error(`traffic ${t.name}: unknown namespace ${t.from.ns}`);
   const dst = parseIpv4(t.to);
@@ -181,6 +189,11 @@ function startTraffic(world: World, t: TrafficSpec, servers: Map<string, UdpServ
     new PingApp(from, { name: t.name, dst, count: t.count, intervalNs: t.intervalNs, size: t.size, ident: t.ident, startNs: t.startNs, timeoutNs: t.timeoutNs, epochSeconds: world.epochSeconds }, stats);
     return;
   }
+  if (t.kind === 'tcp') {
+    startTcp(world, t, from, dst, allServers.tcp, stats);
+    return;
+  }
+  const servers = allServers.udp;
   const serverNs = t.toNs !== undefined ? world.namespaces.get(t.toNs) : ownerOf(world, dst, from);
   let server: UdpServer | undefined;
   if (serverNs !== undefined) {
@@ -200,4 +213,26 @@ function startTraffic(world: World, t: TrafficSpec, servers: Map<string, UdpServ
     const route = from.outputRoute(dst);
     if (route !== null) server.measureOneWay(from.sourceFor(route, dst), client.localPort, stats);
   }
+}
+
+/**
+ * A TCP flow: its server (made on first use; flows to one server must agree
+ * on its sizes, which it cannot learn from the bytes) and its client.
+ */
+function startTcp(world: World, t: TcpSpec, from: Netns, dst: number, servers: Map<string, TcpServer>, stats: FlowStats): void {
+  // A bulk transfer needs a sink: a server that answers nothing.
+  const requestSize = t.mode === 'bulk' ? 1 : t.requestSize;
+  const responseSize = t.mode === 'bulk' ? 0 : t.responseSize;
+  const serverNs = t.toNs !== undefined ? world.namespaces.get(t.toNs) : ownerOf(world, dst, from);
+  if (serverNs !== undefined) {
+    const key = `${serverNs.name}:${t.port}`;
+    const server = servers.get(key);
+    if (server === undefined) servers.set(key, new TcpServer(serverNs, t.port, requestSize, responseSize));
+    else if (server.responseSize !== responseSize || (responseSize > 0 && server.requestSize !== requestSize)) {
+      const has = server.responseSize === 0 ? 'is a sink (bulk)' : `answers ${server.requestSize}-byte requests with ${server.responseSize} bytes`;
+      throw new Error(`traffic ${t.name}: the TCP server at ${key} already ${has}; flows to one TCP server must agree on mode and sizes`);
+    }
+  }
+  const rng = from.component.random(`traffic/${t.name}`);
+  new TcpClient(from, { name: t.name, dst, port: t.port, mode: t.mode, count: t.count, rate: t.rate, arrivals: t.arrivals, concurrency: t.concurrency, requestSize: t.requestSize, responseSize: t.responseSize, bytes: t.bytes, startNs: t.startNs, timeoutNs: t.timeoutNs, noDelay: t.noDelay }, stats, rng);
 }

@@ -29,6 +29,7 @@ import type {
   NamespaceSpec,
   PingSpec,
   RouteSpec,
+  TcpSpec,
   TopologySpec,
   TrafficEndpoint,
   TrafficSpec,
@@ -221,18 +222,19 @@ function expandTraffic(s: Scenario): TrafficSpec[] {
   const index = new EndpointIndex(s.nodes, s.underlay.gateway);
   // Names written for (or defaulted on) single flows win; generated ones yield.
   const names = new Set<string>();
-  for (const item of s.traffic) if (item.kind === 'ping' || item.kind === 'udp') names.add(item.name);
+  for (const item of s.traffic) if (item.kind === 'ping' || item.kind === 'udp' || item.kind === 'tcp') names.add(item.name);
 
   const out: TrafficSpec[] = [];
   s.traffic.forEach((item, i) => {
-    if (item.kind === 'ping' || item.kind === 'udp') {
+    if (item.kind === 'ping' || item.kind === 'udp' || item.kind === 'tcp') {
       out.push(singleFlow(item, i, index));
       return;
     }
     const pairs = patternPairs(item.pattern, s.nodes);
     const flows = pairs.length;
-    const periodNs = item.kind === 'pingAll' ? item.intervalNs : SECOND / item.rate;
-    const kind = item.kind === 'pingAll' ? 'ping' : 'udp';
+    // A closed-loop tcpAll has no period to spread over: its flows start together.
+    const periodNs = item.kind === 'pingAll' ? item.intervalNs : item.rate > 0 ? SECOND / item.rate : 0;
+    const kind = item.kind === 'pingAll' ? 'ping' : item.kind === 'udpAll' ? 'udp' : 'tcp';
     const group = uniqueName(`${item.kind} ${item.pattern}`, names);
     pairs.forEach(([fromNode, fromPod, toNode, toPod], k) => {
       const fromNs = `${fromNode.name}/${fromPod.name}`;
@@ -245,7 +247,7 @@ function expandTraffic(s: Scenario): TrafficSpec[] {
         startNs: item.stagger ? Math.round(item.startNs + (k * periodNs) / flows) : item.startNs,
         group,
       };
-      out.push(item.kind === 'pingAll' ? pingSpec(item, common) : udpSpec(item, common));
+      out.push(item.kind === 'pingAll' ? pingSpec(item, common) : item.kind === 'udpAll' ? udpSpec(item, common) : tcpSpec(item, common));
     });
   });
   return out;
@@ -260,7 +262,7 @@ interface FlowCommon {
   group?: string;
 }
 
-type SingleFlow = Extract<TrafficItem, { kind: 'ping' | 'udp' }>;
+type SingleFlow = Extract<TrafficItem, { kind: 'ping' | 'udp' | 'tcp' }>;
 
 function singleFlow(item: SingleFlow, i: number, index: EndpointIndex): TrafficSpec {
   const at = `traffic[${i}].${item.kind}`;
@@ -275,7 +277,7 @@ function singleFlow(item: SingleFlow, i: number, index: EndpointIndex): TrafficS
     ...(dst.ns !== undefined ? { toNs: dst.ns } : {}),
     startNs: item.startNs,
   };
-  return item.kind === 'ping' ? pingSpec(item, common) : udpSpec(item, common);
+  return item.kind === 'ping' ? pingSpec(item, common) : item.kind === 'udp' ? udpSpec(item, common) : tcpSpec(item, common);
 }
 
 function endpoint(ref: EndpointRef): TrafficEndpoint {
@@ -306,5 +308,23 @@ function udpSpec(u: Extract<TrafficItem, { kind: 'udp' | 'udpAll' }>, common: Fl
     requestSize: u.requestSize,
     responseSize: u.responseSize,
     timeoutNs: u.timeoutNs,
+  };
+}
+
+function tcpSpec(t: Extract<TrafficItem, { kind: 'tcp' | 'tcpAll' }>, common: FlowCommon): TcpSpec {
+  return {
+    kind: 'tcp',
+    ...common,
+    port: t.port,
+    mode: t.mode,
+    count: t.count,
+    rate: t.rate,
+    arrivals: t.arrivals,
+    concurrency: t.concurrency,
+    requestSize: t.requestSize,
+    responseSize: t.responseSize,
+    bytes: t.bytes,
+    noDelay: t.noDelay,
+    timeoutNs: t.timeoutNs,
   };
 }

@@ -46,6 +46,7 @@ import type {
   IpSetConfig,
   Scenario,
   ServerConfig,
+  TcpMode,
   TrafficItem,
   TrafficPattern,
 } from './scenario.js';
@@ -83,7 +84,32 @@ interface RawUdp {
   start?: DurationText;
   timeout?: DurationText;
 }
-type RawTrafficItem = { ping: RawPing } | { udp: RawUdp } | { pingAll: RawPing } | { udpAll: RawUdp };
+interface RawTcp {
+  from?: string;
+  to?: string;
+  name?: string;
+  pattern?: TrafficPattern;
+  stagger?: boolean;
+  port?: number;
+  mode?: TcpMode;
+  count?: number;
+  rate?: number;
+  arrivals?: Arrivals;
+  concurrency?: number;
+  requestSize?: number;
+  responseSize?: number;
+  bytes?: number;
+  noDelay?: boolean;
+  start?: DurationText;
+  timeout?: DurationText;
+}
+type RawTrafficItem =
+  | { ping: RawPing }
+  | { udp: RawUdp }
+  | { tcp: RawTcp }
+  | { pingAll: RawPing }
+  | { udpAll: RawUdp }
+  | { tcpAll: RawTcp };
 interface RawPod {
   name: string;
   ip?: string;
@@ -126,7 +152,7 @@ export interface RawScenario {
   nodes?: RawNode[];
   scale?: { nodes: number; podsPerNode?: number };
   traffic?: RawTrafficItem[];
-  servers?: { on: string; port: number; responseSize?: number }[];
+  servers?: { on: string; port: number; protocol?: 'udp' | 'tcp'; requestSize?: number; responseSize?: number }[];
   capture?: 'all' | 'none' | string[];
   netfilter?: { ruleCost?: DurationText; conntrackCost?: DurationText; natSetupCost?: DurationText };
   /** Read only by `podwire sweep` (scenarios/sweep/grid.ts); a single run ignores it. */
@@ -169,6 +195,19 @@ export const DEFAULTS = {
     requestSize: 64,
     responseSize: 64,
     start: 0,
+    timeout: '1s',
+  },
+  /** netperf TCP_RR's defaults: 1-byte request and response, one transaction in flight; closed loop unless a rate is given. */
+  tcp: {
+    port: 9000,
+    mode: 'rr' as TcpMode,
+    count: 1,
+    arrivals: 'constant' as Arrivals,
+    concurrency: 1,
+    requestSize: 1,
+    responseSize: 1,
+    bytes: 1_000_000,
+    noDelay: false,
     timeout: '1s',
   },
   stagger: true,
@@ -294,14 +333,23 @@ class Normalizer {
         this.fail(['servers', i, 'on'], ref);
         return;
       }
-      const key = `${ref.ns}:${raw.port}`;
+      const protocol = raw.protocol ?? 'udp';
+      const key = `${protocol}:${ref.ns}:${raw.port}`;
       const prev = seen.get(key);
       if (prev !== undefined) {
         this.fail(['servers', i, 'port'], `${raw.port} in ${ref.ns} is already served by servers[${prev}]`);
         return;
       }
       seen.set(key, i);
-      out.push({ ns: ref.ns, port: raw.port, responseSize: raw.responseSize ?? 64 });
+      if (protocol === 'udp' && raw.requestSize !== undefined) {
+        this.fail(['servers', i, 'requestSize'], 'applies to tcp servers only (a UDP request is one datagram)');
+      }
+      out.push({
+        ns: ref.ns,
+        port: raw.port,
+        responseSize: raw.responseSize ?? 64,
+        ...(protocol === 'tcp' ? { protocol, requestSize: raw.requestSize ?? 64 } : {}),
+      });
     });
     return out;
   }
@@ -656,7 +704,7 @@ class Normalizer {
     const durationText = String(this.raw.duration ?? DEFAULTS.duration);
     const explicitNames = new Map<string, string>();
     for (const [i, item] of rawItems.entries()) {
-      const [kind, body] = Object.entries(item)[0] as [string, RawPing & RawUdp];
+      const [kind, body] = Object.entries(item)[0] as [string, RawPing & RawUdp & RawTcp];
       if (body.name === undefined) continue;
       const path = ['traffic', i, kind, 'name'];
       const prev = explicitNames.get(body.name);
@@ -666,7 +714,7 @@ class Normalizer {
     const names = new Set(explicitNames.keys());
 
     return rawItems.map((item, i): TrafficItem => {
-      const [kind, body] = Object.entries(item)[0] as ['ping' | 'udp' | 'pingAll' | 'udpAll', RawPing & RawUdp];
+      const [kind, body] = Object.entries(item)[0] as ['ping' | 'udp' | 'tcp' | 'pingAll' | 'udpAll' | 'tcpAll', RawPing & RawUdp & RawTcp];
       const at: PathSegment[] = ['traffic', i, kind];
       const startNs = this.duration(body.start, 0, [...at, 'start']);
       if (body.start !== undefined && durationNs > 0 && startNs >= durationNs) {
@@ -697,7 +745,33 @@ class Normalizer {
           timeoutNs: this.duration(body.timeout, d.timeout, [...at, 'timeout']),
         };
       };
-      if (kind === 'ping' || kind === 'udp') {
+      const tcp = () => {
+        const d = DEFAULTS.tcp;
+        const mode = body.mode ?? d.mode;
+        if (mode !== 'bulk' && body.responseSize === 0) {
+          this.fail([...at, 'responseSize'], `must be at least 1 in mode ${mode} (every request is answered; use mode bulk for one-way data)`);
+        }
+        if (mode !== 'bulk' && body.requestSize === 0) this.fail([...at, 'requestSize'], `must be at least 1 in mode ${mode}`);
+        if (mode === 'bulk' && body.bytes === 0) this.fail([...at, 'bytes'], 'must be at least 1');
+        if (body.rate !== undefined && body.concurrency !== undefined) {
+          this.fail([...at, 'concurrency'], 'applies to closed-loop flows only (give rate or concurrency, not both)');
+        }
+        return {
+          port: body.port ?? d.port,
+          mode,
+          count: body.count ?? d.count,
+          rate: body.rate ?? 0,
+          arrivals: body.arrivals ?? d.arrivals,
+          concurrency: body.concurrency ?? d.concurrency,
+          requestSize: body.requestSize ?? d.requestSize,
+          responseSize: body.responseSize ?? d.responseSize,
+          bytes: body.bytes ?? d.bytes,
+          noDelay: body.noDelay ?? d.noDelay,
+          startNs,
+          timeoutNs: this.duration(body.timeout, d.timeout, [...at, 'timeout']),
+        };
+      };
+      if (kind === 'ping' || kind === 'udp' || kind === 'tcp') {
         const from = body.from!;
         const to = body.to!;
         const src = index.source(from);
@@ -707,11 +781,13 @@ class Normalizer {
           if (typeof dst === 'string') this.fail([...at, 'to'], dst);
         }
         const name = body.name ?? uniqueName(`${kind} ${from} -> ${to}`, names);
+        if (kind === 'tcp') return { kind, name, from, to, ...tcp() };
         return kind === 'ping' ? { kind, name, from, to, ...ping() } : { kind, name, from, to, ...udp() };
       }
       const pattern = body.pattern!;
       this.patternFeasible(pattern, nodes, [...at, 'pattern']);
       const stagger = body.stagger ?? DEFAULTS.stagger;
+      if (kind === 'tcpAll') return { kind, pattern, stagger, ...tcp() };
       return kind === 'pingAll' ? { kind, pattern, stagger, ...ping() } : { kind, pattern, stagger, ...udp() };
     });
   }

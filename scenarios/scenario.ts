@@ -109,7 +109,7 @@ export interface ScaleConfig {
   podsPerNode: number;
 }
 
-export type TrafficItem = PingItem | UdpItem | PingAllItem | UdpAllItem;
+export type TrafficItem = PingItem | UdpItem | TcpItem | PingAllItem | UdpAllItem | TcpAllItem;
 
 interface PingFields {
   count: number;
@@ -132,6 +132,26 @@ interface UdpFields {
   timeoutNs: number;
 }
 
+export type TcpMode = 'rr' | 'crr' | 'bulk';
+
+interface TcpFields {
+  port: number;
+  mode: TcpMode;
+  count: number;
+  /** Requests per second (open loop); 0 means closed loop. */
+  rate: number;
+  arrivals: Arrivals;
+  /** Closed loop: requests in progress at once. */
+  concurrency: number;
+  requestSize: number;
+  responseSize: number;
+  /** bulk: bytes per transfer. */
+  bytes: number;
+  noDelay: boolean;
+  startNs: number;
+  timeoutNs: number;
+}
+
 /** One flow between endpoints as written ("n1/p1", "n1/p1/app", "n1", "10.244.1.1", "localhost"). */
 interface FlowFields {
   /** Unique flow name (given, or "<kind> <from> -> <to>"). */
@@ -148,6 +168,10 @@ export interface UdpItem extends UdpFields, FlowFields {
   kind: 'udp';
 }
 
+export interface TcpItem extends TcpFields, FlowFields {
+  kind: 'tcp';
+}
+
 interface PatternFields {
   pattern: TrafficPattern;
   /** Spread the flows' starts evenly over one interval (ping) or 1/rate (udp). */
@@ -162,9 +186,20 @@ export interface UdpAllItem extends UdpFields, PatternFields {
   kind: 'udpAll';
 }
 
-/** A UDP server in a namespace, answering every request with responseSize bytes. */
+export interface TcpAllItem extends TcpFields, PatternFields {
+  kind: 'tcpAll';
+}
+
+/**
+ * A server in a namespace answering every request with responseSize bytes: a
+ * UDP datagram, or (protocol tcp) every requestSize bytes of a connection.
+ */
 export interface ServerConfig {
   ns: string;
   port: number;
   responseSize: number;
+  /** Absent: udp. */
+  protocol?: 'udp' | 'tcp';
+  /** tcp only: the size of a request. */
+  requestSize?: number;
 }

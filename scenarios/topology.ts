@@ -23,8 +23,12 @@ export interface TopologySpec {
   links: LinkSpec[];
   /** Capture points, "<namespace>/<interface>". */
   captures: string[];
-  /** UDP servers that answer whatever reaches them (Service backends behind a virtual IP). */
-  servers?: { ns: string; port: number; responseSize: number }[];
+  /**
+   * Servers that answer whatever reaches them (Service backends behind a virtual
+   * IP): UDP answers each datagram; TCP answers each requestSize bytes of a
+   * connection. `protocol` absent means udp.
+   */
+  servers?: { ns: string; port: number; responseSize: number; protocol?: 'udp' | 'tcp'; requestSize?: number }[];
   traffic: TrafficSpec[];
 }
 
@@ -113,7 +117,7 @@ export interface LinkEnd {
   ifname: string;
 }
 
-export type TrafficSpec = PingSpec | UdpSpec;
+export type TrafficSpec = PingSpec | UdpSpec | TcpSpec;
 
 export interface TrafficEndpoint {
   /** Namespace the application runs in. */
@@ -166,5 +170,27 @@ export interface UdpSpec extends TrafficCommon {
   /** UDP payload bytes of a request / response; a response of 0 means one-way. */
   requestSize: number;
   responseSize: number;
+  timeoutNs: number;
+}
+
+/**
+ * TCP traffic, netperf-style (models/apps/tcp-rr.ts): rr requests on one
+ * persistent connection, crr a connection per request, bulk `bytes` per
+ * connection. Open loop at `rate` (> 0) or closed loop with `concurrency`.
+ */
+export interface TcpSpec extends TrafficCommon {
+  kind: 'tcp';
+  port: number;
+  mode: 'rr' | 'crr' | 'bulk';
+  count: number;
+  /** Requests per second; 0 means closed loop. */
+  rate: number;
+  arrivals: 'constant' | 'poisson';
+  concurrency: number;
+  requestSize: number;
+  responseSize: number;
+  /** bulk: payload bytes per transfer. */
+  bytes: number;
+  noDelay: boolean;
   timeoutNs: number;
 }

@@ -19,6 +19,8 @@ export class FlowStats {
   private min = Infinity;
   private max = 0;
   private sum = 0;
+  /** TCP flows only (see enableTcp): connections, setup times, retransmissions, transfers. */
+  tcp: TcpFlowStats | null = null;
 
   constructor(
     readonly name: string,
@@ -45,6 +47,12 @@ export class FlowStats {
     if (latencyNs < this.min) this.min = latencyNs;
     if (latencyNs > this.max) this.max = latencyNs;
     this.sum += latencyNs;
+  }
+
+  /** Makes this a TCP flow's statistics: toJSON gains a `tcp` section. */
+  enableTcp(): TcpFlowStats {
+    if (this.tcp === null) this.tcp = new TcpFlowStats();
+    return this.tcp;
   }
 
   error(kind: string): void {
@@ -87,6 +95,116 @@ export class FlowStats {
               max: this.max,
               mean: Math.round(this.sum / n),
             },
+      ...(this.tcp !== null ? { tcp: this.tcp.toJSON() } : {}),
+    };
+  }
+}
+
+/** The retransmission count of a connection (a ConnectionStats, read live). */
+interface RetransmitSource {
+  retransmits: number;
+}
+
+/**
+ * What a TCP flow adds to FlowStats: connections opened, connection-setup
+ * latency (SYN sent -> connect() returned), retransmissions summed over the
+ * client's connections (`ss -ti` retrans), and bulk transfers' bytes and time.
+ */
+export class TcpFlowStats {
+  connections = 0;
+  private readonly setup = new LatencySummary();
+  private closedRetransmits = 0;
+  /** Connections not finished yet: their counters are read when toJSON runs. */
+  private readonly live = new Set<RetransmitSource>();
+  transfers = 0;
+  transferBytes = 0;
+  transferNs = 0;
+
+  connectionOpened(s: RetransmitSource): void {
+    this.connections++;
+    this.live.add(s);
+  }
+
+  /** A connection finished (closed or failed): its count is final. */
+  connectionClosed(s: RetransmitSource): void {
+    if (!this.live.delete(s)) return;
+    this.closedRetransmits += s.retransmits;
+  }
+
+  recordSetup(ns: number): void {
+    this.setup.record(ns);
+  }
+
+  recordTransfer(bytes: number, ns: number): void {
+    this.transfers++;
+    this.transferBytes += bytes;
+    this.transferNs += ns;
+  }
+
+  get retransmits(): number {
+    let n = this.closedRetransmits;
+    for (const s of this.live) n += s.retransmits;
+    return n;
+  }
+
+  /** Goodput of the bulk transfers: payload bits over the time they took (0 with none). */
+  get throughputBps(): number {
+    return this.transferNs > 0 ? Math.round((this.transferBytes * 8 * 1e9) / this.transferNs) : 0;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      connections: this.connections,
+      connected: this.setup.count,
+      retransmits: this.retransmits,
+      setupNs: this.setup.toJSON(),
+      ...(this.transfers > 0
+        ? { transfers: this.transfers, bytes: this.transferBytes, transferNs: this.transferNs, throughputBps: this.throughputBps }
+        : {}),
+    };
+  }
+}
+
+/** A latency distribution (the same HdrHistogram settings as FlowStats). */
+export class LatencySummary {
+  count = 0;
+  private hist: hdr.Histogram | null = null;
+  private min = Infinity;
+  private max = 0;
+  private sum = 0;
+
+  record(ns: number): void {
+    this.count++;
+    if (this.hist === null) {
+      this.hist = hdr.build({
+        bitBucketSize: 32,
+        lowestDiscernibleValue: 1,
+        highestTrackableValue: HIGHEST_NS,
+        numberOfSignificantValueDigits: 3,
+        useWebAssembly: false,
+      });
+    }
+    this.hist.recordValue(Math.max(0, Math.min(HIGHEST_NS, Math.round(ns))));
+    if (ns < this.min) this.min = ns;
+    if (ns > this.max) this.max = ns;
+    this.sum += ns;
+  }
+
+  percentile(p: number): number {
+    if (this.hist === null) return 0;
+    return Math.min(this.max, Math.max(this.min, this.hist.getValueAtPercentile(p)));
+  }
+
+  toJSON(): Record<string, number> | null {
+    if (this.count === 0) return null;
+    return {
+      min: this.min,
+      p50: this.percentile(50),
+      p90: this.percentile(90),
+      p99: this.percentile(99),
+      p999: this.percentile(99.9),
+      max: this.max,
+      mean: Math.round(this.sum / this.count),
     };
   }
 }

@@ -77,6 +77,8 @@ export async function runKernelTraffic(topo: KernelTopology, procs: ProcessSet, 
   const traffic = spec.traffic;
   const endNs = trafficEndNs(traffic);
   const hardTimeoutMs = Math.ceil(endNs / 1e6) + 15_000;
+  const tcpFlow = traffic.find((f) => f.kind === 'tcp');
+  if (tcpFlow !== undefined) throw new Error(`kernel traffic: flow "${tcpFlow.name}" is TCP; the kernel harness runs ping and UDP flows only`);
   const own: Started[] = [];
   try {
     // UDP servers: the spec's own (Service backends), then one per (namespace, port) a flow
@@ -135,7 +137,7 @@ export async function runKernelTraffic(topo: KernelTopology, procs: ProcessSet, 
         p = procs.start(`ping ${f.name}`, 'ip', inNetns(topo.netns(f.from.ns), pingArgv(f)), { hardTimeoutMs });
         own.push(p);
       } else {
-        p = clients.get(f)!;
+        p = clients.get(f as UdpSpec)!;
         p.child.stdin?.end('go\n');
       }
       log(`t0+${((performance.now() - t0) / 1e3).toFixed(3)}s started ${f.kind} "${f.name}"`);

@@ -160,7 +160,7 @@ const cases: { what: string; text: string; errors: string[] }[] = [
     what: 'a traffic item with two kinds, and a missing field',
     text: `name: x\n${NODES}traffic:\n  - ping: { from: n1/p1, to: n1 }\n    udp: { from: n1/p1 }\n`,
     errors: [
-      'x.yaml:6:5: traffic[0]: must hold exactly one of ping, udp, pingAll or udpAll',
+      'x.yaml:6:5: traffic[0]: must hold exactly one of ping, udp, tcp, pingAll, udpAll or tcpAll',
       'x.yaml:7:10: traffic[0].udp.to: is required',
     ],
   },
