@@ -44,6 +44,16 @@ export const DropReason = {
   BRIDGE_NO_EGRESS: 'BRIDGE_NO_EGRESS',
   /** Lost on the wire (podwire's seeded loss model; no kernel counterpart). */
   LINK_LOSS: 'LINK_LOSS',
+  /** Allocation failed; for fragments: the reassembly queues hold more than ipfrag_high_thresh. */
+  NOMEM: 'NOMEM',
+  /** A fragment whose queue did not complete within ipfrag_time (ip_expire). */
+  FRAG_REASM_TIMEOUT: 'FRAG_REASM_TIMEOUT',
+  /** A fragment whose bytes were all queued already (inet_frag_queue_insert: IPFRAG_DUP). */
+  DUP_FRAG: 'DUP_FRAG',
+  /** A fragment overlapping queued data: the whole queue is discarded (RFC 5722; podwire's name, the kernel counts IpReasmOverlaps). */
+  IP_FRAG_OVERLAP: 'IP_FRAG_OVERLAP',
+  /** A fragment inconsistent with its queue: empty, or an end that contradicts the known length (ip_frag_queue discard_qp; podwire's name). */
+  IP_FRAG_INVALID: 'IP_FRAG_INVALID',
   /** Not modelled by podwire yet (named in the drop so it is never silent). */
   UNSUPPORTED: 'UNSUPPORTED',
 } as const;

@@ -36,6 +36,9 @@ import { flowOf, traceHook } from './trace-hook.js';
 import { IcmpLayer } from './icmp.js';
 import { UdpLayer } from './udp.js';
 import { TcpLayer } from './tcp/tcp-layer.js';
+import { ipFragment, newFragStats, type FragStats } from './fragment.js';
+import { DefragUser, Reassembly, type Reassembled } from './reassembly.js';
+import { ICMP_DEST_UNREACH, ICMP_EXC_FRAGTIME, ICMP_FRAG_NEEDED, ICMP_TIME_EXCEEDED } from '../wire/icmp.js';
 
 // Continuations after a netfilter hook (NF_HOOK's okfn), as event kinds.
 const K_RCV_FINISH = 0;
@@ -76,6 +79,17 @@ export class Netns implements EventHandler {
   netfilter: Netfilter | null = null;
   /** Lines written by the LOG target (the namespace's dmesg). */
   readonly netfilterLog: string[] = [];
+  /** IPv4 fragment queues (ip_defrag), with the IpReasm* counters in `ipfrag.stats`. */
+  readonly ipfrag: Reassembly;
+  /** IpFragOKs, IpFragFails, IpFragCreates. */
+  readonly fragStats: FragStats = newFragStats();
+  /**
+   * IPCB(skb)->frag_max_size of datagrams nf_defrag_ipv4 reassembled here, for
+   * refragmenting them on output; `defragged` counts them so namespaces that
+   * never reassembled at PRE_ROUTING skip the lookup.
+   */
+  private readonly defragInfo = new WeakMap<Packet, Reassembled>();
+  private defragged = 0;
   /** Local addresses (the local routing table's unicast entries) -> device. */
   private readonly localAddrs = new Map<number, NetDevice>();
   /** Directed broadcast addresses of configured prefixes. */
@@ -100,6 +114,16 @@ export class Netns implements EventHandler {
       ctx.component.random(`neigh/${name}`),
     );
     this.icmp = new IcmpLayer(this);
+    this.ipfrag = new Reassembly({
+      now: () => this.ctx.component.now,
+      schedule: (d, h, k, a) => this.ctx.component.schedule(d, h, k, a),
+      drop: (pkt, reason) => (pkt.inDev !== null ? pkt.inDev.dropRx(pkt, reason) : this.dropped(null, pkt, reason)),
+      timeExceeded: (head, user) => {
+        // frag_expire_skip_icmp: conntrack's queues answer only for local destinations.
+        if (user === DefragUser.CONNTRACK_IN && !this.isLocal(ipv4Dst(head.buf, head.off + ETH_HLEN))) return;
+        this.icmp.sendError(head, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, 0);
+      },
+    });
     this.udp = new UdpLayer(this);
     this.tcp = new TcpLayer(this);
     this.lo = new LoopbackDevice(this);
@@ -247,7 +271,17 @@ export class Netns implements EventHandler {
     pkt.len = ETH_HLEN + total;
     pkt.inDev = dev;
     // ip_sabotage_in: a frame that went through PREROUTING at a bridge port does not again.
-    if (this.netfilter !== null && !pkt.brnfPrerouted && this.runHook(NfHook.PRE_ROUTING, pkt, dev, null, K_RCV_FINISH)) return;
+    if (this.netfilter !== null && !pkt.brnfPrerouted) {
+      // nf_defrag_ipv4 (priority -400): with conntrack loaded, the hooks see whole datagrams.
+      if (this.netfilter.conntrack !== null && (ipv4MoreFragments(b, ip) || ipv4FragmentOffset(b, ip) !== 0)) {
+        const whole = this.ipfrag.defrag(pkt, DefragUser.CONNTRACK_IN);
+        if (whole === null) return;
+        this.defragInfo.set(whole.pkt, whole);
+        this.defragged++;
+        pkt = whole.pkt;
+      }
+      if (this.runHook(NfHook.PRE_ROUTING, pkt, dev, null, K_RCV_FINISH)) return;
+    }
     this.rcvFinish(pkt);
   }
 
@@ -287,14 +321,12 @@ export class Netns implements EventHandler {
       inDev.dropRx(pkt, DropReason.IP_TTL_EXPIRED);
       return;
     }
+    // ip_exceeds_mtu: only DF datagrams fail here; others are fragmented after POST_ROUTING.
+    // A datagram nf_defrag reassembled from DF fragments passes when its largest fragment fits.
     const total = ipv4TotalLength(b, ip);
-    if (total > route.dev.mtu) {
-      if (ipv4DontFragment(b, ip)) {
-        this.icmp.sendError(pkt, 3, 4, route.dev.mtu);
-        inDev.dropRx(pkt, DropReason.PKT_TOO_BIG);
-      } else {
-        inDev.dropRx(pkt, DropReason.UNSUPPORTED); // ip_fragment is not modelled yet
-      }
+    if (total > route.dev.mtu && ipv4DontFragment(b, ip) && !this.refragmentFits(pkt, route.dev.mtu)) {
+      this.icmp.sendError(pkt, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, route.dev.mtu);
+      inDev.dropRx(pkt, DropReason.PKT_TOO_BIG);
       return;
     }
     decrementTtl(b, ip);
@@ -309,8 +341,10 @@ export class Netns implements EventHandler {
     const b = pkt.buf;
     const ip = pkt.off + ETH_HLEN;
     if (ipv4MoreFragments(b, ip) || ipv4FragmentOffset(b, ip) !== 0) {
-      dev.dropRx(pkt, DropReason.UNSUPPORTED); // ip_defrag is not modelled yet
-      return;
+      const whole = this.ipfrag.defrag(pkt, DefragUser.LOCAL_DELIVER);
+      if (whole === null) return;
+      pkt = whole.pkt;
+      dev = pkt.inDev!;
     }
     if (this.netfilter !== null && this.runHook(NfHook.LOCAL_IN, pkt, dev, null, K_LOCAL_DELIVER_FINISH)) return;
     this.localDeliverFinish(pkt);
@@ -351,8 +385,8 @@ export class Netns implements EventHandler {
     const total = pkt.len - ETH_HLEN;
     writeIpv4Header(pkt.buf, ip, opts.tos ?? 0, total, this.nextIpIdent(), opts.dontFragment, opts.ttl ?? this.defaultTtl, proto, src, dst);
     if (finish !== undefined) finish(src);
-    if (total > route.dev.mtu) {
-      // A DF datagram larger than the route MTU fails with EMSGSIZE; fragmentation is not modelled.
+    if (total > route.dev.mtu && opts.dontFragment) {
+      // A DF datagram larger than the route MTU fails with EMSGSIZE; others are fragmented in finishOutput.
       this.dropped(route.dev, pkt, DropReason.PKT_TOO_BIG);
       return false;
     }
@@ -416,6 +450,11 @@ export class Netns implements EventHandler {
   /** ip_finish_output2: to the neighbour of the next hop (or straight to lo). */
   private finishOutput(pkt: Packet): void {
     const route = pkt.route!;
+    // ip_finish_output: `skb->len > mtu || IPCB(skb)->frag_max_size` -> ip_fragment.
+    if (pkt.len - ETH_HLEN > route.dev.mtu || (this.defragged !== 0 && this.defragInfo.has(pkt))) {
+      this.fragmentOutput(pkt, route);
+      return;
+    }
     pkt.route = null;
     if (route.dev === this.lo) {
       const b = pkt.buf;
@@ -426,6 +465,46 @@ export class Netns implements EventHandler {
       return;
     }
     this.neigh.output(route.dev, route.via !== 0 ? route.via : ipv4Dst(pkt.buf, pkt.off + ETH_HLEN), pkt);
+  }
+
+  /**
+   * ip_fragment: a DF datagram gets ICMP fragmentation needed (unless it was
+   * reassembled by nf_defrag from fragments that fit); the rest is split by
+   * ip_do_fragment into fragments of at most the MTU, or of the size the
+   * largest original fragment had, and each goes on to the neighbour.
+   */
+  private fragmentOutput(pkt: Packet, route: Route): void {
+    const b = pkt.buf;
+    const ip = pkt.off + ETH_HLEN;
+    let mtu = route.dev.mtu;
+    const info = this.defragged !== 0 ? this.defragInfo.get(pkt) : undefined;
+    if (ipv4DontFragment(b, ip) && !this.refragmentFits(pkt, mtu)) {
+      this.fragStats.fragFails++;
+      this.icmp.sendError(pkt, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu);
+      route.dev.dropTx(pkt, DropReason.PKT_TOO_BIG);
+      return;
+    }
+    if (info !== undefined && info.fragMaxSize < mtu) mtu = info.fragMaxSize;
+    const frags = ipFragment(pkt, mtu, info !== undefined && info.pmtu);
+    if (frags === null) {
+      this.fragStats.fragFails++;
+      route.dev.dropTx(pkt, DropReason.PKT_TOO_BIG);
+      return;
+    }
+    this.fragStats.fragOKs++;
+    this.fragStats.fragCreates += frags.length;
+    if (this.ctx.tracer !== null) this.trace(pkt, 'fragment', `${frags.length} fragments of at most ${mtu} bytes for ${route.dev.name}`);
+    for (const f of frags) {
+      f.route = route;
+      this.finishOutput(f);
+    }
+  }
+
+  /** A DF datagram nf_defrag reassembled here may be refragmented when its largest fragment fits `mtu` (skb->ignore_df). */
+  private refragmentFits(pkt: Packet, mtu: number): boolean {
+    if (this.defragged === 0) return false;
+    const info = this.defragInfo.get(pkt);
+    return info !== undefined && info.fragMaxSize <= mtu;
   }
 
   // ---------------------------------------------------------------- netfilter
