@@ -23,7 +23,8 @@ import { ScenarioError } from './errors.js';
 import { cidrNetwork, formatIpv4, hexIp, parseCidr, parseIpv4 } from './ipv4.js';
 import { uniqueName } from './normalize.js';
 import { patternPairs } from './patterns.js';
-import type { Scenario, TrafficItem } from './scenario.js';
+import type { IptablesSource, Scenario, TrafficItem } from './scenario.js';
+import { kubeProxySources } from './services.js';
 import type {
   LinkSpec,
   NamespaceSpec,
@@ -117,7 +118,7 @@ export function expandScenario(s: Scenario): TopologySpec {
       component: node.name,
       ipForward: true,
       containers: [],
-      ...(node.iptablesRules !== undefined && node.iptablesRules.length > 0 ? { iptables: node.iptablesRules } : {}),
+      ...nodeIptables(s, node),
       ...(node.bridgeNfCallIptables === false ? { bridgeNfCallIptables: false } : {}),
       ...(node.conntrackMax !== undefined ? { conntrackMax: node.conntrackMax } : {}),
       ...(node.ipsets !== undefined ? { ipsets: node.ipsets } : {}),
@@ -192,6 +193,16 @@ export function expandScenario(s: Scenario): TopologySpec {
     traffic: expandTraffic(s),
     ...(s.servers.length > 0 ? { servers: s.servers.map((x) => ({ ...x })) } : {}),
   };
+}
+
+/**
+ * The node's rules in load order: the file's (inline, then iptablesFile), then
+ * kube-proxy's for the scenario's Services (scenarios/services.ts); build.ts
+ * restores every source after the first with --noflush.
+ */
+function nodeIptables(s: Scenario, node: Scenario['nodes'][number]): { iptables?: IptablesSource[] } {
+  const all = [...(node.iptablesRules ?? []), ...kubeProxySources(s, node)];
+  return all.length > 0 ? { iptables: all } : {};
 }
 
 /** [default, host-gw routes of every other node in node order]; the route objects are shared. */

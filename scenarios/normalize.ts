@@ -52,6 +52,7 @@ import type {
 } from './scenario.js';
 import { patternPairs } from './patterns.js';
 import type { Issue } from './schema-check.js';
+import { type KubeProxyMode, type RawService, kubeProxyMode, resolveServices, serviceCidr, serviceServers } from './services.js';
 
 /* The data as the schema admits it (before defaults). */
 type DurationText = string | number;
@@ -116,6 +117,7 @@ interface RawPod {
   containers?: string[];
   hairpin?: boolean;
   hostVeth?: string;
+  labels?: Record<string, string>;
 }
 interface RawNode {
   name: string;
@@ -154,6 +156,9 @@ export interface RawScenario {
   traffic?: RawTrafficItem[];
   servers?: { on: string; port: number; protocol?: 'udp' | 'tcp'; requestSize?: number; responseSize?: number }[];
   capture?: 'all' | 'none' | string[];
+  serviceCIDR?: string;
+  kubeProxy?: { mode?: KubeProxyMode };
+  services?: RawService[];
   netfilter?: { ruleCost?: DurationText; conntrackCost?: DurationText; natSetupCost?: DurationText };
   /** Read only by `podwire sweep` (scenarios/sweep/grid.ts); a single run ignores it. */
   sweep?: Record<string, unknown[]>;
@@ -267,7 +272,13 @@ class Normalizer {
     const index = new EndpointIndex(nodes, underlay.gateway ? formatIpv4(underlay.gateway) : '');
     const traffic = this.traffic(index, nodes, durationNs);
     const capture = this.capture(nodes, index);
-    const servers = this.servers(index);
+    const explicitServers = this.servers(index);
+    const fail = (path: PathSegment[], message: string) => this.fail(path, message);
+    const svcCidr = serviceCidr(raw.serviceCIDR, { ...(underlay.cidr ? { underlay: underlay.cidr } : {}), ...(cluster ? { cluster } : {}), nodes }, fail);
+    const kubeProxy = { mode: kubeProxyMode(raw.kubeProxy?.mode, fail) };
+    const services = resolveServices(raw.services ?? [], svcCidr, nodes, fail);
+    const taken = new Set(explicitServers.map((x) => `${x.protocol ?? 'udp'}:${x.ns}:${x.port}`));
+    const servers = [...explicitServers, ...serviceServers(services, taken)];
 
     const scenario: Scenario = {
       name: raw.name,
@@ -299,6 +310,9 @@ class Normalizer {
         : {}),
       traffic,
       servers,
+      serviceCIDR: svcCidr ? formatCidr(svcCidr) : (raw.serviceCIDR ?? ''),
+      kubeProxy,
+      services,
       capture,
     };
     return { scenario, issues: this.issues };
@@ -626,7 +640,14 @@ class Normalizer {
         if (taken !== undefined) this.fail([...path, 'hostVeth'], `"${rp.hostVeth}" is already used by ${taken}`);
         else ifnames.set(rp.hostVeth, formatPath(path));
       }
-      return { name: rp.name, ip, containers, hairpin: rp.hairpin ?? false, hostVeth: rp.hostVeth ?? '' };
+      return {
+        name: rp.name,
+        ip,
+        containers,
+        hairpin: rp.hairpin ?? false,
+        hostVeth: rp.hostVeth ?? '',
+        ...(rp.labels !== undefined ? { labels: { ...rp.labels } } : {}),
+      };
     });
 
     // Defaults, in pod order: veth names around the explicit ones, addresses

@@ -6,6 +6,8 @@
  * scenario.schema.json (which editors use for completion).
  */
 
+import type { ServiceConfig } from './services.js';
+
 /** Naming and MAC scheme of node bridges and veths: CNI bridge plugin or Docker's default bridge. */
 export type Runtime = 'cni' | 'docker';
 
@@ -44,8 +46,14 @@ export interface Scenario {
   /** Present when the nodes were generated rather than listed. */
   scale?: ScaleConfig;
   traffic: TrafficItem[];
-  /** UDP servers answering whatever reaches them (Service backends). */
+  /** Servers answering whatever reaches them: the file's `servers:`, then those its Services imply (scenarios/services.ts). */
   servers: ServerConfig[];
+  /** The range ClusterIPs are allocated from (kube-apiserver --service-cluster-ip-range). */
+  serviceCIDR: string;
+  /** How Services are programmed on every node; only kube-proxy's iptables mode is modelled. */
+  kubeProxy: { mode: 'iptables' };
+  /** Services, resolved: ClusterIPs and NodePorts allocated, endpoints selected. */
+  services: ServiceConfig[];
   /** "all", "none", or capture points "<namespace>/<interface>" (may name "lo"). */
   capture: 'all' | 'none' | string[];
 }
@@ -102,6 +110,8 @@ export interface PodConfig {
   containers: string[];
   hairpin: boolean;
   hostVeth: string;
+  /** metadata.labels, for Service selectors; absent when the file gives none. */
+  labels?: Record<string, string>;
 }
 
 export interface ScaleConfig {

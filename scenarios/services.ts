@@ -1,0 +1,332 @@
+/**
+ * Kubernetes Services in a scenario: the `services:` list checked and
+ * resolved (ClusterIPs and NodePorts allocated, selectors matched against pod
+ * labels), the backend servers they imply, and each node's kube-proxy ruleset
+ * (iptables mode, models/k8s/kube-proxy) for scenarios/expand.ts.
+ *
+ * Allocation is deterministic where the API server's is random
+ * (pkg/registry/core/service/ipallocator and portallocator pick at random):
+ * ClusterIPs go up from the serviceCIDR's network address + 2 (+1 is the
+ * `kubernetes` API service's, which the API server reserves first), NodePorts
+ * up from 30000, each skipping the values written explicitly anywhere in the file.
+ */
+import {
+  kubeProxyBaseRules,
+  kubeProxyIptables,
+  type KubeProxyInput,
+  type Service,
+} from '../models/k8s/kube-proxy/index.js';
+import type { PathSegment } from './errors.js';
+import { type Cidr, cidrBroadcast, cidrContains, cidrNetwork, cidrsOverlap, formatCidr, formatIpv4, hasHostBits, parseCidr, parseIpv4 } from './ipv4.js';
+import type { IptablesSource, NodeConfig, Scenario, ServerConfig } from './scenario.js';
+
+/** kube-apiserver --service-cluster-ip-range default (kubeadm's). */
+export const DEFAULT_SERVICE_CIDR = '10.96.0.0/12';
+/** kube-apiserver --service-node-port-range default. */
+export const NODE_PORT_MIN = 30000;
+export const NODE_PORT_MAX = 32767;
+/** Payload sizes of the servers a Service port implies when the file gives none. */
+export const DEFAULT_SERVICE_MESSAGE_SIZE = 64;
+
+/** kube-proxy modes; only iptables is modelled. */
+export type KubeProxyMode = 'iptables' | 'ipvs' | 'nftables';
+
+export interface ServicePortConfig {
+  /** '' for a single unnamed port. */
+  name: string;
+  protocol: 'TCP' | 'UDP';
+  port: number;
+  targetPort: number;
+  /** Present for type NodePort. */
+  nodePort?: number;
+  /** Sizes of the backend servers this port implies (see serviceServers). */
+  requestSize: number;
+  responseSize: number;
+}
+
+/** A pod selected by a Service, in node/pod order. */
+export interface ServiceEndpoint {
+  node: string;
+  pod: string;
+  ip: string;
+}
+
+export interface ServiceConfig {
+  name: string;
+  namespace: string;
+  type: 'ClusterIP' | 'NodePort';
+  clusterIP: string;
+  ports: ServicePortConfig[];
+  selector: Record<string, string>;
+  externalTrafficPolicy: 'Cluster' | 'Local';
+  sessionAffinity: 'None' | 'ClientIP';
+  endpoints: ServiceEndpoint[];
+}
+
+/** The file's form (schema-valid, before defaults). */
+export interface RawService {
+  name: string;
+  namespace?: string;
+  clusterIP?: string;
+  type?: 'ClusterIP' | 'NodePort';
+  ports: {
+    name?: string;
+    protocol?: 'TCP' | 'UDP';
+    port: number;
+    targetPort?: number;
+    nodePort?: number;
+    requestSize?: number;
+    responseSize?: number;
+  }[];
+  selector?: Record<string, string>;
+  externalTrafficPolicy?: 'Cluster' | 'Local';
+  sessionAffinity?: 'None' | 'ClientIP';
+}
+
+type Fail = (path: PathSegment[], message: string) => void;
+
+/** The ranges the service range must keep clear of. */
+export interface OtherRanges {
+  underlay?: Cidr;
+  cluster?: Cidr;
+  nodes: readonly NodeConfig[];
+}
+
+/** Checks serviceCIDR: a network prefix clear of the underlay, clusterCIDR and every podCIDR. */
+export function serviceCidr(text: string | undefined, ranges: OtherRanges, fail: Fail): Cidr | undefined {
+  const given = text ?? DEFAULT_SERVICE_CIDR;
+  const shown = text === undefined ? `${given} (the default)` : given;
+  const c = parseCidr(given)!;
+  if (hasHostBits(c)) {
+    fail(['serviceCIDR'], `${given} has host bits set (the prefix is ${formatCidr({ base: cidrNetwork(c), len: c.len })})`);
+    return undefined;
+  }
+  if (c.len > 30) {
+    fail(['serviceCIDR'], `${given} is too small (at least a /30: network, the API service's .1, one ClusterIP, broadcast)`);
+    return undefined;
+  }
+  const clash: string[] = [];
+  if (ranges.underlay && cidrsOverlap(c, ranges.underlay)) clash.push(`underlay.cidr (${formatCidr(ranges.underlay)})`);
+  if (ranges.cluster && cidrsOverlap(c, ranges.cluster)) clash.push(`clusterCIDR (${formatCidr(ranges.cluster)})`);
+  ranges.nodes.forEach((n, i) => {
+    const p = parseCidr(n.podCIDR);
+    if (p && cidrsOverlap(c, p)) clash.push(`nodes[${i}].podCIDR (${n.podCIDR})`);
+  });
+  if (clash.length > 0) {
+    fail(['serviceCIDR'], `${shown} overlaps ${clash.join(', ')}`);
+    return undefined;
+  }
+  return c;
+}
+
+/** kubeProxy.mode: iptables only. */
+export function kubeProxyMode(mode: KubeProxyMode | undefined, fail: Fail): 'iptables' {
+  if (mode !== undefined && mode !== 'iptables') fail(['kubeProxy', 'mode'], `${mode} is not modelled yet (use iptables)`);
+  return 'iptables';
+}
+
+/**
+ * Resolves the services: defaults, ClusterIP and NodePort allocation,
+ * endpoints (pods whose labels hold every selector pair, in node/pod order).
+ * A selector matching no pod is legal: kube-proxy then REJECTs the traffic.
+ */
+export function resolveServices(raw: readonly RawService[], cidr: Cidr | undefined, nodes: readonly NodeConfig[], fail: Fail): ServiceConfig[] {
+  const names = new Map<string, number>();
+  raw.forEach((s, i) => {
+    const key = `${s.namespace ?? 'default'}/${s.name}`;
+    const prev = names.get(key);
+    if (prev !== undefined) fail(['services', i, 'name'], `"${key}" is already used by services[${prev}]`);
+    else names.set(key, i);
+  });
+
+  // Explicit ClusterIPs and NodePorts claim theirs before any allocation.
+  const ips = new Map<number, string>();
+  const nodePorts = new Map<number, string>();
+  const apiServer = cidr ? cidrNetwork(cidr) + 1 : undefined;
+  raw.forEach((s, i) => {
+    if (s.clusterIP !== undefined && cidr) {
+      const at: PathSegment[] = ['services', i, 'clusterIP'];
+      const addr = parseIpv4(s.clusterIP)!;
+      const owner = ips.get(addr);
+      if (!cidrContains(cidr, addr)) fail(at, `${s.clusterIP} is outside serviceCIDR ${formatCidr(cidr)}`);
+      else if (addr === cidrNetwork(cidr) || addr === cidrBroadcast(cidr)) {
+        fail(at, `${s.clusterIP} is the ${addr === cidrNetwork(cidr) ? 'network' : 'broadcast'} address of serviceCIDR ${formatCidr(cidr)}`);
+      } else if (addr === apiServer) fail(at, `${s.clusterIP} is the kubernetes API service's (the first address of serviceCIDR)`);
+      else if (owner !== undefined) fail(at, `${s.clusterIP} is already used by ${owner}`);
+      else ips.set(addr, `services[${i}].clusterIP`);
+    }
+    s.ports.forEach((p, j) => {
+      if (p.nodePort === undefined) return;
+      const at: PathSegment[] = ['services', i, 'ports', j, 'nodePort'];
+      const owner = nodePorts.get(p.nodePort);
+      if ((s.type ?? 'ClusterIP') !== 'NodePort') fail(at, 'applies to type NodePort only');
+      else if (p.nodePort < NODE_PORT_MIN || p.nodePort > NODE_PORT_MAX) {
+        fail(at, `${p.nodePort} is outside the NodePort range ${NODE_PORT_MIN}-${NODE_PORT_MAX}`);
+      } else if (owner !== undefined) fail(at, `${p.nodePort} is already used by ${owner}`);
+      else nodePorts.set(p.nodePort, `services[${i}].ports[${j}].nodePort`);
+    });
+  });
+
+  let nextIp = apiServer !== undefined ? apiServer + 1 : 0;
+  let nextNodePort = NODE_PORT_MIN;
+  return raw.map((s, i): ServiceConfig => {
+    const at: PathSegment[] = ['services', i];
+    const type = s.type ?? 'ClusterIP';
+    let clusterIP = s.clusterIP ?? '';
+    if (s.clusterIP === undefined && cidr) {
+      while (nextIp < cidrBroadcast(cidr) && ips.has(nextIp)) nextIp++;
+      if (nextIp >= cidrBroadcast(cidr)) fail(at, `no ClusterIP left in serviceCIDR ${formatCidr(cidr)}`);
+      else {
+        ips.set(nextIp, `services[${i}]`);
+        clusterIP = formatIpv4(nextIp++);
+      }
+    }
+
+    const portNames = new Map<string, number>();
+    const portKeys = new Map<string, number>();
+    const ports = s.ports.map((p, j): ServicePortConfig => {
+      const pat: PathSegment[] = [...at, 'ports', j];
+      const name = p.name ?? '';
+      const protocol = p.protocol ?? 'TCP';
+      // Validation of ServiceSpec.ports (pkg/apis/core/validation): names are
+      // required when there are several, and unique; port+protocol unique.
+      if (name === '' && s.ports.length > 1) fail(pat, 'needs a name (a Service with several ports names each)');
+      const prevName = portNames.get(name);
+      if (name !== '' && prevName !== undefined) fail([...pat, 'name'], `"${name}" is already used by ports[${prevName}]`);
+      else portNames.set(name, j);
+      const key = `${protocol}/${p.port}`;
+      const prevKey = portKeys.get(key);
+      if (prevKey !== undefined) fail([...pat, 'port'], `${p.port}/${protocol} is already used by ports[${prevKey}]`);
+      else portKeys.set(key, j);
+      if (protocol === 'UDP' && p.requestSize !== undefined) fail([...pat, 'requestSize'], 'applies to TCP ports only (a UDP request is one datagram)');
+
+      let nodePort = p.nodePort;
+      if (type === 'NodePort' && nodePort === undefined) {
+        while (nextNodePort <= NODE_PORT_MAX && nodePorts.has(nextNodePort)) nextNodePort++;
+        if (nextNodePort > NODE_PORT_MAX) fail(pat, `no NodePort left in ${NODE_PORT_MIN}-${NODE_PORT_MAX}`);
+        else {
+          nodePorts.set(nextNodePort, `services[${i}].ports[${j}]`);
+          nodePort = nextNodePort++;
+        }
+      }
+      return {
+        name,
+        protocol,
+        port: p.port,
+        targetPort: p.targetPort ?? p.port,
+        ...(type === 'NodePort' && nodePort !== undefined ? { nodePort } : {}),
+        requestSize: p.requestSize ?? DEFAULT_SERVICE_MESSAGE_SIZE,
+        responseSize: p.responseSize ?? DEFAULT_SERVICE_MESSAGE_SIZE,
+      };
+    });
+
+    const selector = s.selector ?? {};
+    return {
+      name: s.name,
+      namespace: s.namespace ?? 'default',
+      type,
+      clusterIP,
+      ports,
+      selector,
+      externalTrafficPolicy: s.externalTrafficPolicy ?? 'Cluster',
+      sessionAffinity: s.sessionAffinity ?? 'None',
+      endpoints: selectPods(selector, nodes),
+    };
+  });
+}
+
+/**
+ * Pods whose labels include every pair of the selector, in node then pod
+ * order. An empty selector selects nothing: a Service without a selector gets
+ * no EndpointSlices from the endpointslice controller.
+ */
+export function selectPods(selector: Readonly<Record<string, string>>, nodes: readonly NodeConfig[]): ServiceEndpoint[] {
+  const pairs = Object.entries(selector);
+  if (pairs.length === 0) return [];
+  const out: ServiceEndpoint[] = [];
+  for (const node of nodes) {
+    for (const pod of node.pods) {
+      const labels = pod.labels ?? {};
+      if (pairs.every(([k, v]) => labels[k] === v)) out.push({ node: node.name, pod: pod.name, ip: pod.ip });
+    }
+  }
+  return out;
+}
+
+/**
+ * The servers the Services imply: one per (endpoint pod, service port) on the
+ * targetPort, with the port's protocol and sizes, unless `taken` (the
+ * explicit `servers:`, keyed "<protocol>:<ns>:<port>") or an earlier service
+ * already has one there. The result is appended to Scenario.servers.
+ */
+export function serviceServers(services: readonly ServiceConfig[], taken: ReadonlySet<string>): ServerConfig[] {
+  const seen = new Set(taken);
+  const out: ServerConfig[] = [];
+  for (const svc of services) {
+    for (const p of svc.ports) {
+      const protocol = p.protocol === 'TCP' ? 'tcp' : 'udp';
+      for (const ep of svc.endpoints) {
+        const ns = `${ep.node}/${ep.pod}`;
+        const key = `${protocol}:${ns}:${p.targetPort}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push(
+          protocol === 'tcp'
+            ? { ns, port: p.targetPort, responseSize: p.responseSize, protocol, requestSize: p.requestSize }
+            : { ns, port: p.targetPort, responseSize: p.responseSize },
+        );
+      }
+    }
+  }
+  return out;
+}
+
+/** The kube-proxy model's Services: endpoints carry their pod's node and the targetPort under each port name. */
+export function kubeProxyServices(services: readonly ServiceConfig[]): Service[] {
+  return services.map((s) => ({
+    namespace: s.namespace,
+    name: s.name,
+    type: s.type,
+    clusterIP: s.clusterIP,
+    ports: s.ports.map((p) => ({
+      name: p.name,
+      protocol: p.protocol,
+      port: p.port,
+      targetPort: p.targetPort,
+      ...(p.nodePort !== undefined ? { nodePort: p.nodePort } : {}),
+    })),
+    externalTrafficPolicy: s.externalTrafficPolicy,
+    sessionAffinity: s.sessionAffinity,
+    endpoints: s.endpoints.map((e) => ({
+      ip: e.ip,
+      nodeName: e.node,
+      ports: Object.fromEntries(s.ports.map((p) => [p.name, p.targetPort])),
+    })),
+  }));
+}
+
+/** What kube-proxy on `node` is given: its name, its address, the cluster CIDR for local-traffic detection. */
+export function kubeProxyInput(s: Scenario, node: NodeConfig): KubeProxyInput {
+  return {
+    node: {
+      nodeName: node.name,
+      nodeIPs: [node.address],
+      ...(s.clusterCIDR !== undefined ? { clusterCIDR: s.clusterCIDR } : {}),
+    },
+    services: kubeProxyServices(s.services),
+  };
+}
+
+/**
+ * The rules kube-proxy leaves in a node's namespace, in load order: the base
+ * chains and jumps it inserts with `iptables -I`, then its sync's
+ * `iptables-restore --noflush` input. None without services (a scenario
+ * without Services keeps its nodes free of netfilter).
+ */
+export function kubeProxySources(s: Scenario, node: NodeConfig): IptablesSource[] {
+  if (s.services.length === 0) return [];
+  return [
+    { text: kubeProxyBaseRules(), file: `kube-proxy base rules (${node.name})`, lineOffset: 0 },
+    { text: kubeProxyIptables(kubeProxyInput(s, node)), file: `kube-proxy sync (${node.name})`, lineOffset: 0 },
+  ];
+}
