@@ -88,13 +88,19 @@ export class Packet {
     const buf = allocBytes(this.len + HEADROOM);
     buf.set(this.buf.subarray(this.off, this.off + this.len), HEADROOM);
     const p = new Packet(buf, HEADROOM, this.len, this.id, this.bornAt);
-    p.pktType = this.pktType;
-    p.mark = this.mark;
-    p.ct = this.ct;
-    p.ctState = this.ctState;
-    p.ctDir = this.ctDir;
-    p.brnfPrerouted = this.brnfPrerouted;
+    p.copyMetadata(this);
     return p;
+  }
+
+  /** ip_copy_metadata / skb_clone: the skb state a copy or fragment inherits. */
+  copyMetadata(from: Packet): void {
+    this.pktType = from.pktType;
+    this.mark = from.mark;
+    this.ct = from.ct;
+    this.ctState = from.ctState;
+    this.ctDir = from.ctDir;
+    this.brnfPrerouted = from.brnfPrerouted;
+    this.inDev = from.inDev;
   }
 
   /** skb_scrub_packet: forget connection tracking and routing state; with `xnet` also the mark. */

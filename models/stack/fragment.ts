@@ -87,7 +87,7 @@ export function ipFragment(pkt: Packet, mtu: number, pmtu = false): Packet[] | n
     write16(fb, fip + FLG_OFF, (pmtu ? FLAG_DF : 0) | (more ? FLAG_MF : 0) | ((baseOffset + pos) >>> 3));
     setIpv4TotalLength(fb, fip, hlen + len);
     fillIpv4Checksum(fb, fip);
-    copyMetadata(f, pkt);
+    f.copyMetadata(pkt);
     frags.push(f);
     pos += len;
   }
@@ -112,12 +112,3 @@ function optionsFragment(buf: Uint8Array, ip: number, hlen: number): void {
   }
 }
 
-/** ip_copy_metadata: the skb state a fragment inherits from its datagram. */
-export function copyMetadata(to: Packet, from: Packet): void {
-  to.pktType = from.pktType;
-  to.mark = from.mark;
-  to.ct = from.ct;
-  to.ctState = from.ctState;
-  to.ctDir = from.ctDir;
-  to.inDev = from.inDev;
-}

@@ -50,7 +50,6 @@ import {
   ipv4TotalLength,
   setIpv4TotalLength,
 } from '../wire/ipv4.js';
-import { copyMetadata } from './fragment.js';
 
 /** net.ipv4.ipfrag_time default (30 s). */
 export const IPFRAG_TIME_NS = 30e9;
@@ -254,7 +253,7 @@ export class Reassembly implements EventHandler {
     const pmtu = q.maxDfSize === q.maxSize;
     write16(wb, wip + 6, pmtu ? 0x4000 : 0);
     fillIpv4Checksum(wb, wip);
-    copyMetadata(whole, head);
+    whole.copyMetadata(head);
     // The reassembled skb arrives on the device of the fragment that completed it.
     whole.inDev = last.inDev;
     this.stats.reasmOKs++;
