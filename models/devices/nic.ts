@@ -55,6 +55,7 @@ export class NicDevice extends NetDevice implements EventHandler {
   private flightAt: number[] = [];
   private flightKey: number[] = [];
   private flightHead = 0;
+  private flightTail = 0;
 
   /** Highest transmit-queue occupancy seen. */
   maxQueueLen = 0;
@@ -133,10 +134,12 @@ export class NicDevice extends NetDevice implements EventHandler {
 
   /** A frame put on the wire by the peer arrives at `at`; only the earliest one waits as an event. */
   private inbound(pkt: Packet, at: number, key: number): void {
-    this.flight.push(pkt);
-    this.flightAt.push(at);
-    this.flightKey.push(key);
-    if (this.flight.length - this.flightHead === 1) this.ns.component.scheduleKeyed(at, key, this, EV_ARRIVE);
+    // Slots are reused once the FIFO drains, so a steady flow never resizes the arrays.
+    const t = this.flightTail++;
+    this.flight[t] = pkt;
+    this.flightAt[t] = at;
+    this.flightKey[t] = key;
+    if (t === this.flightHead) this.ns.component.scheduleKeyed(at, key, this, EV_ARRIVE);
   }
 
   private onTxReady(): void {
@@ -157,15 +160,13 @@ export class NicDevice extends NetDevice implements EventHandler {
     const pkt = this.flight[this.flightHead]!;
     this.flight[this.flightHead] = null;
     this.flightHead++;
-    if (this.flightHead === this.flight.length) {
-      this.flight.length = 0;
-      this.flightAt.length = 0;
-      this.flightKey.length = 0;
+    if (this.flightHead === this.flightTail) {
       this.flightHead = 0;
+      this.flightTail = 0;
     } else {
       const h = this.flightHead;
       this.ns.component.scheduleKeyed(this.flightAt[h]!, this.flightKey[h]!, this, EV_ARRIVE);
-      if (h > 1024 && h * 2 > this.flight.length) this.compactFlight();
+      if (h > 1024 && h * 2 > this.flightTail) this.compactFlight();
     }
     // A frame off the wire is a new skb on this host.
     pkt.scrub(true);
@@ -182,9 +183,10 @@ export class NicDevice extends NetDevice implements EventHandler {
   }
 
   private compactFlight(): void {
-    this.flight = this.flight.slice(this.flightHead);
-    this.flightAt = this.flightAt.slice(this.flightHead);
-    this.flightKey = this.flightKey.slice(this.flightHead);
+    this.flight = this.flight.slice(this.flightHead, this.flightTail);
+    this.flightAt = this.flightAt.slice(this.flightHead, this.flightTail);
+    this.flightKey = this.flightKey.slice(this.flightHead, this.flightTail);
+    this.flightTail -= this.flightHead;
     this.flightHead = 0;
   }
 }
