@@ -70,7 +70,7 @@ export class Netns implements EventHandler {
   readonly neigh: NeighbourTable;
   readonly icmp: IcmpLayer;
   readonly udp: UdpLayer;
-  readonly tcp: TcpLayer;
+  private tcpLayer: TcpLayer | null = null;
   /** net.ipv4.ip_forward */
   ipForward = false;
   /** net.ipv4.ip_default_ttl */
@@ -125,10 +125,19 @@ export class Netns implements EventHandler {
       },
     });
     this.udp = new UdpLayer(this);
-    this.tcp = new TcpLayer(this);
     this.lo = new LoopbackDevice(this);
     this.devices.set('lo', this.lo);
     this.addAddress(this.lo, 0x7f000001, 8);
+  }
+
+  /**
+   * TCP, made on first use: most namespaces of a large run never see a
+   * segment, and a layer with its random stream costs kilobytes. Its draws come
+   * from its own stream, so when it is made changes nothing.
+   */
+  get tcp(): TcpLayer {
+    if (this.tcpLayer === null) this.tcpLayer = new TcpLayer(this);
+    return this.tcpLayer;
   }
 
   get component(): Component {
