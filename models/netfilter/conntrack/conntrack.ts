@@ -483,18 +483,6 @@ export class Conntrack implements L4Context, NatTableAccess {
     return this.natPacket(p, manip);
   }
 
-  /**
-   * nf_conntrack_attach: a packet generated in answer to `orig` (REJECT's
-   * ICMP error or RST) belongs to orig's connection as RELATED, in the other
-   * direction.
-   */
-  attachRelated(nskb: NfPacket, orig: NfPacket): void {
-    if (orig.ct === null) return;
-    nskb.ct = orig.ct;
-    nskb.ctState = CtState.RELATED;
-    nskb.ctDir = orig.ctDir === CtDir.ORIGINAL ? CtDir.REPLY : CtDir.ORIGINAL;
-  }
-
   // ---------------------------------------------------------------- inspection
 
   /** The confirmed, live connection with this tuple in either direction. */
