@@ -752,19 +752,19 @@ class Normalizer {
           ident: body.ident ?? (DEFAULTS.identBase + i) & 0xffff,
         };
       };
+      // What UDP and TCP request/response flows share, with their protocol's defaults.
+      const requests = (d: typeof DEFAULTS.udp | typeof DEFAULTS.tcp) => ({
+        port: body.port ?? d.port,
+        count: body.count ?? d.count,
+        arrivals: body.arrivals ?? d.arrivals,
+        requestSize: body.requestSize ?? d.requestSize,
+        responseSize: body.responseSize ?? d.responseSize,
+        startNs,
+        timeoutNs: this.duration(body.timeout, d.timeout, [...at, 'timeout']),
+      });
       const udp = () => {
         const d = DEFAULTS.udp;
-        return {
-          port: body.port ?? d.port,
-          sourcePort: body.sourcePort ?? d.sourcePort,
-          count: body.count ?? d.count,
-          rate: body.rate ?? d.rate,
-          arrivals: body.arrivals ?? d.arrivals,
-          requestSize: body.requestSize ?? d.requestSize,
-          responseSize: body.responseSize ?? d.responseSize,
-          startNs,
-          timeoutNs: this.duration(body.timeout, d.timeout, [...at, 'timeout']),
-        };
+        return { ...requests(d), sourcePort: body.sourcePort ?? d.sourcePort, rate: body.rate ?? d.rate };
       };
       const tcp = () => {
         const d = DEFAULTS.tcp;
@@ -778,18 +778,12 @@ class Normalizer {
           this.fail([...at, 'concurrency'], 'applies to closed-loop flows only (give rate or concurrency, not both)');
         }
         return {
-          port: body.port ?? d.port,
+          ...requests(d),
           mode,
-          count: body.count ?? d.count,
           rate: body.rate ?? 0,
-          arrivals: body.arrivals ?? d.arrivals,
           concurrency: body.concurrency ?? d.concurrency,
-          requestSize: body.requestSize ?? d.requestSize,
-          responseSize: body.responseSize ?? d.responseSize,
           bytes: body.bytes ?? d.bytes,
           noDelay: body.noDelay ?? d.noDelay,
-          startNs,
-          timeoutNs: this.duration(body.timeout, d.timeout, [...at, 'timeout']),
         };
       };
       if (kind === 'ping' || kind === 'udp' || kind === 'tcp') {
