@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { performance } from 'node:perf_hooks';
+import { availableParallelism } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { listScenarios, resolveScenario, resolveScenarioPath } from '../scenarios/library.js';
 import { declaresSweep, loadSweepFile } from '../scenarios/sweep/grid.js';
@@ -8,6 +9,7 @@ import { mergeSweepDirs } from '../scenarios/sweep/merge.js';
 import { parseShard } from '../scenarios/sweep/shard.js';
 import { expandScenario } from '../scenarios/expand.js';
 import { runTopology } from '../scenarios/run.js';
+import { runPartitioned } from '../scenarios/partitioned-run.js';
 import { parseDuration } from '../engine/time.js';
 import { formatSummary } from './summary.js';
 import { traceTopology } from '../scenarios/trace.js';
@@ -111,8 +113,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('-s, --seed <n>', "seed for every random stream (overrides the scenario's)", seedOption)
     .option('-d, --duration <time>', "simulated time to run, e.g. 2s, 500ms (overrides the scenario's)", durationOption)
     .option('-f, --format <format>', 'capture format: pcapng or pcap (classic, nanosecond)', 'pcapng')
+    .option('-w, --workers <n>', 'worker threads: the scenario is cut into this many partitions at node links (same output for any n; 1 runs in this thread)', positiveInt, availableParallelism())
     .option('--json', 'print results.json instead of the table')
-    .action((name: string, opts: { out?: string; seed?: number; duration?: number; format: string; json?: boolean }) => {
+    .action(async (name: string, opts: { out?: string; seed?: number; duration?: number; format: string; workers: number; json?: boolean }) => {
       if (opts.format !== 'pcapng' && opts.format !== 'pcap') throw new Error(`--format: expected pcapng or pcap, got "${opts.format}"`);
       refuseSweep(name, 'run');
       const scenario = resolveScenario(name);
@@ -121,7 +124,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       if (opts.duration !== undefined) spec.durationNs = opts.duration;
       const outDir = opts.out ?? join('out', spec.name);
       const t0 = performance.now();
-      const r = runTopology(spec, { outDir, format: opts.format });
+      const runOpts = { outDir, format: opts.format as 'pcapng' | 'pcap' };
+      const r = opts.workers > 1 ? await runPartitioned(spec, { ...runOpts, workers: opts.workers }) : { ...runTopology(spec, runOpts), plan: null };
       const wall = (performance.now() - t0) / 1000;
       if (opts.json) {
         io.out(JSON.stringify(r.results, null, 2) + '\n');
@@ -133,7 +137,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         `${r.captureFiles.size} captures (${r.results.framesCaptured} frames) in ${relative(process.cwd(), join(outDir, 'captures')) || '.'}/, ` +
           `statistics in ${relative(process.cwd(), r.resultsFile)}`,
       );
-      log(`${r.results.events} events in ${wall.toFixed(2)}s wall (${Math.round(r.results.events / wall).toLocaleString('en-US')} events/s)`);
+      const threads = r.plan !== null && r.plan.parts > 1 ? ` on ${r.plan.parts} worker threads` : '';
+      log(`${r.results.events} events in ${wall.toFixed(2)}s wall${threads} (${Math.round(r.results.events / wall).toLocaleString('en-US')} events/s)`);
     });
 
   program

@@ -20,6 +20,12 @@ export interface EventHandler {
  */
 export class Component {
   private seq = 0;
+  /**
+   * False when another partition runs this component (engine/README.md,
+   * "Partitioned runs"): the models exist, so the build is the same everywhere,
+   * but their events are dropped here and run there.
+   */
+  local = true;
 
   constructor(
     readonly sim: Simulation,
@@ -40,7 +46,7 @@ export class Component {
     if (!(time >= this.sim.now)) throw new Error(`${this.name}: event scheduled in the past (${time} < ${this.sim.now})`);
     const seq = this.seq++;
     if (seq >= MAX_SEQ) throw new Error(`${this.name}: more than 2^32 events scheduled by one component`);
-    this.sim.enqueue(time, eventKey(this.id, seq), handler, kind, arg);
+    if (this.local) this.sim.enqueue(time, eventKey(this.id, seq), handler, kind, arg);
   }
 
   /**
@@ -58,7 +64,7 @@ export class Component {
   /** Schedules an event under a key taken elsewhere (a frame's arrival under its sender's key). */
   scheduleKeyed(time: Nanos, key: number, handler: EventHandler, kind: number, arg: unknown = null): void {
     if (!(time >= this.sim.now)) throw new Error(`${this.name}: event scheduled in the past (${time} < ${this.sim.now})`);
-    this.sim.enqueue(time, key, handler, kind, arg);
+    if (this.local) this.sim.enqueue(time, key, handler, kind, arg);
   }
 
   /** A random stream private to this component and purpose. */
@@ -84,13 +90,21 @@ export class Simulation {
   private readonly componentsByName = new Map<string, Component>();
   private stopped = false;
 
-  constructor(readonly seed: number) {}
+  /**
+   * `owns` says which components this simulation runs (a partition of a
+   * partitioned run); the others are built but their events are dropped.
+   */
+  constructor(
+    readonly seed: number,
+    private readonly owns: ((component: string) => boolean) | null = null,
+  ) {}
 
   component(name: string): Component {
     let c = this.componentsByName.get(name);
     if (c === undefined) {
       if (this.components.length >= MAX_COMPONENTS) throw new Error('too many components');
       c = new Component(this, this.components.length, name);
+      if (this.owns !== null) c.local = this.owns(name);
       this.components.push(c);
       this.componentsByName.set(name, c);
     }
@@ -99,6 +113,11 @@ export class Simulation {
 
   get pending(): number {
     return this.queue.size;
+  }
+
+  /** Time of the earliest pending event; Infinity when none. */
+  nextEventTime(): Nanos {
+    return this.queue.peekTime();
   }
 
   /** Used by Component; models schedule through their component. */
@@ -136,6 +155,11 @@ export class Simulation {
       handler.handleEvent(kinds[slot]!, arg);
     }
     if (!this.stopped && until !== Infinity && this.now < until) this.now = until;
+  }
+
+  /** Moves the clock forward to `t` with nothing run (the end of a partitioned run). */
+  advanceTo(t: Nanos): void {
+    if (t > this.now) this.now = t;
   }
 
   stop(): void {

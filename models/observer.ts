@@ -26,6 +26,25 @@ export class DropCounter implements Observer {
     this.total++;
   }
 
+  /** Counts as [namespace, reason, count] (a partition's share in a partitioned run). */
+  toPartial(): [string, string, number][] {
+    const out: [string, string, number][] = [];
+    for (const [ns, m] of this.counts) for (const [reason, n] of m) out.push([ns, reason, n]);
+    return out;
+  }
+
+  merge(partial: [string, string, number][]): void {
+    for (const [ns, reason, n] of partial) {
+      let m = this.counts.get(ns);
+      if (m === undefined) {
+        m = new Map();
+        this.counts.set(ns, m);
+      }
+      m.set(reason as DropReason, (m.get(reason as DropReason) ?? 0) + n);
+      this.total += n;
+    }
+  }
+
   toJSON(): Record<string, Record<string, number>> {
     const out: Record<string, Record<string, number>> = {};
     for (const ns of [...this.counts.keys()].sort()) {

@@ -33,9 +33,12 @@ export interface World {
  * Builds the models of a resolved topology: one NodeContext per component,
  * namespaces with their bridges, devices, addresses and routes (in that order,
  * as `ip` would have to), the links between devices, then the traffic.
+ * With `owns`, only those components run events (one partition of a
+ * partitioned run); the rest is built all the same, so every partition numbers
+ * components, devices and flows alike.
  */
-export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECONDS): World {
-  const sim = new Simulation(spec.seed);
+export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECONDS, owns: ((component: string) => boolean) | null = null): World {
+  const sim = new Simulation(spec.seed, owns);
   const drops = new DropCounter();
   const contexts = new Map<string, NodeContext>();
   const namespaces = new Map<string, Netns>();

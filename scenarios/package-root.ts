@@ -25,3 +25,16 @@ export function packageRoot(): string {
 export function scenariosDir(): string {
   return join(packageRoot(), 'scenarios');
 }
+
+/**
+ * The compiled file of a worker-thread module next to the module at
+ * `fromUrl`. From dist/ it is a neighbour; from the TypeScript sources
+ * (vitest) it is the one in the package's dist/, which a worker thread can
+ * load where it could not load a .ts file. `distPath` is relative to dist/.
+ */
+export function workerModule(fromUrl: string, fileName: string, distPath: string, hint: string): string {
+  const here = fileURLToPath(fromUrl);
+  const path = here.endsWith('.js') ? join(dirname(here), fileName) : join(packageRoot(), 'dist', distPath);
+  if (!existsSync(path)) throw new Error(`the worker ${path} is not built (run npm run build, or ${hint})`);
+  return path;
+}

@@ -7,8 +7,9 @@ import { PcapWriter } from '../models/capture/pcap-writer.js';
 import type { CaptureWriter } from '../models/capture/capture-writer.js';
 import { FileTap } from '../models/capture/capture-tap.js';
 import type { NetDevice } from '../models/devices/net-device.js';
-import { VethDevice } from '../models/devices/veth.js';
-import { NicDevice } from '../models/devices/nic.js';
+import { collectShare, mergeShares, type Results, type ResultsShare } from './results.js';
+
+export type { Results } from './results.js';
 
 export interface RunOptions {
   /** Output folder; captures go to `<outDir>/captures/`. */
@@ -20,6 +21,7 @@ export interface RunOptions {
 }
 
 export interface RunResult {
+  /** The models after the run. */
   world: World;
   /** Capture point -> file written. */
   captureFiles: Map<string, string>;
@@ -28,104 +30,132 @@ export interface RunResult {
   resultsFile: string;
 }
 
-export interface Results {
-  scenario: string;
-  seed: number;
-  durationNs: number;
-  events: number;
-  /** Frames that arrived at a device over its link (veth peer or wire): the unit of work compared across simulators. */
-  frameHops: number;
-  framesCaptured: number;
-  flows: unknown[];
-  drops: Record<string, Record<string, number>>;
-  /** Per namespace with connection tracking: entries at the end and `conntrack -S` counters. */
-  conntrack: Record<string, unknown>;
-  devices: Record<string, unknown>;
-}
-
 /** File name of a capture point: "n1/p1/eth0" -> "n1.p1.eth0.pcapng" (names never contain dots). */
 export function captureFileName(point: string, format: 'pcapng' | 'pcap' = 'pcapng'): string {
   return `${point.replaceAll('/', '.')}.${format}`;
 }
 
 /**
- * Builds and runs a topology, writing one capture per capture point and the
- * statistics as JSON. Everything is written into a staging folder inside
- * `outDir` and moved into place only when the run succeeded, so a failed run
- * leaves the previous results untouched and nothing half-written.
+ * One partition's models, with capture taps on the capture points it owns,
+ * writing into a staging folder. A sequential run is the partition that owns
+ * every component (`owns` null).
+ */
+export class OpenPartition {
+  readonly world: World;
+  private readonly taps: { writer: CaptureWriter; tap: FileTap }[] = [];
+
+  constructor(
+    spec: TopologySpec,
+    private readonly staging: string,
+    format: 'pcapng' | 'pcap',
+    epochSeconds: number,
+    owns: ((component: string) => boolean) | null,
+  ) {
+    this.world = buildWorld(spec, epochSeconds, owns);
+    const capDir = join(staging, 'captures');
+    mkdirSync(capDir, { recursive: true });
+    try {
+      for (const point of spec.captures) {
+        const dev = findDevice(this.world, point);
+        if (!dev.ns.component.local) continue;
+        const path = join(capDir, captureFileName(point, format));
+        const writer = format === 'pcap' ? new PcapWriter(path, { epochSeconds }) : new PcapngWriter(path, { epochSeconds });
+        const tap = new FileTap(dev, writer, () => this.world.sim.now);
+        dev.tap = tap;
+        this.taps.push({ writer, tap });
+      }
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+  }
+
+  /** Closes the captures, writes the netfilter state of local namespaces, and returns this partition's statistics. */
+  finish(): ResultsShare {
+    const share = collectShare(
+      this.world,
+      this.taps.reduce((n, t) => n + t.tap.frames, 0),
+    );
+    for (const t of this.taps) t.writer.close();
+    writeNetfilterState(this.world, join(this.staging, 'netfilter'));
+    return share;
+  }
+
+  abort(): void {
+    for (const t of this.taps) t.writer.abort();
+  }
+}
+
+/** A staging folder inside `outDir`, swapped into place by `commitRun` only when the run succeeded. */
+export function stageRun(outDir: string): string {
+  mkdirSync(outDir, { recursive: true });
+  return mkdtempSync(join(outDir, '.staging-'));
+}
+
+/**
+ * Writes results.json and moves the staged captures and netfilter state into
+ * `outDir`, replacing the previous run's.
+ */
+export function commitRun(spec: TopologySpec, staging: string, outDir: string, results: Results, format: 'pcapng' | 'pcap'): Omit<RunResult, 'world'> {
+  writeFileSync(join(staging, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  const finalCaptures = join(outDir, 'captures');
+  const resultsFile = join(outDir, 'results.json');
+  rmSync(finalCaptures, { recursive: true, force: true });
+  renameSync(join(staging, 'captures'), finalCaptures);
+  const finalNf = join(outDir, 'netfilter');
+  rmSync(finalNf, { recursive: true, force: true });
+  try {
+    renameSync(join(staging, 'netfilter'), finalNf);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  renameSync(join(staging, 'results.json'), resultsFile);
+  const captureFiles = new Map(spec.captures.map((p) => [p, join(finalCaptures, captureFileName(p, format))]));
+  return { captureFiles, results, resultsFile };
+}
+
+/**
+ * Builds and runs a topology in this thread, writing one capture per capture
+ * point and the statistics as JSON. Everything is written into a staging
+ * folder inside `outDir` and moved into place only when the run succeeded, so
+ * a failed run leaves the previous results untouched and nothing half-written.
+ * scenarios/partitioned-run.ts runs the same over worker threads.
  */
 export function runTopology(spec: TopologySpec, opts: RunOptions): RunResult {
-  const world = buildWorld(spec, opts.epochSeconds ?? DEFAULT_EPOCH_SECONDS);
   const format = opts.format ?? 'pcapng';
-  mkdirSync(opts.outDir, { recursive: true });
-  const staging = mkdtempSync(join(opts.outDir, '.staging-'));
-  const capDir = join(staging, 'captures');
-  mkdirSync(capDir);
-  const taps: { point: string; path: string; writer: CaptureWriter; tap: FileTap }[] = [];
+  const staging = stageRun(opts.outDir);
+  let part: OpenPartition | null = null;
   try {
-    for (const point of spec.captures) {
-      const dev = findDevice(world, point);
-      const path = join(capDir, captureFileName(point, format));
-      const writer = format === 'pcap' ? new PcapWriter(path, { epochSeconds: world.epochSeconds }) : new PcapngWriter(path, { epochSeconds: world.epochSeconds });
-      const tap = new FileTap(dev, writer, () => world.sim.now);
-      dev.tap = tap;
-      taps.push({ point, path, writer, tap });
-    }
+    part = new OpenPartition(spec, staging, format, opts.epochSeconds ?? DEFAULT_EPOCH_SECONDS, null);
     const duration = opts.durationNs ?? spec.durationNs;
-    world.sim.run(duration);
-    const results = collectResults(world, duration, taps.reduce((n, t) => n + t.tap.frames, 0));
-    for (const t of taps) t.writer.close();
-    writeFileSync(join(staging, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-    const nfDir = join(staging, 'netfilter');
-    const nfFiles = writeNetfilterState(world, nfDir);
-    // Swap the new results in.
-    const finalCaptures = join(opts.outDir, 'captures');
-    const resultsFile = join(opts.outDir, 'results.json');
-    rmSync(finalCaptures, { recursive: true, force: true });
-    renameSync(capDir, finalCaptures);
-    const finalNf = join(opts.outDir, 'netfilter');
-    rmSync(finalNf, { recursive: true, force: true });
-    if (nfFiles > 0) renameSync(nfDir, finalNf);
-    renameSync(join(staging, 'results.json'), resultsFile);
-    const captureFiles = new Map(taps.map((t) => [t.point, join(finalCaptures, captureFileName(t.point, format))]));
-    return { world, captureFiles, results, resultsFile };
+    part.world.sim.run(duration);
+    const results = mergeShares(spec, duration, [part.finish()]);
+    return { world: part.world, ...commitRun(spec, staging, opts.outDir, results, format) };
   } catch (e) {
-    for (const t of taps) t.writer.abort();
+    part?.abort();
     throw e;
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
 }
 
-function conntrackStats(world: World): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const ns of world.namespaces.values()) {
-    const ct = ns.netfilter?.conntrack;
-    if (ct === undefined || ct === null) continue;
-    out[ns.name] = { entries: ct.count, ...ct.stats };
-  }
-  return out;
-}
-
 /**
- * What `iptables-save -c` and `conntrack -L` would print in each namespace that
- * has rules, after the run: netfilter/<namespace>.iptables-save and .conntrack.
+ * What `iptables-save -c` and `conntrack -L` would print in each local
+ * namespace that has rules, after the run: <namespace>.iptables-save and
+ * .conntrack (plus .log and .nfacct when used) in `dir`.
  */
-function writeNetfilterState(world: World, dir: string): number {
-  let n = 0;
+function writeNetfilterState(world: World, dir: string): void {
   for (const ns of world.namespaces.values()) {
     const nf = ns.netfilter;
-    if (nf === null) continue;
-    if (n === 0) mkdirSync(dir);
+    if (nf === null || !ns.component.local) continue;
+    mkdirSync(dir, { recursive: true });
     const base = join(dir, ns.name.replaceAll('/', '.'));
     writeFileSync(`${base}.iptables-save`, nf.iptables.save({ counters: true }));
     if (nf.conntrack !== null) writeFileSync(`${base}.conntrack`, nf.conntrack.dump());
     if (ns.netfilterLog.length > 0) writeFileSync(`${base}.log`, ns.netfilterLog.join('\n') + '\n');
     const acct = nf.iptables.nfacct.list();
     if (acct !== '') writeFileSync(`${base}.nfacct`, acct);
-    n++;
   }
-  return n;
 }
 
 function findDevice(world: World, point: string): NetDevice {
@@ -135,29 +165,3 @@ function findDevice(world: World, point: string): NetDevice {
   if (dev === undefined) throw new Error(`capture: no interface ${point}`);
   return dev;
 }
-
-function collectResults(world: World, durationNs: number, framesCaptured: number): Results {
-  const devices: Record<string, unknown> = {};
-  let frameHops = 0;
-  for (const ns of world.namespaces.values()) {
-    for (const dev of ns.devices.values()) {
-      const c = dev.counters;
-      if (dev instanceof VethDevice || dev instanceof NicDevice) frameHops += c.rxPackets;
-      if (c.rxPackets + c.txPackets + c.rxDropped + c.txDropped === 0) continue;
-      devices[dev.path] = c.toJSON();
-    }
-  }
-  return {
-    scenario: world.spec.name,
-    seed: world.spec.seed,
-    durationNs,
-    events: world.sim.executed,
-    frameHops,
-    framesCaptured,
-    flows: world.flows.map((f) => f.toJSON()),
-    drops: world.drops.toJSON(),
-    conntrack: conntrackStats(world),
-    devices,
-  };
-}
-

@@ -36,8 +36,15 @@ export interface WireParams {
  * as tcpdump sees it at dev_hard_start_xmit; a frame dropped by the queue is not
  * captured.
  */
+/** Where frames go when the peer NIC runs in another partition (models/devices/remote-wire.ts). */
+export interface RemoteEnd {
+  send(pkt: Packet, at: number, key: number): void;
+}
+
 export class NicDevice extends NetDevice implements EventHandler {
   peer: NicDevice | null = null;
+  /** Set when the peer belongs to another partition: frames leave through it instead of peer.inbound. */
+  remote: RemoteEnd | null = null;
   params: WireParams = { delayNs: 1, bandwidthBps: 0, loss: 0, txQueueLen: 1000 };
   private lossRng: RandomStream | null = null;
 
@@ -129,11 +136,17 @@ export class NicDevice extends NetDevice implements EventHandler {
     }
     // The one cross-component write the contract allows (engine/README.md):
     // the frame, its arrival time and the sender's event key go onto the wire.
-    this.peer!.inbound(pkt, this.busyUntil + this.params.delayNs, this.ns.component.nextKey());
+    const at = this.busyUntil + this.params.delayNs;
+    if (this.remote !== null) this.remote.send(pkt, at, this.ns.component.nextKey());
+    else this.peer!.inbound(pkt, at, this.ns.component.nextKey());
   }
 
-  /** A frame put on the wire by the peer arrives at `at`; only the earliest one waits as an event. */
-  private inbound(pkt: Packet, at: number, key: number): void {
+  /**
+   * A frame put on the wire by the peer arrives at `at`; only the earliest one
+   * waits as an event. Called by the peer, or at a window edge with a frame
+   * from another partition.
+   */
+  inbound(pkt: Packet, at: number, key: number): void {
     // Slots are reused once the FIFO drains, so a steady flow never resizes the arrays.
     const t = this.flightTail++;
     this.flight[t] = pkt;

@@ -8,17 +8,23 @@ const HIGHEST_NS = 3_600_000_000_000;
  * kind and a latency histogram (HdrHistogram, 3 significant digits, so any
  * percentile is within 0.1% and merging partial histograms is exact).
  */
+/**
+ * What one flow measured: requests sent, answers received, losses, errors by
+ * kind and a latency histogram (HdrHistogram, 3 significant digits, so any
+ * percentile is within 0.1% and merging partial histograms is exact).
+ *
+ * In a partitioned run each partition keeps its own FlowStats for every flow
+ * (a one-way flow's client counts `sent` in one partition and its server
+ * records latencies in another); `toPartial` and `merge` join them. Every
+ * field is a count, a sum of integer nanoseconds, a min/max or a histogram,
+ * so the merged result is exactly the sequential one.
+ */
 export class FlowStats {
   sent = 0;
-  received = 0;
   duplicates = 0;
   late = 0;
   readonly errors = new Map<string, number>();
-  /** Made on the first sample: a large run has thousands of flows, and an empty histogram is not free. */
-  private hist: hdr.Histogram | null = null;
-  private min = Infinity;
-  private max = 0;
-  private sum = 0;
+  private readonly samples = new LatencySummary();
   /** TCP flows only (see enableTcp): connections, setup times, retransmissions, transfers. */
   tcp: TcpFlowStats | null = null;
 
@@ -31,22 +37,13 @@ export class FlowStats {
     readonly latency: 'rtt' | 'one-way',
   ) {}
 
+  /** Answers (or one-way arrivals) received: one per latency sample. */
+  get received(): number {
+    return this.samples.count;
+  }
+
   record(latencyNs: number): void {
-    this.received++;
-    const v = Math.max(0, Math.min(HIGHEST_NS, Math.round(latencyNs)));
-    if (this.hist === null) {
-      this.hist = hdr.build({
-        bitBucketSize: 32,
-        lowestDiscernibleValue: 1,
-        highestTrackableValue: HIGHEST_NS,
-        numberOfSignificantValueDigits: 3,
-        useWebAssembly: false,
-      });
-    }
-    this.hist.recordValue(v);
-    if (latencyNs < this.min) this.min = latencyNs;
-    if (latencyNs > this.max) this.max = latencyNs;
-    this.sum += latencyNs;
+    this.samples.record(latencyNs);
   }
 
   /** Makes this a TCP flow's statistics: toJSON gains a `tcp` section. */
@@ -65,12 +62,32 @@ export class FlowStats {
 
   /** The p-th percentile; HdrHistogram's bucket value, kept within the exact min and max. */
   percentile(p: number): number {
-    if (this.hist === null) return 0;
-    return Math.min(this.max, Math.max(this.min, this.hist.getValueAtPercentile(p)));
+    return this.samples.percentile(p);
+  }
+
+  /** This partition's share, as plain data (structured-clone safe). */
+  toPartial(): FlowStatsPartial {
+    return {
+      sent: this.sent,
+      duplicates: this.duplicates,
+      late: this.late,
+      errors: [...this.errors.entries()],
+      samples: this.samples.toPartial(),
+      tcp: this.tcp === null ? null : this.tcp.toPartial(),
+    };
+  }
+
+  /** Adds another partition's share of the same flow. */
+  merge(p: FlowStatsPartial): void {
+    this.sent += p.sent;
+    this.duplicates += p.duplicates;
+    this.late += p.late;
+    for (const [k, n] of p.errors) this.errors.set(k, (this.errors.get(k) ?? 0) + n);
+    this.samples.merge(p.samples);
+    if (p.tcp !== null) this.enableTcp().merge(p.tcp);
   }
 
   toJSON(): Record<string, unknown> {
-    const n = this.received;
     return {
       name: this.name,
       kind: this.kind,
@@ -83,21 +100,37 @@ export class FlowStats {
       duplicates: this.duplicates,
       errors: Object.fromEntries([...this.errors.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
       latency: this.latency,
-      latencyNs:
-        n === 0
-          ? null
-          : {
-              min: this.min,
-              p50: this.percentile(50),
-              p90: this.percentile(90),
-              p99: this.percentile(99),
-              p999: this.percentile(99.9),
-              max: this.max,
-              mean: Math.round(this.sum / n),
-            },
+      latencyNs: this.samples.toJSON(),
       ...(this.tcp !== null ? { tcp: this.tcp.toJSON() } : {}),
     };
   }
+}
+
+export interface FlowStatsPartial {
+  sent: number;
+  duplicates: number;
+  late: number;
+  errors: [string, number][];
+  samples: LatencyPartial;
+  tcp: TcpFlowStatsPartial | null;
+}
+
+export interface TcpFlowStatsPartial {
+  connections: number;
+  setup: LatencyPartial;
+  retransmits: number;
+  transfers: number;
+  transferBytes: number;
+  transferNs: number;
+}
+
+export interface LatencyPartial {
+  count: number;
+  min: number;
+  max: number;
+  sum: number;
+  /** HdrHistogram's compressed base64 encoding; null with no samples. */
+  histogram: string | null;
 }
 
 /** The retransmission count of a connection (a ConnectionStats, read live). */
@@ -152,6 +185,26 @@ export class TcpFlowStats {
     return this.transferNs > 0 ? Math.round((this.transferBytes * 8 * 1e9) / this.transferNs) : 0;
   }
 
+  toPartial(): TcpFlowStatsPartial {
+    return {
+      connections: this.connections,
+      setup: this.setup.toPartial(),
+      retransmits: this.retransmits,
+      transfers: this.transfers,
+      transferBytes: this.transferBytes,
+      transferNs: this.transferNs,
+    };
+  }
+
+  merge(p: TcpFlowStatsPartial): void {
+    this.connections += p.connections;
+    this.setup.merge(p.setup);
+    this.closedRetransmits += p.retransmits;
+    this.transfers += p.transfers;
+    this.transferBytes += p.transferBytes;
+    this.transferNs += p.transferNs;
+  }
+
   toJSON(): Record<string, unknown> {
     return {
       connections: this.connections,
@@ -165,7 +218,7 @@ export class TcpFlowStats {
   }
 }
 
-/** A latency distribution (the same HdrHistogram settings as FlowStats). */
+/** A latency distribution (HdrHistogram, made on the first sample: a large run has thousands of flows). */
 export class LatencySummary {
   count = 0;
   private hist: hdr.Histogram | null = null;
@@ -175,16 +228,7 @@ export class LatencySummary {
 
   record(ns: number): void {
     this.count++;
-    if (this.hist === null) {
-      this.hist = hdr.build({
-        bitBucketSize: 32,
-        lowestDiscernibleValue: 1,
-        highestTrackableValue: HIGHEST_NS,
-        numberOfSignificantValueDigits: 3,
-        useWebAssembly: false,
-      });
-    }
-    this.hist.recordValue(Math.max(0, Math.min(HIGHEST_NS, Math.round(ns))));
+    this.histogram().recordValue(Math.max(0, Math.min(HIGHEST_NS, Math.round(ns))));
     if (ns < this.min) this.min = ns;
     if (ns > this.max) this.max = ns;
     this.sum += ns;
@@ -193,6 +237,25 @@ export class LatencySummary {
   percentile(p: number): number {
     if (this.hist === null) return 0;
     return Math.min(this.max, Math.max(this.min, this.hist.getValueAtPercentile(p)));
+  }
+
+  toPartial(): LatencyPartial {
+    return {
+      count: this.count,
+      min: this.min,
+      max: this.max,
+      sum: this.sum,
+      histogram: this.hist === null ? null : hdr.encodeIntoCompressedBase64(this.hist),
+    };
+  }
+
+  merge(p: LatencyPartial): void {
+    if (p.count === 0) return;
+    this.count += p.count;
+    if (p.min < this.min) this.min = p.min;
+    if (p.max > this.max) this.max = p.max;
+    this.sum += p.sum;
+    if (p.histogram !== null) this.histogram().add(hdr.decodeFromCompressedBase64(p.histogram, 32, false));
   }
 
   toJSON(): Record<string, number> | null {
@@ -206,5 +269,18 @@ export class LatencySummary {
       max: this.max,
       mean: Math.round(this.sum / this.count),
     };
+  }
+
+  private histogram(): hdr.Histogram {
+    if (this.hist === null) {
+      this.hist = hdr.build({
+        bitBucketSize: 32,
+        lowestDiscernibleValue: 1,
+        highestTrackableValue: HIGHEST_NS,
+        numberOfSignificantValueDigits: 3,
+        useWebAssembly: false,
+      });
+    }
+    return this.hist;
   }
 }

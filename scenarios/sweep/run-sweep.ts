@@ -3,13 +3,11 @@
  * (one point per task) or in-process, and writes the table. Results are put
  * in point order whatever order the workers finish in.
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { Results } from '../run.js';
-import { packageRoot } from '../package-root.js';
+import { workerModule } from '../package-root.js';
 import { loadSweepFile } from './grid.js';
 import { type PointTask, runPoint } from './run-point.js';
 import { type Shard, inShard } from './shard.js';
@@ -30,16 +28,9 @@ export interface SweepRun {
   files: { json: string; csv: string };
 }
 
-/**
- * The compiled worker. From dist/ it is this module's neighbour; from the
- * TypeScript sources (vitest) it is the one in the package's dist/, which a
- * worker thread can load where it could not load a .ts file.
- */
+/** The compiled sweep worker (see workerModule). */
 export function workerFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  const path = here.endsWith('.js') ? join(here, '..', 'worker.js') : join(packageRoot(), 'dist', 'scenarios', 'sweep', 'worker.js');
-  if (!existsSync(path)) throw new Error(`the sweep worker ${path} is not built (run npm run build, or use --workers 0)`);
-  return path;
+  return workerModule(import.meta.url, 'worker.js', join('scenarios', 'sweep', 'worker.js'), 'use --workers 0');
 }
 
 export async function runSweep(scenarioFile: string, opts: SweepOptions): Promise<SweepRun> {

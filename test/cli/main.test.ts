@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../cli/main.js';
+import { packageRoot } from '../../scenarios/package-root.js';
 
 const work = mkdtempSync(join(tmpdir(), 'podwire-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -40,6 +41,22 @@ describe('podwire CLI', () => {
     expect(readdirSync(join(out, 'captures'))).toContain('n1.p1.eth0.pcapng');
     // nothing is left of the staging area
     expect(readdirSync(out).sort()).toEqual(['captures', 'results.json']);
+  });
+
+  const workerBuilt = existsSync(join(packageRoot(), 'dist', 'scenarios', 'partition-worker.js'));
+  if (!workerBuilt) console.warn('cli test: dist/ is not built (npm run build), so --workers 2 is not tried');
+  test.skipIf(!workerBuilt)('--workers 2 cuts the run over two threads and writes the same files as --workers 1', async () => {
+    const one = await cli('run', 'default', '--out', join(work, 'w1'), '--workers', '1');
+    const two = await cli('run', 'default', '--out', join(work, 'w2'), '--workers', '2');
+    expect(two.code).toBe(0);
+    expect(two.out).toMatch(/events in [\d.]+s wall on 2 worker threads/);
+    expect(one.out).not.toMatch(/worker threads/);
+    expect(readFileSync(join(work, 'w2', 'results.json'))).toEqual(readFileSync(join(work, 'w1', 'results.json')));
+    for (const f of readdirSync(join(work, 'w1', 'captures'))) {
+      expect(readFileSync(join(work, 'w2', 'captures', f)).equals(readFileSync(join(work, 'w1', 'captures', f))), f).toBe(true);
+    }
+    const bad = await cli('run', 'default', '--workers', '0');
+    expect(bad.code).not.toBe(0);
   });
 
   test('--seed, --duration and --format pcap are honoured', async () => {

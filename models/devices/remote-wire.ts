@@ -1,0 +1,81 @@
+import type { ChannelReader, ChannelWriter } from '../../engine/channel.js';
+import type { Mailbox } from '../../engine/partition-stepper.js';
+import { Packet } from '../packet.js';
+import type { NicDevice, RemoteEnd } from './nic.js';
+
+/**
+ * The wires a partitioned run cuts. A frame a local NIC puts on a wire whose
+ * peer lives in another partition is written to the channel towards that
+ * partition as (peer NIC index, arrival time, sender's event key, packet id,
+ * birth time, bytes); at the window edge the other side rebuilds the packet and
+ * hands it to the peer NIC exactly as the peer's own `inbound` call would have
+ * in a sequential run. Nothing else of the skb crosses: a frame off a wire is
+ * scrubbed on arrival anyway (NicDevice.onArrive).
+ *
+ * NICs are numbered by their position in `nics`, which every partition builds
+ * in the same order from the same topology.
+ */
+export class RemoteWires implements Mailbox {
+  private readonly inboundOf: (target: number, time: number, key: number, id: number, bornAt: number, bytes: Uint8Array) => void;
+  /** Frames sent to and received from other partitions. */
+  sent = 0;
+  received = 0;
+
+  constructor(
+    private readonly nics: readonly NicDevice[],
+    /** Partition of each NIC (by index in `nics`). */
+    partOfNic: (nic: NicDevice) => number,
+    me: number,
+    /** Channel towards each partition (null for this one). */
+    private readonly writers: readonly (ChannelWriter | null)[],
+    /** Channel from each partition (null for this one). */
+    private readonly readers: readonly (ChannelReader | null)[],
+  ) {
+    const index = new Map<NicDevice, number>();
+    nics.forEach((n, i) => index.set(n, i));
+    for (const nic of nics) {
+      const peer = nic.peer;
+      if (peer === null || partOfNic(nic) !== me) continue;
+      const there = partOfNic(peer);
+      if (there === me) continue;
+      const writer = writers[there];
+      if (writer === undefined || writer === null) throw new Error(`remote wire ${nic.path}: no channel to partition ${there}`);
+      nic.remote = new RemoteNicEnd(this, writer, index.get(peer)!);
+    }
+    this.inboundOf = (target, time, key, id, bornAt, bytes) => {
+      const nic = this.nics[target];
+      if (nic === undefined) throw new Error(`remote wire: frame for unknown NIC #${target}`);
+      const pkt = Packet.alloc(bytes.length, id, bornAt);
+      pkt.buf.set(bytes, pkt.off);
+      this.received++;
+      nic.inbound(pkt, time, key);
+    };
+  }
+
+  flush(step: number): number {
+    let min = Infinity;
+    for (const w of this.writers) {
+      if (w === null) continue;
+      const t = w.flush(step);
+      if (t < min) min = t;
+    }
+    return min;
+  }
+
+  ingest(step: number): void {
+    for (const r of this.readers) if (r !== null) r.read(step, this.inboundOf);
+  }
+}
+
+class RemoteNicEnd implements RemoteEnd {
+  constructor(
+    private readonly wires: RemoteWires,
+    private readonly writer: ChannelWriter,
+    private readonly target: number,
+  ) {}
+
+  send(pkt: Packet, at: number, key: number): void {
+    this.wires.sent++;
+    this.writer.write(this.target, at, key, pkt.id, pkt.bornAt, pkt.bytes());
+  }
+}

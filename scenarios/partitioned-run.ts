@@ -1,0 +1,155 @@
+/**
+ * A run cut into partitions (scenarios/partition-plan.ts), one per worker
+ * thread, stepping conservative windows in lockstep (engine/README.md,
+ * "Partitioned runs"). Each partition writes the captures of the capture
+ * points it owns into the shared staging folder and returns its share of the
+ * statistics; the shares merge into the results a sequential run writes, byte
+ * for byte (test/run/partitioned.test.ts).
+ *
+ * `inTurn` runs every partition in this thread, one window each in turn: the
+ * same protocol without threads, for tests and for looking at a partitioning
+ * under a debugger.
+ */
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { channelBytes } from '../engine/channel.js';
+import { runPartitionsInTurn } from '../engine/partition-stepper.js';
+import type { PartitionPlan } from '../engine/partition.js';
+import { WindowBarrier } from '../engine/window-barrier.js';
+import { DEFAULT_EPOCH_SECONDS } from './build.js';
+import { workerModule } from './package-root.js';
+import { type ChannelEnd, openPartitionJob, type OpenJob, type PartitionJob } from './partition-job.js';
+import { planPartitions } from './partition-plan.js';
+import type { WorkerReport } from './partition-worker.js';
+import { mergeShares } from './results.js';
+import { commitRun, runTopology, stageRun, type RunOptions, type RunResult } from './run.js';
+import type { TopologySpec } from './topology.js';
+
+/** Bytes of each half of a channel; a window sending more spills into a message (engine/channel.ts). */
+const CHANNEL_HALF_BYTES = 1 << 20;
+
+export interface PartitionedRunOptions extends RunOptions {
+  /** Partitions wanted; fewer are used when the topology has fewer components. */
+  workers: number;
+  /** Run the partitions in this thread, in turn, instead of on worker threads. */
+  inTurn?: boolean;
+}
+
+export interface PartitionedRunResult extends Omit<RunResult, 'world'> {
+  plan: PartitionPlan;
+  /** Per partition: windows run, frames sent to and received from other partitions, run time (ms, threads only). */
+  partitions: { windows: number; framesSent: number; framesReceived: number; runMs: number }[];
+}
+
+/** The compiled worker (see workerModule). */
+function workerFile(): string {
+  return workerModule(import.meta.url, 'partition-worker.js', join('scenarios', 'partition-worker.js'), 'use --workers 1');
+}
+
+export async function runPartitioned(spec: TopologySpec, opts: PartitionedRunOptions): Promise<PartitionedRunResult> {
+  const plan = planPartitions(spec, opts.workers);
+  if (plan.parts === 1 || plan.lookaheadNs === Infinity) {
+    // Nothing to cut (or nothing crosses a cut): a sequential run is the same run.
+    const { world, ...rest } = runTopology(spec, opts);
+    return { ...rest, plan, partitions: [{ windows: 1, framesSent: 0, framesReceived: 0, runMs: 0 }] };
+  }
+  const format = opts.format ?? 'pcapng';
+  const staging = stageRun(opts.outDir);
+  try {
+    const jobs = partitionJobs(spec, plan, staging, opts, !opts.inTurn);
+    const reports = opts.inTurn ? runInTurn(jobs) : await runOnThreads(jobs);
+    const durationNs = opts.durationNs ?? spec.durationNs;
+    const results = mergeShares(spec, durationNs, reports.map((r) => r.share));
+    return {
+      ...commitRun(spec, staging, opts.outDir, results, format),
+      plan,
+      partitions: reports.map(({ windows, framesSent, framesReceived, runMs }) => ({ windows, framesSent, framesReceived, runMs })),
+    };
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+type Report = Extract<WorkerReport, { ok: true }>;
+
+function partitionJobs(spec: TopologySpec, plan: PartitionPlan, staging: string, opts: PartitionedRunOptions, threads: boolean): PartitionJob[] {
+  const n = plan.parts;
+  const out: (ChannelEnd | null)[][] = Array.from({ length: n }, () => new Array<ChannelEnd | null>(n).fill(null));
+  const inn: (ChannelEnd | null)[][] = Array.from({ length: n }, () => new Array<ChannelEnd | null>(n).fill(null));
+  for (let from = 0; from < n; from++) {
+    for (let to = 0; to < n; to++) {
+      if (from === to) continue;
+      const buffer = new SharedArrayBuffer(channelBytes(CHANNEL_HALF_BYTES));
+      const { port1, port2 } = new MessageChannel();
+      out[from]![to] = { buffer, port: port1 };
+      inn[to]![from] = { buffer, port: port2 };
+    }
+  }
+  const barrier = threads ? WindowBarrier.create(n) : null;
+  const partOf = [...plan.partOf.entries()];
+  return Array.from({ length: n }, (_, me) => ({
+    spec,
+    staging,
+    format: opts.format ?? 'pcapng',
+    epochSeconds: opts.epochSeconds ?? DEFAULT_EPOCH_SECONDS,
+    durationNs: opts.durationNs ?? spec.durationNs,
+    parts: n,
+    me,
+    partOf,
+    lookaheadNs: plan.lookaheadNs,
+    out: out[me]!,
+    in: inn[me]!,
+    barrier,
+  }));
+}
+
+function runInTurn(jobs: PartitionJob[]): Report[] {
+  const open: OpenJob[] = [];
+  try {
+    for (const j of jobs) open.push(openPartitionJob(j));
+    runPartitionsInTurn(open.map((o) => o.stepper));
+    return open.map((o) => ({ ok: true, share: o.part.finish(), windows: o.stepper.windows, framesSent: o.wires.sent, framesReceived: o.wires.received, runMs: 0 }));
+  } catch (e) {
+    for (const o of open) o.part.abort();
+    throw e;
+  } finally {
+    for (const j of jobs) for (const e of [...j.out, ...j.in]) e?.port.close();
+  }
+}
+
+/**
+ * Starts one worker per partition and waits for all reports. A failing
+ * partition aborts the barrier so the others stop; the first real error (not
+ * an "another partition failed") is the one thrown.
+ */
+async function runOnThreads(jobs: PartitionJob[]): Promise<Report[]> {
+  const file = workerFile();
+  const barrier = new WindowBarrier(jobs[0]!.barrier!, jobs.length, -1);
+  const settled = await Promise.allSettled(
+    jobs.map(
+      (job) =>
+        new Promise<Report>((resolve, reject) => {
+          const ports = [...job.out, ...job.in].filter((e): e is ChannelEnd => e !== null).map((e) => e.port);
+          const worker = new Worker(file, { workerData: job, transferList: ports });
+          let report: WorkerReport | null = null;
+          worker.once('message', (m: WorkerReport) => (report = m));
+          worker.once('error', (e) => {
+            barrier.abort();
+            reject(e);
+          });
+          worker.once('exit', (code) => {
+            if (report === null) {
+              barrier.abort();
+              reject(new Error(`partition ${job.me}: worker exited with code ${code} before reporting`));
+            } else if (report.ok) resolve(report);
+            else reject(Object.assign(new Error(`partition ${job.me}: ${report.message}`), { aborted: report.aborted }));
+          });
+        }),
+    ),
+  );
+  const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as Error & { aborted?: boolean });
+  if (failures.length > 0) throw failures.find((f) => f.aborted !== true) ?? failures[0]!;
+  return settled.map((s) => (s as PromiseFulfilledResult<Report>).value);
+}
+

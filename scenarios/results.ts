@@ -1,0 +1,111 @@
+/**
+ * The statistics of a run (results.json), assembled from the shares of its
+ * partitions. A sequential run is a run of one partition, so both paths go
+ * through `collectShare` and `mergeShares` and cannot drift apart.
+ *
+ * Every namespace belongs to exactly one partition (the one running its
+ * component): its devices, conntrack table and drops are reported from there.
+ * Flow statistics are the one thing split across partitions (a one-way flow's
+ * client and server may run apart); they are merged exactly (FlowStats.merge).
+ */
+import type { World } from './build.js';
+import type { TopologySpec } from './topology.js';
+import { FlowStats, type FlowStatsPartial } from '../models/stats/flow-stats.js';
+import { DropCounter } from '../models/observer.js';
+import { VethDevice } from '../models/devices/veth.js';
+import { NicDevice } from '../models/devices/nic.js';
+
+export interface Results {
+  scenario: string;
+  seed: number;
+  durationNs: number;
+  events: number;
+  /** Frames that arrived at a device over its link (veth peer or wire): the unit of work compared across simulators. */
+  frameHops: number;
+  framesCaptured: number;
+  flows: unknown[];
+  drops: Record<string, Record<string, number>>;
+  /** Per namespace with connection tracking: entries at the end and `conntrack -S` counters. */
+  conntrack: Record<string, unknown>;
+  devices: Record<string, unknown>;
+}
+
+/** One partition's part of the results: plain data, so it can cross from a worker thread. */
+export interface ResultsShare {
+  events: number;
+  frameHops: number;
+  framesCaptured: number;
+  /** Every flow of the scenario (each partition builds the same list), with this partition's share of its statistics. */
+  flows: { name: string; kind: string; from: string; to: string; latency: 'rtt' | 'one-way'; share: FlowStatsPartial }[];
+  drops: [string, string, number][];
+  /** Per local namespace: [device path, counters] of devices that saw traffic, in attach order. */
+  devices: Record<string, [string, unknown][]>;
+  conntrack: Record<string, unknown>;
+}
+
+/** This partition's share: what its local namespaces and components did. */
+export function collectShare(world: World, framesCaptured: number): ResultsShare {
+  const devices: Record<string, [string, unknown][]> = {};
+  const conntrack: Record<string, unknown> = {};
+  let frameHops = 0;
+  for (const ns of world.namespaces.values()) {
+    if (!ns.component.local) continue;
+    const rows: [string, unknown][] = [];
+    for (const dev of ns.devices.values()) {
+      const c = dev.counters;
+      if (dev instanceof VethDevice || dev instanceof NicDevice) frameHops += c.rxPackets;
+      if (c.rxPackets + c.txPackets + c.rxDropped + c.txDropped === 0) continue;
+      rows.push([dev.path, c.toJSON()]);
+    }
+    devices[ns.name] = rows;
+    const ct = ns.netfilter?.conntrack;
+    if (ct !== undefined && ct !== null) conntrack[ns.name] = { entries: ct.count, ...ct.stats };
+  }
+  return {
+    events: world.sim.executed,
+    frameHops,
+    framesCaptured,
+    flows: world.flows.map((f) => ({ name: f.name, kind: f.kind, from: f.from, to: f.to, latency: f.latency, share: f.toPartial() })),
+    drops: world.drops.toPartial(),
+    devices,
+    conntrack,
+  };
+}
+
+/** The results of the whole run; namespaces are reported in topology order. */
+export function mergeShares(spec: TopologySpec, durationNs: number, shares: readonly ResultsShare[]): Results {
+  if (shares.length === 0) throw new Error('results: no partitions');
+  const merged = shares[0]!.flows.map((f) => new FlowStats(f.name, f.kind, f.from, f.to, f.latency));
+  const drops = new DropCounter();
+  const devices: Record<string, unknown> = {};
+  const conntrack: Record<string, unknown> = {};
+  let events = 0;
+  let frameHops = 0;
+  let framesCaptured = 0;
+  for (const s of shares) {
+    events += s.events;
+    frameHops += s.frameHops;
+    framesCaptured += s.framesCaptured;
+    if (s.flows.length !== merged.length) throw new Error(`results: a partition reported ${s.flows.length} flows, expected ${merged.length}`);
+    s.flows.forEach((p, i) => merged[i]!.merge(p.share));
+    drops.merge(s.drops);
+  }
+  for (const ns of spec.namespaces) {
+    const owner = shares.find((s) => s.devices[ns.name] !== undefined);
+    if (owner === undefined) throw new Error(`results: no partition reported namespace ${ns.name}`);
+    for (const [path, counters] of owner.devices[ns.name]!) devices[path] = counters;
+    if (owner.conntrack[ns.name] !== undefined) conntrack[ns.name] = owner.conntrack[ns.name];
+  }
+  return {
+    scenario: spec.name,
+    seed: spec.seed,
+    durationNs,
+    events,
+    frameHops,
+    framesCaptured,
+    flows: merged.map((f) => f.toJSON()),
+    drops: drops.toJSON(),
+    conntrack,
+    devices,
+  };
+}

@@ -1,0 +1,131 @@
+import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { parseScenario } from '../../scenarios/loader.js';
+import { expandScenario } from '../../scenarios/expand.js';
+import { resolveScenario } from '../../scenarios/library.js';
+import { runTopology } from '../../scenarios/run.js';
+import { runPartitioned } from '../../scenarios/partitioned-run.js';
+import { planPartitions } from '../../scenarios/partition-plan.js';
+import { packageRoot } from '../../scenarios/package-root.js';
+import type { TopologySpec } from '../../scenarios/topology.js';
+
+/**
+ * A partitioned run must be the sequential run, byte for byte: captures,
+ * results.json and netfilter state, for any number of partitions, run in
+ * turn in one thread or on worker threads.
+ */
+
+/** 4 nodes x 3 pods, a lossy underlay, Poisson UDP, TCP connections per request, and pings. */
+const LOSSY = `
+name: lossy-poisson
+seed: 7
+duration: 300ms
+scale: { nodes: 4, podsPerNode: 3 }
+underlay: { delay: 30us, loss: 0.05, bandwidth: 1Gbit }
+traffic:
+  - udpAll: { pattern: cross-node, count: 40, rate: 400, arrivals: poisson, requestSize: 200, responseSize: 900 }
+  - tcpAll: { pattern: ring, mode: crr, count: 6, rate: 40, arrivals: poisson }
+  - pingAll: { pattern: cross-node, count: 5, interval: 20ms }
+capture: all
+`;
+
+function spec(name: string): TopologySpec {
+  if (name === 'lossy-poisson') return expandScenario(parseScenario(LOSSY, 'lossy.yaml'));
+  return expandScenario(resolveScenario(name));
+}
+
+/** Relative path -> bytes of every file under `dir`. */
+function tree(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const walk = (d: string): void => {
+    for (const f of readdirSync(d).sort()) {
+      const p = join(d, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.set(relative(dir, p), readFileSync(p));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+function expectSameTree(actual: string, expected: string): void {
+  const a = tree(actual);
+  const e = tree(expected);
+  expect([...a.keys()]).toEqual([...e.keys()]);
+  for (const [k, bytes] of e) expect(a.get(k)!.equals(bytes), `${k} differs`).toBe(true);
+}
+
+let work: string;
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'pw-part-'));
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('partition plan', () => {
+  it('keeps each node whole, cuts at wires and takes the smallest cut delay as lookahead', () => {
+    const s = spec('lossy-poisson');
+    const plan = planPartitions(s, 3);
+    expect(plan.parts).toBe(3);
+    expect(plan.lookaheadNs).toBe(30_000);
+    for (const ns of s.namespaces) expect(plan.partOf.has(ns.component)).toBe(true);
+    // Every partition gets work, within one node's weight of the others.
+    expect(Math.min(...plan.loads)).toBeGreaterThan(0);
+  });
+
+  it('never makes more partitions than components', () => {
+    const s = spec('cross-node');
+    expect(new Set(s.namespaces.map((n) => n.component)).size).toBe(3);
+    expect(planPartitions(s, 8).parts).toBe(3);
+  });
+});
+
+describe('partitioned runs give the sequential run byte for byte', () => {
+  const cases: [string, number][] = [
+    ['cross-node', 2],
+    ['cross-node', 3],
+    ['cluster-services', 2],
+    ['service-nat', 3],
+    ['lossy-poisson', 2],
+    ['lossy-poisson', 5],
+  ];
+  const sequential = new Map<string, string>();
+  const seqDir = (name: string): string => {
+    let d = sequential.get(name);
+    if (d === undefined) {
+      d = join(work, `seq-${name}`);
+      runTopology(spec(name), { outDir: d });
+      sequential.set(name, d);
+    }
+    return d;
+  };
+
+  it.each(cases)('%s in %i partitions, in turn', async (name, parts) => {
+    const out = join(work, `turn-${name}-${parts}`);
+    const r = await runPartitioned(spec(name), { outDir: out, workers: parts, inTurn: true });
+    expect(r.plan.parts).toBe(parts);
+    expect(r.partitions.reduce((n, p) => n + p.framesSent, 0)).toBeGreaterThan(0);
+    expectSameTree(out, seqDir(name));
+  });
+
+  const built = existsSync(join(packageRoot(), 'dist', 'scenarios', 'partition-worker.js'));
+  if (!built) console.warn('partitioned.test: dist/ is not built (npm run build), so the worker-thread runs are skipped');
+  it.skipIf(!built).each([
+    ['lossy-poisson', 2],
+    ['lossy-poisson', 3],
+    ['cluster-services', 2],
+  ] as [string, number][])('%s on %i worker threads', async (name, parts) => {
+    const out = join(work, `threads-${name}-${parts}`);
+    const r = await runPartitioned(spec(name), { outDir: out, workers: parts });
+    expect(r.partitions).toHaveLength(parts);
+    expectSameTree(out, seqDir(name));
+  });
+
+  it('loses nothing: the lossy run still has traffic, losses and captures to compare', () => {
+    const results = JSON.parse(readFileSync(join(seqDir('lossy-poisson'), 'results.json'), 'utf8'));
+    expect(results.drops).toHaveProperty(['underlay']);
+    expect(results.framesCaptured).toBeGreaterThan(1000);
+    expect(results.flows.some((f: { received: number }) => f.received > 0)).toBe(true);
+  });
+});
