@@ -114,8 +114,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('-d, --duration <time>', "simulated time to run, e.g. 2s, 500ms (overrides the scenario's)", durationOption)
     .option('-f, --format <format>', 'capture format: pcapng or pcap (classic, nanosecond)', 'pcapng')
     .option('-w, --workers <n>', 'worker threads: the scenario is cut into this many partitions at node links (same output for any n; 1 runs in this thread)', positiveInt, availableParallelism())
+    .option('--single-capture', 'write one pcapng, captures/all.pcapng, with every capture point as an interface (like tcpdump -i any, but keeping the interfaces apart)')
     .option('--json', 'print results.json instead of the table')
-    .action(async (name: string, opts: { out?: string; seed?: number; duration?: number; format: string; workers: number; json?: boolean }) => {
+    .action(async (name: string, opts: { out?: string; seed?: number; duration?: number; format: string; workers: number; singleCapture?: boolean; json?: boolean }) => {
       if (opts.format !== 'pcapng' && opts.format !== 'pcap') throw new Error(`--format: expected pcapng or pcap, got "${opts.format}"`);
       refuseSweep(name, 'run');
       const scenario = resolveScenario(name);
@@ -124,7 +125,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       if (opts.duration !== undefined) spec.durationNs = opts.duration;
       const outDir = opts.out ?? join('out', spec.name);
       const t0 = performance.now();
-      const runOpts = { outDir, format: opts.format as 'pcapng' | 'pcap' };
+      const runOpts = { outDir, format: opts.format as 'pcapng' | 'pcap', singleCapture: opts.singleCapture === true };
       const r = opts.workers > 1 ? await runPartitioned(spec, { ...runOpts, workers: opts.workers }) : { ...runTopology(spec, runOpts), plan: null };
       const wall = (performance.now() - t0) / 1000;
       if (opts.json) {
@@ -134,7 +135,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       log(`scenario ${spec.name} (seed ${spec.seed}, ${spec.durationNs / 1e9}s simulated)`);
       log(formatSummary(r.results));
       log(
-        `${r.captureFiles.size} captures (${r.results.framesCaptured} frames) in ${relative(process.cwd(), join(outDir, 'captures')) || '.'}/, ` +
+        `${opts.singleCapture ? `${r.captureFiles.size} capture points in one file` : `${r.captureFiles.size} captures`} (${r.results.framesCaptured} frames) in ${relative(process.cwd(), join(outDir, 'captures')) || '.'}/, ` +
           `statistics in ${relative(process.cwd(), r.resultsFile)}`,
       );
       const threads = r.plan !== null && r.plan.parts > 1 ? ` on ${r.plan.parts} worker threads` : '';

@@ -81,6 +81,8 @@ export class Simulation {
   now: Nanos = 0;
   /** Events executed so far. */
   executed = 0;
+  /** Key of the event running now (its place in the canonical order; a merged capture sorts by it). */
+  currentKey = 0;
   private readonly queue = new EventQueue(4096);
   private handlers: (EventHandler | null)[] = [];
   private kinds: number[] = [];
@@ -145,6 +147,7 @@ export class Simulation {
     const args = this.args;
     while (!this.stopped && queue.size > 0 && queue.peekTime() <= until) {
       this.now = queue.peekTime();
+      this.currentKey = queue.peekKey();
       const slot = queue.pop();
       const handler = handlers[slot]!;
       const arg = args[slot];

@@ -26,6 +26,8 @@ export interface PartitionJob {
   format: 'pcapng' | 'pcap';
   epochSeconds: number;
   durationNs: number;
+  /** One capture file: this partition writes its part (models/capture/capture-parts.ts). */
+  singleCapture: boolean;
   parts: number;
   me: number;
   /** Component name -> partition. */
@@ -52,7 +54,7 @@ export function openPartitionJob(job: PartitionJob): OpenJob {
     if (p === undefined) throw new Error(`partitioned run: component ${component} has no partition`);
     return p;
   };
-  const part = new OpenPartition(job.spec, job.staging, job.format, job.epochSeconds, (c) => owner(c) === job.me);
+  const part = new OpenPartition(job.spec, job.staging, job.format, job.epochSeconds, (c) => owner(c) === job.me, job.singleCapture ? { part: job.me } : null);
   try {
     const nics: NicDevice[] = [];
     for (const ns of part.world.namespaces.values()) for (const dev of ns.devices.values()) if (dev instanceof NicDevice) nics.push(dev);

@@ -23,7 +23,10 @@ import { type ChannelEnd, openPartitionJob, type OpenJob, type PartitionJob } fr
 import { planPartitions } from './partition-plan.js';
 import type { WorkerReport } from './partition-worker.js';
 import { mergeShares } from './results.js';
-import { commitRun, runTopology, stageRun, type RunOptions, type RunResult } from './run.js';
+import { SINGLE_CAPTURE_FILE, commitRun, runTopology, stageRun, type RunOptions, type RunResult } from './run.js';
+import { PcapngWriter } from '../models/capture/pcapng-writer.js';
+import { captureDescription } from '../models/capture/capture-tap.js';
+import { mergeParts, partFiles } from '../models/capture/capture-parts.js';
 import type { TopologySpec } from './topology.js';
 
 /** Bytes of each half of a channel; a window sending more spills into a message (engine/channel.ts). */
@@ -61,8 +64,9 @@ export async function runPartitioned(spec: TopologySpec, opts: PartitionedRunOpt
     const reports = opts.inTurn ? runInTurn(jobs) : await runOnThreads(jobs);
     const durationNs = opts.durationNs ?? spec.durationNs;
     const results = mergeShares(spec, durationNs, reports.map((r) => r.share));
+    if (opts.singleCapture) mergeSingleCapture(spec, join(staging, 'captures'), plan.parts, opts.epochSeconds ?? DEFAULT_EPOCH_SECONDS);
     return {
-      ...commitRun(spec, staging, opts.outDir, results, format),
+      ...commitRun(spec, staging, opts.outDir, results, format, opts.singleCapture),
       plan,
       partitions: reports.map(({ windows, framesSent, framesReceived, runMs }) => ({ windows, framesSent, framesReceived, runMs })),
     };
@@ -72,6 +76,24 @@ export async function runPartitioned(spec: TopologySpec, opts: PartitionedRunOpt
 }
 
 type Report = Extract<WorkerReport, { ok: true }>;
+
+/** Joins the partitions' parts into captures/all.pcapng, in the order a sequential run writes (capture-parts.ts). */
+function mergeSingleCapture(spec: TopologySpec, capDir: string, parts: number, epochSeconds: number): void {
+  const writer = new PcapngWriter(join(capDir, SINGLE_CAPTURE_FILE), { epochSeconds });
+  const files = Array.from({ length: parts }, (_, k) => partFiles(capDir, k));
+  try {
+    for (const point of spec.captures) writer.addInterface(point, captureDescription(point));
+    mergeParts(files, writer);
+    writer.close();
+  } catch (e) {
+    writer.abort();
+    throw e;
+  }
+  for (const f of files) {
+    rmSync(f.capture);
+    rmSync(f.keys);
+  }
+}
 
 function partitionJobs(spec: TopologySpec, plan: PartitionPlan, staging: string, opts: PartitionedRunOptions, threads: boolean): PartitionJob[] {
   const n = plan.parts;
@@ -94,6 +116,7 @@ function partitionJobs(spec: TopologySpec, plan: PartitionPlan, staging: string,
     format: opts.format ?? 'pcapng',
     epochSeconds: opts.epochSeconds ?? DEFAULT_EPOCH_SECONDS,
     durationNs: opts.durationNs ?? spec.durationNs,
+    singleCapture: opts.singleCapture === true,
     parts: n,
     me,
     partOf,

@@ -5,7 +5,9 @@ import type { TopologySpec } from './topology.js';
 import { PcapngWriter } from '../models/capture/pcapng-writer.js';
 import { PcapWriter } from '../models/capture/pcap-writer.js';
 import type { CaptureWriter } from '../models/capture/capture-writer.js';
-import { FileTap } from '../models/capture/capture-tap.js';
+import { FileTap, captureDescription } from '../models/capture/capture-tap.js';
+import { PartTap, partFiles } from '../models/capture/capture-parts.js';
+import { TempFileSink } from '../models/capture/temp-file-sink.js';
 import type { NetDevice } from '../models/devices/net-device.js';
 import { collectShare, mergeShares, type Results, type ResultsShare } from './results.js';
 
@@ -18,7 +20,12 @@ export interface RunOptions {
   /** Simulated end time; defaults to the scenario's duration. */
   durationNs?: number;
   epochSeconds?: number;
+  /** One pcapng (captures/all.pcapng) holding every capture point as an interface, instead of a file per point. */
+  singleCapture?: boolean;
 }
+
+/** Name of the single capture file (RunOptions.singleCapture). */
+export const SINGLE_CAPTURE_FILE = 'all.pcapng';
 
 export interface RunResult {
   /** The models after the run. */
@@ -42,31 +49,63 @@ export function captureFileName(point: string, format: 'pcapng' | 'pcap' = 'pcap
  */
 export class OpenPartition {
   readonly world: World;
-  private readonly taps: { writer: CaptureWriter; tap: FileTap }[] = [];
+  private readonly writers: CaptureWriter[] = [];
+  private readonly keySinks: TempFileSink[] = [];
+  private readonly taps: { frames: number }[] = [];
 
+  /**
+   * `single`: one capture file for every point — the whole file when this is
+   * the only partition (`part` null), else this partition's part to be merged
+   * (models/capture/capture-parts.ts).
+   */
   constructor(
     spec: TopologySpec,
     private readonly staging: string,
     format: 'pcapng' | 'pcap',
     epochSeconds: number,
     owns: ((component: string) => boolean) | null,
+    single: { part: number | null } | null = null,
   ) {
     this.world = buildWorld(spec, epochSeconds, owns);
     const capDir = join(staging, 'captures');
     mkdirSync(capDir, { recursive: true });
     try {
-      for (const point of spec.captures) {
-        const dev = findDevice(this.world, point);
-        if (!dev.ns.component.local) continue;
-        const path = join(capDir, captureFileName(point, format));
-        const writer = format === 'pcap' ? new PcapWriter(path, { epochSeconds }) : new PcapngWriter(path, { epochSeconds });
-        const tap = new FileTap(dev, writer, () => this.world.sim.now);
-        dev.tap = tap;
-        this.taps.push({ writer, tap });
-      }
+      if (single !== null) this.openSingle(spec, capDir, format, epochSeconds, single.part);
+      else this.openPerPoint(spec, capDir, format, epochSeconds);
     } catch (e) {
       this.abort();
       throw e;
+    }
+  }
+
+  private openPerPoint(spec: TopologySpec, capDir: string, format: 'pcapng' | 'pcap', epochSeconds: number): void {
+    for (const point of spec.captures) {
+      const dev = findDevice(this.world, point);
+      if (!dev.ns.component.local) continue;
+      const path = join(capDir, captureFileName(point, format));
+      const writer = format === 'pcap' ? new PcapWriter(path, { epochSeconds }) : new PcapngWriter(path, { epochSeconds });
+      this.writers.push(writer);
+      const tap = new FileTap(dev, writer, () => this.world.sim.now);
+      dev.tap = tap;
+      this.taps.push(tap);
+    }
+  }
+
+  private openSingle(spec: TopologySpec, capDir: string, format: 'pcapng' | 'pcap', epochSeconds: number, part: number | null): void {
+    if (format !== 'pcapng') throw new Error('a single capture file needs pcapng (classic pcap has one interface per file)');
+    const files = part === null ? null : partFiles(capDir, part);
+    const writer = new PcapngWriter(files === null ? join(capDir, SINGLE_CAPTURE_FILE) : files.capture, { epochSeconds });
+    this.writers.push(writer);
+    const keys = files === null ? null : new TempFileSink(files.keys);
+    if (keys !== null) this.keySinks.push(keys);
+    const sim = this.world.sim;
+    for (const point of spec.captures) {
+      const ifIndex = writer.addInterface(point, captureDescription(point));
+      const dev = findDevice(this.world, point);
+      if (!dev.ns.component.local) continue;
+      const tap = keys === null ? new FileTap(dev, writer, () => sim.now, ifIndex) : new PartTap(writer, ifIndex, keys, sim);
+      dev.tap = tap;
+      this.taps.push(tap);
     }
   }
 
@@ -74,15 +113,17 @@ export class OpenPartition {
   finish(): ResultsShare {
     const share = collectShare(
       this.world,
-      this.taps.reduce((n, t) => n + t.tap.frames, 0),
+      this.taps.reduce((n, t) => n + t.frames, 0),
     );
-    for (const t of this.taps) t.writer.close();
+    for (const w of this.writers) w.close();
+    for (const k of this.keySinks) k.commit();
     writeNetfilterState(this.world, join(this.staging, 'netfilter'));
     return share;
   }
 
   abort(): void {
-    for (const t of this.taps) t.writer.abort();
+    for (const w of this.writers) w.abort();
+    for (const k of this.keySinks) k.discard();
   }
 }
 
@@ -96,7 +137,7 @@ export function stageRun(outDir: string): string {
  * Writes results.json and moves the staged captures and netfilter state into
  * `outDir`, replacing the previous run's.
  */
-export function commitRun(spec: TopologySpec, staging: string, outDir: string, results: Results, format: 'pcapng' | 'pcap'): Omit<RunResult, 'world'> {
+export function commitRun(spec: TopologySpec, staging: string, outDir: string, results: Results, format: 'pcapng' | 'pcap', single = false): Omit<RunResult, 'world'> {
   writeFileSync(join(staging, 'results.json'), JSON.stringify(results, null, 2) + '\n');
   const finalCaptures = join(outDir, 'captures');
   const resultsFile = join(outDir, 'results.json');
@@ -110,7 +151,7 @@ export function commitRun(spec: TopologySpec, staging: string, outDir: string, r
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   renameSync(join(staging, 'results.json'), resultsFile);
-  const captureFiles = new Map(spec.captures.map((p) => [p, join(finalCaptures, captureFileName(p, format))]));
+  const captureFiles = new Map(spec.captures.map((p) => [p, join(finalCaptures, single ? SINGLE_CAPTURE_FILE : captureFileName(p, format))]));
   return { captureFiles, results, resultsFile };
 }
 
@@ -126,11 +167,11 @@ export function runTopology(spec: TopologySpec, opts: RunOptions): RunResult {
   const staging = stageRun(opts.outDir);
   let part: OpenPartition | null = null;
   try {
-    part = new OpenPartition(spec, staging, format, opts.epochSeconds ?? DEFAULT_EPOCH_SECONDS, null);
+    part = new OpenPartition(spec, staging, format, opts.epochSeconds ?? DEFAULT_EPOCH_SECONDS, null, opts.singleCapture ? { part: null } : null);
     const duration = opts.durationNs ?? spec.durationNs;
     part.world.sim.run(duration);
     const results = mergeShares(spec, duration, [part.finish()]);
-    return { world: part.world, ...commitRun(spec, staging, opts.outDir, results, format) };
+    return { world: part.world, ...commitRun(spec, staging, opts.outDir, results, format, opts.singleCapture) };
   } catch (e) {
     part?.abort();
     throw e;

@@ -2,6 +2,11 @@ import type { CaptureTap, NetDevice, CaptureDirection } from '../devices/net-dev
 import type { Packet } from '../packet.js';
 import type { CaptureWriter } from './capture-writer.js';
 
+/** The interface description a capture point's IDB carries. */
+export function captureDescription(point: string): string {
+  return `podwire capture point ${point}`;
+}
+
 /**
  * Records the frames seen at one device into one capture file (one interface
  * description, named after the capture point, e.g. "n1/p1/eth0").
@@ -14,8 +19,10 @@ export class FileTap implements CaptureTap {
     dev: NetDevice,
     readonly writer: CaptureWriter,
     private readonly now: () => number,
+    /** The interface's index when the writer already declared it (one file for many capture points). */
+    ifIndex?: number,
   ) {
-    this.ifIndex = writer.addInterface(dev.path, `podwire capture point ${dev.path}`);
+    this.ifIndex = ifIndex ?? writer.addInterface(dev.path, captureDescription(dev.path));
   }
 
   capture(_dev: NetDevice, pkt: Packet, direction: CaptureDirection): void {

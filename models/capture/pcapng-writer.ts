@@ -142,6 +142,13 @@ export class PcapngWriter implements CaptureWriter {
     s.pos = p + 4;
   }
 
+  /** Appends a whole block written elsewhere (an EPB of a partition's part file, see capture-parts.ts). */
+  appendBlock(block: Uint8Array): void {
+    this.sink.reserve(block.length);
+    this.sink.copyIn(this.sink.pos, block, 0, block.length);
+    this.sink.pos += block.length;
+  }
+
   close(): void {
     this.sink.commit();
   }

@@ -10,6 +10,7 @@ import { runPartitioned } from '../../scenarios/partitioned-run.js';
 import { planPartitions } from '../../scenarios/partition-plan.js';
 import { packageRoot } from '../../scenarios/package-root.js';
 import type { TopologySpec } from '../../scenarios/topology.js';
+import { checkCaptureWithTshark, tsharkFields, tsharkPath } from '../helpers/tshark.js';
 
 /**
  * A partitioned run must be the sequential run, byte for byte: captures,
@@ -120,6 +121,35 @@ describe('partitioned runs give the sequential run byte for byte', () => {
     const r = await runPartitioned(spec(name), { outDir: out, workers: parts });
     expect(r.partitions).toHaveLength(parts);
     expectSameTree(out, seqDir(name));
+  });
+
+  it.each([
+    ['lossy-poisson', 3, true],
+    ['cluster-services', 2, false],
+  ] as [string, number, boolean][])('%s with one capture file in %i partitions (in turn: %s)', async (name, parts, inTurn) => {
+    if (!inTurn && !built) return;
+    const seq = join(work, `single-seq-${name}`);
+    runTopology(spec(name), { outDir: seq, singleCapture: true });
+    const out = join(work, `single-${name}-${parts}`);
+    const r = await runPartitioned(spec(name), { outDir: out, workers: parts, inTurn, singleCapture: true });
+    expect(readdirSync(join(out, 'captures'))).toEqual(['all.pcapng']);
+    expect(new Set(r.captureFiles.values())).toEqual(new Set([join(out, 'captures', 'all.pcapng')]));
+    expectSameTree(out, seq);
+  });
+
+  const tshark = tsharkPath();
+  if (tshark === null) console.warn('partitioned.test: tshark not found, the single capture is not dissected');
+  it.skipIf(tshark === null)('the single capture reads cleanly, one interface per capture point, in time order', async () => {
+    const file = join(work, 'single-lossy-poisson-3', 'captures', 'all.pcapng');
+    const s = spec('lossy-poisson');
+    const check = await checkCaptureWithTshark(file);
+    expect(check.problems).toEqual([]);
+    const rows = await tsharkFields(file, ['frame.interface_name', 'frame.time_epoch']);
+    expect(rows.length).toBe(check.frames);
+    expect(new Set(rows.map((r) => r[0])).size).toBeGreaterThan(s.captures.length / 2);
+    for (const r of rows) expect(s.captures).toContain(r[0]);
+    const times = rows.map((r) => Number(r[1]));
+    for (let i = 1; i < times.length; i++) expect(times[i]!).toBeGreaterThanOrEqual(times[i - 1]!);
   });
 
   it('loses nothing: the lossy run still has traffic, losses and captures to compare', () => {
