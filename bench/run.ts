@@ -16,12 +16,13 @@ import { compareWithBaseline, mergeBaseline, type Comparison, type ResultsFile }
 import { machineFacts } from './machine.js';
 import * as capture from './capture.bench.js';
 import * as netfilter from './netfilter.bench.js';
+import * as parallel from './parallel.bench.js';
 import * as queue from './queue.bench.js';
 import * as scale from './scale.bench.js';
 import * as simulation from './simulation.bench.js';
 
 /** Every benchmark `npm run bench` knows; add new modules here. */
-const BENCHMARKS: Benchmark[] = [queue.benchmark, simulation.benchmark, netfilter.benchmark, scale.benchmark, capture.benchmark];
+const BENCHMARKS: Benchmark[] = [queue.benchmark, simulation.benchmark, parallel.benchmark, netfilter.benchmark, scale.benchmark, capture.benchmark];
 
 const DEFAULT_TOLERANCE_PERCENT = 15;
 
