@@ -54,6 +54,12 @@ export const DropReason = {
   IP_FRAG_OVERLAP: 'IP_FRAG_OVERLAP',
   /** A fragment inconsistent with its queue: empty, or an end that contradicts the known length (ip_frag_queue discard_qp; podwire's name). */
   IP_FRAG_INVALID: 'IP_FRAG_INVALID',
+  /** VXLAN: no FDB entry names a remote VTEP for the inner destination MAC (vxlan_xmit). */
+  VXLAN_NO_REMOTE: 'VXLAN_NO_REMOTE',
+  /** VXLAN: flags or reserved bits other than I set, or a truncated header (vxlan_rcv). */
+  VXLAN_INVALID_HDR: 'VXLAN_INVALID_HDR',
+  /** VXLAN: no device on the socket has the packet's VNI (vxlan_rcv). */
+  VXLAN_VNI_NOT_FOUND: 'VXLAN_VNI_NOT_FOUND',
   /** Not modelled by podwire yet (named in the drop so it is never silent). */
   UNSUPPORTED: 'UNSUPPORTED',
 } as const;

@@ -53,6 +53,11 @@ export abstract class NetDevice {
     this.ifindex = ns.nextIfindex();
   }
 
+  /** IFF_NOARP without header_ops (ip tunnels): the neighbour layer hands frames over unresolved. */
+  get noArp(): boolean {
+    return false;
+  }
+
   /** "<namespace>/<name>", the capture-point name. */
   get path(): string {
     return `${this.ns.name}/${this.name}`;

@@ -15,10 +15,14 @@ export const enum Nud {
   DELAY = 8,
   PROBE = 16,
   FAILED = 32,
+  /** A device without link-layer addresses (ip tunnels): nothing to resolve. */
+  NOARP = 64,
+  /** `ip neigh replace ... nud permanent`: never probed, never overwritten by ARP. */
+  PERMANENT = 128,
 }
 
 const NUD_NAMES: Record<number, string> = {
-  0: 'NONE', 1: 'INCOMPLETE', 2: 'REACHABLE', 4: 'STALE', 8: 'DELAY', 16: 'PROBE', 32: 'FAILED',
+  0: 'NONE', 1: 'INCOMPLETE', 2: 'REACHABLE', 4: 'STALE', 8: 'DELAY', 16: 'PROBE', 32: 'FAILED', 64: 'NOARP', 128: 'PERMANENT',
 };
 
 /** arp_tbl defaults (net/ipv4/arp.c, Documentation/networking/ip-sysctl.rst). */
@@ -109,6 +113,8 @@ export class NeighbourTable implements EventHandler {
 
   private create(dev: NetDevice, ip: number): Neighbour {
     const n = new Neighbour(ip, dev);
+    // arp_constructor: a device without header_ops gets NUD_NOARP entries.
+    if (dev.noArp) n.state = Nud.NOARP;
     n.updatedAt = this.host.now();
     this.entries.set(NeighbourTable.key(dev, ip), n);
     return n;
@@ -127,7 +133,15 @@ export class NeighbourTable implements EventHandler {
       case Nud.REACHABLE:
       case Nud.DELAY:
       case Nud.PROBE:
+      case Nud.PERMANENT:
         this.transmit(n, pkt);
+        return;
+      case Nud.NOARP:
+        // neigh_direct_output: no link-layer header to fill in; only skb->protocol (ip_output) is known.
+        setEthDst(pkt.buf, pkt.off, 0);
+        setEthSrc(pkt.buf, pkt.off, 0);
+        setEthType(pkt.buf, pkt.off, ETHERTYPE_IPV4);
+        n.dev.xmit(pkt);
         return;
       case Nud.STALE:
         // __neigh_event_send: a stale entry is used at once and checked after delay_probe_time.
@@ -185,6 +199,8 @@ export class NeighbourTable implements EventHandler {
       if (!create) return;
       n = this.create(dev, ip);
     }
+    // neigh_update without NEIGH_UPDATE_F_ADMIN leaves NOARP and PERMANENT entries alone.
+    if (n.state & (Nud.NOARP | Nud.PERMANENT)) return;
     const now = this.host.now();
     const wasValid = n.state & (Nud.REACHABLE | Nud.STALE | Nud.DELAY | Nud.PROBE);
     if (!reachable && wasValid && n.mac === mac) {
@@ -206,6 +222,17 @@ export class NeighbourTable implements EventHandler {
       const q = n.queue.splice(0, n.queue.length);
       for (const pkt of q) this.output(n.dev, n.ip, pkt);
     }
+  }
+
+  /** `ip neigh replace IP lladdr MAC dev DEV nud permanent` (flannel's VTEP entries). */
+  addPermanent(dev: NetDevice, ip: number, mac: number): void {
+    const n = this.lookup(dev, ip) ?? this.create(dev, ip);
+    n.state = Nud.PERMANENT;
+    n.mac = mac;
+    n.updatedAt = this.host.now();
+    n.timerAt = -1;
+    const q = n.queue.splice(0, n.queue.length);
+    for (const pkt of q) this.transmit(n, pkt);
   }
 
   /** dst_confirm / neigh_confirm: upper layers saw the neighbour answer (TCP). */
