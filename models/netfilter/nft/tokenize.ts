@@ -1,0 +1,70 @@
+/**
+ * Tokens of the nft(8) language as podwire reads it: words (names,
+ * addresses, numbers, `addr:port`), quoted strings, punctuation and line
+ * ends (a line end ends a command). `#` starts a comment to the end of line.
+ */
+import { NftError } from './errors.js';
+
+export const enum Tok {
+  WORD,
+  STRING,
+  PUNCT,
+  EOL,
+}
+
+export interface Token {
+  kind: Tok;
+  text: string;
+  line: number;
+}
+
+const PUNCT = new Set(['{', '}', ';', ',', '@', '&', '|', '^', '$']);
+/** Characters of a word: nft identifiers, addresses, prefixes, ranges, `ip:port`, chain names with / and . */
+const WORD = /[A-Za-z0-9_./:\-]/;
+
+export function tokenize(text: string, file: string): Token[] {
+  const out: Token[] = [];
+  let line = 1;
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text[i]!;
+    if (c === '\n') {
+      out.push({ kind: Tok.EOL, text: '\n', line });
+      line++;
+      i++;
+    } else if (c === ' ' || c === '\t' || c === '\r') {
+      i++;
+    } else if (c === '\\' && text[i + 1] === '\n') {
+      // A continued line.
+      line++;
+      i += 2;
+    } else if (c === '#') {
+      while (i < n && text[i] !== '\n') i++;
+    } else if (c === '"') {
+      const end = text.indexOf('"', i + 1);
+      const nl = text.indexOf('\n', i + 1);
+      if (end < 0 || (nl >= 0 && nl < end)) throw new NftError(file, line, text.slice(i, nl < 0 ? n : nl), 'unterminated string');
+      out.push({ kind: Tok.STRING, text: text.slice(i + 1, end), line });
+      i = end + 1;
+    } else if ((c === '!' || c === '=') && text[i + 1] === '=') {
+      out.push({ kind: Tok.PUNCT, text: c + '=', line });
+      i += 2;
+    } else if (c === '=') {
+      out.push({ kind: Tok.PUNCT, text: '=', line });
+      i++;
+    } else if (PUNCT.has(c)) {
+      out.push({ kind: Tok.PUNCT, text: c, line });
+      i++;
+    } else if (WORD.test(c)) {
+      let j = i + 1;
+      while (j < n && WORD.test(text[j]!)) j++;
+      out.push({ kind: Tok.WORD, text: text.slice(i, j), line });
+      i = j;
+    } else {
+      throw new NftError(file, line, c, `syntax error, unexpected character`);
+    }
+  }
+  out.push({ kind: Tok.EOL, text: '\n', line });
+  return out;
+}

@@ -1,0 +1,121 @@
+/**
+ * Literal values of the nft language by data type (ipv4_addr with prefixes
+ * and ranges, inet_proto names, inet_service, marks) and the key helpers
+ * sets and maps share.
+ */
+import { formatIpv4, parseIpv4, prefixMask } from '../../wire/addr.js';
+import type { DataType, Element, KeyPart, NftSet } from './ast.js';
+
+export const PROTO_NUMBERS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, sctp: 132 };
+const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 132: 'sctp' };
+
+/** PRIORITY names of the ip family (nft's standard priorities). */
+export const PRIORITY_NAMES: Record<string, number> = { raw: -300, mangle: -150, dstnat: -100, filter: 0, security: 50, srcnat: 100 };
+
+export function parseNumber(s: string): number | null {
+  if (/^0x[0-9a-f]+$/i.test(s)) return parseInt(s.slice(2), 16);
+  if (/^\d+$/.test(s)) return Number(s);
+  return null;
+}
+
+function parseAddr(s: string): number | null {
+  try {
+    return parseIpv4(s);
+  } catch {
+    return null;
+  }
+}
+
+/** One key component of type `t`; null when `s` is not a value of that type. */
+export function parseKeyPart(t: DataType, s: string): KeyPart | null {
+  if (t === 'ipv4_addr') {
+    const slash = s.indexOf('/');
+    if (slash >= 0) {
+      const a = parseAddr(s.slice(0, slash));
+      const len = /^\d+$/.test(s.slice(slash + 1)) ? Number(s.slice(slash + 1)) : NaN;
+      if (a === null || !(len >= 0 && len <= 32)) return null;
+      const lo = (a & prefixMask(len)) >>> 0;
+      return { lo, hi: (lo | ~prefixMask(len)) >>> 0 };
+    }
+    const dash = s.indexOf('-');
+    if (dash >= 0) {
+      const lo = parseAddr(s.slice(0, dash));
+      const hi = parseAddr(s.slice(dash + 1));
+      return lo === null || hi === null || hi < lo ? null : { lo, hi };
+    }
+    const a = parseAddr(s);
+    return a === null ? null : { lo: a, hi: a };
+  }
+  if (t === 'inet_proto') {
+    const v = PROTO_NUMBERS[s] ?? parseNumber(s);
+    return v === null || v > 255 ? null : { lo: v, hi: v };
+  }
+  const max = t === 'inet_service' ? 0xffff : 0xffffffff;
+  const dash = s.indexOf('-');
+  const lo = parseNumber(dash >= 0 ? s.slice(0, dash) : s);
+  const hi = dash >= 0 ? parseNumber(s.slice(dash + 1)) : lo;
+  if (lo === null || hi === null || hi < lo || hi > max) return null;
+  return { lo, hi };
+}
+
+export function formatKeyPart(t: DataType, p: KeyPart): string {
+  const one = (v: number): string =>
+    t === 'ipv4_addr' ? formatIpv4(v) : t === 'inet_proto' ? (PROTO_NAMES[v] ?? String(v)) : t === 'mark' ? hex8(v) : String(v);
+  if (p.lo === p.hi) return one(p.lo);
+  if (t === 'ipv4_addr') {
+    // A prefix prints as addr/len, any other interval as lo-hi.
+    const size = p.hi - p.lo + 1;
+    const len = 32 - Math.log2(size);
+    if (Number.isInteger(len) && (p.lo & ~prefixMask(len)) === 0) return `${formatIpv4(p.lo)}/${len}`;
+  }
+  return `${one(p.lo)}-${one(p.hi)}`;
+}
+
+/** How nft prints marks: 0x%08x. */
+export function hex8(v: number): string {
+  return `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+export function newSet(name: string, kind: 'set' | 'map', keyType: DataType[], valueType: 'verdict' | null, line: number): NftSet {
+  return { name, kind, keyType, valueType, flags: [], timeout: 0, size: null, comment: null, elements: [], exact: new Map(), ranges: [], line };
+}
+
+export function exactKey(values: readonly number[]): string {
+  return values.join(',');
+}
+
+/** Adds (or, for an existing key, replaces) an element, keeping the indexes. */
+export function addElement(s: NftSet, e: Element): void {
+  if (e.key.every((k) => k.lo === k.hi)) {
+    const key = exactKey(e.key.map((k) => k.lo));
+    const old = s.exact.get(key);
+    if (old !== undefined) s.elements.splice(s.elements.indexOf(old), 1);
+    s.exact.set(key, e);
+  } else s.ranges.push(e);
+  s.elements.push(e);
+}
+
+export function clearSet(s: NftSet): void {
+  s.elements.length = 0;
+  s.ranges.length = 0;
+  s.exact.clear();
+}
+
+/** The element holding `values` (live at `now`), or undefined. */
+export function lookupElement(s: NftSet, values: readonly number[], now: number): Element | undefined {
+  const e = s.exact.get(exactKey(values));
+  if (e !== undefined && (e.expires === undefined || e.expires > now)) return e;
+  for (const r of s.ranges) {
+    let ok = true;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      const k = r.key[i]!;
+      if (v < k.lo || v > k.hi) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) return r;
+  }
+  return undefined;
+}
