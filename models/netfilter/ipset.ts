@@ -12,6 +12,7 @@ const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, sctp: 132, icmp: 1 
  * - hash:ip       "10.0.0.1", or a CIDR / "a-b" range, stored address by address;
  * - hash:net      "10.0.0.0/24" (a bare address is a /32);
  * - hash:ip,port  "10.0.0.1,tcp:80", "10.0.0.1,80" (tcp), "10.0.0.1,udp:53-55", "10.0.0.1,icmp:8/0";
+ * - hash:ip,port,ip "10.0.0.1,tcp:80,10.0.0.2" (kube-proxy's KUBE-LOOP-BACK), each part as above;
  * - bitmap:port   "80" or "1024-2048" (ports of any protocol).
  * A bad element throws an Error whose message says what is wrong with it.
  */
@@ -21,6 +22,8 @@ export class IpSetTable implements IpSet {
   private readonly nets = new Map<number, Set<number>>();
   private netLengths: number[] = [];
   private readonly ipPorts = new Set<number>();
+  /** hash:ip,port,ip: "ipPortKey:addr2" */
+  private readonly ipPortIps = new Set<string>();
   private readonly ports = new Uint8Array(65536);
 
   constructor(
@@ -59,6 +62,16 @@ export class IpSetTable implements IpSet {
         for (const a of addresses(e.slice(0, comma))) for (let p = lo; p <= hi; p++) this.ipPorts.add(ipPortKey(a, proto, p));
         return;
       }
+      case 'hash:ip,port,ip': {
+        const parts = e.split(',');
+        if (parts.length !== 3) throw new Error(`"${e}" is not an ip,port,ip element (expected e.g. 10.0.0.1,tcp:80,10.0.0.2)`);
+        const [proto, lo, hi] = protoPorts(parts[1]!);
+        const seconds = addresses(parts[2]!);
+        for (const a of addresses(parts[0]!)) {
+          for (let p = lo; p <= hi; p++) for (const b of seconds) this.ipPortIps.add(`${ipPortKey(a, proto, p)}:${b}`);
+        }
+        return;
+      }
       case 'bitmap:port': {
         const [lo, hi] = portRange(e);
         this.ports.fill(1, lo, hi + 1);
@@ -67,7 +80,7 @@ export class IpSetTable implements IpSet {
     }
   }
 
-  test(addr: number, protocol: number, port: number): boolean {
+  test(addr: number, protocol: number, port: number, addr2 = 0): boolean {
     switch (this.type) {
       case 'hash:ip':
         return this.ips.has(addr);
@@ -76,6 +89,8 @@ export class IpSetTable implements IpSet {
         return false;
       case 'hash:ip,port':
         return this.ipPorts.has(ipPortKey(addr, protocol, port));
+      case 'hash:ip,port,ip':
+        return this.ipPortIps.has(`${ipPortKey(addr, protocol, port)}:${addr2}`);
       case 'bitmap:port':
         return this.ports[port] === 1;
     }

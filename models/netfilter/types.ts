@@ -146,10 +146,10 @@ export type RejectKind =
   | 'icmp-admin-prohibited'
   | 'tcp-reset';
 
-/** An ip set (ipset(8)): hash:ip, hash:net, hash:ip,port, bitmap:port. */
+/** An ip set (ipset(8)): hash:ip, hash:net, hash:ip,port, hash:ip,port,ip, bitmap:port. */
 export interface IpSet {
   readonly name: string;
-  readonly type: 'hash:ip' | 'hash:net' | 'hash:ip,port' | 'bitmap:port';
-  /** Membership test for the packet's fields chosen by the --match-set flags (src/dst per dimension). */
-  test(addr: number, protocol: number, port: number): boolean;
+  readonly type: 'hash:ip' | 'hash:net' | 'hash:ip,port' | 'hash:ip,port,ip' | 'bitmap:port';
+  /** Membership test for the packet's fields chosen by the --match-set flags (src/dst per dimension); addr2 is the third dimension of hash:ip,port,ip. */
+  test(addr: number, protocol: number, port: number, addr2?: number): boolean;
 }

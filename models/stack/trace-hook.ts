@@ -31,6 +31,6 @@ export function traceHook(ns: Netns, hook: NfHook, pkt: Packet, verdict: NfVerdi
     if (after !== before) ns.trace(pkt, 'nat', `${HOOK_NAMES[hook]}: ${before} -> ${after}`);
   }
   const ct = pkt.ct === null ? 'untracked' : `ct ${CT_STATES[pkt.ctState] ?? pkt.ctState}${pkt.ctDir === 1 ? ' (reply)' : ''}`;
-  const v = verdict === NfVerdict.ACCEPT ? 'ACCEPT' : 'DROP';
+  const v = verdict === NfVerdict.ACCEPT ? 'ACCEPT' : verdict === NfVerdict.STOLEN ? 'STOLEN' : 'DROP';
   ns.trace(pkt, 'hook', `${HOOK_NAMES[hook]}${at === '' ? '' : ` (${at})`}: ${v}, ${ct}, cost ${costNs}ns -> ${describeIpv4(pkt.buf, pkt.off + ETH_HLEN)}`);
 }

@@ -38,7 +38,7 @@ const OPTS = optionTable([
 ]);
 
 /** Dimensions of the set types podwire models. */
-const DIMENSION: Record<IpSet['type'], number> = { 'hash:ip': 1, 'hash:net': 1, 'hash:ip,port': 2, 'bitmap:port': 1 };
+const DIMENSION: Record<IpSet['type'], number> = { 'hash:ip': 1, 'hash:net': 1, 'hash:ip,port': 2, 'hash:ip,port,ip': 3, 'bitmap:port': 1 };
 
 export class SetMatch implements MatchExt {
   readonly name = 'set';
@@ -112,11 +112,12 @@ class SetMatcher implements Matcher {
       if (port < 0) return this.invert;
     } else {
       addr = this.dirs[0] ? x.src : x.dst;
-      if (set.type === 'hash:ip,port') {
+      if (set.type === 'hash:ip,port' || set.type === 'hash:ip,port,ip') {
         port = this.port(x, this.dirs[1]!);
         if (port < 0) return this.invert;
       }
     }
+    if (set.type === 'hash:ip,port,ip') return set.test(addr, x.proto, port, this.dirs[2] ? x.src : x.dst) !== this.invert;
     return set.test(addr, x.proto, port) !== this.invert;
   }
 

@@ -1,0 +1,93 @@
+/**
+ * The IPVS service table (struct ip_vs_service / ip_vs_dest): virtual
+ * servers keyed by protocol, address and port, each with a scheduler, an
+ * optional persistence timeout and its real servers. Only the masquerading
+ * forwarding method (IP_VS_CONN_F_MASQ, ipvsadm -m) is modelled: it is the
+ * one kube-proxy uses.
+ */
+import { formatIpv4, parseIpv4 } from '../../wire/addr.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../../wire/ipv4.js';
+
+export type IpvsProtocol = 'TCP' | 'UDP';
+export type SchedulerName = 'rr' | 'lc';
+
+/** A virtual server as configuration (what `ipvsadm -A` / `-a` are given): plain data. */
+export interface VirtualServerSpec {
+  protocol: IpvsProtocol;
+  address: string;
+  port: number;
+  scheduler: SchedulerName;
+  /** ipvsadm -p SECONDS (persistence, netmask 255.255.255.255); absent: not persistent. */
+  persistenceTimeout?: number;
+  /** Real servers in the order they are added (`ipvsadm -a` each). */
+  realServers: { address: string; port: number; weight: number }[];
+}
+
+/** struct ip_vs_dest */
+export class RealServer {
+  /** ip_vs_dest counters shown by `ipvsadm -Ln` (ActiveConn, InActConn) and the templates it backs. */
+  activeConns = 0;
+  inactConns = 0;
+  persistConns = 0;
+  constructor(
+    readonly addr: number,
+    readonly port: number,
+    readonly weight: number,
+  ) {}
+}
+
+/** struct ip_vs_service */
+export class VirtualServer {
+  /**
+   * svc->destinations: ip_vs_add_dest links a new dest at the head of the list
+   * (list_add_rcu), so the last one added comes first, and rr starts from the head.
+   */
+  readonly dests: RealServer[] = [];
+  /** rr's svc->sched_data: the position of the last dest chosen (-1: the list head). */
+  rrLast = -1;
+  constructor(
+    readonly protocol: number,
+    readonly addr: number,
+    readonly port: number,
+    readonly scheduler: SchedulerName,
+    /** Persistence timeout in seconds; 0 = not persistent. */
+    readonly persistenceTimeout: number,
+  ) {}
+
+  addDest(d: RealServer): void {
+    if (this.dests.some((x) => x.addr === d.addr && x.port === d.port)) {
+      throw new Error(`ipvs: ${protocolName(this.protocol)} ${formatIpv4(this.addr)}:${this.port} already has real server ${formatIpv4(d.addr)}:${d.port}`);
+    }
+    this.dests.unshift(d);
+    this.rrLast = -1;
+  }
+}
+
+export function protocolNumber(p: IpvsProtocol): number {
+  return p === 'TCP' ? IPPROTO_TCP : IPPROTO_UDP;
+}
+
+export function protocolName(p: number): string {
+  return p === IPPROTO_TCP ? 'TCP' : p === IPPROTO_UDP ? 'UDP' : 'IP';
+}
+
+export function serviceKey(protocol: number, addr: number, port: number): number {
+  // 8 + 32 + 16 bits: exact in a double.
+  return (protocol * 0x1_0000_0000 + addr) * 65536 + port;
+}
+
+/** Builds the live service from its spec; a bad spec throws an Error naming the service. */
+export function virtualServerOf(spec: VirtualServerSpec): VirtualServer {
+  const name = `${spec.protocol} ${spec.address}:${spec.port}`;
+  if (spec.protocol !== 'TCP' && spec.protocol !== 'UDP') throw new Error(`ipvs ${name}: protocol must be TCP or UDP`);
+  if (spec.scheduler !== 'rr' && spec.scheduler !== 'lc') throw new Error(`ipvs ${name}: scheduler ${String(spec.scheduler)} is not modelled (rr or lc)`);
+  if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) throw new Error(`ipvs ${name}: port must be 1-65535`);
+  const t = spec.persistenceTimeout ?? 0;
+  if (!Number.isInteger(t) || t < 0) throw new Error(`ipvs ${name}: persistence timeout must be a whole number of seconds`);
+  const vs = new VirtualServer(protocolNumber(spec.protocol), parseIpv4(spec.address), spec.port, spec.scheduler, t);
+  for (const r of spec.realServers) {
+    if (!Number.isInteger(r.weight) || r.weight < 0) throw new Error(`ipvs ${name}: real server ${r.address}:${r.port} weight must be >= 0`);
+    vs.addDest(new RealServer(parseIpv4(r.address), r.port, r.weight));
+  }
+  return vs;
+}

@@ -1,0 +1,159 @@
+import { describe, expect, test } from 'vitest';
+import { SECOND } from '../../engine/time.js';
+import {
+  IpvsConn,
+  IpvsConnTable,
+  IpvsTcpState,
+  RealServer,
+  TCP_TIMEOUTS_S,
+  UDP_TIMEOUT_S,
+  VirtualServer,
+  connOverhead,
+  nextTcpState,
+  schedule,
+  virtualServerOf,
+} from '../../models/netfilter/ipvs/index.js';
+import { IpSetTable } from '../../models/netfilter/ipset.js';
+import { IptablesRuleset } from '../../models/netfilter/iptables/ruleset.js';
+import { parseIpv4 } from '../../models/wire/addr.js';
+
+const SYN = 0x02;
+const ACK = 0x10;
+const FIN = 0x01;
+const RST = 0x04;
+
+function svc(scheduler: 'rr' | 'lc', reals: string[], persistenceTimeout?: number): VirtualServer {
+  return virtualServerOf({
+    protocol: 'TCP',
+    address: '10.96.0.10',
+    port: 80,
+    scheduler,
+    ...(persistenceTimeout !== undefined ? { persistenceTimeout } : {}),
+    realServers: reals.map((a) => ({ address: a, port: 8080, weight: 1 })),
+  });
+}
+
+const ip = (d: RealServer | null) => (d === null ? null : [d.addr >>> 24, (d.addr >>> 16) & 255, (d.addr >>> 8) & 255, d.addr & 255].join('.'));
+
+describe('IPVS schedulers', () => {
+  test('rr: starts at the head of the list, where ipvsadm -a puts each new real server, and wraps round', () => {
+    const s = svc('rr', ['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+    expect(s.dests.map((d) => ip(d))).toEqual(['10.0.0.3', '10.0.0.2', '10.0.0.1']);
+    expect([1, 2, 3, 4, 5].map(() => ip(schedule(s)))).toEqual(['10.0.0.3', '10.0.0.2', '10.0.0.1', '10.0.0.3', '10.0.0.2']);
+  });
+
+  test('rr: a weight-0 real server is skipped; none usable gives null', () => {
+    const s = virtualServerOf({
+      protocol: 'UDP',
+      address: '10.96.0.10',
+      port: 53,
+      scheduler: 'rr',
+      realServers: [
+        { address: '10.0.0.1', port: 53, weight: 1 },
+        { address: '10.0.0.2', port: 53, weight: 0 },
+      ],
+    });
+    expect([1, 2, 3].map(() => ip(schedule(s)))).toEqual(['10.0.0.1', '10.0.0.1', '10.0.0.1']);
+    expect(schedule(svc('rr', []))).toBeNull();
+  });
+
+  test('lc: the least overhead (active * 256 + inactive) wins, the first in list order on a tie', () => {
+    const s = svc('lc', ['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+    const [c, b, a] = s.dests as [RealServer, RealServer, RealServer];
+    expect(ip(schedule(s))).toBe('10.0.0.3'); // all zero: the head
+    c.activeConns = 1;
+    expect(ip(schedule(s))).toBe('10.0.0.2');
+    b.inactConns = 255;
+    a.inactConns = 200;
+    expect(ip(schedule(s))).toBe('10.0.0.1');
+    a.activeConns = 1;
+    expect(connOverhead(a)).toBe(456);
+    expect(ip(schedule(s))).toBe('10.0.0.2'); // 255 inactive weigh less than one active
+  });
+
+  test('a bad spec is an error naming the service', () => {
+    expect(() => virtualServerOf({ protocol: 'TCP', address: '10.96.0.1', port: 80, scheduler: 'wrr' as 'rr', realServers: [] })).toThrow(
+      'ipvs TCP 10.96.0.1:80: scheduler wrr is not modelled (rr or lc)',
+    );
+    expect(() =>
+      virtualServerOf({ protocol: 'TCP', address: '10.96.0.1', port: 80, scheduler: 'rr', realServers: [{ address: '10.0.0.1', port: 80, weight: 1 }, { address: '10.0.0.1', port: 80, weight: 1 }] }),
+    ).toThrow('already has real server 10.0.0.1:80');
+  });
+});
+
+describe('IPVS TCP states', () => {
+  test('a connection: SYN_RECV, ESTABLISHED on the client ACK, FIN_WAIT, TIME_WAIT', () => {
+    let s = nextTcpState(IpvsTcpState.NONE, SYN, false);
+    expect(s).toBe(IpvsTcpState.SYN_RECV);
+    s = nextTcpState(s, SYN | ACK, true);
+    expect(s).toBe(IpvsTcpState.SYN_RECV);
+    s = nextTcpState(s, ACK, false);
+    expect(s).toBe(IpvsTcpState.ESTABLISHED);
+    s = nextTcpState(s, FIN | ACK, false);
+    expect(s).toBe(IpvsTcpState.CLOSE_WAIT);
+    s = nextTcpState(s, FIN | ACK, true);
+    expect(s).toBe(IpvsTcpState.TIME_WAIT);
+    expect(nextTcpState(IpvsTcpState.ESTABLISHED, RST | ACK, true)).toBe(IpvsTcpState.CLOSE);
+    expect(nextTcpState(IpvsTcpState.ESTABLISHED, 0, true)).toBe(IpvsTcpState.ESTABLISHED);
+  });
+
+  test('timeouts are ipvsadm --timeout defaults: tcp 900, tcpfin 120, udp 300', () => {
+    expect(TCP_TIMEOUTS_S[IpvsTcpState.ESTABLISHED]).toBe(900);
+    expect(TCP_TIMEOUTS_S[IpvsTcpState.FIN_WAIT]).toBe(120);
+    expect(UDP_TIMEOUT_S).toBe(300);
+  });
+});
+
+describe('IPVS connection table', () => {
+  test('entries are found both ways, count against their real server, and expire after their timeout', () => {
+    let now = 0;
+    const t = new IpvsConnTable(() => now);
+    const s = virtualServerOf({ protocol: 'UDP', address: '10.96.0.10', port: 53, scheduler: 'rr', realServers: [{ address: '10.0.0.1', port: 53, weight: 1 }] });
+    const d = s.dests[0]!;
+    const c = t.add(new IpvsConn(17, parseIpv4('10.244.0.5'), 40000, s.addr, 53, d, s, null, false));
+    expect(t.inGet(17, parseIpv4('10.244.0.5'), 40000, s.addr, 53)).toBe(c);
+    expect(t.outGet(17, d.addr, 53, parseIpv4('10.244.0.5'), 40000)).toBe(c);
+    expect(t.inGet(6, parseIpv4('10.244.0.5'), 40000, s.addr, 53)).toBeNull();
+    expect(d.inactConns).toBe(1);
+    now = (UDP_TIMEOUT_S - 1) * SECOND;
+    expect(t.inGet(17, parseIpv4('10.244.0.5'), 40000, s.addr, 53)).toBe(c);
+    now = UDP_TIMEOUT_S * SECOND;
+    expect(t.inGet(17, parseIpv4('10.244.0.5'), 40000, s.addr, 53)).toBeNull();
+    expect(d.inactConns).toBe(0);
+    expect(t.size).toBe(0);
+  });
+
+  test('a persistence template outlives its timeout while it controls a connection', () => {
+    let now = 0;
+    const t = new IpvsConnTable(() => now);
+    const s = svc('rr', ['10.0.0.1'], 10);
+    const d = s.dests[0]!;
+    const client = parseIpv4('10.244.0.5');
+    const tpl = t.add(new IpvsConn(6, client, 0, s.addr, 80, d, s, null, true));
+    expect(d.persistConns).toBe(1);
+    const c = t.add(new IpvsConn(6, client, 40000, s.addr, 80, d, s, tpl, false));
+    c.timeoutS = 900;
+    t.touch(c);
+    now = 11 * SECOND;
+    expect(t.templateGet(6, client, s)).toBe(tpl);
+    now = 899 * SECOND;
+    expect(t.templateGet(6, client, s)).toBe(tpl); // its connection still lives
+    now = 2000 * SECOND;
+    expect(t.templateGet(6, client, s)).toBeNull();
+    expect(d.persistConns).toBe(0);
+    expect(d.inactConns).toBe(0);
+  });
+});
+
+describe('hash:ip,port,ip (KUBE-LOOP-BACK)', () => {
+  test('-m set --match-set KUBE-LOOP-BACK dst,dst,src matches a pod reaching itself through a VIP', () => {
+    const set = IpSetTable.of('KUBE-LOOP-BACK', 'hash:ip,port,ip', ['10.244.1.3,tcp:8080,10.244.1.3']);
+    expect(set.test(parseIpv4('10.244.1.3'), 6, 8080, parseIpv4('10.244.1.3'))).toBe(true);
+    expect(set.test(parseIpv4('10.244.1.3'), 6, 8080, parseIpv4('10.244.1.2'))).toBe(false);
+    expect(set.test(parseIpv4('10.244.1.3'), 17, 8080, parseIpv4('10.244.1.3'))).toBe(false);
+    expect(() => IpSetTable.of('X', 'hash:ip,port,ip', ['10.0.0.1,tcp:80'])).toThrow('is not an ip,port,ip element');
+    const rs = new IptablesRuleset({ ipsets: (n) => (n === 'KUBE-LOOP-BACK' ? set : undefined) });
+    rs.restore('*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -m set --match-set KUBE-LOOP-BACK dst,dst,src -j MASQUERADE\nCOMMIT\n', 'r');
+    expect(rs.save()).toContain('-A POSTROUTING -m set --match-set KUBE-LOOP-BACK dst,dst,src -j MASQUERADE');
+  });
+});
