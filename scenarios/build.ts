@@ -11,10 +11,14 @@ import { UdpClient, UdpServer } from '../models/apps/udp-rr.js';
 import { TcpClient, TcpServer } from '../models/apps/tcp-rr.js';
 import { FlowStats } from '../models/stats/flow-stats.js';
 import { parseCidr, parseIpv4, parseMac } from '../models/wire/addr.js';
-import type { LinkSpec, RouteSpec, TcpSpec, TopologySpec, TrafficSpec } from './topology.js';
+import type { LinkSpec, NamespaceSpec, RouteSpec, TcpSpec, TopologySpec, TrafficSpec } from './topology.js';
+import { VxlanDevice } from '../models/devices/vxlan.js';
+import { IpipDevice } from '../models/devices/ipip.js';
 import { attachNetfilter } from '../models/stack/netfilter-env.js';
 import { IpSetTable } from '../models/netfilter/ipset.js';
 import { shiftLines } from './loader.js';
+import { DummyDevice } from '../models/devices/dummy.js';
+import { attachIpvs } from '../models/stack/ipvs-env.js';
 
 /** Simulated time 0 is 2026-01-01T00:00:00Z in captures and ping timestamps. */
 export const DEFAULT_EPOCH_SECONDS = 1_767_225_600;
@@ -87,6 +91,7 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
     }
     for (const b of nsSpec.bridges) for (const a of b.addresses) addAddress(ns, b.name, a);
     for (const i of nsSpec.interfaces) for (const a of i.addresses) addAddress(ns, i.name, a);
+    buildTunnels(ns, nsSpec);
     if (nsSpec.iptables !== undefined) {
       const nf = attachNetfilter(ns, {
         ...(spec.netfilterCosts !== undefined ? { costs: spec.netfilterCosts } : {}),
@@ -97,6 +102,8 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
       for (const name of nsSpec.nfacct ?? []) nf.iptables.nfacct.add(name);
       nsSpec.iptables.forEach((src, k) => nf.restore(shiftLines(src.text, src.lineOffset), src.file, k > 0));
     }
+    loadNftables(ns, nsSpec, spec);
+    buildIpvs(ns, nsSpec);
     for (const r of nsSpec.routes) {
       let p = parsedRoutes.get(r);
       if (p === undefined) {
@@ -104,7 +111,7 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
         p = { dst: addr, prefixLen, via: r.via ? parseIpv4(r.via) : 0, src: r.src ? parseIpv4(r.src) : 0 };
         parsedRoutes.set(r, p);
       }
-      ns.addRoute(p.dst, p.prefixLen, ns.device(r.dev), p.via, p.src, r.metric ?? 0);
+      ns.addRoute(p.dst, p.prefixLen, ns.device(r.dev), p.via, p.src, r.metric ?? 0, r.onlink === true);
     }
   }
 
@@ -149,6 +156,56 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
 interface Servers {
   udp: Map<string, UdpServer>;
   tcp: Map<string, TcpServer>;
+}
+
+/**
+ * A namespace's overlay state, as flannel leaves it: the tunnel devices with
+ * their addresses, the VXLAN FDB and the permanent neighbour entries for the
+ * remote VTEPs. Routes through the tunnels come with the namespace's routes.
+ */
+/** `nft -f` of the namespace's nftables text, beside any iptables rules (netfilter attached if needed). */
+function loadNftables(ns: Netns, nsSpec: NamespaceSpec, spec: TopologySpec): void {
+  if (nsSpec.nftables === undefined) return;
+  const nf =
+    ns.netfilter ??
+    attachNetfilter(ns, {
+      ...(spec.netfilterCosts !== undefined ? { costs: spec.netfilterCosts } : {}),
+      ...(nsSpec.conntrackMax !== undefined ? { conntrackMax: nsSpec.conntrackMax } : {}),
+    });
+  if (nsSpec.iptables === undefined) nf.bridgeNfCallIptables = nsSpec.bridgeNfCallIptables ?? true;
+  nf.loadNft(nsSpec.nftables.text, nsSpec.nftables.file);
+}
+
+/**
+ * kube-proxy's IPVS mode: the dummy device (kube-ipvs0) with the virtual
+ * addresses as /32s, and IPVS loaded with the virtual servers. A dummy's MAC
+ * is random (eth_hw_addr_random): drawn from its own stream.
+ */
+function buildIpvs(ns: Netns, nsSpec: NamespaceSpec): void {
+  const spec = nsSpec.ipvs;
+  if (spec === undefined) return;
+  const rnd = ns.component.random(`dummy/${ns.name}/${spec.device}`);
+  const mac = (0x02 * 2 ** 40 + Math.floor(rnd.next() * 2 ** 40)) as number; // locally administered, unicast
+  const dev = new DummyDevice(ns, spec.device, mac);
+  dev.up = false; // kube-proxy never sets kube-ipvs0 up; its addresses are local regardless
+  ns.attach(dev);
+  for (const a of spec.addresses) addAddress(ns, spec.device, a);
+  attachIpvs(ns, spec.services);
+}
+
+function buildTunnels(ns: Netns, nsSpec: NamespaceSpec): void {
+  for (const t of nsSpec.tunnels ?? []) {
+    const local = parseIpv4(t.local);
+    if (t.kind === 'vxlan') {
+      const dev = new VxlanDevice(ns, t.name, parseMac(t.mac), t.mtu, { vni: t.vni, local, port: t.port, udpCsum: t.udpCsum });
+      ns.attach(dev);
+      for (const f of t.fdb) dev.addFdb(parseMac(f.mac), parseIpv4(f.dst));
+    } else {
+      ns.attach(new IpipDevice(ns, t.name, t.mtu, { local }));
+    }
+    for (const a of t.addresses) addAddress(ns, t.name, a);
+  }
+  for (const n of nsSpec.neighbours ?? []) ns.neigh.addPermanent(ns.device(n.dev), parseIpv4(n.ip), parseMac(n.mac));
 }
 
 function addAddress(ns: Netns, dev: string, cidr: string): void {

@@ -11,6 +11,8 @@
  *   Routes: connected routes are left to the simulator (as the kernel derives
  *   them from addresses); nodes get a default route via the underlay gateway
  *   and, with host-gw, one route per other node; pods a default via their gateway.
+ *   With vxlan or ipip routing, flannel's tunnel device, neighbours and routes
+ *   instead (scenarios/overlay.ts), and the pod network gets `podMtu`.
  *
  * Cost: linear in nodes and pods, except host-gw routes, which are N*(N-1)
  * by nature. Their route objects are built once per node and shared (frozen)
@@ -24,7 +26,9 @@ import { cidrNetwork, formatIpv4, hexIp, parseCidr, parseIpv4 } from './ipv4.js'
 import { uniqueName } from './normalize.js';
 import { patternPairs } from './patterns.js';
 import type { IptablesSource, Scenario, TrafficItem } from './scenario.js';
-import { kubeProxySources } from './services.js';
+import { kubeProxyIpvsConfig, kubeProxyNftSource, kubeProxySources } from './services.js';
+import { KUBE_IPVS_DEVICE } from '../models/k8s/kube-proxy/ipvs.js';
+import { overlayPlan } from './overlay.js';
 import type {
   LinkSpec,
   NamespaceSpec,
@@ -73,7 +77,8 @@ function firstHost(cidr: string): string {
 
 export function expandScenario(s: Scenario): TopologySpec {
   const scheme = MAC_SCHEMES[s.runtime];
-  const { mtu } = s;
+  // The underlay (node NICs, br0) has `mtu`; the pod network (bridges, veths, pods) `podMtu`.
+  const { mtu, podMtu } = s;
   const underlayLen = prefixLen(s.underlay.cidr);
   const gateway = s.underlay.gateway;
   const namespaces: NamespaceSpec[] = [];
@@ -108,10 +113,12 @@ export function expandScenario(s: Scenario): TopologySpec {
   const nodeDefault: RouteSpec = Object.freeze({ dst: DEFAULT_DST, via: gateway, dev: 'eth0' });
   const hostGw: RouteSpec[] =
     s.routing === 'host-gw' ? s.nodes.map((n) => Object.freeze({ dst: n.podCIDR, via: n.address, dev: 'eth0' })) : [];
+  const overlay = overlayPlan(s);
 
   s.nodes.forEach((node, i) => {
     const podLen = prefixLen(node.podCIDR);
     const podGw = firstHost(node.podCIDR);
+    const tunnels = overlay?.(i);
     namespaces.push({
       name: node.name,
       kind: 'node',
@@ -119,15 +126,17 @@ export function expandScenario(s: Scenario): TopologySpec {
       ipForward: true,
       containers: [],
       ...nodeIptables(s, node),
+      ...nodeNftables(s, node),
       ...(node.bridgeNfCallIptables === false ? { bridgeNfCallIptables: false } : {}),
       ...(node.conntrackMax !== undefined ? { conntrackMax: node.conntrackMax } : {}),
-      ...(node.ipsets !== undefined ? { ipsets: node.ipsets } : {}),
+      ...nodeIpsets(s, node),
+      ...nodeIpvs(s, node),
       ...(node.nfacct !== undefined ? { nfacct: node.nfacct } : {}),
       bridges: [
         {
           name: node.bridge,
           mac: mac(scheme.bridge, podGw),
-          mtu,
+          mtu: podMtu,
           addresses: [`${podGw}/${podLen}`],
           ageingNs: BRIDGE_AGEING_NS,
         },
@@ -137,13 +146,14 @@ export function expandScenario(s: Scenario): TopologySpec {
         ...node.pods.map((pod) => ({
           name: pod.hostVeth,
           mac: mac(scheme.hostVeth, pod.ip),
-          mtu,
+          mtu: podMtu,
           addresses: [],
           master: node.bridge,
           hairpin: pod.hairpin,
         })),
       ],
-      routes: nodeRoutes(nodeDefault, hostGw, i),
+      ...(tunnels !== undefined ? { tunnels: tunnels.tunnels, neighbours: tunnels.neighbours } : {}),
+      routes: tunnels !== undefined ? [nodeDefault, ...tunnels.routes] : nodeRoutes(nodeDefault, hostGw, i),
     });
     links.push({
       kind: 'wire',
@@ -165,7 +175,7 @@ export function expandScenario(s: Scenario): TopologySpec {
         ipForward: false,
         containers: [...pod.containers],
         bridges: [],
-        interfaces: [{ name: 'eth0', mac: mac(scheme.podEth, pod.ip), mtu, addresses: [`${pod.ip}/${podLen}`] }],
+        interfaces: [{ name: 'eth0', mac: mac(scheme.podEth, pod.ip), mtu: podMtu, addresses: [`${pod.ip}/${podLen}`] }],
         routes: [podDefault],
       });
       links.push({
@@ -205,6 +215,29 @@ function nodeIptables(s: Scenario, node: Scenario['nodes'][number]): { iptables?
   return all.length > 0 ? { iptables: all } : {};
 }
 
+/** The node's ip sets: the file's, then kube-proxy's in ipvs mode (which must not reuse a name). */
+function nodeIpsets(s: Scenario, node: Scenario['nodes'][number]): { ipsets?: NonNullable<NamespaceSpec['ipsets']> } {
+  const own = node.ipsets ?? [];
+  const kp = kubeProxyIpvsConfig(s, node)?.ipsets ?? [];
+  for (const k of kp) {
+    if (own.some((o) => o.name === k.name)) throw new Error(`nodes: ${node.name}: ipset ${k.name} is kube-proxy's (ipvs mode); give yours another name`);
+  }
+  const all = [...own, ...kp.map((k) => ({ name: k.name, type: k.type, entries: k.entries }))];
+  return all.length > 0 ? { ipsets: all } : {};
+}
+
+/** kube-ipvs0 and the IPVS virtual servers of the node, in ipvs mode. */
+function nodeIpvs(s: Scenario, node: Scenario['nodes'][number]): { ipvs?: NonNullable<NamespaceSpec['ipvs']> } {
+  const c = kubeProxyIpvsConfig(s, node);
+  return c !== undefined ? { ipvs: { device: KUBE_IPVS_DEVICE, addresses: c.dummyAddresses, services: c.virtualServers } } : {};
+}
+
+/** kube-proxy's nftables ruleset for the node, in nftables mode. */
+function nodeNftables(s: Scenario, node: Scenario['nodes'][number]): { nftables?: { text: string; file: string } } {
+  const src = kubeProxyNftSource(s, node);
+  return src !== undefined ? { nftables: src } : {};
+}
+
 /** [default, host-gw routes of every other node in node order]; the route objects are shared. */
 function nodeRoutes(nodeDefault: RouteSpec, hostGw: RouteSpec[], self: number): RouteSpec[] {
   if (hostGw.length === 0) return [nodeDefault];
@@ -223,6 +256,8 @@ function captures(capture: Scenario['capture'], namespaces: NamespaceSpec[]): st
   for (const ns of namespaces) {
     for (const b of ns.bridges) out.push(`${ns.name}/${b.name}`);
     for (const i of ns.interfaces) out.push(`${ns.name}/${i.name}`);
+    // flannel.1 carries Ethernet; an ipip device's frames have no link layer of their own (see models/devices/ipip.ts).
+    for (const t of ns.tunnels ?? []) if (t.kind === 'vxlan') out.push(`${ns.name}/${t.name}`);
   }
   return out;
 }

@@ -49,10 +49,14 @@ import type {
   TcpMode,
   TrafficItem,
   TrafficPattern,
+  VxlanConfig,
 } from './scenario.js';
 import { patternPairs } from './patterns.js';
+import { VXLAN_OVERHEAD } from '../models/devices/vxlan.js';
+import { IPIP_OVERHEAD } from '../models/devices/ipip.js';
+import { overlayDevice } from './overlay.js';
 import type { Issue } from './schema-check.js';
-import { type KubeProxyMode, type RawService, kubeProxyMode, resolveServices, serviceCidr, serviceServers } from './services.js';
+import { type KubeProxyMode, type RawService, kubeProxyConfig, resolveServices, serviceCidr, serviceServers } from './services.js';
 
 /* The data as the schema admits it (before defaults). */
 type DurationText = string | number;
@@ -143,6 +147,8 @@ export interface RawScenario {
   mtu?: number;
   clusterCIDR?: string;
   routing?: Routing;
+  vxlan?: { vni?: number; port?: number; udpChecksum?: boolean };
+  podMtu?: number;
   underlay?: {
     cidr?: string;
     gateway?: string;
@@ -157,7 +163,7 @@ export interface RawScenario {
   servers?: { on: string; port: number; protocol?: 'udp' | 'tcp'; requestSize?: number; responseSize?: number }[];
   capture?: 'all' | 'none' | string[];
   serviceCIDR?: string;
-  kubeProxy?: { mode?: KubeProxyMode };
+  kubeProxy?: { mode?: KubeProxyMode; ipvs?: { scheduler?: 'rr' | 'lc' } };
   services?: RawService[];
   netfilter?: { ruleCost?: DurationText; conntrackCost?: DurationText; natSetupCost?: DurationText };
   /** Read only by `podwire sweep` (scenarios/sweep/grid.ts); a single run ignores it. */
@@ -189,6 +195,8 @@ export const DEFAULTS = {
   mtu: 1500,
   clusterCIDR: '10.244.0.0/16',
   routing: 'host-gw' as Routing,
+  /** flannel's vxlan backend: VNI 1, the Linux port 8472, UDP checksums on (netlink sends no IFLA_VXLAN_UDP_CSUM). */
+  vxlan: { vni: 1, port: 8472, udpChecksum: true },
   underlay: { cidr: '192.168.49.0/24', bandwidth: '10Gbit', delay: '20us', loss: 0, txqueuelen: 1000 },
   ping: { count: 3, interval: '1s', size: 56, start: 0, timeout: '1s' },
   udp: {
@@ -275,7 +283,7 @@ class Normalizer {
     const explicitServers = this.servers(index);
     const fail = (path: PathSegment[], message: string) => this.fail(path, message);
     const svcCidr = serviceCidr(raw.serviceCIDR, { ...(underlay.cidr ? { underlay: underlay.cidr } : {}), ...(cluster ? { cluster } : {}), nodes }, fail);
-    const kubeProxy = { mode: kubeProxyMode(raw.kubeProxy?.mode, fail) };
+    const kubeProxy = kubeProxyConfig(raw.kubeProxy, fail);
     const services = resolveServices(raw.services ?? [], svcCidr, nodes, fail);
     const taken = new Set(explicitServers.map((x) => `${x.protocol ?? 'udp'}:${x.ns}:${x.port}`));
     const servers = [...explicitServers, ...serviceServers(services, taken)];
@@ -296,6 +304,7 @@ class Normalizer {
       mtu: raw.mtu ?? DEFAULTS.mtu,
       ...(cluster ? { clusterCIDR: formatCidr(cluster) } : {}),
       routing: raw.routing ?? DEFAULTS.routing,
+      ...this.overlay(),
       underlay: {
         cidr: underlay.cidr ? formatCidr(underlay.cidr) : '',
         gateway: underlay.gateway !== undefined ? formatIpv4(underlay.gateway) : '',
@@ -316,6 +325,29 @@ class Normalizer {
       capture,
     };
     return { scenario, issues: this.issues };
+  }
+
+  /**
+   * Overlay options: `vxlan` only with routing vxlan; the pod MTU defaults to
+   * the underlay's minus the encapsulation (flannel's FLANNEL_MTU) and may not
+   * exceed the underlay's.
+   */
+  private overlay(): { vxlan?: VxlanConfig; podMtu: number } {
+    const raw = this.raw;
+    const routing = raw.routing ?? DEFAULTS.routing;
+    const mtu = raw.mtu ?? DEFAULTS.mtu;
+    if (raw.vxlan !== undefined && routing !== 'vxlan') this.fail(['vxlan'], `applies only to routing: vxlan (routing is ${routing})`);
+    const overhead = routing === 'vxlan' ? VXLAN_OVERHEAD : routing === 'ipip' ? IPIP_OVERHEAD : 0;
+    const podMtu = raw.podMtu ?? mtu - overhead;
+    if (podMtu > mtu) this.fail(['podMtu'], `${podMtu} exceeds the underlay mtu (${mtu})`);
+    if (podMtu < 68) this.fail(['mtu'], `${mtu} leaves a pod MTU of ${podMtu} after ${overhead} bytes of ${routing} overhead (at least 68 needed)`);
+    if (routing !== 'vxlan') return { podMtu };
+    const vxlan: VxlanConfig = {
+      vni: raw.vxlan?.vni ?? DEFAULTS.vxlan.vni,
+      port: raw.vxlan?.port ?? DEFAULTS.vxlan.port,
+      udpChecksum: raw.vxlan?.udpChecksum ?? DEFAULTS.vxlan.udpChecksum,
+    };
+    return { vxlan, podMtu };
   }
 
   /** ip sets: unique names, every element valid for its set type. */
@@ -835,7 +867,7 @@ class Normalizer {
       const slash = point.lastIndexOf('/');
       const ns = point.slice(0, slash);
       const ifname = point.slice(slash + 1);
-      const interfaces = namespaceInterfaces(ns, nodes, index);
+      const interfaces = namespaceInterfaces(ns, nodes, index, overlayDevice(this.raw.routing ?? DEFAULTS.routing));
       if (!interfaces) {
         const namespaces = [
           ...new Set(['underlay', ...nodes.flatMap((n) => [n.name, ...n.pods.map((p) => `${n.name}/${p.name}`)])]),
@@ -853,13 +885,13 @@ class Normalizer {
  * Interfaces a capture may name in a namespace (bridges, then interfaces, then
  * lo), or undefined when there is no such namespace.
  */
-function namespaceInterfaces(ns: string, nodes: NodeConfig[], index: EndpointIndex): string[] | undefined {
+function namespaceInterfaces(ns: string, nodes: NodeConfig[], index: EndpointIndex, tunnel: string | undefined): string[] | undefined {
   if (ns === 'underlay') return ['br0', ...nodes.map((n) => n.name), 'lo'];
   const [nodeName, podName, extra] = ns.split('/');
   if (extra !== undefined) return undefined;
   const node = index.node(nodeName!);
   if (!node) return undefined;
-  if (podName === undefined) return [node.bridge, 'eth0', ...node.pods.map((p) => p.hostVeth), 'lo'];
+  if (podName === undefined) return [node.bridge, 'eth0', ...node.pods.map((p) => p.hostVeth), ...(tunnel !== undefined ? [tunnel] : []), 'lo'];
   return index.pod(node.name, podName) ? ['eth0', 'lo'] : undefined;
 }
 

@@ -9,6 +9,7 @@ import { FileTap, captureDescription } from '../models/capture/capture-tap.js';
 import { PartTap, partFiles } from '../models/capture/capture-parts.js';
 import { TempFileSink } from '../models/capture/temp-file-sink.js';
 import type { NetDevice } from '../models/devices/net-device.js';
+import { ipvsadmConnections, ipvsadmList } from '../models/netfilter/ipvs/dump.js';
 import { collectShare, mergeShares, type Results, type ResultsShare } from './results.js';
 
 export type { Results } from './results.js';
@@ -192,7 +193,9 @@ function writeNetfilterState(world: World, dir: string): void {
     mkdirSync(dir, { recursive: true });
     const base = join(dir, ns.name.replaceAll('/', '.'));
     writeFileSync(`${base}.iptables-save`, nf.iptables.save({ counters: true }));
+    if (!nf.nft.empty) writeFileSync(`${base}.nft`, nf.nft.list());
     if (nf.conntrack !== null) writeFileSync(`${base}.conntrack`, nf.conntrack.dump());
+    if (nf.ipvs !== null) writeFileSync(`${base}.ipvsadm`, `# ipvsadm -Ln\n${ipvsadmList(nf.ipvs)}# ipvsadm -Lnc\n${ipvsadmConnections(nf.ipvs, world.sim.now)}`);
     if (ns.netfilterLog.length > 0) writeFileSync(`${base}.log`, ns.netfilterLog.join('\n') + '\n');
     const acct = nf.iptables.nfacct.list();
     if (acct !== '') writeFileSync(`${base}.nfacct`, acct);

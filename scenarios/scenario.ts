@@ -11,8 +11,15 @@ import type { ServiceConfig } from './services.js';
 /** Naming and MAC scheme of node bridges and veths: CNI bridge plugin or Docker's default bridge. */
 export type Runtime = 'cni' | 'docker';
 
-/** How nodes reach each other's pod CIDRs: a route per peer node via its address, or none. */
-export type Routing = 'host-gw' | 'none';
+/** How nodes reach each other's pod CIDRs: a route per peer node via its address, flannel's vxlan or ipip overlay, or none. */
+export type Routing = 'host-gw' | 'vxlan' | 'ipip' | 'none';
+
+/** The flannel.1 devices of routing vxlan. */
+export interface VxlanConfig {
+  vni: number;
+  port: number;
+  udpChecksum: boolean;
+}
 
 /** Which pods talk to which in pingAll/udpAll. */
 export type TrafficPattern = 'ring' | 'same-node' | 'cross-node';
@@ -37,6 +44,10 @@ export interface Scenario {
    */
   clusterCIDR?: string;
   routing: Routing;
+  /** Present with routing vxlan. */
+  vxlan?: VxlanConfig;
+  /** MTU of bridges, host veths and pod interfaces (the overlay's FLANNEL_MTU); `mtu` stays the underlay's. */
+  podMtu: number;
   underlay: UnderlayConfig;
   /**
    * Every node with every default resolved. For a `scale` scenario these are
@@ -50,8 +61,8 @@ export interface Scenario {
   servers: ServerConfig[];
   /** The range ClusterIPs are allocated from (kube-apiserver --service-cluster-ip-range). */
   serviceCIDR: string;
-  /** How Services are programmed on every node; only kube-proxy's iptables mode is modelled. */
-  kubeProxy: { mode: 'iptables' };
+  /** How Services are programmed on every node: kube-proxy's iptables, ipvs or nftables mode. */
+  kubeProxy: { mode: 'iptables' | 'nftables' } | { mode: 'ipvs'; ipvs: { scheduler: 'rr' | 'lc' } };
   /** Services, resolved: ClusterIPs and NodePorts allocated, endpoints selected. */
   services: ServiceConfig[];
   /** "all", "none", or capture points "<namespace>/<interface>" (may name "lo"). */

@@ -13,7 +13,10 @@
 import {
   kubeProxyBaseRules,
   kubeProxyIptables,
+  kubeProxyNftables,
+  kubeProxyIpvs,
   type KubeProxyInput,
+  type KubeProxyIpvsConfig,
   type Service,
 } from '../models/k8s/kube-proxy/index.js';
 import type { PathSegment } from './errors.js';
@@ -119,10 +122,19 @@ export function serviceCidr(text: string | undefined, ranges: OtherRanges, fail:
   return c;
 }
 
-/** kubeProxy.mode: iptables only. */
-export function kubeProxyMode(mode: KubeProxyMode | undefined, fail: Fail): 'iptables' {
-  if (mode !== undefined && mode !== 'iptables') fail(['kubeProxy', 'mode'], `${mode} is not modelled yet (use iptables)`);
+/** kubeProxy.mode: iptables (default), ipvs or nftables. */
+export function kubeProxyMode(mode: KubeProxyMode | undefined, fail: Fail): 'iptables' | 'nftables' | 'ipvs' {
+  if (mode === 'nftables' || mode === 'ipvs') return mode;
+  if (mode !== undefined && mode !== 'iptables') fail(['kubeProxy', 'mode'], `${mode} is not modelled yet (use iptables, ipvs or nftables)`);
   return 'iptables';
+}
+
+/** The file's kubeProxy: the mode, and for ipvs its scheduler (kube-proxy's default rr). */
+export function kubeProxyConfig(raw: { mode?: KubeProxyMode; ipvs?: { scheduler?: 'rr' | 'lc' } } | undefined, fail: Fail): Scenario['kubeProxy'] {
+  const mode = kubeProxyMode(raw?.mode, fail);
+  if (mode === 'ipvs') return { mode, ipvs: { scheduler: raw?.ipvs?.scheduler ?? 'rr' } };
+  if (raw?.ipvs !== undefined) fail(['kubeProxy', 'ipvs'], `applies to mode ipvs only (mode is ${mode})`);
+  return { mode };
 }
 
 /**
@@ -324,9 +336,38 @@ export function kubeProxyInput(s: Scenario, node: NodeConfig): KubeProxyInput {
  * without Services keeps its nodes free of netfilter).
  */
 export function kubeProxySources(s: Scenario, node: NodeConfig): IptablesSource[] {
-  if (s.services.length === 0) return [];
+  if (s.services.length > 0 && s.kubeProxy.mode === 'ipvs') {
+    const c = kubeProxyIpvsConfig(s, node)!;
+    return [
+      { text: c.baseRules, file: `kube-proxy ipvs base rules (${node.name})`, lineOffset: 0 },
+      { text: c.rules, file: `kube-proxy ipvs sync (${node.name})`, lineOffset: 0 },
+    ];
+  }
+  if (s.services.length === 0 || s.kubeProxy.mode !== 'iptables') return [];
   return [
     { text: kubeProxyBaseRules(), file: `kube-proxy base rules (${node.name})`, lineOffset: 0 },
     { text: kubeProxyIptables(kubeProxyInput(s, node)), file: `kube-proxy sync (${node.name})`, lineOffset: 0 },
   ];
+}
+
+/** kube-proxy's nftables-mode transaction for `node` (`nft -f` input); none in iptables mode or without services. */
+export function kubeProxyNftSource(s: Scenario, node: NodeConfig): { text: string; file: string } | undefined {
+  if (s.services.length === 0 || s.kubeProxy.mode !== 'nftables') return undefined;
+  return { text: kubeProxyNftables(kubeProxyInput(s, node)), file: `kube-proxy nftables sync (${node.name})` };
+}
+
+/** Per scenario and node: expand asks for the rules and for the rest separately. */
+const ipvsConfigs = new WeakMap<Scenario, WeakMap<NodeConfig, KubeProxyIpvsConfig>>();
+
+/** kube-proxy's IPVS mode on `node` (virtual servers, kube-ipvs0 addresses, ip sets, rules); none in other modes or without services. */
+export function kubeProxyIpvsConfig(s: Scenario, node: NodeConfig): KubeProxyIpvsConfig | undefined {
+  if (s.services.length === 0 || s.kubeProxy.mode !== 'ipvs') return undefined;
+  let perNode = ipvsConfigs.get(s);
+  if (perNode === undefined) ipvsConfigs.set(s, (perNode = new WeakMap()));
+  let c = perNode.get(node);
+  if (c === undefined) {
+    c = kubeProxyIpvs(kubeProxyInput(s, node), { scheduler: s.kubeProxy.ipvs.scheduler });
+    perNode.set(node, c);
+  }
+  return c;
 }

@@ -10,6 +10,8 @@
  * Addresses are dotted quads; prefixes are CIDR strings ("10.244.1.2/24").
  * MACs are lower-case "aa:bb:cc:dd:ee:ff". Times are integer nanoseconds.
  */
+import type { VirtualServerSpec } from '../models/netfilter/ipvs/service.js';
+
 export interface TopologySpec {
   name: string;
   description?: string;
@@ -49,6 +51,8 @@ export interface NamespaceSpec {
   bridges: BridgeSpec[];
   /** iptables-restore texts loaded into this namespace, in order (later ones with --noflush). */
   iptables?: { text: string; file: string; lineOffset: number }[];
+  /** An `nft -f` text loaded into this namespace (after iptables). */
+  nftables?: { text: string; file: string };
   /** net.bridge.bridge-nf-call-iptables (default true). */
   bridgeNfCallIptables?: boolean;
   /** net.netfilter.nf_conntrack_max (default 262144). */
@@ -56,10 +60,53 @@ export interface NamespaceSpec {
   /** nfacct objects (`nfacct add NAME`) for -m nfacct. */
   nfacct?: string[];
   /** ip sets (ipset(8)) for -m set, elements in `ipset add` syntax. */
-  ipsets?: { name: string; type: 'hash:ip' | 'hash:net' | 'hash:ip,port' | 'bitmap:port'; entries?: string[] }[];
+  ipsets?: { name: string; type: 'hash:ip' | 'hash:net' | 'hash:ip,port' | 'hash:ip,port,ip' | 'bitmap:port'; entries?: string[] }[];
+  /**
+   * IPVS (kube-proxy's ipvs mode): a dummy device holding the virtual
+   * addresses ("a.b.c.d/32"), and the virtual servers (masquerading).
+   */
+  ipvs?: { device: string; addresses: string[]; services: VirtualServerSpec[] };
   /** Every non-loopback, non-bridge interface; `lo` (127.0.0.1/8) is implicit. */
   interfaces: InterfaceSpec[];
+  /** Overlay tunnel devices (flannel.1, flannel.ipip), made after the interfaces they send through. */
+  tunnels?: TunnelSpec[];
+  /** Permanent neighbour entries (`ip neigh replace IP lladdr MAC dev DEV nud permanent`). */
+  neighbours?: NeighbourSpec[];
   routes: RouteSpec[];
+}
+
+/** A tunnel device in a node namespace; its outer packets leave through the namespace's routes. */
+export type TunnelSpec = VxlanTunnelSpec | IpipTunnelSpec;
+
+interface TunnelCommon {
+  name: string;
+  mtu: number;
+  addresses: string[];
+  /** Local endpoint: the outer source address. */
+  local: string;
+}
+
+/** `ip link add NAME type vxlan id VNI local LOCAL dstport PORT nolearning` plus `bridge fdb append` entries. */
+export interface VxlanTunnelSpec extends TunnelCommon {
+  kind: 'vxlan';
+  mac: string;
+  vni: number;
+  port: number;
+  /** Outer UDP checksum computed (false: `noudpcsum`, checksum 0). */
+  udpCsum: boolean;
+  /** Static FDB entries: inner MAC -> remote VTEP address. */
+  fdb: { mac: string; dst: string }[];
+}
+
+/** `ip link add NAME type ipip local LOCAL` (remote any, ttl inherit, pmtudisc). */
+export interface IpipTunnelSpec extends TunnelCommon {
+  kind: 'ipip';
+}
+
+export interface NeighbourSpec {
+  ip: string;
+  mac: string;
+  dev: string;
 }
 
 export interface BridgeSpec {
@@ -90,6 +137,8 @@ export interface RouteSpec {
   dev: string;
   src?: string;
   metric?: number;
+  /** `onlink`: the gateway is taken as reachable through `dev` without a connected route. */
+  onlink?: boolean;
 }
 
 /**

@@ -7,6 +7,9 @@ import { type CtState, type AddrType, type IpSet, type NatRange, type NetfilterH
 import { IptablesRuleset } from './iptables/ruleset.js';
 import type { IptTraceFn } from './iptables/evaluate.js';
 import { Conntrack } from './conntrack/conntrack.js';
+import { NftRuleset, type NftBaseChain } from './nft/ruleset.js';
+import type { NftTraceStep } from './nft/evaluate.js';
+import type { Ipvs } from './ipvs/ipvs.js';
 
 /** One function on a hook, at a priority (struct nf_hook_ops). */
 interface HookEntry {
@@ -53,6 +56,8 @@ export interface NetfilterEnv {
  */
 export class Netfilter {
   readonly iptables: IptablesRuleset;
+  /** The namespace's nftables ruleset (`nft -f`), beside iptables. */
+  readonly nft = new NftRuleset();
   conntrack: Conntrack | null = null;
   /** net.bridge.bridge-nf-call-iptables (1 on Kubernetes nodes). */
   bridgeNfCallIptables = true;
@@ -64,6 +69,8 @@ export class Netfilter {
   private entries: HookEntry[][] = [[], [], [], [], []];
   /** Some rule loaded so far reads or sets connection state. */
   private stateRules = false;
+  /** IPVS (net.ipv4.vs.conntrack=1), when the namespace has virtual servers. See attachIpvs. */
+  ipvs: Ipvs | null = null;
   private readonly host: NetfilterHost;
 
   constructor(private readonly env: NetfilterEnv) {
@@ -92,10 +99,23 @@ export class Netfilter {
     this.register();
   }
 
+  /** Registers IPVS's hooks (modprobe ip_vs); connection tracking comes with it. */
+  attachIpvs(ipvs: Ipvs): void {
+    if (this.ipvs !== null) throw new Error('IPVS is already attached to this namespace');
+    this.ipvs = ipvs;
+    this.register();
+  }
+
+  /** `nft -f text`, then re-registers the hooks (base chains at their hook and priority). */
+  loadNft(text: string, fileName: string): void {
+    this.nft.load(text, fileName);
+    this.register();
+  }
+
   /** Builds each hook's entry list from the tables present, sorted by priority. */
   private register(): void {
     const tables = (['raw', 'mangle', 'nat', 'filter'] as const).filter((t) => this.iptables.hasTable(t));
-    if (this.conntrack === null && (tables.includes('nat') || this.stateRules)) {
+    if (this.conntrack === null && (tables.includes('nat') || this.stateRules || this.nft.usesConntrack() || this.ipvs !== null)) {
       this.conntrack = new Conntrack({
         now: () => this.env.now(),
         random: this.env.conntrackRng,
@@ -128,6 +148,8 @@ export class Netfilter {
         add(hook, NF_IP_PRI.CONNTRACK_CONFIRM, 'conntrack confirm', (p) => ct.confirm(p));
       }
     }
+    for (const b of this.nft.baseChains()) add(b.hook, b.priority, `nft ${b.table} ${b.chain.name}`, (p) => this.nftHook(b, p));
+    if (this.ipvs !== null) for (const h of this.ipvs.hooks()) add(h.hook, h.priority, h.name, h.run);
     for (const list of entries) list.sort((a, b) => a.priority - b.priority);
     this.entries = entries;
   }
@@ -147,6 +169,30 @@ export class Netfilter {
     const ct = this.conntrack;
     if (ct === null) return NfVerdict.ACCEPT;
     return ct.natHook(p, manip, (q) => this.runTable('nat', q));
+  }
+
+  /** An nft base chain; a nat chain runs inside the NAT hook like the iptables nat table. */
+  private nftHook(b: NftBaseChain, p: NfPacket): NfVerdict {
+    const run = (q: NfPacket): NfVerdict => {
+      // The tracer's rule steps, in the iptables trace's shape (chain type as the table).
+      const ipt = this.env.ruleTrace(q.pkt);
+      const trace =
+        ipt === undefined
+          ? undefined
+          : (t: NftTraceStep) => {
+              const [v, target] = (t.verdict ?? 'continue').split(' ');
+              const verdict = !t.matched ? null : (v!.toUpperCase() as 'ACCEPT' | 'DROP' | 'RETURN' | 'CONTINUE' | 'JUMP' | 'GOTO');
+              ipt({ table: b.type, chain: `${b.table} ${t.chain}`, ruleNum: t.rule, kind: 'rule', rule: t.text, matched: t.matched, verdict, target: target ?? null });
+            };
+      const r = this.nft.run(b, q, this.host, trace);
+      this.lastCostNs += r.rulesEvaluated * this.costs.ruleNs;
+      return r.verdict;
+    };
+    if (b.type === 'filter') return run(p);
+    const ct = this.conntrack;
+    if (ct === null) return NfVerdict.ACCEPT;
+    const manip = b.hook === NfHook.PRE_ROUTING || b.hook === NfHook.LOCAL_OUT ? 'dst' : 'src';
+    return ct.natHook(p, manip, run);
   }
 
   /** The hook has something registered. */

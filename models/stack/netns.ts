@@ -46,6 +46,7 @@ const K_LOCAL_DELIVER_FINISH = 1;
 const K_FORWARD_FINISH = 2;
 const K_OUTPUT_FINISH = 3;
 const K_POST_FINISH = 4;
+const K_STOLEN_OUTPUT = 5;
 
 /** Loopback network 127.0.0.0/8, all of it local (the kernel's local table). */
 const LOOPBACK_NET = 0x7f000000;
@@ -94,6 +95,8 @@ export class Netns implements EventHandler {
   private readonly localAddrs = new Map<number, NetDevice>();
   /** Directed broadcast addresses of configured prefixes. */
   private readonly broadcasts = new Set<number>();
+  /** Extra IP protocols (inet_add_protocol), e.g. IPPROTO_IPIP for an ipip tunnel. */
+  private readonly protocols = new Map<number, (dev: NetDevice, pkt: Packet) => void>();
   private ifindexCounter = 0;
   private ipIdent: number;
   readonly rng: RandomStream;
@@ -188,9 +191,18 @@ export class Netns implements EventHandler {
     }
   }
 
-  /** `ip route add DST/LEN [via GW] dev DEV [src SRC] [metric M]` */
-  addRoute(dst: number, prefixLen: number, dev: NetDevice, via = 0, src = 0, metric = 0): void {
-    if (via !== 0) {
+  /** inet_add_protocol: `handler` receives datagrams of IP protocol `proto` delivered locally (after LOCAL_IN). */
+  addProtocol(proto: number, handler: (dev: NetDevice, pkt: Packet) => void): void {
+    if (proto === IPPROTO_ICMP || proto === IPPROTO_UDP || proto === IPPROTO_TCP || this.protocols.has(proto)) {
+      throw new Error(`${this.name}: IP protocol ${proto} already has a handler`);
+    }
+    this.protocols.set(proto, handler);
+  }
+
+  /** `ip route add DST/LEN [via GW] dev DEV [src SRC] [metric M] [onlink]` */
+  addRoute(dst: number, prefixLen: number, dev: NetDevice, via = 0, src = 0, metric = 0, onlink = false): void {
+    // RTNH_F_ONLINK: the gateway is taken as on-link through `dev` without a check (flannel's overlay routes).
+    if (via !== 0 && !onlink) {
       // fib_check_nh: the gateway must be reachable on-link through `dev`.
       const r = this.routes.lookup(via);
       if (r === null || r.dev !== dev || r.via !== 0) {
@@ -368,6 +380,7 @@ export class Netns implements EventHandler {
     if (proto === IPPROTO_ICMP) this.icmp.receive(dev, pkt);
     else if (proto === IPPROTO_UDP) this.udp.receive(dev, pkt);
     else if (proto === IPPROTO_TCP) this.tcp.receive(dev, pkt);
+    else if (this.protocols.has(proto)) this.protocols.get(proto)!(dev, pkt);
     else {
       // ip_local_deliver_finish: no handler -> ICMP protocol unreachable.
       if (this.isLocal(ipv4Dst(b, ip))) this.icmp.sendError(pkt, 3, 2, 0);
@@ -464,7 +477,8 @@ export class Netns implements EventHandler {
       this.fragmentOutput(pkt, route);
       return;
     }
-    pkt.route = null;
+    // An ip tunnel reads its next hop from skb_dst (rt_nexthop in ip_tunnel_xmit) and clears it.
+    if (!route.dev.noArp) pkt.route = null;
     if (route.dev === this.lo) {
       const b = pkt.buf;
       setEthDst(b, pkt.off, 0);
@@ -529,6 +543,13 @@ export class Netns implements EventHandler {
     const before = this.ctx.tracer !== null ? flowOf(pkt) : '';
     const verdict = nf.hook(hook, pkt, inDev, outDev);
     if (this.ctx.tracer !== null) traceHook(this, hook, pkt, verdict, nf.lastCostNs, '', before);
+    if (verdict === NfVerdict.STOLEN) {
+      // Only IPVS steals (ip_vs_nat_send_or_cont): the packet, rewritten for its
+      // real server with pkt.route set, goes out through LOCAL_OUT.
+      if (nf.lastCostNs > 0) this.ctx.component.schedule(nf.lastCostNs, this, K_STOLEN_OUTPUT, pkt);
+      else this.stolenOutput(pkt);
+      return true;
+    }
     if (verdict !== NfVerdict.ACCEPT) {
       if (inDev !== null) inDev.dropRx(pkt, DropReason.NETFILTER_DROP);
       else if (outDev !== null) outDev.dropTx(pkt, DropReason.NETFILTER_DROP);
@@ -540,6 +561,13 @@ export class Netns implements EventHandler {
       return true;
     }
     return false;
+  }
+
+  /** NF_HOOK(NF_INET_LOCAL_OUT, ..., dst_output) for a packet a hook stole and re-routed (pkt.route). */
+  private stolenOutput(pkt: Packet): void {
+    pkt.inDev = null;
+    if (this.runHook(NfHook.LOCAL_OUT, pkt, null, pkt.route!.dev, K_OUTPUT_FINISH)) return;
+    this.outputFinish(pkt);
   }
 
   /** A continuation after a hook's simulated cost (the okfn of NF_HOOK). */
@@ -560,6 +588,9 @@ export class Netns implements EventHandler {
         break;
       case K_POST_FINISH:
         this.finishOutput(pkt);
+        break;
+      case K_STOLEN_OUTPUT:
+        this.stolenOutput(pkt);
         break;
     }
   }

@@ -154,8 +154,9 @@ services:
     expect(errorsOf('serviceCIDR: 192.168.0.0/16\n')).toEqual(['serviceCIDR: 192.168.0.0/16 overlaps underlay.cidr (192.168.49.0/24)']);
   });
 
-  it('says other kube-proxy modes are not modelled yet', () => {
-    expect(errorsOf('kubeProxy: { mode: ipvs }\n')).toEqual(['kubeProxy.mode: ipvs is not modelled yet (use iptables)']);
+  it('takes IPVS options only in mode ipvs', () => {
+    expect(errorsOf('kubeProxy: { mode: ipvs, ipvs: { scheduler: lc } }\n')).toEqual([]);
+    expect(errorsOf('kubeProxy: { ipvs: { scheduler: lc } }\n')).toEqual(['kubeProxy.ipvs: applies to mode ipvs only (mode is iptables)']);
     expect(errorsOf('kubeProxy: { mode: iptables }\n')).toEqual([]);
   });
 });

@@ -33,3 +33,5 @@ export { computeProbability, formatFixed10 } from './probability.js';
 export { sortKubeProxyRules, parseRestoreText, ruleComment } from './sort-rules.js';
 export { syntheticServices, syntheticNodeName, syntheticNodeIP, type SyntheticOptions, SERVICE_CIDR } from './generate.js';
 export { servicePortNameString } from './service-port.js';
+export { kubeProxyNftables, nftServicePortChainBase, nftEndpointChainBase, NFT_TABLE } from './nftables.js';
+export { kubeProxyIpvs, KUBE_IPVS_DEVICE, type KubeProxyIpvsConfig, type KubeProxyIpvsOptions, type KubeProxyIpSet, type IpvsIpSetType } from './ipvs.js';
