@@ -34,10 +34,36 @@ function us(ns: number): string {
   return (ns / 1000).toFixed(ns < 10_000 ? 3 : ns < 1_000_000 ? 1 : 0);
 }
 
-/** The per-flow table `podwire run` prints (latencies in microseconds). */
+/** The per-flow table `podwire run` prints (latencies in microseconds), then the flows by class when a class holds several. */
 export function formatSummary(results: Results): string {
   const flows = results.flows as FlowRow[];
-  const header = ['flow', 'sent', 'recv', 'lost', 'lat', 'min', 'p50', 'p90', 'p99', 'p999', 'max'];
+  const out = table('flow', flows);
+  for (const f of flows) {
+    const tcp = tcpLine(f);
+    if (tcp !== null) out.push(tcp);
+    const errs = Object.entries(f.errors);
+    if (errs.length > 0) out.push(`  ${f.name}: ${errs.map(([k, v]) => `${v} x ${k}`).join(', ')}`);
+  }
+  const classes = (results.classes ?? []) as (FlowRow & { class: string; flows: number })[];
+  if (classes.some((c) => c.flows > 1)) {
+    out.push('by class:');
+    const rows = classes.map((c) => ({ ...c, name: `${c.class} (${c.flows})` }));
+    out.push(...table('class', rows));
+    for (const c of rows) {
+      const tcp = tcpLine(c);
+      if (tcp !== null) out.push(tcp);
+    }
+  }
+  const drops = Object.entries(results.drops);
+  if (drops.length > 0) {
+    out.push('drops:');
+    for (const [ns, reasons] of drops) out.push(`  ${ns}: ${Object.entries(reasons).map(([r, n]) => `${r}=${n}`).join(' ')}`);
+  }
+  return out.join('\n');
+}
+
+function table(first: string, flows: FlowRow[]): string[] {
+  const header = [first, 'sent', 'recv', 'lost', 'lat', 'min', 'p50', 'p90', 'p99', 'p999', 'max'];
   const rows = flows.map((f) => {
     const l = f.latencyNs;
     return [
@@ -51,17 +77,5 @@ export function formatSummary(results: Results): string {
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  const out = [line(header) + '   (latencies in us)', ...rows.map(line)];
-  for (const f of flows) {
-    const tcp = tcpLine(f);
-    if (tcp !== null) out.push(tcp);
-    const errs = Object.entries(f.errors);
-    if (errs.length > 0) out.push(`  ${f.name}: ${errs.map(([k, v]) => `${v} x ${k}`).join(', ')}`);
-  }
-  const drops = Object.entries(results.drops);
-  if (drops.length > 0) {
-    out.push('drops:');
-    for (const [ns, reasons] of drops) out.push(`  ${ns}: ${Object.entries(reasons).map(([r, n]) => `${r}=${n}`).join(' ')}`);
-  }
-  return out.join('\n');
+  return [line(header) + '   (latencies in us)', ...rows.map(line)];
 }

@@ -234,11 +234,12 @@ function ownerOf(world: World, addr: number, near: Netns): Netns | undefined {
 function newFlowStats(t: TrafficSpec, all: TrafficSpec[]): FlowStats {
   const latency = t.kind === 'ping' || t.kind === 'tcp' || t.responseSize > 0 ? 'rtt' : 'one-way';
   if (t.group !== undefined) {
-    const n = all.filter((x) => x.group === t.group).length;
-    return new FlowStats(t.group, t.kind, `${n} flows`, 'pattern', latency);
+    const members = all.filter((x) => x.group === t.group);
+    const classes = new Set(members.map((x) => x.class ?? ''));
+    return new FlowStats(t.group, t.kind, `${members.length} flows`, 'pattern', latency, classes.size === 1 ? (t.class ?? '') : `${t.kind}: mixed`, members.length);
   }
   const to = t.kind === 'ping' ? t.to : `${t.to}:${t.port}`;
-  return new FlowStats(t.name, t.kind, endpointName(t.from.ns, t.from.container), to, latency);
+  return new FlowStats(t.name, t.kind, endpointName(t.from.ns, t.from.container), to, latency, t.class ?? '');
 }
 
 function startTraffic(world: World, t: TrafficSpec, allServers: Servers, stats: FlowStats): void {

@@ -29,6 +29,7 @@ import type { IptablesSource, Scenario, TrafficItem } from './scenario.js';
 import { kubeProxyIpvsConfig, kubeProxyNftSource, kubeProxySources } from './services.js';
 import { KUBE_IPVS_DEVICE } from '../models/k8s/kube-proxy/ipvs.js';
 import { overlayPlan } from './overlay.js';
+import { flowClass, flowClassContext } from './flow-class.js';
 import type {
   LinkSpec,
   NamespaceSpec,
@@ -200,7 +201,7 @@ export function expandScenario(s: Scenario): TopologySpec {
     namespaces,
     links,
     captures: captures(s.capture, namespaces),
-    traffic: expandTraffic(s),
+    traffic: classified(s, namespaces, expandTraffic(s)),
     ...(s.servers.length > 0 ? { servers: s.servers.map((x) => ({ ...x })) } : {}),
   };
 }
@@ -246,6 +247,13 @@ function nodeRoutes(nodeDefault: RouteSpec, hostGw: RouteSpec[], self: number): 
   let k = 1;
   for (let j = 0; j < hostGw.length; j++) if (j !== self) routes[k++] = hostGw[j]!;
   return routes;
+}
+
+/** The traffic with each flow's class (scenarios/flow-class.ts). */
+function classified(s: Scenario, namespaces: NamespaceSpec[], traffic: TrafficSpec[]): TrafficSpec[] {
+  const ctx = flowClassContext(s, namespaces);
+  for (const t of traffic) t.class = flowClass(t, ctx);
+  return traffic;
 }
 
 /** "all": bridges then interfaces of every namespace, in namespace order (lo is never implied). */

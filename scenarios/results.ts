@@ -24,6 +24,8 @@ export interface Results {
   frameHops: number;
   framesCaptured: number;
   flows: unknown[];
+  /** Flows merged by class (scenarios/flow-class.ts), in order of first appearance. */
+  classes: unknown[];
   drops: Record<string, Record<string, number>>;
   /** Per namespace with connection tracking: entries at the end and `conntrack -S` counters. */
   conntrack: Record<string, unknown>;
@@ -36,7 +38,7 @@ export interface ResultsShare {
   frameHops: number;
   framesCaptured: number;
   /** Every flow of the scenario (each partition builds the same list), with this partition's share of its statistics. */
-  flows: { name: string; kind: string; from: string; to: string; latency: 'rtt' | 'one-way'; share: FlowStatsPartial }[];
+  flows: { name: string; kind: string; from: string; to: string; latency: 'rtt' | 'one-way'; flowClass: string; members: number; share: FlowStatsPartial }[];
   drops: [string, string, number][];
   /** Per local namespace: [device path, counters] of devices that saw traffic, in attach order. */
   devices: Record<string, [string, unknown][]>;
@@ -65,7 +67,7 @@ export function collectShare(world: World, framesCaptured: number): ResultsShare
     events: world.sim.executed,
     frameHops,
     framesCaptured,
-    flows: world.flows.map((f) => ({ name: f.name, kind: f.kind, from: f.from, to: f.to, latency: f.latency, share: f.toPartial() })),
+    flows: world.flows.map((f) => ({ name: f.name, kind: f.kind, from: f.from, to: f.to, latency: f.latency, flowClass: f.flowClass, members: f.members, share: f.toPartial() })),
     drops: world.drops.toPartial(),
     devices,
     conntrack,
@@ -75,7 +77,14 @@ export function collectShare(world: World, framesCaptured: number): ResultsShare
 /** The results of the whole run; namespaces are reported in topology order. */
 export function mergeShares(spec: TopologySpec, durationNs: number, shares: readonly ResultsShare[]): Results {
   if (shares.length === 0) throw new Error('results: no partitions');
-  const merged = shares[0]!.flows.map((f) => new FlowStats(f.name, f.kind, f.from, f.to, f.latency));
+  const merged = shares[0]!.flows.map((f) => new FlowStats(f.name, f.kind, f.from, f.to, f.latency, f.flowClass, f.members));
+  const classes = new Map<string, FlowStats>();
+  const flowCount = new Map<string, number>();
+  for (const f of shares[0]!.flows) {
+    if (f.flowClass === '') continue;
+    flowCount.set(f.flowClass, (flowCount.get(f.flowClass) ?? 0) + f.members);
+    if (!classes.has(f.flowClass)) classes.set(f.flowClass, new FlowStats(f.flowClass, f.kind, '', '', f.latency, f.flowClass));
+  }
   const drops = new DropCounter();
   const devices: Record<string, unknown> = {};
   const conntrack: Record<string, unknown> = {};
@@ -87,7 +96,10 @@ export function mergeShares(spec: TopologySpec, durationNs: number, shares: read
     frameHops += s.frameHops;
     framesCaptured += s.framesCaptured;
     if (s.flows.length !== merged.length) throw new Error(`results: a partition reported ${s.flows.length} flows, expected ${merged.length}`);
-    s.flows.forEach((p, i) => merged[i]!.merge(p.share));
+    s.flows.forEach((p, i) => {
+      merged[i]!.merge(p.share);
+      classes.get(p.flowClass)?.merge(p.share);
+    });
     drops.merge(s.drops);
   }
   for (const ns of spec.namespaces) {
@@ -104,6 +116,10 @@ export function mergeShares(spec: TopologySpec, durationNs: number, shares: read
     frameHops,
     framesCaptured,
     flows: merged.map((f) => f.toJSON()),
+    classes: [...classes.values()].map((c) => {
+      const { name, kind, from: _from, to: _to, class: _class, ...stats } = c.toJSON();
+      return { class: name, kind, flows: flowCount.get(c.flowClass), ...stats };
+    }),
     drops: drops.toJSON(),
     conntrack,
     devices,

@@ -184,6 +184,8 @@ interface TrafficCommon {
   /** Namespace owning `to`, when the scenario knows it (informative). */
   toNs?: string;
   startNs: number;
+  /** What kind of path the flow takes (scenarios/flow-class.ts), e.g. "tcp: pod → ClusterIP"; results merge flows by it. */
+  class?: string;
   /**
    * Flows with the same group share one row of statistics (the flows a
    * pingAll/udpAll pattern generates: one latency distribution for thousands

@@ -35,6 +35,10 @@ export class FlowStats {
     readonly to: string,
     /** What the latency measures: round-trip or one-way. */
     readonly latency: 'rtt' | 'one-way',
+    /** The kind of path (scenarios/flow-class.ts); '' when unknown. */
+    readonly flowClass = '',
+    /** Flows this row stands for (a pattern's group shares one). */
+    readonly members = 1,
   ) {}
 
   /** Answers (or one-way arrivals) received: one per latency sample. */
@@ -93,6 +97,7 @@ export class FlowStats {
       kind: this.kind,
       from: this.from,
       to: this.to,
+      ...(this.flowClass !== '' ? { class: this.flowClass } : {}),
       sent: this.sent,
       received: this.received,
       lost: this.lost,

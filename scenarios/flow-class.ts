@@ -1,0 +1,69 @@
+/**
+ * The class of a flow, for statistics by the kind of path it takes rather than
+ * by flow: "tcp: pod → ClusterIP", "udp: pod → pod, other node",
+ * "tcp: node → NodePort, other node". A study of thousands of flows reads its
+ * answer per class (results.json `classes`, one merged row each).
+ *
+ * What decides the class is known before the run: the source namespace's
+ * kind, and what the destination address is — a Service's ClusterIP or
+ * load-balancer address, a NodePort on a node, or a pod or node address
+ * (then whether it is on the source's own node). Where a Service's backend
+ * lands is chosen per connection, so Service classes do not say "same node".
+ */
+import type { Scenario } from './scenario.js';
+import type { NamespaceSpec, TrafficSpec } from './topology.js';
+
+export interface FlowClassContext {
+  /** Namespace name -> its kind and component. */
+  namespaces: Map<string, { kind: NamespaceSpec['kind']; component: string }>;
+  /** Address -> namespace owning it (interface and bridge addresses; first owner wins). */
+  owners: Map<string, string>;
+  /** Address -> "ClusterIP" | "LoadBalancer". */
+  serviceAddresses: Map<string, string>;
+  /** Node namespace -> "port/proto" NodePorts (every node opens every NodePort). */
+  nodePorts: Set<string>;
+}
+
+export function flowClassContext(s: Scenario, namespaces: readonly NamespaceSpec[]): FlowClassContext {
+  const ctx: FlowClassContext = { namespaces: new Map(), owners: new Map(), serviceAddresses: new Map(), nodePorts: new Set() };
+  for (const ns of namespaces) {
+    ctx.namespaces.set(ns.name, { kind: ns.kind, component: ns.component });
+    for (const dev of [...ns.bridges, ...ns.interfaces]) {
+      for (const a of dev.addresses) {
+        const ip = a.slice(0, a.indexOf('/'));
+        if (!ctx.owners.has(ip)) ctx.owners.set(ip, ns.name);
+      }
+    }
+  }
+  for (const svc of s.services) {
+    ctx.serviceAddresses.set(svc.clusterIP, 'ClusterIP');
+    for (const ip of (svc as { loadBalancerIPs?: string[] }).loadBalancerIPs ?? []) ctx.serviceAddresses.set(ip, 'LoadBalancer');
+    for (const p of svc.ports) if (p.nodePort !== undefined) ctx.nodePorts.add(`${p.nodePort}/${p.protocol.toLowerCase()}`);
+  }
+  return ctx;
+}
+
+const KIND_NAMES: Record<NamespaceSpec['kind'], string> = { pod: 'pod', node: 'node', host: 'host', underlay: 'external' };
+
+export function flowClass(t: TrafficSpec, ctx: FlowClassContext): string {
+  const from = ctx.namespaces.get(t.from.ns);
+  const fromName = from === undefined ? 'external' : KIND_NAMES[from.kind];
+  const service = ctx.serviceAddresses.get(t.to);
+  let to: string;
+  if (service !== undefined) {
+    to = service;
+  } else {
+    const toNs = t.toNs ?? ctx.owners.get(t.to);
+    const dest = toNs === undefined ? undefined : ctx.namespaces.get(toNs);
+    if (toNs === undefined || dest === undefined) {
+      to = 'outside address';
+    } else {
+      const nodePort = dest.kind === 'node' && t.kind !== 'ping' && ctx.nodePorts.has(`${t.port}/${t.kind}`);
+      const what = nodePort ? 'NodePort' : KIND_NAMES[dest.kind];
+      const where = toNs === t.from.ns ? 'itself' : from !== undefined && dest.component === from.component ? 'same node' : 'other node';
+      to = `${what}, ${where}`;
+    }
+  }
+  const oneWay = t.kind === 'udp' && t.responseSize === 0 ? ' (one-way)' : '';
+  return `${t.kind}: ${fromName} → ${to}${oneWay}`;
+}

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { parseScenario } from '../../scenarios/loader.js';
+import { expandScenario } from '../../scenarios/expand.js';
+import { resolveScenario } from '../../scenarios/library.js';
+import { buildWorld } from '../../scenarios/build.js';
+import { collectShare, mergeShares } from '../../scenarios/results.js';
+import { formatSummary } from '../../cli/summary.js';
+
+describe('flow classes', () => {
+  it('name the path a flow takes: Service address, NodePort, pod or node on the same or another node', () => {
+    const spec = expandScenario(resolveScenario('cluster-services'));
+    const byName = new Map(spec.traffic.map((t) => [t.name, t.class]));
+    expect(byName.get('client conn 1')).toBe('udp: pod → ClusterIP');
+    expect(byName.get('client crr')).toBe('tcp: pod → ClusterIP');
+    expect(byName.get('n1 -> NodePort on n2')).toBe('tcp: node → NodePort, other node');
+    const cross = expandScenario(resolveScenario('cross-node'));
+    expect(cross.traffic.map((t) => t.class)).toEqual(['ping: pod → pod, other node', 'udp: pod → pod, other node (one-way)']);
+  });
+
+  it('merge every flow of a class into one row, and a pattern group counts its members', () => {
+    const text = `
+name: classes
+duration: 400ms
+scale: { nodes: 3, podsPerNode: 2 }
+traffic:
+  - pingAll: { pattern: cross-node, count: 3, interval: 50ms }
+  - pingAll: { pattern: same-node, count: 3, interval: 50ms }
+  - ping: { name: a, from: node-1/pod-1, to: node-1/pod-2, count: 2, interval: 50ms }
+  - ping: { name: b, from: node-1, to: node-2/pod-1, count: 2, interval: 50ms }
+capture: none
+`;
+    const spec = expandScenario(parseScenario(text, 'c.yaml'));
+    const world = buildWorld(spec);
+    world.sim.run(spec.durationNs);
+    const r = mergeShares(spec, spec.durationNs, [collectShare(world, 0)]);
+    const classes = r.classes as { class: string; flows: number; sent: number; received: number }[];
+    expect(classes.map((c) => [c.class, c.flows, c.sent])).toEqual([
+      ['ping: pod → pod, other node', 6, 18],
+      ['ping: pod → pod, same node', 7, 20],
+      ['ping: node → pod, other node', 1, 2],
+    ]);
+    for (const c of classes) expect(c.received).toBe(c.sent);
+    expect(formatSummary(r)).toMatch(/by class:\n.*\nping: pod → pod, other node \(6\)\s+18\s+18\s+0\s+rtt/);
+  });
+});
