@@ -1,0 +1,58 @@
+/**
+ * A node's pod networking done by its CNI configuration: ADD for every pod in
+ * order, as the kubelet's sandboxes come up, on one CniNode. The result is
+ * plain data for scenarios/expand.ts: the bridges, each pod's veth pair,
+ * addresses and routes, the node's routes and the nat rules the plugins wrote,
+ * plus each pod's CNI result to write as cni/<node>.<pod>.json.
+ */
+import { formatIpv4, parseCidr } from '../ipv4.js';
+import type { RouteSpec } from '../topology.js';
+import type { CniConfList } from './conflist.js';
+import { CniNode, type PodNetwork, sandboxId, sandboxNetns } from './execute.js';
+import type { BridgeDevice, PortMapping } from './plugin.js';
+import { formatResult } from './result.js';
+
+export interface CniPodInput {
+  name: string;
+  hostPorts?: PortMapping[];
+}
+
+export interface CniNodeNetwork {
+  /** The configuration file (or "<scenario> (inline cni.config)"). */
+  file: string;
+  bridges: BridgeDevice[];
+  /** By pod name, in pod order. */
+  pods: Map<string, PodNetwork & { ip: string; containerId: string }>;
+  hostRoutes: RouteSpec[];
+  /** iptables-restore text of the plugins' nat rules ('' when none). */
+  iptables: string;
+}
+
+export function runNodeCni(nodeName: string, list: CniConfList, pods: readonly CniPodInput[]): CniNodeNetwork {
+  const node = new CniNode(nodeName);
+  const out = new Map<string, PodNetwork & { ip: string; containerId: string }>();
+  for (const pod of pods) {
+    const containerId = sandboxId(nodeName, pod.name);
+    const net = node.add(list, {
+      containerId,
+      netns: sandboxNetns(containerId),
+      ifName: 'eth0',
+      ...(pod.hostPorts !== undefined ? { portMappings: pod.hostPorts } : {}),
+    });
+    const first = net.result.ips.find((x) => x.interface === undefined || net.result.interfaces[x.interface]?.sandbox !== undefined);
+    if (first === undefined) throw new Error(`${list.file}: the result for pod ${pod.name} has no address in the sandbox`);
+    out.set(pod.name, { ...net, ip: formatIpv4(parseCidr(first.address)!.base), containerId });
+  }
+  return {
+    file: list.file,
+    bridges: [...node.bridges.values()],
+    pods: out,
+    hostRoutes: [...out.values()].flatMap((p) => p.hostRoutes),
+    iptables: node.nat.restoreText(),
+  };
+}
+
+/** The JSON of a pod's result, as the runtime would cache it. */
+export function podResultJson(net: PodNetwork): string {
+  return JSON.stringify(formatResult(net.result), null, 2) + '\n';
+}

@@ -1,0 +1,44 @@
+/**
+ * How a node's CNI execution (scenarios/cni/node-network.ts) replaces the
+ * built-in wiring in the TopologySpec: the plugins' bridges instead of the
+ * node bridge, their host veths, the nat rules they wrote (restored after the
+ * node's other rules, with --noflush), their host routes; in each pod the
+ * interface, addresses and routes of the result.
+ */
+import { BRIDGE_AGEING_NS } from '../expand.js';
+import type { Scenario } from '../scenario.js';
+import type { NamespaceSpec, TopologySpec } from '../topology.js';
+import type { CniNodeNetwork } from './node-network.js';
+import { formatResult } from './result.js';
+
+export function applyCniNode(ns: NamespaceSpec, net: CniNodeNetwork): void {
+  ns.bridges = net.bridges.map((b) => ({ name: b.name, mac: b.mac, mtu: b.mtu, addresses: [...b.addresses], ageingNs: BRIDGE_AGEING_NS }));
+  const eth0 = ns.interfaces.filter((i) => i.name === 'eth0');
+  ns.interfaces = [
+    ...eth0,
+    ...[...net.pods.values()].map((p) => ({
+      name: p.hostVeth.name,
+      mac: p.hostVeth.mac,
+      mtu: p.hostVeth.mtu,
+      addresses: [...p.hostVeth.addresses],
+      ...(p.hostVeth.master !== undefined ? { master: p.hostVeth.master, hairpin: p.hostVeth.hairpin } : {}),
+    })),
+  ];
+  if (net.iptables !== '') ns.iptables = [...(ns.iptables ?? []), { text: net.iptables, file: `${net.file} (CNI nat rules)`, lineOffset: 0 }];
+  if (net.hostRoutes.length > 0) ns.routes = [...ns.routes, ...net.hostRoutes];
+}
+
+export function applyCniPod(ns: NamespaceSpec, net: CniNodeNetwork, pod: string): void {
+  const p = net.pods.get(pod)!;
+  ns.interfaces = [{ name: p.podIf.name, mac: p.podIf.mac, mtu: p.podIf.mtu, addresses: [...p.podIf.addresses] }];
+  ns.routes = p.podRoutes.map((r) => ({ ...r }));
+}
+
+export function cniResults(s: Scenario): Pick<TopologySpec, 'cniResults'> {
+  const out: NonNullable<TopologySpec['cniResults']> = [];
+  for (const node of s.nodes) {
+    if (node.cniNetwork === undefined) continue;
+    for (const [pod, p] of node.cniNetwork.pods) out.push({ node: node.name, pod, result: formatResult(p.result) });
+  }
+  return out.length > 0 ? { cniResults: out } : {};
+}
