@@ -1,0 +1,235 @@
+import type { EventHandler } from '../../engine/simulation.js';
+import type { Netns } from '../stack/netns.js';
+import type { Connection, ConnectionHandlers, TcpError } from '../stack/tcp/index.js';
+import type { Packet } from '../packet.js';
+
+/**
+ * kube-proxy's original "userspace" mode (pkg/proxy/userspace): for every
+ * Service port, kube-proxy listens on a port of its own on the node, iptables
+ * REDIRECTs (from pods) or DNATs (from the node) the Service's address and
+ * port to it, and the proxy process does the rest in user space:
+ *
+ * - TCP (proxysocket.go, tcpProxySocket.ProxyLoop): accept the client's
+ *   connection, pick a backend round-robin (LoadBalancerRR, with ClientIP
+ *   affinity when the Service asks for it), open a second connection to the
+ *   backend from the node, and copy bytes both ways (io.Copy in two
+ *   goroutines); when one side ends, the other is closed.
+ * - UDP (udpProxySocket): a socket per client address towards the chosen
+ *   backend, datagrams copied both ways; the client's entry expires after
+ *   `udpIdleNs` without traffic.
+ *
+ * Every hand-over through the process costs `copyNs` (a read and a write
+ * syscall, a wakeup of the goroutine), charged before the bytes move on; a
+ * new connection costs `acceptNs` more. Two TCP connections appear in the
+ * captures, and the backend sees the node, not the client, as its peer.
+ */
+export interface ProxyPortConfig {
+  /** "namespace/name:port" as kube-proxy names a service port. */
+  name: string;
+  protocol: 'TCP' | 'UDP';
+  /** The port the proxy listens on (what the iptables rules redirect to). */
+  proxyPort: number;
+  backends: { ip: number; port: number }[];
+  affinity: 'None' | 'ClientIP';
+}
+
+export interface UserspaceProxyCosts {
+  /** Per copy of a chunk of bytes through the process (read + write + wakeup). */
+  copyNs: number;
+  /** Per accepted connection (accept, pick, connect). */
+  acceptNs: number;
+  /** A UDP client's backend socket is dropped after this long idle (kube-proxy's --udp-timeout, 250 ms). */
+  udpIdleNs: number;
+}
+
+export const DEFAULT_USERSPACE_COSTS: UserspaceProxyCosts = { copyNs: 10_000, acceptNs: 20_000, udpIdleNs: 250_000_000 };
+
+/** What the proxy did, for results and tests. */
+export interface UserspaceProxyStats {
+  accepted: number;
+  backendConnects: number;
+  bytesCopied: number;
+  datagramsCopied: number;
+  errors: number;
+}
+
+const EV_RUN = 0;
+
+/** Work deferred by the processing cost: a queue of closures run in order (one event per item). */
+class DeferredWork implements EventHandler {
+  private readonly queue: (() => void)[] = [];
+  private head = 0;
+
+  constructor(private readonly ns: Netns) {}
+
+  after(delayNs: number, fn: () => void): void {
+    this.queue.push(fn);
+    this.ns.component.schedule(delayNs, this, EV_RUN);
+  }
+
+  handleEvent(): void {
+    const fn = this.queue[this.head]!;
+    this.queue[this.head++] = undefined as unknown as () => void;
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    }
+    fn();
+  }
+}
+
+/** LoadBalancerRR: round-robin over a port's backends, sticky per client address with ClientIP affinity. */
+class RoundRobin {
+  private next = 0;
+  private readonly sticky = new Map<number, number>();
+
+  constructor(private readonly port: ProxyPortConfig) {}
+
+  pick(client: number): { ip: number; port: number } | undefined {
+    const backends = this.port.backends;
+    if (backends.length === 0) return undefined;
+    if (this.port.affinity === 'ClientIP') {
+      const k = this.sticky.get(client);
+      if (k !== undefined) return backends[k];
+    }
+    const k = this.next;
+    this.next = (this.next + 1) % backends.length;
+    if (this.port.affinity === 'ClientIP') this.sticky.set(client, k);
+    return backends[k];
+  }
+}
+
+export class UserspaceProxy {
+  readonly stats: UserspaceProxyStats = { accepted: 0, backendConnects: 0, bytesCopied: 0, datagramsCopied: 0, errors: 0 };
+  private readonly work: DeferredWork;
+
+  constructor(
+    private readonly ns: Netns,
+    ports: readonly ProxyPortConfig[],
+    private readonly costs: UserspaceProxyCosts = DEFAULT_USERSPACE_COSTS,
+  ) {
+    this.work = new DeferredWork(ns);
+    for (const p of ports) {
+      const rr = new RoundRobin(p);
+      if (p.protocol === 'TCP') ns.tcp.listen(p.proxyPort, { onAccept: (c) => this.acceptTcp(c, rr) });
+      else ns.udp.bind(p.proxyPort, new UdpPortal(this, ns, p, rr, costs));
+    }
+  }
+
+  /** Runs `fn` after the process has spent `ns` on it. */
+  defer(ns: number, fn: () => void): void {
+    this.work.after(ns, fn);
+  }
+
+  private acceptTcp(client: Connection, rr: RoundRobin): ConnectionHandlers {
+    this.stats.accepted++;
+    let backend: Connection | null = null;
+    let pending = 0;
+    let clientEnded = false;
+    this.defer(this.costs.acceptNs, () => {
+      const target = rr.pick(client.remoteAddr);
+      if (target === undefined) {
+        // No endpoints: kube-proxy closes the accepted connection.
+        this.stats.errors++;
+        client.close();
+        return;
+      }
+      this.stats.backendConnects++;
+      try {
+        backend = this.ns.tcp.connect(target.ip, target.port, {
+          onConnected: (b) => {
+            if (pending > 0) b.send(pending);
+            pending = 0;
+            if (clientEnded) b.close();
+          },
+          onData: (_b, n) => this.copy(n, () => client.send(n)),
+          onEnd: () => this.defer(this.costs.copyNs, () => client.close()),
+          onError: (_b, _e: TcpError) => {
+            this.stats.errors++;
+            client.abort();
+          },
+        });
+      } catch {
+        // No route to the backend (ENETUNREACH): the proxy drops the client.
+        this.stats.errors++;
+        client.abort();
+      }
+    });
+    return {
+      onData: (_c, n) =>
+        this.copy(n, () => {
+          if (backend !== null && backend.stateName === 'ESTABLISHED') backend.send(n);
+          else pending += n;
+        }),
+      onEnd: () =>
+        this.defer(this.costs.copyNs, () => {
+          clientEnded = true;
+          if (backend !== null && backend.stateName === 'ESTABLISHED') backend.close();
+        }),
+      onError: () => {
+        this.stats.errors++;
+        backend?.abort();
+      },
+    };
+  }
+
+  /** One chunk through the process: read, then write after the copy cost. */
+  copy(n: number, write: () => void): void {
+    this.stats.bytesCopied += n;
+    this.defer(this.costs.copyNs, write);
+  }
+}
+
+/** One UDP service port: a backend socket per client (address, port), as udpProxySocket's ClientCache. */
+class UdpPortal {
+  private readonly clients = new Map<number, { port: number; lastNs: number; backend: { ip: number; port: number } }>();
+
+  constructor(
+    private readonly proxy: UserspaceProxy,
+    private readonly ns: Netns,
+    private readonly cfg: ProxyPortConfig,
+    private readonly rr: RoundRobin,
+    private readonly costs: UserspaceProxyCosts,
+  ) {}
+
+  onDatagram(pkt: Packet, src: number, srcPort: number, _dst: number, off: number, len: number): void {
+    const key = src * 65536 + srcPort;
+    const now = this.ns.now();
+    let c = this.clients.get(key);
+    if (c !== undefined && now - c.lastNs > this.costs.udpIdleNs) {
+      this.ns.udp.unbind(c.port);
+      this.clients.delete(key);
+      c = undefined;
+    }
+    if (c === undefined) {
+      const backend = this.rr.pick(src);
+      if (backend === undefined) {
+        this.proxy.stats.errors++;
+        return;
+      }
+      const entry = { port: 0, lastNs: now, backend };
+      // The reply socket: answers from the backend go back to this client from the proxy port.
+      entry.port = this.ns.udp.bind(0, {
+        onDatagram: (rp: Packet, _s: number, _sp: number, _d: number, roff: number, rlen: number) => {
+          entry.lastNs = this.ns.now();
+          const bytes = rp.buf.slice(roff, roff + rlen);
+          this.proxy.stats.datagramsCopied++;
+          this.proxy.defer(this.costs.copyNs, () => this.ns.udp.send(this.cfg.proxyPort, src, srcPort, bytes.length, (b, o) => b.set(bytes, o)));
+        },
+        onIcmpError: () => void this.proxy.stats.errors++,
+      });
+      c = entry;
+      this.clients.set(key, c);
+    }
+    c.lastNs = now;
+    const target = c.backend;
+    const fromPort = c.port;
+    const bytes = pkt.buf.slice(off, off + len);
+    this.proxy.stats.datagramsCopied++;
+    this.proxy.defer(this.costs.copyNs, () => this.ns.udp.send(fromPort, target.ip, target.port, bytes.length, (b, o) => b.set(bytes, o)));
+  }
+
+  onIcmpError(): void {
+    this.proxy.stats.errors++;
+  }
+}
