@@ -10,6 +10,7 @@ import { PingApp } from '../models/apps/ping.js';
 import { UdpClient, UdpServer } from '../models/apps/udp-rr.js';
 import { TcpClient, TcpServer } from '../models/apps/tcp-rr.js';
 import { FlowStats } from '../models/stats/flow-stats.js';
+import { DEFAULT_USERSPACE_COSTS, UserspaceProxy } from '../models/apps/userspace-proxy.js';
 import { parseCidr, parseIpv4, parseMac } from '../models/wire/addr.js';
 import type { LinkSpec, NamespaceSpec, RouteSpec, TcpSpec, TopologySpec, TrafficSpec } from './topology.js';
 import { VxlanDevice } from '../models/devices/vxlan.js';
@@ -139,6 +140,7 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
     if (s.protocol === 'tcp') servers.tcp.set(`${s.ns}:${s.port}`, new TcpServer(ns, s.port, s.requestSize ?? 64, s.responseSize));
     else servers.udp.set(`${s.ns}:${s.port}`, new UdpServer(ns, s.port, s.responseSize));
   }
+  for (const nsSpec of spec.namespaces) if (nsSpec.userspaceProxy !== undefined) buildUserspaceProxy(namespaces.get(nsSpec.name)!, nsSpec.userspaceProxy);
   const groups = new Map<string, FlowStats>();
   for (const t of spec.traffic) {
     let stats = t.group === undefined ? undefined : groups.get(t.group);
@@ -181,6 +183,12 @@ function loadNftables(ns: Netns, nsSpec: NamespaceSpec, spec: TopologySpec): voi
  * addresses as /32s, and IPVS loaded with the virtual servers. A dummy's MAC
  * is random (eth_hw_addr_random): drawn from its own stream.
  */
+/** kube-proxy's userspace proxy process in a node namespace, listening on its proxy ports. */
+function buildUserspaceProxy(ns: Netns, p: NonNullable<NamespaceSpec['userspaceProxy']>): void {
+  const ports = p.ports.map((x) => ({ ...x, backends: x.backends.map((b) => ({ ip: parseIpv4(b.ip), port: b.port })) }));
+  new UserspaceProxy(ns, ports, { copyNs: p.copyNs, acceptNs: p.acceptNs, udpIdleNs: DEFAULT_USERSPACE_COSTS.udpIdleNs });
+}
+
 function buildIpvs(ns: Netns, nsSpec: NamespaceSpec): void {
   const spec = nsSpec.ipvs;
   if (spec === undefined) return;

@@ -26,9 +26,10 @@ import { cidrNetwork, formatIpv4, hexIp, parseCidr, parseIpv4 } from './ipv4.js'
 import { uniqueName } from './normalize.js';
 import { patternPairs } from './patterns.js';
 import type { IptablesSource, Scenario, TrafficItem } from './scenario.js';
-import { kubeProxyIpvsConfig, kubeProxyNftSource, kubeProxySources } from './services.js';
+import { kubeProxyIpvsConfig, kubeProxyNftSource, kubeProxySources, kubeProxyUserspaceConfig } from './services.js';
 import { KUBE_IPVS_DEVICE } from '../models/k8s/kube-proxy/ipvs.js';
 import { overlayPlan } from './overlay.js';
+import { applyCniNode, applyCniPod, cniResults } from './cni/topology-parts.js';
 import { flowClass, flowClassContext } from './flow-class.js';
 import type {
   LinkSpec,
@@ -132,6 +133,7 @@ export function expandScenario(s: Scenario): TopologySpec {
       ...(node.conntrackMax !== undefined ? { conntrackMax: node.conntrackMax } : {}),
       ...nodeIpsets(s, node),
       ...nodeIpvs(s, node),
+      ...nodeUserspace(s, node),
       ...(node.nfacct !== undefined ? { nfacct: node.nfacct } : {}),
       bridges: [
         {
@@ -156,6 +158,7 @@ export function expandScenario(s: Scenario): TopologySpec {
       ...(tunnels !== undefined ? { tunnels: tunnels.tunnels, neighbours: tunnels.neighbours } : {}),
       routes: tunnels !== undefined ? [nodeDefault, ...tunnels.routes] : nodeRoutes(nodeDefault, hostGw, i),
     });
+    if (node.cniNetwork !== undefined) applyCniNode(namespaces[namespaces.length - 1]!, node.cniNetwork);
     links.push({
       kind: 'wire',
       a: { ns: node.name, ifname: 'eth0' },
@@ -179,6 +182,7 @@ export function expandScenario(s: Scenario): TopologySpec {
         interfaces: [{ name: 'eth0', mac: mac(scheme.podEth, pod.ip), mtu: podMtu, addresses: [`${pod.ip}/${podLen}`] }],
         routes: [podDefault],
       });
+      if (node.cniNetwork !== undefined) applyCniPod(namespaces[namespaces.length - 1]!, node.cniNetwork, pod.name);
       links.push({
         kind: 'veth',
         a: { ns: node.name, ifname: pod.hostVeth },
@@ -203,6 +207,7 @@ export function expandScenario(s: Scenario): TopologySpec {
     captures: captures(s.capture, namespaces),
     traffic: classified(s, namespaces, expandTraffic(s)),
     ...(s.servers.length > 0 ? { servers: s.servers.map((x) => ({ ...x })) } : {}),
+    ...cniResults(s),
   };
 }
 
@@ -231,6 +236,13 @@ function nodeIpsets(s: Scenario, node: Scenario['nodes'][number]): { ipsets?: No
 function nodeIpvs(s: Scenario, node: Scenario['nodes'][number]): { ipvs?: NonNullable<NamespaceSpec['ipvs']> } {
   const c = kubeProxyIpvsConfig(s, node);
   return c !== undefined ? { ipvs: { device: KUBE_IPVS_DEVICE, addresses: c.dummyAddresses, services: c.virtualServers } } : {};
+}
+
+/** kube-proxy's proxy process and its ports, in userspace mode. */
+function nodeUserspace(s: Scenario, node: Scenario['nodes'][number]): { userspaceProxy?: NonNullable<NamespaceSpec['userspaceProxy']> } {
+  const c = kubeProxyUserspaceConfig(s, node);
+  if (c === undefined || s.kubeProxy.mode !== 'userspace') return {};
+  return { userspaceProxy: { copyNs: s.kubeProxy.userspace.copyNs, acceptNs: s.kubeProxy.userspace.acceptNs, ports: c.ports } };
 }
 
 /** kube-proxy's nftables ruleset for the node, in nftables mode. */

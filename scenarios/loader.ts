@@ -15,6 +15,8 @@ import { type RawScenario, normalizeScenario } from './normalize.js';
 import type { IptablesSource, Scenario } from './scenario.js';
 import { type Issue, checkSchema } from './schema-check.js';
 import { SourceMap } from './source-map.js';
+import { resolveCni } from './cni/resolve.js';
+import { applyManifests } from './manifests/index.js';
 
 /** Parses and validates scenario text; `fileName` is only used in messages. */
 export function parseScenario(text: string, fileName: string): Scenario {
@@ -45,8 +47,13 @@ export function parseScenario(text: string, fileName: string): Scenario {
   const schemaIssues = checkSchema(data);
   if (schemaIssues.length > 0) throw new ScenarioError(locate(schemaIssues), fileName);
 
+  // Kubernetes manifests add pods and services to the data; their problems name the manifest file.
+  const manifests = applyManifests(data as RawScenario, fileName, (path) => source.locate(path, false));
   const { scenario, issues } = normalizeScenario(data as RawScenario);
-  if (issues.length > 0) throw new ScenarioError(locate(issues), fileName);
+  if (issues.length > 0) throw manifests?.error(issues, locate, fileName) ?? new ScenarioError(locate(issues), fileName);
+  manifests?.finish(scenario);
+  const cniIssues = resolveCni(scenario, fileName, (path) => source.locate(path, false).line);
+  if (cniIssues.length > 0) throw new ScenarioError(cniIssues, fileName);
   const ruleIssues = resolveIptables(scenario, fileName, (path) => source.locate(path, false).line);
   if (ruleIssues.length > 0) throw new ScenarioError(ruleIssues, fileName);
   return scenario;

@@ -39,6 +39,7 @@ import {
 } from './nodes.js';
 import type {
   Arrivals,
+  CniSource,
   NodeConfig,
   PodConfig,
   Routing,
@@ -122,6 +123,7 @@ interface RawPod {
   hairpin?: boolean;
   hostVeth?: string;
   labels?: Record<string, string>;
+  hostPorts?: { hostPort: number; containerPort: number; protocol?: 'tcp' | 'udp' }[];
 }
 interface RawNode {
   name: string;
@@ -135,7 +137,9 @@ interface RawNode {
   conntrackMax?: number;
   ipsets?: IpSetConfig[];
   nfacct?: string[];
+  cni?: RawCni;
 }
+type RawCni = { conflist: string } | { config: unknown };
 export interface RawScenario {
   name: string;
   description?: string;
@@ -158,13 +162,16 @@ export interface RawScenario {
     txqueuelen?: number;
   };
   nodes?: RawNode[];
+  cni?: RawCni;
   scale?: { nodes: number; podsPerNode?: number };
   traffic?: RawTrafficItem[];
   servers?: { on: string; port: number; protocol?: 'udp' | 'tcp'; requestSize?: number; responseSize?: number }[];
   capture?: 'all' | 'none' | string[];
   serviceCIDR?: string;
-  kubeProxy?: { mode?: KubeProxyMode; ipvs?: { scheduler?: 'rr' | 'lc' } };
+  kubeProxy?: { mode?: KubeProxyMode; ipvs?: { scheduler?: 'rr' | 'lc' }; userspace?: { copyCost?: string; acceptCost?: string } };
   services?: RawService[];
+  /** Read by the loader (scenarios/manifests/), which adds their pods and services before normalizing. */
+  manifests?: string[];
   netfilter?: { ruleCost?: DurationText; conntrackCost?: DurationText; natSetupCost?: DurationText };
   /** Read only by `podwire sweep` (scenarios/sweep/grid.ts); a single run ignores it. */
   sweep?: Record<string, unknown[]>;
@@ -276,6 +283,7 @@ class Normalizer {
     } else {
       this.fail(['nodes'], 'is required (or scale, to generate nodes)', []);
     }
+    this.cniSources(nodes);
 
     const index = new EndpointIndex(nodes, underlay.gateway ? formatIpv4(underlay.gateway) : '');
     const traffic = this.traffic(index, nodes, durationNs);
@@ -566,6 +574,28 @@ class Normalizer {
 
     this.podCidrOverlaps(podCidrs);
     return nodes;
+  }
+
+  /**
+   * Each node's `cni` (its own, else the cluster's), which the loader executes
+   * (scenarios/cni/); with it pod IPs come from host-local. hostPorts are the
+   * runtime's portMappings, served only by the CNI portmap plugin.
+   */
+  private cniSources(nodes: NodeConfig[]): void {
+    nodes.forEach((node, i) => {
+      const rn = this.raw.nodes?.[i];
+      const src: CniSource | undefined =
+        rn?.cni !== undefined ? { ...rn.cni, at: ['nodes', i, 'cni'] } : this.raw.cni !== undefined ? { ...this.raw.cni, at: ['cni'] } : undefined;
+      if (src !== undefined) node.cni = src;
+      rn?.pods?.forEach((rp, j) => {
+        const at: PathSegment[] = ['nodes', i, 'pods', j];
+        if (src !== undefined && rp.ip !== undefined) this.fail([...at, 'ip'], "is given by the CNI configuration's IPAM (host-local) when the node has cni; remove it");
+        if (rp.hostPorts === undefined) return;
+        if (src === undefined) this.fail([...at, 'hostPorts'], 'needs cni: a CNI configuration with the portmap plugin maps host ports');
+        const pod = node.pods[j];
+        if (pod !== undefined) pod.hostPorts = rp.hostPorts.map((h) => ({ hostPort: h.hostPort, containerPort: h.containerPort, protocol: h.protocol ?? 'tcp' }));
+      });
+    });
   }
 
   private nodeName(name: string, path: PathSegment[], seen: Map<string, number>, index: number): void {

@@ -140,6 +140,7 @@ export function stageRun(outDir: string): string {
  */
 export function commitRun(spec: TopologySpec, staging: string, outDir: string, results: Results, format: 'pcapng' | 'pcap', single = false): Omit<RunResult, 'world'> {
   writeFileSync(join(staging, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  writeCniResults(spec, join(staging, 'cni'));
   const finalCaptures = join(outDir, 'captures');
   const resultsFile = join(outDir, 'results.json');
   rmSync(finalCaptures, { recursive: true, force: true });
@@ -151,6 +152,9 @@ export function commitRun(spec: TopologySpec, staging: string, outDir: string, r
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
+  const finalCni = join(outDir, 'cni');
+  rmSync(finalCni, { recursive: true, force: true });
+  if (spec.cniResults !== undefined) renameSync(join(staging, 'cni'), finalCni);
   renameSync(join(staging, 'results.json'), resultsFile);
   const captureFiles = new Map(spec.captures.map((p) => [p, join(finalCaptures, single ? SINGLE_CAPTURE_FILE : captureFileName(p, format))]));
   return { captureFiles, results, resultsFile };
@@ -200,6 +204,13 @@ function writeNetfilterState(world: World, dir: string): void {
     const acct = nf.iptables.nfacct.list();
     if (acct !== '') writeFileSync(`${base}.nfacct`, acct);
   }
+}
+
+/** Each CNI-wired pod's ADD result, as cni/<node>.<pod>.json. */
+function writeCniResults(spec: TopologySpec, dir: string): void {
+  if (spec.cniResults === undefined) return;
+  mkdirSync(dir, { recursive: true });
+  for (const r of spec.cniResults) writeFileSync(join(dir, `${r.node}.${r.pod}.json`), JSON.stringify(r.result, null, 2) + '\n');
 }
 
 function findDevice(world: World, point: string): NetDevice {

@@ -7,6 +7,8 @@
  */
 
 import type { ServiceConfig } from './services.js';
+import type { CniNodeNetwork } from './cni/node-network.js';
+import type { PortMapping } from './cni/plugin.js';
 
 /** Naming and MAC scheme of node bridges and veths: CNI bridge plugin or Docker's default bridge. */
 export type Runtime = 'cni' | 'docker';
@@ -62,7 +64,10 @@ export interface Scenario {
   /** The range ClusterIPs are allocated from (kube-apiserver --service-cluster-ip-range). */
   serviceCIDR: string;
   /** How Services are programmed on every node: kube-proxy's iptables, ipvs or nftables mode. */
-  kubeProxy: { mode: 'iptables' | 'nftables' } | { mode: 'ipvs'; ipvs: { scheduler: 'rr' | 'lc' } };
+  kubeProxy:
+    | { mode: 'iptables' | 'nftables' }
+    | { mode: 'ipvs'; ipvs: { scheduler: 'rr' | 'lc' } }
+    | { mode: 'userspace'; userspace: { copyNs: number; acceptNs: number } };
   /** Services, resolved: ClusterIPs and NodePorts allocated, endpoints selected. */
   services: ServiceConfig[];
   /** "all", "none", or capture points "<namespace>/<interface>" (may name "lo"). */
@@ -98,7 +103,14 @@ export interface NodeConfig {
   ipsets?: IpSetConfig[];
   /** nfacct objects for -m nfacct. */
   nfacct?: string[];
+  /** The node's (or the cluster's) CNI configuration: a file relative to the scenario, or inline JSON. */
+  cni?: CniSource;
+  /** Pod networking as that configuration's ADDs made it (resolved by the loader, scenarios/cni/). */
+  cniNetwork?: CniNodeNetwork;
 }
+
+/** `cni:` of a node or the cluster; `at` is where it was written (for errors). */
+export type CniSource = ({ conflist: string } | { config: unknown }) & { at: (string | number)[] };
 
 /** An ip set: name, type and elements in `ipset add` syntax. */
 export interface IpSetConfig {
@@ -123,6 +135,8 @@ export interface PodConfig {
   hostVeth: string;
   /** metadata.labels, for Service selectors; absent when the file gives none. */
   labels?: Record<string, string>;
+  /** Container hostPorts: the runtime's portMappings for the CNI portmap plugin (needs cni). */
+  hostPorts?: PortMapping[];
 }
 
 export interface ScaleConfig {

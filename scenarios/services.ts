@@ -20,6 +20,10 @@ import {
   type Service,
 } from '../models/k8s/kube-proxy/index.js';
 import type { PathSegment } from './errors.js';
+import { kubeProxyUserspace, type UserspaceConfig } from '../models/k8s/kube-proxy/userspace.js';
+import { DEFAULT_USERSPACE_COSTS } from '../models/apps/userspace-proxy.js';
+import { randomStream } from '../engine/rng.js';
+import { parseDuration } from '../engine/time.js';
 import { type Cidr, cidrBroadcast, cidrContains, cidrNetwork, cidrsOverlap, formatCidr, formatIpv4, hasHostBits, parseCidr, parseIpv4 } from './ipv4.js';
 import type { IptablesSource, NodeConfig, Scenario, ServerConfig } from './scenario.js';
 
@@ -32,7 +36,7 @@ export const NODE_PORT_MAX = 32767;
 export const DEFAULT_SERVICE_MESSAGE_SIZE = 64;
 
 /** kube-proxy modes; only iptables is modelled. */
-export type KubeProxyMode = 'iptables' | 'ipvs' | 'nftables';
+export type KubeProxyMode = 'iptables' | 'ipvs' | 'nftables' | 'userspace';
 
 export interface ServicePortConfig {
   /** '' for a single unnamed port. */
@@ -50,6 +54,7 @@ export interface ServicePortConfig {
 /** A pod selected by a Service, in node/pod order. */
 export interface ServiceEndpoint {
   node: string;
+  /** '' when the endpoint is the node's own address (an EndpointSlice may name one). */
   pod: string;
   ip: string;
 }
@@ -57,11 +62,17 @@ export interface ServiceEndpoint {
 export interface ServiceConfig {
   name: string;
   namespace: string;
-  type: 'ClusterIP' | 'NodePort';
+  type: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
   clusterIP: string;
   ports: ServicePortConfig[];
   selector: Record<string, string>;
   externalTrafficPolicy: 'Cluster' | 'Local';
+  /** Cluster, or Local: traffic from inside the cluster goes to this node's endpoints only. */
+  internalTrafficPolicy: 'Cluster' | 'Local';
+  /** type LoadBalancer: the load balancer's addresses (status.loadBalancer.ingress[].ip). */
+  loadBalancerIPs: string[];
+  /** type LoadBalancer: sources allowed through the load balancer IPs (kube-proxy's KUBE-FW chain); empty allows all. */
+  loadBalancerSourceRanges: string[];
   sessionAffinity: 'None' | 'ClientIP';
   endpoints: ServiceEndpoint[];
 }
@@ -71,7 +82,7 @@ export interface RawService {
   name: string;
   namespace?: string;
   clusterIP?: string;
-  type?: 'ClusterIP' | 'NodePort';
+  type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
   ports: {
     name?: string;
     protocol?: 'TCP' | 'UDP';
@@ -83,7 +94,15 @@ export interface RawService {
   }[];
   selector?: Record<string, string>;
   externalTrafficPolicy?: 'Cluster' | 'Local';
+  internalTrafficPolicy?: 'Cluster' | 'Local';
+  loadBalancerIPs?: string[];
+  loadBalancerSourceRanges?: string[];
   sessionAffinity?: 'None' | 'ClientIP';
+}
+
+/** NodePort and LoadBalancer Services get NodePorts (allocateLoadBalancerNodePorts defaults to true). */
+function hasNodePorts(type: RawService['type']): boolean {
+  return type === 'NodePort' || type === 'LoadBalancer';
 }
 
 type Fail = (path: PathSegment[], message: string) => void;
@@ -123,17 +142,34 @@ export function serviceCidr(text: string | undefined, ranges: OtherRanges, fail:
 }
 
 /** kubeProxy.mode: iptables (default), ipvs or nftables. */
-export function kubeProxyMode(mode: KubeProxyMode | undefined, fail: Fail): 'iptables' | 'nftables' | 'ipvs' {
-  if (mode === 'nftables' || mode === 'ipvs') return mode;
-  if (mode !== undefined && mode !== 'iptables') fail(['kubeProxy', 'mode'], `${mode} is not modelled yet (use iptables, ipvs or nftables)`);
+export function kubeProxyMode(mode: KubeProxyMode | undefined, fail: Fail): KubeProxyMode {
+  if (mode === 'nftables' || mode === 'ipvs' || mode === 'userspace') return mode;
+  if (mode !== undefined && mode !== 'iptables') fail(['kubeProxy', 'mode'], `${mode} is not modelled (use iptables, ipvs, nftables or userspace)`);
   return 'iptables';
 }
 
-/** The file's kubeProxy: the mode, and for ipvs its scheduler (kube-proxy's default rr). */
-export function kubeProxyConfig(raw: { mode?: KubeProxyMode; ipvs?: { scheduler?: 'rr' | 'lc' } } | undefined, fail: Fail): Scenario['kubeProxy'] {
+/** The file's kubeProxy: the mode, for ipvs its scheduler (kube-proxy's default rr), for userspace the proxy's costs. */
+export function kubeProxyConfig(
+  raw: { mode?: KubeProxyMode; ipvs?: { scheduler?: 'rr' | 'lc' }; userspace?: { copyCost?: string; acceptCost?: string } } | undefined,
+  fail: Fail,
+): Scenario['kubeProxy'] {
   const mode = kubeProxyMode(raw?.mode, fail);
+  if (raw?.ipvs !== undefined && mode !== 'ipvs') fail(['kubeProxy', 'ipvs'], `applies to mode ipvs only (mode is ${mode})`);
+  if (raw?.userspace !== undefined && mode !== 'userspace') fail(['kubeProxy', 'userspace'], `applies to mode userspace only (mode is ${mode})`);
   if (mode === 'ipvs') return { mode, ipvs: { scheduler: raw?.ipvs?.scheduler ?? 'rr' } };
-  if (raw?.ipvs !== undefined) fail(['kubeProxy', 'ipvs'], `applies to mode ipvs only (mode is ${mode})`);
+  if (mode === 'userspace') {
+    const cost = (key: 'copyCost' | 'acceptCost', dflt: number): number => {
+      const text = raw?.userspace?.[key];
+      if (text === undefined) return dflt;
+      try {
+        return parseDuration(text);
+      } catch (e) {
+        fail(['kubeProxy', 'userspace', key], (e as Error).message);
+        return dflt;
+      }
+    };
+    return { mode, userspace: { copyNs: cost('copyCost', DEFAULT_USERSPACE_COSTS.copyNs), acceptNs: cost('acceptCost', DEFAULT_USERSPACE_COSTS.acceptNs) } };
+  }
   return { mode };
 }
 
@@ -171,7 +207,7 @@ export function resolveServices(raw: readonly RawService[], cidr: Cidr | undefin
       if (p.nodePort === undefined) return;
       const at: PathSegment[] = ['services', i, 'ports', j, 'nodePort'];
       const owner = nodePorts.get(p.nodePort);
-      if ((s.type ?? 'ClusterIP') !== 'NodePort') fail(at, 'applies to type NodePort only');
+      if (!hasNodePorts(s.type)) fail(at, 'applies to type NodePort only');
       else if (p.nodePort < NODE_PORT_MIN || p.nodePort > NODE_PORT_MAX) {
         fail(at, `${p.nodePort} is outside the NodePort range ${NODE_PORT_MIN}-${NODE_PORT_MAX}`);
       } else if (owner !== undefined) fail(at, `${p.nodePort} is already used by ${owner}`);
@@ -213,7 +249,7 @@ export function resolveServices(raw: readonly RawService[], cidr: Cidr | undefin
       if (protocol === 'UDP' && p.requestSize !== undefined) fail([...pat, 'requestSize'], 'applies to TCP ports only (a UDP request is one datagram)');
 
       let nodePort = p.nodePort;
-      if (type === 'NodePort' && nodePort === undefined) {
+      if (hasNodePorts(type) && nodePort === undefined) {
         while (nextNodePort <= NODE_PORT_MAX && nodePorts.has(nextNodePort)) nextNodePort++;
         if (nextNodePort > NODE_PORT_MAX) fail(pat, `no NodePort left in ${NODE_PORT_MIN}-${NODE_PORT_MAX}`);
         else {
@@ -226,13 +262,17 @@ export function resolveServices(raw: readonly RawService[], cidr: Cidr | undefin
         protocol,
         port: p.port,
         targetPort: p.targetPort ?? p.port,
-        ...(type === 'NodePort' && nodePort !== undefined ? { nodePort } : {}),
+        ...(hasNodePorts(type) && nodePort !== undefined ? { nodePort } : {}),
         requestSize: p.requestSize ?? DEFAULT_SERVICE_MESSAGE_SIZE,
         responseSize: p.responseSize ?? DEFAULT_SERVICE_MESSAGE_SIZE,
       };
     });
 
     const selector = s.selector ?? {};
+    if (type !== 'LoadBalancer') {
+      if (s.loadBalancerIPs !== undefined) fail([...at, 'loadBalancerIPs'], 'applies to type LoadBalancer only');
+      if (s.loadBalancerSourceRanges !== undefined) fail([...at, 'loadBalancerSourceRanges'], 'applies to type LoadBalancer only');
+    }
     return {
       name: s.name,
       namespace: s.namespace ?? 'default',
@@ -241,6 +281,9 @@ export function resolveServices(raw: readonly RawService[], cidr: Cidr | undefin
       ports,
       selector,
       externalTrafficPolicy: s.externalTrafficPolicy ?? 'Cluster',
+      internalTrafficPolicy: s.internalTrafficPolicy ?? 'Cluster',
+      loadBalancerIPs: [...(s.loadBalancerIPs ?? [])],
+      loadBalancerSourceRanges: [...(s.loadBalancerSourceRanges ?? [])],
       sessionAffinity: s.sessionAffinity ?? 'None',
       endpoints: selectPods(selector, nodes),
     };
@@ -308,6 +351,9 @@ export function kubeProxyServices(services: readonly ServiceConfig[]): Service[]
       ...(p.nodePort !== undefined ? { nodePort: p.nodePort } : {}),
     })),
     externalTrafficPolicy: s.externalTrafficPolicy,
+    internalTrafficPolicy: s.internalTrafficPolicy,
+    ...(s.loadBalancerIPs.length > 0 ? { loadBalancerIPs: s.loadBalancerIPs } : {}),
+    ...(s.loadBalancerSourceRanges.length > 0 ? { loadBalancerSourceRanges: s.loadBalancerSourceRanges } : {}),
     sessionAffinity: s.sessionAffinity,
     endpoints: s.endpoints.map((e) => ({
       ip: e.ip,
@@ -343,6 +389,9 @@ export function kubeProxySources(s: Scenario, node: NodeConfig): IptablesSource[
       { text: c.rules, file: `kube-proxy ipvs sync (${node.name})`, lineOffset: 0 },
     ];
   }
+  if (s.services.length > 0 && s.kubeProxy.mode === 'userspace') {
+    return [{ text: kubeProxyUserspaceConfig(s, node)!.rules, file: `kube-proxy userspace rules (${node.name})`, lineOffset: 0 }];
+  }
   if (s.services.length === 0 || s.kubeProxy.mode !== 'iptables') return [];
   return [
     { text: kubeProxyBaseRules(), file: `kube-proxy base rules (${node.name})`, lineOffset: 0 },
@@ -354,6 +403,23 @@ export function kubeProxySources(s: Scenario, node: NodeConfig): IptablesSource[
 export function kubeProxyNftSource(s: Scenario, node: NodeConfig): { text: string; file: string } | undefined {
   if (s.services.length === 0 || s.kubeProxy.mode !== 'nftables') return undefined;
   return { text: kubeProxyNftables(kubeProxyInput(s, node)), file: `kube-proxy nftables sync (${node.name})` };
+}
+
+/** Per scenario and node: the userspace proxy's ports are drawn once, for its rules and its table alike. */
+const userspaceConfigs = new WeakMap<Scenario, WeakMap<NodeConfig, UserspaceConfig>>();
+
+/** kube-proxy's userspace mode on `node`: the REDIRECT/DNAT rules and the proxy's port table; none in other modes or without services. */
+export function kubeProxyUserspaceConfig(s: Scenario, node: NodeConfig): UserspaceConfig | undefined {
+  if (s.services.length === 0 || s.kubeProxy.mode !== 'userspace') return undefined;
+  let perNode = userspaceConfigs.get(s);
+  if (perNode === undefined) userspaceConfigs.set(s, (perNode = new WeakMap()));
+  let c = perNode.get(node);
+  if (c === undefined) {
+    const rng = randomStream(s.seed, `kube-proxy/userspace/${node.name}`);
+    c = kubeProxyUserspace(kubeProxyInput(s, node), () => rng.next());
+    perNode.set(node, c);
+  }
+  return c;
 }
 
 /** Per scenario and node: expand asks for the rules and for the rest separately. */

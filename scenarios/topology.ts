@@ -32,6 +32,8 @@ export interface TopologySpec {
    */
   servers?: { ns: string; port: number; responseSize: number; protocol?: 'udp' | 'tcp'; requestSize?: number }[];
   traffic: TrafficSpec[];
+  /** Each CNI-wired pod's ADD result (scenarios/cni/), written as cni/<node>.<pod>.json. */
+  cniResults?: { node: string; pod: string; result: Record<string, unknown> }[];
 }
 
 export type NamespaceKind = 'node' | 'pod' | 'underlay' | 'host';
@@ -66,6 +68,15 @@ export interface NamespaceSpec {
    * addresses ("a.b.c.d/32"), and the virtual servers (masquerading).
    */
   ipvs?: { device: string; addresses: string[]; services: VirtualServerSpec[] };
+  /**
+   * kube-proxy's userspace mode: the proxy process and the ports it listens
+   * on, each with its Service port's backends (models/apps/userspace-proxy.ts).
+   */
+  userspaceProxy?: {
+    copyNs: number;
+    acceptNs: number;
+    ports: { name: string; protocol: 'TCP' | 'UDP'; proxyPort: number; backends: { ip: string; port: number }[]; affinity: 'None' | 'ClientIP' }[];
+  };
   /** Every non-loopback, non-bridge interface; `lo` (127.0.0.1/8) is implicit. */
   interfaces: InterfaceSpec[];
   /** Overlay tunnel devices (flannel.1, flannel.ipip), made after the interfaces they send through. */
