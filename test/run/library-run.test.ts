@@ -62,3 +62,32 @@ describe.skipIf(tshark === null)('tshark reads every capture of every ready scen
     expect(frames).toBeGreaterThan(0);
   });
 });
+
+/**
+ * The statistics of every ready scenario with its fixed seed, as a snapshot
+ * (test/run/__snapshots__/<scenario>.stats.json): a change in what a scenario
+ * measures shows up here and must be accepted on purpose (vitest -u).
+ */
+describe('the statistics of every ready scenario', () => {
+  test.each(scenarios)('%s', async (name) => {
+    const r = runInto(name, join(work, `stats-${name}`)).results;
+    type Row = { name: string; sent: number; received: number; lost: number; latencyNs: Record<string, number> | null; tcp?: { connected: number; retransmits: number } };
+    const stats = {
+      seed: r.seed,
+      events: r.events,
+      frameHops: r.frameHops,
+      framesCaptured: r.framesCaptured,
+      flows: (r.flows as Row[]).map((f) => ({
+        name: f.name,
+        sent: f.sent,
+        received: f.received,
+        lost: f.lost,
+        latencyNs: f.latencyNs === null ? null : { min: f.latencyNs.min, p50: f.latencyNs.p50, p99: f.latencyNs.p99, max: f.latencyNs.max },
+        ...(f.tcp !== undefined ? { connected: f.tcp.connected, retransmits: f.tcp.retransmits } : {}),
+      })),
+      classes: (r.classes as { class: string; flows: number }[]).map((c) => `${c.class} (${c.flows})`),
+      drops: r.drops,
+    };
+    await expect(JSON.stringify(stats, null, 1) + '\n').toMatchFileSnapshot(`__snapshots__/${name}.stats.json`);
+  });
+});
