@@ -6,12 +6,21 @@
  * timers and ARP), each traffic endpoint (client, and server when the
  * scenario knows it) 4 (the hops a request and its answer take through the
  * pod, its veth, the bridge and the node), and a flow between two components
- * 2 for every underlay segment (the switch forwards the request and the
- * answer once each). On the 100-node cluster this puts the underlay with
- * about 40 nodes and the other 60 nodes on the second worker.
+ * UNDERLAY_WEIGHT for every underlay segment (the switch forwards the request
+ * and the answer once each, far cheaper than a node's routing and netfilter).
+ * On the 100-node cluster this puts the underlay with about 47 nodes and the
+ * other 53 nodes on the second worker.
  */
 import { partition, type PartitionPlan } from '../engine/partition.js';
 import type { TopologySpec } from './topology.js';
+
+/**
+ * What a flow between two components adds to an underlay segment, against 4
+ * per endpoint: a switch only forwards, and on the 100 x 30 cluster with UDP
+ * request/response a run balanced with 2 per flow left the side with the
+ * switch idle 40% of the time (bench/parallel.bench.ts; 0.5 evens it out).
+ */
+const UNDERLAY_WEIGHT = 0.5;
 
 export function planPartitions(spec: TopologySpec, workers: number): PartitionPlan {
   const componentOf = new Map<string, string>();
@@ -30,7 +39,7 @@ export function planPartitions(spec: TopologySpec, workers: number): PartitionPl
     const to = t.toNs === undefined ? undefined : componentOf.get(t.toNs);
     add(from, 4);
     add(to, 4);
-    if (to !== from) for (const u of underlays) add(u, 2);
+    if (to !== from) for (const u of underlays) add(u, UNDERLAY_WEIGHT);
   }
   const links = spec.links
     .filter((l) => componentOf.get(l.a.ns) !== componentOf.get(l.b.ns))
