@@ -21,7 +21,7 @@
  */
 import { SECOND } from '../engine/time.js';
 import { EndpointIndex, type EndpointRef } from './endpoints.js';
-import { ScenarioError } from './errors.js';
+import { ScenarioError, type ScenarioIssue } from './errors.js';
 import { cidrNetwork, formatIpv4, hexIp, parseCidr, parseIpv4 } from './ipv4.js';
 import { uniqueName } from './normalize.js';
 import { patternPairs } from './patterns.js';
@@ -30,7 +30,7 @@ import { kubeProxyIpvsConfig, kubeProxyNftSource, kubeProxySources, kubeProxyUse
 import { KUBE_IPVS_DEVICE } from '../models/k8s/kube-proxy/ipvs.js';
 import { overlayPlan } from './overlay.js';
 import { applyCniNode, applyCniPod, cniResults } from './cni/topology-parts.js';
-import { flowClass, flowClassContext } from './flow-class.js';
+import { flowClass, flowClassContext, strayNodePort } from './flow-class.js';
 import type {
   LinkSpec,
   NamespaceSpec,
@@ -264,7 +264,13 @@ function nodeRoutes(nodeDefault: RouteSpec, hostGw: RouteSpec[], self: number): 
 /** The traffic with each flow's class (scenarios/flow-class.ts). */
 function classified(s: Scenario, namespaces: NamespaceSpec[], traffic: TrafficSpec[]): TrafficSpec[] {
   const ctx = flowClassContext(s, namespaces);
-  for (const t of traffic) t.class = flowClass(t, ctx);
+  const stray: ScenarioIssue[] = [];
+  for (const t of traffic) {
+    t.class = flowClass(t, ctx);
+    const problem = strayNodePort(t, ctx);
+    if (problem !== null) stray.push({ path: `traffic "${t.name}"`, message: problem });
+  }
+  if (stray.length > 0) throw new ScenarioError(stray);
   return traffic;
 }
 

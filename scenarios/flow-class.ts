@@ -45,6 +45,21 @@ export function flowClassContext(s: Scenario, namespaces: readonly NamespaceSpec
 
 const KIND_NAMES: Record<NamespaceSpec['kind'], string> = { pod: 'pod', node: 'node', host: 'host', underlay: 'external' };
 
+/**
+ * A flow to a node on a port of the NodePort range that no Service has: the
+ * port was most likely mistyped (the flow would reach a server made for it on
+ * the node, not a Service). Returns the problem, or null.
+ */
+export function strayNodePort(t: TrafficSpec, ctx: FlowClassContext): string | null {
+  if (t.kind === 'ping' || ctx.serviceAddresses.size === 0) return null;
+  const toNs = t.toNs ?? ctx.owners.get(t.to);
+  const dest = toNs === undefined ? undefined : ctx.namespaces.get(toNs);
+  if (dest === undefined || dest.kind !== 'node' || t.port < 30000 || t.port > 32767) return null;
+  if (ctx.nodePorts.has(`${t.port}/${t.kind}`)) return null;
+  const have = [...ctx.nodePorts].sort().join(', ');
+  return `${t.kind} port ${t.port} on node ${toNs} is in the NodePort range but no Service has it (NodePorts: ${have === '' ? 'none' : have})`;
+}
+
 export function flowClass(t: TrafficSpec, ctx: FlowClassContext): string {
   const from = ctx.namespaces.get(t.from.ns);
   const fromName = from === undefined ? 'external' : KIND_NAMES[from.kind];

@@ -57,6 +57,7 @@ import { VXLAN_OVERHEAD } from '../models/devices/vxlan.js';
 import { IPIP_OVERHEAD } from '../models/devices/ipip.js';
 import { overlayDevice } from './overlay.js';
 import type { Issue } from './schema-check.js';
+import { checkServiceLoad } from './service-load.js';
 import { type KubeProxyMode, type RawService, kubeProxyConfig, resolveServices, serviceCidr, serviceServers } from './services.js';
 
 /* The data as the schema admits it (before defaults). */
@@ -170,6 +171,7 @@ export interface RawScenario {
   serviceCIDR?: string;
   kubeProxy?: { mode?: KubeProxyMode; ipvs?: { scheduler?: 'rr' | 'lc' }; userspace?: { copyCost?: string; acceptCost?: string } };
   services?: RawService[];
+  serviceLoad?: { services: number; endpointsPerService?: number };
   /** Read by the loader (scenarios/manifests/), which adds their pods and services before normalizing. */
   manifests?: string[];
   netfilter?: { ruleCost?: DurationText; conntrackCost?: DurationText; natSetupCost?: DurationText };
@@ -293,6 +295,9 @@ class Normalizer {
     const svcCidr = serviceCidr(raw.serviceCIDR, { ...(underlay.cidr ? { underlay: underlay.cidr } : {}), ...(cluster ? { cluster } : {}), nodes }, fail);
     const kubeProxy = kubeProxyConfig(raw.kubeProxy, fail);
     const services = resolveServices(raw.services ?? [], svcCidr, nodes, fail);
+    if (raw.serviceLoad !== undefined) {
+      checkServiceLoad({ serviceLoad: { services: raw.serviceLoad.services, endpointsPerService: raw.serviceLoad.endpointsPerService ?? 2 }, serviceCIDR: svcCidr ? formatCidr(svcCidr) : '', services, nodes }, fail);
+    }
     const taken = new Set(explicitServers.map((x) => `${x.protocol ?? 'udp'}:${x.ns}:${x.port}`));
     const servers = [...explicitServers, ...serviceServers(services, taken)];
 
@@ -330,6 +335,7 @@ class Normalizer {
       serviceCIDR: svcCidr ? formatCidr(svcCidr) : (raw.serviceCIDR ?? ''),
       kubeProxy,
       services,
+      ...(raw.serviceLoad !== undefined ? { serviceLoad: { services: raw.serviceLoad.services, endpointsPerService: raw.serviceLoad.endpointsPerService ?? 2 } } : {}),
       capture,
     };
     return { scenario, issues: this.issues };

@@ -70,6 +70,8 @@ export interface Scenario {
     | { mode: 'userspace'; userspace: { copyNs: number; acceptNs: number } };
   /** Services, resolved: ClusterIPs and NodePorts allocated, endpoints selected. */
   services: ServiceConfig[];
+  /** Background Services in kube-proxy's rules (no traffic): scenarios/service-load.ts. */
+  serviceLoad?: { services: number; endpointsPerService: number };
   /** "all", "none", or capture points "<namespace>/<interface>" (may name "lo"). */
   capture: 'all' | 'none' | string[];
 }

@@ -20,6 +20,7 @@ import {
   type Service,
 } from '../models/k8s/kube-proxy/index.js';
 import type { PathSegment } from './errors.js';
+import { backgroundServices } from './service-load.js';
 import { kubeProxyUserspace, type UserspaceConfig } from '../models/k8s/kube-proxy/userspace.js';
 import { DEFAULT_USERSPACE_COSTS } from '../models/apps/userspace-proxy.js';
 import { randomStream } from '../engine/rng.js';
@@ -369,9 +370,11 @@ export function kubeProxyInput(s: Scenario, node: NodeConfig): KubeProxyInput {
     node: {
       nodeName: node.name,
       nodeIPs: [node.address],
+      // Background Services (scenarios/service-load.ts) are only realistic in kube-proxy's own, random order.
+      ...(s.serviceLoad !== undefined && s.serviceLoad.services > 0 ? { serviceOrderSeed: s.seed } : {}),
       ...(s.clusterCIDR !== undefined ? { clusterCIDR: s.clusterCIDR } : {}),
     },
-    services: kubeProxyServices(s.services),
+    services: [...kubeProxyServices(s.services), ...backgroundServices(s)],
   };
 }
 

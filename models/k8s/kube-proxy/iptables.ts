@@ -22,6 +22,7 @@
  * an empty namespace, so the two load in sequence:
  *   restore(kubeProxyBaseRules()); restore(kubeProxyIptables(input), { noflush: true })
  */
+import { randomStream } from '../../../engine/rng.js';
 import { formatIpv4, parseIpv4 } from '../../wire/addr.js';
 import { categorizeEndpoints } from './categorize-endpoints.js';
 import { endpointsForPort, type EndpointInfo } from './endpoints.js';
@@ -114,6 +115,16 @@ export function kubeProxyIptables(input: KubeProxyInput): string {
     }
   }
   ports.sort((a, b) => compareStrings(a.info.nameString, b.info.nameString) || compareStrings(a.info.protocol, b.info.protocol));
+  if (node.serviceOrderSeed !== undefined) {
+    // Go's map iteration: a fresh random order (Fisher-Yates from a stream of this node's own).
+    const rng = randomStream(node.serviceOrderSeed, `kube-proxy/service-order/${node.nodeName}`);
+    for (let i = ports.length - 1; i > 0; i--) {
+      const j = rng.int(0, i);
+      const t = ports[i]!;
+      ports[i] = ports[j]!;
+      ports[j] = t;
+    }
+  }
 
   let totalEndpoints = 0;
   for (const p of ports) totalEndpoints += p.endpoints.length;

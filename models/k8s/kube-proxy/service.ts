@@ -100,6 +100,12 @@ export interface KubeProxyNode {
   randomFully?: boolean;
   /** net.netfilter.nf_conntrack_tcp_be_liberal != 0: no INVALID drop rule (default false). */
   conntrackTCPLiberal?: boolean;
+  /**
+   * kube-proxy writes Services in Go map order, which is random. Absent: name
+   * order (one of those orders, and the one its tests compare in). Given: a
+   * seeded random order, different per node, as on real nodes.
+   */
+  serviceOrderSeed?: number;
 }
 
 export interface KubeProxyInput {
