@@ -5,6 +5,7 @@ import { DropReason } from './drop-reason.js';
 import type { Netns } from '../stack/netns.js';
 import { readMac } from '../wire/addr.js';
 import { describeFrame } from '../trace/describe.js';
+import type { TbfQdisc } from './tbf.js';
 
 /** Direction of a captured frame, as pcapng's epb_flags encodes it. */
 export const enum CaptureDirection {
@@ -40,6 +41,7 @@ export abstract class NetDevice {
   tap: CaptureTap | null = null;
   /** Set when the device is a bridge port. */
   rxHandler: RxHandler | null = null;
+  private ingressShaper: TbfQdisc | null = null;
   up = true;
   readonly addrs: IfAddr[] = [];
   readonly ifindex: number;
@@ -79,6 +81,27 @@ export abstract class NetDevice {
     this.counters.rxBytes += pkt.len;
     if (this.tap !== null) this.tap.capture(this, pkt, CaptureDirection.IN);
     this.traceFrame(pkt, 'rx');
+    if (this.ingressShaper !== null) this.ingressShaper.enqueue(pkt);
+    else this.receiveShaped(pkt);
+  }
+
+  /**
+   * The bandwidth plugin's egress shaping: tc ingress on this device redirects
+   * (mirred) to an ifb whose root tbf holds the frames; the ifb then re-injects
+   * them here, past the taps (ifb_ri_tasklet, skb_skip_tc_classify). Simplified:
+   * the ifb is not a device of its own; its drops count as this device's rx drops.
+   */
+  setIngressShaper(q: TbfQdisc): void {
+    if (this.ingressShaper !== null) throw new Error(`${this.path}: already has an ingress shaper`);
+    this.ingressShaper = q;
+    q.attach(
+      (pkt) => this.receiveShaped(pkt),
+      (pkt) => this.dropRx(pkt, DropReason.QDISC_DROP),
+    );
+  }
+
+  /** The receive path after the taps (and after any ingress shaper). */
+  private receiveShaped(pkt: Packet): void {
     pkt.pktType = this.classify(pkt);
     if (this.rxHandler !== null) this.rxHandler.handleFrame(this, pkt);
     else this.ns.netifReceive(this, pkt);

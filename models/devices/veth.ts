@@ -3,6 +3,7 @@ import type { Packet } from '../packet.js';
 import { DropReason } from './drop-reason.js';
 import { CaptureDirection, NetDevice } from './net-device.js';
 import type { Netns } from '../stack/netns.js';
+import type { TbfQdisc } from './tbf.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
 
 /** include/linux/if_vlan.h: the slack is_skb_forwardable allows for one VLAN tag. */
@@ -19,6 +20,7 @@ const EV_ARRIVE = 0;
 export class VethDevice extends NetDevice implements EventHandler {
   peer: VethDevice | null = null;
   delayNs = 0;
+  private qdisc: TbfQdisc | null = null;
 
   constructor(ns: Netns, name: string, mac: number, mtu: number) {
     super(ns, name, mac, mtu);
@@ -31,7 +33,27 @@ export class VethDevice extends NetDevice implements EventHandler {
     b.delayNs = delayNs;
   }
 
+  /**
+   * A root qdisc (`tc qdisc add dev X root tbf ...`; the default is noqueue):
+   * frames wait in it and reach the peer, and the capture taps, as it lets
+   * them go (dev_hard_start_xmit). Its drops are this end's tx_dropped.
+   */
+  setQdisc(q: TbfQdisc): void {
+    if (this.qdisc !== null) throw new Error(`${this.path}: already has a root qdisc`);
+    this.qdisc = q;
+    q.attach(
+      (pkt) => this.hardXmit(pkt),
+      (pkt) => this.dropTx(pkt, DropReason.QDISC_DROP),
+    );
+  }
+
   xmit(pkt: Packet): void {
+    if (this.qdisc !== null && this.up) this.qdisc.enqueue(pkt);
+    else this.hardXmit(pkt);
+  }
+
+  /** veth_xmit. */
+  private hardXmit(pkt: Packet): void {
     const peer = this.peer;
     if (!this.up || peer === null || !peer.up) {
       this.dropTx(pkt, DropReason.DEV_READY);

@@ -3,8 +3,7 @@
  * (toward the pod) become a tbf qdisc on the host veth, egressRate/Burst a tbf
  * on an ifb device ("bwp" + hash) fed from the host veth's ingress. Rates are
  * bit/s, bursts bits; the tbf limit is 25 ms at the rate plus the burst.
- * podwire computes these parameters but has no tbf device model: the scenario
- * builder refuses a pod with shaping instead of running it unshaped.
+ * scenarios/build.ts turns them into models/devices/tbf.ts shapers on the host veth.
  */
 import { createHash } from 'node:crypto';
 import type { Fields } from './fields.js';
@@ -38,6 +37,10 @@ export function parseBandwidth(f: Fields): BandwidthConf {
 function check(rate: number, burst: number, dir: string): void {
   if (rate > 0 && burst === 0) throw new CniError(CNI_ERR.invalidConfig, `if ${dir}Rate is set, ${dir}Burst must also be set`);
   if (burst > 0 && rate === 0) throw new CniError(CNI_ERR.invalidConfig, `if ${dir}Burst is set, ${dir}Rate must also be set`);
+  // burst/8 bytes of bucket: tbf_change refuses an empty one (EINVAL), so ADD fails.
+  if (burst > 0 && burst < 8) throw new CniError(CNI_ERR.internal, `${dir}Burst ${burst} is under one byte: tbf refuses an empty bucket (invalid argument)`);
+  // rate/8 bytes per second, likewise.
+  if (rate > 0 && rate < 8) throw new CniError(CNI_ERR.internal, `${dir}Rate ${rate} is under one byte per second: tbf refuses a zero rate (invalid argument)`);
 }
 
 export function bandwidthAdd(conf: BandwidthConf, call: PluginCall): CniResult {

@@ -55,8 +55,8 @@ export function resolveCni(scenario: Scenario, fileName: string, lineOf: (path: 
         if (scenario.services.length > 0 && pod.ip !== p.ip) {
           issue(`pod ${pod.name} got ${p.ip} from IPAM, not ${pod.ip} as Services assumed (allocate from the podCIDR's second host up)`);
         }
-        if (p.shaping !== undefined) {
-          issue(`pod ${pod.name}: the bandwidth plugin's shaping (tbf on ${p.shaping.device}) is not modelled by podwire; remove the plugin or its rates`);
+        if (p.shaping !== undefined && p.shaping.device !== p.hostVeth.name) {
+          issue(`pod ${pod.name}: the bandwidth plugin shapes ${p.shaping.device}, not the pod's host veth ${p.hostVeth.name}; podwire shapes host veths only`);
         }
         pod.ip = p.ip;
         pod.hostVeth = p.hostVeth.name;

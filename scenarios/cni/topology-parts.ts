@@ -7,7 +7,8 @@
  */
 import { BRIDGE_AGEING_NS } from '../expand.js';
 import type { Scenario } from '../scenario.js';
-import type { NamespaceSpec, TopologySpec } from '../topology.js';
+import type { InterfaceSpec, NamespaceSpec, TopologySpec } from '../topology.js';
+import type { ShapingParams } from './plugin.js';
 import type { CniNodeNetwork } from './node-network.js';
 import { formatResult } from './result.js';
 
@@ -22,10 +23,19 @@ export function applyCniNode(ns: NamespaceSpec, net: CniNodeNetwork): void {
       mtu: p.hostVeth.mtu,
       addresses: [...p.hostVeth.addresses],
       ...(p.hostVeth.master !== undefined ? { master: p.hostVeth.master, hairpin: p.hostVeth.hairpin } : {}),
+      ...(p.shaping !== undefined ? { shaping: shapingSpec(p.shaping) } : {}),
     })),
   ];
   if (net.iptables !== '') ns.iptables = [...(ns.iptables ?? []), { text: net.iptables, file: `${net.file} (CNI nat rules)`, lineOffset: 0 }];
   if (net.hostRoutes.length > 0) ns.routes = [...ns.routes, ...net.hostRoutes];
+}
+
+/** The bandwidth plugin's parameters as the host veth's shaping (scenarios/build.ts builds the tbfs). */
+function shapingSpec(s: ShapingParams): NonNullable<InterfaceSpec['shaping']> {
+  return {
+    ...(s.ingress !== undefined ? { ingress: { ...s.ingress } } : {}),
+    ...(s.egress !== undefined ? { egress: { ...s.egress } } : {}),
+  };
 }
 
 export function applyCniPod(ns: NamespaceSpec, net: CniNodeNetwork, pod: string): void {
