@@ -5,16 +5,18 @@
  * wants the error) and by expansion (which wants the answer).
  */
 import { listNames } from './errors.js';
-import type { NodeConfig, PodConfig } from './scenario.js';
+import type { ExternalHostConfig, NodeConfig, PodConfig } from './scenario.js';
 import { cidrNetwork, formatIpv4, parseCidr, parseIpv4 } from './ipv4.js';
 
 export const LOCALHOST = '127.0.0.1';
 
 /** A namespace an application can run in. */
 export interface EndpointRef {
-  /** "n1" or "n1/p1". */
+  /** "n1", "n1/p1", or an external host's name. */
   ns: string;
-  node: NodeConfig;
+  /** Absent for an external host. */
+  node?: NodeConfig;
+  external?: ExternalHostConfig;
   pod?: PodConfig;
   container?: string;
 }
@@ -33,13 +35,24 @@ interface NodeEntry {
 
 export class EndpointIndex {
   private readonly nodes = new Map<string, NodeEntry>();
+  private readonly externals = new Map<string, ExternalHostConfig>();
   private owners?: Map<string, string>;
 
   constructor(
     private readonly nodeList: readonly NodeConfig[],
     private readonly underlayGateway: string,
+    private readonly externalHosts: readonly ExternalHostConfig[] = [],
   ) {
     for (const node of nodeList) if (!this.nodes.has(node.name)) this.nodes.set(node.name, { node });
+    for (const h of externalHosts) if (!this.nodes.has(h.name) && !this.externals.has(h.name)) this.externals.set(h.name, h);
+  }
+
+  external(name: string): ExternalHostConfig | undefined {
+    return this.externals.get(name);
+  }
+
+  externalNames(): string[] {
+    return [...this.externals.keys()];
   }
 
   node(name: string): NodeConfig | undefined {
@@ -57,12 +70,17 @@ export class EndpointIndex {
     return entry.pods.get(podName);
   }
 
-  /** Resolves node, node/pod or node/pod/container; a string is the error. */
+  /** Resolves node, node/pod, node/pod/container or an external host; a string is the error. */
   source(text: string): EndpointRef | string {
     const parts = text.split('/');
     const unknown = `unknown endpoint ${JSON.stringify(text)}`;
+    const external = this.external(parts[0]!);
+    if (external) return parts.length === 1 ? { ns: external.name, external } : `${unknown} (${external.name} is an external host: no pods)`;
     const node = this.node(parts[0]!);
-    if (!node) return `${unknown} (nodes are ${listNames(this.nodeList.map((n) => n.name))})`;
+    if (!node) {
+      const ext = this.externalHosts.length > 0 ? `; external hosts are ${listNames(this.externalHosts.map((h) => h.name))}` : '';
+      return `${unknown} (nodes are ${listNames(this.nodeList.map((n) => n.name))}${ext})`;
+    }
     if (parts.length === 1) return { ns: node.name, node };
     const pod = this.pod(node.name, parts[1]!);
     if (!pod) {
@@ -93,12 +111,13 @@ export class EndpointIndex {
     }
     const to = this.source(text);
     if (typeof to === 'string') return to;
-    if (!to.pod) return { address: to.node.address, ns: to.ns };
+    if (to.external) return { address: to.external.address, ns: to.ns };
+    if (!to.pod) return { address: to.node!.address, ns: to.ns };
     if (to.container !== undefined && to.ns === from.ns) return { address: LOCALHOST, ns: to.ns };
     return { address: to.pod.ip, ns: to.ns };
   }
 
-  /** Namespace holding an address (pods, node NICs, pod gateways, the underlay gateway). */
+  /** Namespace holding an address (pods, node NICs, pod gateways, external hosts, the underlay gateway). */
   ownerOf(address: string): string | undefined {
     if (!this.owners) {
       const owners = new Map<string, string>([[this.underlayGateway, 'underlay']]);
@@ -108,6 +127,7 @@ export class EndpointIndex {
         if (cidr) owners.set(formatIpv4(cidrNetwork(cidr) + 1), node.name);
         for (const pod of node.pods) owners.set(pod.ip, `${node.name}/${pod.name}`);
       }
+      for (const h of this.externals.values()) owners.set(h.address, h.name);
       this.owners = owners;
     }
     return this.owners.get(address);
