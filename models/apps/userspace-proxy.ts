@@ -18,6 +18,10 @@ import type { Packet } from '../packet.js';
  *   backend, datagrams copied both ways; the client's entry expires after
  *   `udpIdleNs` without traffic.
  *
+ * Docker's userland proxy (docker-proxy, one process per published port) is
+ * the same machine with one backend: the host's own traffic to a published
+ * port reaches it, and it connects to the container.
+ *
  * Every hand-over through the process costs `copyNs` (a read and a write
  * syscall, a wakeup of the goroutine), charged before the bytes move on; a
  * new connection costs `acceptNs` more. Two TCP connections appear in the

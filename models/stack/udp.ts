@@ -40,6 +40,11 @@ export class UdpLayer {
     return port;
   }
 
+  /** Whether a socket is bound to `port`. */
+  isBound(port: number): boolean {
+    return this.sockets.has(port);
+  }
+
   unbind(port: number): void {
     this.sockets.delete(port);
   }

@@ -93,6 +93,11 @@ export class TcpLayer {
     this.listeners.set(port, handlers);
   }
 
+  /** Whether a socket listens on `port`. */
+  isListening(port: number): boolean {
+    return this.listeners.has(port);
+  }
+
   unlisten(port: number): void {
     this.listeners.delete(port);
   }

@@ -1,0 +1,63 @@
+/**
+ * Runtime docker with published ports (scenarios/library/docker-proxy.yaml):
+ * Docker's generated rules are the ones the kernel-checked docker-publish
+ * scenario carries by hand, and docker-proxy serves the host's own traffic.
+ */
+import { afterAll, describe, expect, test } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveScenario } from '../../scenarios/library.js';
+import { parseScenario } from '../../scenarios/loader.js';
+import { expandScenario } from '../../scenarios/expand.js';
+import { runTopology } from '../../scenarios/run.js';
+import { dockerIptables } from '../../models/docker/docker-iptables.js';
+import { readCapture } from '../../models/capture/capture-reader.js';
+import { ipv4Dst, ipv4HeaderLen, ipv4Protocol, ipv4Src } from '../../models/wire/ipv4.js';
+import { formatIpv4 } from '../../models/wire/addr.js';
+
+const work = mkdtempSync(join(tmpdir(), 'pw-docker-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('runtime docker with published ports', () => {
+  test("the rules Docker writes for -p 8080:80/udp are docker-publish's hand-written ones", () => {
+    const host = resolveScenario('docker-publish').nodes.find((n) => n.name === 'host')!;
+    const expected = host.iptables!.trim();
+    expect(dockerIptables({ bridge: 'docker0', subnet: '172.17.0.0/16' }, [{ containerIP: '172.17.0.2', containerPort: 80, hostPort: 8080, protocol: 'udp' }]).trim()).toBe(expected);
+  });
+
+  test('client traffic is DNATed to the container; the host and the container itself go through docker-proxy', () => {
+    const r = runTopology(expandScenario(resolveScenario('docker-proxy')), { outDir: join(work, 'dp') });
+    for (const f of r.results.flows as { name: string; sent: number; received: number }[]) expect(f.received, f.name).toBe(f.sent);
+    const syns: string[] = [];
+    for (const rec of readCapture(r.captureFiles.get('host/web/eth0')!).packets) {
+      const d = rec.data;
+      if (d[12] !== 0x08 || d[13] !== 0 || ipv4Protocol(d, 14) !== 6) continue;
+      const tcp = 14 + ipv4HeaderLen(d, 14);
+      if ((d[tcp + 13]! & 0x12) === 0x02) syns.push(`${formatIpv4(ipv4Src(d, 14))} > ${formatIpv4(ipv4Dst(d, 14))}`);
+    }
+    // 4 from the client (DNAT keeps its address), 4 + 2 from docker-proxy (the docker0 address),
+    // and the container's own 2 connections to the host's port, which docker-proxy accepted.
+    expect(syns.filter((s) => s === '192.168.1.11 > 172.17.0.2')).toHaveLength(4);
+    expect(syns.filter((s) => s === '172.17.0.1 > 172.17.0.2')).toHaveLength(6);
+    expect(syns.filter((s) => s === '172.17.0.2 > 192.168.1.10')).toHaveLength(2);
+  });
+
+  test('hand-written iptables and published ports on one docker node are refused', () => {
+    const text = `
+name: x
+runtime: docker
+routing: none
+underlay: { cidr: 192.168.1.0/24, gateway: 192.168.1.1 }
+nodes:
+  - name: host
+    address: 192.168.1.10
+    podCIDR: 172.17.0.0/16
+    iptables: "*nat\\nCOMMIT\\n"
+    pods:
+      - { name: web, hostPorts: [{ hostPort: 8080, containerPort: 80 }] }
+traffic: []
+`;
+    expect(() => parseScenario(text, 'x.yaml')).toThrow(/hostPorts: with runtime docker, Docker writes the node's rules for its published ports/);
+  });
+});
