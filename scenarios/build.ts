@@ -12,7 +12,8 @@ import { TcpClient, TcpServer } from '../models/apps/tcp-rr.js';
 import { FlowStats } from '../models/stats/flow-stats.js';
 import { DEFAULT_USERSPACE_COSTS, UserspaceProxy } from '../models/apps/userspace-proxy.js';
 import { parseCidr, parseIpv4, parseMac } from '../models/wire/addr.js';
-import type { LinkSpec, NamespaceSpec, RouteSpec, TcpSpec, TopologySpec, TrafficSpec } from './topology.js';
+import type { InterfaceSpec, LinkSpec, NamespaceSpec, RouteSpec, ShapingTbfSpec, TcpSpec, TopologySpec, TrafficSpec } from './topology.js';
+import { TbfQdisc } from '../models/devices/tbf.js';
 import { VxlanDevice } from '../models/devices/vxlan.js';
 import { IpipDevice } from '../models/devices/ipip.js';
 import { attachNetfilter } from '../models/stack/netfilter-env.js';
@@ -89,6 +90,7 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
         if (!(br instanceof BridgeDevice)) throw new Error(`${nsSpec.name}/${i.name}: master ${i.master} is not a bridge in ${nsSpec.name}`);
         br.addPort(dev, i.hairpin ?? false);
       }
+      if (i.shaping !== undefined) buildShaping(ns, dev, i.shaping);
     }
     for (const b of nsSpec.bridges) for (const a of b.addresses) addAddress(ns, b.name, a);
     for (const i of nsSpec.interfaces) for (const a of i.addresses) addAddress(ns, i.name, a);
@@ -216,6 +218,21 @@ function buildTunnels(ns: Netns, nsSpec: NamespaceSpec): void {
   for (const n of nsSpec.neighbours ?? []) ns.neigh.addPermanent(ns.device(n.dev), parseIpv4(n.ip), parseMac(n.mac));
 }
 
+/**
+ * The CNI bandwidth plugin's tc setup on a host veth (plugins/meta/bandwidth):
+ * ingress is `tc qdisc add dev X root tbf`; egress is tc ingress on X
+ * redirected to an ifb with its own root tbf, modelled as a shaper in X's
+ * receive path (NetDevice.setIngressShaper). The plugin gives rates in bit/s
+ * and bursts in bits; tbf takes bytes (rate/8, burst/8, as netlink.Tbf does).
+ */
+function buildShaping(ns: Netns, dev: NetDevice, shaping: NonNullable<InterfaceSpec['shaping']>): void {
+  if (!(dev instanceof VethDevice)) throw new Error(`${dev.path}: shaping is supported on veth devices only`);
+  const tbf = (t: ShapingTbfSpec): TbfQdisc =>
+    new TbfQdisc(ns, { rateBytesPerSec: Math.floor(t.rateBps / 8), burstBytes: Math.floor(t.burstBits / 8), limitBytes: t.limitBytes });
+  if (shaping.ingress !== undefined) dev.setQdisc(tbf(shaping.ingress));
+  if (shaping.egress !== undefined) dev.setIngressShaper(tbf(shaping.egress));
+}
+
 function addAddress(ns: Netns, dev: string, cidr: string): void {
   const { addr, prefixLen } = parseCidr(cidr);
   ns.addAddress(ns.device(dev), addr, prefixLen);
@@ -268,7 +285,9 @@ function startTraffic(world: World, t: TrafficSpec, allServers: Servers, stats: 
   if (serverNs !== undefined) {
     const key = `${serverNs.name}:${t.port}`;
     server = servers.get(key);
-    if (server === undefined) {
+    if (server === undefined && serverNs.udp.isBound(t.port)) {
+      // A process of the scenario holds the port (a proxy: docker-proxy, kube-proxy's userspace mode): it answers.
+    } else if (server === undefined) {
       server = new UdpServer(serverNs, t.port, t.responseSize);
       servers.set(key, server);
     } else if (server.responseSize !== t.responseSize) {
@@ -296,7 +315,9 @@ function startTcp(world: World, t: TcpSpec, from: Netns, dst: number, servers: M
   if (serverNs !== undefined) {
     const key = `${serverNs.name}:${t.port}`;
     const server = servers.get(key);
-    if (server === undefined) servers.set(key, new TcpServer(serverNs, t.port, requestSize, responseSize));
+    if (server === undefined && serverNs.tcp.isListening(t.port)) {
+      // A proxy listens there (see the UDP case).
+    } else if (server === undefined) servers.set(key, new TcpServer(serverNs, t.port, requestSize, responseSize));
     else if (server.responseSize !== responseSize || (responseSize > 0 && server.requestSize !== requestSize)) {
       const has = server.responseSize === 0 ? 'is a sink (bulk)' : `answers ${server.requestSize}-byte requests with ${server.responseSize} bytes`;
       throw new Error(`traffic ${t.name}: the TCP server at ${key} already ${has}; flows to one TCP server must agree on mode and sizes`);

@@ -7,7 +7,7 @@
  *     node eth0 02:42:<node address>;
  *     node bridge 0a:58:<pod gateway> (docker 02:42:), host veth 0e:58:<pod ip> (docker 0e:42:);
  *     pod eth0 0a:58:<pod ip> (docker 02:42:).
- *   Namespaces: underlay, then each node followed by its pods.
+ *   Namespaces: underlay, then each node followed by its pods, then external hosts.
  *   Routes: connected routes are left to the simulator (as the kernel derives
  *   them from addresses); nodes get a default route via the underlay gateway
  *   and, with host-gw, one route per other node; pods a default via their gateway.
@@ -31,6 +31,9 @@ import { KUBE_IPVS_DEVICE } from '../models/k8s/kube-proxy/ipvs.js';
 import { overlayPlan } from './overlay.js';
 import { applyCniNode, applyCniPod, cniResults } from './cni/topology-parts.js';
 import { flowClass, flowClassContext, strayNodePort } from './flow-class.js';
+import { addExternalHosts } from './external-hosts.js';
+import { dockerIptables, dockerProxyName, type PublishedPort } from '../models/docker/docker-iptables.js';
+import { DEFAULT_USERSPACE_COSTS } from '../models/apps/userspace-proxy.js';
 import type {
   LinkSpec,
   NamespaceSpec,
@@ -195,6 +198,8 @@ export function expandScenario(s: Scenario): TopologySpec {
     }
   });
 
+  addExternalHosts(s, namespaces[0]!, namespaces, links, mac);
+
   return {
     name: s.name,
     ...(s.description !== undefined ? { description: s.description } : {}),
@@ -217,7 +222,10 @@ export function expandScenario(s: Scenario): TopologySpec {
  * restores every source after the first with --noflush.
  */
 function nodeIptables(s: Scenario, node: Scenario['nodes'][number]): { iptables?: IptablesSource[] } {
-  const all = [...(node.iptablesRules ?? []), ...kubeProxySources(s, node)];
+  const docker = dockerPublished(s, node);
+  const dockerRules: IptablesSource[] =
+    docker.length > 0 ? [{ text: dockerIptables({ bridge: node.bridge, subnet: node.podCIDR }, docker), file: `docker (${node.name})`, lineOffset: 0 }] : [];
+  const all = [...(node.iptablesRules ?? []), ...dockerRules, ...kubeProxySources(s, node)];
   return all.length > 0 ? { iptables: all } : {};
 }
 
@@ -238,8 +246,31 @@ function nodeIpvs(s: Scenario, node: Scenario['nodes'][number]): { ipvs?: NonNul
   return c !== undefined ? { ipvs: { device: KUBE_IPVS_DEVICE, addresses: c.dummyAddresses, services: c.virtualServers } } : {};
 }
 
-/** kube-proxy's proxy process and its ports, in userspace mode. */
+/** Runtime docker: the ports the node's containers publish (`docker run -p`, the file's hostPorts). */
+function dockerPublished(s: Scenario, node: Scenario['nodes'][number]): PublishedPort[] {
+  if (s.runtime !== 'docker') return [];
+  return node.pods.flatMap((p) =>
+    (p.hostPorts ?? []).map((h) => ({ containerIP: p.ip, containerPort: h.containerPort, hostPort: h.hostPort, protocol: h.protocol ?? 'tcp' })),
+  );
+}
+
+/**
+ * The node's user-space proxies: kube-proxy's in userspace mode, or with
+ * runtime docker one docker-proxy per published port (Docker's default
+ * userland-proxy), which serves what the host itself sends to the port.
+ */
 function nodeUserspace(s: Scenario, node: Scenario['nodes'][number]): { userspaceProxy?: NonNullable<NamespaceSpec['userspaceProxy']> } {
+  const docker = dockerPublished(s, node);
+  if (docker.length > 0) {
+    const ports = docker.map((p) => ({
+      name: dockerProxyName(p),
+      protocol: p.protocol === 'tcp' ? ('TCP' as const) : ('UDP' as const),
+      proxyPort: p.hostPort,
+      backends: [{ ip: p.containerIP, port: p.containerPort }],
+      affinity: 'None' as const,
+    }));
+    return { userspaceProxy: { copyNs: DEFAULT_USERSPACE_COSTS.copyNs, acceptNs: DEFAULT_USERSPACE_COSTS.acceptNs, ports } };
+  }
   const c = kubeProxyUserspaceConfig(s, node);
   if (c === undefined || s.kubeProxy.mode !== 'userspace') return {};
   return { userspaceProxy: { copyNs: s.kubeProxy.userspace.copyNs, acceptNs: s.kubeProxy.userspace.acceptNs, ports: c.ports } };
@@ -291,7 +322,7 @@ function captures(capture: Scenario['capture'], namespaces: NamespaceSpec[]): st
 // ---- traffic --------------------------------------------------------------------
 
 function expandTraffic(s: Scenario): TrafficSpec[] {
-  const index = new EndpointIndex(s.nodes, s.underlay.gateway);
+  const index = new EndpointIndex(s.nodes, s.underlay.gateway, s.externalHosts);
   // Names written for (or defaulted on) single flows win; generated ones yield.
   const names = new Set<string>();
   for (const item of s.traffic) if (item.kind === 'ping' || item.kind === 'udp' || item.kind === 'tcp') names.add(item.name);

@@ -43,7 +43,7 @@ export function flowClassContext(s: Scenario, namespaces: readonly NamespaceSpec
   return ctx;
 }
 
-const KIND_NAMES: Record<NamespaceSpec['kind'], string> = { pod: 'pod', node: 'node', host: 'host', underlay: 'external' };
+const KIND_NAMES: Record<NamespaceSpec['kind'], string> = { pod: 'pod', node: 'node', host: 'host', underlay: 'external', external: 'external' };
 
 /**
  * A flow to a node on a port of the NodePort range that no Service has: the

@@ -58,6 +58,7 @@ import { IPIP_OVERHEAD } from '../models/devices/ipip.js';
 import { overlayDevice } from './overlay.js';
 import type { Issue } from './schema-check.js';
 import { checkServiceLoad } from './service-load.js';
+import { type RawExternalHost, normalizeExternalHosts } from './external-hosts.js';
 import { type KubeProxyMode, type RawService, kubeProxyConfig, resolveServices, serviceCidr, serviceServers } from './services.js';
 
 /* The data as the schema admits it (before defaults). */
@@ -165,6 +166,7 @@ export interface RawScenario {
   nodes?: RawNode[];
   cni?: RawCni;
   scale?: { nodes: number; podsPerNode?: number };
+  externalHosts?: RawExternalHost[];
   traffic?: RawTrafficItem[];
   servers?: { on: string; port: number; protocol?: 'udp' | 'tcp'; requestSize?: number; responseSize?: number }[];
   capture?: 'all' | 'none' | string[];
@@ -287,7 +289,8 @@ class Normalizer {
     }
     this.cniSources(nodes);
 
-    const index = new EndpointIndex(nodes, underlay.gateway ? formatIpv4(underlay.gateway) : '');
+    const externalHosts = normalizeExternalHosts(raw.externalHosts, nodes, underlay, (p, m, a) => this.fail(p, m, a));
+    const index = new EndpointIndex(nodes, underlay.gateway ? formatIpv4(underlay.gateway) : '', externalHosts);
     const traffic = this.traffic(index, nodes, durationNs);
     const capture = this.capture(nodes, index);
     const explicitServers = this.servers(index);
@@ -330,6 +333,7 @@ class Normalizer {
       ...(raw.scale && !raw.nodes
         ? { scale: { nodes: raw.scale.nodes, podsPerNode: raw.scale.podsPerNode ?? DEFAULTS.podsPerNode } }
         : {}),
+      ...(externalHosts.length > 0 ? { externalHosts } : {}),
       traffic,
       servers,
       serviceCIDR: svcCidr ? formatCidr(svcCidr) : (raw.serviceCIDR ?? ''),
@@ -597,7 +601,10 @@ class Normalizer {
         const at: PathSegment[] = ['nodes', i, 'pods', j];
         if (src !== undefined && rp.ip !== undefined) this.fail([...at, 'ip'], "is given by the CNI configuration's IPAM (host-local) when the node has cni; remove it");
         if (rp.hostPorts === undefined) return;
-        if (src === undefined) this.fail([...at, 'hostPorts'], 'needs cni: a CNI configuration with the portmap plugin maps host ports');
+        if (src === undefined && this.raw.runtime !== 'docker') this.fail([...at, 'hostPorts'], 'needs cni (a CNI configuration with the portmap plugin maps host ports) or runtime docker (docker run -p)');
+        if (this.raw.runtime === 'docker' && (rn.iptables !== undefined || rn.iptablesFile !== undefined)) {
+          this.fail([...at, 'hostPorts'], "with runtime docker, Docker writes the node's rules for its published ports; remove the node's hand-written iptables or the hostPorts");
+        }
         const pod = node.pods[j];
         if (pod !== undefined) pod.hostPorts = rp.hostPorts.map((h) => ({ hostPort: h.hostPort, containerPort: h.containerPort, protocol: h.protocol ?? 'tcp' }));
       });
@@ -906,7 +913,7 @@ class Normalizer {
       const interfaces = namespaceInterfaces(ns, nodes, index, overlayDevice(this.raw.routing ?? DEFAULTS.routing));
       if (!interfaces) {
         const namespaces = [
-          ...new Set(['underlay', ...nodes.flatMap((n) => [n.name, ...n.pods.map((p) => `${n.name}/${p.name}`)])]),
+          ...new Set(['underlay', ...nodes.flatMap((n) => [n.name, ...n.pods.map((p) => `${n.name}/${p.name}`)]), ...index.externalNames()]),
         ];
         this.fail(path, `unknown capture point "${point}" (no namespace "${ns}"; namespaces are ${listNames(namespaces)})`);
       } else if (!interfaces.includes(ifname)) {
@@ -922,7 +929,8 @@ class Normalizer {
  * lo), or undefined when there is no such namespace.
  */
 function namespaceInterfaces(ns: string, nodes: NodeConfig[], index: EndpointIndex, tunnel: string | undefined): string[] | undefined {
-  if (ns === 'underlay') return ['br0', ...nodes.map((n) => n.name), 'lo'];
+  if (ns === 'underlay') return ['br0', ...nodes.map((n) => n.name), ...index.externalNames(), 'lo'];
+  if (index.external(ns)) return ['eth0', 'lo'];
   const [nodeName, podName, extra] = ns.split('/');
   if (extra !== undefined) return undefined;
   const node = index.node(nodeName!);

@@ -58,6 +58,8 @@ export interface Scenario {
   nodes: NodeConfig[];
   /** Present when the nodes were generated rather than listed. */
   scale?: ScaleConfig;
+  /** Hosts outside the cluster on the underlay (scenarios/external-hosts.ts); absent when none. */
+  externalHosts?: ExternalHostConfig[];
   traffic: TrafficItem[];
   /** Servers answering whatever reaches them: the file's `servers:`, then those its Services imply (scenarios/services.ts). */
   servers: ServerConfig[];
@@ -139,6 +141,12 @@ export interface PodConfig {
   labels?: Record<string, string>;
   /** Container hostPorts: the runtime's portMappings for the CNI portmap plugin (needs cni). */
   hostPorts?: PortMapping[];
+}
+
+/** A host outside the cluster: one NIC on the underlay, default route via the gateway. */
+export interface ExternalHostConfig {
+  name: string;
+  address: string;
 }
 
 export interface ScaleConfig {

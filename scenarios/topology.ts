@@ -36,7 +36,7 @@ export interface TopologySpec {
   cniResults?: { node: string; pod: string; result: Record<string, unknown> }[];
 }
 
-export type NamespaceKind = 'node' | 'pod' | 'underlay' | 'host';
+export type NamespaceKind = 'node' | 'pod' | 'underlay' | 'host' | 'external';
 
 export interface NamespaceSpec {
   name: string;
@@ -139,6 +139,18 @@ export interface InterfaceSpec {
   master?: string;
   /** Bridge port hairpin mode (reflect frames back out of the ingress port). */
   hairpin?: boolean;
+  /**
+   * The CNI bandwidth plugin's token buckets on a host veth: `ingress` is the
+   * root tbf (traffic towards the pod), `egress` the tbf on the ifb fed from
+   * this device's tc ingress (traffic from the pod). Rates bit/s, bursts bits.
+   */
+  shaping?: { ingress?: ShapingTbfSpec; egress?: ShapingTbfSpec & { ifb: string } };
+}
+
+export interface ShapingTbfSpec {
+  rateBps: number;
+  burstBits: number;
+  limitBytes: number;
 }
 
 export interface RouteSpec {
