@@ -33,7 +33,21 @@ interface NodeEntry {
   pods?: Map<string, PodConfig>;
 }
 
+/** "app=web,tier=front" -> {app: 'web', tier: 'front'}; undefined when `text` is not a selector. */
+export function parseSelector(text: string): Record<string, string> | undefined {
+  if (!text.includes('=')) return undefined;
+  const out: Record<string, string> = {};
+  for (const pair of text.split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) return undefined;
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
 export class EndpointIndex {
+  /** Service name -> ClusterIP, for "svc:<name>" destinations (set once Services are resolved). */
+  services = new Map<string, string>();
   private readonly nodes = new Map<string, NodeEntry>();
   private readonly externals = new Map<string, ExternalHostConfig>();
   private owners?: Map<string, string>;
@@ -70,6 +84,23 @@ export class EndpointIndex {
     return entry.pods.get(podName);
   }
 
+  /**
+   * The pods a label selector matches, in node/pod order, as sources; a string
+   * is the error (a selector matching nothing is a mistake, not a no-op).
+   */
+  select(text: string): EndpointRef[] | string {
+    const sel = parseSelector(text);
+    if (sel === undefined) return `${JSON.stringify(text)} is not a label selector (key=value[,key=value])`;
+    const out: EndpointRef[] = [];
+    for (const node of this.nodeList) {
+      for (const pod of node.pods) {
+        if (Object.entries(sel).every(([k, v]) => pod.labels?.[k] === v)) out.push({ ns: `${node.name}/${pod.name}`, node, pod });
+      }
+    }
+    if (out.length === 0) return `selector ${JSON.stringify(text)} matches no pod`;
+    return out;
+  }
+
   /** Resolves node, node/pod, node/pod/container or an external host; a string is the error. */
   source(text: string): EndpointRef | string {
     const parts = text.split('/');
@@ -104,6 +135,12 @@ export class EndpointIndex {
    */
   destination(text: string, from: EndpointRef): Destination | string {
     if (text === 'localhost') return { address: LOCALHOST, ns: from.ns };
+    if (text.startsWith('svc:')) {
+      const name = text.slice(4);
+      const ip = this.services.get(name);
+      if (ip === undefined) return `unknown Service ${JSON.stringify(name)} (Services are ${this.services.size > 0 ? listNames([...this.services.keys()]) : 'none'})`;
+      return { address: ip };
+    }
     const literal = parseIpv4(text);
     if (literal !== undefined) {
       if (literal >>> 24 === 127) return { address: text, ns: from.ns };

@@ -20,7 +20,7 @@
  * references: 8 bytes per entry, about 200 MB for 5,000 nodes.
  */
 import { SECOND } from '../engine/time.js';
-import { EndpointIndex, type EndpointRef } from './endpoints.js';
+import { type Destination, EndpointIndex, type EndpointRef, parseSelector } from './endpoints.js';
 import { ScenarioError, type ScenarioIssue } from './errors.js';
 import { cidrNetwork, formatIpv4, hexIp, parseCidr, parseIpv4 } from './ipv4.js';
 import { uniqueName } from './normalize.js';
@@ -30,7 +30,7 @@ import { kubeProxyIpvsConfig, kubeProxyNftSource, kubeProxySources, kubeProxyUse
 import { KUBE_IPVS_DEVICE } from '../models/k8s/kube-proxy/ipvs.js';
 import { overlayPlan } from './overlay.js';
 import { applyCniNode, applyCniPod, cniResults } from './cni/topology-parts.js';
-import { flowClass, flowClassContext, strayNodePort } from './flow-class.js';
+import { flowClass, flowClassContext, serviceSizeMismatch, strayNodePort } from './flow-class.js';
 import { addExternalHosts } from './external-hosts.js';
 import { dockerIptables, dockerProxyName, type PublishedPort } from '../models/docker/docker-iptables.js';
 import { DEFAULT_USERSPACE_COSTS } from '../models/apps/userspace-proxy.js';
@@ -298,8 +298,7 @@ function classified(s: Scenario, namespaces: NamespaceSpec[], traffic: TrafficSp
   const stray: ScenarioIssue[] = [];
   for (const t of traffic) {
     t.class = flowClass(t, ctx);
-    const problem = strayNodePort(t, ctx);
-    if (problem !== null) stray.push({ path: `traffic "${t.name}"`, message: problem });
+    for (const problem of [strayNodePort(t, ctx), serviceSizeMismatch(t, ctx)]) if (problem !== null) stray.push({ path: `traffic "${t.name}"`, message: problem });
   }
   if (stray.length > 0) throw new ScenarioError(stray);
   return traffic;
@@ -323,6 +322,7 @@ function captures(capture: Scenario['capture'], namespaces: NamespaceSpec[]): st
 
 function expandTraffic(s: Scenario): TrafficSpec[] {
   const index = new EndpointIndex(s.nodes, s.underlay.gateway, s.externalHosts);
+  for (const svc of s.services) index.services.set(svc.name, svc.clusterIP);
   // Names written for (or defaulted on) single flows win; generated ones yield.
   const names = new Set<string>();
   for (const item of s.traffic) if (item.kind === 'ping' || item.kind === 'udp' || item.kind === 'tcp') names.add(item.name);
@@ -330,7 +330,7 @@ function expandTraffic(s: Scenario): TrafficSpec[] {
   const out: TrafficSpec[] = [];
   s.traffic.forEach((item, i) => {
     if (item.kind === 'ping' || item.kind === 'udp' || item.kind === 'tcp') {
-      out.push(singleFlow(item, i, index));
+      out.push(...singleFlows(item, i, index, names));
       return;
     }
     const pairs = patternPairs(item.pattern, s.nodes);
@@ -367,20 +367,50 @@ interface FlowCommon {
 
 type SingleFlow = Extract<TrafficItem, { kind: 'ping' | 'udp' | 'tcp' }>;
 
-function singleFlow(item: SingleFlow, i: number, index: EndpointIndex): TrafficSpec {
+/**
+ * A ping/udp/tcp item: one flow, or with a label selector as `from` or `to`
+ * one flow per selected pod (per pair when both are selectors), sharing the
+ * item's name as their group, so they make one row of statistics.
+ */
+function singleFlows(item: SingleFlow, i: number, index: EndpointIndex, names: Set<string>): TrafficSpec[] {
   const at = `traffic[${i}].${item.kind}`;
-  const src = index.source(item.from);
-  if (typeof src === 'string') throw new ScenarioError([{ path: `${at}.from`, message: src }]);
-  const dst = index.destination(item.to, src);
-  if (typeof dst === 'string') throw new ScenarioError([{ path: `${at}.to`, message: dst }]);
-  const common: FlowCommon = {
-    name: item.name,
-    from: endpoint(src),
-    to: dst.address,
-    ...(dst.ns !== undefined ? { toNs: dst.ns } : {}),
-    startNs: item.startNs,
+  const fail = (field: string, message: string): never => {
+    throw new ScenarioError([{ path: `${at}.${field}`, message }]);
   };
-  return item.kind === 'ping' ? pingSpec(item, common) : item.kind === 'udp' ? udpSpec(item, common) : tcpSpec(item, common);
+  const pick = (text: string, field: string): EndpointRef[] => {
+    const r = parseSelector(text) !== undefined ? index.select(text) : index.source(text);
+    return typeof r === 'string' ? fail(field, r) : Array.isArray(r) ? r : [r];
+  };
+  const srcs = pick(item.from, 'from');
+  const toSelected = parseSelector(item.to) !== undefined ? pick(item.to, 'to') : null;
+  const flows: TrafficSpec[] = [];
+  for (const src of srcs) {
+    let k = 0;
+    const dsts: { dst: Destination; label: string }[] =
+      toSelected !== null
+        ? toSelected.map((d) => ({ dst: { address: d.pod!.ip, ns: d.ns }, label: d.ns }))
+        : [{ dst: orFail(index.destination(item.to, src), (m) => fail('to', m)), label: item.to }];
+    for (const { dst, label } of dsts) {
+      if (toSelected !== null && dst.ns === src.ns) continue; // a pod selected on both sides does not talk to itself
+      const many = srcs.length > 1 || dsts.length > 1;
+      const common: FlowCommon = {
+        name: many ? uniqueName(`${item.name} (${src.ns} -> ${label})`, names) : item.name,
+        from: endpoint(src),
+        to: dst.address,
+        ...(dst.ns !== undefined ? { toNs: dst.ns } : {}),
+        startNs: item.startNs,
+        ...(many ? { group: item.name } : {}),
+      };
+      // Pings from one namespace need their own ICMP identifiers (ping's socket ids), 256 apart.
+      if (item.kind === 'ping') flows.push({ ...pingSpec(item, common), ident: (item.ident + 0x100 * k++) & 0xffff });
+      else flows.push(item.kind === 'udp' ? udpSpec(item, common) : tcpSpec(item, common));
+    }
+  }
+  return flows;
+}
+
+function orFail<T>(r: T | string, fail: (message: string) => never): T {
+  return typeof r === 'string' ? fail(r) : r;
 }
 
 function endpoint(ref: EndpointRef): TrafficEndpoint {

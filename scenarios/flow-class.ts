@@ -22,10 +22,12 @@ export interface FlowClassContext {
   serviceAddresses: Map<string, string>;
   /** Node namespace -> "port/proto" NodePorts (every node opens every NodePort). */
   nodePorts: Set<string>;
+  /** "clusterIP:port/proto" and "nodePort/proto" -> the sizes the Service's backends answer with. */
+  servicePortSizes: Map<string, { requestSize: number; responseSize: number; service: string }>;
 }
 
 export function flowClassContext(s: Scenario, namespaces: readonly NamespaceSpec[]): FlowClassContext {
-  const ctx: FlowClassContext = { namespaces: new Map(), owners: new Map(), serviceAddresses: new Map(), nodePorts: new Set() };
+  const ctx: FlowClassContext = { namespaces: new Map(), owners: new Map(), serviceAddresses: new Map(), nodePorts: new Set(), servicePortSizes: new Map() };
   for (const ns of namespaces) {
     ctx.namespaces.set(ns.name, { kind: ns.kind, component: ns.component });
     for (const dev of [...ns.bridges, ...ns.interfaces]) {
@@ -38,7 +40,15 @@ export function flowClassContext(s: Scenario, namespaces: readonly NamespaceSpec
   for (const svc of s.services) {
     ctx.serviceAddresses.set(svc.clusterIP, 'ClusterIP');
     for (const ip of (svc as { loadBalancerIPs?: string[] }).loadBalancerIPs ?? []) ctx.serviceAddresses.set(ip, 'LoadBalancer');
-    for (const p of svc.ports) if (p.nodePort !== undefined) ctx.nodePorts.add(`${p.nodePort}/${p.protocol.toLowerCase()}`);
+    for (const p of svc.ports) {
+      const proto = p.protocol.toLowerCase();
+      if (p.nodePort !== undefined) ctx.nodePorts.add(`${p.nodePort}/${proto}`);
+      // Without endpoints nothing answers, whatever the sizes (kube-proxy rejects).
+      if (svc.endpoints.length === 0) continue;
+      const sizes = { requestSize: p.requestSize, responseSize: p.responseSize, service: svc.name };
+      ctx.servicePortSizes.set(`${svc.clusterIP}:${p.port}/${proto}`, sizes);
+      if (p.nodePort !== undefined) ctx.servicePortSizes.set(`${p.nodePort}/${proto}`, sizes);
+    }
   }
   return ctx;
 }
@@ -58,6 +68,27 @@ export function strayNodePort(t: TrafficSpec, ctx: FlowClassContext): string | n
   if (ctx.nodePorts.has(`${t.port}/${t.kind}`)) return null;
   const have = [...ctx.nodePorts].sort().join(', ');
   return `${t.kind} port ${t.port} on node ${toNs} is in the NodePort range but no Service has it (NodePorts: ${have === '' ? 'none' : have})`;
+}
+
+/**
+ * A request/response flow to a Service whose backends answer other sizes: the
+ * backends answer every `requestSize` bytes (TCP) or datagram (UDP) with
+ * `responseSize` bytes, so mismatched flows would wait for answers that never
+ * come. Returns the problem, or null.
+ */
+export function serviceSizeMismatch(t: TrafficSpec, ctx: FlowClassContext): string | null {
+  if (t.kind === 'ping') return null;
+  const toNs = t.toNs ?? ctx.owners.get(t.to);
+  const dest = toNs === undefined ? undefined : ctx.namespaces.get(toNs);
+  const key = ctx.serviceAddresses.has(t.to) ? `${t.to}:${t.port}/${t.kind}` : dest?.kind === 'node' ? `${t.port}/${t.kind}` : null;
+  const sizes = key === null ? undefined : ctx.servicePortSizes.get(key);
+  if (sizes === undefined) return null;
+  if (t.kind === 'udp') {
+    if (t.responseSize === 0 || t.responseSize === sizes.responseSize) return null;
+    return `Service ${sizes.service}'s backends answer with ${sizes.responseSize} bytes, not ${t.responseSize}; give responseSize: ${sizes.responseSize} (or change the Service port's)`;
+  }
+  if (t.mode === 'bulk' || (t.requestSize === sizes.requestSize && t.responseSize === sizes.responseSize)) return null;
+  return `Service ${sizes.service}'s backends answer ${sizes.requestSize}-byte requests with ${sizes.responseSize} bytes; give requestSize: ${sizes.requestSize} and responseSize: ${sizes.responseSize} (or change the Service port's)`;
 }
 
 export function flowClass(t: TrafficSpec, ctx: FlowClassContext): string {

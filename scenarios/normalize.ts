@@ -8,7 +8,7 @@
 import { parseDuration } from '../engine/time.js';
 import { IpSetTable } from '../models/netfilter/ipset.js';
 import { parseBandwidth } from './bandwidth.js';
-import { EndpointIndex } from './endpoints.js';
+import { EndpointIndex, parseSelector } from './endpoints.js';
 import { type PathSegment, formatPath, listNames } from './errors.js';
 import {
   type Cidr,
@@ -291,13 +291,15 @@ class Normalizer {
 
     const externalHosts = normalizeExternalHosts(raw.externalHosts, nodes, underlay, (p, m, a) => this.fail(p, m, a));
     const index = new EndpointIndex(nodes, underlay.gateway ? formatIpv4(underlay.gateway) : '', externalHosts);
-    const traffic = this.traffic(index, nodes, durationNs);
-    const capture = this.capture(nodes, index);
-    const explicitServers = this.servers(index);
     const fail = (path: PathSegment[], message: string) => this.fail(path, message);
+    // Services first: traffic may name them ("svc:<name>").
     const svcCidr = serviceCidr(raw.serviceCIDR, { ...(underlay.cidr ? { underlay: underlay.cidr } : {}), ...(cluster ? { cluster } : {}), nodes }, fail);
     const kubeProxy = kubeProxyConfig(raw.kubeProxy, fail);
     const services = resolveServices(raw.services ?? [], svcCidr, nodes, fail);
+    for (const svc of services) index.services.set(svc.name, svc.clusterIP);
+    const traffic = this.traffic(index, nodes, durationNs);
+    const capture = this.capture(nodes, index);
+    const explicitServers = this.servers(index);
     if (raw.serviceLoad !== undefined) {
       checkServiceLoad({ serviceLoad: { services: raw.serviceLoad.services, endpointsPerService: raw.serviceLoad.endpointsPerService ?? 2 }, serviceCIDR: svcCidr ? formatCidr(svcCidr) : '', services, nodes }, fail);
     }
@@ -864,11 +866,16 @@ class Normalizer {
       if (kind === 'ping' || kind === 'udp' || kind === 'tcp') {
         const from = body.from!;
         const to = body.to!;
-        const src = index.source(from);
-        if (typeof src === 'string') this.fail([...at, 'from'], src);
+        const srcs = parseSelector(from) !== undefined ? index.select(from) : index.source(from);
+        if (typeof srcs === 'string') this.fail([...at, 'from'], srcs);
         else {
-          const dst = index.destination(to, src);
-          if (typeof dst === 'string') this.fail([...at, 'to'], dst);
+          const src = Array.isArray(srcs) ? srcs[0]! : srcs;
+          const dsts = parseSelector(to) !== undefined ? index.select(to) : index.destination(to, src);
+          if (typeof dsts === 'string') this.fail([...at, 'to'], dsts);
+          const many = (Array.isArray(srcs) ? srcs.length : 1) * (Array.isArray(dsts) ? dsts.length : 1) > 1;
+          if (many && kind !== 'ping' && (body.sourcePort ?? 0) !== 0 && !(Array.isArray(srcs) && !Array.isArray(dsts))) {
+            this.fail([...at, 'sourcePort'], 'one client would bind it once per destination the selector picks; leave it out (ephemeral ports)');
+          }
         }
         const name = body.name ?? uniqueName(`${kind} ${from} -> ${to}`, names);
         if (kind === 'tcp') return { kind, name, from, to, ...tcp() };

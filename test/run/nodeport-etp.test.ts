@@ -143,7 +143,7 @@ describe('nodeport-etp', () => {
   });
 
   test('Local on a node without endpoints: kube-proxy drops the connection', () => {
-    const r = run('local-n2', [{ tcp: { name: 'ext1 -> n2 Local', from: 'ext1', to: 'n2', port: 30081, mode: 'crr', count: 3, rate: 10, start: '100ms' } }]);
+    const r = run('local-n2', [{ tcp: { name: 'ext1 -> n2 Local', from: 'ext1', to: 'n2', port: 30081, mode: 'crr', count: 3, rate: 10, requestSize: 100, responseSize: 200, start: '100ms' } }]);
     const f = flow(r, 'ext1 -> n2 Local');
     expect(f.sent).toBe(3);
     expect(f.received).toBe(0);
