@@ -29,7 +29,7 @@ import type { IptablesSource, Scenario, TrafficItem } from './scenario.js';
 import { kubeProxyIpvsConfig, kubeProxyNftSource, kubeProxySources, kubeProxyUserspaceConfig } from './services.js';
 import { KUBE_IPVS_DEVICE } from '../models/k8s/kube-proxy/ipvs.js';
 import { overlayPlan } from './overlay.js';
-import { applyCniNode, applyCniPod, cniResults } from './cni/topology-parts.js';
+import { applyCniNode, applyCniPod, applyExtraNetworkNode, applyExtraNetworkPod, cniResults } from './cni/topology-parts.js';
 import { flowClass, flowClassContext, serviceSizeMismatch, strayNodePort } from './flow-class.js';
 import { addExternalHosts } from './external-hosts.js';
 import { dockerIptables, dockerProxyName, type PublishedPort } from '../models/docker/docker-iptables.js';
@@ -162,6 +162,7 @@ export function expandScenario(s: Scenario): TopologySpec {
       routes: tunnels !== undefined ? [nodeDefault, ...tunnels.routes] : nodeRoutes(nodeDefault, hostGw, i),
     });
     if (node.cniNetwork !== undefined) applyCniNode(namespaces[namespaces.length - 1]!, node.cniNetwork);
+    for (const extra of node.extraNetworks ?? []) applyExtraNetworkNode(namespaces[namespaces.length - 1]!, extra.net);
     links.push({
       kind: 'wire',
       a: { ns: node.name, ifname: 'eth0' },
@@ -186,6 +187,12 @@ export function expandScenario(s: Scenario): TopologySpec {
         routes: [podDefault],
       });
       if (node.cniNetwork !== undefined) applyCniPod(namespaces[namespaces.length - 1]!, node.cniNetwork, pod.name);
+      for (const extra of node.extraNetworks ?? []) {
+        const joined = applyExtraNetworkPod(namespaces[namespaces.length - 1]!, extra.net, pod.name);
+        if (joined !== undefined) {
+          links.push({ kind: 'veth', a: { ns: node.name, ifname: joined.hostVeth }, b: { ns, ifname: joined.podIf }, delayNs: s.vethDelayNs, bandwidthBps: 0, loss: 0, txQueueLen: VETH_TXQUEUELEN });
+        }
+      }
       links.push({
         kind: 'veth',
         a: { ns: node.name, ifname: pod.hostVeth },

@@ -126,6 +126,7 @@ interface RawPod {
   hostVeth?: string;
   labels?: Record<string, string>;
   hostPorts?: { hostPort: number; containerPort: number; protocol?: 'tcp' | 'udp' }[];
+  networks?: string[];
 }
 interface RawNode {
   name: string;
@@ -143,6 +144,7 @@ interface RawNode {
 }
 type RawCni = { conflist: string } | { config: unknown };
 export interface RawScenario {
+  networks?: { name: string; cni: RawCni }[];
   name: string;
   description?: string;
   seed?: number;
@@ -340,6 +342,7 @@ class Normalizer {
       servers,
       serviceCIDR: svcCidr ? formatCidr(svcCidr) : (raw.serviceCIDR ?? ''),
       kubeProxy,
+      ...(raw.networks !== undefined ? { networks: this.networks(raw.networks) } : {}),
       services,
       ...(raw.serviceLoad !== undefined ? { serviceLoad: { services: raw.serviceLoad.services, endpointsPerService: raw.serviceLoad.endpointsPerService ?? 2 } } : {}),
       capture,
@@ -602,6 +605,7 @@ class Normalizer {
       rn?.pods?.forEach((rp, j) => {
         const at: PathSegment[] = ['nodes', i, 'pods', j];
         if (src !== undefined && rp.ip !== undefined) this.fail([...at, 'ip'], "is given by the CNI configuration's IPAM (host-local) when the node has cni; remove it");
+        if (rp.networks !== undefined) this.podNetworks(rp.networks, at, node.pods[j]);
         if (rp.hostPorts === undefined) return;
         if (src === undefined && this.raw.runtime !== 'docker') this.fail([...at, 'hostPorts'], 'needs cni (a CNI configuration with the portmap plugin maps host ports) or runtime docker (docker run -p)');
         if (this.raw.runtime === 'docker' && (rn.iptables !== undefined || rn.iptablesFile !== undefined)) {
@@ -611,6 +615,28 @@ class Normalizer {
         if (pod !== undefined) pod.hostPorts = rp.hostPorts.map((h) => ({ hostPort: h.hostPort, containerPort: h.containerPort, protocol: h.protocol ?? 'tcp' }));
       });
     });
+  }
+
+  /** The scenario's additional networks: unique names. */
+  private networks(raw: { name: string; cni: RawCni }[]): NonNullable<Scenario['networks']> {
+    const seen = new Set<string>();
+    return raw.map((n, i) => {
+      if (seen.has(n.name)) this.fail(['networks', i, 'name'], `"${n.name}" is defined twice`);
+      seen.add(n.name);
+      return { name: n.name, cni: { ...n.cni, at: ['networks', i, 'cni'] } };
+    });
+  }
+
+  /** A pod's `networks`: names from the scenario's `networks`, each once. */
+  private podNetworks(names: string[], at: PathSegment[], pod: PodConfig | undefined): void {
+    const known = (this.raw.networks ?? []).map((n) => n.name);
+    const seen = new Set<string>();
+    names.forEach((name, k) => {
+      if (!known.includes(name)) this.fail([...at, 'networks', k], `unknown network "${name}" (${known.length > 0 ? `networks are ${known.join(', ')}` : 'the scenario has no networks'})`);
+      else if (seen.has(name)) this.fail([...at, 'networks', k], `"${name}" is listed twice`);
+      seen.add(name);
+    });
+    if (pod !== undefined) pod.networks = [...names];
   }
 
   private nodeName(name: string, path: PathSegment[], seen: Map<string, number>, index: number): void {

@@ -70,6 +70,8 @@ export interface Scenario {
     | { mode: 'iptables' | 'nftables' }
     | { mode: 'ipvs'; ipvs: { scheduler: 'rr' | 'lc' } }
     | { mode: 'userspace'; userspace: { copyNs: number; acceptNs: number } };
+  /** Additional CNI networks pods may join (Multus-style), by name. */
+  networks?: { name: string; cni: CniSource }[];
   /** Services, resolved: ClusterIPs and NodePorts allocated, endpoints selected. */
   services: ServiceConfig[];
   /** Background Services in kube-proxy's rules (no traffic): scenarios/service-load.ts. */
@@ -111,6 +113,8 @@ export interface NodeConfig {
   cni?: CniSource;
   /** Pod networking as that configuration's ADDs made it (resolved by the loader, scenarios/cni/). */
   cniNetwork?: CniNodeNetwork;
+  /** Additional networks as their ADDs made them on this node (pods' net1, net2...). */
+  extraNetworks?: { name: string; net: CniNodeNetwork }[];
 }
 
 /** `cni:` of a node or the cluster; `at` is where it was written (for errors). */
@@ -139,6 +143,8 @@ export interface PodConfig {
   hostVeth: string;
   /** metadata.labels, for Service selectors; absent when the file gives none. */
   labels?: Record<string, string>;
+  /** Additional networks (the scenario's `networks`) the pod joins, as net1, net2... */
+  networks?: string[];
   /** Container hostPorts: the runtime's portMappings for the CNI portmap plugin (needs cni). */
   hostPorts?: PortMapping[];
 }

@@ -15,6 +15,8 @@ import { formatResult } from './result.js';
 export interface CniPodInput {
   name: string;
   hostPorts?: PortMapping[];
+  /** The interface the ADD makes in the pod (CNI_IFNAME): eth0, or net1... on additional networks. */
+  ifName?: string;
 }
 
 export interface CniNodeNetwork {
@@ -36,7 +38,7 @@ export function runNodeCni(nodeName: string, list: CniConfList, pods: readonly C
     const net = node.add(list, {
       containerId,
       netns: sandboxNetns(containerId),
-      ifName: 'eth0',
+      ifName: pod.ifName ?? 'eth0',
       ...(pod.hostPorts !== undefined ? { portMappings: pod.hostPorts } : {}),
     });
     const first = net.result.ips.find((x) => x.interface === undefined || net.result.interfaces[x.interface]?.sandbox !== undefined);

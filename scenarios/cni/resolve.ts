@@ -77,5 +77,55 @@ export function resolveCni(scenario: Scenario, fileName: string, lineOf: (path: 
       else throw e;
     }
   });
+  for (const network of scenario.networks ?? []) resolveNetwork(scenario, network, fileName, lineOf, issues);
   return issues;
+}
+
+/**
+ * An additional network (Multus-style): on every node, ADD for each pod that
+ * lists it, with CNI_IFNAME net<k> after its place in the pod's `networks`.
+ */
+function resolveNetwork(
+  scenario: Scenario,
+  network: NonNullable<Scenario['networks']>[number],
+  fileName: string,
+  lineOf: (path: (string | number)[]) => number,
+  issues: ScenarioIssue[],
+): void {
+  const src = network.cni;
+  const at = [...src.at, 'conflist' in src ? 'conflist' : 'config'];
+  for (const node of scenario.nodes) {
+    const pods = node.pods
+      .filter((p) => p.networks?.includes(network.name))
+      .map((p) => ({ name: p.name, ifName: `net${p.networks!.indexOf(network.name) + 1}` }));
+    if (pods.length === 0) continue;
+    const issue = (message: string): void => void issues.push({ path: `${formatPath(at)} (network ${network.name}, node ${node.name})`, line: lineOf(at), col: 1, message });
+    try {
+      let text: string;
+      let name: string;
+      if ('conflist' in src) {
+        const path = resolve(dirname(fileName), src.conflist);
+        try {
+          text = readFileSync(path, 'utf8');
+        } catch (e) {
+          issue(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+          return;
+        }
+        name = src.conflist;
+      } else {
+        text = JSON.stringify(src.config);
+        name = `inline config of network ${network.name}`;
+      }
+      const list = parseConflist(text, name, { podCIDR: node.podCIDR });
+      if (list.plugins.some((p) => p.conf.type === 'portmap' || p.conf.type === 'bandwidth' || p.conf.type === 'flannel')) {
+        issue(`${list.file}: an additional network takes bridge, ptp, host-local and loopback; portmap, bandwidth and flannel belong to the primary network`);
+        return;
+      }
+      const net = runNodeCni(node.name, list, pods);
+      node.extraNetworks = [...(node.extraNetworks ?? []), { name: network.name, net }];
+    } catch (e) {
+      if (e instanceof CniConfigError || e instanceof CniExecError) issue(e.message);
+      else throw e;
+    }
+  }
 }

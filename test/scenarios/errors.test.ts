@@ -31,7 +31,7 @@ const cases: { what: string; text: string; errors: string[] }[] = [
     what: 'unknown top-level key without a close match',
     text: `name: x\n${NODES}colour: blue\n`,
     errors: [
-      'x.yaml:5:1: scenario: unknown key "colour" (expected name, description, seed, duration, runtime, vethDelay, loopbackDelay, mtu, clusterCIDR, routing, vxlan, podMtu, underlay, cni, nodes, scale, externalHosts, traffic, capture, netfilter, servers, serviceCIDR, kubeProxy, serviceLoad, manifests, services or sweep)',
+      'x.yaml:5:1: scenario: unknown key "colour" (expected name, description, seed, duration, runtime, vethDelay, loopbackDelay, mtu, clusterCIDR, routing, vxlan, podMtu, underlay, cni, networks, nodes, scale, externalHosts, traffic, capture, netfilter, servers, serviceCIDR, kubeProxy, serviceLoad, manifests, services or sweep)',
     ],
   },
   {
