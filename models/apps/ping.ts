@@ -47,6 +47,7 @@ export class PingApp implements EventHandler, PingReceiver {
   }
 
   handleEvent(): void {
+    if (!this.ns.alive) return; // the pod was deleted: its process is gone
     const now = this.ns.now();
     const seq = ++this.seq;
     if (this.opts.size >= 16) this.writeTimeval(now);

@@ -78,6 +78,7 @@ export class TcpClient implements EventHandler {
   }
 
   handleEvent(kind: number): void {
+    if (!this.ns.alive) return; // the pod was deleted: its process is gone
     if (kind === EV_START) this.start();
     else if (kind === EV_NEXT) this.transaction();
     else this.arrival();

@@ -52,6 +52,7 @@ export class UdpClient implements EventHandler, UdpReceiver {
   }
 
   handleEvent(): void {
+    if (!this.ns.alive) return; // the pod was deleted: its process is gone
     const seq = ++this.seq;
     this.requests.sent(seq, this.ns.now());
     this.ns.ctx.tracer?.armFlow(this.opts.name, seq, this.ns.name);

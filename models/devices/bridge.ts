@@ -55,6 +55,19 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
     if (hairpin) this.hairpin.add(dev);
   }
 
+  /**
+   * br_del_if: the port leaves the bridge (its veth is being deleted): its
+   * FDB entries go (br_fdb_delete_by_port), so frames for its MACs flood again.
+   */
+  removePort(dev: NetDevice): void {
+    const i = this.ports.indexOf(dev);
+    if (i < 0) throw new Error(`${dev.path} is not a port of ${this.path}`);
+    this.ports.splice(i, 1);
+    this.hairpin.delete(dev);
+    dev.rxHandler = null;
+    for (const [mac, e] of this.fdb) if (e.port === dev) this.fdb.delete(mac);
+  }
+
   /** br_handle_frame + br_handle_frame_finish: a frame arrived on a port. */
   handleFrame(port: NetDevice, pkt: Packet): void {
     const b = pkt.buf;

@@ -74,6 +74,8 @@ export class Netns implements EventHandler {
   private tcpLayer: TcpLayer | null = null;
   /** net.ipv4.ip_forward */
   ipForward = false;
+  /** False once the namespace is torn down (a deleted pod's sandbox): its apps stop, its devices are down. */
+  alive = true;
   /** net.ipv4.ip_default_ttl */
   defaultTtl = 64;
   /** iptables and conntrack, when this namespace has rules (null: no hooks, no cost). See attachNetfilter. */
@@ -189,6 +191,12 @@ export class Netns implements EventHandler {
     if (!this.routes.all().some((r) => r.dst === net && r.prefixLen === prefixLen && r.dev === dev)) {
       this.routes.add({ dst: net, prefixLen, via: 0, dev, src: addr, metric: 0, proto: 'kernel', scope: 'link' });
     }
+  }
+
+  /** The sandbox goes away (kubelet killed the pod): every device down, apps stop at their next step. */
+  shutdown(): void {
+    this.alive = false;
+    for (const dev of this.devices.values()) dev.up = false;
   }
 
   /** inet_add_protocol: `handler` receives datagrams of IP protocol `proto` delivered locally (after LOCAL_IN). */

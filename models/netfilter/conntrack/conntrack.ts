@@ -515,6 +515,20 @@ export class Conntrack implements L4Context, NatTableAccess {
     return `# conntrack -L (namespace ${nsName}), sorted\n${summaryLine(lines.length)}\n${body}`;
   }
 
+  /**
+   * `conntrack -D -p <proto> --reply-src <addr>` (what kube-proxy runs for a
+   * removed UDP endpoint, so clients stop sending to it): deletes the entries
+   * whose reply comes from `addr` (the DNATed destination). Returns how many.
+   */
+  deleteByReplySource(protocol: number, addr: number): number {
+    let n = 0;
+    for (const ct of [...this.table.entries()]) {
+      const reply = ct.tuple[1];
+      if (reply.protocol === protocol && reply.src === addr && this.kill(ct)) n++;
+    }
+    return n;
+  }
+
   /** `conntrack -F`: delete every entry. */
   flush(): void {
     const all = [...this.table.entries()];

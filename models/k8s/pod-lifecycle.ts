@@ -1,0 +1,61 @@
+import type { EventHandler } from '../../engine/simulation.js';
+import type { Netns } from '../stack/netns.js';
+import { BridgeDevice } from '../devices/bridge.js';
+import { parseIpv4 } from '../wire/addr.js';
+
+/**
+ * What happens in one namespace when a pod is deleted, at the simulated times
+ * the control plane would make it happen:
+ * - `shutdown`, in the pod: the kubelet kills its containers and removes the
+ *   sandbox — every device goes down and its applications stop;
+ * - `remove-port`, on the node: the runtime's CNI DEL deletes the pod's veth,
+ *   which leaves the bridge (its FDB entries go with it);
+ * - `kube-proxy-sync`, on every node, a sync delay later: the endpoint is gone
+ *   from the EndpointSlice and kube-proxy writes its rules anew
+ *   (`iptables-restore --noflush`, stale chains deleted with -X) and deletes
+ *   the conntrack entries of removed UDP endpoints, as kube-proxy does so that
+ *   UDP clients do not keep sending to a dead address.
+ * Each action touches only its own namespace, so it is an event of that
+ * namespace's component (engine/README.md).
+ */
+export type LifecycleAction =
+  | { atNs: number; action: 'shutdown' }
+  | { atNs: number; action: 'remove-port'; bridge: string; dev: string }
+  | { atNs: number; action: 'kube-proxy-sync'; text: string; file: string; removedUdpEndpoints: string[] };
+
+export class PodLifecycle implements EventHandler {
+  /** Actions applied so far (for tests and results). */
+  applied = 0;
+
+  constructor(
+    private readonly ns: Netns,
+    private readonly actions: readonly LifecycleAction[],
+  ) {
+    actions.forEach((a, i) => ns.component.scheduleAt(a.atNs, this, i));
+  }
+
+  handleEvent(kind: number): void {
+    const a = this.actions[kind]!;
+    this.applied++;
+    switch (a.action) {
+      case 'shutdown':
+        this.ns.shutdown();
+        return;
+      case 'remove-port': {
+        const br = this.ns.device(a.bridge);
+        if (!(br instanceof BridgeDevice)) throw new Error(`${this.ns.name}: ${a.bridge} is not a bridge`);
+        const dev = this.ns.device(a.dev);
+        br.removePort(dev);
+        dev.up = false;
+        return;
+      }
+      case 'kube-proxy-sync': {
+        const nf = this.ns.netfilter;
+        if (nf === null) throw new Error(`${this.ns.name}: kube-proxy sync without netfilter`);
+        nf.restore(a.text, a.file, true);
+        for (const ip of a.removedUdpEndpoints) nf.conntrack?.deleteByReplySource(17, parseIpv4(ip));
+        return;
+      }
+    }
+  }
+}
