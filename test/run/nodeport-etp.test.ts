@@ -5,10 +5,11 @@
  * a node without an endpoint drops the connection (kube-proxy's
  * KUBE-EXTERNAL-SERVICES "has no local endpoints" DROP).
  */
+import { expectSameOutput } from '../helpers/output-tree.js';
 import { afterAll, describe, expect, test } from 'vitest';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { libraryDir } from '../../scenarios/library.js';
 import { parseScenario } from '../../scenarios/loader.js';
@@ -124,22 +125,7 @@ describe('nodeport-etp', () => {
     const r = await runPartitioned(spec, { outDir: join(work, 'parts'), workers: 4, inTurn: true });
     expect(r.plan.parts).toBe(4);
     expect(new Set(['ext1', 'underlay', 'n1', 'n2'].map((c) => r.plan.partOf.get(c))).size).toBe(4);
-    const tree = (dir: string): Map<string, Buffer> => {
-      const out = new Map<string, Buffer>();
-      const walk = (d: string): void => {
-        for (const f of readdirSync(d).sort()) {
-          const p = join(d, f);
-          if (statSync(p).isDirectory()) walk(p);
-          else out.set(relative(dir, p), readFileSync(p));
-        }
-      };
-      walk(dir);
-      return out;
-    };
-    const seq = tree(join(work, 'seq'));
-    const parts = tree(join(work, 'parts'));
-    expect([...parts.keys()]).toEqual([...seq.keys()]);
-    for (const [k, bytes] of seq) expect(parts.get(k)!.equals(bytes), `${k} differs`).toBe(true);
+    expectSameOutput(join(work, 'parts'), join(work, 'seq'));
   });
 
   test('Local on a node without endpoints: kube-proxy drops the connection', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { parseScenario } from '../../scenarios/loader.js';
 import { expandScenario } from '../../scenarios/expand.js';
 import { resolveScenario } from '../../scenarios/library.js';
@@ -10,6 +10,7 @@ import { runPartitioned } from '../../scenarios/partitioned-run.js';
 import { planPartitions } from '../../scenarios/partition-plan.js';
 import { packageRoot } from '../../scenarios/package-root.js';
 import type { TopologySpec } from '../../scenarios/topology.js';
+import { expectSameOutput } from '../helpers/output-tree.js';
 import { checkCaptureWithTshark, tsharkFields, tsharkPath } from '../helpers/tshark.js';
 
 /**
@@ -37,26 +38,7 @@ function spec(name: string): TopologySpec {
   return expandScenario(resolveScenario(name));
 }
 
-/** Relative path -> bytes of every file under `dir`. */
-function tree(dir: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const walk = (d: string): void => {
-    for (const f of readdirSync(d).sort()) {
-      const p = join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.set(relative(dir, p), readFileSync(p));
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-function expectSameTree(actual: string, expected: string): void {
-  const a = tree(actual);
-  const e = tree(expected);
-  expect([...a.keys()]).toEqual([...e.keys()]);
-  for (const [k, bytes] of e) expect(a.get(k)!.equals(bytes), `${k} differs`).toBe(true);
-}
+const expectSameTree = expectSameOutput;
 
 let work: string;
 beforeAll(() => {
