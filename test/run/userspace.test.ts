@@ -19,7 +19,7 @@ const work = mkdtempSync(join(tmpdir(), 'pw-userspace-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const userspace = runTopology(expandScenario(resolveScenario('services-userspace')), { outDir: join(work, 'us') });
-const iptables = runTopology(expandScenario({ ...resolveScenario('services-userspace'), kubeProxy: { mode: 'iptables' } }), { outDir: join(work, 'ipt') });
+const iptables = runTopology(expandScenario({ ...resolveScenario('services-userspace'), kubeProxy: { mode: 'iptables', syncDelayNs: 1e9 } }), { outDir: join(work, 'ipt') });
 
 type Flow = { name: string; sent: number; received: number; latencyNs: { p50: number } };
 const flow = (r: typeof userspace, name: string) => (r.results.flows as Flow[]).find((f) => f.name === name)!;

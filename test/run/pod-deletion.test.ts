@@ -1,0 +1,122 @@
+/**
+ * A Service backend deleted mid-run (pods[].deleteAt): its sandbox goes down,
+ * its veth leaves the bridge, and kubeProxy.syncDelay later every node's
+ * kube-proxy rules drop it (stale chains deleted, UDP conntrack entries to it
+ * removed). Connections to it in between fail; afterwards all go to the rest.
+ */
+import { afterAll, describe, expect, test } from 'vitest';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseScenario } from '../../scenarios/loader.js';
+import { expandScenario } from '../../scenarios/expand.js';
+import { runTopology } from '../../scenarios/run.js';
+import { runPartitioned } from '../../scenarios/partitioned-run.js';
+import { withStaleChainsDeleted } from '../../scenarios/pod-deletion.js';
+import { readCapture } from '../../models/capture/capture-reader.js';
+import { ipv4Dst, ipv4HeaderLen, ipv4Protocol } from '../../models/wire/ipv4.js';
+import { formatIpv4 } from '../../models/wire/addr.js';
+import { DEFAULT_EPOCH_SECONDS } from '../../scenarios/build.js';
+
+const work = mkdtempSync(join(tmpdir(), 'pw-podel-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const scenario = (mode = 'iptables', extra = '') => `
+name: del
+seed: 3
+duration: 3s
+underlay: { cidr: 192.168.49.0/24, gateway: 192.168.49.1 }
+kubeProxy: { mode: ${mode}, syncDelay: 500ms }
+nodes:
+  - name: n1
+    pods:
+      - { name: client }
+      - { name: echo-a, labels: { app: echo } }
+  - name: n2
+    pods:
+      - { name: echo-b, labels: { app: echo }, deleteAt: 1s${extra} }
+services:
+  - name: echo-udp
+    selector: { app: echo }
+    ports: [{ protocol: UDP, port: 80, targetPort: 8080, responseSize: 48 }]
+  - name: echo-tcp
+    selector: { app: echo }
+    ports: [{ protocol: TCP, port: 80, targetPort: 8080, requestSize: 100, responseSize: 200 }]
+traffic:
+${[1, 2, 3, 4, 5, 6].map((k) => `  - udp: { name: udp ${k}, from: n1/client, to: svc:echo-udp, port: 80, sourcePort: 4000${k}, count: 60, rate: 20, requestSize: 32, responseSize: 48, timeout: 200ms }`).join('\n')}
+  - tcp: { name: crr, from: n1/client, to: svc:echo-tcp, port: 80, mode: crr, count: 60, rate: 20, requestSize: 100, responseSize: 200, start: 10ms, timeout: 2s }
+capture: all
+`;
+
+type Flow = { name: string; sent: number; received: number; lost: number };
+
+/** Simulated time (s) of the first SYN of each connection towards `ip` in a capture, by client port. */
+function firstSynsTo(file: string, ip: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const p of readCapture(file).packets) {
+    const d = p.data;
+    if (d[12] !== 0x08 || d[13] !== 0 || ipv4Protocol(d, 14) !== 6 || formatIpv4(ipv4Dst(d, 14)) !== ip) continue;
+    const tcp = 14 + ipv4HeaderLen(d, 14);
+    const sport = (d[tcp]! << 8) | d[tcp + 1]!;
+    const t = Number(p.timeNs - BigInt(DEFAULT_EPOCH_SECONDS) * 1_000_000_000n) / 1e9;
+    if ((d[tcp + 13]! & 0x12) === 0x02 && !out.has(sport)) out.set(sport, t);
+  }
+  return out;
+}
+
+describe('deleting a Service backend during the run', () => {
+  const out = join(work, 'seq');
+  const r = runTopology(expandScenario(parseScenario(scenario(), 'del.yaml')), { outDir: out });
+  const flows = r.results.flows as Flow[];
+
+  test('TCP: connections picked for the deleted pod before the resync fail; before the deletion and after the resync all succeed', () => {
+    const crr = flows.find((f) => f.name === 'crr')!;
+    expect(crr.lost).toBeGreaterThan(0);
+    // Only those started in the 0.5 s between deletion and resync (10 of 60) can fail; about half pick echo-b.
+    expect(crr.lost).toBeLessThanOrEqual(10);
+    const toB = [...firstSynsTo(r.captureFiles.get('n2/eth0')!, '10.244.2.2').values()];
+    // Connections to echo-b start before the deletion (and succeed) and between deletion and resync (and fail)...
+    expect(toB.some((t) => t < 1)).toBe(true);
+    expect(toB.some((t) => t >= 1 && t < 1.5)).toBe(true);
+    // ...but none starts after the resync: the rules no longer name it.
+    expect(toB.filter((t) => t >= 1.5)).toEqual([]);
+  });
+
+  test('UDP: flows whose conntrack entry pointed at the deleted pod lose requests until the resync, then answer from the other backend', () => {
+    const udp = flows.filter((f) => f.name.startsWith('udp'));
+    const hit = udp.filter((f) => f.lost > 0);
+    expect(hit.length).toBeGreaterThan(0);
+    expect(hit.length).toBeLessThan(udp.length);
+    // 0.5 s at 20/s: at most 10 requests (+1 in flight) are lost, then conntrack's entry is gone and they recover.
+    for (const f of hit) expect(f.lost).toBeLessThanOrEqual(11);
+  });
+
+  test("every node's rules end without the deleted endpoint; the stale chains are gone", () => {
+    for (const node of ['n1', 'n2']) {
+      const saved = readFileSync(join(out, 'netfilter', `${node}.iptables-save`), 'utf8');
+      expect(saved).not.toContain('10.244.2.2');
+      expect(saved).not.toMatch(/--mode random --probability/);
+      expect(saved).toMatch(/-j DNAT --to-destination 10\.244\.1\.3:8080/);
+    }
+  });
+
+  test('a partitioned run gives the same bytes', async () => {
+    const par = join(work, 'par');
+    await runPartitioned(expandScenario(parseScenario(scenario(), 'del.yaml')), { outDir: par, workers: 3, inTurn: true });
+    for (const f of readdirSync(join(out, 'captures'))) {
+      expect(readFileSync(join(par, 'captures', f)).equals(readFileSync(join(out, 'captures', f))), f).toBe(true);
+    }
+    expect(readFileSync(join(par, 'results.json'), 'utf8')).toBe(readFileSync(join(out, 'results.json'), 'utf8'));
+  });
+
+  test('what is not modelled is an error', () => {
+    expect(() => expandScenario(parseScenario(scenario('ipvs'), 'del.yaml'))).toThrow(/kube-proxy's resync after a deletion is modelled in iptables mode only \(mode is ipvs\)/);
+    expect(() => parseScenario(scenario('iptables', ', hostPorts: [{ hostPort: 8080, containerPort: 8080 }]'), 'del.yaml')).toThrow(/deleteAt: a pod with hostPorts/);
+  });
+
+  test('stale chains are flushed and deleted in the table that had them', () => {
+    const before = '*nat\n:KUBE-SEP-A - [0:0]\n:KUBE-SEP-B - [0:0]\n:OTHER - [0:0]\nCOMMIT\n*filter\n:KUBE-X - [0:0]\nCOMMIT\n';
+    const after = '*nat\n:KUBE-SEP-A - [0:0]\nCOMMIT\n*filter\nCOMMIT\n';
+    expect(withStaleChainsDeleted(before, after)).toBe('*nat\n:KUBE-SEP-A - [0:0]\n:KUBE-SEP-B - [0:0]\n-X KUBE-SEP-B\nCOMMIT\n*filter\n:KUBE-X - [0:0]\n-X KUBE-X\nCOMMIT\n');
+  });
+});
