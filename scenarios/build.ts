@@ -11,6 +11,7 @@ import { UdpClient, UdpServer } from '../models/apps/udp-rr.js';
 import { TcpClient, TcpServer } from '../models/apps/tcp-rr.js';
 import { FlowStats } from '../models/stats/flow-stats.js';
 import { DEFAULT_USERSPACE_COSTS, UserspaceProxy } from '../models/apps/userspace-proxy.js';
+import { PodLifecycle } from '../models/k8s/pod-lifecycle.js';
 import { parseCidr, parseIpv4, parseMac } from '../models/wire/addr.js';
 import type { InterfaceSpec, LinkSpec, NamespaceSpec, RouteSpec, ShapingTbfSpec, TcpSpec, TopologySpec, TrafficSpec } from './topology.js';
 import { TbfQdisc } from '../models/devices/tbf.js';
@@ -143,6 +144,7 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
     else servers.udp.set(`${s.ns}:${s.port}`, new UdpServer(ns, s.port, s.responseSize));
   }
   for (const nsSpec of spec.namespaces) if (nsSpec.userspaceProxy !== undefined) buildUserspaceProxy(namespaces.get(nsSpec.name)!, nsSpec.userspaceProxy);
+  for (const nsSpec of spec.namespaces) if (nsSpec.lifecycle !== undefined) new PodLifecycle(namespaces.get(nsSpec.name)!, nsSpec.lifecycle);
   const groups = new Map<string, FlowStats>();
   for (const t of spec.traffic) {
     let stats = t.group === undefined ? undefined : groups.get(t.group);

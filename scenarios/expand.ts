@@ -8,6 +8,8 @@
  *     node bridge 0a:58:<pod gateway> (docker 02:42:), host veth 0e:58:<pod ip> (docker 0e:42:);
  *     pod eth0 0a:58:<pod ip> (docker 02:42:).
  *   Namespaces: underlay, then each node followed by its pods, then external hosts.
+ *   With underlay.segments, a switch "underlay-<segment>" per segment and the
+ *   "router" take the underlay's place (scenarios/underlay-segments.ts).
  *   Routes: connected routes are left to the simulator (as the kernel derives
  *   them from addresses); nodes get a default route via the underlay gateway
  *   and, with host-gw, one route per other node; pods a default via their gateway.
@@ -30,8 +32,10 @@ import { kubeProxyIpvsConfig, kubeProxyNftSource, kubeProxySources, kubeProxyUse
 import { KUBE_IPVS_DEVICE } from '../models/k8s/kube-proxy/ipvs.js';
 import { overlayPlan } from './overlay.js';
 import { applyCniNode, applyCniPod, applyExtraNetworkNode, applyExtraNetworkPod, cniResults } from './cni/topology-parts.js';
+import { nodeLifecycle, podLifecycle } from './pod-deletion.js';
 import { flowClass, flowClassContext, serviceSizeMismatch, strayNodePort } from './flow-class.js';
 import { addExternalHosts } from './external-hosts.js';
+import { addSegments } from './underlay-segments.js';
 import { dockerIptables, dockerProxyName, type PublishedPort } from '../models/docker/docker-iptables.js';
 import { DEFAULT_USERSPACE_COSTS } from '../models/apps/userspace-proxy.js';
 import type {
@@ -84,12 +88,15 @@ export function expandScenario(s: Scenario): TopologySpec {
   const scheme = MAC_SCHEMES[s.runtime];
   // The underlay (node NICs, br0) has `mtu`; the pod network (bridges, veths, pods) `podMtu`.
   const { mtu, podMtu } = s;
-  const underlayLen = prefixLen(s.underlay.cidr);
+  const segmented = s.underlay.segments !== undefined;
+  const underlayLen = segmented ? 0 : prefixLen(s.underlay.cidr);
   const gateway = s.underlay.gateway;
   const namespaces: NamespaceSpec[] = [];
   const links: LinkSpec[] = [];
 
-  namespaces.push({
+  // Several segments: switches and a router instead of the one underlay (scenarios/underlay-segments.ts).
+  const segmentOf = segmented ? addSegments(s, namespaces, links, mac, BRIDGE_AGEING_NS) : undefined;
+  if (!segmented) namespaces.push({
     name: 'underlay',
     kind: 'underlay',
     component: 'underlay',
@@ -124,6 +131,7 @@ export function expandScenario(s: Scenario): TopologySpec {
     const podLen = prefixLen(node.podCIDR);
     const podGw = firstHost(node.podCIDR);
     const tunnels = overlay?.(i);
+    const seg = segmentOf?.(i);
     namespaces.push({
       name: node.name,
       kind: 'node',
@@ -148,7 +156,7 @@ export function expandScenario(s: Scenario): TopologySpec {
         },
       ],
       interfaces: [
-        { name: 'eth0', mac: mac('02:42', node.address), mtu, addresses: [`${node.address}/${underlayLen}`] },
+        { name: 'eth0', mac: mac('02:42', node.address), mtu, addresses: [`${node.address}/${seg?.len ?? underlayLen}`] },
         ...node.pods.map((pod) => ({
           name: pod.hostVeth,
           mac: mac(scheme.hostVeth, pod.ip),
@@ -159,14 +167,17 @@ export function expandScenario(s: Scenario): TopologySpec {
         })),
       ],
       ...(tunnels !== undefined ? { tunnels: tunnels.tunnels, neighbours: tunnels.neighbours } : {}),
-      routes: tunnels !== undefined ? [nodeDefault, ...tunnels.routes] : nodeRoutes(nodeDefault, hostGw, i),
+      routes:
+        tunnels !== undefined ? [seg?.routes[0] ?? nodeDefault, ...tunnels.routes] : seg !== undefined ? seg.routes : nodeRoutes(nodeDefault, hostGw, i),
     });
     if (node.cniNetwork !== undefined) applyCniNode(namespaces[namespaces.length - 1]!, node.cniNetwork);
+    const nodeEvents = nodeLifecycle(s, node);
+    if (nodeEvents.length > 0) namespaces[namespaces.length - 1]!.lifecycle = nodeEvents;
     for (const extra of node.extraNetworks ?? []) applyExtraNetworkNode(namespaces[namespaces.length - 1]!, extra.net);
     links.push({
       kind: 'wire',
       a: { ns: node.name, ifname: 'eth0' },
-      b: { ns: 'underlay', ifname: node.name },
+      b: { ns: seg?.switchNs ?? 'underlay', ifname: node.name },
       delayNs: s.underlay.delayNs,
       bandwidthBps: s.underlay.bandwidthBps,
       loss: s.underlay.loss,
@@ -187,6 +198,8 @@ export function expandScenario(s: Scenario): TopologySpec {
         routes: [podDefault],
       });
       if (node.cniNetwork !== undefined) applyCniPod(namespaces[namespaces.length - 1]!, node.cniNetwork, pod.name);
+      const podEvents = podLifecycle(node, pod.name);
+      if (podEvents.length > 0) namespaces[namespaces.length - 1]!.lifecycle = podEvents;
       for (const extra of node.extraNetworks ?? []) {
         const joined = applyExtraNetworkPod(namespaces[namespaces.length - 1]!, extra.net, pod.name);
         if (joined !== undefined) {

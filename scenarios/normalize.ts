@@ -9,6 +9,7 @@ import { parseDuration } from '../engine/time.js';
 import { IpSetTable } from '../models/netfilter/ipset.js';
 import { parseBandwidth } from './bandwidth.js';
 import { EndpointIndex, parseSelector } from './endpoints.js';
+import { checkSegmentOverlap, normalizeSegments, type RawUnderlaySegment, segmentInterfaces, segmentNamespaceNames } from './underlay-segments.js';
 import { type PathSegment, formatPath, listNames } from './errors.js';
 import {
   type Cidr,
@@ -50,6 +51,7 @@ import type {
   TcpMode,
   TrafficItem,
   TrafficPattern,
+  UnderlaySegment,
   VxlanConfig,
 } from './scenario.js';
 import { patternPairs } from './patterns.js';
@@ -127,6 +129,7 @@ interface RawPod {
   labels?: Record<string, string>;
   hostPorts?: { hostPort: number; containerPort: number; protocol?: 'tcp' | 'udp' }[];
   networks?: string[];
+  deleteAt?: DurationText;
 }
 interface RawNode {
   name: string;
@@ -160,6 +163,7 @@ export interface RawScenario {
   underlay?: {
     cidr?: string;
     gateway?: string;
+    segments?: RawUnderlaySegment[];
     bandwidth?: string | number;
     delay?: DurationText;
     loss?: number;
@@ -173,7 +177,7 @@ export interface RawScenario {
   servers?: { on: string; port: number; protocol?: 'udp' | 'tcp'; requestSize?: number; responseSize?: number }[];
   capture?: 'all' | 'none' | string[];
   serviceCIDR?: string;
-  kubeProxy?: { mode?: KubeProxyMode; ipvs?: { scheduler?: 'rr' | 'lc' }; userspace?: { copyCost?: string; acceptCost?: string } };
+  kubeProxy?: { mode?: KubeProxyMode; ipvs?: { scheduler?: 'rr' | 'lc' }; userspace?: { copyCost?: string; acceptCost?: string }; syncDelay?: string };
   services?: RawService[];
   serviceLoad?: { services: number; endpointsPerService?: number };
   /** Read by the loader (scenarios/manifests/), which adds their pods and services before normalizing. */
@@ -254,6 +258,7 @@ export function normalizeScenario(raw: RawScenario): Normalized {
 
 class Normalizer {
   private readonly issues: Issue[] = [];
+  private segments: UnderlaySegment[] | undefined;
 
   constructor(private readonly raw: RawScenario) {}
 
@@ -290,12 +295,21 @@ class Normalizer {
       this.fail(['nodes'], 'is required (or scale, to generate nodes)', []);
     }
     this.cniSources(nodes);
+    const segments = normalizeSegments(nodes, {
+      raw,
+      rawNodes: raw.nodes ?? [],
+      prefix: (text, path) => this.networkPrefix(text, path, runtime),
+      cluster,
+      fail: (p, m, a) => this.fail(p, m, a),
+    });
+    this.segments = segments;
 
     const externalHosts = normalizeExternalHosts(raw.externalHosts, nodes, underlay, (p, m, a) => this.fail(p, m, a));
     const index = new EndpointIndex(nodes, underlay.gateway ? formatIpv4(underlay.gateway) : '', externalHosts);
     const fail = (path: PathSegment[], message: string) => this.fail(path, message);
     // Services first: traffic may name them ("svc:<name>").
     const svcCidr = serviceCidr(raw.serviceCIDR, { ...(underlay.cidr ? { underlay: underlay.cidr } : {}), ...(cluster ? { cluster } : {}), nodes }, fail);
+    checkSegmentOverlap(segments, svcCidr, ['serviceCIDR'], fail);
     const kubeProxy = kubeProxyConfig(raw.kubeProxy, fail);
     const services = resolveServices(raw.services ?? [], svcCidr, nodes, fail);
     for (const svc of services) index.services.set(svc.name, svc.clusterIP);
@@ -332,6 +346,7 @@ class Normalizer {
         delayNs: underlay.delayNs,
         loss: underlay.loss,
         txQueueLen: underlay.txQueueLen,
+        ...(segments !== undefined ? { segments } : {}),
       },
       nodes,
       ...(raw.scale && !raw.nodes
@@ -460,7 +475,8 @@ class Normalizer {
   } {
     const u = this.raw.underlay ?? {};
     const d = DEFAULTS.underlay;
-    const cidr = this.networkPrefix(u.cidr ?? d.cidr, ['underlay', 'cidr'], runtime);
+    // Segments bring their own prefixes (scenarios/underlay-segments.ts).
+    const cidr = u.segments !== undefined ? undefined : this.networkPrefix(u.cidr ?? d.cidr, ['underlay', 'cidr'], runtime);
     let gateway: number | undefined;
     if (cidr) {
       if (u.gateway === undefined) {
@@ -617,6 +633,15 @@ class Normalizer {
     });
   }
 
+  /** A pod's deleteAt (scenarios/pod-deletion.ts says what deletion does and what it does not model yet). */
+  private podDeletion(rp: RawPod, path: PathSegment[], runtime: Runtime): number {
+    const at = this.duration(rp.deleteAt, 0, [...path, 'deleteAt']);
+    if (runtime !== 'cni') this.fail([...path, 'deleteAt'], 'applies to runtime cni (Kubernetes pods); a docker container is not deleted mid-run');
+    if (rp.hostPorts !== undefined) this.fail([...path, 'deleteAt'], "a pod with hostPorts: the portmap plugin's DEL is not modelled yet");
+    if (rp.networks !== undefined) this.fail([...path, 'deleteAt'], 'a pod on additional networks: their DEL is not modelled yet');
+    return at;
+  }
+
   /** The scenario's additional networks: unique names. */
   private networks(raw: { name: string; cni: RawCni }[]): NonNullable<Scenario['networks']> {
     const seen = new Set<string>();
@@ -750,6 +775,7 @@ class Normalizer {
         hairpin: rp.hairpin ?? false,
         hostVeth: rp.hostVeth ?? '',
         ...(rp.labels !== undefined ? { labels: { ...rp.labels } } : {}),
+        ...(rp.deleteAt !== undefined ? { deleteAtNs: this.podDeletion(rp, path, runtime) } : {}),
       };
     });
 
@@ -943,10 +969,14 @@ class Normalizer {
       const slash = point.lastIndexOf('/');
       const ns = point.slice(0, slash);
       const ifname = point.slice(slash + 1);
-      const interfaces = namespaceInterfaces(ns, nodes, index, overlayDevice(this.raw.routing ?? DEFAULTS.routing));
+      const segs = this.segments;
+      const interfaces =
+        segs !== undefined && (ns === 'underlay' || segmentInterfaces(ns, segs) !== undefined)
+          ? segmentInterfaces(ns, segs)
+          : namespaceInterfaces(ns, nodes, index, overlayDevice(this.raw.routing ?? DEFAULTS.routing));
       if (!interfaces) {
         const namespaces = [
-          ...new Set(['underlay', ...nodes.flatMap((n) => [n.name, ...n.pods.map((p) => `${n.name}/${p.name}`)]), ...index.externalNames()]),
+          ...new Set([...(segs !== undefined ? segmentNamespaceNames(segs) : ['underlay']), ...nodes.flatMap((n) => [n.name, ...n.pods.map((p) => `${n.name}/${p.name}`)]), ...index.externalNames()]),
         ];
         this.fail(path, `unknown capture point "${point}" (no namespace "${ns}"; namespaces are ${listNames(namespaces)})`);
       } else if (!interfaces.includes(ifname)) {

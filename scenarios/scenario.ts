@@ -66,10 +66,11 @@ export interface Scenario {
   /** The range ClusterIPs are allocated from (kube-apiserver --service-cluster-ip-range). */
   serviceCIDR: string;
   /** How Services are programmed on every node: kube-proxy's iptables, ipvs or nftables mode. */
-  kubeProxy:
+  kubeProxy: (
     | { mode: 'iptables' | 'nftables' }
     | { mode: 'ipvs'; ipvs: { scheduler: 'rr' | 'lc' } }
-    | { mode: 'userspace'; userspace: { copyNs: number; acceptNs: number } };
+    | { mode: 'userspace'; userspace: { copyNs: number; acceptNs: number } }
+  ) & { /** Pod deletion -> rules without it on every node. */ syncDelayNs: number };
   /** Additional CNI networks pods may join (Multus-style), by name. */
   networks?: { name: string; cni: CniSource }[];
   /** Services, resolved: ClusterIPs and NodePorts allocated, endpoints selected. */
@@ -88,6 +89,18 @@ export interface UnderlayConfig {
   delayNs: number;
   loss: number;
   txQueueLen: number;
+  /** Several L2 segments behind a router (scenarios/underlay-segments.ts); then cidr and gateway are "". */
+  segments?: UnderlaySegment[];
+}
+
+/** One switch of a segmented underlay; `nodes` in the order of `Scenario.nodes`. */
+export interface UnderlaySegment {
+  name: string;
+  /** Canonical prefix. */
+  cidr: string;
+  /** The router's address on the segment: the nodes' default route. */
+  gateway: string;
+  nodes: string[];
 }
 
 export interface NodeConfig {
@@ -143,6 +156,8 @@ export interface PodConfig {
   hostVeth: string;
   /** metadata.labels, for Service selectors; absent when the file gives none. */
   labels?: Record<string, string>;
+  /** When the pod is deleted (scenarios/pod-deletion.ts); absent: it lives through the run. */
+  deleteAtNs?: number;
   /** Additional networks (the scenario's `networks`) the pod joins, as net1, net2... */
   networks?: string[];
   /** Container hostPorts: the runtime's portMappings for the CNI portmap plugin (needs cni). */

@@ -151,9 +151,27 @@ export function kubeProxyMode(mode: KubeProxyMode | undefined, fail: Fail): Kube
 
 /** The file's kubeProxy: the mode, for ipvs its scheduler (kube-proxy's default rr), for userspace the proxy's costs. */
 export function kubeProxyConfig(
-  raw: { mode?: KubeProxyMode; ipvs?: { scheduler?: 'rr' | 'lc' }; userspace?: { copyCost?: string; acceptCost?: string } } | undefined,
+  raw: { mode?: KubeProxyMode; ipvs?: { scheduler?: 'rr' | 'lc' }; userspace?: { copyCost?: string; acceptCost?: string }; syncDelay?: string } | undefined,
   fail: Fail,
 ): Scenario['kubeProxy'] {
+  let syncDelayNs = 1_000_000_000;
+  if (raw?.syncDelay !== undefined) {
+    try {
+      syncDelayNs = parseDuration(raw.syncDelay);
+    } catch (e) {
+      fail(['kubeProxy', 'syncDelay'], (e as Error).message);
+    }
+  }
+  return { ...kubeProxyMechanics(raw, fail), syncDelayNs };
+}
+
+function kubeProxyMechanics(
+  raw: { mode?: KubeProxyMode; ipvs?: { scheduler?: 'rr' | 'lc' }; userspace?: { copyCost?: string; acceptCost?: string } } | undefined,
+  fail: Fail,
+):
+  | { mode: 'iptables' | 'nftables' }
+  | { mode: 'ipvs'; ipvs: { scheduler: 'rr' | 'lc' } }
+  | { mode: 'userspace'; userspace: { copyNs: number; acceptNs: number } } {
   const mode = kubeProxyMode(raw?.mode, fail);
   if (raw?.ipvs !== undefined && mode !== 'ipvs') fail(['kubeProxy', 'ipvs'], `applies to mode ipvs only (mode is ${mode})`);
   if (raw?.userspace !== undefined && mode !== 'userspace') fail(['kubeProxy', 'userspace'], `applies to mode userspace only (mode is ${mode})`);

@@ -1,3 +1,5 @@
+import type { LifecycleAction } from '../models/k8s/pod-lifecycle.js';
+
 /**
  * The resolved topology: what a scenario file expands to once every name,
  * address, MAC and route is decided. It is plain data (JSON-serialisable) and
@@ -43,7 +45,8 @@ export interface NamespaceSpec {
   kind: NamespaceKind;
   /**
    * The partition unit that owns this namespace: a node and its pods share one
-   * component; an underlay segment is its own. See engine/README.md.
+   * component; an underlay segment is its own, and so is the router joining
+   * segments (kind underlay too: scenarios/underlay-segments.ts). See engine/README.md.
    */
   component: string;
   /** net.ipv4.ip_forward */
@@ -77,6 +80,8 @@ export interface NamespaceSpec {
     acceptNs: number;
     ports: { name: string; protocol: 'TCP' | 'UDP'; proxyPort: number; backends: { ip: string; port: number }[]; affinity: 'None' | 'ClientIP' }[];
   };
+  /** Pod deletion, at its times (models/k8s/pod-lifecycle.ts, scenarios/pod-deletion.ts). */
+  lifecycle?: LifecycleAction[];
   /** Every non-loopback, non-bridge interface; `lo` (127.0.0.1/8) is implicit. */
   interfaces: InterfaceSpec[];
   /** Overlay tunnel devices (flannel.1, flannel.ipip), made after the interfaces they send through. */

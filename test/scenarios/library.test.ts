@@ -20,7 +20,7 @@ function iface(t: TopologySpec, nsName: string, name: string) {
 describe('scenario library', () => {
   it('lists the ready scenarios, each named like its file and described', () => {
     const entries = listScenarios();
-    expect(entries.map((e) => e.name)).toEqual(['cluster-services', 'cni-bridge', 'cross-node', 'docker-bridge', 'docker-proxy', 'docker-publish', 'flannel-ipip', 'flannel-vxlan', 'localhost', 'manifests-demo', 'nodeport-etp', 'same-node', 'service-nat', 'services-hairpin', 'services-ipvs', 'services-nftables', 'services-userspace']);
+    expect(entries.map((e) => e.name)).toEqual(['cluster-services', 'cni-bridge', 'cross-node', 'docker-bridge', 'docker-proxy', 'docker-publish', 'flannel-ipip', 'flannel-vxlan', 'localhost', 'manifests-demo', 'nodeport-etp', 'racks', 'same-node', 'service-nat', 'services-hairpin', 'services-ipvs', 'services-nftables', 'services-userspace']);
     for (const e of entries) {
       expect(e.description.length).toBeGreaterThan(10);
       expect(e.path).toBe(join(libraryDir(), `${e.name}.yaml`));
@@ -36,7 +36,7 @@ describe('scenario library', () => {
     const path = join(libraryDir(), 'same-node.yaml');
     expect(resolveScenario(path).name).toBe('same-node');
     expect(() => resolveScenarioPath('cross-nod')).toThrow(
-      'unknown scenario "cross-nod" (the library has cluster-services, cni-bridge, cross-node (default), docker-bridge, docker-proxy, docker-publish, flannel-ipip, flannel-vxlan, localhost, manifests-demo, nodeport-etp, same-node, service-nat, services-hairpin, services-ipvs, services-nftables, services-userspace; or give a path to a .yaml file)',
+      'unknown scenario "cross-nod" (the library has cluster-services, cni-bridge, cross-node (default), docker-bridge, docker-proxy, docker-publish, flannel-ipip, flannel-vxlan, localhost, manifests-demo, nodeport-etp, racks, same-node, service-nat, services-hairpin, services-ipvs, services-nftables, services-userspace; or give a path to a .yaml file)',
     );
     expect(() => resolveScenarioPath('./nowhere/x.yaml')).toThrow('scenario file not found: ./nowhere/x.yaml');
   });
