@@ -2,7 +2,7 @@
  * podwire's kube-proxy (iptables mode) against the kernel: the library
  * scenario cluster-services, whose rules podwire generates itself
  * (models/k8s/kube-proxy), loaded into real namespaces. Only its UDP ClusterIP
- * flows run: the kernel harness has no TCP traffic (kernel-traffic.ts), so the
+ * flows run here (its TCP flows: cluster-services-tcp.kernel.test.ts), so the
  * TCP flows and the TCP servers are dropped from the spec on both sides; the
  * echo-tcp Service's rules stay (their counters must stay 0 on both).
  *

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { TopologySpec } from '../../scenarios/topology.js';
 import { ProcessSet, runSync, sleep } from './commands.js';
 import { type CapturedFrame, startCaptures } from './kernel-capture.js';
-import { runKernelTraffic, trafficEndNs, type TrafficRun } from './kernel-traffic.js';
+import { runKernelTraffic, trafficEndNs, type TrafficOptions, type TrafficRun } from './kernel-traffic.js';
 import { dumpCounters, type IptablesBackend, iptablesTools, loadIptables, namespacesWithRules } from './kernel-iptables.js';
 import { buildKernelTopology, type KernelTopology, RUN_PREFIX } from './netns-topology.js';
 import { type NormalisedFrame, normaliseFrame } from './normalise.js';
@@ -22,6 +22,8 @@ export interface KernelRunOptions {
   keepFiles?: boolean;
   /** Quiet time after the last flow ends before captures stop, ms (default 150). */
   settleMs?: number;
+  /** How TCP flows run (their source ports). */
+  traffic?: TrafficOptions;
 }
 
 export interface KernelRun {
@@ -61,7 +63,7 @@ export async function runOnKernelDetailed(spec: TopologySpec, options: KernelRun
     const session = await startCaptures(topo, spec.captures, dir, procs, Math.ceil(trafficEndNs(spec.traffic) / 1e6) + 60_000);
     let traffic: TrafficRun;
     try {
-      traffic = await runKernelTraffic(topo, procs, log);
+      traffic = await runKernelTraffic(topo, procs, log, options.traffic);
       await sleep(options.settleMs ?? 150);
     } catch (err) {
       await session.stop().catch(() => undefined);
@@ -125,6 +127,20 @@ function checkPrerequisites(): Prerequisites {
   }
   if (runSync('ip', ['netns', 'list']).stdout.includes(probe)) return { ok: false, reason: `could not delete probe namespace ${probe}` };
   return { ok: true, reason: 'root, ip, tcpdump, sysctl, iputils ping and network namespaces are available' };
+}
+
+let cachedTcp: Prerequisites | undefined;
+
+/** kernelPrerequisites plus python3 (tcp-agent.py, the TCP flows' clients and servers). Computed once. */
+export function tcpTrafficPrerequisites(): Prerequisites {
+  cachedTcp ??= (() => {
+    const base = kernelPrerequisites();
+    if (!base.ok) return base;
+    const py = runSync('python3', ['-c', 'import selectors, socket, threading; print("ok")']);
+    if (!py.ok || py.stdout.trim() !== 'ok') return { ok: false, reason: `python3 is missing or does not run (needed by tcp-agent.py): ${py.stderr.trim()}` };
+    return { ok: true, reason: `${base.reason}; python3` };
+  })();
+  return cachedTcp;
 }
 
 /** The extensions the netfilter scenarios use, loaded once into a probe namespace. */

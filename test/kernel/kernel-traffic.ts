@@ -1,23 +1,41 @@
 /**
- * Runs a topology's traffic (PingSpec, UdpSpec) for real inside the kernel
- * namespaces, each flow at its start time relative to a common t0: iputils
- * ping for ICMP echo, and udp-agent.mjs (a small Node program) for UDP
- * request/response. UDP servers are started, and clients bound, before t0 so
- * that process start-up does not shift the first datagram.
+ * Runs a topology's traffic (PingSpec, UdpSpec, TcpSpec) for real inside the
+ * kernel namespaces, each flow at its start time relative to a common t0:
+ * iputils ping for ICMP echo, udp-agent.mjs (a small Node program) for UDP
+ * request/response and tcp-agent.py (python3) for TCP_CRR. Servers are
+ * started, and UDP/TCP clients made ready, before t0 so that process start-up
+ * does not shift the first datagram or SYN.
  */
 import { fileURLToPath } from 'node:url';
-import type { PingSpec, TopologySpec, TrafficSpec, UdpSpec } from '../../scenarios/topology.js';
+import type { PingSpec, TcpSpec, TopologySpec, TrafficSpec, UdpSpec } from '../../scenarios/topology.js';
 import { inNetns, type ProcessSet, type Started, sleep, waitUntil } from './commands.js';
 import type { KernelTopology } from './netns-topology.js';
 
 const UDP_AGENT = fileURLToPath(new URL('./udp-agent.mjs', import.meta.url));
+const TCP_AGENT = fileURLToPath(new URL('./tcp-agent.py', import.meta.url));
+
+export interface TrafficOptions {
+  /**
+   * TCP flow name -> the source port of each of its connections, in order
+   * (e.g. the ephemeral ports podwire's client used, so that rules matching
+   * on them treat both sides alike); default: ephemeral ports.
+   */
+  tcpSourcePorts?: ReadonlyMap<string, readonly number[]>;
+}
+
+/** What tcp-agent.py can reproduce: open-loop TCP_CRR at a constant rate. */
+export function checkKernelTcpFlow(f: TcpSpec): void {
+  if (f.mode !== 'crr') throw new Error(`kernel traffic: flow "${f.name}": mode ${f.mode} is not supported (tcp-agent.py runs crr only)`);
+  if (f.rate <= 0) throw new Error(`kernel traffic: flow "${f.name}": closed loop (rate 0) is not supported (tcp-agent.py runs open-loop crr)`);
+  if (f.arrivals !== 'constant') throw new Error(`kernel traffic: flow "${f.name}": arrivals ${f.arrivals} are not supported (tcp-agent.py spaces connections evenly)`);
+}
 
 export interface FlowOutcome {
   name: string;
   kind: TrafficSpec['kind'];
   /** Exit code of the flow's client process, or the signal that ended it. */
   exit: number | string;
-  /** Client output: ping's report, or the UDP agent's {"sent","received"}. */
+  /** Client output: ping's report, the UDP agent's {"sent","received"} or the TCP agent's {"sent","received","errors","ports"}. */
   output: string;
 }
 
@@ -72,19 +90,27 @@ export function pingArgv(flow: PingSpec): string[] {
     '-W', seconds(Math.max(flow.timeoutNs, 1_000_000)), flow.to];
 }
 
-export async function runKernelTraffic(topo: KernelTopology, procs: ProcessSet, log: (line: string) => void = () => undefined): Promise<TrafficRun> {
+export async function runKernelTraffic(
+  topo: KernelTopology,
+  procs: ProcessSet,
+  log: (line: string) => void = () => undefined,
+  options: TrafficOptions = {},
+): Promise<TrafficRun> {
   const spec = topo.spec;
   const traffic = spec.traffic;
   const endNs = trafficEndNs(traffic);
   const hardTimeoutMs = Math.ceil(endNs / 1e6) + 15_000;
-  const tcpFlow = traffic.find((f) => f.kind === 'tcp');
-  if (tcpFlow !== undefined) throw new Error(`kernel traffic: flow "${tcpFlow.name}" is TCP; the kernel harness runs ping and UDP flows only`);
+  for (const f of traffic) if (f.kind === 'tcp') checkKernelTcpFlow(f);
+  for (const name of options.tcpSourcePorts?.keys() ?? []) {
+    if (!traffic.some((f) => f.kind === 'tcp' && f.name === name)) throw new Error(`kernel traffic: tcpSourcePorts names "${name}", which is no TCP flow of ${spec.name}`);
+  }
   const own: Started[] = [];
   try {
     // UDP servers: the spec's own (Service backends), then one per (namespace, port) a flow
     // is addressed to; flows sharing one must agree on the response size.
     const servers = new Map<string, { netns: string; port: number; responseSize: number; flow: string }>();
     for (const s of spec.servers ?? []) {
+      if (s.protocol === 'tcp') continue;
       const netns = topo.netns(s.ns);
       servers.set(`${netns}:${s.port}`, { netns, port: s.port, responseSize: s.responseSize, flow: `server ${s.ns}:${s.port}` });
     }
@@ -104,8 +130,28 @@ export async function runKernelTraffic(topo: KernelTopology, procs: ProcessSet, 
       procs.start(`udp server ${s.flow}`, 'ip', inNetns(s.netns, [process.execPath, UDP_AGENT, 'server', JSON.stringify(s)]), { hardTimeoutMs }),
     );
     own.push(...serverProcs);
-    const clients = new Map<UdpSpec, Started>();
+    const tcpServerProcs = startTcpServers(topo, procs, hardTimeoutMs);
+    serverProcs.push(...tcpServerProcs);
+    own.push(...tcpServerProcs);
+    const clients = new Map<UdpSpec | TcpSpec, Started>();
     traffic.forEach((f, index) => {
+      if (f.kind === 'tcp') {
+        const sourcePorts = options.tcpSourcePorts?.get(f.name) ?? [];
+        if (sourcePorts.length > 0 && sourcePorts.length !== f.count) {
+          throw new Error(`kernel traffic: flow "${f.name}" makes ${f.count} connections but tcpSourcePorts gives ${sourcePorts.length} ports`);
+        }
+        const cfg = {
+          to: f.to, port: f.port, count: f.count, rate: f.rate, requestSize: f.requestSize, responseSize: f.responseSize,
+          sourcePorts, timeoutMs: f.timeoutNs / 1e6, noDelay: f.noDelay,
+        };
+        const p = procs.start(`tcp client ${f.name}`, 'ip', inNetns(topo.netns(f.from.ns), ['python3', TCP_AGENT, 'client', JSON.stringify(cfg)]), {
+          stdin: true,
+          hardTimeoutMs,
+        });
+        clients.set(f, p);
+        own.push(p);
+        return;
+      }
       if (f.kind !== 'udp') return;
       const cfg = {
         to: f.to, port: f.port, sourcePort: f.sourcePort, count: f.count, rate: f.rate, arrivals: f.arrivals,
@@ -122,7 +168,7 @@ export async function runKernelTraffic(topo: KernelTopology, procs: ProcessSet, 
     const ready = await waitUntil(() => agents.every((p) => p.stdout.includes('ready') || p.child.exitCode !== null), 10_000, 10);
     const failed = agents.filter((p) => !p.stdout.includes('ready'));
     if (!ready || failed.length > 0) {
-      throw new Error(`UDP agents did not start: ${failed.map((p) => `${p.name}: ${p.stderr.trim() || 'no output'}`).join('; ')}`);
+      throw new Error(`UDP/TCP agents did not start: ${failed.map((p) => `${p.name}: ${p.stderr.trim() || 'no output'}`).join('; ')}`);
     }
 
     const t0RealNs = realTimeNs();
@@ -137,12 +183,12 @@ export async function runKernelTraffic(topo: KernelTopology, procs: ProcessSet, 
         p = procs.start(`ping ${f.name}`, 'ip', inNetns(topo.netns(f.from.ns), pingArgv(f)), { hardTimeoutMs });
         own.push(p);
       } else {
-        p = clients.get(f as UdpSpec)!;
+        p = clients.get(f)!;
         p.child.stdin?.end('go\n');
       }
       log(`t0+${((performance.now() - t0) / 1e3).toFixed(3)}s started ${f.kind} "${f.name}"`);
       const exit = await p.exited;
-      const stdout = f.kind === 'udp' ? p.stdout.replace(/^ready\n/, '') : p.stdout;
+      const stdout = f.kind !== 'ping' ? p.stdout.replace(/^ready\n/, '') : p.stdout;
       return { name: f.name, kind: f.kind, exit, output: (stdout + p.stderr).trim() };
     });
     let timer: NodeJS.Timeout | undefined;
@@ -160,4 +206,34 @@ export async function runKernelTraffic(topo: KernelTopology, procs: ProcessSet, 
   } finally {
     await procs.stop(own);
   }
+}
+
+/**
+ * TCP servers as podwire's build makes them (scenarios/build.ts, startTcp):
+ * the spec's own (Service backends), then one per (namespace, port) a TCP
+ * flow is addressed to; flows sharing one must agree on the sizes.
+ */
+function startTcpServers(topo: KernelTopology, procs: ProcessSet, hardTimeoutMs: number): Started[] {
+  const spec = topo.spec;
+  const servers = new Map<string, { netns: string; port: number; requestSize: number; responseSize: number; flow: string }>();
+  for (const s of spec.servers ?? []) {
+    if (s.protocol !== 'tcp') continue;
+    const netns = topo.netns(s.ns);
+    servers.set(`${netns}:${s.port}`, { netns, port: s.port, requestSize: s.requestSize ?? 64, responseSize: s.responseSize, flow: `server ${s.ns}:${s.port}` });
+  }
+  for (const f of spec.traffic) {
+    if (f.kind !== 'tcp') continue;
+    const serverNs = serverNamespace(spec, f);
+    if (serverNs === undefined) continue;
+    const netns = topo.netns(serverNs);
+    const key = `${netns}:${f.port}`;
+    const s = servers.get(key);
+    if (s === undefined) servers.set(key, { netns, port: f.port, requestSize: f.requestSize, responseSize: f.responseSize, flow: f.name });
+    else if (s.requestSize !== f.requestSize || s.responseSize !== f.responseSize) {
+      throw new Error(`flows "${s.flow}" and "${f.name}" share TCP server ${key} but differ in requestSize/responseSize`);
+    }
+  }
+  return [...servers.values()].map((s) =>
+    procs.start(`tcp server ${s.flow}`, 'ip', inNetns(s.netns, ['python3', TCP_AGENT, 'server', JSON.stringify(s)]), { hardTimeoutMs }),
+  );
 }

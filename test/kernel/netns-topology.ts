@@ -107,6 +107,22 @@ const IPV4_CONF_DEFAULTS: ReadonlyArray<[string, string]> = [
   ['route_localnet', '0'],
 ];
 
+/**
+ * Per-namespace TCP sysctls at the kernel defaults podwire models (models/stack/tcp/params.ts).
+ * Since Linux 5.x a new namespace copies tcp_rmem/tcp_wmem from init_net (tcp_sk_init), and a
+ * host tcp_rmem[2] of 32 MiB gives window scale 10 instead of 7 (tcp_select_initial_window).
+ * net.core.rmem_max also enters the window scale but is global: a host value of 8 MiB or
+ * more still shows up (as a different wscale).
+ */
+const TCP_DEFAULTS: ReadonlyArray<[string, string]> = [
+  ['net.ipv4.tcp_rmem', '4096 131072 6291456'],
+  ['net.ipv4.tcp_wmem', '4096 16384 4194304'],
+  ['net.ipv4.tcp_timestamps', '1'],
+  ['net.ipv4.tcp_sack', '1'],
+  ['net.ipv4.tcp_window_scaling', '1'],
+  ['net.ipv4.ip_local_port_range', '32768 60999'],
+];
+
 export async function buildKernelTopology(spec: TopologySpec): Promise<KernelTopology> {
   const prefix = `${RUN_PREFIX}${buildCounter++}-`;
   const namespaces = new Map<string, string>();
@@ -171,6 +187,7 @@ export async function buildKernelTopology(spec: TopologySpec): Promise<KernelTop
         'net.ipv6.conf.default.disable_ipv6=1',
         `net.ipv4.ip_forward=${ns.ipForward ? 1 : 0}`,
         ...IPV4_CONF_DEFAULTS.flatMap(([key, v]) => [`net.ipv4.conf.all.${key}=${v}`, `net.ipv4.conf.default.${key}=${v}`]),
+        ...TCP_DEFAULTS.map(([key, v]) => `${key}=${v}`),
       ];
       await run('ip', inNetns(netns, ['sysctl', '-q', '-w', ...sysctls]));
       await setBridgeNfCallIptables(ns, netns);
