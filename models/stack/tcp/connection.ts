@@ -279,6 +279,11 @@ export class Connection implements EventHandler {
     this.rcvNxt = 1;
     this.rcvWup = 1;
     this.acceptSynOptions(window, opts);
+    // tcp_openreq_init_rwin: the passive side knows whether timestamps are on,
+    // and sizes its window in segments of the MSS less their option (12 bytes):
+    // 45 x 1448 = 65160 where the active side's SYN offered 44 x 1460 = 64240.
+    const mss = this.advMss - (this.tsOk ? 12 : 0);
+    this.rcvWnd = Math.floor(0xffff / mss) * mss || mss;
     this.sndNxt = 1;
     this.sndMax = 1;
     this.sendSyn(true);
@@ -590,14 +595,20 @@ export class Connection implements EventHandler {
     if (delivered > 0) {
       this.stats.bytesReceived += delivered;
       if (this.rcvWnd < this.p.rcvWndMax) this.rcvWnd = Math.min(this.rcvWnd + delivered, this.p.rcvWndMax);
+    }
+    // The softirq decides the ACK (__tcp_ack_snd_check) before the application
+    // it woke can run: in quick-ACK mode a pure ACK leaves first, and the
+    // application's answer follows as a segment of its own (as Linux sends them).
+    const toTimeWait = gotFin && this.state === TcpState.FIN_WAIT2;
+    if (gotFin) this.peerFinState();
+    if (toTimeWait) this.enterTimeWait(false);
+    this.ackCheck(filledHole || toTimeWait);
+    if (delivered > 0) {
       this.handlers.onData?.(this, delivered);
       if (this.finished) return;
     }
-    if (gotFin) {
-      this.peerFin();
-      if (this.finished) return;
-    }
-    this.ackCheck(filledHole || (gotFin && this.state === TcpState.TIME_WAIT));
+    if (gotFin) this.handlers.onEnd?.(this);
+    if (toTimeWait && !this.finished) this.handlers.onClosed?.(this);
   }
 
   private insertOoo(start: number, end: number): void {
@@ -614,8 +625,8 @@ export class Connection implements EventHandler {
     q.splice(i, j - i, { start, end });
   }
 
-  /** tcp_fin */
-  private peerFin(): void {
+  /** tcp_fin: the state the peer's FIN moves us to (FIN_WAIT2 -> TIME_WAIT is the caller's). */
+  private peerFinState(): void {
     const s = this.state;
     if (s === TcpState.ESTABLISHED) {
       this.setState(TcpState.CLOSE_WAIT);
@@ -624,8 +635,6 @@ export class Connection implements EventHandler {
       // Our FIN is not ACKed yet (else we would be in FIN_WAIT2): simultaneous close.
       this.setState(TcpState.CLOSING);
     }
-    this.handlers.onEnd?.(this);
-    if (s === TcpState.FIN_WAIT2 && !this.finished) this.enterTimeWait();
   }
 
   /**
@@ -810,12 +819,13 @@ export class Connection implements EventHandler {
 
   // ------------------------------------------------------------ endings
 
-  private enterTimeWait(): void {
+  /** `notify`: tell the application now (false when the caller does, after the segment's other callbacks). */
+  private enterTimeWait(notify = true): void {
     this.setState(TcpState.TIME_WAIT);
     this.rtxTimer.cancel();
     this.delackTimer.cancel();
     this.twTimer.arm(this.p.timewaitNs);
-    this.handlers.onClosed?.(this);
+    if (notify) this.handlers.onClosed?.(this);
   }
 
   /**
