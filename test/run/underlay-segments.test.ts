@@ -6,14 +6,15 @@
  * the sequential run's bytes.
  */
 import { afterAll, describe, expect, test } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { parseScenario } from '../../scenarios/loader.js';
 import { resolveScenario } from '../../scenarios/library.js';
 import { expandScenario } from '../../scenarios/expand.js';
 import { runTopology, type RunResult } from '../../scenarios/run.js';
 import { runPartitioned } from '../../scenarios/partitioned-run.js';
+import { expectSameOutput } from '../helpers/output-tree.js';
 import { readCapture } from '../../models/capture/capture-reader.js';
 
 const work = mkdtempSync(join(tmpdir(), 'podwire-segments-'));
@@ -126,25 +127,9 @@ describe('racks (host-gw, the router routes pod CIDRs)', () => {
     const p = await runPartitioned(spec, { outDir: out, workers: 3, inTurn: true });
     expect(p.plan.parts).toBe(3);
     expect(p.partitions.reduce((n, x) => n + x.framesSent, 0)).toBeGreaterThan(0);
-    const a = tree(out);
-    const e = tree(seqDir);
-    expect([...a.keys()]).toEqual([...e.keys()]);
-    for (const [k, bytes] of e) expect(a.get(k)!.equals(bytes), `${k} differs`).toBe(true);
+    expectSameOutput(out, seqDir);
   });
 });
-
-function tree(dir: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const walk = (d: string): void => {
-    for (const f of readdirSync(d).sort()) {
-      const p = join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.set(relative(dir, p), readFileSync(p));
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 describe.each(['vxlan', 'ipip'])('%s across racks: outer packets are routed by the router', (routing) => {
   const text = `

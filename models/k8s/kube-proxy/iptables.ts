@@ -22,17 +22,15 @@
  * an empty namespace, so the two load in sequence:
  *   restore(kubeProxyBaseRules()); restore(kubeProxyIptables(input), { noflush: true })
  */
-import { randomStream } from '../../../engine/rng.js';
 import { formatIpv4, parseIpv4 } from '../../wire/addr.js';
 import { categorizeEndpoints } from './categorize-endpoints.js';
-import { endpointsForPort, type EndpointInfo } from './endpoints.js';
+import type { EndpointInfo } from './endpoints.js';
 import { ProbabilityCache } from './probability.js';
+import { serviceMap } from './service-map.js';
 import {
   canonicalCidr,
   cidrContains,
   externallyAccessible,
-  isHeadless,
-  newServicePortInfo,
   usesClusterEndpoints,
   usesLocalEndpoints,
   type ServicePortInfo,
@@ -105,26 +103,7 @@ export function kubeProxyIptables(input: KubeProxyInput): string {
   // NewProxier turns localhost NodePorts off when --nodeport-addresses excludes loopback.
   const localhostNodePorts = (node.localhostNodePorts ?? true) && (matchAll || npCidrs.some((c) => cidrContains(c, loopback)));
 
-  // The service map: one entry per port of every non-headless service, in name order.
-  const ports: { info: ServicePortInfo; endpoints: EndpointInfo[] }[] = [];
-  for (const svc of input.services) {
-    if (isHeadless(svc)) continue;
-    for (const spec of svc.ports) {
-      const info = newServicePortInfo(svc, spec);
-      ports.push({ info, endpoints: endpointsForPort(svc, info, node.nodeName) });
-    }
-  }
-  ports.sort((a, b) => compareStrings(a.info.nameString, b.info.nameString) || compareStrings(a.info.protocol, b.info.protocol));
-  if (node.serviceOrderSeed !== undefined) {
-    // Go's map iteration: a fresh random order (Fisher-Yates from a stream of this node's own).
-    const rng = randomStream(node.serviceOrderSeed, `kube-proxy/service-order/${node.nodeName}`);
-    for (let i = ports.length - 1; i > 0; i--) {
-      const j = rng.int(0, i);
-      const t = ports[i]!;
-      ports[i] = ports[j]!;
-      ports[j] = t;
-    }
-  }
+  const ports = serviceMap(input);
 
   let totalEndpoints = 0;
   for (const p of ports) totalEndpoints += p.endpoints.length;
@@ -197,10 +176,6 @@ function localDetectorCIDR(node: KubeProxyNode): string | null {
   if (node.clusterCIDR === undefined) return null;
   canonicalCidr(node.clusterCIDR, 'clusterCIDR'); // throws on a malformed CIDR
   return node.clusterCIDR.trim();
-}
-
-function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The per-service-port body of syncProxyRules' loop. */

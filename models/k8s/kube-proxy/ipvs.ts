@@ -20,9 +20,8 @@
  */
 import type { VirtualServerSpec, SchedulerName } from '../../netfilter/ipvs/service.js';
 import { categorizeEndpoints } from './categorize-endpoints.js';
-import { endpointsForPort, type EndpointInfo } from './endpoints.js';
 import { masqueradeMarkString } from './iptables.js';
-import { isHeadless, newServicePortInfo, type ServicePortInfo } from './service-port.js';
+import { serviceMap } from './service-map.js';
 import { DEFAULT_MASQUERADE_BIT, type KubeProxyInput } from './service.js';
 
 /** DefaultDummyDevice */
@@ -110,15 +109,7 @@ export function kubeProxyIpvs(input: KubeProxyInput, opts: KubeProxyIpvsOptions 
   const mark = node.masqueradeMark ?? masqueradeMarkString(node.masqueradeBit ?? DEFAULT_MASQUERADE_BIT);
   if ((node.nodePortAddresses ?? []).length > 0) throw new RangeError('kube-proxy ipvs: nodePortAddresses is not modelled');
 
-  const ports: { info: ServicePortInfo; endpoints: EndpointInfo[] }[] = [];
-  for (const svc of input.services) {
-    if (isHeadless(svc)) continue;
-    for (const spec of svc.ports) {
-      const info = newServicePortInfo(svc, spec);
-      ports.push({ info, endpoints: endpointsForPort(svc, info, node.nodeName) });
-    }
-  }
-  ports.sort((a, b) => cmp(a.info.nameString, b.info.nameString) || cmp(a.info.protocol, b.info.protocol));
+  const ports = serviceMap(input);
 
   const entries = new Map<string, Set<string>>(SETS.map((s) => [s.name, new Set()]));
   const addEntry = (set: string, e: string) => entries.get(set)!.add(e);

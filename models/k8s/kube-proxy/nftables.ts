@@ -16,9 +16,10 @@ import { createHash } from 'node:crypto';
 import { formatIpv4, parseIpv4 } from '../../wire/addr.js';
 import { categorizeEndpoints } from './categorize-endpoints.js';
 import { base32Std } from './chain-names.js';
-import { endpointsForPort, type EndpointInfo } from './endpoints.js';
+import type { EndpointInfo } from './endpoints.js';
 import { masqueradeMarkString } from './iptables.js';
-import { canonicalCidr, cidrContains, externallyAccessible, isHeadless, newServicePortInfo, usesClusterEndpoints, usesLocalEndpoints, type ServicePortInfo } from './service-port.js';
+import { serviceMap } from './service-map.js';
+import { canonicalCidr, cidrContains, externallyAccessible, usesClusterEndpoints, usesLocalEndpoints, type ServicePortInfo } from './service-port.js';
 import { DEFAULT_MASQUERADE_BIT, type KubeProxyInput } from './service.js';
 
 export const NFT_TABLE = 'kube-proxy';
@@ -151,16 +152,8 @@ export function kubeProxyNftables(input: KubeProxyInput): string {
   add(`add rule ${T} services ip daddr . meta l4proto . th dport vmap @service-ips`);
   add(`add rule ${T} services ${matchAll ? `fib daddr type local ${noLocalhost}` : 'ip daddr @nodeport-ips'} meta l4proto . th dport vmap @service-nodeports`);
 
-  // syncProxyRules: the service map, one entry per port of each non-headless service.
-  const ports: { info: ServicePortInfo; endpoints: EndpointInfo[] }[] = [];
-  for (const svc of input.services) {
-    if (isHeadless(svc)) continue;
-    for (const spec of svc.ports) {
-      const info = newServicePortInfo(svc, spec);
-      ports.push({ info, endpoints: endpointsForPort(svc, info, node.nodeName) });
-    }
-  }
-  ports.sort((a, b) => cmp(a.info.nameString, b.info.nameString) || cmp(a.info.protocol, b.info.protocol));
+  // syncProxyRules walks the service map.
+  const ports = serviceMap(input);
 
   for (const { info: svc, endpoints } of ports) {
     const n = names(svc);
@@ -286,6 +279,3 @@ function serviceToEndpointRules(add: (s: string) => void, svc: ServicePortInfo, 
   add(`add rule ${T} ${chain} numgen random mod ${endpoints.length} vmap { ${elements} }`);
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
