@@ -11,35 +11,11 @@ import { join } from 'node:path';
 import { resolveScenario } from '../../scenarios/library.js';
 import { expandScenario } from '../../scenarios/expand.js';
 import { runTopology } from '../../scenarios/run.js';
-import { readCapture } from '../../models/capture/capture-reader.js';
-import { formatIpv4 } from '../../models/wire/addr.js';
 import { checkCaptureWithTshark, tsharkPath } from '../helpers/tshark.js';
+import { ipv4Frames } from '../helpers/ipv4-frames.js';
 
 const work = mkdtempSync(join(tmpdir(), 'podwire-cni-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-interface Seen {
-  src: string;
-  dst: string;
-  proto: number;
-  sport: number;
-  dport: number;
-  icmpType: number;
-}
-
-function ipv4Frames(file: string): Seen[] {
-  const out: Seen[] = [];
-  const addr = (b: Uint8Array, at: number) => formatIpv4(((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0);
-  for (const p of readCapture(file).packets) {
-    const b = p.data;
-    if (b.length < 34 || b[12] !== 0x08 || b[13] !== 0x00) continue;
-    const l4 = 14 + (b[14]! & 0x0f) * 4;
-    const proto = b[23]!;
-    const ports = proto === 6 || proto === 17;
-    out.push({ src: addr(b, 26), dst: addr(b, 30), proto, sport: ports ? (b[l4]! << 8) | b[l4 + 1]! : 0, dport: ports ? (b[l4 + 2]! << 8) | b[l4 + 3]! : 0, icmpType: proto === 1 ? b[l4]! : -1 });
-  }
-  return out;
-}
 
 describe('cni-bridge (ready scenario)', () => {
   const spec = expandScenario(resolveScenario('cni-bridge'));

@@ -12,9 +12,7 @@ import { parseScenario } from '../../scenarios/loader.js';
 import { expandScenario } from '../../scenarios/expand.js';
 import { runTopology } from '../../scenarios/run.js';
 import { dockerIptables } from '../../models/docker/docker-iptables.js';
-import { readCapture } from '../../models/capture/capture-reader.js';
-import { ipv4Dst, ipv4HeaderLen, ipv4Protocol, ipv4Src } from '../../models/wire/ipv4.js';
-import { formatIpv4 } from '../../models/wire/addr.js';
+import { ipv4Frames, isSyn } from '../helpers/ipv4-frames.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pw-docker-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -29,13 +27,7 @@ describe('runtime docker with published ports', () => {
   test('client traffic is DNATed to the container; the host and the container itself go through docker-proxy', () => {
     const r = runTopology(expandScenario(resolveScenario('docker-proxy')), { outDir: join(work, 'dp') });
     for (const f of r.results.flows as { name: string; sent: number; received: number }[]) expect(f.received, f.name).toBe(f.sent);
-    const syns: string[] = [];
-    for (const rec of readCapture(r.captureFiles.get('host/web/eth0')!).packets) {
-      const d = rec.data;
-      if (d[12] !== 0x08 || d[13] !== 0 || ipv4Protocol(d, 14) !== 6) continue;
-      const tcp = 14 + ipv4HeaderLen(d, 14);
-      if ((d[tcp + 13]! & 0x12) === 0x02) syns.push(`${formatIpv4(ipv4Src(d, 14))} > ${formatIpv4(ipv4Dst(d, 14))}`);
-    }
+    const syns = ipv4Frames(r.captureFiles.get('host/web/eth0')!).filter(isSyn).map((f) => `${f.src} > ${f.dst}`);
     // 4 from the client (DNAT keeps its address), 4 + 2 from docker-proxy (the docker0 address),
     // and the container's own 2 connections to the host's port, which docker-proxy accepted.
     expect(syns.filter((s) => s === '192.168.1.11 > 172.17.0.2')).toHaveLength(4);

@@ -11,47 +11,12 @@ import { resolveScenario } from '../../scenarios/library.js';
 import { parseScenario } from '../../scenarios/loader.js';
 import { expandScenario } from '../../scenarios/expand.js';
 import { runTopology, type RunResult } from '../../scenarios/run.js';
-import { readCapture } from '../../models/capture/capture-reader.js';
 import { formatIpv4 } from '../../models/wire/addr.js';
 import { checkCaptureWithTshark, tsharkPath } from '../helpers/tshark.js';
+import { ipv4Frames } from '../helpers/ipv4-frames.js';
 
 const work = mkdtempSync(join(tmpdir(), 'podwire-ipvs-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-interface Seen {
-  src: string;
-  dst: string;
-  proto: number;
-  sport: number;
-  dport: number;
-  ttl: number;
-  icmpType: number;
-  icmpCode: number;
-}
-
-/** The IPv4 datagrams of a capture (Ethernet frames), decoded from the bytes. */
-function ipv4Frames(file: string): Seen[] {
-  const out: Seen[] = [];
-  for (const p of readCapture(file).packets) {
-    const b = p.data;
-    if (b.length < 34 || b[12] !== 0x08 || b[13] !== 0x00) continue;
-    const ip = 14;
-    const l4 = ip + (b[ip]! & 0x0f) * 4;
-    const proto = b[ip + 9]!;
-    const ports = proto === 6 || proto === 17;
-    out.push({
-      src: formatIpv4(((b[ip + 12]! << 24) | (b[ip + 13]! << 16) | (b[ip + 14]! << 8) | b[ip + 15]!) >>> 0),
-      dst: formatIpv4(((b[ip + 16]! << 24) | (b[ip + 17]! << 16) | (b[ip + 18]! << 8) | b[ip + 19]!) >>> 0),
-      proto,
-      sport: ports ? (b[l4]! << 8) | b[l4 + 1]! : 0,
-      dport: ports ? (b[l4 + 2]! << 8) | b[l4 + 3]! : 0,
-      ttl: b[ip + 8]!,
-      icmpType: proto === 1 ? b[l4]! : -1,
-      icmpCode: proto === 1 ? b[l4 + 1]! : -1,
-    });
-  }
-  return out;
-}
 
 function flows(r: RunResult): Record<string, { sent: number; received: number; errors: Record<string, number> }> {
   return Object.fromEntries((r.results.flows as { name: string; sent: number; received: number; errors: Record<string, number> }[]).map((f) => [f.name, f]));

@@ -13,10 +13,7 @@ import { expandScenario } from '../../scenarios/expand.js';
 import { runTopology } from '../../scenarios/run.js';
 import { runPartitioned } from '../../scenarios/partitioned-run.js';
 import { withStaleChainsDeleted } from '../../scenarios/pod-deletion.js';
-import { readCapture } from '../../models/capture/capture-reader.js';
-import { ipv4Dst, ipv4HeaderLen, ipv4Protocol } from '../../models/wire/ipv4.js';
-import { formatIpv4 } from '../../models/wire/addr.js';
-import { DEFAULT_EPOCH_SECONDS } from '../../scenarios/build.js';
+import { ipv4Frames, isSyn } from '../helpers/ipv4-frames.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pw-podel-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -53,14 +50,7 @@ type Flow = { name: string; sent: number; received: number; lost: number };
 /** Simulated time (s) of the first SYN of each connection towards `ip` in a capture, by client port. */
 function firstSynsTo(file: string, ip: string): Map<number, number> {
   const out = new Map<number, number>();
-  for (const p of readCapture(file).packets) {
-    const d = p.data;
-    if (d[12] !== 0x08 || d[13] !== 0 || ipv4Protocol(d, 14) !== 6 || formatIpv4(ipv4Dst(d, 14)) !== ip) continue;
-    const tcp = 14 + ipv4HeaderLen(d, 14);
-    const sport = (d[tcp]! << 8) | d[tcp + 1]!;
-    const t = Number(p.timeNs - BigInt(DEFAULT_EPOCH_SECONDS) * 1_000_000_000n) / 1e9;
-    if ((d[tcp + 13]! & 0x12) === 0x02 && !out.has(sport)) out.set(sport, t);
-  }
+  for (const f of ipv4Frames(file)) if (isSyn(f) && f.dst === ip && !out.has(f.sport)) out.set(f.sport, f.t);
   return out;
 }
 

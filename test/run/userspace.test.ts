@@ -11,9 +11,7 @@ import { join } from 'node:path';
 import { resolveScenario } from '../../scenarios/library.js';
 import { expandScenario } from '../../scenarios/expand.js';
 import { runTopology } from '../../scenarios/run.js';
-import { readCapture } from '../../models/capture/capture-reader.js';
-import { ipv4Dst, ipv4HeaderLen, ipv4Protocol, ipv4Src } from '../../models/wire/ipv4.js';
-import { formatIpv4 } from '../../models/wire/addr.js';
+import { ipv4Frames, isSyn } from '../helpers/ipv4-frames.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pw-userspace-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -26,14 +24,7 @@ const flow = (r: typeof userspace, name: string) => (r.results.flows as Flow[]).
 
 /** [src, dst, dport] of every TCP SYN (without ACK) in a capture. */
 function syns(point: string): [string, string, number][] {
-  const out: [string, string, number][] = [];
-  for (const rec of readCapture(userspace.captureFiles.get(point)!).packets) {
-    const d = rec.data;
-    if (d[12] !== 0x08 || d[13] !== 0x00 || ipv4Protocol(d, 14) !== 6) continue;
-    const tcp = 14 + ipv4HeaderLen(d, 14);
-    if ((d[tcp + 13]! & 0x12) === 0x02) out.push([formatIpv4(ipv4Src(d, 14)), formatIpv4(ipv4Dst(d, 14)), (d[tcp + 2]! << 8) | d[tcp + 3]!]);
-  }
-  return out;
+  return ipv4Frames(userspace.captureFiles.get(point)!).filter(isSyn).map((f) => [f.src, f.dst, f.dport]);
 }
 
 describe('kube-proxy userspace mode', () => {
