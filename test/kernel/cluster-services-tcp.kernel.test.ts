@@ -38,6 +38,7 @@ import { resolveScenarioPath } from '../../scenarios/library.js';
 import { loadScenarioFile } from '../../scenarios/loader.js';
 import { runTopology } from '../../scenarios/run.js';
 import type { TopologySpec } from '../../scenarios/topology.js';
+import { pinBackends } from './pin-backends.js';
 import { compareCounters, parseSaveCounters } from './iptables-counters.js';
 import { netfilterPrerequisites, runOnKernelDetailed, tcpTrafficPrerequisites } from './kernel-harness.js';
 import { namespacesWithRules } from './kernel-iptables.js';
@@ -55,7 +56,6 @@ const ORIGIN: Record<string, { point: string; src: string; dst: string; dstPort:
 const FIRST_BACKEND_POINT = 'n1/echo-a/eth0';
 const SECOND_BACKEND_POINT = 'n2/echo-b/eth0';
 /** echo-tcp's first endpoint rule as models/k8s/kube-proxy writes it (KUBE-SVC chain). */
-const RANDOM_MATCH = /-m statistic --mode random --probability [0-9.]+ (-j KUBE-SEP-\S+)/;
 
 function prerequisites(): { ok: boolean; reason: string } {
   const nf = netfilterPrerequisites();
@@ -77,32 +77,6 @@ function tcpClusterServices(): TopologySpec {
   };
 }
 
-/** The echo-tcp Service's random endpoint rule (one per node) replaced by "these client ports go to the first endpoint". */
-function pinBackends(spec: TopologySpec, firstEndpointPorts: readonly number[]): TopologySpec {
-  // xt_multiport takes at most 15 ports (XT_MULTI_PORTS).
-  if (firstEndpointPorts.length > 15) throw new Error(`cannot pin ${firstEndpointPorts.length} ports with one -m multiport rule (at most 15)`);
-  const match = firstEndpointPorts.length > 0
-    ? `-p tcp -m multiport --sports ${firstEndpointPorts.join(',')}`
-    : '-m statistic --mode random --probability 0.0000000000';
-  let pinned = 0;
-  const namespaces = spec.namespaces.map((ns) => ({
-    ...ns,
-    ...(ns.iptables
-      ? {
-        iptables: ns.iptables.map((t) => ({
-          ...t,
-          text: t.text.split('\n').map((line) => {
-            if (!line.includes('"default/echo-tcp -> ') || !RANDOM_MATCH.test(line)) return line;
-            pinned++;
-            return line.replace(RANDOM_MATCH, `${match} $1`);
-          }).join('\n'),
-        })),
-      }
-      : {}),
-  }));
-  if (pinned !== 2) throw new Error(`expected the echo-tcp random endpoint rule once per node, found ${pinned}`);
-  return { ...spec, namespaces };
-}
 
 /** The source ports of a flow's SYNs where they leave its client, in order. */
 function clientPorts(captures: ReadonlyMap<string, readonly RawFrame[]>, flow: string): number[] {
@@ -212,7 +186,7 @@ describe.skipIf(!pre.ok)('podwire kube-proxy + TCP (cluster-services: crr to a C
       const podwireConns = tcpConnections(podwire.raw, CLIENT_ADDRESSES);
       const backends = backendsOf(podwireConns);
       const first = [...backends].filter(([, b]) => b === FIRST_BACKEND_POINT).map(([p]) => p);
-      const kernel = await kernelRunRetryingCaptureLoss(() => runOnKernelDetailed(pinBackends(spec, first), { traffic: { tcpSourcePorts: ports } }));
+      const kernel = await kernelRunRetryingCaptureLoss(() => runOnKernelDetailed(pinBackends(spec, 'default/echo-tcp', 'tcp', first), { traffic: { tcpSourcePorts: ports } }));
       const kernelRaw = new Map([...kernel.captures].map(([p, l]) => [p, l.map((f): RawFrame => ({ data: f.data, dir: f.dir }))]));
       runs = {
         podwire, ports, backends, podwireConns, kernel, kernelRaw,

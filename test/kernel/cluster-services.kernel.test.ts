@@ -33,6 +33,7 @@ import { resolveScenarioPath } from '../../scenarios/library.js';
 import { loadScenarioFile } from '../../scenarios/loader.js';
 import { runTopology } from '../../scenarios/run.js';
 import type { TopologySpec } from '../../scenarios/topology.js';
+import { pinBackends } from './pin-backends.js';
 import { runSync } from './commands.js';
 import { compareCounters, parseSaveCounters } from './iptables-counters.js';
 import { netfilterPrerequisites, runOnKernelDetailed } from './kernel-harness.js';
@@ -44,7 +45,6 @@ const VIP = '10.96.0.2';
 /** Backend pods: where a DNATed request shows up, by the address it is DNATed to. */
 const BACKENDS: Record<string, string> = { '10.244.1.3': 'n1/echo-a/eth0', '10.244.2.2': 'n2/echo-b/eth0' };
 /** The UDP Service's first endpoint rule, as models/k8s/kube-proxy writes it (KUBE-SVC chain, statistic match). */
-const RANDOM_MATCH = /-m statistic --mode random --probability 0\.5000000000 (-j KUBE-SEP-\S+)/;
 
 /** kube-proxy's multiport alternative must load too (the pinned rule uses it). */
 function prerequisites(): { ok: boolean; reason: string } {
@@ -77,31 +77,6 @@ function udpClusterServices(): TopologySpec {
   };
 }
 
-/** The spec with the UDP Service's random endpoint choice replaced by "these client ports go to the first endpoint". */
-function pinBackends(spec: TopologySpec, firstEndpointPorts: number[]): TopologySpec {
-  const match = firstEndpointPorts.length > 0
-    ? `-p udp -m multiport --sports ${firstEndpointPorts.join(',')}`
-    : '-m statistic --mode random --probability 0.0000000000';
-  let pinned = 0;
-  const namespaces = spec.namespaces.map((ns) => ({
-    ...ns,
-    ...(ns.iptables
-      ? {
-        iptables: ns.iptables.map((t) => ({
-          ...t,
-          text: t.text.split('\n').map((line) => {
-            if (!line.includes('"default/echo-udp -> ') || !RANDOM_MATCH.test(line)) return line;
-            pinned++;
-            return line.replace(RANDOM_MATCH, `${match} $1`);
-          }).join('\n'),
-        })),
-      }
-      : {}),
-  }));
-  // n1 and n2 each have one such rule.
-  if (pinned !== 2) throw new Error(`expected the echo-udp random endpoint rule once per node, found ${pinned}`);
-  return { ...spec, namespaces };
-}
 
 interface Raw { data: Uint8Array; dir: 'in' | 'out' | 'unknown' }
 
@@ -245,7 +220,7 @@ describe.skipIf(!pre.ok)('podwire kube-proxy (cluster-services, UDP ClusterIP) r
       for (const f of podwire.flows) expect([f.name, f.received]).toEqual([f.name, f.sent]);
 
       const first = ports.filter((p) => podwire.backends.get(p) === BACKENDS['10.244.1.3']);
-      const kernel = await runOnKernelDetailed(pinBackends(spec!, first));
+      const kernel = await runOnKernelDetailed(pinBackends(spec!, 'default/echo-udp', 'udp', first));
       const backend = `iptables ${kernel.iptablesBackend}`;
       for (const f of kernel.traffic.flows) {
         expect(f.exit, `${f.name}: ${f.output}`).toBe(0);
