@@ -9,11 +9,14 @@
  * kube-proxy's sync is an `iptables-restore --noflush` of its whole ruleset:
  * every chain it writes is flushed and refilled, and chains it no longer
  * needs (the removed endpoint's KUBE-SEP-*) are flushed and deleted (-X), as
- * its proxier does. Only iptables mode is modelled; a deleted endpoint under
- * another mode is an error, not a silent no-op.
+ * its proxier does. In nftables mode the sync replaces `table ip kube-proxy`
+ * (delete, then the new transaction): the rules come out as kube-proxy's
+ * incremental transaction leaves them, though sets' dynamic elements (ClientIP
+ * affinity) start afresh. ipvs and userspace modes are not modelled: a deleted
+ * endpoint there is an error, not a silent no-op.
  */
 import type { LifecycleAction } from '../models/k8s/pod-lifecycle.js';
-import { kubeProxyIptables } from '../models/k8s/kube-proxy/index.js';
+import { kubeProxyIptables, kubeProxyNftables, NFT_TABLE } from '../models/k8s/kube-proxy/index.js';
 import { ScenarioError } from './errors.js';
 import type { NodeConfig, Scenario } from './scenario.js';
 import { kubeProxyInput } from './services.js';
@@ -47,23 +50,26 @@ function kubeProxySyncs(s: Scenario, node: NodeConfig): LifecycleAction[] {
   const endpointOf = (d: Deletion) => s.services.some((svc) => svc.endpoints.some((e) => e.node === d.node && e.pod === d.pod));
   const relevant = deletions(s).filter(endpointOf);
   if (relevant.length === 0) return [];
-  if (s.kubeProxy.mode !== 'iptables') {
+  const mode = s.kubeProxy.mode;
+  if (mode !== 'iptables' && mode !== 'nftables') {
     const d = relevant[0]!;
-    throw new ScenarioError([{ path: `nodes (${d.node}).pods (${d.pod}).deleteAt`, message: `the pod is a Service endpoint, and kube-proxy's resync after a deletion is modelled in iptables mode only (mode is ${s.kubeProxy.mode})` }]);
+    throw new ScenarioError([{ path: `nodes (${d.node}).pods (${d.pod}).deleteAt`, message: `the pod is a Service endpoint, and kube-proxy's resync after a deletion is modelled in iptables and nftables modes only (mode is ${mode})` }]);
   }
+  const rules = (sc: Scenario): string => (mode === 'nftables' ? kubeProxyNftables(kubeProxyInput(sc, node)) : kubeProxyIptables(kubeProxyInput(sc, node)));
   const udpEndpoint = (d: Deletion) =>
     s.services.some((svc) => svc.ports.some((p) => p.protocol === 'UDP') && svc.endpoints.some((e) => e.node === d.node && e.pod === d.pod));
   const times = [...new Set(relevant.map((d) => d.atNs))].sort((a, b) => a - b);
-  let before = kubeProxyIptables(kubeProxyInput(s, node));
+  let before = rules(s);
   return times.map((t) => {
     const gone = new Set(relevant.filter((d) => d.atNs <= t).map((d) => `${d.node}/${d.pod}`));
     const services = s.services.map((svc) => ({ ...svc, endpoints: svc.endpoints.filter((e) => !gone.has(`${e.node}/${e.pod}`)) }));
-    const after = kubeProxyIptables(kubeProxyInput({ ...s, services }, node));
-    const text = withStaleChainsDeleted(before, after);
+    const after = rules({ ...s, services });
+    const text = mode === 'nftables' ? `delete table ip ${NFT_TABLE}\n${after}` : withStaleChainsDeleted(before, after);
     before = after;
     return {
       atNs: t + s.kubeProxy.syncDelayNs,
       action: 'kube-proxy-sync' as const,
+      ruleset: mode,
       text,
       file: `kube-proxy sync after deletions at ${t / 1e9}s (${node.name})`,
       removedUdpEndpoints: relevant.filter((d) => d.atNs === t && udpEndpoint(d)).map((d) => d.ip),

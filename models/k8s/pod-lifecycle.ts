@@ -21,7 +21,7 @@ import { parseIpv4 } from '../wire/addr.js';
 export type LifecycleAction =
   | { atNs: number; action: 'shutdown' }
   | { atNs: number; action: 'remove-port'; bridge: string; dev: string }
-  | { atNs: number; action: 'kube-proxy-sync'; text: string; file: string; removedUdpEndpoints: string[] };
+  | { atNs: number; action: 'kube-proxy-sync'; ruleset: 'iptables' | 'nftables'; text: string; file: string; removedUdpEndpoints: string[] };
 
 export class PodLifecycle implements EventHandler {
   /** Actions applied so far (for tests and results). */
@@ -52,7 +52,8 @@ export class PodLifecycle implements EventHandler {
       case 'kube-proxy-sync': {
         const nf = this.ns.netfilter;
         if (nf === null) throw new Error(`${this.ns.name}: kube-proxy sync without netfilter`);
-        nf.restore(a.text, a.file, true);
+        if (a.ruleset === 'nftables') nf.loadNft(a.text, a.file);
+        else nf.restore(a.text, a.file, true);
         for (const ip of a.removedUdpEndpoints) nf.conntrack?.deleteByReplySource(17, parseIpv4(ip));
         return;
       }

@@ -99,8 +99,25 @@ describe('deleting a Service backend during the run', () => {
     expect(readFileSync(join(par, 'results.json'), 'utf8')).toBe(readFileSync(join(out, 'results.json'), 'utf8'));
   });
 
+  test('nftables mode: the table is replaced without the endpoint, with the same effect on clients', () => {
+    const nftOut = join(work, 'nft');
+    const n = runTopology(expandScenario(parseScenario(scenario('nftables'), 'del.yaml')), { outDir: nftOut });
+    const nflows = n.results.flows as Flow[];
+    const crr = nflows.find((f) => f.name === 'crr')!;
+    expect(crr.lost).toBeGreaterThan(0);
+    expect(crr.lost).toBeLessThanOrEqual(10);
+    for (const f of nflows.filter((x) => x.name.startsWith('udp'))) expect(f.lost).toBeLessThanOrEqual(11);
+    for (const node of ['n1', 'n2']) {
+      const ruleset = readFileSync(join(nftOut, 'netfilter', `${node}.nft`), 'utf8');
+      expect(ruleset).not.toContain('10.244.2.2');
+      expect(ruleset).toContain('10.244.1.3');
+    }
+    const toB = [...firstSynsTo(n.captureFiles.get('n2/eth0')!, '10.244.2.2').values()];
+    expect(toB.filter((t) => t >= 1.5)).toEqual([]);
+  });
+
   test('what is not modelled is an error', () => {
-    expect(() => expandScenario(parseScenario(scenario('ipvs'), 'del.yaml'))).toThrow(/kube-proxy's resync after a deletion is modelled in iptables mode only \(mode is ipvs\)/);
+    expect(() => expandScenario(parseScenario(scenario('ipvs'), 'del.yaml'))).toThrow(/kube-proxy's resync after a deletion is modelled in iptables and nftables modes only \(mode is ipvs\)/);
     expect(() => parseScenario(scenario('iptables', ', hostPorts: [{ hostPort: 8080, containerPort: 8080 }]'), 'del.yaml')).toThrow(/deleteAt: a pod with hostPorts/);
   });
 
