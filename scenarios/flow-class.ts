@@ -39,14 +39,14 @@ export function flowClassContext(s: Scenario, namespaces: readonly NamespaceSpec
   }
   for (const svc of s.services) {
     ctx.serviceAddresses.set(svc.clusterIP, 'ClusterIP');
-    for (const ip of (svc as { loadBalancerIPs?: string[] }).loadBalancerIPs ?? []) ctx.serviceAddresses.set(ip, 'LoadBalancer');
+    for (const ip of svc.loadBalancerIPs) ctx.serviceAddresses.set(ip, 'LoadBalancer');
     for (const p of svc.ports) {
       const proto = p.protocol.toLowerCase();
       if (p.nodePort !== undefined) ctx.nodePorts.add(`${p.nodePort}/${proto}`);
       // Without endpoints nothing answers, whatever the sizes (kube-proxy rejects).
       if (svc.endpoints.length === 0) continue;
       const sizes = { requestSize: p.requestSize, responseSize: p.responseSize, service: svc.name };
-      ctx.servicePortSizes.set(`${svc.clusterIP}:${p.port}/${proto}`, sizes);
+      for (const ip of [svc.clusterIP, ...svc.loadBalancerIPs]) ctx.servicePortSizes.set(`${ip}:${p.port}/${proto}`, sizes);
       if (p.nodePort !== undefined) ctx.servicePortSizes.set(`${p.nodePort}/${proto}`, sizes);
     }
   }

@@ -17,6 +17,31 @@ describe('flow classes', () => {
     expect(cross.traffic.map((t) => t.class)).toEqual(['ping: pod → pod, other node', 'udp: pod → pod, other node (one-way)']);
   });
 
+  it('a load-balancer address is its own class', () => {
+    const text = `
+name: lb
+underlay: { cidr: 192.168.49.0/24, gateway: 192.168.49.1 }
+nodes:
+  - name: n1
+    pods: [{ name: c }, { name: web, labels: { app: web } }]
+services:
+  - name: web
+    type: LoadBalancer
+    loadBalancerIPs: [203.0.113.10]
+    selector: { app: web }
+    ports: [{ protocol: TCP, port: 80, targetPort: 8080 }]
+traffic:
+  - tcp: { name: via lb, from: n1/c, to: 203.0.113.10, port: 80, mode: crr, count: 1, rate: 1, requestSize: 64, responseSize: 64 }
+  - tcp: { name: via clusterip, from: n1/c, to: svc:web, port: 80, mode: crr, count: 1, rate: 1, requestSize: 64, responseSize: 64 }
+`;
+    const spec = expandScenario(parseScenario(text, 'lb.yaml'));
+    expect(spec.traffic.map((t) => t.class)).toEqual(['tcp: pod → LoadBalancer', 'tcp: pod → ClusterIP']);
+    // The backends' sizes are checked through the load balancer's address too.
+    expect(() => expandScenario(parseScenario(text.replace('to: 203.0.113.10, port: 80, mode: crr, count: 1, rate: 1, requestSize: 64', 'to: 203.0.113.10, port: 80, mode: crr, count: 1, rate: 1, requestSize: 65'), 'lb.yaml'))).toThrow(
+      /traffic "via lb": Service web's backends answer 64-byte requests/,
+    );
+  });
+
   it('merge every flow of a class into one row, and a pattern group counts its members', () => {
     const text = `
 name: classes
