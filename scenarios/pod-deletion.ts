@@ -12,11 +12,13 @@
  * its proxier does. In nftables mode the sync replaces `table ip kube-proxy`
  * (delete, then the new transaction): the rules come out as kube-proxy's
  * incremental transaction leaves them, though sets' dynamic elements (ClientIP
- * affinity) start afresh. ipvs and userspace modes are not modelled: a deleted
- * endpoint there is an error, not a silent no-op.
+ * affinity) start afresh. In ipvs mode the endpoint's real servers are deleted
+ * from their virtual servers, and net.ipv4.vs.expire_nodest_conn (which
+ * kube-proxy sets) expires connections still bound to them. userspace mode is
+ * not modelled: a deleted endpoint there is an error, not a silent no-op.
  */
 import type { LifecycleAction } from '../models/k8s/pod-lifecycle.js';
-import { kubeProxyIptables, kubeProxyNftables, NFT_TABLE } from '../models/k8s/kube-proxy/index.js';
+import { kubeProxyIpvs, kubeProxyIptables, kubeProxyNftables, NFT_TABLE } from '../models/k8s/kube-proxy/index.js';
 import { ScenarioError } from './errors.js';
 import type { NodeConfig, Scenario } from './scenario.js';
 import { kubeProxyInput } from './services.js';
@@ -51,13 +53,13 @@ function kubeProxySyncs(s: Scenario, node: NodeConfig): LifecycleAction[] {
   const relevant = deletions(s).filter(endpointOf);
   if (relevant.length === 0) return [];
   const mode = s.kubeProxy.mode;
+  if (mode === 'ipvs') return ipvsSyncs(s, node, relevant, udpEndpointOf(s));
   if (mode !== 'iptables' && mode !== 'nftables') {
     const d = relevant[0]!;
-    throw new ScenarioError([{ path: `nodes (${d.node}).pods (${d.pod}).deleteAt`, message: `the pod is a Service endpoint, and kube-proxy's resync after a deletion is modelled in iptables and nftables modes only (mode is ${mode})` }]);
+    throw new ScenarioError([{ path: `nodes (${d.node}).pods (${d.pod}).deleteAt`, message: `the pod is a Service endpoint, and kube-proxy's resync after a deletion is modelled in iptables, nftables and ipvs modes (mode is ${mode})` }]);
   }
   const rules = (sc: Scenario): string => (mode === 'nftables' ? kubeProxyNftables(kubeProxyInput(sc, node)) : kubeProxyIptables(kubeProxyInput(sc, node)));
-  const udpEndpoint = (d: Deletion) =>
-    s.services.some((svc) => svc.ports.some((p) => p.protocol === 'UDP') && svc.endpoints.some((e) => e.node === d.node && e.pod === d.pod));
+  const udpEndpoint = udpEndpointOf(s);
   const times = [...new Set(relevant.map((d) => d.atNs))].sort((a, b) => a - b);
   let before = rules(s);
   return times.map((t) => {
@@ -72,6 +74,36 @@ function kubeProxySyncs(s: Scenario, node: NodeConfig): LifecycleAction[] {
       ruleset: mode,
       text,
       file: `kube-proxy sync after deletions at ${t / 1e9}s (${node.name})`,
+      removedUdpEndpoints: relevant.filter((d) => d.atNs === t && udpEndpoint(d)).map((d) => d.ip),
+    };
+  });
+}
+
+/** Whether a deleted pod was an endpoint of a UDP Service port (kube-proxy then clears its conntrack entries). */
+function udpEndpointOf(s: Scenario): (d: Deletion) => boolean {
+  return (d) => s.services.some((svc) => svc.ports.some((p) => p.protocol === 'UDP') && svc.endpoints.some((e) => e.node === d.node && e.pod === d.pod));
+}
+
+/** ipvs mode: the real servers of the deleted endpoints go from every virtual server (kube-proxy's ipvsadm -d). */
+function ipvsSyncs(s: Scenario, node: NodeConfig, relevant: Deletion[], udpEndpoint: (d: Deletion) => boolean): LifecycleAction[] {
+  if (s.kubeProxy.mode !== 'ipvs') return [];
+  const scheduler = s.kubeProxy.ipvs.scheduler;
+  const times = [...new Set(relevant.map((d) => d.atNs))].sort((a, b) => a - b);
+  const key = (v: { protocol: string; address: string; port: number }, r: { address: string; port: number }) => `${v.protocol} ${v.address}:${v.port} ${r.address}:${r.port}`;
+  let before = kubeProxyIpvs(kubeProxyInput(s, node), { scheduler }).virtualServers;
+  return times.map((t) => {
+    const gone = new Set(relevant.filter((d) => d.atNs <= t).map((d) => `${d.node}/${d.pod}`));
+    const services = s.services.map((svc) => ({ ...svc, endpoints: svc.endpoints.filter((e) => !gone.has(`${e.node}/${e.pod}`)) }));
+    const after = kubeProxyIpvs(kubeProxyInput({ ...s, services }, node), { scheduler }).virtualServers;
+    const kept = new Set(after.flatMap((v) => v.realServers.map((r) => key(v, r))));
+    const removed = before.flatMap((v) =>
+      v.realServers.filter((r) => !kept.has(key(v, r))).map((r) => ({ protocol: v.protocol, vip: v.address, vport: v.port, addr: r.address, port: r.port })),
+    );
+    before = after;
+    return {
+      atNs: t + s.kubeProxy.syncDelayNs,
+      action: 'ipvs-sync' as const,
+      removed,
       removedUdpEndpoints: relevant.filter((d) => d.atNs === t && udpEndpoint(d)).map((d) => d.ip),
     };
   });

@@ -21,7 +21,8 @@ import { parseIpv4 } from '../wire/addr.js';
 export type LifecycleAction =
   | { atNs: number; action: 'shutdown' }
   | { atNs: number; action: 'remove-port'; bridge: string; dev: string }
-  | { atNs: number; action: 'kube-proxy-sync'; ruleset: 'iptables' | 'nftables'; text: string; file: string; removedUdpEndpoints: string[] };
+  | { atNs: number; action: 'kube-proxy-sync'; ruleset: 'iptables' | 'nftables'; text: string; file: string; removedUdpEndpoints: string[] }
+  | { atNs: number; action: 'ipvs-sync'; removed: { protocol: 'TCP' | 'UDP'; vip: string; vport: number; addr: string; port: number }[]; removedUdpEndpoints: string[] };
 
 export class PodLifecycle implements EventHandler {
   /** Actions applied so far (for tests and results). */
@@ -55,6 +56,14 @@ export class PodLifecycle implements EventHandler {
         if (a.ruleset === 'nftables') nf.loadNft(a.text, a.file);
         else nf.restore(a.text, a.file, true);
         for (const ip of a.removedUdpEndpoints) nf.conntrack?.deleteByReplySource(17, parseIpv4(ip));
+        return;
+      }
+      case 'ipvs-sync': {
+        // kube-proxy's ipvs mode deletes the real servers of the gone endpoint (ipvsadm -d).
+        const ipvs = this.ns.netfilter?.ipvs ?? null;
+        if (ipvs === null) throw new Error(`${this.ns.name}: ipvs sync without IPVS`);
+        for (const r of a.removed) ipvs.removeRealServer(r.protocol === 'TCP' ? 6 : 17, parseIpv4(r.vip), r.vport, parseIpv4(r.addr), r.port);
+        for (const ip of a.removedUdpEndpoints) this.ns.netfilter!.conntrack?.deleteByReplySource(17, parseIpv4(ip));
         return;
       }
     }

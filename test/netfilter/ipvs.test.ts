@@ -42,6 +42,16 @@ describe('IPVS schedulers', () => {
     expect([1, 2, 3, 4, 5].map(() => ip(schedule(s)))).toEqual(['10.0.0.3', '10.0.0.2', '10.0.0.1', '10.0.0.3', '10.0.0.2']);
   });
 
+  test('rr: deleting a real server (ipvsadm -d) steps the position back, so the rotation goes on where it was', () => {
+    const s = svc('rr', ['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+    expect([1, 2].map(() => ip(schedule(s)))).toEqual(['10.0.0.3', '10.0.0.2']);
+    const gone = s.dests[1]!;
+    expect(s.removeDest(parseIpv4('10.0.0.2'), 8080)).toBe(true);
+    expect(gone.removed).toBe(true);
+    expect(s.removeDest(parseIpv4('10.0.0.2'), 8080)).toBe(false);
+    expect([1, 2, 3].map(() => ip(schedule(s)))).toEqual(['10.0.0.1', '10.0.0.3', '10.0.0.1']);
+  });
+
   test('rr: a weight-0 real server is skipped; none usable gives null', () => {
     const s = virtualServerOf({
       protocol: 'UDP',

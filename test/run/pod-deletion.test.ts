@@ -116,8 +116,26 @@ describe('deleting a Service backend during the run', () => {
     expect(toB.filter((t) => t >= 1.5)).toEqual([]);
   });
 
+  test('ipvs mode: the real servers go; connections still bound to them expire at their next packet', () => {
+    const dir = join(work, 'ipvs');
+    const v = runTopology(expandScenario(parseScenario(scenario('ipvs'), 'del.yaml')), { outDir: dir });
+    const vflows = v.results.flows as Flow[];
+    // rr: every other connection went to echo-b until the sync.
+    const crr = vflows.find((f) => f.name === 'crr')!;
+    expect(crr.lost).toBeGreaterThan(0);
+    expect(crr.lost).toBeLessThanOrEqual(10);
+    for (const f of vflows.filter((x) => x.name.startsWith('udp'))) expect(f.lost, f.name).toBeLessThanOrEqual(11);
+    for (const node of ['n1', 'n2']) {
+      const dump = readFileSync(join(dir, 'netfilter', `${node}.ipvsadm`), 'utf8');
+      expect(dump.split('# ipvsadm -Lnc')[0]).not.toContain('10.244.2.2');
+    }
+    const toB = [...firstSynsTo(v.captureFiles.get('n2/eth0')!, '10.244.2.2').values()];
+    expect(toB.some((t) => t >= 1 && t < 1.5)).toBe(true);
+    expect(toB.filter((t) => t >= 1.5)).toEqual([]);
+  });
+
   test('what is not modelled is an error', () => {
-    expect(() => expandScenario(parseScenario(scenario('ipvs'), 'del.yaml'))).toThrow(/kube-proxy's resync after a deletion is modelled in iptables and nftables modes only \(mode is ipvs\)/);
+    expect(() => expandScenario(parseScenario(scenario('userspace'), 'del.yaml'))).toThrow(/kube-proxy's resync after a deletion is modelled in iptables, nftables and ipvs modes \(mode is userspace\)/);
     expect(() => parseScenario(scenario('iptables', ', hostPorts: [{ hostPort: 8080, containerPort: 8080 }]'), 'del.yaml')).toThrow(/deleteAt: a pod with hostPorts/);
   });
 

@@ -98,6 +98,11 @@ export class IpvsConnTable {
     c.expiresAt = this.now() + c.timeoutS * SECOND;
   }
 
+  /** Expires `c` now (expire_nodest_conn: its real server is gone). */
+  expireNow(c: IpvsConn): void {
+    this.expire(c);
+  }
+
   /** ip_vs_conn_expire: unlink and let go of the dest (and the template). */
   private expire(c: IpvsConn): void {
     this.byIn.delete(keyOf(c));

@@ -103,6 +103,11 @@ export class Ipvs {
     return vs;
   }
 
+  /** `ipvsadm -d -t|-u VIP:PORT -r ADDR:PORT`; false when there was no such real server. */
+  removeRealServer(protocol: number, vip: number, vport: number, addr: number, port: number): boolean {
+    return this.services.get(serviceKey(protocol, vip, vport))?.removeDest(addr, port) ?? false;
+  }
+
   hooks(): IpvsHookOps[] {
     return [
       { hook: NfHook.LOCAL_IN, priority: NF_IP_PRI.NAT_SRC - 2, name: 'ipvs reply', run: (p) => this.out(p) },
@@ -143,6 +148,13 @@ export class Ipvs {
     if (cp !== null && l.proto === IPPROTO_TCP && (flags & (TH_SYN | 0x10)) === TH_SYN && (cp.state === IpvsTcpState.TIME_WAIT || cp.state === IpvsTcpState.CLOSE)) {
       cp = null; // a new connection on the same ports: the old entry is replaced
     }
+    if (cp !== null && cp.dest.removed) {
+      // net.ipv4.vs.expire_nodest_conn=1 (kube-proxy sets it): the packet is
+      // dropped and the entry expired, so the client's next packet is scheduled anew.
+      this.conns.expireNow(cp);
+      this.stats.noDest++;
+      return NfVerdict.DROP;
+    }
     if (cp === null) {
       const svc = this.services.get(serviceKey(l.proto, daddr, dport));
       if (svc === undefined) return NfVerdict.ACCEPT;
@@ -167,7 +179,8 @@ export class Ipvs {
     let template: IpvsConn | null = null;
     if (svc.persistenceTimeout > 0) {
       template = this.conns.templateGet(proto, caddr, svc);
-      if (template !== null && template.dest.weight === 0) template = null;
+      // expire_quiescent_template (kube-proxy sets it): a template of a drained or deleted dest is not used.
+      if (template !== null && (template.dest.weight === 0 || template.dest.removed)) template = null;
       if (template === null) {
         const dest = schedule(svc);
         if (dest === null) return null;

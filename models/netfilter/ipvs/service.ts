@@ -29,6 +29,8 @@ export class RealServer {
   activeConns = 0;
   inactConns = 0;
   persistConns = 0;
+  /** Deleted from its service (ipvsadm -d): connections still bound to it expire at their next packet. */
+  removed = false;
   constructor(
     readonly addr: number,
     readonly port: number,
@@ -60,6 +62,16 @@ export class VirtualServer {
     }
     this.dests.unshift(d);
     this.rrLast = -1;
+  }
+
+  /** ip_vs_del_dest (ipvsadm -d); rr's position steps back to the previous dest (ip_vs_rr_del_dest). */
+  removeDest(addr: number, port: number): boolean {
+    const i = this.dests.findIndex((x) => x.addr === addr && x.port === port);
+    if (i < 0) return false;
+    this.dests[i]!.removed = true;
+    this.dests.splice(i, 1);
+    if (i <= this.rrLast) this.rrLast--;
+    return true;
   }
 }
 
