@@ -28,8 +28,6 @@
  * stated simplification (connection.ts), so the difference is reported, not failed.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readCapture } from '../../models/capture/index.js';
@@ -39,6 +37,7 @@ import { loadScenarioFile } from '../../scenarios/loader.js';
 import { runTopology } from '../../scenarios/run.js';
 import type { TopologySpec } from '../../scenarios/topology.js';
 import { pinBackends } from './pin-backends.js';
+import { inTempDir } from './service-udp-flows.js';
 import { compareCounters, parseSaveCounters } from './iptables-counters.js';
 import { netfilterPrerequisites, runOnKernelDetailed, tcpTrafficPrerequisites } from './kernel-harness.js';
 import { namespacesWithRules } from './kernel-iptables.js';
@@ -98,14 +97,6 @@ function backendsOf(conns: ReturnType<typeof tcpConnections>): Map<number, strin
   return out;
 }
 
-async function inTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 function runPodwire(spec: TopologySpec, outDir: string) {
   const { captureFiles, results } = runTopology(spec, { outDir });

@@ -19,33 +19,22 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { readCapture } from '../../models/capture/index.js';
-import { formatIpv4 } from '../../models/wire/addr.js';
-import { read16, read32 } from '../../models/wire/bytes.js';
-import { internetChecksum, partialChecksum } from '../../models/wire/checksum.js';
-import { computeUdpChecksum } from '../../models/wire/udp.js';
-import { expandScenario } from '../../scenarios/expand.js';
-import { resolveScenarioPath } from '../../scenarios/library.js';
-import { loadScenarioFile } from '../../scenarios/loader.js';
 import { runTopology } from '../../scenarios/run.js';
 import type { TopologySpec } from '../../scenarios/topology.js';
 import { pinBackends } from './pin-backends.js';
+import { type Raw, backendsByClientPort, checksumKinds, connectionClasses, connectionView, groupedByConnection, inTempDir, normaliseAll, readPodwireRaw, udpOnly } from './service-udp-flows.js';
 import { runSync } from './commands.js';
 import { compareCounters, parseSaveCounters } from './iptables-counters.js';
 import { netfilterPrerequisites, runOnKernelDetailed } from './kernel-harness.js';
 import { iptablesTools, namespacesWithRules } from './kernel-iptables.js';
 import { deleteOwnNamespaces, listOwnNamespaces, RUN_PREFIX } from './netns-topology.js';
-import { compareCapturePoints, type NormalisedFrame, normaliseFrame, summariseFrame } from './normalise.js';
+import { compareCapturePoints } from './normalise.js';
 
 const VIP = '10.96.0.2';
 /** Backend pods: where a DNATed request shows up, by the address it is DNATed to. */
 const BACKENDS: Record<string, string> = { '10.244.1.3': 'n1/echo-a/eth0', '10.244.2.2': 'n2/echo-b/eth0' };
-/** The UDP Service's first endpoint rule, as models/k8s/kube-proxy writes it (KUBE-SVC chain, statistic match). */
-
 /** kube-proxy's multiport alternative must load too (the pinned rule uses it). */
 function prerequisites(): { ok: boolean; reason: string } {
   const base = netfilterPrerequisites();
@@ -67,123 +56,6 @@ function prerequisites(): { ok: boolean; reason: string } {
 const pre = prerequisites();
 if (!pre.ok) console.warn(`[kernel cluster-services comparison] skipped: ${pre.reason}`);
 
-/** cluster-services with only what the kernel harness can run: its UDP flows and UDP servers. */
-function udpClusterServices(): TopologySpec {
-  const spec = expandScenario(loadScenarioFile(resolveScenarioPath('cluster-services')));
-  return {
-    ...spec,
-    traffic: spec.traffic.filter((f) => f.kind !== 'tcp'),
-    servers: (spec.servers ?? []).filter((s) => s.protocol !== 'tcp'),
-  };
-}
-
-
-interface Raw { data: Uint8Array; dir: 'in' | 'out' | 'unknown' }
-
-function readPodwireRaw(files: Map<string, string>): Map<string, Raw[]> {
-  const out = new Map<string, Raw[]>();
-  for (const [point, file] of files) {
-    out.set(point, readCapture(file).packets.map((p) => ({ data: p.data, dir: p.direction === 1 ? 'in' : p.direction === 2 ? 'out' : 'unknown' })));
-  }
-  return out;
-}
-
-function normaliseAll(raw: Map<string, Raw[]>): Map<string, NormalisedFrame[]> {
-  return new Map([...raw].map(([point, list]) => [point, list.map((r) => normaliseFrame(r.data, r.dir))]));
-}
-
-/** Client port -> the backend pod's capture point that received its requests. */
-function backendsByClientPort(frames: Map<string, NormalisedFrame[]>): Map<number, string> {
-  const out = new Map<number, string>();
-  for (const [addr, point] of Object.entries(BACKENDS)) {
-    for (const f of frames.get(point) ?? []) {
-      if (f.dir !== 'in' || f.udp === undefined || f.ipv4?.dst !== addr || f.udp.dstPort !== 8080) continue;
-      const prev = out.get(f.udp.srcPort);
-      if (prev !== undefined && prev !== point) throw new Error(`client port ${f.udp.srcPort} reached both ${prev} and ${point}`);
-      out.set(f.udp.srcPort, point);
-    }
-  }
-  return out;
-}
-
-/**
- * Checksums of one frame: "ip=ok|bad" and for UDP "udp=full|partial|none|bad"
- * (partial: the pseudo-header sum Linux leaves for CHECKSUM_PARTIAL, see
- * models/wire/checksum.ts); "" for non-IPv4.
- */
-function checksumKinds(b: Uint8Array): string {
-  if (b.length < 34 || read16(b, 12) !== 0x0800) return '';
-  const ihl = (b[14]! & 0x0f) * 4;
-  const ip = internetChecksum(b, 14, ihl) === 0 ? 'ok' : 'bad';
-  if (b[23] !== 17) return `ip=${ip}`;
-  const off = 14 + ihl;
-  const src = read32(b, 26);
-  const dst = read32(b, 30);
-  const csum = read16(b, off + 6);
-  const udp = csum === 0 ? 'none'
-    : csum === computeUdpChecksum(b, off, src, dst) ? 'full'
-    : csum === partialChecksum(src, dst, 17, read16(b, off + 4)) ? 'partial'
-    : 'bad';
-  return `ip=${ip} udp=${udp} ${formatIpv4(src)}>${formatIpv4(dst)}`;
-}
-
-/**
- * A connection's backend, and whether it is that backend's first: the first
- * packet to echo-a is DNATed on n1's bridge before n1 has a neighbour entry
- * for it, so it is sent by the bridge device (seen on n1/cni0 "out") after ARP
- * (br_nf_pre_routing_finish_bridge -> neigh output); later ones are bridged.
- */
-function connectionClasses(backends: Map<number, string>, ports: number[]): Map<number, string> {
-  const seen = new Set<string>();
-  const out = new Map<number, string>();
-  for (const port of ports) {
-    const b = backends.get(port)!;
-    out.set(port, `${b} ${seen.has(b) ? 'later' : 'first'}`);
-    seen.add(b);
-  }
-  return out;
-}
-
-/** Frames of one client connection at every point, the client port written as 0 (comparable across connections). */
-function connectionView(frames: Map<string, NormalisedFrame[]>, port: number): string {
-  const lines: string[] = [];
-  for (const point of [...frames.keys()].sort()) {
-    const own = frames.get(point)!.filter((f) => f.udp !== undefined && (f.udp.srcPort === port || f.udp.dstPort === port));
-    for (const f of own) {
-      const c = structuredClone(f);
-      if (c.udp!.srcPort === port) c.udp!.srcPort = 0;
-      if (c.udp!.dstPort === port) c.udp!.dstPort = 0;
-      lines.push(`${point}: ${summariseFrame(c)}`);
-    }
-  }
-  return lines.join('\n');
-}
-
-/**
- * Each point's frames grouped by client connection (other frames, ARP, first;
- * then connection by connection in port order), each group in capture order.
- * The scenario's connections overlap (connection k's second request goes out
- * when connection k+1's first does), and which of two simultaneous sends the
- * kernel captures first is a race; within a connection the order is causal.
- */
-function groupedByConnection(frames: Map<string, NormalisedFrame[]>, ports: number[]): Map<string, NormalisedFrame[]> {
-  const keyOf = (f: NormalisedFrame) => ports.findIndex((p) => f.udp !== undefined && (f.udp.srcPort === p || f.udp.dstPort === p));
-  return new Map([...frames].map(([point, list]) => {
-    const order = list.map((f, i) => ({ f, i, k: keyOf(f) }));
-    order.sort((a, b) => a.k - b.k || a.i - b.i);
-    return [point, order.map((o) => o.f)];
-  }));
-}
-
-async function inTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
 /** podwire's run of the spec: raw and normalised frames, its backend choices, n1's and n2's iptables-save -c. */
 function runPodwire(spec: TopologySpec, outDir: string) {
   const { captureFiles, results } = runTopology(spec, { outDir });
@@ -195,7 +67,7 @@ function runPodwire(spec: TopologySpec, outDir: string) {
     expect(existsSync(file), `podwire wrote ${file}`).toBe(true);
     saves.set(ns, readFileSync(file, 'utf8'));
   }
-  return { raw, frames, saves, backends: backendsByClientPort(frames), flows: results.flows as Array<{ name: string; sent: number; received: number }> };
+  return { raw, frames, saves, backends: backendsByClientPort(frames, BACKENDS, 8080), flows: results.flows as Array<{ name: string; sent: number; received: number }> };
 }
 
 describe.skipIf(!pre.ok)('podwire kube-proxy (cluster-services, UDP ClusterIP) reproduces the kernel', () => {
@@ -206,7 +78,7 @@ describe.skipIf(!pre.ok)('podwire kube-proxy (cluster-services, UDP ClusterIP) r
     deleteOwnNamespaces();
   });
 
-  const spec = pre.ok ? udpClusterServices() : undefined;
+  const spec = pre.ok ? udpOnly('cluster-services') : undefined;
   const clientPorts = () => spec!.traffic.map((f) => (f.kind === 'udp' ? f.sourcePort : undefined)).filter((p): p is number => p !== undefined);
 
   it('with the backend choices pinned to podwire\'s: frames, checksums and rule counters', async () => {
@@ -226,7 +98,7 @@ describe.skipIf(!pre.ok)('podwire kube-proxy (cluster-services, UDP ClusterIP) r
         expect(f.exit, `${f.name}: ${f.output}`).toBe(0);
         expect((JSON.parse(f.output) as { received: number }).received, f.name).toBe(podwire.flows.find((p) => p.name === f.name)!.sent);
       }
-      expect(backendsByClientPort(kernel.frames)).toEqual(podwire.backends);
+      expect(backendsByClientPort(kernel.frames, BACKENDS, 8080)).toEqual(podwire.backends);
 
       // Frame by frame at every capture point: DNAT at the backend, un-DNAT at the client, TTLs, MACs, ARP.
       const frames = compareCapturePoints(groupedByConnection(kernel.frames, ports), groupedByConnection(podwire.frames, ports), { ephemeralPorts: 'exact' });
@@ -277,7 +149,7 @@ describe.skipIf(!pre.ok)('podwire kube-proxy (cluster-services, UDP ClusterIP) r
 
       const kernel = await runOnKernelDetailed(spec!);
       for (const f of kernel.traffic.flows) expect(f.exit, `${f.name}: ${f.output}`).toBe(0);
-      const chosen = backendsByClientPort(kernel.frames);
+      const chosen = backendsByClientPort(kernel.frames, BACKENDS, 8080);
       expect([...chosen.keys()].sort()).toEqual(ports);
       for (const [port, cls] of connectionClasses(chosen, ports)) {
         expect(connectionView(kernel.frames, port), `kernel connection from port ${port} (${cls}), client port shown as 0`).toBe(reference.get(cls));

@@ -12,6 +12,8 @@ import { ProcessSet, runSync, sleep } from './commands.js';
 import { type CapturedFrame, startCaptures } from './kernel-capture.js';
 import { runKernelTraffic, trafficEndNs, type TrafficOptions, type TrafficRun } from './kernel-traffic.js';
 import { dumpCounters, type IptablesBackend, iptablesTools, loadIptables, namespacesWithRules } from './kernel-iptables.js';
+import { dumpIpvs, loadIpsets, loadIpvs, namespacesWithIpvs, usesIpsets } from './kernel-ipvs.js';
+import { dumpNftables, loadNftables, namespacesWithNftables } from './kernel-nftables.js';
 import { buildKernelTopology, type KernelTopology, RUN_PREFIX } from './netns-topology.js';
 import { type NormalisedFrame, normaliseFrame } from './normalise.js';
 
@@ -39,6 +41,10 @@ export interface KernelRun {
   counters: Map<string, string>;
   /** The iptables backend the rules were loaded with (when any namespace has rules). */
   iptablesBackend?: IptablesBackend;
+  /** `nft list ruleset` after the traffic, per spec namespace that has an nftables text. */
+  nftRulesets: Map<string, string>;
+  /** `ipvsadm -Ln` and `-Lnc` after the traffic, per spec namespace with IPVS. */
+  ipvs: Map<string, { list: string; connections: string }>;
 }
 
 /** Runs `spec` on the kernel and returns the normalised frames per capture point. */
@@ -56,10 +62,14 @@ export async function runOnKernelDetailed(spec: TopologySpec, options: KernelRun
     if (namespacesWithRules(spec).length > 0 && tools === null) throw new Error(`${spec.name} has iptables rules but iptables-restore/iptables-save do not run`);
     topo = await buildKernelTopology(spec);
     log(`built ${spec.name}: ${[...topo.namespaces.values()].join(', ')}`);
+    // ip sets first: iptables' -m set rules name them.
+    if (usesIpsets(spec)) await loadIpsets(topo);
     if (tools !== null) {
       await loadIptables(topo, tools);
       log(`loaded iptables rules with ${tools.restore} (${tools.version})`);
     }
+    if (namespacesWithNftables(spec).length > 0) await loadNftables(topo);
+    if (namespacesWithIpvs(spec).length > 0) await loadIpvs(topo);
     const session = await startCaptures(topo, spec.captures, dir, procs, Math.ceil(trafficEndNs(spec.traffic) / 1e6) + 60_000);
     let traffic: TrafficRun;
     try {
@@ -71,10 +81,12 @@ export async function runOnKernelDetailed(spec: TopologySpec, options: KernelRun
     }
     const captures = await session.stop();
     const counters = tools !== null ? await dumpCounters(topo, tools) : new Map<string, string>();
+    const nftRulesets = await dumpNftables(topo);
+    const ipvs = await dumpIpvs(topo);
     const frames = new Map<string, NormalisedFrame[]>();
     for (const [point, list] of captures) frames.set(point, list.map((f) => normaliseFrame(f.data, f.dir)));
     return {
-      frames, captures, traffic, renamed: new Map(topo.renamed), workDir: options.keepFiles ? dir : undefined, counters,
+      frames, captures, traffic, renamed: new Map(topo.renamed), workDir: options.keepFiles ? dir : undefined, counters, nftRulesets, ipvs,
       ...(tools !== null ? { iptablesBackend: tools.backend } : {}),
     };
   } finally {
