@@ -10,12 +10,16 @@ import { parseShard } from '../scenarios/sweep/shard.js';
 import { expandScenario } from '../scenarios/expand.js';
 import { runTopology } from '../scenarios/run.js';
 import { runPartitioned } from '../scenarios/partitioned-run.js';
+import { eventsPerWindow } from '../scenarios/partition-plan.js';
 import { parseDuration } from '../engine/time.js';
 import { formatSummary } from './summary.js';
 import { traceTopology } from '../scenarios/trace.js';
 import { parseCidr, parseIpv4 } from '../models/wire/addr.js';
 import { readFileSync } from 'node:fs';
 import { explainPacket, formatExplanation, type EntryHook, type ProbeProto, type RulesLayer } from '../models/netfilter/explain/index.js';
+
+/** Below this, partitioned runs were slower than one thread (bench/README.md, "parallel": ~8 events a window ran at 0.55x, ~1,100 at 1.8x). */
+const SPARSE_EVENTS_PER_WINDOW = 100;
 
 function seedOption(v: string): number {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError('the seed is a whole number >= 0');
@@ -139,6 +143,13 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           `statistics in ${relative(process.cwd(), r.resultsFile)}`,
       );
       const threads = r.plan !== null && r.plan.parts > 1 ? ` on ${r.plan.parts} worker threads` : '';
+      if (r.plan !== null && r.plan.parts > 1) {
+        const perWindow = eventsPerWindow(spec, r.plan.lookaheadNs);
+        if (perWindow < SPARSE_EVENTS_PER_WINDOW) {
+          const about = perWindow < 1 ? 'under one event' : `about ${Math.round(perWindow)} events`;
+          log(`hint: ${about} per ${r.plan.lookaheadNs / 1000} us window, too few for threads to pay: --workers 1 is likely faster`);
+        }
+      }
       log(`${r.results.events} events in ${wall.toFixed(2)}s wall${threads} (${Math.round(r.results.events / wall).toLocaleString('en-US')} events/s)`);
     });
 

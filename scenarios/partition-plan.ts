@@ -22,6 +22,24 @@ import type { TopologySpec } from './topology.js';
  */
 const UNDERLAY_WEIGHT = 0.5;
 
+/**
+ * About how many events a window of `lookaheadNs` holds, from the traffic's
+ * request rates: a request and its answer across the cluster are a dozen
+ * events or so (measured: ~13 for a cross-node ping, ~10 per UDP exchange).
+ * Closed-loop TCP has no rate and counts as dense. A rough figure, for telling
+ * the user when threads will not pay (bench/README.md, "parallel").
+ */
+export function eventsPerWindow(spec: TopologySpec, lookaheadNs: number): number {
+  if (!Number.isFinite(lookaheadNs)) return Infinity;
+  let perSecond = 0;
+  for (const t of spec.traffic) {
+    if (t.kind === 'ping') perSecond += 1e9 / t.intervalNs;
+    else if (t.rate > 0) perSecond += t.rate;
+    else return Infinity;
+  }
+  return (perSecond * 12 * lookaheadNs) / 1e9;
+}
+
 export function planPartitions(spec: TopologySpec, workers: number): PartitionPlan {
   const componentOf = new Map<string, string>();
   const weight = new Map<string, number>();

@@ -51,6 +51,9 @@ describe('podwire CLI', () => {
     expect(two.code).toBe(0);
     expect(two.out).toMatch(/events in [\d.]+s wall on 2 worker threads/);
     expect(one.out).not.toMatch(/worker threads/);
+    // Three pings in 2 s: the run says threads cannot pay here.
+    expect(two.out).toMatch(/hint: under one event per 20 us window, too few for threads to pay: --workers 1 is likely faster/);
+    expect(one.out).not.toMatch(/hint:/);
     expect(readFileSync(join(work, 'w2', 'results.json'))).toEqual(readFileSync(join(work, 'w1', 'results.json')));
     for (const f of readdirSync(join(work, 'w1', 'captures'))) {
       expect(readFileSync(join(work, 'w2', 'captures', f)).equals(readFileSync(join(work, 'w1', 'captures', f))), f).toBe(true);
