@@ -24,7 +24,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runTopology } from '../../scenarios/run.js';
 import type { TopologySpec } from '../../scenarios/topology.js';
 import { pinBackends } from './pin-backends.js';
-import { type Raw, backendsByClientPort, checksumKinds, connectionClasses, connectionView, groupedByConnection, inTempDir, normaliseAll, readPodwireRaw, udpOnly } from './service-udp-flows.js';
+import { expectChecksumsValid, expectKernelFlowsAnswered, backendsByClientPort, connectionClasses, connectionView, groupedByConnection, inTempDir, normaliseAll, readPodwireRaw, udpOnly } from './service-udp-flows.js';
 import { runSync } from './commands.js';
 import { compareCounters, parseSaveCounters } from './iptables-counters.js';
 import { netfilterPrerequisites, runOnKernelDetailed } from './kernel-harness.js';
@@ -94,10 +94,7 @@ describe.skipIf(!pre.ok)('podwire kube-proxy (cluster-services, UDP ClusterIP) r
       const first = ports.filter((p) => podwire.backends.get(p) === BACKENDS['10.244.1.3']);
       const kernel = await runOnKernelDetailed(pinBackends(spec!, 'default/echo-udp', 'udp', first));
       const backend = `iptables ${kernel.iptablesBackend}`;
-      for (const f of kernel.traffic.flows) {
-        expect(f.exit, `${f.name}: ${f.output}`).toBe(0);
-        expect((JSON.parse(f.output) as { received: number }).received, f.name).toBe(podwire.flows.find((p) => p.name === f.name)!.sent);
-      }
+      expectKernelFlowsAnswered(kernel.traffic.flows, podwire.flows);
       expect(backendsByClientPort(kernel.frames, BACKENDS, 8080)).toEqual(podwire.backends);
 
       // Frame by frame at every capture point: DNAT at the backend, un-DNAT at the client, TTLs, MACs, ARP.
@@ -107,15 +104,7 @@ describe.skipIf(!pre.ok)('podwire kube-proxy (cluster-services, UDP ClusterIP) r
       expect(client.filter((f) => f.dir === 'in').every((f) => f.ipv4?.src === VIP && f.udp?.srcPort === 80)).toBe(true);
       expect(client.length).toBe(24);
 
-      // Checksums. The kernel's veths offload them: its captures hold CHECKSUM_PARTIAL's
-      // pseudo-header sum, rewritten by NAT for the new addresses. podwire models no offload
-      // and writes the full sum (as a tshark-valid capture needs), also after DNAT/un-DNAT.
-      const kinds = (raw: Map<string, Raw[]>) => [...raw].flatMap(([point, l]) => l.map((f) => checksumKinds(f.data)).filter((k) => k !== '').map((k) => `${point} ${k}`));
-      const podwireKinds = kinds(podwire.raw);
-      const kernelKinds = kinds(new Map([...kernel.captures].map(([p, l]) => [p, l.map((f) => ({ data: f.data, dir: f.dir }))])));
-      expect(podwireKinds.length).toBe(kernelKinds.length);
-      expect(podwireKinds.filter((k) => !/ip=ok udp=full /.test(k)), 'podwire frames without a valid full checksum').toEqual([]);
-      expect(kernelKinds.filter((k) => !/ip=ok udp=(full|partial) /.test(k)), 'kernel frames with a bad checksum').toEqual([]);
+      expectChecksumsValid(podwire.raw, kernel.captures);
 
       // iptables-save -c: every rule and policy, on both nodes; n1's KUBE-* chains saw the traffic.
       for (const [ns, podwireSave] of podwire.saves) {

@@ -8,6 +8,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { readCapture } from '../../models/capture/index.js';
 import { formatIpv4 } from '../../models/wire/addr.js';
 import { read16, read32 } from '../../models/wire/bytes.js';
@@ -140,4 +141,26 @@ export function connectionView(frames: Map<string, NormalisedFrame[]>, port: num
     }
   }
   return lines.join('\n');
+}
+
+/** The kernel's clients all exited cleanly and got as many answers as podwire's clients sent requests. */
+export function expectKernelFlowsAnswered(kernelFlows: readonly { name: string; exit: number | string; output: string }[], podwireFlows: readonly { name: string; sent: number }[]): void {
+  for (const f of kernelFlows) {
+    expect(f.exit, `${f.name}: ${f.output}`).toBe(0);
+    expect((JSON.parse(f.output) as { received: number }).received, f.name).toBe(podwireFlows.find((p) => p.name === f.name)!.sent);
+  }
+}
+
+/**
+ * Checksums on both sides: podwire writes full, valid sums (it models no
+ * offload, and a tshark-valid capture needs them, also after NAT); the
+ * kernel's veths leave CHECKSUM_PARTIAL's pseudo-header sum, rewritten by NAT.
+ * Both captures hold the same number of IPv4 frames.
+ */
+export function expectChecksumsValid(podwireRaw: Map<string, Raw[]>, kernelCaptures: Map<string, readonly { data: Uint8Array; dir: Raw['dir'] }[]>): void {
+  const podwireKinds = allChecksumKinds(podwireRaw);
+  const kernelKinds = allChecksumKinds(new Map([...kernelCaptures].map(([p, l]) => [p, l.map((f) => ({ data: f.data, dir: f.dir }))])));
+  expect(podwireKinds.length).toBe(kernelKinds.length);
+  expect(podwireKinds.filter((k) => !/ip=ok udp=full /.test(k)), 'podwire frames without a valid full checksum').toEqual([]);
+  expect(kernelKinds.filter((k) => !/ip=ok udp=(full|partial) /.test(k)), 'kernel frames with a bad checksum').toEqual([]);
 }

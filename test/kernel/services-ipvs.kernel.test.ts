@@ -25,8 +25,8 @@ import { namespacesWithRules } from './kernel-iptables.js';
 import { ipvsPrerequisites, namespacesWithIpvs } from './kernel-ipvs.js';
 import { deleteOwnNamespaces, listOwnNamespaces } from './netns-topology.js';
 import { compareCapturePoints } from './normalise.js';
-import {
-  allChecksumKinds, backendsByClientPort, groupedByConnection, inTempDir, normaliseAll, readPodwireRaw, udpClientPorts, udpOnly,
+import { expectChecksumsValid, expectKernelFlowsAnswered,
+  backendsByClientPort, groupedByConnection, inTempDir, normaliseAll, readPodwireRaw, udpClientPorts, udpOnly,
 } from './service-udp-flows.js';
 
 const VIP = '10.96.0.2';
@@ -93,10 +93,7 @@ describe.skipIf(!pre.ok)('podwire kube-proxy IPVS mode (services-ipvs, UDP Clust
 
       const kernel = await runOnKernelDetailed(spec!);
       const backend = `iptables ${kernel.iptablesBackend}`;
-      for (const f of kernel.traffic.flows) {
-        expect(f.exit, `${f.name}: ${f.output}`).toBe(0);
-        expect((JSON.parse(f.output) as { received: number }).received, f.name).toBe(podwire.flows.find((p) => p.name === f.name)!.sent);
-      }
+      expectKernelFlowsAnswered(kernel.traffic.flows, podwire.flows);
       // rr: the same backend for every connection, without pinning.
       expect(backendsByClientPort(kernel.frames, BACKENDS, 8080)).toEqual(podwire.backends);
 
@@ -107,11 +104,7 @@ describe.skipIf(!pre.ok)('podwire kube-proxy IPVS mode (services-ipvs, UDP Clust
       expect(client.filter((f) => f.dir === 'in').every((f) => f.ipv4?.src === VIP && f.udp?.srcPort === 80)).toBe(true);
       expect(client.length).toBe(16);
 
-      const podwireKinds = allChecksumKinds(podwire.raw);
-      const kernelKinds = allChecksumKinds(new Map([...kernel.captures].map(([p, l]) => [p, l.map((f) => ({ data: f.data, dir: f.dir }))])));
-      expect(podwireKinds.length).toBe(kernelKinds.length);
-      expect(podwireKinds.filter((k) => !/ip=ok udp=full /.test(k)), 'podwire frames without a valid full checksum').toEqual([]);
-      expect(kernelKinds.filter((k) => !/ip=ok udp=(full|partial) /.test(k)), 'kernel frames with a bad checksum').toEqual([]);
+      expectChecksumsValid(podwire.raw, kernel.captures);
 
       for (const [ns, podwireSave] of podwire.saves) {
         const kernelSave = kernel.counters.get(ns);

@@ -25,8 +25,8 @@ import { namespacesWithNftables, nftablesPrerequisites } from './kernel-nftables
 import { deleteOwnNamespaces, listOwnNamespaces } from './netns-topology.js';
 import { compareCapturePoints } from './normalise.js';
 import { pinNftBackends } from './pin-nft-backends.js';
-import {
-  allChecksumKinds, backendsByClientPort, connectionClasses, connectionView, groupedByConnection, inTempDir, normaliseAll, readPodwireRaw,
+import { expectChecksumsValid, expectKernelFlowsAnswered,
+  backendsByClientPort, connectionClasses, connectionView, groupedByConnection, inTempDir, normaliseAll, readPodwireRaw,
   udpClientPorts, udpOnly,
 } from './service-udp-flows.js';
 
@@ -97,10 +97,7 @@ describe.skipIf(!pre.ok)('podwire kube-proxy nftables mode (services-nftables, U
 
       const first = ports.filter((p) => podwire.backends.get(p) === BACKENDS['10.244.1.3']);
       const kernel = await runOnKernelDetailed(pinNftBackends(spec!, 'default/echo-udp/udp', first));
-      for (const f of kernel.traffic.flows) {
-        expect(f.exit, `${f.name}: ${f.output}`).toBe(0);
-        expect((JSON.parse(f.output) as { received: number }).received, f.name).toBe(podwire.flows.find((p) => p.name === f.name)!.sent);
-      }
+      expectKernelFlowsAnswered(kernel.traffic.flows, podwire.flows);
       expect(backendsByClientPort(kernel.frames, BACKENDS, 8080)).toEqual(podwire.backends);
 
       // Frame by frame at every capture point: DNAT at the backend, un-DNAT at the client, TTLs, MACs, ARP.
@@ -111,11 +108,7 @@ describe.skipIf(!pre.ok)('podwire kube-proxy nftables mode (services-nftables, U
       expect(client.length).toBe(16);
 
       // Checksums: the kernel's veths leave CHECKSUM_PARTIAL sums (rewritten by NAT); podwire writes full ones.
-      const podwireKinds = allChecksumKinds(podwire.raw);
-      const kernelKinds = allChecksumKinds(new Map([...kernel.captures].map(([p, l]) => [p, l.map((f) => ({ data: f.data, dir: f.dir }))])));
-      expect(podwireKinds.length).toBe(kernelKinds.length);
-      expect(podwireKinds.filter((k) => !/ip=ok udp=full /.test(k)), 'podwire frames without a valid full checksum').toEqual([]);
-      expect(kernelKinds.filter((k) => !/ip=ok udp=(full|partial) /.test(k)), 'kernel frames with a bad checksum').toEqual([]);
+      expectChecksumsValid(podwire.raw, kernel.captures);
 
       // Rule counters: the same `counter` values on both sides (kube-proxy v1.31 writes none).
       for (const [ns, podwireRuleset] of podwire.rulesets) {
