@@ -143,8 +143,9 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
     if (s.protocol === 'tcp') servers.tcp.set(`${s.ns}:${s.port}`, new TcpServer(ns, s.port, s.requestSize ?? 64, s.responseSize));
     else servers.udp.set(`${s.ns}:${s.port}`, new UdpServer(ns, s.port, s.responseSize));
   }
-  for (const nsSpec of spec.namespaces) if (nsSpec.userspaceProxy !== undefined) buildUserspaceProxy(namespaces.get(nsSpec.name)!, nsSpec.userspaceProxy);
-  for (const nsSpec of spec.namespaces) if (nsSpec.lifecycle !== undefined) new PodLifecycle(namespaces.get(nsSpec.name)!, nsSpec.lifecycle);
+  const proxies = new Map<string, UserspaceProxy>();
+  for (const nsSpec of spec.namespaces) if (nsSpec.userspaceProxy !== undefined) proxies.set(nsSpec.name, buildUserspaceProxy(namespaces.get(nsSpec.name)!, nsSpec.userspaceProxy));
+  for (const nsSpec of spec.namespaces) if (nsSpec.lifecycle !== undefined) new PodLifecycle(namespaces.get(nsSpec.name)!, nsSpec.lifecycle, proxies.get(nsSpec.name) ?? null);
   const groups = new Map<string, FlowStats>();
   for (const t of spec.traffic) {
     let stats = t.group === undefined ? undefined : groups.get(t.group);
@@ -188,9 +189,9 @@ function loadNftables(ns: Netns, nsSpec: NamespaceSpec, spec: TopologySpec): voi
  * is random (eth_hw_addr_random): drawn from its own stream.
  */
 /** kube-proxy's userspace proxy process in a node namespace, listening on its proxy ports. */
-function buildUserspaceProxy(ns: Netns, p: NonNullable<NamespaceSpec['userspaceProxy']>): void {
+function buildUserspaceProxy(ns: Netns, p: NonNullable<NamespaceSpec['userspaceProxy']>): UserspaceProxy {
   const ports = p.ports.map((x) => ({ ...x, backends: x.backends.map((b) => ({ ip: parseIpv4(b.ip), port: b.port })) }));
-  new UserspaceProxy(ns, ports, { copyNs: p.copyNs, acceptNs: p.acceptNs, udpIdleNs: DEFAULT_USERSPACE_COSTS.udpIdleNs });
+  return new UserspaceProxy(ns, ports, { copyNs: p.copyNs, acceptNs: p.acceptNs, udpIdleNs: DEFAULT_USERSPACE_COSTS.udpIdleNs });
 }
 
 function buildIpvs(ns: Netns, nsSpec: NamespaceSpec): void {

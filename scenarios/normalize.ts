@@ -633,12 +633,10 @@ class Normalizer {
     });
   }
 
-  /** A pod's deleteAt (scenarios/pod-deletion.ts says what deletion does and what it does not model yet). */
+  /** A pod's deleteAt (scenarios/pod-deletion.ts says what deletion does). */
   private podDeletion(rp: RawPod, path: PathSegment[], runtime: Runtime): number {
     const at = this.duration(rp.deleteAt, 0, [...path, 'deleteAt']);
     if (runtime !== 'cni') this.fail([...path, 'deleteAt'], 'applies to runtime cni (Kubernetes pods); a docker container is not deleted mid-run');
-    if (rp.hostPorts !== undefined) this.fail([...path, 'deleteAt'], "a pod with hostPorts: the portmap plugin's DEL is not modelled yet");
-    if (rp.networks !== undefined) this.fail([...path, 'deleteAt'], 'a pod on additional networks: their DEL is not modelled yet');
     return at;
   }
 

@@ -2,9 +2,16 @@
  * Pods deleted during a run (`deleteAt:`), turned into the per-namespace
  * actions of models/k8s/pod-lifecycle.ts:
  * - the pod: `shutdown` at deleteAt (the kubelet kills it);
- * - its node: `remove-port` at deleteAt (CNI DEL deletes its veth);
- * - every node, when the pod was a Service endpoint: `kube-proxy-sync` at
- *   deleteAt + kubeProxy.syncDelay with the rules kube-proxy then writes.
+ * - its node, at deleteAt: the runtime's CNI DEL of each attachment, as
+ *   Multus orders it (additional networks last to first, then eth0): a
+ *   `delete-veth` for its host veth (it leaves its bridge; ptp's host route
+ *   goes with it) and an `iptables-restore` of what the plugins' DEL removed
+ *   from the nat table (scenarios/cni/del.ts replays the node's ADDs and the
+ *   DELs: portmap's CNI-DN-<hash> chain and CNI-HOSTPORT-DNAT jump, ipMasq
+ *   chains); host-local's release has no run-time effect;
+ * - every node, when the pod was a Service endpoint: `kube-proxy-sync` (or
+ *   `ipvs-sync`, `userspace-sync`) at deleteAt + kubeProxy.syncDelay with the
+ *   state kube-proxy then writes.
  *
  * kube-proxy's sync is an `iptables-restore --noflush` of its whole ruleset:
  * every chain it writes is flushed and refilled, and chains it no longer
@@ -14,11 +21,17 @@
  * incremental transaction leaves them, though sets' dynamic elements (ClientIP
  * affinity) start afresh. In ipvs mode the endpoint's real servers are deleted
  * from their virtual servers, and net.ipv4.vs.expire_nodest_conn (which
- * kube-proxy sets) expires connections still bound to them. userspace mode is
- * not modelled: a deleted endpoint there is an error, not a silent no-op.
+ * kube-proxy sets) expires connections still bound to them. In userspace mode
+ * the proxy's round-robin lists of the changed service ports are replaced
+ * (LoadBalancerRR.OnEndpointsUpdate); what the proxy already has open to the
+ * dead pod (TCP connections, busy UDP client sockets) stays and fails as it
+ * would. conntrack entries portmap's DNAT made stay too (portmap's DEL does
+ * not flush them; its ADD does for UDP).
  */
 import type { LifecycleAction } from '../models/k8s/pod-lifecycle.js';
 import { kubeProxyIpvs, kubeProxyIptables, kubeProxyNftables, NFT_TABLE } from '../models/k8s/kube-proxy/index.js';
+import { kubeProxyUserspace } from '../models/k8s/kube-proxy/userspace.js';
+import { cniDelNatChanges } from './cni/del.js';
 import { ScenarioError } from './errors.js';
 import type { NodeConfig, Scenario } from './scenario.js';
 import { kubeProxyInput } from './services.js';
@@ -40,11 +53,40 @@ export function podLifecycle(node: NodeConfig, podName: string): LifecycleAction
   return pod?.deleteAtNs !== undefined ? [{ atNs: pod.deleteAtNs, action: 'shutdown' }] : [];
 }
 
-/** The actions in `node`'s own namespace: its deleted pods' veths leaving the bridge, then kube-proxy's syncs. */
+/**
+ * The actions in `node`'s own namespace: each deleted pod's CNI DEL (as
+ * Multus does it, the additional attachments last to first, then the
+ * cluster network: each host veth deleted, then what the plugins' DEL
+ * removed from the nat table), then kube-proxy's syncs.
+ */
 export function nodeLifecycle(s: Scenario, node: NodeConfig): LifecycleAction[] {
-  const out: LifecycleAction[] = node.pods
-    .filter((p) => p.deleteAtNs !== undefined)
-    .map((p) => ({ atNs: p.deleteAtNs!, action: 'remove-port' as const, bridge: node.bridge, dev: p.hostVeth }));
+  // Stable: pods deleted at the same time go in pod order.
+  const deleted = node.pods.filter((p) => p.deleteAtNs !== undefined).sort((a, b) => a.deleteAtNs! - b.deleteAtNs!);
+  if (deleted.length === 0) return kubeProxySyncs(s, node);
+  const order = deleted.map((p) => p.name);
+  const primaryNat = node.cniNetwork !== undefined ? cniDelNatChanges(node.name, node.cniNetwork, order) : new Map<string, string>();
+  const extraNat = new Map((node.extraNetworks ?? []).map((e) => [e.name, cniDelNatChanges(node.name, e.net, order.filter((p) => e.net.pods.has(p)))]));
+  const out: LifecycleAction[] = [];
+  for (const pod of deleted) {
+    const atNs = pod.deleteAtNs!;
+    const natText = (text: string | undefined, file: string): void => {
+      if (text !== undefined && text !== '') out.push({ atNs, action: 'iptables-restore', text, file: `CNI DEL of ${pod.name} (${file})` });
+    };
+    for (const name of [...(pod.networks ?? [])].reverse()) {
+      const extra = node.extraNetworks?.find((e) => e.name === name);
+      const veth = extra?.net.pods.get(pod.name)?.hostVeth;
+      if (extra === undefined || veth === undefined) continue;
+      out.push({ atNs, action: 'delete-veth', dev: veth.name, ...(veth.master !== undefined ? { bridge: veth.master } : {}) });
+      natText(extraNat.get(name)?.get(pod.name), extra.net.file);
+    }
+    const cni = node.cniNetwork?.pods.get(pod.name)?.hostVeth;
+    if (node.cniNetwork !== undefined && cni !== undefined) {
+      out.push({ atNs, action: 'delete-veth', dev: cni.name, ...(cni.master !== undefined ? { bridge: cni.master } : {}) });
+      natText(primaryNat.get(pod.name), node.cniNetwork.file);
+    } else {
+      out.push({ atNs, action: 'delete-veth', dev: pod.hostVeth, bridge: node.bridge });
+    }
+  }
   return [...out, ...kubeProxySyncs(s, node)];
 }
 
@@ -54,9 +96,10 @@ function kubeProxySyncs(s: Scenario, node: NodeConfig): LifecycleAction[] {
   if (relevant.length === 0) return [];
   const mode = s.kubeProxy.mode;
   if (mode === 'ipvs') return ipvsSyncs(s, node, relevant, udpEndpointOf(s));
+  if (mode === 'userspace') return userspaceSyncs(s, node, relevant);
   if (mode !== 'iptables' && mode !== 'nftables') {
     const d = relevant[0]!;
-    throw new ScenarioError([{ path: `nodes (${d.node}).pods (${d.pod}).deleteAt`, message: `the pod is a Service endpoint, and kube-proxy's resync after a deletion is modelled in iptables, nftables and ipvs modes (mode is ${mode})` }]);
+    throw new ScenarioError([{ path: `nodes (${d.node}).pods (${d.pod}).deleteAt`, message: `the pod is a Service endpoint, and kube-proxy's resync after a deletion is modelled in iptables, nftables, ipvs and userspace modes (mode is ${mode})` }]);
   }
   const rules = (sc: Scenario): string => (mode === 'nftables' ? kubeProxyNftables(kubeProxyInput(sc, node)) : kubeProxyIptables(kubeProxyInput(sc, node)));
   const udpEndpoint = udpEndpointOf(s);
@@ -106,6 +149,26 @@ function ipvsSyncs(s: Scenario, node: NodeConfig, relevant: Deletion[], udpEndpo
       removed,
       removedUdpEndpoints: relevant.filter((d) => d.atNs === t && udpEndpoint(d)).map((d) => d.ip),
     };
+  });
+}
+
+/**
+ * userspace mode: the proxy's backend lists of the service ports whose
+ * endpoints changed (the proxy ports and rules stay: the Services did not).
+ */
+function userspaceSyncs(s: Scenario, node: NodeConfig, relevant: Deletion[]): LifecycleAction[] {
+  // Only the ports' names and backends are used; the proxy ports drawn here are not.
+  const backendsOf = (sc: Scenario) => new Map(kubeProxyUserspace(kubeProxyInput(sc, node), () => 0).ports.map((p) => [p.name, p.backends]));
+  const times = [...new Set(relevant.map((d) => d.atNs))].sort((a, b) => a - b);
+  let before = backendsOf(s);
+  return times.map((t) => {
+    const gone = new Set(relevant.filter((d) => d.atNs <= t).map((d) => `${d.node}/${d.pod}`));
+    const services = s.services.map((svc) => ({ ...svc, endpoints: svc.endpoints.filter((e) => !gone.has(`${e.node}/${e.pod}`)) }));
+    const after = backendsOf({ ...s, services });
+    const same = (a: { ip: string; port: number }[], b: { ip: string; port: number }[]) => a.length === b.length && a.every((x, i) => x.ip === b[i]!.ip && x.port === b[i]!.port);
+    const ports = [...after].filter(([name, backends]) => !same(backends, before.get(name) ?? [])).map(([name, backends]) => ({ name, backends }));
+    before = after;
+    return { atNs: t + s.kubeProxy.syncDelayNs, action: 'userspace-sync' as const, ports };
   });
 }
 

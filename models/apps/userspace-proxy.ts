@@ -82,30 +82,52 @@ class DeferredWork implements EventHandler {
   }
 }
 
-/** LoadBalancerRR: round-robin over a port's backends, sticky per client address with ClientIP affinity. */
+/**
+ * LoadBalancerRR: round-robin over a port's backends, sticky per client
+ * address with ClientIP affinity. An endpoints update that changes the set
+ * (OnEndpointsUpdate) drops the affinities to removed backends
+ * (updateAffinityMap), takes the new list and restarts the round at its first
+ * entry; kube-proxy also shuffles the list there (ShuffleStrings), which the
+ * model does not, as it does not at start.
+ */
 class RoundRobin {
   private next = 0;
-  private readonly sticky = new Map<number, number>();
+  private backends: readonly { ip: number; port: number }[];
+  private readonly sticky = new Map<number, { ip: number; port: number }>();
 
-  constructor(private readonly port: ProxyPortConfig) {}
+  constructor(private readonly affinity: ProxyPortConfig['affinity'], backends: readonly { ip: number; port: number }[]) {
+    this.backends = backends;
+  }
 
   pick(client: number): { ip: number; port: number } | undefined {
-    const backends = this.port.backends;
+    const backends = this.backends;
     if (backends.length === 0) return undefined;
-    if (this.port.affinity === 'ClientIP') {
-      const k = this.sticky.get(client);
-      if (k !== undefined) return backends[k];
+    if (this.affinity === 'ClientIP') {
+      const b = this.sticky.get(client);
+      if (b !== undefined) return b;
     }
-    const k = this.next;
+    const b = backends[this.next]!;
     this.next = (this.next + 1) % backends.length;
-    if (this.port.affinity === 'ClientIP') this.sticky.set(client, k);
-    return backends[k];
+    if (this.affinity === 'ClientIP') this.sticky.set(client, b);
+    return b;
+  }
+
+  update(backends: readonly { ip: number; port: number }[]): void {
+    const key = (b: { ip: number; port: number }) => `${b.ip}:${b.port}`;
+    const now = new Set(backends.map(key));
+    const was = new Set(this.backends.map(key));
+    if (now.size === was.size && [...now].every((k) => was.has(k))) return;
+    for (const [client, b] of this.sticky) if (!now.has(key(b))) this.sticky.delete(client);
+    this.backends = [...backends];
+    this.next = 0;
   }
 }
 
 export class UserspaceProxy {
   readonly stats: UserspaceProxyStats = { accepted: 0, backendConnects: 0, bytesCopied: 0, datagramsCopied: 0, errors: 0 };
   private readonly work: DeferredWork;
+  /** Each service port's balancer, by name. */
+  private readonly balancers = new Map<string, RoundRobin>();
 
   constructor(
     private readonly ns: Netns,
@@ -114,10 +136,22 @@ export class UserspaceProxy {
   ) {
     this.work = new DeferredWork(ns);
     for (const p of ports) {
-      const rr = new RoundRobin(p);
+      const rr = new RoundRobin(p.affinity, p.backends);
+      this.balancers.set(p.name, rr);
       if (p.protocol === 'TCP') ns.tcp.listen(p.proxyPort, { onAccept: (c) => this.acceptTcp(c, rr) });
       else ns.udp.bind(p.proxyPort, new UdpPortal(this, ns, p, rr, costs));
     }
+  }
+
+  /**
+   * kube-proxy saw new endpoints for service port `name`: new connections and
+   * new UDP clients go to `backends`; proxied connections and UDP client
+   * sockets already open keep theirs (kube-proxy does not close them).
+   */
+  setBackends(name: string, backends: readonly { ip: number; port: number }[]): void {
+    const rr = this.balancers.get(name);
+    if (rr === undefined) throw new Error(`${this.ns.name}: the userspace proxy has no port ${name}`);
+    rr.update(backends);
   }
 
   /** Runs `fn` after the process has spent `ns` on it. */
@@ -220,7 +254,14 @@ class UdpPortal {
           this.proxy.stats.datagramsCopied++;
           this.proxy.defer(this.costs.copyNs, () => this.ns.udp.send(this.cfg.proxyPort, src, srcPort, bytes.length, (b, o) => b.set(bytes, o)));
         },
-        onIcmpError: () => void this.proxy.stats.errors++,
+        // proxyClient's Read fails (ECONNREFUSED, EHOSTUNREACH: not temporary): its loop ends and the client's socket goes.
+        onIcmpError: () => {
+          this.proxy.stats.errors++;
+          if (this.clients.get(key) === entry) {
+            this.ns.udp.unbind(entry.port);
+            this.clients.delete(key);
+          }
+        },
       });
       c = entry;
       this.clients.set(key, c);

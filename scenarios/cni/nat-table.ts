@@ -23,6 +23,11 @@ export class NatTable {
     return this.chains.has(name);
   }
 
+  /** The chains in use, in creation order. */
+  chainNames(): string[] {
+    return [...this.chains.keys()];
+  }
+
   rules(chain: string): readonly string[] {
     return this.chains.get(chain) ?? [];
   }

@@ -9,7 +9,7 @@ import { formatIpv4, parseCidr } from '../ipv4.js';
 import type { RouteSpec } from '../topology.js';
 import type { CniConfList } from './conflist.js';
 import { CniNode, type PodNetwork, sandboxId, sandboxNetns } from './execute.js';
-import type { BridgeDevice, PortMapping } from './plugin.js';
+import type { Attachment, BridgeDevice, PortMapping } from './plugin.js';
 import { formatResult } from './result.js';
 
 export interface CniPodInput {
@@ -28,19 +28,18 @@ export interface CniNodeNetwork {
   hostRoutes: RouteSpec[];
   /** iptables-restore text of the plugins' nat rules ('' when none). */
   iptables: string;
+  /** What the ADDs were run with, so that DELs can be replayed (scenarios/cni/del.ts). */
+  list: CniConfList;
+  inputs: CniPodInput[];
 }
 
 export function runNodeCni(nodeName: string, list: CniConfList, pods: readonly CniPodInput[]): CniNodeNetwork {
   const node = new CniNode(nodeName);
   const out = new Map<string, PodNetwork & { ip: string; containerId: string }>();
   for (const pod of pods) {
-    const containerId = sandboxId(nodeName, pod.name);
-    const net = node.add(list, {
-      containerId,
-      netns: sandboxNetns(containerId),
-      ifName: pod.ifName ?? 'eth0',
-      ...(pod.hostPorts !== undefined ? { portMappings: pod.hostPorts } : {}),
-    });
+    const att = podAttachment(nodeName, pod);
+    const containerId = att.containerId;
+    const net = node.add(list, att);
     const first = net.result.ips.find((x) => x.interface === undefined || net.result.interfaces[x.interface]?.sandbox !== undefined);
     if (first === undefined) throw new Error(`${list.file}: the result for pod ${pod.name} has no address in the sandbox`);
     out.set(pod.name, { ...net, ip: formatIpv4(parseCidr(first.address)!.base), containerId });
@@ -51,6 +50,19 @@ export function runNodeCni(nodeName: string, list: CniConfList, pods: readonly C
     pods: out,
     hostRoutes: [...out.values()].flatMap((p) => p.hostRoutes),
     iptables: node.nat.restoreText(),
+    list,
+    inputs: pods.map((p) => ({ ...p })),
+  };
+}
+
+/** The runtime's arguments for `pod`'s attachment on `nodeName` (the same for its ADD and its DEL). */
+export function podAttachment(nodeName: string, pod: CniPodInput): Attachment {
+  const containerId = sandboxId(nodeName, pod.name);
+  return {
+    containerId,
+    netns: sandboxNetns(containerId),
+    ifName: pod.ifName ?? 'eth0',
+    ...(pod.hostPorts !== undefined ? { portMappings: pod.hostPorts } : {}),
   };
 }
 

@@ -3,6 +3,8 @@
  * its veth leaves the bridge, and kubeProxy.syncDelay later every node's
  * kube-proxy rules drop it (stale chains deleted, UDP conntrack entries to it
  * removed). Connections to it in between fail; afterwards all go to the rest.
+ * (hostPorts and additional networks: pod-deletion-cni.test.ts; userspace
+ * mode: pod-deletion-userspace.test.ts.)
  */
 import { afterAll, describe, expect, test } from 'vitest';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -134,9 +136,10 @@ describe('deleting a Service backend during the run', () => {
     expect(toB.filter((t) => t >= 1.5)).toEqual([]);
   });
 
-  test('what is not modelled is an error', () => {
-    expect(() => expandScenario(parseScenario(scenario('userspace'), 'del.yaml'))).toThrow(/kube-proxy's resync after a deletion is modelled in iptables, nftables and ipvs modes \(mode is userspace\)/);
-    expect(() => parseScenario(scenario('iptables', ', hostPorts: [{ hostPort: 8080, containerPort: 8080 }]'), 'del.yaml')).toThrow(/deleteAt: a pod with hostPorts/);
+  test('a docker container is not deleted mid-run: an error at the field', () => {
+    expect(() => parseScenario('name: d\nruntime: docker\nnodes: [{ name: n1, pods: [{ name: a, deleteAt: 1s }] }]\n', 'd.yaml')).toThrow(
+      /nodes\[0\]\.pods\[0\]\.deleteAt: applies to runtime cni/,
+    );
   });
 
   test('stale chains are flushed and deleted in the table that had them', () => {
