@@ -13,7 +13,8 @@ import { runPartitioned } from '../scenarios/partitioned-run.js';
 import { eventsPerWindow } from '../scenarios/partition-plan.js';
 import { parseDuration } from '../engine/time.js';
 import { formatSummary } from './summary.js';
-import { traceTopology } from '../scenarios/trace.js';
+import { traceScenario } from '../scenarios/trace.js';
+import { formatTrace } from '../models/trace/tracer.js';
 import { parseCidr, parseIpv4 } from '../models/wire/addr.js';
 import { readFileSync } from 'node:fs';
 import { explainPacket, formatExplanation, type EntryHook, type ProbeProto, type RulesLayer } from '../models/netfilter/explain/index.js';
@@ -168,9 +169,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--all-rules', 'list every iptables rule evaluated with its match result, not only those that matched')
     .option('-s, --seed <n>', "seed (overrides the scenario's)", seedOption)
     .option('-d, --duration <time>', 'simulated time to run', durationOption)
+    .option('-w, --workers <n>', 'worker threads, cut as `run --workers` cuts (the same trace for any n; 1 runs in this thread)', positiveInt, 1)
     .option('--json', 'print the steps as JSON')
     .action(
-      (
+      async (
         name: string,
         o: {
           flow?: string;
@@ -184,6 +186,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           allRules?: boolean;
           seed?: number;
           duration?: number;
+          workers: number;
           json?: boolean;
         },
       ) => {
@@ -195,7 +198,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         const spec = expandScenario(resolveScenario(name));
         if (o.seed !== undefined) spec.seed = o.seed;
         if (o.duration !== undefined) spec.durationNs = o.duration;
-        const tracer = traceTopology(spec, {
+        const { steps } = await traceScenario(spec, {
           ...(o.flow !== undefined ? { flow: o.flow, packet: o.packet } : {}),
           ...(o.proto !== undefined ? { proto: o.proto as 'icmp' | 'udp' | 'tcp' } : {}),
           ...(o.src !== undefined ? { src: addressOption('--src', o.src) } : {}),
@@ -204,10 +207,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           count: o.count,
           followReply: o.followReply === true,
           allRules: o.allRules === true,
-        });
-        if (o.json) io.out(JSON.stringify(tracer.steps, null, 2) + '\n');
-        else if (tracer.steps.length === 0) log('no packet matched (nothing traced)');
-        else log(tracer.format());
+        }, { workers: o.workers });
+        if (o.json) io.out(JSON.stringify(steps, null, 2) + '\n');
+        else if (steps.length === 0) log('no packet matched (nothing traced)');
+        else log(formatTrace(steps));
       },
     );
 

@@ -2,7 +2,7 @@ import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 
 /**
  * A one-way channel from one partition to another: timestamped records
- * (target, time, key, two numeric tags, payload bytes) written during a window
+ * (target, time, key, three numeric tags, payload bytes) written during a window
  * and read by the other side after the window's barrier. Nothing here knows
  * what a record means; models/devices/remote-wire.ts puts frames in it.
  *
@@ -18,13 +18,13 @@ import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
  *
  * Half layout: int32 bytes used, int32 spilled (0/1), then 8-byte aligned
  * records: u32 size, u32 target, f64 time, f64 key, f64 tagA, f64 tagB,
- * u32 payload length, payload.
+ * u32 payload length, u32 unused, f64 tagC, payload.
  */
 const HALF_HEADER = 8;
-const RECORD_HEADER = 48;
+const RECORD_HEADER = 56;
 
 export interface ChannelRecordHandler {
-  (target: number, time: number, key: number, tagA: number, tagB: number, payload: Uint8Array): void;
+  (target: number, time: number, key: number, tagA: number, tagB: number, payload: Uint8Array, tagC: number): void;
 }
 
 /** The shared parts of a channel, passed to both sides (workerData clones SABs by reference). */
@@ -79,7 +79,7 @@ export class ChannelWriter {
     this.half = this.halves[0];
   }
 
-  write(target: number, time: number, key: number, tagA: number, tagB: number, payload: Uint8Array): void {
+  write(target: number, time: number, key: number, tagA: number, tagB: number, payload: Uint8Array, tagC = 0): void {
     const size = recordSize(payload.length);
     let view: DataView;
     let bytes: Uint8Array;
@@ -103,6 +103,7 @@ export class ChannelWriter {
     view.setFloat64(at + 24, tagA, true);
     view.setFloat64(at + 32, tagB, true);
     view.setUint32(at + 40, payload.length, true);
+    view.setFloat64(at + 48, tagC, true);
     bytes.set(payload, at + RECORD_HEADER);
     if (time < this.minTime) this.minTime = time;
     this.records++;
@@ -179,6 +180,7 @@ function readRecords(view: DataView, bytes: Uint8Array, used: number, onRecord: 
       view.getFloat64(at + 24, true),
       view.getFloat64(at + 32, true),
       bytes.subarray(at + RECORD_HEADER, at + RECORD_HEADER + len),
+      view.getFloat64(at + 48, true),
     );
     at += size;
   }

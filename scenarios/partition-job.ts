@@ -11,7 +11,9 @@ import { PartitionStepper } from '../engine/partition-stepper.js';
 import { NicDevice } from '../models/devices/nic.js';
 import { RemoteWires } from '../models/devices/remote-wire.js';
 import { OpenPartition } from './run.js';
+import { buildWorld, type World } from './build.js';
 import type { TopologySpec } from './topology.js';
+import { Tracer, type TraceSelector } from '../models/trace/tracer.js';
 
 /** One end of a channel: the shared buffer and this side's spill port. */
 export interface ChannelEnd {
@@ -19,15 +21,10 @@ export interface ChannelEnd {
   port: MessagePort;
 }
 
-/** Everything a partition needs; plain data plus shared buffers and ports, so it can be a worker's workerData. */
-export interface PartitionJob {
+/** What every partition needs to run its share of the scenario in lockstep with the others. */
+export interface PartitionWiring {
   spec: TopologySpec;
-  staging: string;
-  format: 'pcapng' | 'pcap';
-  epochSeconds: number;
   durationNs: number;
-  /** One capture file: this partition writes its part (models/capture/capture-parts.ts). */
-  singleCapture: boolean;
   parts: number;
   me: number;
   /** Component name -> partition. */
@@ -41,30 +38,70 @@ export interface PartitionJob {
   barrier: SharedArrayBuffer | null;
 }
 
+/** Everything a partition of `podwire run` needs; plain data plus shared buffers and ports, so it can be a worker's workerData. */
+export interface PartitionJob extends PartitionWiring {
+  staging: string;
+  format: 'pcapng' | 'pcap';
+  epochSeconds: number;
+  /** One capture file: this partition writes its part (models/capture/capture-parts.ts). */
+  singleCapture: boolean;
+  trace?: undefined;
+}
+
+/** A partition of `podwire trace`: no captures or statistics, a tracer in every namespace (scenarios/trace.ts). */
+export interface TraceJob extends PartitionWiring {
+  trace: TraceSelector;
+}
+
 export interface OpenJob {
   part: OpenPartition;
   stepper: PartitionStepper;
   wires: RemoteWires;
 }
 
-export function openPartitionJob(job: PartitionJob): OpenJob {
+export interface OpenTraceJob {
+  tracer: Tracer;
+  stepper: PartitionStepper;
+  wires: RemoteWires;
+}
+
+/** Component name -> partition, failing loudly on a component the plan missed. */
+function owners(job: PartitionWiring): (component: string) => number {
   const partOf = new Map(job.partOf);
-  const owner = (component: string): number => {
+  return (component) => {
     const p = partOf.get(component);
     if (p === undefined) throw new Error(`partitioned run: component ${component} has no partition`);
     return p;
   };
+}
+
+/** Sends the wires to other partitions through the channels and makes the stepper. */
+function connect(world: World, job: PartitionWiring, owner: (component: string) => number): { stepper: PartitionStepper; wires: RemoteWires } {
+  const nics: NicDevice[] = [];
+  for (const ns of world.namespaces.values()) for (const dev of ns.devices.values()) if (dev instanceof NicDevice) nics.push(dev);
+  const writers = job.out.map((e) => (e === null ? null : new ChannelWriter(e.buffer, e.port)));
+  const readers = job.in.map((e) => (e === null ? null : new ChannelReader(e.buffer, e.port)));
+  const wires = new RemoteWires(nics, (nic) => owner(nic.ns.component.name), job.me, writers, readers);
+  const stepper = new PartitionStepper(world.sim, wires, job.lookaheadNs, job.durationNs);
+  return { stepper, wires };
+}
+
+export function openPartitionJob(job: PartitionJob): OpenJob {
+  const owner = owners(job);
   const part = new OpenPartition(job.spec, job.staging, job.format, job.epochSeconds, (c) => owner(c) === job.me, job.singleCapture ? { part: job.me } : null);
   try {
-    const nics: NicDevice[] = [];
-    for (const ns of part.world.namespaces.values()) for (const dev of ns.devices.values()) if (dev instanceof NicDevice) nics.push(dev);
-    const writers = job.out.map((e) => (e === null ? null : new ChannelWriter(e.buffer, e.port)));
-    const readers = job.in.map((e) => (e === null ? null : new ChannelReader(e.buffer, e.port)));
-    const wires = new RemoteWires(nics, (nic) => owner(nic.ns.component.name), job.me, writers, readers);
-    const stepper = new PartitionStepper(part.world.sim, wires, job.lookaheadNs, job.durationNs);
-    return { part, stepper, wires };
+    return { part, ...connect(part.world, job, owner) };
   } catch (e) {
     part.abort();
     throw e;
   }
+}
+
+/** A partition of a trace: built as traceTopology builds the whole run, with a tracer of its own. */
+export function openTraceJob(job: TraceJob): OpenTraceJob {
+  const owner = owners(job);
+  const world = buildWorld(job.spec, undefined, (c) => owner(c) === job.me);
+  const tracer = new Tracer(job.trace, world.sim);
+  for (const ns of world.namespaces.values()) ns.ctx.tracer = tracer;
+  return { tracer, ...connect(world, job, owner) };
 }

@@ -1,37 +1,58 @@
 /**
  * A worker thread of a partitioned run: opens its partition, steps windows in
  * lockstep with the others through the WindowBarrier, and posts back its
- * share of the results. See scenarios/partitioned-run.ts.
+ * share of the results (or, for `podwire trace`, its part of the trace). See
+ * scenarios/partitioned-run.ts and scenarios/trace.ts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import type { PartitionStepper } from '../engine/partition-stepper.js';
 import { PartitionAborted, WindowBarrier } from '../engine/window-barrier.js';
-import { openPartitionJob, type PartitionJob } from './partition-job.js';
+import type { RemoteWires } from '../models/devices/remote-wire.js';
+import { tracePart, type TracePart } from '../models/trace/trace-parts.js';
+import { openPartitionJob, openTraceJob, type PartitionJob, type TraceJob } from './partition-job.js';
 import type { ResultsShare } from './results.js';
 
-export type WorkerReport =
-  | { ok: true; share: ResultsShare; windows: number; framesSent: number; framesReceived: number; runMs: number }
-  | { ok: false; aborted: boolean; message: string };
+interface Counts {
+  windows: number;
+  framesSent: number;
+  framesReceived: number;
+  runMs: number;
+}
 
-const job = workerData as PartitionJob;
+export type WorkerReport = ({ ok: true; share: ResultsShare } & Counts) | { ok: false; aborted: boolean; message: string };
+export type TraceWorkerReport = ({ ok: true; trace: TracePart } & Counts) | { ok: false; aborted: boolean; message: string };
+
+const job = workerData as PartitionJob | TraceJob;
 const barrier = new WindowBarrier(job.barrier!, job.parts, job.me);
-let report: WorkerReport;
+
+/** Steps windows until the run is over; the counts for the report. */
+function step(stepper: PartitionStepper, wires: RemoteWires): Counts {
+  let t0 = 0;
+  let next = stepper.initialNext();
+  for (let step = 0; ; step++) {
+    const global = barrier.exchange(step, next);
+    // Timed from the first barrier: every partition has finished building by then.
+    if (step === 0) t0 = performance.now();
+    if (!stepper.afterBarrier(step, global)) break;
+    next = stepper.runWindow(step, global);
+  }
+  return { windows: stepper.windows, framesSent: wires.sent, framesReceived: wires.received, runMs: performance.now() - t0 };
+}
+
+let report: WorkerReport | TraceWorkerReport;
 try {
-  const { part, stepper, wires } = openPartitionJob(job);
-  try {
-    let t0 = 0;
-    let next = stepper.initialNext();
-    for (let step = 0; ; step++) {
-      const global = barrier.exchange(step, next);
-      // Timed from the first barrier: every partition has finished building by then.
-      if (step === 0) t0 = performance.now();
-      if (!stepper.afterBarrier(step, global)) break;
-      next = stepper.runWindow(step, global);
+  if (job.trace !== undefined) {
+    const { tracer, stepper, wires } = openTraceJob(job);
+    report = { ok: true, ...step(stepper, wires), trace: tracePart(tracer) };
+  } else {
+    const { part, stepper, wires } = openPartitionJob(job);
+    try {
+      const counts = step(stepper, wires);
+      report = { ok: true, share: part.finish(), ...counts };
+    } catch (e) {
+      part.abort();
+      throw e;
     }
-    const runMs = performance.now() - t0;
-    report = { ok: true, share: part.finish(), windows: stepper.windows, framesSent: wires.sent, framesReceived: wires.received, runMs };
-  } catch (e) {
-    part.abort();
-    throw e;
   }
 } catch (e) {
   barrier.abort();

@@ -19,7 +19,7 @@ import type { PartitionPlan } from '../engine/partition.js';
 import { WindowBarrier } from '../engine/window-barrier.js';
 import { DEFAULT_EPOCH_SECONDS } from './build.js';
 import { workerModule } from './package-root.js';
-import { type ChannelEnd, openPartitionJob, type OpenJob, type PartitionJob } from './partition-job.js';
+import { type ChannelEnd, openPartitionJob, type OpenJob, type PartitionJob, type PartitionWiring } from './partition-job.js';
 import { planPartitions } from './partition-plan.js';
 import type { WorkerReport } from './partition-worker.js';
 import { mergeShares } from './results.js';
@@ -61,7 +61,7 @@ export async function runPartitioned(spec: TopologySpec, opts: PartitionedRunOpt
   const staging = stageRun(opts.outDir);
   try {
     const jobs = partitionJobs(spec, plan, staging, opts, !opts.inTurn);
-    const reports = opts.inTurn ? runInTurn(jobs) : await runOnThreads(jobs);
+    const reports = opts.inTurn ? runInTurn(jobs) : await runOnThreads<Report>(jobs);
     const durationNs = opts.durationNs ?? spec.durationNs;
     const results = mergeShares(spec, durationNs, reports.map((r) => r.share));
     if (opts.singleCapture) mergeSingleCapture(spec, join(staging, 'captures'), plan.parts, opts.epochSeconds ?? DEFAULT_EPOCH_SECONDS);
@@ -96,6 +96,17 @@ function mergeSingleCapture(spec: TopologySpec, capDir: string, parts: number, e
 }
 
 function partitionJobs(spec: TopologySpec, plan: PartitionPlan, staging: string, opts: PartitionedRunOptions, threads: boolean): PartitionJob[] {
+  return partitionWiring(spec, plan, opts.durationNs ?? spec.durationNs, threads).map((w) => ({
+    ...w,
+    staging,
+    format: opts.format ?? 'pcapng',
+    epochSeconds: opts.epochSeconds ?? DEFAULT_EPOCH_SECONDS,
+    singleCapture: opts.singleCapture === true,
+  }));
+}
+
+/** The channels between every ordered pair of partitions, and the barrier when they run on threads; one wiring per partition. */
+export function partitionWiring(spec: TopologySpec, plan: PartitionPlan, durationNs: number, threads: boolean): PartitionWiring[] {
   const n = plan.parts;
   const out: (ChannelEnd | null)[][] = Array.from({ length: n }, () => new Array<ChannelEnd | null>(n).fill(null));
   const inn: (ChannelEnd | null)[][] = Array.from({ length: n }, () => new Array<ChannelEnd | null>(n).fill(null));
@@ -112,11 +123,7 @@ function partitionJobs(spec: TopologySpec, plan: PartitionPlan, staging: string,
   const partOf = [...plan.partOf.entries()];
   return Array.from({ length: n }, (_, me) => ({
     spec,
-    staging,
-    format: opts.format ?? 'pcapng',
-    epochSeconds: opts.epochSeconds ?? DEFAULT_EPOCH_SECONDS,
-    durationNs: opts.durationNs ?? spec.durationNs,
-    singleCapture: opts.singleCapture === true,
+    durationNs,
     parts: n,
     me,
     partOf,
@@ -137,8 +144,13 @@ function runInTurn(jobs: PartitionJob[]): Report[] {
     for (const o of open) o.part.abort();
     throw e;
   } finally {
-    for (const j of jobs) for (const e of [...j.out, ...j.in]) e?.port.close();
+    closePorts(jobs);
   }
+}
+
+/** Closes the channels' spill ports of partitions run in this thread. */
+export function closePorts(jobs: PartitionWiring[]): void {
+  for (const j of jobs) for (const e of [...j.out, ...j.in]) e?.port.close();
 }
 
 /**
@@ -146,17 +158,17 @@ function runInTurn(jobs: PartitionJob[]): Report[] {
  * partition aborts the barrier so the others stop; the first real error (not
  * an "another partition failed") is the one thrown.
  */
-async function runOnThreads(jobs: PartitionJob[]): Promise<Report[]> {
+export async function runOnThreads<R extends { ok: true }>(jobs: PartitionWiring[]): Promise<R[]> {
   const file = workerFile();
   const barrier = new WindowBarrier(jobs[0]!.barrier!, jobs.length, -1);
   const settled = await Promise.allSettled(
     jobs.map(
       (job) =>
-        new Promise<Report>((resolve, reject) => {
+        new Promise<R>((resolve, reject) => {
           const ports = [...job.out, ...job.in].filter((e): e is ChannelEnd => e !== null).map((e) => e.port);
           const worker = new Worker(file, { workerData: job, transferList: ports });
-          let report: WorkerReport | null = null;
-          worker.once('message', (m: WorkerReport) => (report = m));
+          let report: R | { ok: false; aborted: boolean; message: string } | null = null;
+          worker.once('message', (m: R | { ok: false; aborted: boolean; message: string }) => (report = m));
           worker.once('error', (e) => {
             barrier.abort();
             reject(e);
@@ -173,6 +185,6 @@ async function runOnThreads(jobs: PartitionJob[]): Promise<Report[]> {
   );
   const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as Error & { aborted?: boolean });
   if (failures.length > 0) throw failures.find((f) => f.aborted !== true) ?? failures[0]!;
-  return settled.map((s) => (s as PromiseFulfilledResult<Report>).value);
+  return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
 }
 

@@ -7,16 +7,17 @@ import type { NicDevice, RemoteEnd } from './nic.js';
  * The wires a partitioned run cuts. A frame a local NIC puts on a wire whose
  * peer lives in another partition is written to the channel towards that
  * partition as (peer NIC index, arrival time, sender's event key, packet id,
- * birth time, bytes); at the window edge the other side rebuilds the packet and
+ * birth time, trace tag, bytes); at the window edge the other side rebuilds the packet and
  * hands it to the peer NIC exactly as the peer's own `inbound` call would have
  * in a sequential run. Nothing else of the skb crosses: a frame off a wire is
- * scrubbed on arrival anyway (NicDevice.onArrive).
+ * scrubbed on arrival anyway (NicDevice.onArrive). The trace tag says whether
+ * `podwire trace` watches the packet (models/trace/trace-tag.ts); 0 without a tracer.
  *
  * NICs are numbered by their position in `nics`, which every partition builds
  * in the same order from the same topology.
  */
 export class RemoteWires implements Mailbox {
-  private readonly inboundOf: (target: number, time: number, key: number, id: number, bornAt: number, bytes: Uint8Array) => void;
+  private readonly inboundOf: (target: number, time: number, key: number, id: number, bornAt: number, bytes: Uint8Array, traceTag: number) => void;
   /** Frames sent to and received from other partitions. */
   sent = 0;
   received = 0;
@@ -40,14 +41,16 @@ export class RemoteWires implements Mailbox {
       if (there === me) continue;
       const writer = writers[there];
       if (writer === undefined || writer === null) throw new Error(`remote wire ${nic.path}: no channel to partition ${there}`);
-      nic.remote = new RemoteNicEnd(this, writer, index.get(peer)!);
+      nic.remote = new RemoteNicEnd(this, writer, index.get(peer)!, nic);
     }
-    this.inboundOf = (target, time, key, id, bornAt, bytes) => {
+    this.inboundOf = (target, time, key, id, bornAt, bytes, traceTag) => {
       const nic = this.nics[target];
       if (nic === undefined) throw new Error(`remote wire: frame for unknown NIC #${target}`);
       const pkt = Packet.alloc(bytes.length, id, bornAt);
       pkt.buf.set(bytes, pkt.off);
       this.received++;
+      const tr = nic.ns.ctx.tracer;
+      if (tr !== null) tr.arrived(pkt, traceTag);
       nic.inbound(pkt, time, key);
     };
   }
@@ -72,10 +75,12 @@ class RemoteNicEnd implements RemoteEnd {
     private readonly wires: RemoteWires,
     private readonly writer: ChannelWriter,
     private readonly target: number,
+    private readonly nic: NicDevice,
   ) {}
 
   send(pkt: Packet, at: number, key: number): void {
     this.wires.sent++;
-    this.writer.write(this.target, at, key, pkt.id, pkt.bornAt, pkt.bytes());
+    const tr = this.nic.ns.ctx.tracer;
+    this.writer.write(this.target, at, key, pkt.id, pkt.bornAt, pkt.bytes(), tr === null ? 0 : tr.tagOf(pkt));
   }
 }

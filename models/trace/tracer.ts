@@ -2,6 +2,7 @@ import type { Packet } from '../packet.js';
 import { ETH_HLEN, ETHERTYPE_IPV4, ethType } from '../wire/ethernet.js';
 import { ipv4Dst, ipv4HeaderLen, ipv4Protocol, ipv4Src } from '../wire/ipv4.js';
 import { read16 } from '../wire/bytes.js';
+import { NOT_WATCHED, tagAlways, tagRoot, traceTag, withAlways, type TraceTag } from './trace-tag.js';
 
 /** One thing that happened to a traced packet. */
 export interface TraceStep {
@@ -33,6 +34,19 @@ export interface TraceSelector {
   allRules?: boolean;
 }
 
+/** Where and when a tracer is: the simulation's clock and the key of the event running (engine/simulation.ts). */
+export interface TraceClock {
+  readonly now: number;
+  readonly currentKey: number;
+}
+
+/** A packet a tracer selected (a root): when, in the run's canonical order. */
+export interface TraceSelection {
+  id: number;
+  t: number;
+  key: number;
+}
+
 /**
  * The tracer: models call it at their trace points only when a tracer is
  * installed (one null check otherwise), and it records steps for the packets
@@ -40,37 +54,52 @@ export interface TraceSelector {
  * (`armFlow`, called by apps), or when the first frame matching the filter is
  * transmitted; with followReply, the next packet its receiver creates is
  * watched too.
+ *
+ * In a partitioned run each partition has its own tracer, which knows only
+ * what happened there: a packet's watch state crosses cut wires as a TraceTag
+ * (`tagOf` / `arrived`), and each step keeps its event key and tag so the
+ * parts merge into the sequential trace (models/trace/trace-parts.ts).
  */
 export class Tracer {
   readonly steps: TraceStep[] = [];
-  private readonly watched = new Set<number>();
-  /** The selected packets themselves (not the answers they provoke). */
-  private readonly originals = new Set<number>();
+  /** Per step: the key of the event that made it and the packet's tag then. */
+  readonly stepKeys: number[] = [];
+  readonly stepTags: TraceTag[] = [];
+  /** The packets selected here, in order: the flow's request, or the filter's matches. */
+  readonly selections: TraceSelection[] = [];
+  private readonly watched = new Map<number, TraceTag>();
+  /** Filter mode: packets already transmitted once (here, or before they crossed a cut wire). */
   private readonly seen = new Set<number>();
-  /** Namespaces whose next new packet is to be watched. */
-  private readonly armed = new Set<string>();
+  /** Namespaces whose next new packet is to be watched, with the root it belongs to (-1: a flow's request). */
+  private readonly armed = new Map<string, number>();
   private matched = 0;
 
   constructor(
     readonly selector: TraceSelector,
-    private readonly now: () => number,
+    private readonly clock: TraceClock,
   ) {}
 
   /** An app is about to send request `seq` of `flow` from namespace `ns`. */
   armFlow(flow: string, seq: number, ns: string): void {
-    if (this.selector.flow === flow && (this.selector.packet ?? 1) === seq) this.armed.add(ns);
+    if (this.selector.flow === flow && (this.selector.packet ?? 1) === seq && !this.armed.has(ns)) this.armed.set(ns, -1);
   }
 
   /** A namespace made a new packet. */
   created(ns: string, pkt: Packet): void {
-    if (!this.armed.delete(ns)) return;
-    this.watched.add(pkt.id);
-    if (this.selector.flow !== undefined && this.originals.size < 1) this.originals.add(pkt.id);
+    const root = this.armed.get(ns);
+    if (root === undefined) return;
+    this.armed.delete(ns);
+    if (root < 0 && this.selector.flow !== undefined && this.selections.length < 1) {
+      this.select(pkt);
+    } else {
+      // An answer belongs to its request; another armed flow packet is watched but never the selected one.
+      this.watched.set(pkt.id, root >= 0 ? traceTag(root, false) : traceTag(-1, true));
+    }
   }
 
   /** Follow this packet from now on (the iptables TRACE target asks for it). */
   watch(pkt: Packet): void {
-    this.watched.add(pkt.id);
+    this.watched.set(pkt.id, withAlways(this.watched.get(pkt.id) ?? NOT_WATCHED));
   }
 
   wants(pkt: Packet): boolean {
@@ -85,9 +114,13 @@ export class Tracer {
     this.seen.add(pkt.id);
     if (!this.matches(pkt)) return false;
     this.matched++;
-    this.watched.add(pkt.id);
-    this.originals.add(pkt.id);
+    this.select(pkt);
     return true;
+  }
+
+  private select(pkt: Packet): void {
+    this.watched.set(pkt.id, traceTag(pkt.id, false));
+    this.selections.push({ id: pkt.id, t: this.clock.now, key: this.clock.currentKey });
   }
 
   private matches(pkt: Packet): boolean {
@@ -105,18 +138,44 @@ export class Tracer {
 
   /** A watched packet reached a socket or responder: watch its answer. */
   delivered(ns: string, pkt: Packet): void {
-    if (this.selector.followReply && this.originals.has(pkt.id)) this.armed.add(ns);
+    if (!this.selector.followReply) return;
+    const tag = this.watched.get(pkt.id);
+    // Only a selected packet (its own root) provokes a watched answer.
+    if (tag !== undefined && tagRoot(tag) === pkt.id && !this.armed.has(ns)) this.armed.set(ns, pkt.id);
+  }
+
+  /** The tag a frame leaving for another partition carries (NOT_WATCHED when not watched). */
+  tagOf(pkt: Packet): TraceTag {
+    return this.watched.get(pkt.id) ?? NOT_WATCHED;
+  }
+
+  /**
+   * A frame came in over a cut wire with the tag its sender gave it. It was
+   * transmitted there, so the filter already considered it.
+   */
+  arrived(pkt: Packet, tag: TraceTag): void {
+    if (tag !== NOT_WATCHED) {
+      const here = this.watched.get(pkt.id);
+      this.watched.set(pkt.id, here !== undefined && tagAlways(here) ? withAlways(tag) : tag);
+    } else if (this.selector.flow === undefined && this.matched < (this.selector.count ?? 1)) {
+      this.seen.add(pkt.id);
+    }
   }
 
   add(pkt: Packet, where: string, what: string, text: string): void {
-    this.steps.push({ t: this.now(), packet: pkt.id, where, what, text });
+    this.steps.push({ t: this.clock.now, packet: pkt.id, where, what, text });
+    this.stepKeys.push(this.clock.currentKey);
+    this.stepTags.push(this.watched.get(pkt.id) ?? NOT_WATCHED);
   }
 
   /** The trace as aligned text lines. */
   format(): string {
-    const w = Math.max(8, ...this.steps.map((s) => s.where.length));
-    return this.steps
-      .map((s) => `${(s.t / 1e9).toFixed(9)}  ${s.where.padEnd(w)}  ${s.what.padEnd(9)} ${s.text}`)
-      .join('\n');
+    return formatTrace(this.steps);
   }
+}
+
+/** Trace steps as aligned text lines. */
+export function formatTrace(steps: readonly TraceStep[]): string {
+  const w = Math.max(8, ...steps.map((s) => s.where.length));
+  return steps.map((s) => `${(s.t / 1e9).toFixed(9)}  ${s.where.padEnd(w)}  ${s.what.padEnd(9)} ${s.text}`).join('\n');
 }
