@@ -5,9 +5,8 @@ import type { Neighbour } from './neighbour.js';
 import type { Netns } from './netns.js';
 import { MAC_BROADCAST } from '../wire/addr.js';
 import { ETH_HLEN, ETHERTYPE_ARP, emitEthernet } from '../wire/ethernet.js';
-import { ARP_LEN, ARP_OP_REPLY, ARP_OP_REQUEST, emitArp, parseArp } from '../wire/arp.js';
+import { ARP_LEN, ARP_OP_REPLY, ARP_OP_REQUEST, arpOp, arpSenderIp, arpSenderMac, arpTargetIp, emitArp, isValidArp } from '../wire/arp.js';
 import { ipv4Src } from '../wire/ipv4.js';
-import { WireError } from '../wire/errors.js';
 
 /**
  * arp_process (net/ipv4/arp.c) with the default sysctls (arp_ignore=0,
@@ -20,30 +19,31 @@ import { WireError } from '../wire/errors.js';
 export function arpReceive(ns: Netns, dev: NetDevice, pkt: Packet): void {
   // arp_rcv: frames for another host's MAC are not looked at.
   if (pkt.pktType === PacketType.OTHERHOST) return;
-  let arp;
-  try {
-    arp = parseArp(pkt.buf, pkt.off + ETH_HLEN, pkt.len - ETH_HLEN);
-  } catch (e) {
-    if (e instanceof WireError) {
-      dev.dropRx(pkt, DropReason.NOT_SPECIFIED);
-      return;
-    }
-    throw e;
+  const a = pkt.off + ETH_HLEN;
+  if (!isValidArp(pkt.buf, a, pkt.len - ETH_HLEN)) {
+    dev.dropRx(pkt, DropReason.NOT_SPECIFIED);
+    return;
   }
   if (dev.addrs.length === 0 && dev !== ns.lo) {
     // No in_device configuration: arp_rcv ignores the frame.
     return;
   }
-  const { op, senderIp: sip, senderMac: sha, targetIp: tip } = arp;
+  const op = arpOp(pkt.buf, a);
+  const sip = arpSenderIp(pkt.buf, a);
+  const tip = arpTargetIp(pkt.buf, a);
   // arp_process drops requests about multicast or loopback targets (route_localnet=0).
   if (isMulticastOrLoopback(tip)) return;
   // A loopback or multicast sender is a martian source: no reply, nothing learned.
   if (isMulticastOrLoopback(sip)) return;
   if (sip === 0) {
     // RFC 2131 duplicate address detection probe: answered (to 0.0.0.0), nothing learned.
-    if (op === ARP_OP_REQUEST && ns.isLocal(tip)) sendArp(ns, dev, ARP_OP_REPLY, sha, tip, sha, 0);
+    if (op === ARP_OP_REQUEST && ns.isLocal(tip)) {
+      const sha = arpSenderMac(pkt.buf, a);
+      sendArp(ns, dev, ARP_OP_REPLY, sha, tip, sha, 0);
+    }
     return;
   }
+  const sha = arpSenderMac(pkt.buf, a);
   if (op === ARP_OP_REQUEST && ns.isLocal(tip)) {
     ns.neigh.update(dev, sip, sha, false, true);
     sendArp(ns, dev, ARP_OP_REPLY, sha, tip, sha, sip);

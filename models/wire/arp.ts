@@ -64,6 +64,18 @@ export interface ArpRepr {
   targetIp: number;
 }
 
+/**
+ * Whether parseArp would accept the packet, without building its repr: the
+ * receive path checks every flooded ARP frame, so this allocates nothing.
+ */
+export function isValidArp(buf: Uint8Array, off: number, len: number): boolean {
+  if (len < ARP_LEN) return false;
+  if (read16(buf, off + HTYPE) !== ARP_HTYPE_ETHERNET || read16(buf, off + PTYPE) !== ETHERTYPE_IPV4) return false;
+  if (buf[off + HLEN] !== 6 || buf[off + PLEN] !== 4) return false;
+  const op = read16(buf, off + OP);
+  return op === ARP_OP_REQUEST || op === ARP_OP_REPLY;
+}
+
 export function parseArp(buf: Uint8Array, off: number, len: number): ArpRepr {
   checkLen('arp', 'packet', len, ARP_LEN);
   const htype = read16(buf, off + HTYPE);

@@ -11,6 +11,7 @@ import {
   arpTargetIp,
   arpTargetMac,
   emitArp,
+  isValidArp,
   parseArp,
 } from '../../models/wire/arp.js';
 import { ETH_HLEN } from '../../models/wire/ethernet.js';
@@ -98,10 +99,15 @@ describe('ARP', () => {
       expect(err).toBeInstanceOf(WireError);
       expect((err as WireError).field).toBe(field);
       expect((err as WireError).message).toBe(message);
+      // The receive path's allocation-free check refuses exactly what parse refuses.
+      expect(isValidArp(buf, 0, ARP_LEN)).toBe(false);
     });
 
     it('truncated', () => {
       expect(() => parseArp(ARP_REQUEST, ETH_HLEN, 27)).toThrow('arp: packet truncated: 27 bytes, need 28');
+      expect(isValidArp(ARP_REQUEST, ETH_HLEN, 27)).toBe(false);
+      expect(isValidArp(ARP_REQUEST, ETH_HLEN, ARP_LEN)).toBe(true);
+      expect(isValidArp(ARP_REPLY, ETH_HLEN, ARP_LEN)).toBe(true);
     });
   });
 });
