@@ -11,8 +11,9 @@ import { parseIpv4 } from '../wire/addr.js';
  *   sandbox — every device goes down and its applications stop;
  * - `delete-veth`, on the node: the runtime's CNI DEL deletes the pod's host
  *   veth (eth0's, and net1...'s on additional networks): it leaves its bridge
- *   (its FDB entries go with it), goes down, and the routes through it go
- *   (ptp's host route), as when Linux unregisters a device;
+ *   (its FDB entries go with it), goes down, and its addresses and the routes
+ *   through it go (ptp's gateway address and host route), as when Linux
+ *   unregisters a device;
  * - `iptables-restore`, on the node, with the veth: what the plugins' DEL
  *   removes from the nat table (portmap's CNI-DN-<hash> chain and its jump,
  *   ipMasq chains), applied with --noflush;
@@ -63,8 +64,7 @@ export class PodLifecycle implements EventHandler {
           if (!(br instanceof BridgeDevice)) throw new Error(`${this.ns.name}: ${a.bridge} is not a bridge`);
           br.removePort(dev);
         }
-        dev.up = false;
-        this.ns.routes.removeDevice(dev);
+        this.ns.deleteDevice(dev);
         return;
       }
       case 'iptables-restore': {

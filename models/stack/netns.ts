@@ -193,6 +193,22 @@ export class Netns implements EventHandler {
     }
   }
 
+  /**
+   * The device is unregistered (`ip link del`, or the CNI DEL of a pod's host
+   * veth): it goes down, and its addresses and every route through it go, as
+   * unregister_netdevice takes them (inetdev_destroy, fib_disable_ip). The
+   * object stays, so captures made on it keep their interface.
+   */
+  deleteDevice(dev: NetDevice): void {
+    dev.up = false;
+    for (const a of dev.addrs) {
+      this.localAddrs.delete(a.addr);
+      if (a.prefixLen < 31) this.broadcasts.delete((a.addr | ~prefixMask(a.prefixLen)) >>> 0);
+    }
+    dev.addrs.length = 0;
+    this.routes.removeDevice(dev);
+  }
+
   /** The sandbox goes away (kubelet killed the pod): every device down, apps stop at their next step. */
   shutdown(): void {
     this.alive = false;

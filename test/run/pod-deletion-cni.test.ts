@@ -19,7 +19,7 @@ import { nodeLifecycle } from '../../scenarios/pod-deletion.js';
 import { sandboxId } from '../../scenarios/cni/execute.js';
 import { chainName } from '../../scenarios/cni/nat-table.js';
 import { BridgeDevice } from '../../models/devices/bridge.js';
-import { formatIpv4 } from '../../models/wire/addr.js';
+import { formatIpv4, parseIpv4 } from '../../models/wire/addr.js';
 import { ipv4Frames } from '../helpers/ipv4-frames.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pw-podel-cni-'));
@@ -185,6 +185,11 @@ describe('deleting a pod on additional networks', () => {
     expect(br.ports.length).toBe(1);
     expect(node.routes.all().filter((x) => x.dev.name === backupVeth)).toEqual([]);
     expect(node.routes.all().some((x) => formatIpv4(x.dst) === '10.60.0.2')).toBe(false);
+    // ptp put its gateway address on the host veth; it went with the device.
+    const gateway = s.nodes[0]!.extraNetworks!.find((e) => e.name === 'backup')!.net.pods.get('a')!.hostVeth.addresses;
+    expect(gateway.length).toBe(1);
+    expect(node.isLocal(parseIpv4(gateway[0]!.split('/')[0]!))).toBe(false);
+    expect(node.device(backupVeth).addrs).toEqual([]);
     const flows = r.results.flows as Flow[];
     // 8 pings before 1 s (200..900 ms, 250..950 ms), none after.
     expect(flows.map((f) => [f.name, f.received])).toEqual([
