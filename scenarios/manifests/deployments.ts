@@ -55,7 +55,7 @@ export function expandDeployment(f: Fields): ManifestPod[] {
     );
     return [];
   }
-  const { containers, nodeName } = readPodSpec(f, ['spec', 'template', 'spec']);
+  const { containers, hostPorts, nodeName } = readPodSpec(f, ['spec', 'template', 'spec']);
   const hash = podTemplateHash(f.raw(['spec', 'template']));
   const prefix = `${name}-${hash}-`;
   if (prefix.length + 5 > 63) {
@@ -72,6 +72,7 @@ export function expandDeployment(f: Fields): ManifestPod[] {
       name: podName,
       labels: { ...labels, 'pod-template-hash': hash },
       containers,
+      ...(hostPorts !== undefined ? { hostPorts } : {}),
       ...(nodeName !== undefined ? { nodeName } : {}),
       obj: f.obj,
       at: ['metadata', 'name'],

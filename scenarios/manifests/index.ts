@@ -87,7 +87,12 @@ export function applyManifests(
     if (svcNames.has(svc.name)) issues.fail(obj, ['metadata', 'name'], `Service "default/${svc.name}" is already in the scenario's services`);
   }
 
-  const nodeOf = schedulePods(pods, raw.nodes.map((n) => ({ name: n.name, pods: n.pods?.length ?? 0 })), issues);
+  const placement = raw.nodes.map((n) => ({
+    name: n.name,
+    pods: n.pods?.length ?? 0,
+    hostPorts: new Set((n.pods ?? []).flatMap((p) => (p.hostPorts ?? []).map((h) => `${h.protocol ?? 'tcp'}:${h.hostPort}`))),
+  }));
+  const nodeOf = schedulePods(pods, placement, issues);
   if (issues.list.length > 0) throw new ScenarioError(issues.list);
 
   const podBase = raw.nodes.map((n) => n.pods?.length ?? 0);
@@ -96,7 +101,7 @@ export function applyManifests(
   const svcBase = raw.services.length;
   pods.forEach((pod, k) => {
     const node = raw.nodes![nodeOf[k]!]!;
-    (node.pods ??= []).push({ name: pod.name, containers: pod.containers, labels: pod.labels });
+    (node.pods ??= []).push({ name: pod.name, containers: pod.containers, labels: pod.labels, ...(pod.hostPorts !== undefined ? { hostPorts: pod.hostPorts } : {}) });
   });
   // The services' positions in the file still point at the scenario's own entries; manifests' go after them.
   raw.services.push(...services.map((s) => s.svc));
