@@ -95,60 +95,61 @@ function kubeProxySyncs(s: Scenario, node: NodeConfig): LifecycleAction[] {
   const relevant = deletions(s).filter(endpointOf);
   if (relevant.length === 0) return [];
   const mode = s.kubeProxy.mode;
-  if (mode === 'ipvs') return ipvsSyncs(s, node, relevant, udpEndpointOf(s));
+  if (mode === 'ipvs') return ipvsSyncs(s, node, relevant);
   if (mode === 'userspace') return userspaceSyncs(s, node, relevant);
   if (mode !== 'iptables' && mode !== 'nftables') {
     const d = relevant[0]!;
     throw new ScenarioError([{ path: `nodes (${d.node}).pods (${d.pod}).deleteAt`, message: `the pod is a Service endpoint, and kube-proxy's resync after a deletion is modelled in iptables, nftables, ipvs and userspace modes (mode is ${mode})` }]);
   }
   const rules = (sc: Scenario): string => (mode === 'nftables' ? kubeProxyNftables(kubeProxyInput(sc, node)) : kubeProxyIptables(kubeProxyInput(sc, node)));
-  const udpEndpoint = udpEndpointOf(s);
+  const removedUdp = removedUdpEndpoints(s, relevant);
+  return syncsAtDeletionTimes(s, relevant, rules, (t, before, after) => ({
+    atNs: t + s.kubeProxy.syncDelayNs,
+    action: 'kube-proxy-sync' as const,
+    ruleset: mode,
+    text: mode === 'nftables' ? `delete table ip ${NFT_TABLE}\n${after}` : withStaleChainsDeleted(before, after),
+    file: `kube-proxy sync after deletions at ${t / 1e9}s (${node.name})`,
+    removedUdpEndpoints: removedUdp(t),
+  }));
+}
+
+/**
+ * One sync per deletion time: kube-proxy's state (`stateOf`) computed from the
+ * Services without every endpoint deleted by then, and the action taking the
+ * node from the previous state to it.
+ */
+function syncsAtDeletionTimes<T>(s: Scenario, relevant: Deletion[], stateOf: (sc: Scenario) => T, action: (t: number, before: T, after: T) => LifecycleAction): LifecycleAction[] {
   const times = [...new Set(relevant.map((d) => d.atNs))].sort((a, b) => a - b);
-  let before = rules(s);
+  let before = stateOf(s);
   return times.map((t) => {
     const gone = new Set(relevant.filter((d) => d.atNs <= t).map((d) => `${d.node}/${d.pod}`));
     const services = s.services.map((svc) => ({ ...svc, endpoints: svc.endpoints.filter((e) => !gone.has(`${e.node}/${e.pod}`)) }));
-    const after = rules({ ...s, services });
-    const text = mode === 'nftables' ? `delete table ip ${NFT_TABLE}\n${after}` : withStaleChainsDeleted(before, after);
+    const after = stateOf({ ...s, services });
+    const out = action(t, before, after);
     before = after;
-    return {
-      atNs: t + s.kubeProxy.syncDelayNs,
-      action: 'kube-proxy-sync' as const,
-      ruleset: mode,
-      text,
-      file: `kube-proxy sync after deletions at ${t / 1e9}s (${node.name})`,
-      removedUdpEndpoints: relevant.filter((d) => d.atNs === t && udpEndpoint(d)).map((d) => d.ip),
-    };
+    return out;
   });
 }
 
-/** Whether a deleted pod was an endpoint of a UDP Service port (kube-proxy then clears its conntrack entries). */
-function udpEndpointOf(s: Scenario): (d: Deletion) => boolean {
-  return (d) => s.services.some((svc) => svc.ports.some((p) => p.protocol === 'UDP') && svc.endpoints.some((e) => e.node === d.node && e.pod === d.pod));
+/** The addresses of the pods deleted at `t` that were endpoints of a UDP Service port (kube-proxy clears their conntrack entries). */
+function removedUdpEndpoints(s: Scenario, relevant: Deletion[]): (t: number) => string[] {
+  const udp = (d: Deletion) => s.services.some((svc) => svc.ports.some((p) => p.protocol === 'UDP') && svc.endpoints.some((e) => e.node === d.node && e.pod === d.pod));
+  return (t) => relevant.filter((d) => d.atNs === t && udp(d)).map((d) => d.ip);
 }
 
 /** ipvs mode: the real servers of the deleted endpoints go from every virtual server (kube-proxy's ipvsadm -d). */
-function ipvsSyncs(s: Scenario, node: NodeConfig, relevant: Deletion[], udpEndpoint: (d: Deletion) => boolean): LifecycleAction[] {
+function ipvsSyncs(s: Scenario, node: NodeConfig, relevant: Deletion[]): LifecycleAction[] {
   if (s.kubeProxy.mode !== 'ipvs') return [];
   const scheduler = s.kubeProxy.ipvs.scheduler;
-  const times = [...new Set(relevant.map((d) => d.atNs))].sort((a, b) => a - b);
   const key = (v: { protocol: string; address: string; port: number }, r: { address: string; port: number }) => `${v.protocol} ${v.address}:${v.port} ${r.address}:${r.port}`;
-  let before = kubeProxyIpvs(kubeProxyInput(s, node), { scheduler }).virtualServers;
-  return times.map((t) => {
-    const gone = new Set(relevant.filter((d) => d.atNs <= t).map((d) => `${d.node}/${d.pod}`));
-    const services = s.services.map((svc) => ({ ...svc, endpoints: svc.endpoints.filter((e) => !gone.has(`${e.node}/${e.pod}`)) }));
-    const after = kubeProxyIpvs(kubeProxyInput({ ...s, services }, node), { scheduler }).virtualServers;
+  const removedUdp = removedUdpEndpoints(s, relevant);
+  const servers = (sc: Scenario) => kubeProxyIpvs(kubeProxyInput(sc, node), { scheduler }).virtualServers;
+  return syncsAtDeletionTimes(s, relevant, servers, (t, before, after) => {
     const kept = new Set(after.flatMap((v) => v.realServers.map((r) => key(v, r))));
     const removed = before.flatMap((v) =>
       v.realServers.filter((r) => !kept.has(key(v, r))).map((r) => ({ protocol: v.protocol, vip: v.address, vport: v.port, addr: r.address, port: r.port })),
     );
-    before = after;
-    return {
-      atNs: t + s.kubeProxy.syncDelayNs,
-      action: 'ipvs-sync' as const,
-      removed,
-      removedUdpEndpoints: relevant.filter((d) => d.atNs === t && udpEndpoint(d)).map((d) => d.ip),
-    };
+    return { atNs: t + s.kubeProxy.syncDelayNs, action: 'ipvs-sync' as const, removed, removedUdpEndpoints: removedUdp(t) };
   });
 }
 
@@ -159,15 +160,9 @@ function ipvsSyncs(s: Scenario, node: NodeConfig, relevant: Deletion[], udpEndpo
 function userspaceSyncs(s: Scenario, node: NodeConfig, relevant: Deletion[]): LifecycleAction[] {
   // Only the ports' names and backends are used; the proxy ports drawn here are not.
   const backendsOf = (sc: Scenario) => new Map(kubeProxyUserspace(kubeProxyInput(sc, node), () => 0).ports.map((p) => [p.name, p.backends]));
-  const times = [...new Set(relevant.map((d) => d.atNs))].sort((a, b) => a - b);
-  let before = backendsOf(s);
-  return times.map((t) => {
-    const gone = new Set(relevant.filter((d) => d.atNs <= t).map((d) => `${d.node}/${d.pod}`));
-    const services = s.services.map((svc) => ({ ...svc, endpoints: svc.endpoints.filter((e) => !gone.has(`${e.node}/${e.pod}`)) }));
-    const after = backendsOf({ ...s, services });
-    const same = (a: { ip: string; port: number }[], b: { ip: string; port: number }[]) => a.length === b.length && a.every((x, i) => x.ip === b[i]!.ip && x.port === b[i]!.port);
+  const same = (a: { ip: string; port: number }[], b: { ip: string; port: number }[]) => a.length === b.length && a.every((x, i) => x.ip === b[i]!.ip && x.port === b[i]!.port);
+  return syncsAtDeletionTimes(s, relevant, backendsOf, (t, before, after) => {
     const ports = [...after].filter(([name, backends]) => !same(backends, before.get(name) ?? [])).map(([name, backends]) => ({ name, backends }));
-    before = after;
     return { atNs: t + s.kubeProxy.syncDelayNs, action: 'userspace-sync' as const, ports };
   });
 }
