@@ -13,7 +13,7 @@ import { formatIpv4, parseIpv4 } from '../models/wire/addr.js';
 import { ETH_HLEN, ETHERTYPE_IPV4, emitEthernet } from '../models/wire/ethernet.js';
 import { IPPROTO_TCP, IPV4_HEADER_LEN, emitIpv4, ipv4Dst, ipv4Src } from '../models/wire/ipv4.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN, emitTcp } from '../models/wire/tcp.js';
-import { DEFAULTS } from '../scenarios/normalize.js';
+import { DEFAULTS } from '../scenarios/defaults.js';
 import type { BenchResult, Benchmark } from './benchmark.js';
 
 /**

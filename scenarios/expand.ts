@@ -25,7 +25,7 @@ import { SECOND } from '../engine/time.js';
 import { type Destination, EndpointIndex, type EndpointRef, parseSelector } from './endpoints.js';
 import { ScenarioError, type ScenarioIssue } from './errors.js';
 import { cidrNetwork, formatIpv4, hexIp, parseCidr, parseIpv4 } from './ipv4.js';
-import { uniqueName } from './normalize.js';
+import { uniqueName } from './traffic-items.js';
 import { patternPairs } from './patterns.js';
 import type { IptablesSource, Scenario, TrafficItem } from './scenario.js';
 import { kubeProxyIpvsConfig, kubeProxyNftSource, kubeProxySources, kubeProxyUserspaceConfig } from './services.js';

@@ -81,7 +81,7 @@ export interface ScaleLayout {
 
 /**
  * node-1..node-N with pod-1..pod-P each, every address by the default rules.
- * The caller has checked that everything fits (see normalize.ts).
+ * The caller has checked that everything fits (see cluster-nodes.ts).
  */
 export function generateScaleNodes(layout: ScaleLayout): NodeConfig[] {
   const bridge = defaultBridge(layout.runtime);

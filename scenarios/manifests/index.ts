@@ -8,7 +8,7 @@
  */
 import { ScenarioError, type PathSegment, type ScenarioIssue, formatIssue, formatPath } from '../errors.js';
 import type { Issue } from '../schema-check.js';
-import type { RawScenario } from '../normalize.js';
+import type { RawScenario } from '../raw-scenario.js';
 import type { Scenario } from '../scenario.js';
 import type { RawService } from '../services.js';
 import { expandDeployment } from './deployments.js';

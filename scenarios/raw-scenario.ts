@@ -1,0 +1,131 @@
+/**
+ * A scenario file's data as the schema admits it, before normalize.ts applies
+ * the defaults (scenarios/defaults.ts) and the checks a schema cannot make.
+ */
+import type { RawExternalHost } from './external-hosts.js';
+import type { Arrivals, IpSetConfig, Routing, Runtime, TcpMode, TrafficPattern } from './scenario.js';
+import type { KubeProxyMode, RawService } from './services.js';
+import type { RawUnderlaySegment } from './underlay-segments.js';
+
+export type DurationText = string | number;
+export interface RawPing {
+  from?: string;
+  to?: string;
+  name?: string;
+  pattern?: TrafficPattern;
+  stagger?: boolean;
+  count?: number;
+  interval?: DurationText;
+  size?: number;
+  start?: DurationText;
+  timeout?: DurationText;
+  ident?: number;
+}
+export interface RawUdp {
+  from?: string;
+  to?: string;
+  name?: string;
+  pattern?: TrafficPattern;
+  stagger?: boolean;
+  port?: number;
+  sourcePort?: number;
+  count?: number;
+  rate?: number;
+  arrivals?: Arrivals;
+  requestSize?: number;
+  responseSize?: number;
+  start?: DurationText;
+  timeout?: DurationText;
+}
+export interface RawTcp {
+  from?: string;
+  to?: string;
+  name?: string;
+  pattern?: TrafficPattern;
+  stagger?: boolean;
+  port?: number;
+  mode?: TcpMode;
+  count?: number;
+  rate?: number;
+  arrivals?: Arrivals;
+  concurrency?: number;
+  requestSize?: number;
+  responseSize?: number;
+  bytes?: number;
+  noDelay?: boolean;
+  start?: DurationText;
+  timeout?: DurationText;
+}
+export type RawTrafficItem =
+  | { ping: RawPing }
+  | { udp: RawUdp }
+  | { tcp: RawTcp }
+  | { pingAll: RawPing }
+  | { udpAll: RawUdp }
+  | { tcpAll: RawTcp };
+export interface RawPod {
+  name: string;
+  ip?: string;
+  containers?: string[];
+  hairpin?: boolean;
+  hostVeth?: string;
+  labels?: Record<string, string>;
+  hostPorts?: { hostPort: number; containerPort: number; protocol?: 'tcp' | 'udp' }[];
+  networks?: string[];
+  deleteAt?: DurationText;
+}
+export interface RawNode {
+  name: string;
+  address?: string;
+  podCIDR?: string;
+  bridge?: string;
+  pods?: RawPod[];
+  iptables?: string;
+  iptablesFile?: string;
+  bridgeNfCallIptables?: boolean;
+  conntrackMax?: number;
+  ipsets?: IpSetConfig[];
+  nfacct?: string[];
+  cni?: RawCni;
+}
+export type RawCni = { conflist: string } | { config: unknown };
+export interface RawScenario {
+  networks?: { name: string; cni: RawCni }[];
+  name: string;
+  description?: string;
+  seed?: number;
+  duration?: DurationText;
+  runtime?: Runtime;
+  vethDelay?: DurationText;
+  loopbackDelay?: DurationText;
+  mtu?: number;
+  clusterCIDR?: string;
+  routing?: Routing;
+  vxlan?: { vni?: number; port?: number; udpChecksum?: boolean };
+  podMtu?: number;
+  underlay?: {
+    cidr?: string;
+    gateway?: string;
+    segments?: RawUnderlaySegment[];
+    bandwidth?: string | number;
+    delay?: DurationText;
+    loss?: number;
+    txqueuelen?: number;
+  };
+  nodes?: RawNode[];
+  cni?: RawCni;
+  scale?: { nodes: number; podsPerNode?: number };
+  externalHosts?: RawExternalHost[];
+  traffic?: RawTrafficItem[];
+  servers?: { on: string; port: number; protocol?: 'udp' | 'tcp'; requestSize?: number; responseSize?: number }[];
+  capture?: 'all' | 'none' | string[];
+  serviceCIDR?: string;
+  kubeProxy?: { mode?: KubeProxyMode; ipvs?: { scheduler?: 'rr' | 'lc' }; userspace?: { copyCost?: string; acceptCost?: string }; syncDelay?: string };
+  services?: RawService[];
+  serviceLoad?: { services: number; endpointsPerService?: number };
+  /** Read by the loader (scenarios/manifests/), which adds their pods and services before normalizing. */
+  manifests?: string[];
+  netfilter?: { ruleCost?: DurationText; conntrackCost?: DurationText; natSetupCost?: DurationText };
+  /** Read only by `podwire sweep` (scenarios/sweep/grid.ts); a single run ignores it. */
+  sweep?: Record<string, unknown[]>;
+}
