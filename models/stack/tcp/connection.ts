@@ -11,10 +11,12 @@
  * segment is written or read: offset 0 is the SYN, data starts at 1.
  *
  * Not modelled: SACK blocks (SACK is offered in the SYN only), PRR, RACK/TLP,
- * the persist timer (the receive window is never closed: applications read
- * everything at once), keepalive, urgent data, window probes, FIN_WAIT2
- * timeout of orphans, receive-buffer autotuning beyond "grow by what was
- * delivered" (see rcvWnd).
+ * the persist timer and window probes (applications read everything at once,
+ * so the receive window closes only while out-of-order data fills the buffer,
+ * and the ACK that fills the hole, then the read's window update, reopen it),
+ * keepalive, urgent data, FIN_WAIT2 timeout of orphans, TCP small queues
+ * (a bulk sender may fill its own qdisc). The receive window is Linux's
+ * (receive-window.ts).
  */
 import type { EventHandler } from '../../../engine/simulation.js';
 import { formatIpv4 } from '../../wire/addr.js';
@@ -24,6 +26,7 @@ import { Reno } from './congestion.js';
 import { RtoEstimator } from './rto.js';
 import { TcpState, tcpStateName, tcpStateSsName } from './states.js';
 import { LazyTimer } from './timer.js';
+import { ReceiveWindow, skbTruesize } from './receive-window.js';
 import type { TcpParams } from './params.js';
 import type { TcpLayer } from './tcp-layer.js';
 
@@ -71,10 +74,11 @@ const K_RETRANSMIT = 0;
 const K_DELACK = 1;
 const K_TIMEWAIT = 2;
 
-/** One received out-of-order range [start, end) of stream offsets. */
+/** One received out-of-order range [start, end) of stream offsets, and the skb truesize it holds. */
 interface OooRange {
   start: number;
   end: number;
+  truesize: number;
 }
 
 export class Connection implements EventHandler {
@@ -131,9 +135,10 @@ export class Connection implements EventHandler {
   rcvNxt = 0;
   /** rcv_wup: rcvNxt when we last sent an ACK. */
   private rcvWup = 0;
-  /** Our receive window in bytes. Starts at the SYN's window and grows by what is delivered, up to rcvWndMax. */
-  private rcvWnd = 0;
-  private rcvWscale = 0;
+  /** Our receive buffer and the window we advertise (rcv_wnd, rcv_ssthresh, window_clamp, rcvbuf). */
+  private readonly rw: ReceiveWindow;
+  /** The window field of ACKs sent in TIME-WAIT (tw_rcv_wnd >> rcv_wscale), once set; else -1. */
+  private twWindow = -1;
   /** Largest segment received, for "more than one full-sized segment" (icsk_ack.rcv_mss). */
   private rcvMss = 536;
   private readonly ooo: OooRange[] = [];
@@ -184,8 +189,7 @@ export class Connection implements EventHandler {
     this.advMss = layer.advMssTo(remoteAddr);
     this.mss = this.advMss;
     this.rcvMss = this.advMss;
-    // tcp_select_initial_window: the largest multiple of the MSS within 65535.
-    this.rcvWnd = Math.floor(0xffff / this.advMss) * this.advMss || this.advMss;
+    this.rw = new ReceiveWindow(this.advMss, p);
   }
 
   get stateName(): string {
@@ -266,6 +270,9 @@ export class Connection implements EventHandler {
 
   /** tcp_connect: send the SYN. */
   startActive(): void {
+    // tcp_connect_init: no timestamp is known yet, so the window counts whole advertised MSSs
+    // (44 x 1460 = 64240 from tcp_rmem[1] = 128 KiB, half of it usable).
+    this.rw.initial(this.advMss, true);
     this.sndNxt = 1;
     this.sndMax = 1;
     this.sndUna = 0;
@@ -282,8 +289,7 @@ export class Connection implements EventHandler {
     // tcp_openreq_init_rwin: the passive side knows whether timestamps are on,
     // and sizes its window in segments of the MSS less their option (12 bytes):
     // 45 x 1448 = 65160 where the active side's SYN offered 44 x 1460 = 64240.
-    const mss = this.advMss - (this.tsOk ? 12 : 0);
-    this.rcvWnd = Math.floor(0xffff / mss) * mss || mss;
+    this.rw.initial(this.advMss - (this.tsOk ? 12 : 0), this.wsOk);
     this.sndNxt = 1;
     this.sndMax = 1;
     this.sendSyn(true);
@@ -296,10 +302,8 @@ export class Connection implements EventHandler {
     if (this.tsOk) this.tsRecent = o.timestamp!.tsval;
     this.sackOk = this.p.sack && o.sackPermitted === true;
     this.wsOk = o.wscale !== undefined;
-    if (o.wscale !== undefined) {
-      this.sndWscale = Math.min(o.wscale, 14); // RFC 7323 2.3: clamp to 14
-      this.rcvWscale = this.p.wscale;
-    }
+    if (o.wscale !== undefined) this.sndWscale = Math.min(o.wscale, 14); // RFC 7323 2.3: clamp to 14
+    else this.rw.noWindowScaling();
     this.mss = Math.min(peerMss, this.advMss) - (this.tsOk ? 12 : 0);
     this.rcvMss = this.mss;
     this.sndWnd = window; // the window of a SYN is never scaled
@@ -313,11 +317,11 @@ export class Connection implements EventHandler {
     const o: TcpOptions = { mss: this.advMss };
     if (ack ? this.sackOk : this.p.sack) o.sackPermitted = true;
     if (ack ? this.tsOk : this.p.timestamps) o.timestamp = { tsval: this.tsval(), tsecr: ack ? this.tsRecent : 0 };
-    if (ack ? this.wsOk : true) o.wscale = this.p.wscale;
+    if (ack ? this.wsOk : true) o.wscale = this.rw.rcvWscale;
     const flags = ack ? TCP_SYN | TCP_ACK : TCP_SYN;
     this.layer.writer.send(
       this.localAddr, this.remoteAddr, this.localPort, this.remotePort,
-      this.iss, ack ? this.irs + this.rcvNxt : 0, flags, Math.min(this.rcvWnd, 0xffff), -1, 0, 0, 0, o,
+      this.iss, ack ? this.irs + this.rcvNxt : 0, flags, this.rw.synWindow(), -1, 0, 0, 0, o,
     );
     this.stats.segsOut++;
     // RTT of the handshake: with timestamps the reply echoes the latest SYN, so the
@@ -365,7 +369,7 @@ export class Connection implements EventHandler {
         return;
       }
       if (seqOff === this.rcvNxt) this.reset();
-      else if (seqOff > this.rcvNxt && seqOff < this.rcvNxt + this.rcvWnd) this.sendAck();
+      else if (seqOff > this.rcvNxt && seqOff < this.rcvWindowEnd) this.sendAck();
       return;
     }
     if (flags & TCP_SYN) {
@@ -386,7 +390,7 @@ export class Connection implements EventHandler {
     }
     // RFC 9293 3.10.7.4 first check: unacceptable segment -> ACK, drop.
     // (Segments wholly below rcvNxt are re-ACKed by receiveData.)
-    if (segEnd > seqOff && seqOff >= this.rcvNxt + this.rcvWnd) {
+    if (segEnd > seqOff && seqOff >= this.rcvWindowEnd) {
       this.sendAck();
       return;
     }
@@ -400,6 +404,7 @@ export class Connection implements EventHandler {
       }
       this.sndWl1 = seqOff - 1;
       this.setState(TcpState.ESTABLISHED);
+      this.rw.established(this.mss, this.rcvNxt, this.now);
       if (this.retries > 0) this.rto.fallback();
       this.layer.accepted(this);
       if (this.finished) return;
@@ -444,6 +449,7 @@ export class Connection implements EventHandler {
     this.retries = 0;
     this.rto.backoff = 0;
     this.setState(TcpState.ESTABLISHED);
+    this.rw.established(this.mss, this.rcvNxt, this.now);
     this.sendAck();
     this.handlers.onConnected?.(this);
     if (!this.finished) this.output();
@@ -566,7 +572,7 @@ export class Connection implements EventHandler {
       return;
     }
     if (seqOff > this.rcvNxt) {
-      if (dataLen > 0) this.insertOoo(seqOff, end);
+      if (dataLen > 0) this.insertOoo(seqOff, end, dataLen);
       this.sendAck(); // out of order: immediate duplicate ACK (RFC 5681 4.2)
       return;
     }
@@ -574,7 +580,13 @@ export class Connection implements EventHandler {
     // tcp_event_data_recv: the first data starts quick-ACK mode (tcp_incr_quickack).
     if (!this.dataSeen && dataLen > 0) {
       this.dataSeen = true;
-      this.quickAcks = Math.min(Math.floor(this.rcvWnd / (2 * this.rcvMss)), this.p.maxQuickacks);
+      this.quickAcks = Math.min(Math.floor(this.rw.rcvWnd / (2 * this.rcvMss)), this.p.maxQuickacks);
+    }
+    // Queued for the application, which reads it after the ACK is decided.
+    let queued = 0;
+    if (dataLen > 0) {
+      queued = skbTruesize(dataLen);
+      this.rw.dataQueued(dataLen, queued);
     }
     if (dataLen > this.rcvMss) this.rcvMss = dataLen;
     this.lastRcvAt = now;
@@ -584,6 +596,7 @@ export class Connection implements EventHandler {
     while (this.ooo.length > 0 && this.ooo[0]!.start <= this.rcvNxt) {
       const r = this.ooo.shift()!;
       if (r.end > this.rcvNxt) this.rcvNxt = r.end;
+      queued += r.truesize;
       filledHole = true;
     }
     const delivered = this.rcvNxt - before;
@@ -592,17 +605,22 @@ export class Connection implements EventHandler {
       this.rcvNxt++;
       gotFin = true;
     }
-    if (delivered > 0) {
-      this.stats.bytesReceived += delivered;
-      if (this.rcvWnd < this.p.rcvWndMax) this.rcvWnd = Math.min(this.rcvWnd + delivered, this.p.rcvWndMax);
-    }
+    if (delivered > 0) this.stats.bytesReceived += delivered;
     // The softirq decides the ACK (__tcp_ack_snd_check) before the application
     // it woke can run: in quick-ACK mode a pure ACK leaves first, and the
     // application's answer follows as a segment of its own (as Linux sends them).
     const toTimeWait = gotFin && this.state === TcpState.FIN_WAIT2;
     if (gotFin) this.peerFinState();
     if (toTimeWait) this.enterTimeWait(false);
-    this.ackCheck(filledHole || toTimeWait);
+    // __tcp_ack_snd_check: with data still out of order, the in-order advance is ACKed at once
+    // (without SACK at once; with SACK the first three ACKs after rcv_nxt moves are not compressed).
+    this.ackCheck(filledHole || toTimeWait || this.ooo.length > 0);
+    if (queued > 0) {
+      // The application reads all of it (tcp_recvmsg), and DRS measures the reading.
+      const last = this.ooo[this.ooo.length - 1];
+      this.rw.read(queued, this.rcvNxt, now, this.rto.hasSample ? this.rto.srttNs : 0, last === undefined ? 0 : last.end - this.rcvNxt);
+      if (this.peerFinOff < 0 && this.rw.windowUpdateDue(this.rcvWup, this.rcvNxt)) this.sendAck();
+    }
     if (delivered > 0) {
       this.handlers.onData?.(this, delivered);
       if (this.finished) return;
@@ -611,8 +629,12 @@ export class Connection implements EventHandler {
     if (toTimeWait && !this.finished) this.handlers.onClosed?.(this);
   }
 
-  private insertOoo(start: number, end: number): void {
+  /** Queues [start, end) out of order; a segment already wholly queued is dropped (tcp_data_queue_ofo). */
+  private insertOoo(start: number, end: number, dataLen: number): void {
     const q = this.ooo;
+    if (q.some((r) => r.start <= start && r.end >= end)) return;
+    let truesize = skbTruesize(dataLen);
+    this.rw.outOfOrderQueued(dataLen, truesize);
     let i = 0;
     while (i < q.length && q[i]!.end < start) i++;
     // Merge every range that overlaps or touches [start, end).
@@ -620,9 +642,10 @@ export class Connection implements EventHandler {
     while (j < q.length && q[j]!.start <= end) {
       start = Math.min(start, q[j]!.start);
       end = Math.max(end, q[j]!.end);
+      truesize += q[j]!.truesize;
       j++;
     }
-    q.splice(i, j - i, { start, end });
+    q.splice(i, j - i, { start, end, truesize });
   }
 
   /** tcp_fin: the state the peer's FIN moves us to (FIN_WAIT2 -> TIME_WAIT is the caller's). */
@@ -737,7 +760,7 @@ export class Connection implements EventHandler {
   /** Writes one segment at stream offset `off` carrying `len` payload bytes. */
   private transmit(off: number, flags: number, len: number): void {
     const ack = (flags & TCP_ACK) !== 0;
-    const window = Math.min(Math.floor(this.rcvWnd / 2 ** this.rcvWscale), 0xffff);
+    const window = this.windowField();
     this.layer.writer.send(
       this.localAddr, this.remoteAddr, this.localPort, this.remotePort,
       this.iss + off, ack ? this.irs + this.rcvNxt : 0, flags, window,
@@ -753,6 +776,23 @@ export class Connection implements EventHandler {
       // tcp_event_data_sent: data sent soon after data arrived marks an interactive exchange.
       if (this.now - this.lastRcvAt < this.p.delackNs) this.pingpong = true;
     }
+  }
+
+  /** The right edge of the window last advertised (rcv_nxt + tcp_receive_window). */
+  private get rcvWindowEnd(): number {
+    return this.rcvWup + this.rw.rcvWnd;
+  }
+
+  /**
+   * The window field of a segment (tcp_select_window). In TIME-WAIT the
+   * timewait socket repeats what the last ACK of the full socket advertised
+   * (tcp_time_wait keeps tcp_receive_window; tcp_v4_timewait_ack).
+   */
+  private windowField(): number {
+    if (this.state === TcpState.TIME_WAIT && this.twWindow >= 0) return this.twWindow;
+    const field = this.rw.selectWindow(this.rcvWup, this.rcvNxt);
+    if (this.state === TcpState.TIME_WAIT) this.twWindow = field;
+    return field;
   }
 
   /** A pure ACK (tcp_send_ack): seq = sndNxt. */

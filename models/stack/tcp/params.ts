@@ -25,10 +25,16 @@ export interface TcpParams {
   timewaitNs: number;
   /** TCP_INIT_CWND (RFC 6928), in segments. */
   initCwnd: number;
-  /** Window scale this side offers (tcp_select_initial_window with tcp_rmem[2] = 6 MiB gives 7). */
-  wscale: number;
-  /** Largest receive window advertised once established (tcp_rmem[2] with tcp_adv_win_scale 1: half of 6 MiB). */
-  rcvWndMax: number;
+  /**
+   * net.ipv4.tcp_rmem [min, default, max]: the receive buffer starts at the default and
+   * DRS raises it up to max; max (or rmemMax) also sets the window scale this side
+   * offers (tcp_select_initial_window: 6 MiB gives 7). See receive-window.ts.
+   */
+  rmem: readonly [number, number, number];
+  /** net.core.rmem_max (4 MiB on the kernel 6.18 the kernel tests compare with; only enters the window scale). */
+  rmemMax: number;
+  /** net.ipv4.tcp_moderate_rcvbuf: receive-buffer autotuning (DRS). */
+  moderateRcvbuf: boolean;
   /** net.ipv4.tcp_timestamps */
   timestamps: boolean;
   /** net.ipv4.tcp_sack (offered in the SYN; SACK blocks are not modelled). */
@@ -50,8 +56,9 @@ export const DEFAULT_TCP_PARAMS: TcpParams = {
   maxQuickacks: 16,
   timewaitNs: 60e9,
   initCwnd: 10,
-  wscale: 7,
-  rcvWndMax: 3 * 1024 * 1024,
+  rmem: [4096, 131072, 6291456],
+  rmemMax: 4194304,
+  moderateRcvbuf: true,
   timestamps: true,
   sack: true,
   ephemeralLow: 32768,

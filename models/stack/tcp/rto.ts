@@ -41,8 +41,8 @@ export class RtoEstimator {
     if (!this.hasSample) this.rtoNs = this.p.rtoFallbackNs;
   }
 
-  /** The timeout to arm now: RTO << backoff, at most TCP_RTO_MAX (inet_csk_rto_backoff). */
+  /** The timeout to arm now: RTO << backoff, at most TCP_RTO_MAX (inet_csk_rto_backoff), in whole ns (the averages are not). */
   get timeoutNs(): number {
-    return Math.min(this.rtoNs * 2 ** this.backoff, this.p.rtoMaxNs);
+    return Math.floor(Math.min(this.rtoNs * 2 ** this.backoff, this.p.rtoMaxNs));
   }
 }

@@ -3,7 +3,8 @@
  * tcp_connect, tcp_make_synack, tcp_options_write): SYN options in Linux's
  * order MSS, SACK_PERM, TS, NOP, WS; MSS = MTU - 40; SYN window 64240
  * (tcp_select_initial_window: 44 * 1460); window scale 7; the third ACK's
- * window scaled (64240 >> 7 = 501); ephemeral source port in 32768-60999.
+ * window scaled and rounded up, as the right edge never moves left
+ * (tcp_select_window: ALIGN(64240, 128) >> 7 = 502); ephemeral source port in 32768-60999.
  */
 import { describe, expect, it } from 'vitest';
 import { ip, MS } from '../helpers.js';
@@ -69,7 +70,7 @@ describe('TCP handshake', () => {
     expect(ack.flags).toBe(TCP_ACK);
     expect(ack.seq).toBe((syn.seq + 1) >>> 0);
     expect(ack.ack).toBe((synack.seq + 1) >>> 0);
-    expect(ack.window).toBe(501);
+    expect(ack.window).toBe(502);
     expect(ack.headerLen).toBe(32); // NOP NOP TS on every segment once negotiated
     expect(ack.options.timestamp!.tsecr).toBe(synack.options.timestamp!.tsval);
 
