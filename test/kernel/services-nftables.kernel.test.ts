@@ -15,13 +15,12 @@
  * a podwire connection to the same backend (first or later), podwire's
  * references taken from the first seeds that give all four kinds.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runTopology } from '../../scenarios/run.js';
 import type { TopologySpec } from '../../scenarios/topology.js';
 import { netfilterPrerequisites, runOnKernelDetailed } from './kernel-harness.js';
-import { namespacesWithNftables, nftablesPrerequisites } from './kernel-nftables.js';
+import { nftablesPrerequisites } from './kernel-nftables.js';
+import { expectSameNftCounters, podwireNftRulesets } from './nft-counters.js';
 import { deleteOwnNamespaces, listOwnNamespaces } from './netns-topology.js';
 import { compareCapturePoints } from './normalise.js';
 import { pinNftBackends } from './pin-nft-backends.js';
@@ -43,35 +42,11 @@ function prerequisites(): { ok: boolean; reason: string } {
 const pre = prerequisites();
 if (!pre.ok) console.warn(`[kernel services-nftables comparison] skipped: ${pre.reason}`);
 
-/** `counter packets P bytes B` of every rule, "<table> <chain> #<n>: P/B", in listing order. */
-function nftCounters(listing: string): string[] {
-  const out: string[] = [];
-  let table = '';
-  let chain = '';
-  let n = 0;
-  for (const line of listing.split('\n')) {
-    const t = /^\s*table (\S+ \S+) \{/.exec(line);
-    if (t) table = t[1]!;
-    const c = /^\s*chain (\S+) \{/.exec(line);
-    if (c) { chain = c[1]!; n = 0; continue; }
-    if (chain === '' || /^\s*(type |comment |policy |\}|$)/.test(line)) continue;
-    n++;
-    const m = /counter packets (\d+) bytes (\d+)/.exec(line);
-    if (m) out.push(`${table} ${chain} #${n}: ${m[1]}/${m[2]}`);
-  }
-  return out;
-}
-
 function runPodwire(spec: TopologySpec, outDir: string) {
   const { captureFiles, results } = runTopology(spec, { outDir });
   const raw = readPodwireRaw(captureFiles);
   const frames = normaliseAll(raw);
-  const rulesets = new Map<string, string>();
-  for (const ns of namespacesWithNftables(spec)) {
-    const file = join(outDir, 'netfilter', `${ns.replaceAll('/', '.')}.nft`);
-    expect(existsSync(file), `podwire wrote ${file}`).toBe(true);
-    rulesets.set(ns, readFileSync(file, 'utf8'));
-  }
+  const rulesets = podwireNftRulesets(spec, outDir);
   return { raw, frames, rulesets, backends: backendsByClientPort(frames, BACKENDS, 8080), flows: results.flows as Array<{ name: string; sent: number; received: number }> };
 }
 
@@ -111,14 +86,7 @@ describe.skipIf(!pre.ok)('podwire kube-proxy nftables mode (services-nftables, U
       expectChecksumsValid(podwire.raw, kernel.captures);
 
       // Rule counters: the same `counter` values on both sides (kube-proxy v1.31 writes none).
-      for (const [ns, podwireRuleset] of podwire.rulesets) {
-        const kernelRuleset = kernel.nftRulesets.get(ns);
-        expect(kernelRuleset, `nft list ruleset of ${ns}`).toBeDefined();
-        expect(kernelRuleset).toContain('table ip kube-proxy');
-        const k = nftCounters(kernelRuleset!);
-        expect(nftCounters(podwireRuleset), `${ns}: nft counters\n--- kernel\n${kernelRuleset}\n--- podwire\n${podwireRuleset}`).toEqual(k);
-        if (k.length === 0) console.info(`[kernel services-nftables comparison] ${ns}: no nft counters to compare (kube-proxy's ruleset has no counter statements)`);
-      }
+      expectSameNftCounters(podwire.rulesets, kernel.nftRulesets, 'kernel services-nftables comparison');
     });
   });
 

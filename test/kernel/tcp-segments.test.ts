@@ -63,6 +63,50 @@ describe('tcpConnections over podwire\'s cluster-services TCP flows', () => {
   });
 });
 
+describe('tcpConnections with two ISNs close together', () => {
+  /** An Ethernet/IPv4/TCP frame without options or payload (checksums left 0: grouping does not read them). */
+  const frame = (src: string, sport: number, dst: string, dport: number, flags: number, seq: number, ack: number): RawFrame => {
+    const b = new Uint8Array(54);
+    const v = new DataView(b.buffer);
+    v.setUint16(12, 0x0800);
+    b[14] = 0x45;
+    v.setUint16(16, 40);
+    b[22] = 64;
+    b[23] = 6;
+    b.set(src.split('.').map(Number), 26);
+    b.set(dst.split('.').map(Number), 30);
+    v.setUint16(34, sport);
+    v.setUint16(36, dport);
+    v.setUint32(38, seq >>> 0);
+    v.setUint32(42, ack >>> 0);
+    b[46] = 0x50;
+    b[47] = flags;
+    return { data: b, dir: 'in' };
+  };
+  const SYN = 0x02;
+  const SYNACK = 0x12;
+  const ACK = 0x10;
+  it('gives a SYN-less 4-tuple (un-masqueraded at a bridge) to the connection whose ISN lies nearest below its ack', () => {
+    // As kernel 6.18 showed at n2/cni0: the masqueraded SYN, then the reply already un-masqueraded,
+    // and another connection's ISN 39,439 below (both within 2^20).
+    const a = 2702206748;
+    const b = 2702246187;
+    const raw = new Map([['p', [
+      frame('10.244.1.2', 55895, '10.244.2.2', 8080, SYN, a, 0),
+      frame('10.244.2.2', 8080, '10.244.1.2', 55895, SYNACK, 100, a + 1),
+      frame('10.244.2.1', 57055, '10.244.2.2', 8080, SYN, b, 0),
+      frame('10.244.2.2', 8080, '192.168.49.2', 48921, SYNACK, 5000, b + 1),
+      frame('10.244.2.2', 8080, '192.168.49.2', 48921, ACK, 5001, b + 101),
+    ]], ['client', [
+      frame('10.244.1.2', 55895, '10.96.0.3', 80, SYN, a, 0),
+      frame('192.168.49.2', 48921, '192.168.49.3', 30000, SYN, b, 0),
+    ]]]);
+    const conns = tcpConnections(raw, ['10.244.1.2', '192.168.49.2']);
+    expect(conns.get(55895)!.points.get('p')!.map((e) => `${e.segment.flags} ${e.seq} ${e.ack}`)).toEqual(['S 0 -', 'S. 0 1']);
+    expect(conns.get(48921)!.points.get('p')!.map((e) => `${e.segment.flags} ${e.seq} ${e.ack} ${e.forward}`)).toEqual(['S 0 - true', 'S. 0 1 false', '. 1 101 false']);
+  });
+});
+
 describe('isSeparateAck', () => {
   const entry = (flags: string, seq: string, ack: string, payload: number, forward = true): SegmentEntry => ({
     segment: { flags, payload, dir: 'out' } as SegmentEntry['segment'], leg: 0, forward, seq, ack, text: '',

@@ -137,6 +137,8 @@ export interface ConnectionSegments {
  * had when sent from one of `clientAddresses`. At one point a connection
  * may show several 4-tuples (legs: a hairpin through another node's NAT);
  * which leg's segment is captured first is timing, so legs are kept apart.
+ * A new 4-tuple without a SYN belongs to the connection whose ISN its seq
+ * (or ack) lies nearest above.
  * Throws on a segment whose connection has no SYN at its point, or on an
  * ISN sent from no client address.
  */
@@ -172,11 +174,18 @@ export function tcpConnections(captures: ReadonlyMap<string, readonly RawFrame[]
           byIsn.set(s.seq, (c = { clientPort, isn: s.seq, initiatorPorts: new Set(), legs: 0 }));
         }
         if (c === undefined) {
-          const fwd = [...byIsn.values()].filter((x) => !s.flags.includes('S') && near(s.seq, x.isn));
-          const bwd = [...byIsn.values()].filter((x) => s.flags.includes('.') && near(s.ack, x.isn + 1));
-          if (fwd.length + bwd.length !== 1) throw new Error(`${point}: segment ${s.src}:${s.srcPort} > ${s.dst}:${s.dstPort} [${s.flags}] matches ${fwd.length + bwd.length} connections whose SYN this point saw`);
-          c = fwd[0] ?? bwd[0]!;
-          forward = fwd.length === 1;
+          // The nearest ISN wins: a connection's segments lie a few hundred bytes above it, but
+          // two ISNs can lie closer than 2^20 (secure_tcp_seq is a per-tuple hash plus a clock,
+          // and the pinned tuples repeat run after run, so such a pair keeps recurring).
+          const candidates = [
+            ...[...byIsn.values()].filter((x) => !s.flags.includes('S') && near(s.seq, x.isn)).map((x) => ({ x, forward: true, d: (s.seq - x.isn) >>> 0 })),
+            ...[...byIsn.values()].filter((x) => s.flags.includes('.') && near(s.ack, x.isn + 1)).map((x) => ({ x, forward: false, d: (s.ack - x.isn - 1) >>> 0 })),
+          ].sort((a, b) => a.d - b.d);
+          if (candidates.length === 0 || (candidates.length > 1 && candidates[1]!.d === candidates[0]!.d)) {
+            throw new Error(`${point}: segment ${s.src}:${s.srcPort} > ${s.dst}:${s.dstPort} [${s.flags}] matches ${candidates.length} connections whose SYN this point saw${candidates.length > 1 ? ' equally well' : ''}`);
+          }
+          c = candidates[0]!.x;
+          forward = candidates[0]!.forward;
         }
         if (forward) c.initiatorPorts.add(s.srcPort);
         const leg = c.legs++;
