@@ -1,15 +1,22 @@
 /**
- * TCP header (RFC 9293 3.1) with the options a Linux SYN carries: MSS
- * (RFC 9293 3.2), window scale and timestamps (RFC 7323), SACK-permitted
- * (RFC 2018). emit lays options out as tcp_options_write
- * (net/ipv4/tcp_output.c) does, so a SYN comes out as Linux sends it:
+ * TCP header (RFC 9293 3.1) with the options Linux sends: MSS (RFC 9293
+ * 3.2), window scale and timestamps (RFC 7323), SACK-permitted and SACK
+ * blocks (RFC 2018, D-SACK RFC 2883). emit lays options out as
+ * tcp_options_write (net/ipv4/tcp_output.c) does, so a SYN comes out as
+ * Linux sends it:
  *
  *     MSS(4) | SACK_PERM TS(12) | NOP WS(4)        20 bytes
  *
  * and without SACK: `NOP NOP TS`; SACK without TS: `NOP NOP SACK_PERM`.
- * parse reads options in any order and skips kinds it does not model (SACK
- * blocks, MD5, ...); it is stricter than tcp_parse_options, which silently
- * stops at a malformed option, because every frame podwire parses it emitted.
+ * An established segment with SACK blocks (RFC 2018 section 3):
+ *
+ *     NOP NOP TS(12) | NOP NOP SACK len=2+8n | n x (left edge, right edge)
+ *
+ * at most 3 blocks beside the timestamp, 4 without (40 bytes of option space;
+ * tcp_established_options). parse reads options in any order and skips kinds
+ * it does not model (MD5, ...); it is stricter than tcp_parse_options, which
+ * silently stops at a malformed option, because every frame podwire parses
+ * it emitted.
  */
 import { read16, read32, write16, write32 } from './bytes.js';
 import { type ChecksumMode, finishChecksum, onesComplementSum, partialChecksum, pseudoHeaderSum } from './checksum.js';
@@ -34,11 +41,18 @@ const TCPOPT_NOP = 1;
 const TCPOPT_MSS = 2;
 const TCPOPT_WINDOW = 3;
 const TCPOPT_SACK_PERM = 4;
+const TCPOPT_SACK = 5;
 const TCPOPT_TIMESTAMP = 8;
 const TCPOLEN_MSS = 4;
 const TCPOLEN_WINDOW = 3;
 const TCPOLEN_SACK_PERM = 2;
 const TCPOLEN_TIMESTAMP = 10;
+const TCPOLEN_SACK_BASE = 2;
+const TCPOLEN_SACK_PERBLOCK = 8;
+/** MAX_TCP_OPTION_SPACE */
+const MAX_OPTION_SPACE = 40;
+/** TCP_NUM_SACKS: the most blocks one option can hold (4 x 8 + 2 = 34 of the 40 bytes). */
+export const TCP_MAX_SACK_BLOCKS = 4;
 /** The fixed length each modelled option must have. */
 const OPTION_LEN: Record<number, number> = {
   [TCPOPT_MSS]: TCPOLEN_MSS,
@@ -105,12 +119,20 @@ export function computeTcpChecksum(buf: Uint8Array, off: number, segLen: number,
   return finishChecksum(sum + (~tcpChecksum(buf, off) & 0xffff));
 }
 
+/** One SACK block (RFC 2018 section 3): wire sequence numbers, unsigned 32-bit, right edge exclusive. */
+export interface SackBlock {
+  left: number;
+  right: number;
+}
+
 export interface TcpOptions {
   mss?: number;
   /** Shift count, as sent (Linux clamps values above 14 on receipt, not here). */
   wscale?: number;
   sackPermitted?: true;
   timestamp?: { tsval: number; tsecr: number };
+  /** SACK blocks (1 to 4), in the order sent: a D-SACK block first, then the most recent. */
+  sack?: readonly SackBlock[];
 }
 
 export interface TcpRepr {
@@ -134,6 +156,8 @@ export function tcpOptionsLen(o: TcpOptions): number {
   if (o.timestamp !== undefined) n += 12; // SACK_PERM rides in the timestamp word when both are set
   else if (o.sackPermitted) n += 4;
   if (o.wscale !== undefined) n += 4;
+  if (o.sack !== undefined && o.sack.length > 0) n += 4 + TCPOLEN_SACK_PERBLOCK * o.sack.length; // NOP NOP SACK len + blocks
+  if (n > MAX_OPTION_SPACE) throw new Error(`tcp: options need ${n} bytes, more than the ${MAX_OPTION_SPACE}-byte option space`);
   return n;
 }
 
@@ -217,6 +241,17 @@ function parseTcpOptions(buf: Uint8Array, start: number, end: number): TcpOption
       case TCPOPT_TIMESTAMP:
         o.timestamp = { tsval: read32(buf, i + 2), tsecr: read32(buf, i + 6) };
         break;
+      case TCPOPT_SACK: {
+        // tcp_parse_options: a whole number of 8-byte blocks, at least one.
+        const blocks = (size - TCPOLEN_SACK_BASE) / TCPOLEN_SACK_PERBLOCK;
+        if (blocks < 1 || !Number.isInteger(blocks)) {
+          throw new WireError('tcp', 'option', `SACK length ${size} is not 2 + 8 x (1 to 4) blocks`);
+        }
+        const sack: SackBlock[] = [];
+        for (let b = i + 2; b < i + size; b += TCPOLEN_SACK_PERBLOCK) sack.push({ left: read32(buf, b), right: read32(buf, b + 4) });
+        o.sack = sack;
+        break;
+      }
       default:
         break; // not modelled: skipped, like tcp_parse_options does
     }
@@ -263,7 +298,7 @@ export function emitTcp(
   );
 }
 
-/** tcp_options_write order: MSS, [SACK_PERM|NOP NOP] TS, NOP NOP SACK_PERM, NOP WS. */
+/** tcp_options_write order: MSS, [SACK_PERM|NOP NOP] TS, NOP NOP SACK_PERM, NOP WS, NOP NOP SACK blocks. */
 function writeTcpOptions(o: TcpOptions, buf: Uint8Array, p: number): void {
   if (o.mss !== undefined) {
     buf[p] = TCPOPT_MSS;
@@ -296,5 +331,18 @@ function writeTcpOptions(o: TcpOptions, buf: Uint8Array, p: number): void {
     buf[p + 1] = TCPOPT_WINDOW;
     buf[p + 2] = TCPOLEN_WINDOW;
     buf[p + 3] = o.wscale;
+    p += 4;
+  }
+  if (o.sack !== undefined && o.sack.length > 0) {
+    buf[p] = TCPOPT_NOP;
+    buf[p + 1] = TCPOPT_NOP;
+    buf[p + 2] = TCPOPT_SACK;
+    buf[p + 3] = TCPOLEN_SACK_BASE + TCPOLEN_SACK_PERBLOCK * o.sack.length;
+    p += 4;
+    for (const b of o.sack) {
+      write32(buf, p, b.left);
+      write32(buf, p + 4, b.right);
+      p += TCPOLEN_SACK_PERBLOCK;
+    }
   }
 }

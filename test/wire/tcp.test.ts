@@ -142,18 +142,54 @@ describe('TCP option layout (tcp_options_write)', () => {
     expect(emittedOptions({ mss: 1400, wscale: 7 })).toEqual([2, 4, 0x05, 0x78, 1, 3, 3, 7]);
   });
 
-  it('parse accepts any order, skips unmodelled kinds (SACK blocks) and stops at EOL', () => {
-    // data offset 10: WS, SACK block (kind 5, 10 bytes), MSS, NOP, EOL, a junk
-    // byte after EOL; then a 3-byte payload.
+  it('parse accepts any order, skips unmodelled kinds and stops at EOL', () => {
+    // data offset 10: WS, SACK block (kind 5, 10 bytes), MSS, MD5 (kind 19, 18 bytes, skipped), NOP, EOL,
+    // a junk byte after EOL and two more bytes of option space; then a 1-byte payload.
     const seg = hex(`
-      0001 0002 00000001 00000000 a002 ffff 0000 0000
-      03030e 050a0000000100000002 020405dc 01 00 ff
+      0001 0002 00000001 00000000 f002 ffff 0000 0000
+      03030e 050a0000000100000002 020405dc 1312 00000000000000000000000000000000 01 00 ff
       ffffff`);
     const pseudo = pseudoHeaderSum(CLIENT, SERVER, IPPROTO_TCP, seg.length);
     const check = finishChecksum(onesComplementSum(seg, 0, seg.length, pseudo));
     seg[16] = check >>> 8;
     seg[17] = check & 0xff;
-    expect(parseTcp(seg, 0, seg.length, CLIENT, SERVER).options).toEqual({ wscale: 14, mss: 1500 });
+    expect(parseTcp(seg, 0, seg.length, CLIENT, SERVER).options).toEqual({ wscale: 14, mss: 1500, sack: [{ left: 1, right: 2 }] });
+  });
+
+  // RFC 2018 section 3: kind 5, length 8n + 2, then n (left edge, right edge) pairs of 32-bit
+  // sequence numbers. tcp_options_write puts it after the timestamp as NOP NOP SACK len.
+  const blocks = [
+    { left: 0x00001f40, right: 0x00002134 }, // 8000-8500 (RFC 2018 section 5, case 3)
+    { left: 0x00001b58, right: 0x00001d4c }, // 7000-7500
+    { left: 0xfffffe0c, right: 0x00000064 }, // a block across the 32-bit wrap
+  ];
+  it('SACK blocks after the timestamp: NOP NOP TS NOP NOP SACK(26), 3 blocks in 40 bytes', () => {
+    const o = emittedOptions({ timestamp: ts, sack: blocks });
+    expect(o).toEqual([
+      1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8,
+      1, 1, 5, 26,
+      0x00, 0x00, 0x1f, 0x40, 0x00, 0x00, 0x21, 0x34,
+      0x00, 0x00, 0x1b, 0x58, 0x00, 0x00, 0x1d, 0x4c,
+      0xff, 0xff, 0xfe, 0x0c, 0x00, 0x00, 0x00, 0x64,
+    ]);
+    expect(o.length).toBe(40);
+  });
+  it('SACK blocks without timestamps: NOP NOP SACK(34), 4 blocks', () => {
+    const four = [...blocks, { left: 100, right: 200 }];
+    const o = emittedOptions({ sack: four });
+    expect(o.slice(0, 4)).toEqual([1, 1, 5, 34]);
+    expect(o.length).toBe(36);
+    expect(o.slice(28)).toEqual([0, 0, 0, 100, 0, 0, 0, 200]);
+  });
+  it('parses the SACK option back, edges unsigned; refuses more than the option space holds', () => {
+    const repr: TcpRepr = { ...SYN_REPR, flags: TCP_ACK, options: { timestamp: ts, sack: blocks } };
+    const buf = withPayload(repr, new Uint8Array(0));
+    emitTcp(repr, buf, 0, CLIENT, SERVER, 0);
+    expect(tcpHeaderLen(buf, 0)).toBe(60);
+    expect(parseTcp(buf, 0, buf.length, CLIENT, SERVER).options).toEqual({ timestamp: ts, sack: blocks });
+    expect(() => tcpBufferLen({ ...repr, options: { timestamp: ts, sack: [...blocks, blocks[0]!] } })).toThrow(
+      'tcp: options need 48 bytes, more than the 40-byte option space',
+    );
   });
 });
 
@@ -164,9 +200,14 @@ describe('TCP repr properties', () => {
       wscale: u8,
       sackPermitted: fc.constant(true as const),
       timestamp: fc.record({ tsval: u32, tsecr: u32 }),
+      sack: fc.array(fc.record({ left: u32, right: u32 }), { minLength: 1, maxLength: 4 }),
     },
     { requiredKeys: [] },
-  );
+  ).filter((o) => {
+    // What fits the 40-byte option space (a SYN's options plus blocks never go together on Linux).
+    const n = (o.mss !== undefined ? 4 : 0) + (o.timestamp !== undefined || o.sackPermitted ? 12 : 0) + (o.wscale !== undefined ? 4 : 0);
+    return n + (o.sack === undefined ? 0 : 4 + 8 * o.sack.length) <= 40;
+  });
   const repr = fc.record({
     srcPort: u16,
     dstPort: u16,
@@ -226,5 +267,8 @@ describe('TCP parse errors name the field', () => {
     expect(() => bad({ 21: 0 })).toThrow('tcp: option kind 2 length 0 does not fit the 20-byte option space');
     expect(() => bad({ 27: 30 })).toThrow('tcp: option kind 8 length 30 does not fit the 20-byte option space');
     expect(() => bad({ 37: 1, 38: 1, 39: 9 })).toThrow('tcp: option kind 9 at byte 19 has no length');
+    // The TS word (26..37) turned into NOP NOP SACK with a length that is not 2 + 8n.
+    expect(() => bad({ 26: 1, 27: 1, 28: 5, 29: 9 })).toThrow('tcp: option SACK length 9 is not 2 + 8 x (1 to 4) blocks');
+    expect(() => bad({ 26: 1, 27: 1, 28: 5, 29: 2 })).toThrow('tcp: option SACK length 2 is not 2 + 8 x (1 to 4) blocks');
   });
 });

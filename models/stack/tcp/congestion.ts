@@ -9,7 +9,9 @@
  * - growth only while the sender is cwnd-limited (tcp_is_cwnd_limited);
  * - three duplicate ACKs: ssthresh = max(cwnd / 2, 2), cwnd = ssthresh + 3,
  *   +1 per further duplicate, back to ssthresh when recovery ends;
- * - RTO: ssthresh = max(cwnd / 2, 2), cwnd = 1 (RFC 5681 3.1 eq. 4 and tcp_enter_loss).
+ * - RTO: ssthresh = max(cwnd / 2, 2), cwnd = 1 (RFC 5681 3.1 eq. 4 and tcp_enter_loss);
+ * - with SACK, recovery follows RFC 6675 4.2: cwnd = ssthresh at once, no
+ *   inflation or deflation (the pipe estimate does that job), ssthresh after.
  */
 export class Reno {
   cwnd: number;
@@ -54,6 +56,13 @@ export class Reno {
   enterRecovery(): void {
     this.ssthresh = this.halve();
     this.cwnd = this.ssthresh + 3;
+    this.cwndCnt = 0;
+  }
+
+  /** SACK loss recovery begins (RFC 6675 5 step 4.2: ssthresh = cwnd = half). */
+  enterSackRecovery(): void {
+    this.ssthresh = this.halve();
+    this.cwnd = this.ssthresh;
     this.cwndCnt = 0;
   }
 

@@ -10,8 +10,22 @@
  * (plain integers, no wrap) and turned into 32-bit wire values only when a
  * segment is written or read: offset 0 is the SYN, data starts at 1.
  *
- * Not modelled: SACK blocks (SACK is offered in the SYN only), PRR, RACK/TLP,
- * the persist timer and window probes (applications read everything at once,
+ * SACK (RFC 2018, D-SACK RFC 2883), when both SYNs carried SACK_PERM: the
+ * receiver reports out-of-order data in up to 3 blocks beside the timestamp
+ * (4 without), kept as tcp_sack_new_ofo_skb and tcp_sack_remove keep them,
+ * and a duplicate segment once in a D-SACK block; the sender keeps a
+ * scoreboard (sack.ts) and recovers with RFC 6675 (a duplicate ACK is one
+ * that SACKs new data; IsLost with DupThresh 3, pipe, NextSeg with the
+ * rescue retransmission), cwnd halved at once (RFC 6675 4.2), still Reno;
+ * outside recovery SACKed bytes do not count as in flight (Linux's
+ * in_flight). Linux marks losses with RACK (default since 4.18), reduces
+ * cwnd with PRR and probes a lost tail with TLP; podwire models RFC 6675
+ * instead. Without SACK agreed, recovery is NewReno (RFC 6582).
+ *
+ * Not modelled: PRR, RACK/TLP, SACK reneging detection (a timeout forgets
+ * the scoreboard, RFC 6675 5.1), RTT samples from SACKed segments, undo of
+ * spurious retransmissions from D-SACK (tcp_try_undo_dsack), the persist
+ * timer and window probes (applications read everything at once,
  * so the receive window closes only while out-of-order data fills the buffer,
  * and the ACK that fills the hole, then the read's window update, reopen it),
  * keepalive, urgent data, FIN_WAIT2 timeout of orphans, TCP small queues
@@ -21,8 +35,9 @@
 import type { EventHandler } from '../../../engine/simulation.js';
 import { formatIpv4 } from '../../wire/addr.js';
 import { jhash2 } from '../../netfilter/conntrack/jhash.js';
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type TcpOptions } from '../../wire/tcp.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_MAX_SACK_BLOCKS, type SackBlock, type TcpOptions } from '../../wire/tcp.js';
 import { Reno } from './congestion.js';
+import { DUP_THRESH, SackScoreboard } from './sack.js';
 import { RtoEstimator } from './rto.js';
 import { TcpState, tcpStateName, tcpStateSsName } from './states.js';
 import { LazyTimer } from './timer.js';
@@ -56,6 +71,8 @@ export interface ConnectionStats {
   /** Retransmission timeouts that fired. */
   timeouts: number;
   fastRetransmits: number;
+  /** D-SACK blocks received (RFC 2883): the peer got a segment twice. */
+  dsacksIn: number;
   /** Payload bytes handed to the network for the first time. */
   bytesSent: number;
   bytesRetrans: number;
@@ -89,7 +106,7 @@ export class Connection implements EventHandler {
   /** Keep stats.cwndLog. */
   recordCwnd = false;
   readonly stats: ConnectionStats = {
-    segsOut: 0, segsIn: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0, bytesSent: 0, bytesRetrans: 0,
+    segsOut: 0, segsIn: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0, dsacksIn: 0, bytesSent: 0, bytesRetrans: 0,
     bytesAcked: 0, bytesReceived: 0, rttSamplesNs: [], cwndLog: [],
   };
 
@@ -120,8 +137,14 @@ export class Connection implements EventHandler {
   private cwndLimited = false;
   private dupAcks = 0;
   private inRecovery = false;
-  /** NewReno `recover`: sndMax when the last recovery or timeout began. */
+  /** NewReno `recover` (RFC 6675 RecoveryPoint): sndMax when the last recovery or timeout began. */
   private recover = 0;
+  /** What the peer SACKed (used only when SACK was agreed). */
+  private readonly sb = new SackScoreboard();
+  /** RFC 6675 HighRxt: the end of the highest retransmission in this recovery. */
+  private highRxt = 0;
+  /** RFC 6675 RescueRxt: the rescue retransmission of this recovery was sent. */
+  private rescued = false;
   /** Retransmissions since the last forward progress (SYN retries, retries2). */
   private retries = 0;
   /** RTT timing: the offset whose ACK ends the measurement, or -1 (one timed segment at a time). */
@@ -142,6 +165,11 @@ export class Connection implements EventHandler {
   /** Largest segment received, for "more than one full-sized segment" (icsk_ack.rcv_mss). */
   private rcvMss = 536;
   private readonly ooo: OooRange[] = [];
+  /** The SACK blocks we report (tp->selective_acks): stream offsets, the most recently changed first, at most 4. */
+  private readonly sackBlocks: { start: number; end: number }[] = [];
+  /** A duplicate segment to report once in a D-SACK block (tp->duplicate_sack), or start -1. */
+  private dsackStart = -1;
+  private dsackEnd = 0;
   /** Offset of the peer's FIN once seen, else -1. */
   private peerFinOff = -1;
   /** Quick-ACK credit (icsk_ack.quick) and interactive mode (icsk_ack.pingpong). */
@@ -213,6 +241,11 @@ export class Connection implements EventHandler {
   /** Bytes in flight (sent, not ACKed), SYN/FIN included. */
   get inFlight(): number {
     return this.sndNxt - this.sndUna;
+  }
+
+  /** The SACKed ranges of the send scoreboard, as [start, end) stream offsets (data starts at 1). */
+  get sackedRanges(): [number, number][] {
+    return this.sb.blocks();
   }
 
   private get now(): number {
@@ -347,7 +380,8 @@ export class Connection implements EventHandler {
 
   /**
    * A segment for this connection (tcp_rcv_state_process). `seq`/`ack` are
-   * wire values; `dataLen` payload bytes; `opts` only for SYNs; `tsval` -1 when absent.
+   * wire values; `dataLen` payload bytes; `opts` for SYNs and segments with more
+   * options than the timestamp (SACK blocks), else null; `tsval` -1 when absent.
    */
   segment(seq: number, ack: number, flags: number, window: number, dataLen: number, opts: TcpOptions | null, tsval: number): void {
     this.stats.segsIn++;
@@ -413,7 +447,7 @@ export class Connection implements EventHandler {
       this.sendAck(); // RFC 9293: ACK of something not yet sent
       return;
     }
-    this.processAck(ackOff, window, seqOff, dataLen, fin);
+    this.processAck(ackOff, window, seqOff, dataLen, fin, opts?.sack);
     if (this.finished) return;
     if (dataLen > 0 || fin) this.receiveData(seqOff, dataLen, fin);
   }
@@ -465,7 +499,7 @@ export class Connection implements EventHandler {
   }
 
   /** tcp_ack: window update, newly ACKed data, duplicate ACKs, recovery. */
-  private processAck(ackOff: number, window: number, seqOff: number, dataLen: number, fin: boolean): void {
+  private processAck(ackOff: number, window: number, seqOff: number, dataLen: number, fin: boolean, sack: readonly SackBlock[] | undefined): void {
     const wnd = window * 2 ** this.sndWscale;
     const wndChanged = wnd !== this.sndWnd;
     // RFC 9293 3.10.7.4: update the window from newer segments only (SND.WL1 / SND.WL2).
@@ -474,7 +508,13 @@ export class Connection implements EventHandler {
       this.sndWl1 = seqOff;
       this.sndWl2 = ackOff;
     }
-    if (ackOff > this.sndUna) {
+    const advanced = ackOff > this.sndUna;
+    let newlySacked = 0;
+    if (this.sackOk) {
+      if (advanced) this.sb.advance(ackOff);
+      if (sack !== undefined) newlySacked = this.sackTag(sack, ackOff);
+    }
+    if (advanced) {
       const ackedBytes = ackOff - this.sndUna;
       const dataFrom = Math.max(this.sndUna, 1);
       const dataTo = Math.min(ackOff, this.writeEnd);
@@ -491,6 +531,8 @@ export class Connection implements EventHandler {
         if (ackOff >= this.recover) {
           this.inRecovery = false;
           this.cc.exitRecovery();
+        } else if (this.sackOk) {
+          // RFC 6675 5 (C): a partial ACK changes nothing but the pipe, which output() recomputes.
         } else {
           // NewReno partial ACK: the next hole is lost too; retransmit it at once.
           this.retransmitHead();
@@ -506,8 +548,16 @@ export class Connection implements EventHandler {
       else this.rtxTimer.arm(this.rto.timeoutNs); // RFC 6298 5.3
       if (this.finOff >= 0 && ackOff > this.finOff) this.ourFinAcked();
       if (this.finished || this.state === TcpState.TIME_WAIT) return;
+    }
+    if (this.sackOk) {
+      // RFC 6675 2: with SACK, a duplicate ACK is one that SACKs new data (a cumulative ACK may be one too);
+      // recovery starts at DupThresh of them, or when the first unACKed byte IsLost (5 step 4).
+      if (newlySacked > 0 && !this.inRecovery && this.sndMax > this.sndUna) {
+        this.dupAcks++;
+        if ((this.dupAcks >= DUP_THRESH || this.sb.isLost(this.sndUna, this.mss)) && this.sndUna >= this.recover) this.sackRecoveryStart();
+      }
     } else if (
-      ackOff === this.sndUna && dataLen === 0 && !fin && !wndChanged && this.sndMax > this.sndUna
+      !advanced && ackOff === this.sndUna && dataLen === 0 && !fin && !wndChanged && this.sndMax > this.sndUna
     ) {
       // RFC 5681 2: a duplicate ACK.
       this.dupAcks++;
@@ -529,6 +579,111 @@ export class Connection implements EventHandler {
     this.logCwnd();
     this.rttOff = -1; // Karn
     this.retransmitHead();
+  }
+
+  /**
+   * RFC 6675 Update() (tcp_sacktag_write_queue): marks the SACK blocks of an
+   * ACK on the scoreboard. A D-SACK block (RFC 2883 4: the first block below
+   * the cumulative ACK, or inside the second block) and blocks outside
+   * [sndUna, sndMax) are skipped (tcp_is_sackblock_valid). Returns the bytes newly SACKed.
+   */
+  private sackTag(sack: readonly SackBlock[], ackOff: number): number {
+    let newly = 0;
+    const base = this.iss + ackOff;
+    const off = (wire: number): number => ackOff + ((wire - base) | 0);
+    for (let i = 0; i < sack.length; i++) {
+      const start = off(sack[i]!.left);
+      const end = off(sack[i]!.right);
+      if (i === 0) {
+        const second = sack[1];
+        if (start < ackOff || (second !== undefined && start >= off(second.left) && end <= off(second.right))) {
+          this.stats.dsacksIn++;
+          continue;
+        }
+      }
+      if (end <= start || start < ackOff || end > this.sndMax) continue;
+      newly += this.sb.add(start, end);
+    }
+    return newly;
+  }
+
+  /** RFC 6675 5 step 4: halve, then retransmit the first unACKed segment; output() does the rest. */
+  private sackRecoveryStart(): void {
+    this.stats.fastRetransmits++;
+    this.inRecovery = true;
+    this.recover = this.sndMax;
+    this.cc.enterSackRecovery();
+    this.logCwnd();
+    this.rttOff = -1; // Karn
+    this.highRxt = this.sndUna;
+    this.rescued = false;
+    const hole = this.sb.nextHole(this.sndUna, this.sndUna, this.mss, false);
+    this.retransmitAt(this.sndUna, hole === null ? this.mss : hole.len);
+  }
+
+  /**
+   * RFC 6675 5 step 4.4 and (C): while cwnd - pipe >= 1 SMSS, send what
+   * NextSeg() picks: (1) a lost hole, (2) new data, (3) a hole not yet lost,
+   * (4) once per recovery, the last segment (the rescue retransmission,
+   * which recovers a lost tail without waiting for the RTO; Linux sends a TLP probe instead).
+   */
+  private sackRecoveryOutput(): void {
+    const mss = this.mss;
+    for (;;) {
+      const pipe = this.sb.pipe(this.sndUna, this.sndMax, this.highRxt, mss);
+      if (this.cc.cwnd * mss - pipe < mss) {
+        this.cwndLimited = true;
+        return;
+      }
+      const lost = this.sb.nextHole(this.sndUna, this.highRxt, mss, true);
+      if (lost !== null) {
+        if (this.retransmitAt(lost.off, lost.len) === 0) return;
+        continue;
+      }
+      if (this.sndNxt < this.writeEnd) {
+        const len = Math.min(mss, this.writeEnd - this.sndNxt);
+        const nagle = len < mss && !this.noDelay && this.finOff < 0 && this.sndSml > this.sndUna;
+        if (this.sndNxt + len - this.sndUna <= this.sndWnd && !nagle) {
+          this.transmitData(this.sndNxt, len);
+          continue;
+        }
+      } else if (this.finOff >= 0 && this.sndNxt === this.finOff) {
+        this.transmit(this.finOff, TCP_FIN | TCP_ACK, 0);
+        this.advance(this.finOff, 1);
+        continue;
+      }
+      const hole = this.sb.nextHole(this.sndUna, this.highRxt, mss, false);
+      if (hole !== null && this.retransmitAt(hole.off, hole.len) > 0) continue;
+      this.cwndLimited = false;
+      if (hole === null && !this.rescued && this.sb.highSacked < this.sndMax) {
+        // Rule 4: a segment holding the highest unSACKed byte; HighRxt stays.
+        this.rescued = true;
+        const highRxt = this.highRxt;
+        const dataEnd = Math.min(this.writeEnd, this.sndMax);
+        const off = dataEnd > this.sndUna ? Math.max(this.sndUna, this.sb.highSacked, dataEnd - mss) : this.sndUna;
+        this.retransmitAt(off, mss);
+        this.highRxt = highRxt;
+      }
+      return;
+    }
+  }
+
+  /** Resends up to `len` bytes at `off` (our FIN alone at finOff); moves highRxt. Returns the sequence space sent. */
+  private retransmitAt(off: number, len: number): number {
+    let n: number;
+    if (this.finOff >= 0 && off === this.finOff) {
+      this.transmit(off, TCP_FIN | TCP_ACK, 0);
+      this.advance(off, 1);
+      n = 1;
+    } else {
+      len = Math.min(len, this.writeEnd - off, this.sndMax - off);
+      if (len <= 0) return 0;
+      this.transmitData(off, len);
+      n = len + (this.finOff >= 0 && off + len === this.finOff ? 1 : 0);
+    }
+    if (off + n > this.highRxt) this.highRxt = off + n;
+    if (off === this.sndUna) this.rtxTimer.arm(this.rto.timeoutNs);
+    return n;
   }
 
   /** Resend one segment at sndUna (tcp_retransmit_skb of the head). */
@@ -568,14 +723,16 @@ export class Connection implements EventHandler {
     const end = seqOff + dataLen;
     if (fin) this.peerFinOff = end;
     if (end + (fin ? 1 : 0) <= this.rcvNxt) {
+      this.dsackSet(seqOff, end + (fin ? 1 : 0));
       this.sendAck(); // a retransmission of what we have: ACK at once (tcp_data_queue, "2nd most common case")
       return;
     }
     if (seqOff > this.rcvNxt) {
-      if (dataLen > 0) this.insertOoo(seqOff, end, dataLen);
+      if (dataLen > 0 && this.insertOoo(seqOff, end, dataLen) && this.sackOk) this.sackNewOfo(seqOff, end);
       this.sendAck(); // out of order: immediate duplicate ACK (RFC 5681 4.2)
       return;
     }
+    if (seqOff < this.rcvNxt) this.dsackSet(seqOff, this.rcvNxt); // partly a duplicate
     const now = this.now;
     // tcp_event_data_recv: the first data starts quick-ACK mode (tcp_incr_quickack).
     if (!this.dataSeen && dataLen > 0) {
@@ -600,6 +757,7 @@ export class Connection implements EventHandler {
       filledHole = true;
     }
     const delivered = this.rcvNxt - before;
+    if (this.sackBlocks.length > 0) this.sackRemove();
     let gotFin = false;
     if (this.peerFinOff >= 0 && this.rcvNxt === this.peerFinOff) {
       this.rcvNxt++;
@@ -629,10 +787,16 @@ export class Connection implements EventHandler {
     if (toTimeWait && !this.finished) this.handlers.onClosed?.(this);
   }
 
-  /** Queues [start, end) out of order; a segment already wholly queued is dropped (tcp_data_queue_ofo). */
-  private insertOoo(start: number, end: number, dataLen: number): void {
+  /**
+   * Queues [start, end) out of order; a segment already wholly queued is
+   * dropped and reported with D-SACK (tcp_data_queue_ofo). Returns whether it was queued.
+   */
+  private insertOoo(start: number, end: number, dataLen: number): boolean {
     const q = this.ooo;
-    if (q.some((r) => r.start <= start && r.end >= end)) return;
+    if (q.some((r) => r.start <= start && r.end >= end)) {
+      this.dsackSet(start, end);
+      return false;
+    }
     let truesize = skbTruesize(dataLen);
     this.rw.outOfOrderQueued(dataLen, truesize);
     let i = 0;
@@ -646,6 +810,81 @@ export class Connection implements EventHandler {
       j++;
     }
     q.splice(i, j - i, { start, end, truesize });
+    return true;
+  }
+
+  /**
+   * tcp_sack_new_ofo_skb: the block a new out-of-order segment extends moves
+   * to the front (merging any others it now touches); else a new block goes
+   * to the front and, with four already, the oldest is forgotten. RFC 2018
+   * section 4: the first block reports the most recently received segment.
+   */
+  private sackNewOfo(start: number, end: number): void {
+    const q = this.sackBlocks;
+    const i = q.findIndex((b) => start <= b.end && b.start <= end); // tcp_sack_extend
+    if (i >= 0) {
+      const b = q[i]!;
+      b.start = Math.min(b.start, start);
+      b.end = Math.max(b.end, end);
+      q.splice(i, 1);
+      q.unshift(b);
+      // tcp_sack_maybe_coalesce
+      for (let k = 1; k < q.length; ) {
+        const o = q[k]!;
+        if (o.start <= b.end && b.start <= o.end) {
+          b.start = Math.min(b.start, o.start);
+          b.end = Math.max(b.end, o.end);
+          q.splice(k, 1);
+        } else k++;
+      }
+      return;
+    }
+    if (q.length >= TCP_MAX_SACK_BLOCKS) q.pop();
+    q.unshift({ start, end });
+  }
+
+  /** tcp_sack_remove: rcvNxt moved; blocks it reached go (all of them once nothing is out of order). */
+  private sackRemove(): void {
+    const q = this.sackBlocks;
+    if (this.ooo.length === 0) {
+      q.length = 0;
+      return;
+    }
+    for (let k = 0; k < q.length; ) {
+      if (q[k]!.start <= this.rcvNxt) q.splice(k, 1);
+      else k++;
+    }
+  }
+
+  /** tcp_dsack_set: report [start, end) as a duplicate in the next segment's D-SACK block. */
+  private dsackSet(start: number, end: number): void {
+    if (!this.sackOk || !this.p.dsack || end <= start) return;
+    this.dsackStart = start;
+    this.dsackEnd = end;
+  }
+
+  /**
+   * tcp_established_options / tcp_options_write: the options of a segment
+   * carrying SACK blocks (the D-SACK block first, then ours, as many as fit
+   * beside the timestamp: 3 with it, 4 without), or undefined when there are none.
+   * The D-SACK block is sent once.
+   */
+  private sackOptions(): TcpOptions | undefined {
+    if (this.sackBlocks.length === 0 && this.dsackStart < 0) return undefined;
+    const max = this.tsOk ? 3 : TCP_MAX_SACK_BLOCKS;
+    const base = this.irs;
+    const sack: SackBlock[] = [];
+    if (this.dsackStart >= 0) {
+      sack.push({ left: (base + this.dsackStart) >>> 0, right: (base + this.dsackEnd) >>> 0 });
+      this.dsackStart = -1;
+    }
+    for (const b of this.sackBlocks) {
+      if (sack.length >= max) break;
+      sack.push({ left: (base + b.start) >>> 0, right: (base + b.end) >>> 0 });
+    }
+    const o: TcpOptions = { sack };
+    if (this.tsOk) o.timestamp = { tsval: this.tsval(), tsecr: this.tsRecent };
+    return o;
   }
 
   /** tcp_fin: the state the peer's FIN moves us to (FIN_WAIT2 -> TIME_WAIT is the caller's). */
@@ -693,9 +932,17 @@ export class Connection implements EventHandler {
   output(): void {
     const s = this.state;
     if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT && s !== TcpState.FIN_WAIT1 && s !== TcpState.CLOSING && s !== TcpState.LAST_ACK) return;
+    if (this.inRecovery && this.sackOk) {
+      this.sackRecoveryOutput();
+      return;
+    }
     const mss = this.mss;
+    const sb = this.sackOk && !this.sb.empty ? this.sb : null;
     for (;;) {
-      const inflight = this.sndNxt - this.sndUna;
+      // After a timeout, resending from sndUna skips what the peer SACKed since; SACKed bytes
+      // are not in flight (Linux's in_flight = packets_out - sacked_out - lost_out + retrans_out).
+      if (sb !== null && this.sndNxt < this.sndMax) this.sndNxt = sb.skipSacked(this.sndNxt);
+      const inflight = this.sndNxt - this.sndUna - (sb === null ? 0 : sb.sackedBelow(this.sndNxt));
       const cwndBytes = this.cc.cwnd * mss;
       const limit = Math.min(cwndBytes, this.sndWnd);
       if (this.sndNxt < this.writeEnd) {
@@ -761,10 +1008,11 @@ export class Connection implements EventHandler {
   private transmit(off: number, flags: number, len: number): void {
     const ack = (flags & TCP_ACK) !== 0;
     const window = this.windowField();
+    const sackOpts = ack && this.sackOk && this.state !== TcpState.TIME_WAIT ? this.sackOptions() : undefined;
     this.layer.writer.send(
       this.localAddr, this.remoteAddr, this.localPort, this.remotePort,
       this.iss + off, ack ? this.irs + this.rcvNxt : 0, flags, window,
-      this.tsOk ? this.tsval() : -1, this.tsRecent, len, off - 1,
+      this.tsOk ? this.tsval() : -1, this.tsRecent, len, off - 1, sackOpts,
     );
     this.stats.segsOut++;
     if (ack) {
@@ -850,6 +1098,9 @@ export class Connection implements EventHandler {
     this.inRecovery = false;
     this.dupAcks = 0;
     this.recover = this.sndMax;
+    // RFC 2018 8 / RFC 6675 5.1: the receiver may renege, so a timeout forgets what was SACKed.
+    this.sb.clear();
+    this.highRxt = 0;
     this.rttOff = -1;
     this.rto.backoff++;
     this.sndNxt = this.sndUna;

@@ -37,8 +37,10 @@ export interface TcpParams {
   moderateRcvbuf: boolean;
   /** net.ipv4.tcp_timestamps */
   timestamps: boolean;
-  /** net.ipv4.tcp_sack (offered in the SYN; SACK blocks are not modelled). */
+  /** net.ipv4.tcp_sack: offer SACK in the SYN; when both sides did, send SACK blocks and recover with them (RFC 6675). */
   sack: boolean;
+  /** net.ipv4.tcp_dsack: report duplicate segments with a D-SACK block (RFC 2883) when SACK is on. */
+  dsack: boolean;
   /** net.ipv4.ip_local_port_range */
   ephemeralLow: number;
   ephemeralHigh: number;
@@ -61,6 +63,7 @@ export const DEFAULT_TCP_PARAMS: TcpParams = {
   moderateRcvbuf: true,
   timestamps: true,
   sack: true,
+  dsack: true,
   ephemeralLow: 32768,
   ephemeralHigh: 60999,
 };

@@ -249,8 +249,10 @@ export class TcpLayer {
     }
     if (conn !== undefined) {
       this.deliverTrace(pkt, conn.describe());
-      const opts = flags & TCP_SYN ? parseTcp(b, tcp, segLen, src, dst, { verifyChecksum: false }).options : null;
-      conn.segment(seq, ack, flags, tcpWindow(b, tcp), dataLen, opts, readTsval(b, tcp, thl, segLen, src, dst));
+      // Options in full for a SYN and for anything beyond the timestamp (SACK blocks); else just the TSval.
+      const opts = flags & TCP_SYN || !timestampOnly(b, tcp, thl) ? parseTcp(b, tcp, segLen, src, dst, { verifyChecksum: false }).options : null;
+      const tsval = opts === null ? readTsval(b, tcp, thl) : (opts.timestamp?.tsval ?? -1);
+      conn.segment(seq, ack, flags, tcpWindow(b, tcp), dataLen, opts, tsval);
       return;
     }
     const listener = this.listeners.get(dport);
@@ -294,14 +296,17 @@ export class TcpLayer {
 }
 
 /**
- * TSval of a segment, or -1. Fast path for the layout Linux uses on every
- * segment once timestamps are on (NOP NOP TS, tcp_options_write); anything
- * else goes through the full option parser.
+ * Whether a segment has no options or only the layout Linux uses on every
+ * segment once timestamps are on (NOP NOP TS, tcp_options_write): the fast
+ * path; anything else (SACK blocks, ...) goes through the full option parser.
  */
-function readTsval(b: Uint8Array, tcp: number, thl: number, segLen: number, src: number, dst: number): number {
-  if (thl === TCP_HEADER_LEN) return -1;
+function timestampOnly(b: Uint8Array, tcp: number, thl: number): boolean {
+  if (thl === TCP_HEADER_LEN) return true;
   const o = tcp + TCP_HEADER_LEN;
-  if (thl >= 32 && b[o] === 1 && b[o + 1] === 1 && b[o + 2] === 8 && b[o + 3] === 10) return read32(b, o + 4);
-  const ts = parseTcp(b, tcp, segLen, src, dst, { verifyChecksum: false }).options.timestamp;
-  return ts === undefined ? -1 : ts.tsval;
+  return thl === 32 && b[o] === 1 && b[o + 1] === 1 && b[o + 2] === 8 && b[o + 3] === 10;
+}
+
+/** TSval of a segment timestampOnly accepts, or -1. */
+function readTsval(b: Uint8Array, tcp: number, thl: number): number {
+  return thl === TCP_HEADER_LEN ? -1 : read32(b, tcp + TCP_HEADER_LEN + 4);
 }

@@ -2,7 +2,8 @@
  * tshark as an independent judge of the TCP model's frames: a lossy transfer
  * with teardown, written as pcapng, dissects with no malformed frame and no
  * bad checksum (TCP checksum check turned on), tshark's own TCP analysis
- * finds the retransmissions, and it reads the SYN options as Linux's.
+ * finds the retransmissions, and it reads the SYN options as Linux's; the
+ * SACK blocks of that transfer's ACKs read in tshark as podwire wrote them.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PcapngWriter } from '../../../models/capture/index.js';
 import { checkCaptureWithTshark, TSHARK_CHECKSUM_PREFS, tsharkFields, tsharkPath } from '../../helpers/tshark.js';
 import { ip, SECOND } from '../helpers.js';
+import { tcpFrames } from './tcp-helpers.js';
 import { pair } from './topo.js';
 
 const tshark = tsharkPath();
@@ -49,5 +51,18 @@ describe.skipIf(!tshark)('TCP frames in tshark', () => {
     expect(rows[0]![2]).toBe('2,4,8,1,3');
     const retrans = await tsharkFields(path, ['frame.number'], { filter: 'tcp.analysis.retransmission || tcp.analysis.fast_retransmission' });
     expect(retrans.length).toBeGreaterThan(0);
+
+    // SACK blocks (kind 5) on the ACKs a receives: tshark's edges (absolute) equal podwire's, block for block.
+    const ours = tcpFrames(net.tap, 'a/eth0')
+      .filter((f) => f.options.sack !== undefined)
+      .map((f) => [f.options.sack!.map((b) => b.left).join(','), f.options.sack!.map((b) => b.right).join(',')]);
+    expect(ours.length).toBeGreaterThan(0);
+    const theirs = await tsharkFields(path, ['tcp.options.sack_le', 'tcp.options.sack_re'], {
+      filter: 'tcp.options.sack',
+      args: ['-o', 'tcp.relative_sequence_numbers:FALSE'],
+    });
+    expect(theirs).toEqual(ours);
+    const kinds = await tsharkFields(path, ['tcp.option_kind'], { filter: 'tcp.options.sack' });
+    expect(kinds.every((r) => /^1,1,8,1,1,5$/.test(r[0]!))).toBe(true); // NOP NOP TS NOP NOP SACK
   });
 });
