@@ -22,12 +22,22 @@
  * cwnd with PRR and probes a lost tail with TLP; podwire models RFC 6675
  * instead. Without SACK agreed, recovery is NewReno (RFC 6582).
  *
+ * The persist timer (tcp_probe_timer, tcp_send_probe0, tcp_write_wakeup,
+ * tcp_ack_probe): when data waits behind a window too small for the next
+ * segment and nothing is in flight, the sender probes after max(RTO, 200 ms),
+ * then at doubling intervals up to 120 s (persist.ts): with a window-sized
+ * piece of new data when the window admits some bytes, else with an ACK of
+ * seq snd_una - 1 and no data, which the receiver answers (tcp_sequence ->
+ * tcp_send_dupack, rate-limited by tcp_invalid_ratelimit). Applications read
+ * everything at once, so the window closes only while out-of-order data fills
+ * the buffer; when the read's window update is lost, a probe recovers.
+ * tcp_retries2 unanswered probes in a row end the connection (ETIMEDOUT).
+ *
  * Not modelled: PRR, RACK/TLP, SACK reneging detection (a timeout forgets
  * the scoreboard, RFC 6675 5.1), RTT samples from SACKed segments, undo of
- * spurious retransmissions from D-SACK (tcp_try_undo_dsack), the persist
- * timer and window probes (applications read everything at once,
- * so the receive window closes only while out-of-order data fills the buffer,
- * and the ACK that fills the hole, then the read's window update, reopen it),
+ * spurious retransmissions from D-SACK (tcp_try_undo_dsack), the orphan and
+ * TCP_USER_TIMEOUT limits of the probe timer, retransmission timeouts into a
+ * window the peer shrank (tcp_retransmit_timer's !snd_wnd case),
  * keepalive, urgent data, FIN_WAIT2 timeout of orphans, TCP small queues
  * (a bulk sender may fill its own qdisc). The receive window is Linux's
  * (receive-window.ts).
@@ -41,6 +51,7 @@ import { DUP_THRESH, SackScoreboard } from './sack.js';
 import { RtoEstimator } from './rto.js';
 import { TcpState, tcpStateName, tcpStateSsName } from './states.js';
 import { LazyTimer } from './timer.js';
+import { probe0BaseNs, probe0WhenNs } from './persist.js';
 import { ReceiveWindow, skbTruesize } from './receive-window.js';
 import type { TcpParams } from './params.js';
 import type { TcpLayer } from './tcp-layer.js';
@@ -90,6 +101,7 @@ export interface ConnectionStats {
 const K_RETRANSMIT = 0;
 const K_DELACK = 1;
 const K_TIMEWAIT = 2;
+const K_PROBE0 = 3;
 
 /** One received out-of-order range [start, end) of stream offsets, and the skb truesize it holds. */
 interface OooRange {
@@ -147,6 +159,8 @@ export class Connection implements EventHandler {
   private rescued = false;
   /** Retransmissions since the last forward progress (SYN retries, retries2). */
   private retries = 0;
+  /** Window probes sent and not answered by an ACK (icsk_probes_out). */
+  private probesOut = 0;
   /** RTT timing: the offset whose ACK ends the measurement, or -1 (one timed segment at a time). */
   private rttOff = -1;
   private rttStart = 0;
@@ -189,6 +203,10 @@ export class Connection implements EventHandler {
   private readonly rtxTimer: LazyTimer;
   private readonly delackTimer: LazyTimer;
   private readonly twTimer: LazyTimer;
+  /** The persist timer (ICSK_TIME_PROBE0): pending only while nothing is in flight. */
+  private readonly probeTimer: LazyTimer;
+  /** When we last answered an out-of-window pure segment (tp->last_oow_ack_time), or -Infinity. */
+  private lastOowAckAt = -Infinity;
   private finished = false;
 
   constructor(
@@ -214,6 +232,7 @@ export class Connection implements EventHandler {
     this.rtxTimer = new LazyTimer(c, this, K_RETRANSMIT);
     this.delackTimer = new LazyTimer(c, this, K_DELACK);
     this.twTimer = new LazyTimer(c, this, K_TIMEWAIT);
+    this.probeTimer = new LazyTimer(c, this, K_PROBE0);
     this.advMss = layer.advMssTo(remoteAddr);
     this.mss = this.advMss;
     this.rcvMss = this.advMss;
@@ -422,6 +441,16 @@ export class Connection implements EventHandler {
       }
       return;
     }
+    // tcp_sequence: a segment without data or FIN ending before rcv_wup is old, as a zero-window
+    // probe (seq snd_una - 1) is: tcp_send_dupack answers it (so the prober learns the window),
+    // at most once per tcp_invalid_ratelimit (tcp_oow_rate_limited), and it is dropped unprocessed.
+    if (segEnd === seqOff && seqOff < this.rcvWup) {
+      if (!(this.now - this.lastOowAckAt < this.p.invalidRatelimitNs)) {
+        this.lastOowAckAt = this.now;
+        this.sendAck();
+      }
+      return;
+    }
     // RFC 9293 3.10.7.4 first check: unacceptable segment -> ACK, drop.
     // (Segments wholly below rcvNxt are re-ACKed by receiveData.)
     if (segEnd > seqOff && seqOff >= this.rcvWindowEnd) {
@@ -502,6 +531,9 @@ export class Connection implements EventHandler {
   private processAck(ackOff: number, window: number, seqOff: number, dataLen: number, fin: boolean, sack: readonly SackBlock[] | undefined): void {
     const wnd = window * 2 ** this.sndWscale;
     const wndChanged = wnd !== this.sndWnd;
+    const priorPackets = this.sndMax > this.sndUna;
+    // tcp_ack: any ACK that is not old answers the window probes sent so far.
+    if (ackOff >= this.sndUna) this.probesOut = 0;
     // RFC 9293 3.10.7.4: update the window from newer segments only (SND.WL1 / SND.WL2).
     if (this.sndWl1 < seqOff || (this.sndWl1 === seqOff && this.sndWl2 <= ackOff)) {
       this.sndWnd = wnd;
@@ -568,7 +600,24 @@ export class Connection implements EventHandler {
         this.fastRetransmit();
       }
     }
+    if (!priorPackets) this.ackProbe();
     this.output();
+  }
+
+  /**
+   * tcp_ack_probe: an ACK while nothing was in flight. If the window now
+   * admits the next segment, the probe timer stops (output() sends it);
+   * else the probe timer restarts with the current backoff.
+   */
+  private ackProbe(): void {
+    if (this.sndNxt >= this.writeEnd) return; // no send head
+    const len = Math.min(this.mss, this.writeEnd - this.sndNxt);
+    if (this.sndNxt + len <= this.sndUna + this.sndWnd) {
+      this.rto.backoff = 0;
+      this.probeTimer.cancel();
+    } else {
+      this.probeTimer.arm(probe0WhenNs(this.rto.rtoNs, this.rto.backoff, this.p));
+    }
   }
 
   private fastRetransmit(): void {
@@ -932,10 +981,17 @@ export class Connection implements EventHandler {
   output(): void {
     const s = this.state;
     if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT && s !== TcpState.FIN_WAIT1 && s !== TcpState.CLOSING && s !== TcpState.LAST_ACK) return;
-    if (this.inRecovery && this.sackOk) {
-      this.sackRecoveryOutput();
-      return;
+    if (this.inRecovery && this.sackOk) this.sackRecoveryOutput();
+    else this.writeXmit();
+    // tcp_push_pending_frames -> tcp_check_probe_timer: data waits and nothing is in flight, so
+    // no ACK will come to open the window unasked; probe for it.
+    if (this.sndMax === this.sndUna && this.sndNxt < this.writeEnd && !this.rtxTimer.armed && !this.probeTimer.armed) {
+      this.probeTimer.arm(probe0BaseNs(this.rto.rtoNs, this.p));
     }
+  }
+
+  /** tcp_write_xmit outside SACK recovery. */
+  private writeXmit(): void {
     const mss = this.mss;
     const sb = this.sackOk && !this.sb.empty ? this.sb : null;
     for (;;) {
@@ -971,10 +1027,10 @@ export class Connection implements EventHandler {
   }
 
   /** Sends [off, off + len) of the stream, with FIN when it ends where our FIN goes; advances sndNxt. */
-  private transmitData(off: number, len: number): void {
+  private transmitData(off: number, len: number, push = false): void {
     let flags = TCP_ACK;
     const end = off + len;
-    if (end === this.writeEnd) flags |= TCP_PSH;
+    if (end === this.writeEnd || push) flags |= TCP_PSH;
     const withFin = this.finOff >= 0 && end === this.finOff;
     if (withFin) flags |= TCP_FIN;
     this.transmit(off, flags, len);
@@ -1002,6 +1058,7 @@ export class Connection implements EventHandler {
     }
     if (end > this.sndNxt) this.sndNxt = end;
     if (!this.rtxTimer.armed) this.rtxTimer.arm(this.rto.timeoutNs);
+    this.probeTimer.cancel(); // one of ICSK_TIME_RETRANS and ICSK_TIME_PROBE0 is pending
   }
 
   /** Writes one segment at stream offset `off` carrying `len` payload bytes. */
@@ -1065,7 +1122,58 @@ export class Connection implements EventHandler {
       case K_TIMEWAIT:
         if (this.twTimer.expired() && this.state === TcpState.TIME_WAIT) this.destroy(false);
         break;
+      case K_PROBE0:
+        if (this.probeTimer.expired()) this.probeTimeout();
+        break;
     }
+  }
+
+  /**
+   * tcp_probe_timer: while data waits behind the peer's window and nothing is
+   * in flight, probe; give up with ETIMEDOUT after tcp_retries2 probes in a row
+   * went unanswered (RFC 1122 4.2.2.17: a peer that answers keeps the
+   * connection open indefinitely; the rules for orphans and TCP_USER_TIMEOUT are not modelled).
+   */
+  private probeTimeout(): void {
+    if (this.finished || this.state === TcpState.TIME_WAIT) return;
+    if (this.sndMax > this.sndUna || this.sndNxt >= this.writeEnd) {
+      this.probesOut = 0;
+      return;
+    }
+    if (this.probesOut >= this.p.retries2) {
+      this.fail('ETIMEDOUT');
+      return;
+    }
+    this.sendProbe0();
+  }
+
+  /** tcp_send_probe0: one probe (tcp_write_wakeup), then the next at a doubled interval. */
+  private sendProbe0(): void {
+    this.writeWakeup();
+    if (this.sndMax > this.sndUna || this.sndNxt >= this.writeEnd) {
+      // The probe carried data: the retransmission timer now watches it.
+      this.probesOut = 0;
+      this.rto.backoff = 0;
+      return;
+    }
+    this.probesOut++;
+    if (this.rto.backoff < this.p.retries2) this.rto.backoff++;
+    this.probeTimer.arm(probe0WhenNs(this.rto.rtoNs, this.rto.backoff, this.p));
+  }
+
+  /**
+   * tcp_write_wakeup: when the window admits part of the next segment, send
+   * that part (with PSH) as new data; else a zero-window probe, an ACK with
+   * seq snd_una - 1 and no data (tcp_xmit_probe_skb), which the peer must answer.
+   */
+  private writeWakeup(): void {
+    const wndEnd = this.sndUna + this.sndWnd;
+    if (this.sndNxt < wndEnd) {
+      const len = Math.min(wndEnd - this.sndNxt, this.mss, this.writeEnd - this.sndNxt);
+      this.transmitData(this.sndNxt, len, true);
+      return;
+    }
+    this.transmit(this.sndUna - 1, TCP_ACK, 0);
   }
 
   /** tcp_retransmit_timer (and tcp_write_timeout for the retry limits). */
@@ -1115,6 +1223,7 @@ export class Connection implements EventHandler {
     this.setState(TcpState.TIME_WAIT);
     this.rtxTimer.cancel();
     this.delackTimer.cancel();
+    this.probeTimer.cancel();
     this.twTimer.arm(this.p.timewaitNs);
     if (notify) this.handlers.onClosed?.(this);
   }
@@ -1143,6 +1252,7 @@ export class Connection implements EventHandler {
     this.rtxTimer.cancel();
     this.delackTimer.cancel();
     this.twTimer.cancel();
+    this.probeTimer.cancel();
     this.layer.remove(this);
     if (notify && !wasTimeWait) this.handlers.onClosed?.(this);
   }

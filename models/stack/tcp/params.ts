@@ -15,8 +15,13 @@ export interface TcpParams {
   synRetries: number;
   /** net.ipv4.tcp_synack_retries */
   synackRetries: number;
-  /** net.ipv4.tcp_retries2 (counted as retransmissions, not converted to a time as tcp_retransmit_timer does). */
+  /**
+   * net.ipv4.tcp_retries2 (counted as retransmissions, not converted to a time as tcp_retransmit_timer does);
+   * also the number of unanswered window probes after which tcp_probe_timer gives up.
+   */
   retries2: number;
+  /** net.ipv4.tcp_invalid_ratelimit: the least time between ACKs answering out-of-window pure segments (tcp_oow_rate_limited). */
+  invalidRatelimitNs: number;
   /** TCP_DELACK_MIN / TCP_ATO_MIN: the delayed-ACK timeout. */
   delackNs: number;
   /** TCP_MAX_QUICKACKS: segments ACKed at once when quick-ack mode starts. */
@@ -54,6 +59,7 @@ export const DEFAULT_TCP_PARAMS: TcpParams = {
   synRetries: 6,
   synackRetries: 5,
   retries2: 15,
+  invalidRatelimitNs: 500e6,
   delackNs: 40e6,
   maxQuickacks: 16,
   timewaitNs: 60e9,
