@@ -18,9 +18,34 @@
  * that SACKs new data; IsLost with DupThresh 3, pipe, NextSeg with the
  * rescue retransmission), cwnd halved at once (RFC 6675 4.2), still Reno;
  * outside recovery SACKed bytes do not count as in flight (Linux's
- * in_flight). Linux marks losses with RACK (default since 4.18), reduces
- * cwnd with PRR and probes a lost tail with TLP; podwire models RFC 6675
- * instead. Without SACK agreed, recovery is NewReno (RFC 6582).
+ * in_flight). Linux marks losses with RACK (default since 4.18) and reduces
+ * cwnd with PRR; podwire models RFC 6675 instead. Without SACK agreed,
+ * recovery is NewReno (RFC 6582).
+ *
+ * Limited transmit (RFC 3042) as Linux gets it: before recovery, a duplicate
+ * ACK without SACK counts one segment as SACKed (tcp_add_reno_sack, at most
+ * two here, DupThresh - 1), with SACK the block does; either way the segment
+ * leaves tcp_packets_in_flight and new data may go out, cwnd unchanged. As in
+ * Linux, an ACK that grows the window is no duplicate (FLAG_WIN_UPDATE), which
+ * costs NewReno many duplicate ACKs while out-of-order data grows the peer's
+ * window (podwire also discounts one that shrinks it).
+ *
+ * The tail loss probe (RFC 8985 7; tcp_schedule_loss_probe,
+ * tcp_send_loss_probe, tcp_process_tlp_ack; net.ipv4.tcp_early_retrans 3),
+ * only with SACK agreed, as Linux: in the Open state (nothing SACKed or
+ * duplicate-ACKed, not in recovery or after a timeout) each new send and each
+ * forward ACK schedule a probe at PTO = 2 SRTT + TCP_TIMEOUT_MIN (2 ms), or
+ * + rto_min when one segment is in flight (the peer's delayed ACK), 1 s
+ * without an RTT sample, and never later than the RTO. It sends one new
+ * segment if the peer's window admits it (cwnd and Nagle aside), else resends
+ * the last segment; one probe per flight (tlp_high_seq); the RTO restarts
+ * after it. An ACK beyond a retransmitted probe (not D-SACKed) means it
+ * repaired a loss: ssthresh and cwnd halve once (CWR). Of RACK, one step only:
+ * when the probe is SACKed above an unSACKed sndUna, what lies below is lost
+ * and SACK recovery starts at once (RACK would wait min_rtt / 4 for
+ * reordering). Lost retransmissions are still found only by the RTO (RACK
+ * finds them in Linux). packets_out is counted from byte offsets (full
+ * segments, plus a FIN sent alone), not per skb.
  *
  * The persist timer (tcp_probe_timer, tcp_send_probe0, tcp_write_wakeup,
  * tcp_ack_probe): when data waits behind a window too small for the next
@@ -33,7 +58,7 @@
  * the buffer; when the read's window update is lost, a probe recovers.
  * tcp_retries2 unanswered probes in a row end the connection (ETIMEDOUT).
  *
- * Not modelled: PRR, RACK/TLP, SACK reneging detection (a timeout forgets
+ * Not modelled: PRR, RACK (beyond the probe step above), SACK reneging detection (a timeout forgets
  * the scoreboard, RFC 6675 5.1), RTT samples from SACKed segments, undo of
  * spurious retransmissions from D-SACK (tcp_try_undo_dsack), the orphan and
  * TCP_USER_TIMEOUT limits of the probe timer, retransmission timeouts into a
@@ -82,6 +107,8 @@ export interface ConnectionStats {
   /** Retransmission timeouts that fired. */
   timeouts: number;
   fastRetransmits: number;
+  /** Tail loss probes sent (LINUX_MIB_TCPLOSSPROBES), new data or a retransmission. */
+  lossProbes: number;
   /** D-SACK blocks received (RFC 2883): the peer got a segment twice. */
   dsacksIn: number;
   /** Payload bytes handed to the network for the first time. */
@@ -102,6 +129,7 @@ const K_RETRANSMIT = 0;
 const K_DELACK = 1;
 const K_TIMEWAIT = 2;
 const K_PROBE0 = 3;
+const K_LOSS_PROBE = 4;
 
 /** One received out-of-order range [start, end) of stream offsets, and the skb truesize it holds. */
 interface OooRange {
@@ -118,7 +146,7 @@ export class Connection implements EventHandler {
   /** Keep stats.cwndLog. */
   recordCwnd = false;
   readonly stats: ConnectionStats = {
-    segsOut: 0, segsIn: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0, dsacksIn: 0, bytesSent: 0, bytesRetrans: 0,
+    segsOut: 0, segsIn: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0, lossProbes: 0, dsacksIn: 0, bytesSent: 0, bytesRetrans: 0,
     bytesAcked: 0, bytesReceived: 0, rttSamplesNs: [], cwndLog: [],
   };
 
@@ -149,6 +177,15 @@ export class Connection implements EventHandler {
   private cwndLimited = false;
   private dupAcks = 0;
   private inRecovery = false;
+  /** TCP_CA_Loss: after a retransmission timeout, until everything sent before it is ACKed (sndUna >= recover). */
+  private inLoss = false;
+  /** tlp_high_seq: sndNxt when the loss probe of this flight went out, or 0 when none is outstanding. */
+  private tlpHigh = 0;
+  /** Start of the loss probe's bytes (tlp_retrans tells a retransmitted probe from new data). */
+  private tlpStart = 0;
+  private tlpRetrans = false;
+  /** Our FIN went out in a segment of its own (a separate skb for packetsOut). */
+  private finAlone = false;
   /** NewReno `recover` (RFC 6675 RecoveryPoint): sndMax when the last recovery or timeout began. */
   private recover = 0;
   /** What the peer SACKed (used only when SACK was agreed). */
@@ -205,6 +242,11 @@ export class Connection implements EventHandler {
   private readonly twTimer: LazyTimer;
   /** The persist timer (ICSK_TIME_PROBE0): pending only while nothing is in flight. */
   private readonly probeTimer: LazyTimer;
+  /**
+   * The tail loss probe timer (ICSK_TIME_LOSS_PROBE). Linux keeps one timer for it and the RTO;
+   * here rtxTimer stays armed for the RTO behind it, and the probe, when due first, goes first.
+   */
+  private readonly tlpTimer: LazyTimer;
   /** When we last answered an out-of-window pure segment (tp->last_oow_ack_time), or -Infinity. */
   private lastOowAckAt = -Infinity;
   private finished = false;
@@ -233,6 +275,7 @@ export class Connection implements EventHandler {
     this.delackTimer = new LazyTimer(c, this, K_DELACK);
     this.twTimer = new LazyTimer(c, this, K_TIMEWAIT);
     this.probeTimer = new LazyTimer(c, this, K_PROBE0);
+    this.tlpTimer = new LazyTimer(c, this, K_LOSS_PROBE);
     this.advMss = layer.advMssTo(remoteAddr);
     this.mss = this.advMss;
     this.rcvMss = this.advMss;
@@ -541,6 +584,7 @@ export class Connection implements EventHandler {
       this.sndWl2 = ackOff;
     }
     const advanced = ackOff > this.sndUna;
+    const dsacksBefore = this.stats.dsacksIn;
     let newlySacked = 0;
     if (this.sackOk) {
       if (advanced) this.sb.advance(ackOff);
@@ -559,6 +603,7 @@ export class Connection implements EventHandler {
       this.rto.backoff = 0;
       this.rttSampleOn(ackOff);
       const ackedSegs = Math.ceil(ackedBytes / this.mss);
+      if (this.inLoss && ackOff >= this.recover) this.inLoss = false;
       if (this.inRecovery) {
         if (ackOff >= this.recover) {
           this.inRecovery = false;
@@ -576,17 +621,23 @@ export class Connection implements EventHandler {
         this.cc.onAck(ackedSegs, this.cwndLimited);
         if (this.cc.cwnd !== before) this.logCwnd();
       }
-      if (this.sndUna >= this.sndMax) this.rtxTimer.cancel();
-      else this.rtxTimer.arm(this.rto.timeoutNs); // RFC 6298 5.3
+      if (this.sndUna >= this.sndMax) {
+        this.rtxTimer.cancel();
+        this.tlpTimer.cancel();
+      } else this.rtxTimer.arm(this.rto.timeoutNs); // RFC 6298 5.3
       if (this.finOff >= 0 && ackOff > this.finOff) this.ourFinAcked();
       if (this.finished || this.state === TcpState.TIME_WAIT) return;
     }
+    if (this.tlpHigh > 0) this.processTlpAck(ackOff, advanced || dataLen > 0 || fin || wndChanged, newlySacked > 0, dsacksBefore);
     if (this.sackOk) {
       // RFC 6675 2: with SACK, a duplicate ACK is one that SACKs new data (a cumulative ACK may be one too);
-      // recovery starts at DupThresh of them, or when the first unACKed byte IsLost (5 step 4).
+      // recovery starts at DupThresh of them, or when the first unACKed byte IsLost (5 step 4), or
+      // (the one piece of RACK modelled, RFC 8985 7.4.2) when the loss probe was SACKed above a hole:
+      // it was sent after everything below it, so what is still missing there is lost.
       if (newlySacked > 0 && !this.inRecovery && this.sndMax > this.sndUna) {
         this.dupAcks++;
-        if ((this.dupAcks >= DUP_THRESH || this.sb.isLost(this.sndUna, this.mss)) && this.sndUna >= this.recover) this.sackRecoveryStart();
+        const probeSacked = this.tlpHigh > 0 && this.sb.skipSacked(this.tlpStart) > this.tlpStart && this.sb.skipSacked(this.sndUna) === this.sndUna;
+        if ((this.dupAcks >= DUP_THRESH || this.sb.isLost(this.sndUna, this.mss) || probeSacked) && this.sndUna >= this.recover) this.sackRecoveryStart();
       }
     } else if (
       !advanced && ackOff === this.sndUna && dataLen === 0 && !fin && !wndChanged && this.sndMax > this.sndUna
@@ -601,7 +652,100 @@ export class Connection implements EventHandler {
       }
     }
     if (!priorPackets) this.ackProbe();
+    // tcp_ack -> tcp_set_xmit_timer: an ACK that advanced restarts the RTO (done above) or schedules a probe.
+    if (advanced && this.sndMax > this.sndUna) this.scheduleLossProbe(true);
     this.output();
+  }
+
+  /**
+   * tcp_process_tlp_ack: the ACK reached the probe's sndNxt. A probe of new data
+   * needs nothing more; a retransmitted probe that the peer D-SACKed was not needed;
+   * an ACK beyond it means the probe repaired a loss, so cwnd is reduced once
+   * (CWR: ssthresh and cwnd halved). A plain duplicate ACK ends the episode too.
+   */
+  private processTlpAck(ackOff: number, notDup: boolean, dataSacked: boolean, dsacksBefore: number): void {
+    if (ackOff < this.tlpHigh) return;
+    if (!this.tlpRetrans || this.stats.dsacksIn > dsacksBefore) {
+      this.tlpHigh = 0;
+    } else if (ackOff > this.tlpHigh) {
+      this.tlpHigh = 0;
+      if (!this.inRecovery && !this.inLoss) {
+        this.cc.enterSackRecovery();
+        this.logCwnd();
+      }
+    } else if (!notDup && !dataSacked) {
+      this.tlpHigh = 0;
+    }
+  }
+
+  /**
+   * tcp_schedule_loss_probe: in the Open state (no SACKed or duplicate-ACKed data, not in
+   * recovery or loss), with SACK agreed and tcp_early_retrans 3 or 4, probe after
+   * PTO = 2 SRTT plus TCP_TIMEOUT_MIN, or plus rto_min (the peer's delayed ACK) when one
+   * segment is in flight; 1 s without an RTT sample; never later than the RTO would fire.
+   */
+  private scheduleLossProbe(advancingRto: boolean): void {
+    const er = this.p.earlyRetrans;
+    const open = !this.inRecovery && !this.inLoss && this.dupAcks === 0 && this.sb.empty;
+    if ((er !== 3 && er !== 4) || !this.sackOk || this.sndMax <= this.sndUna || !open) {
+      // On an ACK, tcp_rearm_rto replaces a pending probe; after a send, a pending one stays.
+      if (advancingRto) this.tlpTimer.cancel();
+      return;
+    }
+    let pto: number;
+    if (this.rto.hasSample) pto = 2 * this.rto.srttNs + (this.packetsOut() === 1 ? this.p.rtoMinNs : this.p.timeoutMinNs);
+    else pto = this.p.rtoInitNs;
+    // tcp_rto_delta_us: the RTO timer here restarts at each forward ACK, so its due time stands in for it.
+    const rtoDelta = advancingRto || !this.rtxTimer.armed ? this.rto.timeoutNs : this.rtxTimer.due - this.now;
+    if (rtoDelta > 0) pto = Math.min(pto, rtoDelta);
+    this.tlpTimer.arm(Math.floor(pto));
+  }
+
+  /**
+   * tcp_packets_out, from byte offsets: the full-sized segments of the data in
+   * flight, plus the FIN when it went out alone (a count of skbs in Linux; small
+   * segments sent one after another count as one here).
+   */
+  private packetsOut(): number {
+    const dataEnd = Math.min(this.sndMax, this.writeEnd);
+    const data = Math.max(0, dataEnd - Math.max(this.sndUna, 1));
+    const finOut = this.finOff >= 0 && this.sndMax > this.finOff && this.sndUna <= this.finOff;
+    return Math.ceil(data / this.mss) + (finOut && (this.finAlone || data === 0) ? 1 : 0);
+  }
+
+  /**
+   * tcp_send_loss_probe (RFC 8985 7.3): once per flight (tlp_high_seq), send one
+   * new segment if the peer's window admits it (Nagle and cwnd aside), else
+   * retransmit the last segment sent; then the RTO restarts.
+   */
+  private sendLossProbe(): void {
+    const s = this.state;
+    if (this.finished || this.sndMax <= this.sndUna || this.inRecovery || this.inLoss) return;
+    if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT && s !== TcpState.FIN_WAIT1 && s !== TcpState.CLOSING && s !== TcpState.LAST_ACK) return;
+    if (this.tlpHigh > 0) return; // one probe per flight; the RTO timer stays as it is
+    let off: number;
+    if (this.sndNxt < this.writeEnd && this.sndNxt === this.sndMax) {
+      off = this.sndNxt;
+      const len = Math.min(this.mss, this.writeEnd - off);
+      if (off + len > this.sndUna + this.sndWnd) return;
+      this.transmitData(off, len);
+      this.tlpRetrans = false;
+    } else if (this.finOff >= 0 && this.sndNxt === this.finOff && this.sndMax === this.finOff) {
+      off = this.finOff;
+      this.transmit(off, TCP_FIN | TCP_ACK, 0);
+      this.finAlone = true;
+      this.advance(off, 1);
+      this.tlpRetrans = false;
+    } else {
+      const dataEnd = Math.min(this.writeEnd, this.sndMax);
+      off = this.finAlone && this.sndMax === this.finOff + 1 ? this.finOff : Math.max(this.sndUna, dataEnd - this.mss);
+      if (this.retransmitAt(off, this.sndMax - off) === 0) return;
+      this.tlpRetrans = true;
+    }
+    this.stats.lossProbes++;
+    this.tlpStart = off;
+    this.tlpHigh = this.sndNxt;
+    this.rtxTimer.arm(this.rto.timeoutNs);
   }
 
   /**
@@ -622,6 +766,7 @@ export class Connection implements EventHandler {
 
   private fastRetransmit(): void {
     this.stats.fastRetransmits++;
+    this.tlpTimer.cancel();
     this.inRecovery = true;
     this.recover = this.sndMax;
     this.cc.enterRecovery();
@@ -659,6 +804,7 @@ export class Connection implements EventHandler {
   /** RFC 6675 5 step 4: halve, then retransmit the first unACKed segment; output() does the rest. */
   private sackRecoveryStart(): void {
     this.stats.fastRetransmits++;
+    this.tlpTimer.cancel();
     this.inRecovery = true;
     this.recover = this.sndMax;
     this.cc.enterSackRecovery();
@@ -674,7 +820,7 @@ export class Connection implements EventHandler {
    * RFC 6675 5 step 4.4 and (C): while cwnd - pipe >= 1 SMSS, send what
    * NextSeg() picks: (1) a lost hole, (2) new data, (3) a hole not yet lost,
    * (4) once per recovery, the last segment (the rescue retransmission,
-   * which recovers a lost tail without waiting for the RTO; Linux sends a TLP probe instead).
+   * which recovers a lost tail without waiting for the RTO; Linux has no probe in recovery and marks the tail lost with RACK).
    */
   private sackRecoveryOutput(): void {
     const mss = this.mss;
@@ -698,6 +844,7 @@ export class Connection implements EventHandler {
         }
       } else if (this.finOff >= 0 && this.sndNxt === this.finOff) {
         this.transmit(this.finOff, TCP_FIN | TCP_ACK, 0);
+        if (this.finOff >= this.sndMax) this.finAlone = true;
         this.advance(this.finOff, 1);
         continue;
       }
@@ -982,7 +1129,12 @@ export class Connection implements EventHandler {
     const s = this.state;
     if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT && s !== TcpState.FIN_WAIT1 && s !== TcpState.CLOSING && s !== TcpState.LAST_ACK) return;
     if (this.inRecovery && this.sackOk) this.sackRecoveryOutput();
-    else this.writeXmit();
+    else {
+      const before = this.sndMax;
+      this.writeXmit();
+      // tcp_write_xmit: new segments went out; probe for their loss if they are the tail.
+      if (this.sndMax > before) this.scheduleLossProbe(false);
+    }
     // tcp_push_pending_frames -> tcp_check_probe_timer: data waits and nothing is in flight, so
     // no ACK will come to open the window unasked; probe for it.
     if (this.sndMax === this.sndUna && this.sndNxt < this.writeEnd && !this.rtxTimer.armed && !this.probeTimer.armed) {
@@ -998,7 +1150,13 @@ export class Connection implements EventHandler {
       // After a timeout, resending from sndUna skips what the peer SACKed since; SACKed bytes
       // are not in flight (Linux's in_flight = packets_out - sacked_out - lost_out + retrans_out).
       if (sb !== null && this.sndNxt < this.sndMax) this.sndNxt = sb.skipSacked(this.sndNxt);
-      const inflight = this.sndNxt - this.sndUna - (sb === null ? 0 : sb.sackedBelow(this.sndNxt));
+      let inflight = this.sndNxt - this.sndUna - (sb === null ? 0 : sb.sackedBelow(this.sndNxt));
+      // Limited transmit (RFC 3042) as Linux gets it: without SACK, each duplicate ACK
+      // before recovery counts one segment as SACKed (tcp_add_reno_sack, at most
+      // packets_out - 1), so it leaves tcp_packets_in_flight and new data may go out, cwnd unchanged.
+      if (!this.sackOk && this.dupAcks > 0 && !this.inRecovery && !this.inLoss) {
+        inflight -= Math.min(Math.min(this.dupAcks, DUP_THRESH - 1) * mss, Math.max(0, inflight - mss));
+      }
       const cwndBytes = this.cc.cwnd * mss;
       const limit = Math.min(cwndBytes, this.sndWnd);
       if (this.sndNxt < this.writeEnd) {
@@ -1019,6 +1177,7 @@ export class Connection implements EventHandler {
       }
       if (this.finOff >= 0 && this.sndNxt === this.finOff) {
         this.transmit(this.finOff, TCP_FIN | TCP_ACK, 0);
+        if (this.finOff >= this.sndMax) this.finAlone = true;
         this.advance(this.finOff, 1);
       }
       this.cwndLimited = false;
@@ -1125,6 +1284,9 @@ export class Connection implements EventHandler {
       case K_PROBE0:
         if (this.probeTimer.expired()) this.probeTimeout();
         break;
+      case K_LOSS_PROBE:
+        if (this.tlpTimer.expired()) this.sendLossProbe();
+        break;
     }
   }
 
@@ -1204,6 +1366,9 @@ export class Connection implements EventHandler {
     this.cc.onRto();
     this.logCwnd();
     this.inRecovery = false;
+    this.inLoss = true;
+    this.tlpHigh = 0;
+    this.tlpTimer.cancel();
     this.dupAcks = 0;
     this.recover = this.sndMax;
     // RFC 2018 8 / RFC 6675 5.1: the receiver may renege, so a timeout forgets what was SACKed.
@@ -1222,6 +1387,7 @@ export class Connection implements EventHandler {
   private enterTimeWait(notify = true): void {
     this.setState(TcpState.TIME_WAIT);
     this.rtxTimer.cancel();
+    this.tlpTimer.cancel();
     this.delackTimer.cancel();
     this.probeTimer.cancel();
     this.twTimer.arm(this.p.timewaitNs);
@@ -1253,6 +1419,7 @@ export class Connection implements EventHandler {
     this.delackTimer.cancel();
     this.twTimer.cancel();
     this.probeTimer.cancel();
+    this.tlpTimer.cancel();
     this.layer.remove(this);
     if (notify && !wasTimeWait) this.handlers.onClosed?.(this);
   }

@@ -46,6 +46,13 @@ export interface TcpParams {
   sack: boolean;
   /** net.ipv4.tcp_dsack: report duplicate segments with a D-SACK block (RFC 2883) when SACK is on. */
   dsack: boolean;
+  /**
+   * net.ipv4.tcp_early_retrans: 3 (the default) or 4 enable the tail loss probe (RFC 8985 7,
+   * tcp_schedule_loss_probe), which Linux sends only on connections that agreed SACK; 0 turns it off.
+   */
+  earlyRetrans: number;
+  /** TCP_TIMEOUT_MIN (2 jiffies, 2 ms at HZ 1000): the loss probe's allowance when more than one segment is in flight. */
+  timeoutMinNs: number;
   /** net.ipv4.ip_local_port_range */
   ephemeralLow: number;
   ephemeralHigh: number;
@@ -70,6 +77,8 @@ export const DEFAULT_TCP_PARAMS: TcpParams = {
   timestamps: true,
   sack: true,
   dsack: true,
+  earlyRetrans: 3,
+  timeoutMinNs: 2e6,
   ephemeralLow: 32768,
   ephemeralHigh: 60999,
 };

@@ -9,33 +9,13 @@
  * - without SACK agreed, no SACK option is ever sent.
  */
 import { describe, expect, it } from 'vitest';
-import type { NetDevice } from '../../../models/devices/net-device.js';
 import type { Packet } from '../../../models/packet.js';
 import type { Connection } from '../../../models/stack/tcp/connection.js';
 import type { TcpParams } from '../../../models/stack/tcp/params.js';
 import { ip, MS, SECOND } from '../helpers.js';
+import { dropFirstSends } from './drop-first-sends.js';
 import { decodeTcp, tcpFrames, type TcpFrame } from './tcp-helpers.js';
 import { pair } from './topo.js';
-
-/** Drops the first transmission of the data segments starting at the given stream offsets. */
-function dropFirstSends(dev: NetDevice, conn: () => Connection | null, offsets: number[]): number[] {
-  const pending = new Set(offsets);
-  const dropped: number[] = [];
-  const xmit = dev.xmit.bind(dev);
-  dev.xmit = (pkt: Packet): void => {
-    const c = conn();
-    const f = decodeTcp({ t: 0, dev: '', dir: 'out', bytes: pkt.bytes() });
-    if (c !== null && f !== null && f.payload.length > 0) {
-      const off = (f.seq - c.iss) >>> 0;
-      if (pending.delete(off)) {
-        dropped.push(off);
-        return;
-      }
-    }
-    xmit(pkt);
-  };
-  return dropped;
-}
 
 interface Transfer {
   net: ReturnType<typeof pair>['net'];
@@ -56,7 +36,7 @@ function transfer(total: number, dropOffsets: number[], opts: Parameters<typeof 
       return { onData: (conn) => { if (conn.bytesReceived === total) doneAt = net.sim.now; } };
     },
   });
-  dropFirstSends(na, () => client, dropOffsets);
+  dropFirstSends(na, () => client, dropOffsets, () => net.sim.now);
   net.at(0, () => {
     client = ta.connect(ip('10.0.0.2'), 5001, { onConnected: (c) => { c.send(total); } });
   });
