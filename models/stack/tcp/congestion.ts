@@ -13,8 +13,32 @@
  * - with SACK, recovery follows RFC 6675 4.2: cwnd = ssthresh at once, no
  *   inflation or deflation (the pipe estimate does that job), ssthresh after.
  */
-export class Reno {
+export interface CongestionControl {
+  /** snd_cwnd, in segments. */
   cwnd: number;
+  ssthresh: number;
+  readonly inSlowStart: boolean;
+  /** The connection should time each ACK (CUBIC's HyStart and delay_min); Reno needs no samples. */
+  readonly wantsAckRtt: boolean;
+  /** The connection is established (tcp_init_congestion_control). */
+  start?(nowNs: number, sndNxt: number): void;
+  /** An ACK advanced snd_una, with its RTT sample if any (pkts_acked); before onAck. */
+  onAckRtt?(rttNs: number | undefined, nowNs: number, sndUna: number, sndNxt: number): void;
+  /** New data ACKed outside recovery (cong_avoid). */
+  onAck(ackedSegs: number, cwndLimited: boolean, nowNs: number): void;
+  enterRecovery(): void;
+  enterSackRecovery(): void;
+  inflate(): void;
+  partialAck(ackedSegs: number): void;
+  exitRecovery(): void;
+  onRto(nowNs: number, sndNxt: number): void;
+  /** Data goes out with nothing in flight (CA_EVENT_TX_START); lastSendNs is when data last went out. */
+  onTxStart?(nowNs: number, lastSendNs: number): void;
+}
+
+export class Reno implements CongestionControl {
+  cwnd: number;
+  readonly wantsAckRtt = false;
   /** TCP_INFINITE_SSTHRESH */
   ssthresh = 0x7fffffff;
   /** snd_cwnd_cnt */

@@ -16,7 +16,9 @@
  * and a duplicate segment once in a D-SACK block; the sender keeps a
  * scoreboard (sack.ts) and recovers with RFC 6675 (a duplicate ACK is one
  * that SACKs new data; IsLost with DupThresh 3, pipe, NextSeg with the
- * rescue retransmission), cwnd halved at once (RFC 6675 4.2), still Reno;
+ * rescue retransmission), cwnd reduced at once (RFC 6675 4.2) to the
+ * ssthresh of the congestion control (TcpParams.congestionControl: CUBIC with
+ * HyStart by default as on Linux, cubic.ts, which times every ACK; or Reno, congestion.ts);
  * outside recovery SACKed bytes do not count as in flight (Linux's
  * in_flight). Linux marks losses with RACK (default since 4.18) and reduces
  * cwnd with PRR; podwire models RFC 6675 instead. Without SACK agreed,
@@ -71,7 +73,8 @@ import type { EventHandler } from '../../../engine/simulation.js';
 import { formatIpv4 } from '../../wire/addr.js';
 import { jhash2 } from '../../netfilter/conntrack/jhash.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_MAX_SACK_BLOCKS, type SackBlock, type TcpOptions } from '../../wire/tcp.js';
-import { Reno } from './congestion.js';
+import { Reno, type CongestionControl } from './congestion.js';
+import { Cubic } from './cubic.js';
 import { DUP_THRESH, SackScoreboard } from './sack.js';
 import { RtoEstimator } from './rto.js';
 import { TcpState, tcpStateName, tcpStateSsName } from './states.js';
@@ -202,7 +205,17 @@ export class Connection implements EventHandler {
   private rttOff = -1;
   private rttStart = 0;
   readonly rto: RtoEstimator;
-  readonly cc: Reno;
+  readonly cc: CongestionControl;
+  /**
+   * Send times of new data for per-ACK RTT samples (ca_rtt_us: the newest segment a cumulative ACK
+   * covers, none when it covers a retransmission); kept only when cc.wantsAckRtt. Entries from xmitHead on.
+   */
+  private readonly xmitEnd: number[] = [];
+  private readonly xmitAt: number[] = [];
+  private readonly xmitRtx: boolean[] = [];
+  private xmitHead = 0;
+  /** tcp_sock.lsndtime: when data last went out (CA_EVENT_TX_START after idle), or -1. */
+  private lastDataSentAt = -1;
 
   // ---- receive side (offsets from irs)
   irs = 0;
@@ -269,7 +282,8 @@ export class Connection implements EventHandler {
     this.iss = (jhash2([localAddr, remoteAddr, (localPort << 16) | remotePort], layer.secret) + Math.floor(layer.ns.component.now / 64)) >>> 0;
     this.tsOffset = jhash2([localAddr, remoteAddr], layer.secret ^ 0x5bd1e995);
     this.rto = new RtoEstimator(p);
-    this.cc = new Reno(p.initCwnd);
+    this.cc = p.congestionControl === 'cubic' ? new Cubic(p.initCwnd) : new Reno(p.initCwnd);
+    this.cc.start?.(layer.ns.component.now, 0);
     const c = layer.ns.component;
     this.rtxTimer = new LazyTimer(c, this, K_RETRANSMIT);
     this.delackTimer = new LazyTimer(c, this, K_DELACK);
@@ -561,6 +575,42 @@ export class Connection implements EventHandler {
     if (!this.finished) this.output();
   }
 
+  /**
+   * tcp_clean_rtx_queue's ca_rtt_us: now minus the send time of the newest segment the ACK
+   * covers in full, undefined when it covers none or a retransmitted one (FLAG_RETRANS_DATA_ACKED).
+   */
+  private ackRttSample(ackOff: number): number | undefined {
+    let i = this.xmitHead;
+    let retrans = false;
+    let sentAt = -1;
+    while (i < this.xmitEnd.length && this.xmitEnd[i]! <= ackOff) {
+      if (this.xmitRtx[i]) retrans = true;
+      sentAt = this.xmitAt[i]!;
+      i++;
+    }
+    this.xmitHead = i;
+    if (i > 1024 && i * 2 > this.xmitEnd.length) {
+      this.xmitEnd.splice(0, i);
+      this.xmitAt.splice(0, i);
+      this.xmitRtx.splice(0, i);
+      this.xmitHead = 0;
+    }
+    return sentAt < 0 || retrans ? undefined : this.now - sentAt;
+  }
+
+  /** Marks the recorded sends that [off, end) retransmits (TCPCB_RETRANS). */
+  private markRetransmitted(off: number, end: number): void {
+    let lo = this.xmitHead;
+    let hi = this.xmitEnd.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.xmitEnd[mid]! <= off) lo = mid + 1;
+      else hi = mid;
+    }
+    // Entry lo is the first ending after off; each entry starts where the previous one ended.
+    for (let i = lo; i < this.xmitEnd.length && (i === this.xmitHead || this.xmitEnd[i - 1]! < end); i++) this.xmitRtx[i] = true;
+  }
+
   private rttSampleOn(ackOff: number): void {
     if (this.rttOff >= 0 && ackOff >= this.rttOff) {
       const r = this.now - this.rttStart;
@@ -602,6 +652,7 @@ export class Connection implements EventHandler {
       this.retries = 0;
       this.rto.backoff = 0;
       this.rttSampleOn(ackOff);
+      if (this.cc.wantsAckRtt) this.cc.onAckRtt?.(this.ackRttSample(ackOff), this.now, this.sndUna, this.sndMax);
       const ackedSegs = Math.ceil(ackedBytes / this.mss);
       if (this.inLoss && ackOff >= this.recover) this.inLoss = false;
       if (this.inRecovery) {
@@ -618,7 +669,7 @@ export class Connection implements EventHandler {
         this.logCwnd();
       } else if (flightBefore > 0) {
         const before = this.cc.cwnd;
-        this.cc.onAck(ackedSegs, this.cwndLimited);
+        this.cc.onAck(ackedSegs, this.cwndLimited, this.now);
         if (this.cc.cwnd !== before) this.logCwnd();
       }
       if (this.sndUna >= this.sndMax) {
@@ -1192,6 +1243,9 @@ export class Connection implements EventHandler {
     if (end === this.writeEnd || push) flags |= TCP_PSH;
     const withFin = this.finOff >= 0 && end === this.finOff;
     if (withFin) flags |= TCP_FIN;
+    // tcp_event_data_sent: data leaving with nothing in flight (SACKed data aside) restarts after idle.
+    if (this.cc.onTxStart !== undefined && this.sndMax <= this.sndUna && this.lastDataSentAt >= 0) this.cc.onTxStart(this.now, this.lastDataSentAt);
+    this.lastDataSentAt = this.now;
     this.transmit(off, flags, len);
     if (len < this.mss) this.sndSml = end;
     this.advance(off, len + (withFin ? 1 : 0));
@@ -1206,11 +1260,17 @@ export class Connection implements EventHandler {
       const dataAgain = Math.min(end, this.sndMax, this.writeEnd) - off;
       if (dataAgain > 0) this.stats.bytesRetrans += dataAgain;
       if (again > 0) this.rttOff = -1; // Karn's algorithm
+      if (again > 0 && this.cc.wantsAckRtt) this.markRetransmitted(off, off + again);
     } else if (this.rttOff < 0) {
       this.rttOff = end;
       this.rttStart = this.now;
     }
     if (end > this.sndMax) {
+      if (this.cc.wantsAckRtt) {
+        this.xmitEnd.push(end);
+        this.xmitAt.push(this.now);
+        this.xmitRtx.push(false);
+      }
       const newData = Math.min(end, this.writeEnd) - Math.max(off, this.sndMax);
       if (newData > 0) this.stats.bytesSent += newData;
       this.sndMax = end;
@@ -1363,7 +1423,7 @@ export class Connection implements EventHandler {
     }
     this.retries++;
     // RFC 5681 3.1 / tcp_enter_loss: collapse cwnd, go back to sndUna, back the timer off.
-    this.cc.onRto();
+    this.cc.onRto(this.now, this.sndMax);
     this.logCwnd();
     this.inRecovery = false;
     this.inLoss = true;

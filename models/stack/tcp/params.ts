@@ -53,6 +53,11 @@ export interface TcpParams {
   earlyRetrans: number;
   /** TCP_TIMEOUT_MIN (2 jiffies, 2 ms at HZ 1000): the loss probe's allowance when more than one segment is in flight. */
   timeoutMinNs: number;
+  /**
+   * net.ipv4.tcp_congestion_control: 'cubic' with HyStart (cubic.ts, Linux's default) or
+   * 'reno' (congestion.ts).
+   */
+  congestionControl: 'reno' | 'cubic';
   /** net.ipv4.ip_local_port_range */
   ephemeralLow: number;
   ephemeralHigh: number;
@@ -79,6 +84,7 @@ export const DEFAULT_TCP_PARAMS: TcpParams = {
   dsack: true,
   earlyRetrans: 3,
   timeoutMinNs: 2e6,
+  congestionControl: 'cubic',
   ephemeralLow: 32768,
   ephemeralHigh: 60999,
 };
