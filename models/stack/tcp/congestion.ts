@@ -1,5 +1,6 @@
 /**
- * Reno congestion control in segments (RFC 5681; tcp_reno_cong_avoid,
+ * Congestion control in segments: the interface the connection drives, the
+ * part every module shares (CongestionBase), and Reno (RFC 5681; tcp_reno_cong_avoid,
  * tcp_slow_start, tcp_cong_avoid_ai and tcp_reno_ssthresh in
  * net/ipv4/tcp_cong.c), with NewReno's recovery (RFC 6582) driven by the
  * connection:
@@ -36,13 +37,21 @@ export interface CongestionControl {
   onTxStart?(nowNs: number, lastSendNs: number): void;
 }
 
-export class Reno implements CongestionControl {
+/**
+ * What every congestion control shares, as tcp_cong.c and tcp_input.c keep it
+ * for the modules: cwnd and ssthresh, tcp_slow_start and tcp_cong_avoid_ai,
+ * and the recovery mechanics the connection drives (NewReno's inflation,
+ * RFC 6675's cwnd = ssthresh at once, cwnd 1 after a timeout). A module
+ * supplies its growth (`onAck`) and its ssthresh after a loss (the module's
+ * `ssthresh` op).
+ */
+export abstract class CongestionBase implements CongestionControl {
   cwnd: number;
-  readonly wantsAckRtt = false;
   /** TCP_INFINITE_SSTHRESH */
   ssthresh = 0x7fffffff;
+  abstract readonly wantsAckRtt: boolean;
   /** snd_cwnd_cnt */
-  private cwndCnt = 0;
+  protected cwndCnt = 0;
 
   constructor(initCwnd: number) {
     this.cwnd = initCwnd;
@@ -52,40 +61,44 @@ export class Reno implements CongestionControl {
     return this.cwnd < this.ssthresh;
   }
 
-  /** New data ACKed outside recovery. */
-  onAck(ackedSegs: number, cwndLimited: boolean): void {
-    if (!cwndLimited) return;
-    if (this.cwnd < this.ssthresh) {
-      // tcp_slow_start: grow up to ssthresh, the rest counts for congestion avoidance.
-      const cwnd = Math.min(this.cwnd + ackedSegs, this.ssthresh);
-      ackedSegs -= cwnd - this.cwnd;
-      this.cwnd = cwnd;
-      if (ackedSegs <= 0) return;
+  abstract onAck(ackedSegs: number, cwndLimited: boolean, nowNs: number): void;
+
+  /** The module's ssthresh op: the slow-start threshold after a loss. */
+  protected abstract lossSsthresh(): number;
+
+  /** tcp_slow_start: grow by the segments ACKed up to ssthresh; returns those left for congestion avoidance. */
+  protected slowStart(ackedSegs: number): number {
+    const cwnd = Math.min(this.cwnd + ackedSegs, this.ssthresh);
+    ackedSegs -= cwnd - this.cwnd;
+    this.cwnd = cwnd;
+    return ackedSegs;
+  }
+
+  /** tcp_cong_avoid_ai: one segment per `w` segments ACKed (credits kept in snd_cwnd_cnt). */
+  protected congAvoidAi(w: number, ackedSegs: number): void {
+    // Credits accumulated at a higher w are applied gently now.
+    if (this.cwndCnt >= w) {
+      this.cwndCnt = 0;
+      this.cwnd++;
     }
-    // tcp_cong_avoid_ai with w = cwnd
     this.cwndCnt += ackedSegs;
-    if (this.cwndCnt >= this.cwnd) {
-      const delta = Math.floor(this.cwndCnt / this.cwnd);
-      this.cwndCnt -= delta * this.cwnd;
+    if (this.cwndCnt >= w) {
+      const delta = Math.floor(this.cwndCnt / w);
+      this.cwndCnt -= delta * w;
       this.cwnd += delta;
     }
   }
 
-  /** tcp_reno_ssthresh */
-  private halve(): number {
-    return Math.max(this.cwnd >> 1, 2);
-  }
-
   /** Fast retransmit (RFC 5681 3.2 steps 2-3). */
   enterRecovery(): void {
-    this.ssthresh = this.halve();
+    this.ssthresh = this.lossSsthresh();
     this.cwnd = this.ssthresh + 3;
     this.cwndCnt = 0;
   }
 
-  /** SACK loss recovery begins (RFC 6675 5 step 4.2: ssthresh = cwnd = half). */
+  /** SACK loss recovery begins (RFC 6675 5 step 4.2: cwnd = ssthresh at once). */
   enterSackRecovery(): void {
-    this.ssthresh = this.halve();
+    this.ssthresh = this.lossSsthresh();
     this.cwnd = this.ssthresh;
     this.cwndCnt = 0;
   }
@@ -105,10 +118,29 @@ export class Reno implements CongestionControl {
     this.cwnd = this.ssthresh;
   }
 
-  /** Retransmission timeout. */
-  onRto(): void {
-    this.ssthresh = this.halve();
+  /** Retransmission timeout (tcp_enter_loss): ssthresh from the module, cwnd 1. */
+  onRto(_nowNs = 0, _sndNxt = 0): void {
+    this.ssthresh = this.lossSsthresh();
     this.cwnd = 1;
     this.cwndCnt = 0;
+  }
+}
+
+export class Reno extends CongestionBase {
+  readonly wantsAckRtt = false;
+
+  /** tcp_reno_cong_avoid: new data ACKed outside recovery. */
+  onAck(ackedSegs: number, cwndLimited: boolean): void {
+    if (!cwndLimited) return;
+    if (this.cwnd < this.ssthresh) {
+      ackedSegs = this.slowStart(ackedSegs);
+      if (ackedSegs <= 0) return;
+    }
+    this.congAvoidAi(this.cwnd, ackedSegs);
+  }
+
+  /** tcp_reno_ssthresh */
+  protected lossSsthresh(): number {
+    return Math.max(this.cwnd >> 1, 2);
   }
 }

@@ -17,8 +17,8 @@
  * scoreboard (sack.ts) and recovers with RFC 6675 (a duplicate ACK is one
  * that SACKs new data; IsLost with DupThresh 3, pipe, NextSeg with the
  * rescue retransmission), cwnd reduced at once (RFC 6675 4.2) to the
- * ssthresh of the congestion control (TcpParams.congestionControl: CUBIC with
- * HyStart by default as on Linux, cubic.ts, which times every ACK; or Reno, congestion.ts);
+ * ssthresh of the congestion control (TcpParams.congestionControl: Reno,
+ * congestion.ts, or CUBIC with HyStart, cubic.ts, which times every ACK);
  * outside recovery SACKed bytes do not count as in flight (Linux's
  * in_flight). Linux marks losses with RACK (default since 4.18) and reduces
  * cwnd with PRR; podwire models RFC 6675 instead. Without SACK agreed,

@@ -40,7 +40,7 @@
  * inflates by one per duplicate ACK. Not modelled: undo (tcp_reno_undo_cwnd),
  * initial_ssthresh (0 by default anyway).
  */
-import type { CongestionControl } from './congestion.js';
+import { CongestionBase } from './congestion.js';
 
 /** BICTCP_BETA_SCALE and beta: multiplicative decrease 717 / 1024 = 0.7. */
 const BETA_SCALE = 1024;
@@ -105,12 +105,8 @@ function cubicDelta(offs: number): number {
   return Number((CUBE_RTT_SCALE * o * o * o) >> BigInt(10 + 3 * BICTCP_HZ));
 }
 
-export class Cubic implements CongestionControl {
-  cwnd: number;
-  ssthresh = 0x7fffffff;
+export class Cubic extends CongestionBase {
   readonly wantsAckRtt = true;
-  /** snd_cwnd_cnt */
-  private cwndCnt = 0;
 
   // struct bictcp
   /** cnt: increase cwnd by 1 after this many segments ACKed. */
@@ -146,13 +142,9 @@ export class Cubic implements CongestionControl {
 
   /** opts: the hystart and hystart_detect module parameters (on; 3 = ack train | delay). */
   constructor(initCwnd: number, opts: { hystart?: boolean; hystartDetect?: number } = {}) {
-    this.cwnd = initCwnd;
+    super(initCwnd);
     this.hystart = opts.hystart ?? true;
     this.hystartDetect = opts.hystartDetect ?? (HYSTART_ACK_TRAIN | HYSTART_DELAY);
-  }
-
-  get inSlowStart(): boolean {
-    return this.cwnd < this.ssthresh;
   }
 
   /** cubictcp_init / bictcp_hystart_reset: the first HyStart round starts now and ends at sndNxt. */
@@ -211,25 +203,11 @@ export class Cubic implements CongestionControl {
   onAck(ackedSegs: number, cwndLimited: boolean, nowNs = 0): void {
     if (!cwndLimited) return;
     if (this.cwnd < this.ssthresh) {
-      // tcp_slow_start
-      const cwnd = Math.min(this.cwnd + ackedSegs, this.ssthresh);
-      ackedSegs -= cwnd - this.cwnd;
-      this.cwnd = cwnd;
+      ackedSegs = this.slowStart(ackedSegs);
       if (ackedSegs <= 0) return;
     }
     this.update(ackedSegs, jiffies(nowNs));
-    // tcp_cong_avoid_ai(tp, ca->cnt, acked)
-    const w = this.cnt;
-    if (this.cwndCnt >= w) {
-      this.cwndCnt = 0;
-      this.cwnd++;
-    }
-    this.cwndCnt += ackedSegs;
-    if (this.cwndCnt >= w) {
-      const delta = Math.floor(this.cwndCnt / w);
-      this.cwndCnt -= delta * w;
-      this.cwnd += delta;
-    }
+    this.congAvoidAi(this.cnt, ackedSegs);
   }
 
   /** bictcp_update: recompute cnt from the CUBIC function and the TCP-friendly estimate. */
@@ -277,42 +255,16 @@ export class Cubic implements CongestionControl {
   }
 
   /** cubictcp_recalc_ssthresh: W_max (with fast convergence) and the new ssthresh; ends the epoch. */
-  private recalcSsthresh(): number {
+  protected lossSsthresh(): number {
     this.epochStart = -1;
     if (this.cwnd < this.lastMaxCwnd) this.lastMaxCwnd = Math.floor((this.cwnd * (BETA_SCALE + CUBIC_BETA)) / (2 * BETA_SCALE));
     else this.lastMaxCwnd = this.cwnd;
     return Math.max(Math.floor((this.cwnd * CUBIC_BETA) / BETA_SCALE), 2);
   }
 
-  enterRecovery(): void {
-    this.ssthresh = this.recalcSsthresh();
-    this.cwnd = this.ssthresh + 3;
-    this.cwndCnt = 0;
-  }
-
-  enterSackRecovery(): void {
-    this.ssthresh = this.recalcSsthresh();
-    this.cwnd = this.ssthresh;
-    this.cwndCnt = 0;
-  }
-
-  inflate(): void {
-    this.cwnd++;
-  }
-
-  partialAck(ackedSegs: number): void {
-    this.cwnd = Math.max(this.cwnd - ackedSegs + 1, 1);
-  }
-
-  exitRecovery(): void {
-    this.cwnd = this.ssthresh;
-  }
-
   /** tcp_enter_loss: ssthresh from CUBIC, cwnd 1, then TCP_CA_Loss resets CUBIC and HyStart. */
-  onRto(nowNs = 0, sndNxt = 0): void {
-    this.ssthresh = this.recalcSsthresh();
-    this.cwnd = 1;
-    this.cwndCnt = 0;
+  override onRto(nowNs = 0, sndNxt = 0): void {
+    super.onRto(nowNs, sndNxt);
     this.cnt = 0;
     this.lastMaxCwnd = 0;
     this.lastCwnd = 0;
