@@ -82,8 +82,23 @@ function connect(world: World, job: PartitionWiring, owner: (component: string) 
   const writers = job.out.map((e) => (e === null ? null : new ChannelWriter(e.buffer, e.port)));
   const readers = job.in.map((e) => (e === null ? null : new ChannelReader(e.buffer, e.port)));
   const wires = new RemoteWires(nics, (nic) => owner(nic.ns.component.name), job.me, writers, readers);
+  dropOtherPartitions(world);
   const stepper = new PartitionStepper(world.sim, wires, job.lookaheadNs, job.durationNs);
   return { stepper, wires };
+}
+
+/**
+ * Forgets the namespaces other partitions run. Every partition builds the
+ * whole topology (so components, NICs and flows are numbered alike), but
+ * keeping the rest alive would double the memory of a 2-way run and make each
+ * partition pay for the whole heap in garbage collection and cache misses: a
+ * 50-node cluster runs about 1.4x as many events per second as a 100-node one.
+ * Once RemoteWires has cut the wires between partitions, nothing local refers
+ * to the others' models (their events were never queued here), so they go
+ * with the next full collection.
+ */
+function dropOtherPartitions(world: World): void {
+  for (const [name, ns] of world.namespaces) if (!ns.component.local) world.namespaces.delete(name);
 }
 
 export function openPartitionJob(job: PartitionJob): OpenJob {

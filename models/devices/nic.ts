@@ -43,7 +43,11 @@ export interface RemoteEnd {
 
 export class NicDevice extends NetDevice implements EventHandler {
   peer: NicDevice | null = null;
-  /** Set when the peer belongs to another partition: frames leave through it instead of peer.inbound. */
+  /**
+   * Set when the peer belongs to another partition: frames leave through it
+   * instead of peer.inbound, and `peer` is cleared so that the other
+   * partition's models can be collected (RemoteWires.detach).
+   */
   remote: RemoteEnd | null = null;
   params: WireParams = { delayNs: 1, bandwidthBps: 0, loss: 0, txQueueLen: 1000 };
   private lossRng: RandomStream | null = null;
@@ -89,7 +93,7 @@ export class NicDevice extends NetDevice implements EventHandler {
   }
 
   xmit(pkt: Packet): void {
-    if (!this.up || this.peer === null) {
+    if (!this.up || (this.peer === null && this.remote === null)) {
       this.dropTx(pkt, DropReason.DEV_READY);
       return;
     }

@@ -18,12 +18,14 @@ import type { NicDevice, RemoteEnd } from './nic.js';
  */
 export class RemoteWires implements Mailbox {
   private readonly inboundOf: (target: number, time: number, key: number, id: number, bornAt: number, bytes: Uint8Array, traceTag: number) => void;
+  /** This partition's NICs by index (null where another partition runs the NIC): frames arrive only at these. */
+  private readonly nics: (NicDevice | null)[];
   /** Frames sent to and received from other partitions. */
   sent = 0;
   received = 0;
 
   constructor(
-    private readonly nics: readonly NicDevice[],
+    nics: readonly NicDevice[],
     /** Partition of each NIC (by index in `nics`). */
     partOfNic: (nic: NicDevice) => number,
     me: number,
@@ -32,8 +34,14 @@ export class RemoteWires implements Mailbox {
     /** Channel from each partition (null for this one). */
     private readonly readers: readonly (ChannelReader | null)[],
   ) {
+    // Plain loops, not callbacks: a callback would put `index` in the context
+    // that inboundOf closes over, and keep every partition's NICs alive.
     const index = new Map<NicDevice, number>();
-    nics.forEach((n, i) => index.set(n, i));
+    this.nics = [];
+    for (let i = 0; i < nics.length; i++) {
+      index.set(nics[i]!, i);
+      this.nics.push(partOfNic(nics[i]!) === me ? nics[i]! : null);
+    }
     for (const nic of nics) {
       const peer = nic.peer;
       if (peer === null || partOfNic(nic) !== me) continue;
@@ -42,10 +50,13 @@ export class RemoteWires implements Mailbox {
       const writer = writers[there];
       if (writer === undefined || writer === null) throw new Error(`remote wire ${nic.path}: no channel to partition ${there}`);
       nic.remote = new RemoteNicEnd(this, writer, index.get(peer)!, nic);
+      // The peer's models are the other partition's; with this last reference
+      // from a local model gone, they can be collected (scenarios/partition-job.ts).
+      nic.peer = null;
     }
     this.inboundOf = (target, time, key, id, bornAt, bytes, traceTag) => {
       const nic = this.nics[target];
-      if (nic === undefined) throw new Error(`remote wire: frame for unknown NIC #${target}`);
+      if (nic === undefined || nic === null) throw new Error(`remote wire: frame for NIC #${target}, which this partition does not run`);
       const pkt = Packet.alloc(bytes.length, id, bornAt);
       pkt.buf.set(bytes, pkt.off);
       this.received++;

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { parseScenario } from '../../scenarios/loader.js';
+import { expandScenario } from '../../scenarios/expand.js';
+import { buildWorld } from '../../scenarios/build.js';
+import { planPartitions } from '../../scenarios/partition-plan.js';
+import { closePorts, partitionWiring } from '../../scenarios/partitioned-run.js';
+import { openPartitionJob } from '../../scenarios/partition-job.js';
+import { NicDevice } from '../../models/devices/nic.js';
+
+// A partition builds the whole topology (so every partition numbers
+// components, NICs and flows alike), then must let go of what the other
+// partitions run: otherwise each worker of a 2-way run holds a whole world.
+
+/** The collector, exposed in this process (a v8 flag, then a fresh context's global). */
+function collector(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+const YAML = `
+name: partition-memory
+duration: 10ms
+scale: { nodes: 40, podsPerNode: 10 }
+traffic:
+  - udpAll: { pattern: cross-node, count: 2, rate: 1000 }
+capture: none
+`;
+
+/** Heap held by what `make` returns, after full collections. */
+function retainedBy(gc: () => void, make: () => unknown): number {
+  gc();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const kept = make();
+  gc();
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  expect(kept).toBeTruthy();
+  return after - before;
+}
+
+describe('a partition keeps only its own models', () => {
+  const spec = expandScenario(parseScenario(YAML, 'partition-memory.yaml'));
+  const plan = planPartitions(spec, 2);
+
+  it('forgets the namespaces of other partitions and cuts the wires to them', () => {
+    const staging = mkdtempSync(join(tmpdir(), 'pw-part-mem-'));
+    const wiring = partitionWiring(spec, plan, spec.durationNs, false);
+    try {
+      const { part } = openPartitionJob({ ...wiring[0]!, staging, format: 'pcapng', epochSeconds: 0, singleCapture: false });
+      const names = [...part.world.namespaces.keys()];
+      const mine = spec.namespaces.filter((n) => plan.partOf.get(n.component) === 0).map((n) => n.name);
+      expect(names).toEqual(mine);
+      expect(mine.length).toBeLessThan(spec.namespaces.length);
+      let cut = 0;
+      for (const ns of part.world.namespaces.values()) {
+        for (const dev of ns.devices.values()) {
+          if (!(dev instanceof NicDevice) || dev.remote === null) continue;
+          cut++;
+          expect(dev.peer, dev.path).toBeNull();
+        }
+      }
+      expect(cut).toBeGreaterThan(0);
+    } finally {
+      closePorts(wiring);
+      rmSync(staging, { recursive: true, force: true });
+    }
+  });
+
+  it('holds about half the heap of the whole world on 2 partitions', () => {
+    const gc = collector();
+    const whole = retainedBy(gc, () => buildWorld(spec));
+    const staging = mkdtempSync(join(tmpdir(), 'pw-part-mem-'));
+    const wiring = partitionWiring(spec, plan, spec.durationNs, false);
+    try {
+      const part = retainedBy(gc, () => openPartitionJob({ ...wiring[0]!, staging, format: 'pcapng', epochSeconds: 0, singleCapture: false }));
+      // Each side runs 20 of the 40 nodes (the underlay switch goes to one of them).
+      expect(part / whole).toBeLessThan(0.65);
+      expect(part / whole).toBeGreaterThan(0.35);
+    } finally {
+      closePorts(wiring);
+      rmSync(staging, { recursive: true, force: true });
+    }
+  });
+});
