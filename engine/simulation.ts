@@ -1,5 +1,6 @@
 import { EventQueue, MAX_COMPONENTS, MAX_SEQ, eventKey } from './event-queue.js';
 import { randomStream, type RandomStream } from './rng.js';
+import { DelayLine } from './delay-line.js';
 import type { Nanos } from './time.js';
 
 /**
@@ -26,6 +27,7 @@ export class Component {
    * but their events are dropped here and run there.
    */
   local = true;
+  private lines: DelayLine[] = [];
 
   constructor(
     readonly sim: Simulation,
@@ -65,6 +67,16 @@ export class Component {
   scheduleKeyed(time: Nanos, key: number, handler: EventHandler, kind: number, arg: unknown = null): void {
     if (!(time >= this.sim.now)) throw new Error(`${this.name}: event scheduled in the past (${time} < ${this.sim.now})`);
     if (this.local) this.sim.enqueue(time, key, handler, kind, arg);
+  }
+
+  /** The component's FIFO of deliveries after `delayNs` (engine/delay-line.ts), one per distinct delay. */
+  delayLine(delayNs: Nanos): DelayLine {
+    let line = this.lines.find((l) => l.delayNs === delayNs);
+    if (line === undefined) {
+      line = new DelayLine(this, delayNs);
+      this.lines.push(line);
+    }
+    return line;
   }
 
   /** A random stream private to this component and purpose. */
@@ -111,6 +123,11 @@ export class Simulation {
       this.componentsByName.set(name, c);
     }
     return c;
+  }
+
+  /** stop() was called during the current run. */
+  get stopping(): boolean {
+    return this.stopped;
   }
 
   get pending(): number {

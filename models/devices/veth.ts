@@ -1,4 +1,5 @@
 import type { EventHandler } from '../../engine/simulation.js';
+import type { DelayLine } from '../../engine/delay-line.js';
 import type { Packet } from '../packet.js';
 import { DropReason } from './drop-reason.js';
 import { CaptureDirection, NetDevice } from './net-device.js';
@@ -19,18 +20,22 @@ const EV_ARRIVE = 0;
  */
 export class VethDevice extends NetDevice implements EventHandler {
   peer: VethDevice | null = null;
-  delayNs = 0;
+  /** The component's FIFO for this pair's delay (null with no delay, set by `pair`). */
+  private line: DelayLine | null = null;
   private qdisc: TbfQdisc | null = null;
 
   constructor(ns: Netns, name: string, mac: number, mtu: number) {
     super(ns, name, mac, mtu);
   }
 
+  get delayNs(): number {
+    return this.line === null ? 0 : this.line.delayNs;
+  }
+
   static pair(a: VethDevice, b: VethDevice, delayNs = 0): void {
     a.peer = b;
     b.peer = a;
-    a.delayNs = delayNs;
-    b.delayNs = delayNs;
+    a.line = b.line = delayNs > 0 ? a.ns.component.delayLine(delayNs) : null;
   }
 
   /**
@@ -71,8 +76,8 @@ export class VethDevice extends NetDevice implements EventHandler {
     // __dev_forward_skb -> skb_scrub_packet: the peer sees a fresh skb, with no
     // connection and, across namespaces, no mark.
     pkt.scrub(peer.ns !== this.ns);
-    if (this.delayNs === 0) peer.ns.backlog.enqueue(peer, pkt);
-    else this.ns.component.schedule(this.delayNs, this, EV_ARRIVE, pkt);
+    if (this.line === null) peer.ns.backlog.enqueue(peer, pkt);
+    else this.line!.push(this, EV_ARRIVE, pkt);
   }
 
   handleEvent(_kind: number, arg: unknown): void {
