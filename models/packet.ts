@@ -67,6 +67,12 @@ export class Packet {
   brnfSrcMac = 0;
   /** br_netfilter: the packet already went through iptables PREROUTING at a bridge port (ip_sabotage_in). */
   brnfPrerouted = false;
+  /**
+   * The bytes are shared with another packet (a bridge flood's copies, as
+   * skb_clone shares data): whoever writes into them first takes a copy of
+   * its own (`unshare`).
+   */
+  shared = false;
 
   constructor(
     public buf: Uint8Array,
@@ -90,6 +96,32 @@ export class Packet {
     const p = new Packet(buf, HEADROOM, this.len, this.id, this.bornAt);
     p.copyMetadata(this);
     return p;
+  }
+
+  /**
+   * skb_clone: another packet over the same bytes. A bridge floods with it: a
+   * copy that is only read where it lands (an ARP request or a frame for
+   * another host, most of a flood) never pays for copying the bytes. Every
+   * path that may write into a received frame calls `unshare` first:
+   * NetDevice.receiveShaped and the bridge's passUp (the stack), br_netfilter
+   * at the bridge, and the tunnels' pushHeaders (skb_cow_head).
+   */
+  share(): Packet {
+    const p = new Packet(this.buf, this.off, this.len, this.id, this.bornAt);
+    p.copyMetadata(this);
+    p.shared = true;
+    this.shared = true;
+    return p;
+  }
+
+  /** skb_unshare: the bytes become this packet's own (a copy when they are shared). */
+  unshare(): void {
+    if (!this.shared) return;
+    const buf = allocBytes(this.len + HEADROOM);
+    buf.set(this.buf.subarray(this.off, this.off + this.len), HEADROOM);
+    this.buf = buf;
+    this.off = HEADROOM;
+    this.shared = false;
   }
 
   /** ip_copy_metadata / skb_clone: the skb state a copy or fragment inherits. */

@@ -1,7 +1,7 @@
 import type { Packet } from '../packet.js';
 import { PacketType } from '../packet.js';
 import { DropReason } from './drop-reason.js';
-import { NetDevice, type RxHandler } from './net-device.js';
+import { mayWriteOnReceive, NetDevice, type RxHandler } from './net-device.js';
 import type { Netns } from '../stack/netns.js';
 import { formatIpv4, readMac } from '../wire/addr.js';
 import type { EventHandler } from '../../engine/simulation.js';
@@ -82,6 +82,8 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
     this.learn(src, port, now);
     const nf = this.ns.netfilter;
     if (nf !== null && nf.bridgeNfCallIptables && ethType(b, o) === ETHERTYPE_IPV4) {
+      // br_netfilter may rewrite the frame (DNAT, mangle): it needs bytes of its own.
+      pkt.unshare();
       if (!this.brNfPreRouting(port, pkt)) return;
     }
     this.handleFrameFinish(port, pkt);
@@ -307,11 +309,11 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
     let last: NetDevice | null = null;
     for (const p of this.ports) {
       if (!this.mayEgress(p, from)) continue;
-      if (last !== null) this.egress(last, pkt.clone(), from);
+      if (last !== null) this.egress(last, pkt.share(), from);
       last = p;
     }
     if (local) {
-      if (last !== null) this.egress(last, pkt.clone(), from);
+      if (last !== null) this.egress(last, pkt.share(), from);
       this.passUp(pkt);
     } else if (last !== null) {
       this.egress(last, pkt, from);
@@ -324,6 +326,7 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
     this.counters.rxBytes += pkt.len;
     if (this.tap !== null) this.tap.capture(this, pkt, 1);
     this.traceFrame(pkt, 'rx');
+    if (pkt.shared && mayWriteOnReceive(pkt)) pkt.unshare();
     this.ns.netifReceive(this, pkt);
   }
 }

@@ -4,6 +4,7 @@ import { DeviceCounters } from './counters.js';
 import { DropReason } from './drop-reason.js';
 import type { Netns } from '../stack/netns.js';
 import { readMac } from '../wire/addr.js';
+import { ETHERTYPE_ARP, ethType } from '../wire/ethernet.js';
 import { describeFrame } from '../trace/describe.js';
 import type { TbfQdisc } from './tbf.js';
 
@@ -104,7 +105,10 @@ export abstract class NetDevice {
   private receiveShaped(pkt: Packet): void {
     pkt.pktType = this.classify(pkt);
     if (this.rxHandler !== null) this.rxHandler.handleFrame(this, pkt);
-    else this.ns.netifReceive(this, pkt);
+    else {
+      if (pkt.shared && mayWriteOnReceive(pkt)) pkt.unshare();
+      this.ns.netifReceive(this, pkt);
+    }
   }
 
   /** eth_type_trans: where the frame is addressed relative to this device. */
@@ -149,4 +153,13 @@ export abstract class NetDevice {
     this.counters.countDrop(reason, false);
     this.ns.dropped(this, pkt, reason);
   }
+}
+
+/**
+ * Whether the stack may write into a frame it receives (and so needs bytes of
+ * its own, Packet.unshare): not for ARP, which arp_process only reads, nor
+ * for a frame addressed to another host, which ip_rcv drops unread.
+ */
+export function mayWriteOnReceive(pkt: Packet): boolean {
+  return pkt.pktType !== PacketType.OTHERHOST && ethType(pkt.buf, pkt.off) !== ETHERTYPE_ARP;
 }

@@ -17,6 +17,8 @@ const ECN_CE = 3;
  * tunnels), as the kernel reallocates only then.
  */
 export function pushHeaders(pkt: Packet, n: number): void {
+  // skb_cow_head: a frame whose bytes a flood shares gets its own first.
+  pkt.unshare();
   if (pkt.off >= n) {
     pkt.off -= n;
     pkt.len += n;

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { Packet } from '../../models/packet.js';
+import { pushHeaders } from '../../models/devices/tunnel.js';
+import { parseMac } from '../../models/wire/addr.js';
+import { TestNet, addr, decode, ip, route, sendUdp } from './helpers.js';
+
+// A bridge floods with copies that share the frame's bytes (skb_clone); a
+// receiver that writes into its copy must take bytes of its own first, so the
+// other copies, and what their taps record, stay as sent.
+
+describe('Packet.share / unshare', () => {
+  it('shares the bytes until one side unshares, then each has its own', () => {
+    const a = Packet.alloc(4, 1, 0);
+    a.buf.set([1, 2, 3, 4], a.off);
+    const b = a.share();
+    expect(b.buf).toBe(a.buf);
+    expect(a.shared && b.shared).toBe(true);
+    b.unshare();
+    b.buf[b.off] = 9;
+    expect([...a.bytes()]).toEqual([1, 2, 3, 4]);
+    expect([...b.bytes()]).toEqual([9, 2, 3, 4]);
+    expect(b.shared).toBe(false);
+  });
+
+  it('gives a tunnel pushing headers onto a shared frame bytes of its own (skb_cow_head)', () => {
+    const a = Packet.alloc(4, 1, 0);
+    a.buf.set([1, 2, 3, 4], a.off);
+    const b = a.share();
+    pushHeaders(b, 20);
+    b.buf.fill(7, b.off, b.off + 20);
+    expect(b.buf).not.toBe(a.buf);
+    expect([...b.bytes().subarray(20)]).toEqual([1, 2, 3, 4]);
+    expect([...a.buf.subarray(a.off - 20, a.off)]).toEqual(new Array(20).fill(0));
+  });
+});
+
+describe('bridge flood with shared copies', () => {
+  const H = ['02:00:00:00:01:01', '02:00:00:00:01:02', '02:00:00:00:01:03'];
+
+  /** h1, h2, h3 on one bridge; h3 routes 10.9.0.0/16 back via h1; the bridge knows no MAC yet. */
+  function lan() {
+    const net = new TestNet(1);
+    const sw = net.ns('sw');
+    const br = net.bridge(sw, 'br0', '02:00:00:00:00:01');
+    const hosts = [net.ns('h1'), net.ns('h2'), net.ns('h3', { forward: true })];
+    const eth = hosts.map((h, i) => {
+      const [port, e] = net.veth(sw, `p${i + 1}`, `0e:00:00:00:00:0${i + 1}`, h, 'eth0', H[i]!);
+      br.addPort(port);
+      addr(e, `10.0.0.${i + 1}/24`);
+      return e;
+    });
+    route(eth[2]!, '10.9.0.0/16', '10.0.0.1');
+    route(eth[0]!, '10.9.0.0/16', '10.0.0.3');
+    // h1 knows h3's MAC already, so its first frame to h3 is unknown unicast at the bridge: a flood.
+    hosts[0]!.neigh.addPermanent(eth[0]!, ip('10.0.0.3'), parseMac(H[2]!));
+    net.capture(...eth);
+    return { net, hosts };
+  }
+
+  it('keeps the copies other hosts receive as sent while the addressee forwards (and rewrites) its own', () => {
+    const { net, hosts } = lan();
+    net.at(0, () => sendUdp(hosts[0]!, ip('10.9.0.5'), 1000, 2000, 32, 0xabcd, { ttl: 64 }));
+    net.run(1_000_000);
+    const sent = net.tap.frames.find((f) => f.dev === 'h1/eth0' && f.dir === 'out')!;
+    const atH2 = net.tap.frames.find((f) => f.dev === 'h2/eth0' && f.dir === 'in')!;
+    const atH3 = net.tap.frames.find((f) => f.dev === 'h3/eth0' && f.dir === 'in')!;
+    // h3 was flooded first (ports are walked most recent first) and forwarded its copy: TTL 63.
+    expect(net.tap.frames.findIndex((f) => f === atH3)).toBeLessThan(net.tap.frames.findIndex((f) => f === atH2));
+    const forwarded = net.tap.frames.find((f) => f.dev === 'h3/eth0' && f.dir === 'out' && decode(f.bytes).ip?.ttl === 63);
+    expect(forwarded).toBeDefined();
+    expect([...atH2.bytes]).toEqual([...sent.bytes]);
+    expect([...atH3.bytes]).toEqual([...sent.bytes]);
+    expect(decode(atH2.bytes).ip?.ttl).toBe(64);
+  });
+});
