@@ -1,7 +1,7 @@
 import type { NetDevice } from '../devices/net-device.js';
 import { DropReason } from '../devices/drop-reason.js';
 import { PacketType, type Packet } from '../packet.js';
-import type { Netns } from './netns.js';
+import type { IpSendOptions, Netns } from './netns.js';
 import { type CtSource, ctAttach } from './ct-attach.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
 import { internetChecksum } from '../wire/checksum.js';
@@ -43,6 +43,9 @@ export interface IcmpErrorSink {
   onIcmpError(type: number, code: number, from: number, quotedDstPort: number): void;
 }
 
+/** Echo requests' IP options without a TTL: one shared object, not one per request. */
+const ECHO_OPTS: IpSendOptions = { dontFragment: true };
+
 /** XRLIM_BURST_FACTOR in net/ipv4/icmp.c */
 const XRLIM_BURST_FACTOR = 6;
 /** net.ipv4.icmp_ratemask default: dest unreachable, source quench, time exceeded, parameter problem. */
@@ -58,6 +61,9 @@ const ICMP_RATEMASK = 0x1818;
  */
 export class IcmpLayer {
   private readonly pingSockets = new Map<number, PingReceiver>();
+  /** The last socket found and its identifier: a pod has one ping, and the map is a cache miss among thousands of namespaces. */
+  private lastIdent = -1;
+  private lastSock: PingReceiver | undefined = undefined;
   /** inet_peer rate-limit state per destination: [tokens, lastNs]. */
   private readonly peers = new Map<number, [number, number]>();
   /** net.ipv4.icmp_ratelimit in ns */
@@ -76,6 +82,17 @@ export class IcmpLayer {
 
   closePing(ident: number): void {
     this.pingSockets.delete(ident);
+    if (ident === this.lastIdent) this.lastIdent = -1;
+  }
+
+  private pingSocket(ident: number): PingReceiver | undefined {
+    if (ident === this.lastIdent) return this.lastSock;
+    const sock = this.pingSockets.get(ident);
+    if (sock !== undefined) {
+      this.lastIdent = ident;
+      this.lastSock = sock;
+    }
+    return sock;
   }
 
   /** icmp_rcv */
@@ -97,7 +114,7 @@ export class IcmpLayer {
       return;
     }
     if (type === ICMP_ECHOREPLY) {
-      const sock = this.pingSockets.get(read16(b, icmp + 4));
+      const sock = this.pingSocket(read16(b, icmp + 4));
       if (sock !== undefined) sock.onEchoReply(pkt, read16(b, icmp + 6), b[ip + 8]!);
       return;
     }
@@ -146,7 +163,7 @@ export class IcmpLayer {
     const qproto = ipv4Protocol(b, q);
     const t = q + qhl;
     if (qproto === IPPROTO_ICMP && b[t] === ICMP_ECHO) {
-      const sock = this.pingSockets.get(read16(b, t + 4));
+      const sock = this.pingSocket(read16(b, t + 4));
       if (sock !== undefined) sock.onIcmpError(type, code, from, read16(b, t + 6));
     } else if (qproto === IPPROTO_UDP) {
       this.ns.udp.deliverIcmpError(read16(b, t), type, code, from, read16(b, t + 2));
@@ -161,7 +178,7 @@ export class IcmpLayer {
     const pkt = this.ns.newPacket(IPV4_HEADER_LEN + len);
     emitIcmp({ type: ICMP_ECHO, code: 0, ident, seq, payload }, pkt.buf, pkt.off + ETH_HLEN + IPV4_HEADER_LEN);
     // iputils ping leaves path-MTU discovery on, so requests carry DF.
-    return this.ns.sendIp(pkt, IPPROTO_ICMP, 0, dst, { dontFragment: true, ...(ttl !== undefined ? { ttl } : {}) });
+    return this.ns.sendIp(pkt, IPPROTO_ICMP, 0, dst, ttl === undefined ? ECHO_OPTS : { dontFragment: true, ttl });
   }
 
   /** arp_error_report -> ipv4_link_failure: the next hop never answered ARP. */

@@ -86,7 +86,14 @@ export interface NeighbourHost {
  * message arrived) and neigh_timer_handler (the NUD state machine).
  */
 export class NeighbourTable implements EventHandler {
-  private readonly entries = new Map<number, Neighbour>();
+  /**
+   * Entries per device, indexed by ifindex, keyed by `ip | 0`. Small integer
+   * keys stay Smis; one map keyed by `ifindex * 2^32 + ip` hashed a boxed
+   * double on every lookup (once or twice per packet sent).
+   */
+  private readonly byDev: (Map<number, Neighbour> | undefined)[] = [];
+  /** The last entry found: a pod sends everything to one gateway. Entries are never removed, so it cannot go stale. */
+  private last: Neighbour | null = null;
   private reachableNs: number;
 
   constructor(
@@ -97,10 +104,6 @@ export class NeighbourTable implements EventHandler {
     this.reachableNs = this.randomReachable();
   }
 
-  private static key(dev: NetDevice, ip: number): number {
-    return dev.ifindex * 2 ** 32 + ip;
-  }
-
   /** neigh_rand_reach_time: uniform in [base/2, 3*base/2). */
   private randomReachable(): number {
     const base = this.params.baseReachableNs;
@@ -108,7 +111,12 @@ export class NeighbourTable implements EventHandler {
   }
 
   lookup(dev: NetDevice, ip: number): Neighbour | undefined {
-    return this.entries.get(NeighbourTable.key(dev, ip));
+    const last = this.last;
+    if (last !== null && last.ip === ip && last.dev === dev) return last;
+    const m = this.byDev[dev.ifindex];
+    const n = m === undefined ? undefined : m.get(ip | 0);
+    if (n !== undefined) this.last = n;
+    return n;
   }
 
   private create(dev: NetDevice, ip: number): Neighbour {
@@ -116,7 +124,13 @@ export class NeighbourTable implements EventHandler {
     // arp_constructor: a device without header_ops gets NUD_NOARP entries.
     if (dev.noArp) n.state = Nud.NOARP;
     n.updatedAt = this.host.now();
-    this.entries.set(NeighbourTable.key(dev, ip), n);
+    let m = this.byDev[dev.ifindex];
+    if (m === undefined) {
+      m = new Map();
+      while (this.byDev.length < dev.ifindex) this.byDev.push(undefined); // stay a packed array
+      this.byDev[dev.ifindex] = m;
+    }
+    m.set(ip | 0, n);
     return n;
   }
 
@@ -308,7 +322,8 @@ export class NeighbourTable implements EventHandler {
 
   /** `ip neigh show`-like dump, sorted by device then address. */
   dump(): { ip: string; dev: string; mac: string | null; state: string }[] {
-    return [...this.entries.values()]
+    return this.byDev
+      .flatMap((m) => (m === undefined ? [] : [...m.values()]))
       .filter((n) => n.state !== Nud.NONE)
       .sort((a, b) => a.dev.ifindex - b.dev.ifindex || a.ip - b.ip)
       .map((n) => ({

@@ -51,6 +51,11 @@ const K_STOLEN_OUTPUT = 5;
 /** Loopback network 127.0.0.0/8, all of it local (the kernel's local table). */
 const LOOPBACK_NET = 0x7f000000;
 
+/** The bit of an address (any signedness) in a namespace's one-word address filters. */
+function addrBit(addr: number): number {
+  return 1 << (Math.imul(addr, 0x9e3779b1) >>> 27);
+}
+
 /** Options of locally generated datagrams (the parts of a socket's state that reach the header). */
 export interface IpSendOptions {
   ttl?: number;
@@ -93,10 +98,31 @@ export class Netns implements EventHandler {
    */
   private readonly defragInfo = new WeakMap<Packet, Reassembled>();
   private defragged = 0;
-  /** Local addresses (the local routing table's unicast entries) -> device. */
+  /**
+   * Local addresses (the local routing table's unicast entries) -> device.
+   * Keys here and in `broadcasts` are `addr | 0`: Smis, not heap numbers to hash
+   * (192.168/16 and 172.16/12 are above 2^31), on every packet received.
+   */
   private readonly localAddrs = new Map<number, NetDevice>();
-  /** Directed broadcast addresses of configured prefixes. */
+  /** Directed broadcast addresses of configured prefixes (`| 0`). */
   private readonly broadcasts = new Set<number>();
+  /**
+   * One-word Bloom filters (addrBit) over `localAddrs` and `broadcasts`, and
+   * the last address found local: with thousands of namespaces their maps are
+   * cache misses, and most addresses a router tests are not its own.
+   * 127.0.0.1 is local in every namespace, so it is a safe initial value.
+   */
+  private localBits = 0;
+  private broadcastBits = 0;
+  private lastLocal = 0x7f000001;
+  /**
+   * selectSource's last question and answer (a pod asks the same one for
+   * every packet). addAddress and deleteDevice, the only writers of device
+   * addresses, forget it.
+   */
+  private lastSrcDev: NetDevice | null = null;
+  private lastSrcDst = 0;
+  private lastSrc = 0;
   /** Extra IP protocols (inet_add_protocol), e.g. IPPROTO_IPIP for an ipip tunnel. */
   private readonly protocols = new Map<number, (dev: NetDevice, pkt: Packet) => void>();
   private ifindexCounter = 0;
@@ -179,12 +205,17 @@ export class Netns implements EventHandler {
    * broadcast is recognised, and the connected route (proto kernel scope link) appears.
    */
   addAddress(dev: NetDevice, addr: number, prefixLen: number): void {
-    if (this.localAddrs.has(addr)) throw new Error(`${this.name}: address ${formatIpv4(addr)} already configured`);
+    if (this.localAddrs.has(addr | 0)) throw new Error(`${this.name}: address ${formatIpv4(addr)} already configured`);
     const a: IfAddr = { addr, prefixLen };
     dev.addrs.push(a);
-    this.localAddrs.set(addr, dev);
+    this.lastSrcDev = null;
+    this.localAddrs.set(addr | 0, dev);
+    this.localBits |= addrBit(addr);
     if (dev === this.lo) return; // 127.0.0.0/8 is handled as a whole by isLocal
-    if (prefixLen < 31) this.broadcasts.add((addr | ~prefixMask(prefixLen)) >>> 0);
+    if (prefixLen < 31) {
+      this.broadcasts.add(addr | ~prefixMask(prefixLen));
+      this.broadcastBits |= addrBit(addr | ~prefixMask(prefixLen));
+    }
     // fib_add_ifaddr adds no prefix route for a /32 (prefix == addr).
     if (prefixLen === 32) return;
     const net = (addr & prefixMask(prefixLen)) >>> 0;
@@ -202,10 +233,16 @@ export class Netns implements EventHandler {
   deleteDevice(dev: NetDevice): void {
     dev.up = false;
     for (const a of dev.addrs) {
-      this.localAddrs.delete(a.addr);
-      if (a.prefixLen < 31) this.broadcasts.delete((a.addr | ~prefixMask(a.prefixLen)) >>> 0);
+      this.localAddrs.delete(a.addr | 0);
+      if (a.prefixLen < 31) this.broadcasts.delete(a.addr | ~prefixMask(a.prefixLen));
     }
     dev.addrs.length = 0;
+    this.localBits = 0;
+    for (const a of this.localAddrs.keys()) this.localBits |= addrBit(a);
+    this.broadcastBits = 0;
+    for (const a of this.broadcasts) this.broadcastBits |= addrBit(a);
+    this.lastLocal = 0x7f000001;
+    this.lastSrcDev = null;
     this.routes.removeDevice(dev);
   }
 
@@ -238,28 +275,43 @@ export class Netns implements EventHandler {
 
   /** The device a local address is configured on. */
   localDevice(addr: number): NetDevice | undefined {
-    return this.localAddrs.get(addr);
+    return this.localAddrs.get(addr | 0);
   }
 
   /** inet_addr_type(...) == RTN_LOCAL */
   isLocal(addr: number): boolean {
-    return (addr & 0xff000000) >>> 0 === LOOPBACK_NET || this.localAddrs.has(addr);
+    if (addr === this.lastLocal || addr >>> 24 === LOOPBACK_NET >>> 24) return true;
+    if ((this.localBits & addrBit(addr)) === 0 || !this.localAddrs.has(addr | 0)) return false;
+    this.lastLocal = addr;
+    return true;
   }
 
   private isBroadcast(addr: number): boolean {
-    return addr === 0xffffffff || this.broadcasts.has(addr);
+    return (addr | 0) === -1 || ((this.broadcastBits & addrBit(addr)) !== 0 && this.broadcasts.has(addr | 0));
   }
 
   /** inet_select_addr: an address of `dev`, preferring one on the same subnet as `dst`. */
   selectSource(dev: NetDevice, dst: number): number {
+    if (dev === this.lastSrcDev && dst === this.lastSrcDst) return this.lastSrc;
+    const src = this.firstAddress(dev, dst);
+    this.lastSrcDev = dev;
+    this.lastSrcDst = dst;
+    this.lastSrc = src;
+    return src;
+  }
+
+  /** inet_select_addr itself (selectSource without its memory). */
+  private firstAddress(dev: NetDevice, dst: number): number {
+    const addrs = dev.addrs;
     let first = 0;
-    for (const a of dev.addrs) {
+    for (let i = 0; i < addrs.length; i++) {
+      const a = addrs[i]!;
       if (inPrefix(dst, a.addr, a.prefixLen)) return a.addr;
       if (first === 0) first = a.addr;
     }
     if (first !== 0) return first;
     // No address on the device: any non-loopback address of the namespace.
-    for (const [addr, d] of this.localAddrs) if (d !== this.lo) return addr;
+    for (const [addr, d] of this.localAddrs) if (d !== this.lo) return addr >>> 0;
     return 0;
   }
 
@@ -481,7 +533,7 @@ export class Netns implements EventHandler {
   sourceFor(route: Route, dst: number): number {
     // The local table's prefsrc: an address's own /32 route has src = the
     // address; the rest of 127.0.0.0/8 has src 127.0.0.1 (`ip route get 127.1.2.3`).
-    if (route.dev === this.lo) return this.localAddrs.has(dst) ? dst : 0x7f000001;
+    if (route.dev === this.lo) return this.localAddrs.has(dst | 0) ? dst : 0x7f000001;
     return route.src !== 0 ? route.src : this.selectSource(route.dev, dst);
   }
 

@@ -31,10 +31,25 @@ export interface Route {
  * all (25 M at 5,000 nodes), and the array was ~1/5 of the table's memory.
  */
 export class RouteTable {
-  private readonly byLen = new Map<number, Map<number, Route | Route[]>>();
+  /**
+   * The map of each prefix length (index 0..32), keyed by the network as a
+   * signed 32-bit integer (`| 0`): a Smi, where an unsigned key above 2^31
+   * would be a heap number hashed on every lookup.
+   */
+  private readonly byLen: (Map<number, Route | Route[]> | undefined)[] = new Array(33).fill(undefined);
   /** Prefix lengths present, longest first. */
   private lengths: number[] = [];
+  /** prefixMask of each entry of `lengths`, so a lookup does not recompute it. */
+  private masks: number[] = [];
   private count = 0;
+  /**
+   * The last lookup's address and answer, kept only when no route was passed
+   * over for a down device: then, while the table is unchanged, the answer
+   * stays the same as long as its own device is up. A pod sends everything
+   * to one destination through its default route.
+   */
+  private lastAddr = 0;
+  private lastRoute: Route | null = null;
 
   get size(): number {
     return this.count;
@@ -45,15 +60,18 @@ export class RouteTable {
     if (dst !== route.dst >>> 0) {
       throw new Error(`route ${formatIpv4(route.dst)}/${route.prefixLen}: host bits set (did you mean ${formatIpv4(dst)}/${route.prefixLen}?)`);
     }
-    let m = this.byLen.get(route.prefixLen);
+    const key = dst | 0;
+    this.lastRoute = null;
+    let m = this.byLen[route.prefixLen];
     if (m === undefined) {
       m = new Map();
-      this.byLen.set(route.prefixLen, m);
+      this.byLen[route.prefixLen] = m;
       this.lengths.push(route.prefixLen);
       this.lengths.sort((a, b) => b - a);
+      this.masks = this.lengths.map((len) => prefixMask(len) | 0);
     }
-    const held = m.get(dst);
-    if (held === undefined) m.set(dst, route);
+    const held = m.get(key);
+    if (held === undefined) m.set(key, route);
     else {
       const list = Array.isArray(held) ? held : [held];
       if (list.some((r) => r.metric === route.metric)) {
@@ -61,14 +79,16 @@ export class RouteTable {
       }
       list.push(route);
       list.sort((a, b) => a.metric - b.metric);
-      m.set(dst, list);
+      m.set(key, list);
     }
     this.count++;
   }
 
   /** Removes every route through `dev` (what happens when its address or link goes). */
   removeDevice(dev: NetDevice): void {
-    for (const m of this.byLen.values()) {
+    this.lastRoute = null;
+    for (const m of this.byLen) {
+      if (m === undefined) continue;
       for (const [k, held] of m) {
         const list = Array.isArray(held) ? held : [held];
         const kept = list.filter((r) => r.dev !== dev);
@@ -81,18 +101,33 @@ export class RouteTable {
 
   /** fib_lookup: the best route to `addr`, or null (no route to host). */
   lookup(addr: number): Route | null {
+    const last = this.lastRoute;
+    if (last !== null && addr === this.lastAddr && last.dev.up) return last;
     const lengths = this.lengths;
+    const masks = this.masks;
+    let skipped = false;
     for (let i = 0; i < lengths.length; i++) {
-      const len = lengths[i]!;
-      const held = this.byLen.get(len)!.get((addr & prefixMask(len)) >>> 0);
+      const held = this.byLen[lengths[i]!]!.get(addr & masks[i]!);
       if (held === undefined) continue;
       if (!Array.isArray(held)) {
-        if (held.dev.up) return held;
+        if (held.dev.up) return this.remember(addr, held, skipped);
+        skipped = true;
         continue;
       }
-      for (let j = 0; j < held.length; j++) if (held[j]!.dev.up) return held[j]!;
+      for (let j = 0; j < held.length; j++) {
+        if (held[j]!.dev.up) return this.remember(addr, held[j]!, skipped);
+        skipped = true;
+      }
     }
     return null;
+  }
+
+  private remember(addr: number, route: Route, skipped: boolean): Route {
+    if (!skipped) {
+      this.lastAddr = addr;
+      this.lastRoute = route;
+    }
+    return route;
   }
 
   /**
@@ -101,7 +136,8 @@ export class RouteTable {
    */
   all(): Route[] {
     const out: Route[] = [];
-    for (const m of this.byLen.values()) {
+    for (const m of this.byLen) {
+      if (m === undefined) continue;
       for (const held of m.values()) {
         if (Array.isArray(held)) out.push(...held);
         else out.push(held);

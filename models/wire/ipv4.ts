@@ -155,7 +155,12 @@ export function writeIpv4Header(
   buf[off + PROTOCOL] = protocol;
   write32(buf, off + SRC, src);
   write32(buf, off + DST, dst);
-  fillIpv4Checksum(buf, off);
+  // The checksum from the field values (as the bytes hold them), not by reading the 20 bytes back.
+  const sum =
+    0x4500 + (tos & 0xff) + (totalLength & 0xffff) + (ident & 0xffff) + (dontFragment ? FLAG_DF : 0) +
+    ((ttl & 0xff) << 8) + (protocol & 0xff) +
+    ((src >>> 16) & 0xffff) + (src & 0xffff) + ((dst >>> 16) & 0xffff) + (dst & 0xffff);
+  write16(buf, off + CHECKSUM, finishChecksum(sum));
 }
 
 export function fillIpv4Checksum(buf: Uint8Array, off: number): void {
