@@ -16,15 +16,16 @@ import type { Component, EventHandler } from './simulation.js';
  * the order is exactly what scheduling each delivery would give.
  */
 export class DelayLine implements EventHandler {
-  private handlers: (EventHandler | null)[] = [];
-  private kinds: number[] = [];
-  private args: unknown[] = [];
-  private times: number[] = [];
-  private keys: number[] = [];
+  /** Entry k: handler and argument at [2k, 2k+1] of `refs`, due time and key at [2k, 2k+1] of `due`, kind at [k] of `kinds`. */
+  private refs: unknown[] = [];
+  private due = new Float64Array(64);
+  private kinds = new Int32Array(32);
   private head = 0;
   private tail = 0;
-  /** The head entry's event is in the queue (false while the line dispatches). */
+  /** The head entry's event is in the queue. */
   private armed = false;
+  /** Entries are being dispatched: pushes must not arm (the dispatch arms the new head when it ends). */
+  private dispatching = false;
 
   constructor(
     private readonly component: Component,
@@ -39,39 +40,37 @@ export class DelayLine implements EventHandler {
     const key = c.nextKey();
     if (!c.local) return;
     const t = this.tail++;
-    this.handlers[t] = handler;
+    if (t === this.kinds.length) this.grow();
+    this.refs[2 * t] = handler;
+    this.refs[2 * t + 1] = arg;
+    this.due[2 * t] = c.now + this.delayNs;
+    this.due[2 * t + 1] = key;
     this.kinds[t] = kind;
-    this.args[t] = arg;
-    this.times[t] = c.now + this.delayNs;
-    this.keys[t] = key;
     if (t === this.head && !this.armed && !this.dispatching) this.arm();
   }
-
-  private dispatching = false;
 
   handleEvent(): void {
     const sim = this.component.sim;
     const now = sim.now;
+    const refs = this.refs;
     this.armed = false;
     this.dispatching = true;
-    try {
-      for (;;) {
-        const i = this.head++;
-        const handler = this.handlers[i]!;
-        const arg = this.args[i];
-        const key = this.keys[i]!;
-        this.handlers[i] = null;
-        this.args[i] = null;
-        handler.handleEvent(this.kinds[i]!, arg);
-        const j = this.head;
-        if (j === this.tail || this.times[j] !== now || this.keys[j] !== key + 1 || sim.stopping) break;
-        // The next delivery is the next event of the whole run: run it now.
-        sim.currentKey = key + 1;
-        sim.executed++;
-      }
-    } finally {
-      this.dispatching = false;
+    for (;;) {
+      const i = this.head++;
+      const handler = refs[2 * i] as EventHandler;
+      const arg = refs[2 * i + 1];
+      const key = this.due[2 * i + 1]!;
+      refs[2 * i] = null;
+      refs[2 * i + 1] = null;
+      handler.handleEvent(this.kinds[i]!, arg);
+      const j = this.head;
+      // `due` is read again: a push from the handler may have grown it.
+      if (j === this.tail || this.due[2 * j] !== now || this.due[2 * j + 1] !== key + 1 || sim.stopping) break;
+      // The next delivery is the next event of the whole run: run it now.
+      sim.currentKey = key + 1;
+      sim.executed++;
     }
+    this.dispatching = false;
     if (this.head === this.tail) {
       this.head = 0;
       this.tail = 0;
@@ -83,18 +82,27 @@ export class DelayLine implements EventHandler {
 
   private arm(): void {
     this.armed = true;
-    this.component.scheduleKeyed(this.times[this.head]!, this.keys[this.head]!, this, 0);
+    const h = this.head;
+    this.component.scheduleKeyed(this.due[2 * h]!, this.due[2 * h + 1]!, this, 0);
   }
 
+  private grow(): void {
+    const due = new Float64Array(this.due.length * 2);
+    due.set(this.due);
+    this.due = due;
+    const kinds = new Int32Array(this.kinds.length * 2);
+    kinds.set(this.kinds);
+    this.kinds = kinds;
+  }
+
+  /** Moves the live entries to the front, so a line that never drains does not grow for ever. */
   private compact(): void {
     const h = this.head;
-    const t = this.tail;
-    this.handlers = this.handlers.slice(h, t);
-    this.kinds = this.kinds.slice(h, t);
-    this.args = this.args.slice(h, t);
-    this.times = this.times.slice(h, t);
-    this.keys = this.keys.slice(h, t);
+    const n = this.tail - h;
+    this.refs = this.refs.slice(2 * h, 2 * this.tail);
+    this.due.copyWithin(0, 2 * h, 2 * this.tail);
+    this.kinds.copyWithin(0, h, this.tail);
     this.head = 0;
-    this.tail = t - h;
+    this.tail = n;
   }
 }

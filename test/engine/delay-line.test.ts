@@ -77,6 +77,37 @@ describe('DelayLine', () => {
     expect(sim.executed).toBe(5);
   });
 
+  it('keeps its order while it never drains (the FIFO compacts and grows)', () => {
+    const run = (useLine: boolean): string[] => {
+      const sim = new Simulation(1);
+      const c = sim.component('n');
+      const log: string[] = [];
+      let made = 0;
+      const h: EventHandler = {
+        handleEvent: (_k, arg) => {
+          log.push(`${sim.now} ${sim.currentKey} ${String(arg)}`);
+          // Each delivery makes one more until 6,000: about 2,000 stay pending throughout.
+          if (made < 6000) {
+            const label = made++;
+            if (useLine) c.delayLine(DELAY).push(h, 0, label);
+            else c.schedule(DELAY, h, 0, label);
+          }
+        },
+      };
+      for (let i = 0; i < 2000; i++) {
+        const label = made++;
+        if (useLine) c.delayLine(DELAY).push(h, 0, label);
+        else c.schedule(DELAY, h, 0, label);
+      }
+      sim.run();
+      log.push(`end ${sim.now} ${sim.executed}`);
+      return log;
+    };
+    const withLine = run(true);
+    expect(withLine).toHaveLength(6001);
+    expect(withLine).toEqual(run(false));
+  });
+
   it('refuses a delay that is not positive', () => {
     const c = new Simulation(1).component('n');
     expect(() => c.delayLine(0)).toThrow(/positive delay/);
