@@ -24,6 +24,12 @@ export function arpReceive(ns: Netns, dev: NetDevice, pkt: Packet): void {
     dev.dropRx(pkt, DropReason.NOT_SPECIFIED);
     return;
   }
+  // Most ARP frames are a flood's requests for another host from a sender we
+  // have no entry for: all the rules below then change nothing. Rejecting them
+  // first spares loading the device, its addresses and the neighbour entries,
+  // all out of cache in a large flood.
+  const sender = arpSenderIp(pkt.buf, a);
+  if (sender !== 0 && !ns.isLocal(arpTargetIp(pkt.buf, a)) && !ns.neigh.mayHave(sender)) return;
   if (dev.addrs.length === 0 && dev !== ns.lo) {
     // No in_device configuration: arp_rcv ignores the frame.
     return;

@@ -46,6 +46,9 @@ export interface IcmpErrorSink {
 /** Echo requests' IP options without a TTL: one shared object, not one per request. */
 const ECHO_OPTS: IpSendOptions = { dontFragment: true };
 
+/** Longest echo body copied byte by byte (see echoReply). */
+const SMALL_COPY = 128;
+
 /** XRLIM_BURST_FACTOR in net/ipv4/icmp.c */
 const XRLIM_BURST_FACTOR = 6;
 /** net.ipv4.icmp_ratemask default: dest unreachable, source quench, time exceeded, parameter problem. */
@@ -139,7 +142,9 @@ export class IcmpLayer {
     const reply = this.ns.newPacket(IPV4_HEADER_LEN + len);
     const rb = reply.buf;
     const ricmp = reply.off + ETH_HLEN + IPV4_HEADER_LEN;
-    rb.set(b.subarray(icmp, icmp + len), ricmp);
+    // A ping's few dozen bytes copy faster by hand than through a subarray view made per reply.
+    if (len <= SMALL_COPY) for (let i = 0; i < len; i++) rb[ricmp + i] = b[icmp + i]!;
+    else rb.set(b.subarray(icmp, icmp + len), ricmp);
     rb[ricmp] = ICMP_ECHOREPLY;
     rb[ricmp + 2] = 0;
     rb[ricmp + 3] = 0;

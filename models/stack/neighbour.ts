@@ -48,6 +48,11 @@ export const DEFAULT_NEIGH_PARAMS: NeighParams = {
 /** neigh_timer_handler re-arms at least HZ/100 (10 ms) ahead. */
 const MIN_REARM_NS = 10e6;
 
+/** The bit of an address in NeighbourTable's one-word filter. */
+function ipBit(ip: number): number {
+  return 1 << (Math.imul(ip, 0x9e3779b1) >>> 27);
+}
+
 /** One neighbour entry (struct neighbour). */
 export class Neighbour {
   state: Nud = Nud.NONE;
@@ -72,7 +77,11 @@ export class Neighbour {
 
 /** What the neighbour layer needs from its namespace. */
 export interface NeighbourHost {
-  now(): number;
+  /**
+   * The clock (the namespace's component), read as a field: a closure here
+   * was two more objects of a cold namespace to load on every packet sent.
+   */
+  readonly clock: { readonly now: number };
   schedule(delay: number, handler: EventHandler, kind: number, arg: unknown): void;
   /** arp_solicit: send an ARP request for `n` (unicast to `dstMac` when nonzero). */
   solicit(n: Neighbour, dstMac: number, lastQueued: Packet | undefined): void;
@@ -94,13 +103,21 @@ export class NeighbourTable implements EventHandler {
   private readonly byDev: (Map<number, Neighbour> | undefined)[] = [];
   /** The last entry found: a pod sends everything to one gateway. Entries are never removed, so it cannot go stale. */
   private last: Neighbour | null = null;
+  /**
+   * A one-word Bloom filter over the addresses of all entries (ipBit): an ARP
+   * flood asks every namespace about senders it has never heard of.
+   */
+  private ipBits = 0;
   private reachableNs: number;
+  /** host.clock, one load nearer. */
+  private readonly clock: { readonly now: number };
 
   constructor(
     private readonly host: NeighbourHost,
     private readonly rng: RandomStream,
     readonly params: NeighParams = DEFAULT_NEIGH_PARAMS,
   ) {
+    this.clock = host.clock;
     this.reachableNs = this.randomReachable();
   }
 
@@ -119,11 +136,17 @@ export class NeighbourTable implements EventHandler {
     return n;
   }
 
+  /** False when there is certainly no entry for `ip` on any device. */
+  mayHave(ip: number): boolean {
+    return (this.ipBits & ipBit(ip)) !== 0;
+  }
+
   private create(dev: NetDevice, ip: number): Neighbour {
     const n = new Neighbour(ip, dev);
+    this.ipBits |= ipBit(ip);
     // arp_constructor: a device without header_ops gets NUD_NOARP entries.
     if (dev.noArp) n.state = Nud.NOARP;
-    n.updatedAt = this.host.now();
+    n.updatedAt = this.clock.now;
     let m = this.byDev[dev.ifindex];
     if (m === undefined) {
       m = new Map();
@@ -141,7 +164,7 @@ export class NeighbourTable implements EventHandler {
   output(dev: NetDevice, ip: number, pkt: Packet): void {
     let n = this.lookup(dev, ip);
     if (n === undefined) n = this.create(dev, ip);
-    const now = this.host.now();
+    const now = this.clock.now;
     n.usedAt = now;
     switch (n.state) {
       case Nud.REACHABLE:
@@ -215,7 +238,7 @@ export class NeighbourTable implements EventHandler {
     }
     // neigh_update without NEIGH_UPDATE_F_ADMIN leaves NOARP and PERMANENT entries alone.
     if (n.state & (Nud.NOARP | Nud.PERMANENT)) return;
-    const now = this.host.now();
+    const now = this.clock.now;
     const wasValid = n.state & (Nud.REACHABLE | Nud.STALE | Nud.DELAY | Nud.PROBE);
     if (!reachable && wasValid && n.mac === mac) {
       // Same address from a request or broadcast: nothing new is learned.
@@ -243,7 +266,7 @@ export class NeighbourTable implements EventHandler {
     const n = this.lookup(dev, ip) ?? this.create(dev, ip);
     n.state = Nud.PERMANENT;
     n.mac = mac;
-    n.updatedAt = this.host.now();
+    n.updatedAt = this.clock.now;
     n.timerAt = -1;
     const q = n.queue.splice(0, n.queue.length);
     for (const pkt of q) this.transmit(n, pkt);
@@ -252,18 +275,18 @@ export class NeighbourTable implements EventHandler {
   /** dst_confirm / neigh_confirm: upper layers saw the neighbour answer (TCP). */
   confirm(dev: NetDevice, ip: number): void {
     const n = this.lookup(dev, ip);
-    if (n !== undefined) n.confirmedAt = this.host.now();
+    if (n !== undefined) n.confirmedAt = this.clock.now;
   }
 
   private armTimer(n: Neighbour, delay: number): void {
-    n.timerAt = this.host.now() + delay;
+    n.timerAt = this.clock.now + delay;
     this.host.schedule(delay, this, 0, n);
   }
 
   /** neigh_timer_handler */
   handleEvent(_kind: number, arg: unknown): void {
     const n = arg as Neighbour;
-    const now = this.host.now();
+    const now = this.clock.now;
     if (n.timerAt !== now) return; // superseded
     n.timerAt = -1;
     const p = this.params;

@@ -137,7 +137,7 @@ export class Netns implements EventHandler {
     this.ipIdent = Math.floor(this.rng.next() * 0x10000);
     this.neigh = new NeighbourTable(
       {
-        now: () => this.ctx.component.now,
+        clock: ctx.component,
         schedule: (d, h, k, a) => this.ctx.component.schedule(d, h, k, a),
         solicit: (n, dst, last) => arpSolicit(this, n, dst, last),
         unreachable: (pkt) => this.icmp.sendHostUnreachable(pkt),

@@ -43,13 +43,15 @@ export class RouteTable {
   private masks: number[] = [];
   private count = 0;
   /**
-   * The last lookup's address and answer, kept only when no route was passed
-   * over for a down device: then, while the table is unchanged, the answer
-   * stays the same as long as its own device is up. A pod sends everything
-   * to one destination through its default route.
+   * The last two lookups' addresses and answers, kept only when no route was
+   * passed over for a down device: then, while the table is unchanged, an
+   * answer stays the same as long as its own device is up. A pod mostly talks
+   * to one or two peers (its pings out, the replies to the pod pinging it).
    */
   private lastAddr = 0;
   private lastRoute: Route | null = null;
+  private prevAddr = 0;
+  private prevRoute: Route | null = null;
 
   get size(): number {
     return this.count;
@@ -61,7 +63,7 @@ export class RouteTable {
       throw new Error(`route ${formatIpv4(route.dst)}/${route.prefixLen}: host bits set (did you mean ${formatIpv4(dst)}/${route.prefixLen}?)`);
     }
     const key = dst | 0;
-    this.lastRoute = null;
+    this.lastRoute = this.prevRoute = null;
     let m = this.byLen[route.prefixLen];
     if (m === undefined) {
       m = new Map();
@@ -86,7 +88,7 @@ export class RouteTable {
 
   /** Removes every route through `dev` (what happens when its address or link goes). */
   removeDevice(dev: NetDevice): void {
-    this.lastRoute = null;
+    this.lastRoute = this.prevRoute = null;
     for (const m of this.byLen) {
       if (m === undefined) continue;
       for (const [k, held] of m) {
@@ -103,6 +105,8 @@ export class RouteTable {
   lookup(addr: number): Route | null {
     const last = this.lastRoute;
     if (last !== null && addr === this.lastAddr && last.dev.up) return last;
+    const prev = this.prevRoute;
+    if (prev !== null && addr === this.prevAddr && prev.dev.up) return prev;
     const lengths = this.lengths;
     const masks = this.masks;
     let skipped = false;
@@ -124,6 +128,8 @@ export class RouteTable {
 
   private remember(addr: number, route: Route, skipped: boolean): Route {
     if (!skipped) {
+      this.prevAddr = this.lastAddr;
+      this.prevRoute = this.lastRoute;
       this.lastAddr = addr;
       this.lastRoute = route;
     }
