@@ -33,7 +33,8 @@ export class PartTap implements CaptureTap {
 
   capture(_dev: NetDevice, pkt: Packet, direction: CaptureDirection): void {
     this.frames++;
-    this.writer.writePacket(this.ifIndex, this.clock.now, pkt.buf, pkt.off, pkt.len, direction);
+    // appendPacket: the index came from addInterface, the bytes are the packet's own.
+    this.writer.appendPacket(this.ifIndex, this.clock.now, pkt.buf, pkt.off, pkt.len, direction);
     const k = this.keys;
     k.reserve(8);
     k.view.setFloat64(k.pos, this.clock.currentKey, true);

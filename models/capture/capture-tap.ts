@@ -25,8 +25,9 @@ export class FileTap implements CaptureTap {
     this.ifIndex = ifIndex ?? writer.addInterface(dev.path, captureDescription(dev.path));
   }
 
+  // appendPacket: the index came from addInterface, the bytes are the packet's own.
   capture(_dev: NetDevice, pkt: Packet, direction: CaptureDirection): void {
     this.frames++;
-    this.writer.writePacket(this.ifIndex, this.now(), pkt.buf, pkt.off, pkt.len, direction);
+    this.writer.appendPacket(this.ifIndex, this.now(), pkt.buf, pkt.off, pkt.len, direction);
   }
 }

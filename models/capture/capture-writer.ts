@@ -31,6 +31,13 @@ export interface CaptureWriter {
    * original length is kept.
    */
   writePacket(ifIndex: number, timeNs: number, data: Uint8Array, off: number, len: number, direction: PacketDirection): void;
+  /**
+   * writePacket without the argument checks, for a capture tap whose arguments
+   * hold by construction: an index addInterface returned, a packet's own bytes
+   * and a direction of 1 or 2. The time is still checked, as it comes from
+   * outside the tap.
+   */
+  appendPacket(ifIndex: number, timeNs: number, data: Uint8Array, off: number, len: number, direction: PacketDirection): void;
   /** Flushes and renames the temporary file to its final name. */
   close(): void;
   /** Drops everything written: the temporary file is removed. */
@@ -50,14 +57,19 @@ export function checkPacketArgs(
   if (!(ifIndex >= 0 && ifIndex < ifCount) || !Number.isInteger(ifIndex)) {
     throw new RangeError(`capture: interface ${ifIndex} was not added (have ${ifCount})`);
   }
-  if (!(timeNs >= 0) || !Number.isSafeInteger(timeNs)) {
-    throw new RangeError(`capture: time ${timeNs} is not a non-negative integer count of nanoseconds below 2^53`);
-  }
+  checkTimeNs(timeNs);
   if (!(off >= 0 && len >= 0 && off + len <= data.length) || !Number.isInteger(off) || !Number.isInteger(len)) {
     throw new RangeError(`capture: bytes [${off}, ${off}+${len}) are outside a ${data.length}-byte buffer`);
   }
   if (direction !== 0 && direction !== 1 && direction !== 2) {
     throw new RangeError(`capture: direction ${direction} is not 0 (unknown), 1 (inbound) or 2 (outbound)`);
+  }
+}
+
+/** Time check shared by writePacket and appendPacket. */
+export function checkTimeNs(timeNs: number): void {
+  if (!(timeNs >= 0) || !Number.isSafeInteger(timeNs)) {
+    throw new RangeError(`capture: time ${timeNs} is not a non-negative integer count of nanoseconds below 2^53`);
   }
 }
 

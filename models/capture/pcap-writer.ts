@@ -1,6 +1,7 @@
 import {
   checkEpochSeconds,
   checkPacketArgs,
+  checkTimeNs,
   type CaptureWriter,
   type CaptureWriterOptions,
   type PacketDirection,
@@ -59,6 +60,11 @@ export class PcapWriter implements CaptureWriter {
 
   writePacket(ifIndex: number, timeNs: number, data: Uint8Array, off: number, len: number, direction: PacketDirection): void {
     checkPacketArgs(ifIndex, this.ifCount, timeNs, data, off, len, direction);
+    this.appendPacket(ifIndex, timeNs, data, off, len, direction);
+  }
+
+  appendPacket(_ifIndex: number, timeNs: number, data: Uint8Array, off: number, len: number, _direction: PacketDirection): void {
+    checkTimeNs(timeNs);
     // Seconds and nanoseconds of timeNs (< 2^53): the float quotient may be off
     // by one next to a whole second, so fix the remainder up exactly.
     let sec = Math.floor(timeNs / NS_PER_S);

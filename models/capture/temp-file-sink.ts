@@ -1,6 +1,16 @@
 import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 
 /**
+ * Buffer memory shared by the open sinks: with thousands of files (one per
+ * capture point) each grows to only BUFFER_BUDGET / open sinks, at least
+ * MIN_CAP_SIZE, so a run does not page in GiBs of buffers it fills once; a
+ * single file gets the whole maxCapacity.
+ */
+const BUFFER_BUDGET = 64 << 20;
+const MIN_CAP_SIZE = 64 << 10;
+let openSinks = 0;
+
+/**
  * A write-only file built in `<path>.tmp` through one reusable buffer, then
  * renamed to `<path>` on commit, so a reader never sees a half-written capture
  * under the final name and a capture of many GiB never sits in memory.
@@ -13,14 +23,16 @@ export class TempFileSink {
   readonly tempPath: string;
   buf: Uint8Array;
   view: DataView;
+  /** `buf` as host-order 32-bit words (pcapng blocks are 4-byte aligned). */
+  u32: Uint32Array;
   pos = 0;
   private fd: number;
   private state: 'open' | 'committed' | 'discarded' = 'open';
 
   /**
-   * The buffer starts small and doubles at each flush up to `maxCapacity`: a run
-   * with thousands of capture points keeps a few KiB per quiet one, and a busy
-   * one soon writes in large blocks.
+   * The buffer starts small and doubles at each flush up to `maxCapacity` (or
+   * this sink's share of BUFFER_BUDGET): a run with thousands of capture points
+   * keeps a few KiB per quiet one, and a busy one soon writes in large blocks.
    */
   constructor(
     path: string,
@@ -31,19 +43,19 @@ export class TempFileSink {
     this.tempPath = `${path}.tmp`;
     this.buf = new Uint8Array(capacity);
     this.view = new DataView(this.buf.buffer);
+    this.u32 = new Uint32Array(this.buf.buffer, 0, capacity >>> 2);
     this.fd = openSync(this.tempPath, 'w');
+    openSinks++;
   }
 
   /** Makes room for n contiguous bytes at `pos`, flushing (or growing for an oversized block). */
   reserve(n: number): void {
     if (this.state !== 'open') throw new Error(`capture: ${this.path} is already ${this.state}`);
     if (this.pos + n <= this.buf.length) return;
+    const cap = Math.min(this.maxCapacity, Math.max(MIN_CAP_SIZE, BUFFER_BUDGET / openSinks));
+    const want = Math.max(n, Math.min(cap, this.buf.length * 2));
     this.flush();
-    const want = Math.max(n, Math.min(this.maxCapacity, this.buf.length * 2));
-    if (want > this.buf.length) {
-      this.buf = new Uint8Array(want);
-      this.view = new DataView(this.buf.buffer);
-    }
+    if (want > this.buf.length) this.use(new Uint8Array(want));
   }
 
   /**
@@ -71,6 +83,7 @@ export class TempFileSink {
     this.closeFd();
     renameSync(this.tempPath, this.path);
     this.state = 'committed';
+    this.release();
   }
 
   /** Closes and removes the temporary file; a committed file is left alone. */
@@ -82,13 +95,26 @@ export class TempFileSink {
       this.closeFd();
     } finally {
       unlinkSync(this.tempPath);
+      this.release();
     }
+  }
+
+  private use(buf: Uint8Array): void {
+    this.buf = buf;
+    this.view = new DataView(buf.buffer);
+    this.u32 = new Uint32Array(buf.buffer, 0, buf.length >>> 2);
+  }
+
+  /** Drops the buffer: a closed sink keeps no memory (its empty buffer sends any write to reserve, which throws). */
+  private release(): void {
+    this.use(new Uint8Array(0));
   }
 
   private closeFd(): void {
     if (this.fd < 0) return;
     const fd = this.fd;
     this.fd = -1;
+    openSinks--;
     closeSync(fd);
   }
 }
