@@ -59,6 +59,8 @@ interface ChildFigures {
   runS: number;
   events: number;
   windows: number;
+  /** Per partition, seconds spent running windows rather than waiting at barriers (empty for 1 worker). */
+  busyS: number[];
 }
 
 function runChild(w: Workload, workers: number): Promise<ChildFigures> | ChildFigures {
@@ -67,7 +69,7 @@ function runChild(w: Workload, workers: number): Promise<ChildFigures> | ChildFi
     const world = buildWorld(spec);
     const t0 = performance.now();
     world.sim.run(spec.durationNs);
-    return { runS: (performance.now() - t0) / 1000, events: world.sim.executed, windows: 1 };
+    return { runS: (performance.now() - t0) / 1000, events: world.sim.executed, windows: 1, busyS: [] };
   }
   const out = mkdtempSync(join(tmpdir(), 'pw-bench-par-'));
   return runPartitioned(spec, { outDir: out, workers })
@@ -75,6 +77,7 @@ function runChild(w: Workload, workers: number): Promise<ChildFigures> | ChildFi
       runS: Math.max(...r.partitions.map((p) => p.runMs)) / 1000,
       events: r.results.events,
       windows: r.partitions[0]!.windows,
+      busyS: r.partitions.map((p) => p.busyMs / 1000),
     }))
     .finally(() => rmSync(out, { recursive: true, force: true }));
 }
@@ -103,6 +106,10 @@ export const benchmark: Benchmark = {
         out.push({ id: `parallel.${w.id}.w${n}.events_per_s`, value: r.events / r.runS / 1e6, unit: 'M events/s', higherIsBetter: true });
         out.push({ id: `parallel.${w.id}.w${n}.speedup`, value: one.runS / r.runS, unit: 'x', higherIsBetter: true });
         out.push({ id: `parallel.${w.id}.w${n}.events_per_window`, value: r.events / r.windows, unit: 'events', higherIsBetter: true });
+        // Where the time goes: each partition's share of the run spent working (the rest is waiting at barriers).
+        for (let p = 0; p < r.busyS.length; p++) {
+          out.push({ id: `parallel.${w.id}.w${n}.p${p}.busy`, value: (100 * r.busyS[p]!) / r.runS, unit: '% of run', higherIsBetter: true });
+        }
       }
     }
     return out;

@@ -17,6 +17,8 @@ interface Counts {
   framesSent: number;
   framesReceived: number;
   runMs: number;
+  /** Of runMs, the time spent taking frames in and running windows (the rest is waiting at barriers). */
+  busyMs: number;
 }
 
 export type WorkerReport = ({ ok: true; share: ResultsShare } & Counts) | { ok: false; aborted: boolean; message: string };
@@ -28,15 +30,18 @@ const barrier = new WindowBarrier(job.barrier!, job.parts, job.me);
 /** Steps windows until the run is over; the counts for the report. */
 function step(stepper: PartitionStepper, wires: RemoteWires): Counts {
   let t0 = 0;
+  let busy = 0;
   let next = stepper.initialNext();
   for (let step = 0; ; step++) {
     const global = barrier.exchange(step, next);
     // Timed from the first barrier: every partition has finished building by then.
-    if (step === 0) t0 = performance.now();
+    const t = performance.now();
+    if (step === 0) t0 = t;
     if (!stepper.afterBarrier(step, global)) break;
     next = stepper.runWindow(step, global);
+    busy += performance.now() - t;
   }
-  return { windows: stepper.windows, framesSent: wires.sent, framesReceived: wires.received, runMs: performance.now() - t0 };
+  return { windows: stepper.windows, framesSent: wires.sent, framesReceived: wires.received, runMs: performance.now() - t0, busyMs: busy };
 }
 
 let report: WorkerReport | TraceWorkerReport;

@@ -41,8 +41,8 @@ export interface PartitionedRunOptions extends RunOptions {
 
 export interface PartitionedRunResult extends Omit<RunResult, 'world'> {
   plan: PartitionPlan;
-  /** Per partition: windows run, frames sent to and received from other partitions, run time (ms, threads only). */
-  partitions: { windows: number; framesSent: number; framesReceived: number; runMs: number }[];
+  /** Per partition: windows run, frames sent to and received from other partitions, run time and the busy part of it (ms, threads only). */
+  partitions: { windows: number; framesSent: number; framesReceived: number; runMs: number; busyMs: number }[];
 }
 
 /** The compiled worker (see workerModule). */
@@ -55,7 +55,7 @@ export async function runPartitioned(spec: TopologySpec, opts: PartitionedRunOpt
   if (plan.parts === 1 || plan.lookaheadNs === Infinity) {
     // Nothing to cut (or nothing crosses a cut): a sequential run is the same run.
     const { world, ...rest } = runTopology(spec, opts);
-    return { ...rest, plan, partitions: [{ windows: 1, framesSent: 0, framesReceived: 0, runMs: 0 }] };
+    return { ...rest, plan, partitions: [{ windows: 1, framesSent: 0, framesReceived: 0, runMs: 0, busyMs: 0 }] };
   }
   const format = opts.format ?? 'pcapng';
   const staging = stageRun(opts.outDir);
@@ -68,7 +68,7 @@ export async function runPartitioned(spec: TopologySpec, opts: PartitionedRunOpt
     return {
       ...commitRun(spec, staging, opts.outDir, results, format, opts.singleCapture),
       plan,
-      partitions: reports.map(({ windows, framesSent, framesReceived, runMs }) => ({ windows, framesSent, framesReceived, runMs })),
+      partitions: reports.map(({ windows, framesSent, framesReceived, runMs, busyMs }) => ({ windows, framesSent, framesReceived, runMs, busyMs })),
     };
   } finally {
     rmSync(staging, { recursive: true, force: true });
@@ -139,7 +139,7 @@ function runInTurn(jobs: PartitionJob[]): Report[] {
   try {
     for (const j of jobs) open.push(openPartitionJob(j));
     runPartitionsInTurn(open.map((o) => o.stepper));
-    return open.map((o) => ({ ok: true, share: o.part.finish(), windows: o.stepper.windows, framesSent: o.wires.sent, framesReceived: o.wires.received, runMs: 0 }));
+    return open.map((o) => ({ ok: true, share: o.part.finish(), windows: o.stepper.windows, framesSent: o.wires.sent, framesReceived: o.wires.received, runMs: 0, busyMs: 0 }));
   } catch (e) {
     for (const o of open) o.part.abort();
     throw e;
