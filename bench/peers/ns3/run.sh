@@ -14,11 +14,13 @@ root="$(cd "$here/../../.." && pwd)"
 build="$here/build"
 reps=3
 quick=0
+long=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; reps=1 ;;
     --reps) reps="${2:?--reps needs a number}"; shift ;;
-    *) echo "usage: $0 [--quick] [--reps N]" >&2; exit 2 ;;
+    --long) long=1 ;;
+    *) echo "usage: $0 [--quick] [--reps N] [--long]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -85,6 +87,18 @@ done >>"$checks"
 { pw --topology bridged-lan --hosts 3 --count 1; pw --topology routed-cluster --nodes 3 --podsPerNode 2 --count 1; } >>"$checks"
 
 if [ "$quick" = 1 ]; then lan_sizes="100"; cluster_sizes="10"; else lan_sizes="100 1000"; cluster_sizes="10 100"; fi
+# --long: the same traffic for ten times as long (100 pings per pod, 10.1 s
+# simulated), large sizes only: a run long enough that podwire's start-up (JIT
+# compilation) no longer weighs on its rate. Written to a file of its own.
+ns3_len=()
+pw_len=()
+result="$root/bench/results/ns3-compare.json"
+if [ "$long" = 1 ]; then
+  lan_sizes="1000"; cluster_sizes="100"
+  ns3_len=(--count=100 --duration=10100ms)
+  pw_len=(--count 100 --duration 10100ms)
+  result="$root/bench/results/ns3-compare-long.json"
+fi
 # One run: its JSON line goes to $runs, a progress line to the terminal.
 timed() {
   local label="$1" out
@@ -95,17 +109,17 @@ timed() {
     "$(sed -n 's/.*"wallSeconds":\([0-9.]*\).*/\1/p' <<<"$out" | cut -c1-7)" \
     "$(sed -n 's/.*"frameHops":\([0-9]*\).*/\1/p' <<<"$out")"
 }
-echo "timed runs (ns-3 $ns3_version, best of $reps):"
+echo "timed runs (ns-3 $ns3_version, best of $reps$([ "$long" = 1 ] && echo ', long: 100 pings per pod, 10.1 s simulated')):"
 for i in $(seq "$reps"); do
   for h in $lan_sizes; do
-    for l in csma simple; do timed "ns-3 $l bridged-lan H=$h" ns3 bridged-lan --hosts="$h" --link=$l; done
-    timed "podwire bridged-lan H=$h" pw --topology bridged-lan --hosts "$h"
-    timed "podwire bridged-lan H=$h (after 2 warm-ups)" pw --topology bridged-lan --hosts "$h" --warmup 2
+    for l in csma simple; do timed "ns-3 $l bridged-lan H=$h" ns3 bridged-lan --hosts="$h" --link=$l "${ns3_len[@]}"; done
+    timed "podwire bridged-lan H=$h" pw --topology bridged-lan --hosts "$h" "${pw_len[@]}"
+    timed "podwire bridged-lan H=$h (after 2 warm-ups)" pw --topology bridged-lan --hosts "$h" --warmup 2 "${pw_len[@]}"
   done
   for k in $cluster_sizes; do
-    for l in csma simple; do timed "ns-3 $l routed-cluster ${k}x30" ns3 routed-cluster --nodes="$k" --podsPerNode=30 --link=$l; done
-    timed "podwire routed-cluster ${k}x30" pw --topology routed-cluster --nodes "$k" --podsPerNode 30
-    timed "podwire routed-cluster ${k}x30 (after 2 warm-ups)" pw --topology routed-cluster --nodes "$k" --podsPerNode 30 --warmup 2
+    for l in csma simple; do timed "ns-3 $l routed-cluster ${k}x30" ns3 routed-cluster --nodes="$k" --podsPerNode=30 --link=$l "${ns3_len[@]}"; done
+    timed "podwire routed-cluster ${k}x30" pw --topology routed-cluster --nodes "$k" --podsPerNode 30 "${pw_len[@]}"
+    timed "podwire routed-cluster ${k}x30 (after 2 warm-ups)" pw --topology routed-cluster --nodes "$k" --podsPerNode 30 --warmup 2 "${pw_len[@]}"
   done
 done
 
@@ -114,4 +128,4 @@ export NS3_PACKAGE_VERSION="$ns3_version"
 PODWIRE_COMMIT="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 git -C "$root" diff --quiet HEAD -- 2>/dev/null || PODWIRE_COMMIT="$PODWIRE_COMMIT+uncommitted changes"
 export PODWIRE_COMMIT
-node "$here/report.mjs" "$runs" "$checks" "$root/bench/results/ns3-compare.json"
+node "$here/report.mjs" "$runs" "$checks" "$result"
