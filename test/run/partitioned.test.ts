@@ -102,6 +102,11 @@ describe('partitioned runs give the sequential run byte for byte', () => {
     const out = join(work, `threads-${name}-${parts}`);
     const r = await runPartitioned(spec(name), { outDir: out, workers: parts });
     expect(r.partitions).toHaveLength(parts);
+    // Each partition worked for part of its run and waited at barriers for the rest.
+    for (const p of r.partitions) {
+      expect(p.busyMs).toBeGreaterThan(0);
+      expect(p.busyMs).toBeLessThanOrEqual(p.runMs);
+    }
     expectSameTree(out, seqDir(name));
   });
 
