@@ -46,7 +46,7 @@ export class NicDevice extends NetDevice implements EventHandler {
   /**
    * Set when the peer belongs to another partition: frames leave through it
    * instead of peer.inbound, and `peer` is cleared so that the other
-   * partition's models can be collected (RemoteWires.detach).
+   * partition's models can be collected (models/devices/remote-wire.ts).
    */
   remote: RemoteEnd | null = null;
   params: WireParams = { delayNs: 1, bandwidthBps: 0, loss: 0, txQueueLen: 1000 };

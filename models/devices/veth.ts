@@ -77,7 +77,7 @@ export class VethDevice extends NetDevice implements EventHandler {
     // connection and, across namespaces, no mark.
     pkt.scrub(peer.ns !== this.ns);
     if (this.line === null) peer.ns.backlog.enqueue(peer, pkt);
-    else this.line!.push(this, EV_ARRIVE, pkt);
+    else this.line.push(this, EV_ARRIVE, pkt);
   }
 
   handleEvent(_kind: number, arg: unknown): void {
