@@ -89,7 +89,7 @@ export class Packet {
     return new Packet(allocBytes(HEADROOM + len), HEADROOM, len, id, now);
   }
 
-  /** A deep copy (the bridge clones a frame for each flooded port). */
+  /** A deep copy: bytes of its own (skb_copy; a bridge flood shares bytes instead, see `share`). */
   clone(): Packet {
     const buf = allocBytes(this.len + HEADROOM);
     buf.set(this.buf.subarray(this.off, this.off + this.len), HEADROOM);
