@@ -31,15 +31,15 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { TopologySpec } from '../../scenarios/topology.js';
 import { pinBackends } from './pin-backends.js';
 import { inTempDir } from './service-udp-flows.js';
 import { compareCounters, parseSaveCounters } from './iptables-counters.js';
 import { netfilterPrerequisites, tcpTrafficPrerequisites } from './kernel-harness.js';
 import { namespacesWithRules } from './kernel-iptables.js';
-import { deleteOwnNamespaces, listOwnNamespaces } from './netns-topology.js';
 import { CRR, NODEPORT, connectionDiffs, expectSameConnections, expectTcpChecksumsValid, nonTcpDifferences, runTcpComparison, tcpOnly, type TcpRuns } from './service-tcp-flows.js';
+import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
 
 function prerequisites(): { ok: boolean; reason: string } {
   const nf = netfilterPrerequisites();
@@ -83,12 +83,7 @@ describe.skipIf(!pre.ok)('podwire kube-proxy + TCP (cluster-services: crr to a C
       runs = { ...base, saves: podwireSaves(spec, outDir), backend: `iptables ${base.kernel.iptablesBackend}` };
     });
   }, 120_000);
-  afterEach(() => {
-    expect(listOwnNamespaces()).toEqual([]);
-  });
-  afterAll(() => {
-    deleteOwnNamespaces();
-  });
+  expectNamespacesCleanedUp();
 
   it('the kernel makes the same connections: client ports, answers and backends as podwire', () => {
     // seed 1: both backends get connections of both flows, so every path is compared.

@@ -20,7 +20,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runTopology } from '../../scenarios/run.js';
 import type { TopologySpec } from '../../scenarios/topology.js';
 import { pinBackends } from './pin-backends.js';
@@ -29,8 +29,9 @@ import { runSync } from './commands.js';
 import { compareCounters, parseSaveCounters } from './iptables-counters.js';
 import { netfilterPrerequisites, runOnKernelDetailed } from './kernel-harness.js';
 import { iptablesTools, namespacesWithRules } from './kernel-iptables.js';
-import { deleteOwnNamespaces, listOwnNamespaces, RUN_PREFIX } from './netns-topology.js';
+import { RUN_PREFIX } from './netns-topology.js';
 import { compareCapturePoints } from './normalise.js';
+import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
 
 const VIP = '10.96.0.2';
 /** Backend pods: where a DNATed request shows up, by the address it is DNATed to. */
@@ -71,12 +72,7 @@ function runPodwire(spec: TopologySpec, outDir: string) {
 }
 
 describe.skipIf(!pre.ok)('podwire kube-proxy (cluster-services, UDP ClusterIP) reproduces the kernel', () => {
-  afterEach(() => {
-    expect(listOwnNamespaces()).toEqual([]);
-  });
-  afterAll(() => {
-    deleteOwnNamespaces();
-  });
+  expectNamespacesCleanedUp();
 
   const spec = pre.ok ? udpOnly('cluster-services') : undefined;
   const clientPorts = () => spec!.traffic.map((f) => (f.kind === 'udp' ? f.sourcePort : undefined)).filter((p): p is number => p !== undefined);

@@ -7,15 +7,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readCapture } from '../../models/capture/index.js';
 import { expandScenario } from '../../scenarios/expand.js';
 import { resolveScenarioPath } from '../../scenarios/library.js';
 import { loadScenarioFile } from '../../scenarios/loader.js';
 import { runTopology } from '../../scenarios/run.js';
 import { kernelPrerequisites, runOnKernel } from './kernel-harness.js';
-import { deleteOwnNamespaces, listOwnNamespaces } from './netns-topology.js';
 import { compareCapturePoints, type NormalisedFrame, normaliseFrame } from './normalise.js';
+import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
 
 const pre = kernelPrerequisites();
 if (!pre.ok) console.warn(`[kernel comparison] skipped: ${pre.reason}`);
@@ -30,12 +30,7 @@ function readPodwireCaptures(files: Map<string, string>): Map<string, Normalised
 }
 
 describe.skipIf(!pre.ok)('podwire reproduces the kernel, capture point by capture point', () => {
-  afterEach(() => {
-    expect(listOwnNamespaces()).toEqual([]);
-  });
-  afterAll(() => {
-    deleteOwnNamespaces();
-  });
+  expectNamespacesCleanedUp();
 
   it.each(['same-node', 'cross-node', 'docker-bridge', 'localhost'])('%s', async (name) => {
     const spec = expandScenario(loadScenarioFile(resolveScenarioPath(name)));

@@ -5,14 +5,15 @@
  * 64/63/62, DF on requests only, the bridge device seeing only the flooded ARP
  * request, and no namespace left behind.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { kernelPrerequisites, runOnKernel, runOnKernelDetailed } from './kernel-harness.js';
-import { buildKernelTopology, deleteOwnNamespaces, listOwnNamespaces } from './netns-topology.js';
+import { buildKernelTopology, listOwnNamespaces } from './netns-topology.js';
 import type { NormalisedFrame } from './normalise.js';
 import { summariseFrame } from './normalise.js';
 import { crossNodeReference, sameNodeReference } from './reference-topologies.js';
 import { run } from './commands.js';
 import type { TopologySpec } from '../../scenarios/topology.js';
+import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
 
 const pre = kernelPrerequisites();
 if (!pre.ok) console.warn(`[kernel harness] skipped: ${pre.reason}`);
@@ -87,12 +88,7 @@ function expectFrames(actual: Map<string, NormalisedFrame[]>, expected: Record<s
 }
 
 describe.skipIf(!pre.ok)('kernel harness against shared/kernel-ref', () => {
-  afterEach(() => {
-    expect(listOwnNamespaces()).toEqual([]);
-  });
-  afterAll(() => {
-    deleteOwnNamespaces();
-  });
+  expectNamespacesCleanedUp();
 
   it('same-node: pure L2 between two pods of one bridge', async () => {
     const frames = await runOnKernel(sameNodeReference());

@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readCapture } from '../../models/capture/index.js';
 import { expandScenario } from '../../scenarios/expand.js';
 import { resolveScenarioPath } from '../../scenarios/library.js';
@@ -23,8 +23,8 @@ import { compareCounters, parseSaveCounters } from './iptables-counters.js';
 import { netfilterPrerequisites, runOnKernelDetailed } from './kernel-harness.js';
 import { namespacesWithRules } from './kernel-iptables.js';
 import type { FlowOutcome } from './kernel-traffic.js';
-import { deleteOwnNamespaces, listOwnNamespaces } from './netns-topology.js';
 import { compareCapturePoints, type NormalisedFrame, normaliseFrame } from './normalise.js';
+import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'scenarios');
 
@@ -69,12 +69,7 @@ async function inTempDir<T>(prefix: string, fn: (dir: string) => Promise<T> | T)
 }
 
 describe.skipIf(!pre.ok)('podwire netfilter reproduces the kernel: frames, answers and rule counters', () => {
-  afterEach(() => {
-    expect(listOwnNamespaces()).toEqual([]);
-  });
-  afterAll(() => {
-    deleteOwnNamespaces();
-  });
+  expectNamespacesCleanedUp();
 
   it.each(CASES)('$name', async ({ name, path }) => {
     const spec = expandScenario(loadScenarioFile(path()));

@@ -16,18 +16,18 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runTopology } from '../../scenarios/run.js';
 import type { TopologySpec } from '../../scenarios/topology.js';
 import { compareCounters, parseSaveCounters } from './iptables-counters.js';
 import { netfilterPrerequisites, runOnKernelDetailed } from './kernel-harness.js';
 import { namespacesWithRules } from './kernel-iptables.js';
 import { ipvsPrerequisites, namespacesWithIpvs } from './kernel-ipvs.js';
-import { deleteOwnNamespaces, listOwnNamespaces } from './netns-topology.js';
 import { compareCapturePoints } from './normalise.js';
 import { expectChecksumsValid, expectKernelFlowsAnswered,
   backendsByClientPort, groupedByConnection, inTempDir, normaliseAll, readPodwireRaw, udpClientPorts, udpOnly,
 } from './service-udp-flows.js';
+import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
 
 const VIP = '10.96.0.2';
 /** Backend pods: where a request shows up after IPVS rewrote its destination, by the pod's address. */
@@ -73,12 +73,7 @@ function runPodwire(spec: TopologySpec, outDir: string) {
 }
 
 describe.skipIf(!pre.ok)('podwire kube-proxy IPVS mode (services-ipvs, UDP ClusterIP) reproduces the kernel', () => {
-  afterEach(() => {
-    expect(listOwnNamespaces()).toEqual([]);
-  });
-  afterAll(() => {
-    deleteOwnNamespaces();
-  });
+  expectNamespacesCleanedUp();
 
   const spec = pre.ok ? udpOnly('services-ipvs') : undefined;
 

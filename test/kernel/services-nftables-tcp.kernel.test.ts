@@ -18,14 +18,14 @@
  * port as "<snat>"), checksums be valid, the ARP frames agree, and the nft rule
  * counters agree (kube-proxy writes none: checked and said). Timing is not compared.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { netfilterPrerequisites, tcpTrafficPrerequisites } from './kernel-harness.js';
 import { nftablesPrerequisites } from './kernel-nftables.js';
-import { deleteOwnNamespaces, listOwnNamespaces } from './netns-topology.js';
 import { expectSameNftCounters, podwireNftRulesets } from './nft-counters.js';
 import { pinNftBackends } from './pin-nft-backends.js';
 import { CRR, NODEPORT, ORIGIN, connectionDiffs, expectSameConnections, expectTcpChecksumsValid, nonTcpDifferences, runTcpComparison, tcpOnly, type TcpRuns } from './service-tcp-flows.js';
 import { inTempDir } from './service-udp-flows.js';
+import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
 
 const LABEL = 'kernel services-nftables TCP comparison';
 
@@ -60,12 +60,7 @@ describe.skipIf(!pre.ok)('podwire kube-proxy nftables mode + TCP (services-nftab
       runs = { ...base, rulesets: podwireNftRulesets(spec, outDir) };
     });
   }, 120_000);
-  afterEach(() => {
-    expect(listOwnNamespaces()).toEqual([]);
-  });
-  afterAll(() => {
-    deleteOwnNamespaces();
-  });
+  expectNamespacesCleanedUp();
 
   it('the kernel makes the same connections: client ports, answers and backends as podwire', () => {
     // seed 1: both backends get connections of both flows, so every path is compared.

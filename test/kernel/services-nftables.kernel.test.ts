@@ -15,19 +15,19 @@
  * a podwire connection to the same backend (first or later), podwire's
  * references taken from the first seeds that give all four kinds.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runTopology } from '../../scenarios/run.js';
 import type { TopologySpec } from '../../scenarios/topology.js';
 import { netfilterPrerequisites, runOnKernelDetailed } from './kernel-harness.js';
 import { nftablesPrerequisites } from './kernel-nftables.js';
 import { expectSameNftCounters, podwireNftRulesets } from './nft-counters.js';
-import { deleteOwnNamespaces, listOwnNamespaces } from './netns-topology.js';
 import { compareCapturePoints } from './normalise.js';
 import { pinNftBackends } from './pin-nft-backends.js';
 import { expectChecksumsValid, expectKernelFlowsAnswered,
   backendsByClientPort, connectionClasses, connectionView, groupedByConnection, inTempDir, normaliseAll, readPodwireRaw,
   udpClientPorts, udpOnly,
 } from './service-udp-flows.js';
+import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
 
 const VIP = '10.96.0.2';
 /** Backend pods: where a DNATed request shows up, by the address it is DNATed to. */
@@ -51,12 +51,7 @@ function runPodwire(spec: TopologySpec, outDir: string) {
 }
 
 describe.skipIf(!pre.ok)('podwire kube-proxy nftables mode (services-nftables, UDP ClusterIP) reproduces the kernel', () => {
-  afterEach(() => {
-    expect(listOwnNamespaces()).toEqual([]);
-  });
-  afterAll(() => {
-    deleteOwnNamespaces();
-  });
+  expectNamespacesCleanedUp();
 
   const spec = pre.ok ? udpOnly('services-nftables') : undefined;
 
