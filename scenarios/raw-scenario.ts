@@ -8,44 +8,33 @@ import type { KubeProxyMode, RawService } from './services.js';
 import type { RawUnderlaySegment } from './underlay-segments.js';
 
 export type DurationText = string | number;
-export interface RawPing {
+/** What every traffic item has: its endpoints or pattern, its name, and when it starts and gives up. */
+interface RawTrafficCommon {
   from?: string;
   to?: string;
   name?: string;
   pattern?: TrafficPattern;
   stagger?: boolean;
   count?: number;
-  interval?: DurationText;
-  size?: number;
   start?: DurationText;
   timeout?: DurationText;
+}
+export interface RawPing extends RawTrafficCommon {
+  interval?: DurationText;
+  size?: number;
   ident?: number;
 }
-export interface RawUdp {
-  from?: string;
-  to?: string;
-  name?: string;
-  pattern?: TrafficPattern;
-  stagger?: boolean;
+export interface RawUdp extends RawTrafficCommon {
   port?: number;
   sourcePort?: number;
-  count?: number;
   rate?: number;
   arrivals?: Arrivals;
   requestSize?: number;
   responseSize?: number;
-  start?: DurationText;
-  timeout?: DurationText;
 }
-export interface RawTcp {
-  from?: string;
-  to?: string;
-  name?: string;
-  pattern?: TrafficPattern;
-  stagger?: boolean;
+export interface RawTcp extends RawTrafficCommon {
   port?: number;
   mode?: TcpMode;
-  count?: number;
   rate?: number;
   arrivals?: Arrivals;
   concurrency?: number;
@@ -53,8 +42,6 @@ export interface RawTcp {
   responseSize?: number;
   bytes?: number;
   noDelay?: boolean;
-  start?: DurationText;
-  timeout?: DurationText;
 }
 export type RawTrafficItem =
   | { ping: RawPing }
