@@ -6,30 +6,14 @@
  * ACK train span half the minimum RTT) and leaves slow start before any drop.
  */
 import { describe, expect, it } from 'vitest';
-import type { Connection } from '../../../models/stack/tcp/connection.js';
 import { Cubic } from '../../../models/stack/tcp/cubic.js';
-import { ip, MS, SECOND } from '../helpers.js';
-import { pair } from './topo.js';
+import { MS, SECOND } from '../helpers.js';
+import { bulkTransfer } from './topo.js';
 
 const RTT = 20 * MS;
 
 function bulk(congestionControl: 'reno' | 'cubic', total: number) {
-  const { net, a, ta, tb } = pair({ bandwidthBps: 1e9, delayNs: RTT / 2, txQueueLen: 1000, params: { congestionControl } });
-  let client: Connection | null = null;
-  let startAt = -1;
-  let doneAt = -1;
-  tb.listen(5001, { onAccept: () => ({ onData: (c) => { if (c.bytesReceived === total) doneAt = net.sim.now; } }) });
-  net.at(0, () => {
-    client = ta.connect(ip('10.0.0.2'), 5001, {
-      onConnected: (c) => {
-        startAt = net.sim.now;
-        c.recordCwnd = true;
-        c.send(total);
-      },
-    });
-  });
-  net.run(60 * SECOND);
-  const c = client! as Connection;
+  const { net, a, client: c, startAt, doneAt } = bulkTransfer(total, RTT, { congestionControl }, { recordCwnd: true });
   const maxCwnd = Math.max(...c.stats.cwndLog.map((e) => e[1]));
   return { seconds: (doneAt - startAt) / SECOND, drops: net.dropsOf(a)['QDISC_DROP'] ?? 0, stats: c.stats, doneAt, cc: c.cc, maxCwnd };
 }

@@ -5,29 +5,15 @@
  * resent within about one RTT; NewReno finds one hole per RTT.
  */
 import { describe, expect, it } from 'vitest';
-import type { Connection } from '../../../models/stack/tcp/connection.js';
-import { ip, MS, SECOND } from '../helpers.js';
+import { MS, SECOND } from '../helpers.js';
 import { tcpFrames } from './tcp-helpers.js';
-import { pair } from './topo.js';
+import { bulkTransfer } from './topo.js';
 
 const RTT = 20 * MS;
 
 function bulk(sack: boolean, total: number) {
-  const { net, a, ta, tb } = pair({ bandwidthBps: 1e9, delayNs: RTT / 2, txQueueLen: 1000, params: { sack, congestionControl: 'reno' } }); // Reno overshoots the queue (CUBIC: cubic-bulk.test.ts)
-  let client: Connection | null = null;
-  let startAt = -1;
-  let doneAt = -1;
-  tb.listen(5001, { onAccept: () => ({ onData: (c) => { if (c.bytesReceived === total) doneAt = net.sim.now; } }) });
-  net.at(0, () => {
-    client = ta.connect(ip('10.0.0.2'), 5001, {
-      onConnected: (c) => {
-        startAt = net.sim.now;
-        c.send(total);
-      },
-    });
-  });
-  net.run(60 * SECOND);
-  const c = client! as Connection;
+  // Reno overshoots the queue (CUBIC: cubic-bulk.test.ts).
+  const { net, a, client: c, startAt, doneAt } = bulkTransfer(total, RTT, { sack, congestionControl: 'reno' });
   // Loss recovery lasts from the first retransmission to the last (a data segment below the highest sent).
   let high = -1;
   const resends: number[] = [];

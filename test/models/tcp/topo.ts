@@ -4,7 +4,8 @@
  */
 import type { WireParams } from '../../../models/devices/nic.js';
 import type { TcpParams } from '../../../models/stack/tcp/params.js';
-import { MS, TestNet } from '../helpers.js';
+import type { Connection } from '../../../models/stack/tcp/connection.js';
+import { ip, MS, SECOND, TestNet } from '../helpers.js';
 import { tcpOf } from './tcp-helpers.js';
 
 export const A_MAC = '02:00:00:00:00:0a';
@@ -27,4 +28,32 @@ export function pair(opts: Partial<WireParams> & { seed?: number; mtu?: number; 
   const ta = tcpOf(a, opts.params ?? {});
   const tb = tcpOf(b, opts.params ?? {});
   return { net, a, b, na, nb, ta, tb };
+}
+
+/** The path of issue #5's bulk-transfer case: 1 Gbit/s and a 1000-frame sender queue. */
+const BULK_PATH = { bandwidthBps: 1e9, txQueueLen: 1000 };
+
+/**
+ * Sends `total` bytes from a to b's port 5001 over `pair(...)` with BULK_PATH
+ * and `params`, for up to 60 s: the client connection, when it connected and
+ * when b had every byte (-1 if never).
+ */
+export function bulkTransfer(total: number, rttNs: number, params: Partial<TcpParams>, opts: { recordCwnd?: boolean } = {}) {
+  const topo = pair({ ...BULK_PATH, delayNs: rttNs / 2, params });
+  const { net, ta, tb } = topo;
+  let client: Connection | null = null;
+  let startAt = -1;
+  let doneAt = -1;
+  tb.listen(5001, { onAccept: () => ({ onData: (c) => { if (c.bytesReceived === total) doneAt = net.sim.now; } }) });
+  net.at(0, () => {
+    client = ta.connect(ip('10.0.0.2'), 5001, {
+      onConnected: (c) => {
+        startAt = net.sim.now;
+        if (opts.recordCwnd === true) c.recordCwnd = true;
+        c.send(total);
+      },
+    });
+  });
+  net.run(60 * SECOND);
+  return { ...topo, client: client! as Connection, startAt, doneAt };
 }
