@@ -8,7 +8,7 @@ import { PacketType } from '../packet.js';
 import type { NetDevice, IfAddr } from '../devices/net-device.js';
 import { LoopbackDevice } from '../devices/loopback.js';
 import { DropReason } from '../devices/drop-reason.js';
-import { RouteTable, type Route } from './route-table.js';
+import { RouteTable, SharedRoute, type Route } from './route-table.js';
 import { NeighbourTable, type Neighbour } from './neighbour.js';
 import { inPrefix, prefixMask, formatIpv4 } from '../wire/addr.js';
 import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ethType, setEthDst, setEthSrc, setEthType } from '../wire/ethernet.js';
@@ -72,7 +72,7 @@ export interface IpSendOptions {
 export class Netns implements EventHandler {
   readonly devices = new Map<string, NetDevice>();
   readonly lo: LoopbackDevice;
-  readonly routes = new RouteTable();
+  readonly routes = new RouteTable((name) => this.devices.get(name));
   readonly neigh: NeighbourTable;
   readonly icmp: IcmpLayer;
   readonly udp: UdpLayer;
@@ -219,7 +219,7 @@ export class Netns implements EventHandler {
     // fib_add_ifaddr adds no prefix route for a /32 (prefix == addr).
     if (prefixLen === 32) return;
     const net = (addr & prefixMask(prefixLen)) >>> 0;
-    if (!this.routes.all().some((r) => r.dst === net && r.prefixLen === prefixLen && r.dev === dev)) {
+    if (!this.routes.has(net, prefixLen, dev)) {
       this.routes.add({ dst: net, prefixLen, via: 0, dev, src: addr, metric: 0, proto: 'kernel', scope: 'link' });
     }
   }
@@ -262,6 +262,17 @@ export class Netns implements EventHandler {
 
   /** `ip route add DST/LEN [via GW] dev DEV [src SRC] [metric M] [onlink]` */
   addRoute(dst: number, prefixLen: number, dev: NetDevice, via = 0, src = 0, metric = 0, onlink = false): void {
+    this.checkGateway(dev, via, onlink);
+    this.routes.add({ dst, prefixLen, via, dev, src, metric, proto: 'static', scope: via === 0 ? 'link' : 'universe' });
+  }
+
+  /** addRoute for a route many namespaces add alike (see SharedRoute): the same checks, no object per namespace. */
+  addSharedRoute(route: SharedRoute, onlink = false): void {
+    this.checkGateway(this.device(route.devName), route.via, onlink);
+    this.routes.addShared(route);
+  }
+
+  private checkGateway(dev: NetDevice, via: number, onlink: boolean): void {
     // RTNH_F_ONLINK: the gateway is taken as on-link through `dev` without a check (flannel's overlay routes).
     if (via !== 0 && !onlink) {
       // fib_check_nh: the gateway must be reachable on-link through `dev`.
@@ -270,7 +281,6 @@ export class Netns implements EventHandler {
         throw new Error(`${this.name}: route via ${formatIpv4(via)} dev ${dev.name}: gateway is not on-link (RTNETLINK answers: Network is unreachable)`);
       }
     }
-    this.routes.add({ dst, prefixLen, via, dev, src, metric, proto: 'static', scope: via === 0 ? 'link' : 'universe' });
   }
 
   /** The device a local address is configured on. */

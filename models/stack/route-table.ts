@@ -20,6 +20,27 @@ export interface Route {
 }
 
 /**
+ * A route that many tables hold alike: `ip route add DST via GW dev NAME` with
+ * the same destination, gateway and device name in every node of a host-gw
+ * cluster (each node has one to every other node's pod range: 25 M routes at
+ * 5,000 nodes). A Route object per table was two thirds of a large world's
+ * heap; a table keeps the shared one instead and makes its own Route, with its
+ * own device, when a lookup first returns it.
+ */
+export class SharedRoute {
+  constructor(
+    readonly dst: number,
+    readonly prefixLen: number,
+    readonly via: number,
+    readonly src: number,
+    readonly metric: number,
+    readonly devName: string,
+  ) {}
+}
+
+type Held = Route | Route[] | SharedRoute;
+
+/**
  * The main routing table with longest-prefix match. Routes are kept in one
  * map per prefix length; a lookup masks the address with each length present,
  * longest first, and takes the lowest metric among equal prefixes. With the few
@@ -36,7 +57,7 @@ export class RouteTable {
    * signed 32-bit integer (`| 0`): a Smi, where an unsigned key above 2^31
    * would be a heap number hashed on every lookup.
    */
-  private readonly byLen: (Map<number, Route | Route[]> | undefined)[] = new Array(33).fill(undefined);
+  private readonly byLen: (Map<number, Held> | undefined)[] = new Array(33).fill(undefined);
   /** Prefix lengths present, longest first. */
   private lengths: number[] = [];
   /** prefixMask of each entry of `lengths`, so a lookup does not recompute it. */
@@ -53,37 +74,78 @@ export class RouteTable {
   private prevAddr = 0;
   private prevRoute: Route | null = null;
 
+  /** `resolve` finds a device of the table's namespace by name, for the SharedRoutes it holds. */
+  constructor(private readonly resolve: ((devName: string) => NetDevice | undefined) | null = null) {}
+
   get size(): number {
     return this.count;
   }
 
   add(route: Route): void {
-    const dst = (route.dst & prefixMask(route.prefixLen)) >>> 0;
-    if (dst !== route.dst >>> 0) {
-      throw new Error(`route ${formatIpv4(route.dst)}/${route.prefixLen}: host bits set (did you mean ${formatIpv4(dst)}/${route.prefixLen}?)`);
+    this.insert(route.dst, route.prefixLen, route.metric, route);
+  }
+
+  /** Adds a route held alike by many tables; its device is looked up by name in this table's namespace. */
+  addShared(route: SharedRoute): void {
+    if (this.resolve === null || this.resolve(route.devName) === undefined) {
+      throw new Error(`route ${formatIpv4(route.dst)}/${route.prefixLen}: no device ${route.devName} for it`);
+    }
+    this.insert(route.dst, route.prefixLen, route.metric, route);
+  }
+
+  private insert(dstIn: number, prefixLen: number, metric: number, route: Route | SharedRoute): void {
+    const dst = (dstIn & prefixMask(prefixLen)) >>> 0;
+    if (dst !== dstIn >>> 0) {
+      throw new Error(`route ${formatIpv4(dstIn)}/${prefixLen}: host bits set (did you mean ${formatIpv4(dst)}/${prefixLen}?)`);
     }
     const key = dst | 0;
     this.lastRoute = this.prevRoute = null;
-    let m = this.byLen[route.prefixLen];
+    let m = this.byLen[prefixLen];
     if (m === undefined) {
       m = new Map();
-      this.byLen[route.prefixLen] = m;
-      this.lengths.push(route.prefixLen);
+      this.byLen[prefixLen] = m;
+      this.lengths.push(prefixLen);
       this.lengths.sort((a, b) => b - a);
       this.masks = this.lengths.map((len) => prefixMask(len) | 0);
     }
     const held = m.get(key);
     if (held === undefined) m.set(key, route);
     else {
-      const list = Array.isArray(held) ? held : [held];
-      if (list.some((r) => r.metric === route.metric)) {
-        throw new Error(`route ${formatIpv4(dst)}/${route.prefixLen} metric ${route.metric} already exists (RTNETLINK answers: File exists)`);
+      // Routes sharing a key are few: they become this table's own objects.
+      const list = this.routesOf(held, m, key);
+      if (list.some((r) => r.metric === metric)) {
+        throw new Error(`route ${formatIpv4(dst)}/${prefixLen} metric ${metric} already exists (RTNETLINK answers: File exists)`);
       }
-      list.push(route);
+      list.push(route instanceof SharedRoute ? this.own(route) : route);
       list.sort((a, b) => a.metric - b.metric);
       m.set(key, list);
     }
     this.count++;
+  }
+
+  /** The Route objects of an entry, made this table's own (stored back, so each is made once). */
+  private routesOf(held: Held, m: Map<number, Held>, key: number): Route[] {
+    if (Array.isArray(held)) return held;
+    if (held instanceof SharedRoute) {
+      const r = this.own(held);
+      m.set(key, r);
+      return [r];
+    }
+    return [held];
+  }
+
+  /** This table's Route for a shared one. Same field order as every other Route: one object shape. */
+  private own(s: SharedRoute): Route {
+    const dev = this.resolve!(s.devName)!;
+    return { dst: s.dst, prefixLen: s.prefixLen, via: s.via, dev, src: s.src, metric: s.metric, proto: 'static', scope: s.via === 0 ? 'link' : 'universe' };
+  }
+
+  /** Whether the table has a route to exactly `dst`/`prefixLen` through `dev`. */
+  has(dst: number, prefixLen: number, dev: NetDevice): boolean {
+    const held = this.byLen[prefixLen]?.get(dst | 0);
+    if (held === undefined) return false;
+    if (held instanceof SharedRoute) return this.resolve!(held.devName) === dev;
+    return Array.isArray(held) ? held.some((r) => r.dev === dev) : held.dev === dev;
   }
 
   /** Removes every route through `dev` (what happens when its address or link goes). */
@@ -92,6 +154,13 @@ export class RouteTable {
     for (const m of this.byLen) {
       if (m === undefined) continue;
       for (const [k, held] of m) {
+        if (held instanceof SharedRoute) {
+          if (this.resolve!(held.devName) === dev) {
+            m.delete(k);
+            this.count--;
+          }
+          continue;
+        }
         const list = Array.isArray(held) ? held : [held];
         const kept = list.filter((r) => r.dev !== dev);
         this.count -= list.length - kept.length;
@@ -111,8 +180,14 @@ export class RouteTable {
     const masks = this.masks;
     let skipped = false;
     for (let i = 0; i < lengths.length; i++) {
-      const held = this.byLen[lengths[i]!]!.get(addr & masks[i]!);
+      const m = this.byLen[lengths[i]!]!;
+      let held = m.get(addr & masks[i]!);
       if (held === undefined) continue;
+      if (held instanceof SharedRoute) {
+        const r = this.own(held);
+        m.set(addr & masks[i]!, r);
+        held = r;
+      }
       if (!Array.isArray(held)) {
         if (held.dev.up) return this.remember(addr, held, skipped);
         skipped = true;
@@ -146,6 +221,7 @@ export class RouteTable {
       if (m === undefined) continue;
       for (const held of m.values()) {
         if (Array.isArray(held)) out.push(...held);
+        else if (held instanceof SharedRoute) out.push(this.own(held));
         else out.push(held);
       }
     }

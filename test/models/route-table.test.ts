@@ -15,7 +15,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RouteTable, type Route } from '../../models/stack/route-table.js';
+import { RouteTable, SharedRoute, type Route } from '../../models/stack/route-table.js';
 import { inPrefix, prefixMask } from '../../models/wire/addr.js';
 import type { NetDevice } from '../../models/devices/net-device.js';
 import { TestNet, addr, ip, route } from './helpers.js';
@@ -87,6 +87,66 @@ describe('route table', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('holds shared routes as if they were its own: same lookups, listing, removal and duplicate check', () => {
+    const { devs } = devices(3);
+    const byName = new Map(devs.map((d) => [d.name, d]));
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(routeSpec, fc.boolean(), u32), { maxLength: 40 }),
+        fc.array(u32, { minLength: 1, maxLength: 30 }),
+        fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+        fc.integer({ min: -1, max: 2 }),
+        (specs, probes, up, removed) => {
+          // `own` gets every route as an object of its own; `mixed` gets some of the same routes shared.
+          const own = new RouteTable();
+          const mixed = new RouteTable((name) => byName.get(name));
+          for (const [s, shared, gw] of specs) {
+            const dst = ((s.base ^ (s.noise & ((1 << s.noiseBits) - 1))) & prefixMask(s.len)) >>> 0;
+            const via = gw & 1 ? gw >>> 0 : 0;
+            const r: Route = { dst, prefixLen: s.len, via, dev: devs[s.dev]!, src: 0, metric: s.metric, proto: 'static', scope: via === 0 ? 'link' : 'universe' };
+            let ownError = '';
+            try {
+              own.add(r);
+            } catch (e) {
+              ownError = (e as Error).message;
+            }
+            const add = () => (shared ? mixed.addShared(new SharedRoute(dst, s.len, via, 0, s.metric, devs[s.dev]!.name)) : mixed.add({ ...r }));
+            if (ownError !== '') expect(add).toThrow(ownError);
+            else add();
+          }
+          if (removed >= 0) {
+            own.removeDevice(devs[removed]!);
+            mixed.removeDevice(devs[removed]!);
+          }
+          devs.forEach((d, i) => (d.up = up[i]!));
+          expect(mixed.size).toBe(own.size);
+          expect(mixed.all().map(RouteTable.format)).toEqual(own.all().map(RouteTable.format));
+          for (const a of [...probes, ...own.all().map((r) => r.dst)]) {
+            const want = own.lookup(a);
+            const got = mixed.lookup(a);
+            expect(got === null ? null : RouteTable.format(got)).toBe(want === null ? null : RouteTable.format(want));
+            expect(got?.dev).toBe(want?.dev);
+            // One Route per table and route: the same object every time.
+            expect(mixed.lookup(a)).toBe(got);
+          }
+          for (const [s] of specs) {
+            const dst = ((s.base ^ (s.noise & ((1 << s.noiseBits) - 1))) & prefixMask(s.len)) >>> 0;
+            for (const d of devs) expect(mixed.has(dst, s.len, d)).toBe(own.has(dst, s.len, d));
+          }
+          devs.forEach((d) => (d.up = true));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses a shared route whose device the namespace does not have', () => {
+    const { devs } = devices(1);
+    const ns = devs[0]!.ns;
+    expect(() => ns.addSharedRoute(new SharedRoute(ip('10.9.0.0'), 24, 0, 0, 0, 'eth7'))).toThrow(/eth7/);
+    expect(() => new RouteTable().addShared(new SharedRoute(ip('10.9.0.0'), 24, 0, 0, 0, 'eth0'))).toThrow(/no device eth0/);
   });
 
   it('breaks ties between equal prefixes by the lowest metric, skipping routes whose device is down', () => {
