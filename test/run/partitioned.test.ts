@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseScenario } from '../../scenarios/loader.js';
 import { expandScenario } from '../../scenarios/expand.js';
-import { resolveScenario } from '../../scenarios/library.js';
+import { listScenarios, resolveScenario } from '../../scenarios/library.js';
 import { runTopology } from '../../scenarios/run.js';
 import { runPartitioned } from '../../scenarios/partitioned-run.js';
 import { planPartitions } from '../../scenarios/partition-plan.js';
@@ -61,6 +61,30 @@ describe('partition plan', () => {
     const s = spec('cross-node');
     expect(new Set(s.namespaces.map((n) => n.component)).size).toBe(3);
     expect(planPartitions(s, 8).parts).toBe(3);
+  });
+});
+
+/**
+ * Every ready scenario that has more than one component, in 2 partitions run in
+ * turn: whatever a scenario builds (Docker, overlays, proxies, pods deleted
+ * mid-run, racks), a partition must build and run its part exactly as the
+ * whole run does.
+ */
+describe('every ready scenario gives the sequential run in 2 partitions', () => {
+  const names = listScenarios()
+    .map((e) => e.name)
+    .filter((n) => planPartitions(spec(n), 2).parts === 2);
+
+  it('covers more than a handful of scenarios', () => {
+    expect(names.length).toBeGreaterThan(8);
+  });
+
+  it.each(names)('%s', async (name) => {
+    const seq = join(work, `lib-seq-${name}`);
+    runTopology(spec(name), { outDir: seq });
+    const out = join(work, `lib-turn-${name}`);
+    await runPartitioned(spec(name), { outDir: out, workers: 2, inTurn: true });
+    expectSameTree(out, seq);
   });
 });
 
