@@ -3,6 +3,7 @@ import { NodeContext } from '../models/node-context.js';
 import { DropCounter } from '../models/observer.js';
 import { Netns } from '../models/stack/netns.js';
 import { SharedRoute } from '../models/stack/route-table.js';
+import { SpecIndex, namespacesToBuild } from './build-scope.js';
 import { BridgeDevice } from '../models/devices/bridge.js';
 import { VethDevice } from '../models/devices/veth.js';
 import { NicDevice } from '../models/devices/nic.js';
@@ -31,7 +32,10 @@ export const DEFAULT_EPOCH_SECONDS = 1_767_225_600;
 export interface World {
   spec: TopologySpec;
   sim: Simulation;
+  /** The namespaces built: all of the spec's, or a partition's (scenarios/build-scope.ts). */
   namespaces: Map<string, Netns>;
+  /** Only some namespaces were built (a partition of a partitioned run). */
+  partial: boolean;
   drops: DropCounter;
   flows: FlowStats[];
   epochSeconds: number;
@@ -47,6 +51,8 @@ export interface World {
  */
 export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECONDS, owns: ((component: string) => boolean) | null = null): World {
   const sim = new Simulation(spec.seed, owns);
+  const index = new SpecIndex(spec);
+  const built = owns === null ? null : namespacesToBuild(spec, index, owns);
   const drops = new DropCounter();
   const contexts = new Map<string, NodeContext>();
   const namespaces = new Map<string, Netns>();
@@ -67,9 +73,11 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
   for (const nsSpec of spec.namespaces) {
     let ctx = contexts.get(nsSpec.component);
     if (ctx === undefined) {
+      // Every component, built or not, so that ids (and event keys) are the same in every partition.
       ctx = new NodeContext(sim.component(nsSpec.component), drops);
       contexts.set(nsSpec.component, ctx);
     }
+    if (built !== null && !built.has(nsSpec.name)) continue;
     if (namespaces.has(nsSpec.name)) throw new Error(`namespaces: ${nsSpec.name} defined twice`);
     const ns = new Netns(nsSpec.name, ctx);
     ns.ipForward = nsSpec.ipForward;
@@ -121,32 +129,36 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
   }
 
   for (const l of spec.links) {
+    if (built !== null && !(built.has(l.a.ns) && built.has(l.b.ns))) {
+      // A wire to a namespace this partition does not build: its own end gets the
+      // wire's parameters, and RemoteWires its far end.
+      if (l.kind === 'veth') continue;
+      for (const end of [l.a, l.b]) if (built.has(end.ns)) NicDevice.attachWire(endDevice(namespaces, end.ns, end.ifname) as NicDevice, wireParams(l));
+      continue;
+    }
     const a = endDevice(namespaces, l.a.ns, l.a.ifname);
     const b = endDevice(namespaces, l.b.ns, l.b.ifname);
     if (l.kind === 'veth') {
       if (a.ns.ctx !== b.ns.ctx) throw new Error(`veth ${a.path} <-> ${b.path} joins two components; use a wire`);
       VethDevice.pair(a as VethDevice, b as VethDevice, l.delayNs);
     } else {
-      NicDevice.connect(a as NicDevice, b as NicDevice, {
-        delayNs: l.delayNs,
-        bandwidthBps: l.bandwidthBps,
-        loss: l.loss,
-        txQueueLen: l.txQueueLen,
-      });
+      NicDevice.connect(a as NicDevice, b as NicDevice, wireParams(l));
     }
   }
 
-  const world: World = { spec, sim, namespaces, drops, flows: [], epochSeconds };
+  const world: World = { spec, sim, namespaces, partial: built !== null, drops, flows: [], epochSeconds };
   const servers: Servers = { udp: new Map(), tcp: new Map() };
   for (const s of spec.servers ?? []) {
+    if (built !== null && !built.has(s.ns)) continue;
     const ns = namespaces.get(s.ns);
     if (ns === undefined) throw new Error(`servers: unknown namespace ${s.ns}`);
     if (s.protocol === 'tcp') servers.tcp.set(`${s.ns}:${s.port}`, new TcpServer(ns, s.port, s.requestSize ?? 64, s.responseSize));
     else servers.udp.set(`${s.ns}:${s.port}`, new UdpServer(ns, s.port, s.responseSize));
   }
   const proxies = new Map<string, UserspaceProxy>();
-  for (const nsSpec of spec.namespaces) if (nsSpec.userspaceProxy !== undefined) proxies.set(nsSpec.name, buildUserspaceProxy(namespaces.get(nsSpec.name)!, nsSpec.userspaceProxy));
-  for (const nsSpec of spec.namespaces) if (nsSpec.lifecycle !== undefined) new PodLifecycle(namespaces.get(nsSpec.name)!, nsSpec.lifecycle, proxies.get(nsSpec.name) ?? null);
+  const isBuilt = (name: string): boolean => built === null || built.has(name);
+  for (const nsSpec of spec.namespaces) if (nsSpec.userspaceProxy !== undefined && isBuilt(nsSpec.name)) proxies.set(nsSpec.name, buildUserspaceProxy(namespaces.get(nsSpec.name)!, nsSpec.userspaceProxy));
+  for (const nsSpec of spec.namespaces) if (nsSpec.lifecycle !== undefined && isBuilt(nsSpec.name)) new PodLifecycle(namespaces.get(nsSpec.name)!, nsSpec.lifecycle, proxies.get(nsSpec.name) ?? null);
   const groups = new Map<string, FlowStats>();
   for (const t of spec.traffic) {
     let stats = t.group === undefined ? undefined : groups.get(t.group);
@@ -155,9 +167,13 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
       world.flows.push(stats);
       if (t.group !== undefined) groups.set(t.group, stats);
     }
-    startTraffic(world, t, servers, stats);
+    startTraffic(world, index, t, servers, stats);
   }
   return world;
+}
+
+function wireParams(l: LinkSpec): { delayNs: number; bandwidthBps: number; loss: number; txQueueLen: number } {
+  return { delayNs: l.delayNs, bandwidthBps: l.bandwidthBps, loss: l.loss, txQueueLen: l.txQueueLen };
 }
 
 /** The servers of a world by "<namespace>:<port>", one map per protocol (the port spaces are separate). */
@@ -253,12 +269,6 @@ function endpointName(ns: string, container?: string): string {
 }
 
 /** The namespace that owns address `addr` (for the server side of a flow). */
-function ownerOf(world: World, addr: number, near: Netns): Netns | undefined {
-  if (near.isLocal(addr)) return near;
-  for (const ns of world.namespaces.values()) if (ns.isLocal(addr) && addr >>> 24 !== 127) return ns;
-  return undefined;
-}
-
 /** The statistics row of a flow, or of its whole group. */
 function newFlowStats(t: TrafficSpec, all: TrafficSpec[]): FlowStats {
   const latency = t.kind === 'ping' || t.kind === 'tcp' || t.responseSize > 0 ? 'rtt' : 'one-way';
@@ -271,20 +281,26 @@ function newFlowStats(t: TrafficSpec, all: TrafficSpec[]): FlowStats {
   return new FlowStats(t.name, t.kind, endpointName(t.from.ns, t.from.container), to, latency, t.class ?? '');
 }
 
-function startTraffic(world: World, t: TrafficSpec, allServers: Servers, stats: FlowStats): void {
+/**
+ * A flow's client, and its server when the scenario has none there yet. In a
+ * partition, either may be a namespace it does not build: then that side is
+ * the other partition's to make.
+ */
+function startTraffic(world: World, index: SpecIndex, t: TrafficSpec, allServers: Servers, stats: FlowStats): void {
   const from = world.namespaces.get(t.from.ns);
-  if (from === undefined) throw new Error(`traffic ${t.name}: unknown namespace ${t.from.ns}`);
+  if (from === undefined && !(world.partial && index.byName.has(t.from.ns))) throw new Error(`traffic ${t.name}: unknown namespace ${t.from.ns}`);
   const dst = parseIpv4(t.to);
   if (t.kind === 'ping') {
-    new PingApp(from, { name: t.name, dst, count: t.count, intervalNs: t.intervalNs, size: t.size, ident: t.ident, startNs: t.startNs, timeoutNs: t.timeoutNs, epochSeconds: world.epochSeconds }, stats);
+    if (from !== undefined) new PingApp(from, { name: t.name, dst, count: t.count, intervalNs: t.intervalNs, size: t.size, ident: t.ident, startNs: t.startNs, timeoutNs: t.timeoutNs, epochSeconds: world.epochSeconds }, stats);
     return;
   }
+  const serverName = index.serverOf(t);
+  const serverNs = serverName === undefined ? undefined : world.namespaces.get(serverName);
   if (t.kind === 'tcp') {
-    startTcp(world, t, from, dst, allServers.tcp, stats);
+    startTcp(t, from, dst, serverNs, allServers.tcp, stats);
     return;
   }
   const servers = allServers.udp;
-  const serverNs = t.toNs !== undefined ? world.namespaces.get(t.toNs) : ownerOf(world, dst, from);
   let server: UdpServer | undefined;
   if (serverNs !== undefined) {
     const key = `${serverNs.name}:${t.port}`;
@@ -298,6 +314,7 @@ function startTraffic(world: World, t: TrafficSpec, allServers: Servers, stats: 
       throw new Error(`traffic ${t.name}: the server at ${key} already answers with ${server.responseSize} bytes; flows to one server must agree on responseSize`);
     }
   }
+  if (from === undefined) return;
   const rng = from.component.random(`traffic/${t.name}`);
   const client = new UdpClient(from, { name: t.name, dst, port: t.port, sourcePort: t.sourcePort, count: t.count, rate: t.rate, arrivals: t.arrivals, requestSize: t.requestSize, responseSize: t.responseSize, startNs: t.startNs, timeoutNs: t.timeoutNs }, stats, rng);
   if (t.responseSize === 0 && server !== undefined) {
@@ -311,11 +328,10 @@ function startTraffic(world: World, t: TrafficSpec, allServers: Servers, stats: 
  * A TCP flow: its server (made on first use; flows to one server must agree
  * on its sizes, which it cannot learn from the bytes) and its client.
  */
-function startTcp(world: World, t: TcpSpec, from: Netns, dst: number, servers: Map<string, TcpServer>, stats: FlowStats): void {
+function startTcp(t: TcpSpec, from: Netns | undefined, dst: number, serverNs: Netns | undefined, servers: Map<string, TcpServer>, stats: FlowStats): void {
   // A bulk transfer needs a sink: a server that answers nothing.
   const requestSize = t.mode === 'bulk' ? 1 : t.requestSize;
   const responseSize = t.mode === 'bulk' ? 0 : t.responseSize;
-  const serverNs = t.toNs !== undefined ? world.namespaces.get(t.toNs) : ownerOf(world, dst, from);
   if (serverNs !== undefined) {
     const key = `${serverNs.name}:${t.port}`;
     const server = servers.get(key);
@@ -327,6 +343,7 @@ function startTcp(world: World, t: TcpSpec, from: Netns, dst: number, servers: M
       throw new Error(`traffic ${t.name}: the TCP server at ${key} already ${has}; flows to one TCP server must agree on mode and sizes`);
     }
   }
+  if (from === undefined) return;
   const rng = from.component.random(`traffic/${t.name}`);
   new TcpClient(from, { name: t.name, dst, port: t.port, mode: t.mode, count: t.count, rate: t.rate, arrivals: t.arrivals, concurrency: t.concurrency, requestSize: t.requestSize, responseSize: t.responseSize, bytes: t.bytes, startNs: t.startNs, timeoutNs: t.timeoutNs, noDelay: t.noDelay }, stats, rng);
 }

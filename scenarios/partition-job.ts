@@ -1,18 +1,19 @@
 /**
  * One partition of a partitioned run, as a worker thread (or a test running
- * every partition in one thread) sets it up: the whole topology is built, so
- * every partition numbers components, NICs and flows alike, but only the
- * partition's own components run events; the wires to other partitions go
- * through the channels (models/devices/remote-wire.ts).
+ * every partition in one thread) sets it up: it builds the namespaces of its
+ * own components (scenarios/build-scope.ts) and numbers components, wires and
+ * flows from the spec, as every partition does alike; only its own components
+ * run events, and the wires to other partitions go through the channels
+ * (models/devices/remote-wire.ts).
  */
 import type { MessagePort } from 'node:worker_threads';
 import { ChannelReader, ChannelWriter } from '../engine/channel.js';
 import { PartitionStepper } from '../engine/partition-stepper.js';
 import { NicDevice } from '../models/devices/nic.js';
-import { RemoteWires } from '../models/devices/remote-wire.js';
+import { RemoteWires, type WireEnd } from '../models/devices/remote-wire.js';
 import { OpenPartition } from './run.js';
 import { buildWorld, type World } from './build.js';
-import type { TopologySpec } from './topology.js';
+import type { LinkSpec, TopologySpec } from './topology.js';
 import { Tracer, type TraceSelector } from '../models/trace/tracer.js';
 
 /** One end of a channel: the shared buffer and this side's spill port. */
@@ -75,27 +76,49 @@ function owners(job: PartitionWiring): (component: string) => number {
   };
 }
 
+/**
+ * Every wire end of the topology in spec order (namespaces, then their
+ * interfaces joined by a wire, as buildWorld makes the NICs), with the NIC
+ * where this world built it, its partition and its peer's index.
+ */
+function wireEnds(world: World, owner: (component: string) => number): WireEnd[] {
+  const spec = world.spec;
+  const index = new Map<string, number>();
+  const ends: { ns: string; ifname: string; part: number }[] = [];
+  const wireOf = new Map<string, LinkSpec>();
+  for (const l of spec.links) if (l.kind !== 'veth') for (const e of [l.a, l.b]) wireOf.set(`${e.ns}/${e.ifname}`, l);
+  for (const ns of spec.namespaces) {
+    for (const i of ns.interfaces) {
+      const key = `${ns.name}/${i.name}`;
+      if (!wireOf.has(key)) continue;
+      index.set(key, ends.length);
+      ends.push({ ns: ns.name, ifname: i.name, part: owner(ns.component) });
+    }
+  }
+  return ends.map((e) => {
+    const l = wireOf.get(`${e.ns}/${e.ifname}`)!;
+    const far = l.a.ns === e.ns && l.a.ifname === e.ifname ? l.b : l.a;
+    const dev = world.namespaces.get(e.ns)?.devices.get(e.ifname);
+    return { nic: dev instanceof NicDevice ? dev : null, part: e.part, peer: index.get(`${far.ns}/${far.ifname}`)! };
+  });
+}
+
 /** Sends the wires to other partitions through the channels and makes the stepper. */
 function connect(world: World, job: PartitionWiring, owner: (component: string) => number): { stepper: PartitionStepper; wires: RemoteWires } {
-  const nics: NicDevice[] = [];
-  for (const ns of world.namespaces.values()) for (const dev of ns.devices.values()) if (dev instanceof NicDevice) nics.push(dev);
   const writers = job.out.map((e) => (e === null ? null : new ChannelWriter(e.buffer, e.port)));
   const readers = job.in.map((e) => (e === null ? null : new ChannelReader(e.buffer, e.port)));
-  const wires = new RemoteWires(nics, (nic) => owner(nic.ns.component.name), job.me, writers, readers);
+  const wires = new RemoteWires(wireEnds(world, owner), job.me, writers, readers);
   dropOtherPartitions(world);
   const stepper = new PartitionStepper(world.sim, wires, job.lookaheadNs, job.durationNs);
   return { stepper, wires };
 }
 
 /**
- * Forgets the namespaces other partitions run. Every partition builds the
- * whole topology (so components, NICs and flows are numbered alike), but
- * keeping the rest alive would double the memory of a 2-way run and make each
- * partition pay for the whole heap in garbage collection and cache misses: a
- * 50-node cluster runs about 1.4x as many events per second as a 100-node one.
- * Once RemoteWires has cut the wires between partitions, nothing local refers
- * to the others' models (their events were never queued here), so they go
- * with the next full collection.
+ * Forgets the namespaces built here that other partitions run: the clients of
+ * one-way flows to local servers (scenarios/build-scope.ts), needed only while
+ * building. Once RemoteWires has cut the wires between partitions, nothing
+ * local refers to them (their events were never queued here), so they go with
+ * the next full collection.
  */
 function dropOtherPartitions(world: World): void {
   for (const [name, ns] of world.namespaces) if (!ns.component.local) world.namespaces.delete(name);

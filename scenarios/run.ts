@@ -82,7 +82,7 @@ export class OpenPartition {
   private openPerPoint(spec: TopologySpec, capDir: string, format: 'pcapng' | 'pcap', epochSeconds: number): void {
     for (const point of spec.captures) {
       const dev = findDevice(this.world, point);
-      if (!dev.ns.component.local) continue;
+      if (dev === null || !dev.ns.component.local) continue;
       const path = join(capDir, captureFileName(point, format));
       const writer = format === 'pcap' ? new PcapWriter(path, { epochSeconds }) : new PcapngWriter(path, { epochSeconds });
       this.writers.push(writer);
@@ -103,7 +103,7 @@ export class OpenPartition {
     for (const point of spec.captures) {
       const ifIndex = writer.addInterface(point, captureDescription(point));
       const dev = findDevice(this.world, point);
-      if (!dev.ns.component.local) continue;
+      if (dev === null || !dev.ns.component.local) continue;
       const tap = keys === null ? new FileTap(dev, writer, () => sim.now, ifIndex) : new PartTap(writer, ifIndex, keys, sim);
       dev.tap = tap;
       this.taps.push(tap);
@@ -213,9 +213,12 @@ function writeCniResults(spec: TopologySpec, dir: string): void {
   for (const r of spec.cniResults) writeFileSync(join(dir, `${r.node}.${r.pod}.json`), JSON.stringify(r.result, null, 2) + '\n');
 }
 
-function findDevice(world: World, point: string): NetDevice {
+/** The device of a capture point; null when it is in a namespace this partition did not build. */
+function findDevice(world: World, point: string): NetDevice | null {
   const slash = point.lastIndexOf('/');
   const ns = world.namespaces.get(point.slice(0, slash));
+  // The points come from the spec, so a partition's missing namespace is one it was not to build.
+  if (ns === undefined && world.partial) return null;
   const dev = ns?.devices.get(point.slice(slash + 1));
   if (dev === undefined) throw new Error(`capture: no interface ${point}`);
   return dev;

@@ -78,14 +78,20 @@ export class NicDevice extends NetDevice implements EventHandler {
   /** Joins two NICs with a wire; each direction gets the same parameters. */
   static connect(a: NicDevice, b: NicDevice, params: WireParams): void {
     if (!(params.delayNs > 0)) throw new Error(`wire ${a.path} <-> ${b.path}: delay must be positive`);
+    NicDevice.attachWire(a, params);
+    NicDevice.attachWire(b, params);
     a.peer = b;
     b.peer = a;
-    a.params = { ...params };
-    b.params = { ...params };
-    if (params.loss > 0) {
-      a.lossRng = a.ns.component.random(`wire-loss/${a.path}`);
-      b.lossRng = b.ns.component.random(`wire-loss/${b.path}`);
-    }
+  }
+
+  /**
+   * One end of a wire, without its peer: the far end is in a namespace this
+   * partition does not build, and RemoteWires gives the NIC its `remote`.
+   */
+  static attachWire(end: NicDevice, params: WireParams): void {
+    if (!(params.delayNs > 0)) throw new Error(`wire ${end.path}: delay must be positive`);
+    end.params = { ...params };
+    if (params.loss > 0) end.lossRng = end.ns.component.random(`wire-loss/${end.path}`);
   }
 
   get queueLength(): number {

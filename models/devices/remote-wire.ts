@@ -3,6 +3,16 @@ import type { Mailbox } from '../../engine/partition-stepper.js';
 import { Packet } from '../packet.js';
 import type { NicDevice, RemoteEnd } from './nic.js';
 
+/** One end of a wire, numbered in spec order (scenarios/partition-job.ts, `wireEnds`), which every partition reads alike whatever it builds. */
+export interface WireEnd {
+  /** This end's NIC where this partition built it, else null. */
+  nic: NicDevice | null;
+  /** The partition that runs it. */
+  part: number;
+  /** The index of the wire's other end. */
+  peer: number;
+}
+
 /**
  * The wires a partitioned run cuts. A frame a local NIC puts on a wire whose
  * peer lives in another partition is written to the channel towards that
@@ -12,9 +22,6 @@ import type { NicDevice, RemoteEnd } from './nic.js';
  * in a sequential run. Nothing else of the skb crosses: a frame off a wire is
  * scrubbed on arrival anyway (NicDevice.onArrive). The trace tag says whether
  * `podwire trace` watches the packet (models/trace/trace-tag.ts); 0 without a tracer.
- *
- * NICs are numbered by their position in `nics`, which every partition builds
- * in the same order from the same topology.
  */
 export class RemoteWires implements Mailbox {
   private readonly inboundOf: (target: number, time: number, key: number, id: number, bornAt: number, bytes: Uint8Array, traceTag: number) => void;
@@ -25,33 +32,25 @@ export class RemoteWires implements Mailbox {
   received = 0;
 
   constructor(
-    nics: readonly NicDevice[],
-    /** Partition of each NIC (by index in `nics`). */
-    partOfNic: (nic: NicDevice) => number,
+    ends: readonly WireEnd[],
     me: number,
     /** Channel towards each partition (null for this one). */
     private readonly writers: readonly (ChannelWriter | null)[],
     /** Channel from each partition (null for this one). */
     private readonly readers: readonly (ChannelReader | null)[],
   ) {
-    // Plain loops, not callbacks: a callback would put `index` in the context
-    // that inboundOf closes over, and keep every partition's NICs alive.
-    const index = new Map<NicDevice, number>();
-    this.nics = [];
-    for (let i = 0; i < nics.length; i++) {
-      index.set(nics[i]!, i);
-      this.nics.push(partOfNic(nics[i]!) === me ? nics[i]! : null);
-    }
-    for (const nic of nics) {
-      const peer = nic.peer;
-      if (peer === null || partOfNic(nic) !== me) continue;
-      const there = partOfNic(peer);
+    this.nics = ends.map((e) => (e.part === me ? e.nic : null));
+    for (const e of ends) {
+      const nic = e.nic;
+      if (nic === null || e.part !== me) continue;
+      const there = ends[e.peer]!.part;
       if (there === me) continue;
       const writer = writers[there];
       if (writer === undefined || writer === null) throw new Error(`remote wire ${nic.path}: no channel to partition ${there}`);
-      nic.remote = new RemoteNicEnd(this, writer, index.get(peer)!, nic);
-      // The peer's models are the other partition's; with this last reference
-      // from a local model gone, they can be collected (scenarios/partition-job.ts).
+      nic.remote = new RemoteNicEnd(this, writer, e.peer, nic);
+      // The peer, where this partition built it (a namespace it builds but does
+      // not run), is the other partition's: with this last reference from a
+      // local model gone, it can be collected (scenarios/partition-job.ts).
       nic.peer = null;
     }
     this.inboundOf = (target, time, key, id, bornAt, bytes, traceTag) => {

@@ -19,7 +19,11 @@ import { checkCaptureWithTshark, tsharkFields, tsharkPath } from '../helpers/tsh
  * turn in one thread or on worker threads.
  */
 
-/** 4 nodes x 3 pods, a lossy underlay, Poisson UDP, TCP connections per request, and pings. */
+/**
+ * 4 nodes x 3 pods, a lossy underlay, Poisson UDP, one-way UDP from ephemeral
+ * ports (measured at the server, in another partition than the client), TCP
+ * connections per request, and pings.
+ */
 const LOSSY = `
 name: lossy-poisson
 seed: 7
@@ -28,6 +32,7 @@ scale: { nodes: 4, podsPerNode: 3 }
 underlay: { delay: 30us, loss: 0.05, bandwidth: 1Gbit }
 traffic:
   - udpAll: { pattern: cross-node, count: 40, rate: 400, arrivals: poisson, requestSize: 200, responseSize: 900 }
+  - udpAll: { pattern: cross-node, port: 9100, count: 20, rate: 200, requestSize: 80, responseSize: 0 }
   - tcpAll: { pattern: ring, mode: crr, count: 6, rate: 40, arrivals: poisson }
   - pingAll: { pattern: cross-node, count: 5, interval: 20ms }
 capture: all
