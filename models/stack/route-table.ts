@@ -123,15 +123,17 @@ export class RouteTable {
     this.count++;
   }
 
-  /** The Route objects of an entry, made this table's own (stored back, so each is made once). */
+  /** The Route objects of an entry, made this table's own. */
   private routesOf(held: Held, m: Map<number, Held>, key: number): Route[] {
     if (Array.isArray(held)) return held;
-    if (held instanceof SharedRoute) {
-      const r = this.own(held);
-      m.set(key, r);
-      return [r];
-    }
-    return [held];
+    return [held instanceof SharedRoute ? this.materialize(m, key, held) : held];
+  }
+
+  /** Replaces a shared entry with this table's own Route, so each is made once. */
+  private materialize(m: Map<number, Held>, key: number, s: SharedRoute): Route {
+    const r = this.own(s);
+    m.set(key, r);
+    return r;
   }
 
   /** This table's Route for a shared one. Same field order as every other Route: one object shape. */
@@ -181,13 +183,10 @@ export class RouteTable {
     let skipped = false;
     for (let i = 0; i < lengths.length; i++) {
       const m = this.byLen[lengths[i]!]!;
-      let held = m.get(addr & masks[i]!);
+      const key = addr & masks[i]!;
+      let held = m.get(key);
       if (held === undefined) continue;
-      if (held instanceof SharedRoute) {
-        const r = this.own(held);
-        m.set(addr & masks[i]!, r);
-        held = r;
-      }
+      if (held instanceof SharedRoute) held = this.materialize(m, key, held);
       if (!Array.isArray(held)) {
         if (held.dev.up) return this.remember(addr, held, skipped);
         skipped = true;
