@@ -48,7 +48,12 @@ export class SpecIndex {
   }
 }
 
-/** Every address a namespace's build configures (bridges, interfaces, tunnels, the IPVS dummy device). */
+/**
+ * The addresses a server of the namespace can listen on: those of its bridges,
+ * interfaces and tunnels. Not the Service addresses kube-proxy's IPVS mode puts
+ * on the dummy kube-ipvs0: they are local to every node, but nothing listens
+ * there; IPVS hands the connection to a backend.
+ */
 function addressesOf(ns: NamespaceSpec): number[] {
   const out: number[] = [];
   const add = (cidrs: readonly string[]): void => {
@@ -57,7 +62,6 @@ function addressesOf(ns: NamespaceSpec): number[] {
   for (const b of ns.bridges) add(b.addresses);
   for (const i of ns.interfaces) add(i.addresses);
   for (const t of ns.tunnels ?? []) add(t.addresses);
-  if (ns.ipvs !== undefined) add(ns.ipvs.addresses);
   return out;
 }
 

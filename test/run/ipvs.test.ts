@@ -11,6 +11,7 @@ import { resolveScenario } from '../../scenarios/library.js';
 import { parseScenario } from '../../scenarios/loader.js';
 import { expandScenario } from '../../scenarios/expand.js';
 import { runTopology, type RunResult } from '../../scenarios/run.js';
+import { buildWorld } from '../../scenarios/build.js';
 import { formatIpv4 } from '../../models/wire/addr.js';
 import { checkCaptureWithTshark, tsharkPath } from '../helpers/tshark.js';
 import { ipv4Frames } from '../helpers/ipv4-frames.js';
@@ -97,6 +98,15 @@ const NODES = `nodes:
 `;
 
 describe('IPVS mode corner cases', () => {
+  test('nothing listens on a node for flows to a ClusterIP: the VIP is local on kube-ipvs0, but the servers are the pods', () => {
+    const world = buildWorld(expandScenario(resolveScenario('services-ipvs')));
+    const listening = [...world.namespaces.values()].filter((ns) => ns.udp.isBound(80) || ns.tcp.isListening(80)).map((ns) => ns.name);
+    expect(listening).toEqual([]);
+    // The backends do listen, on the target port.
+    expect(world.namespaces.get('n2/echo-b')!.udp.isBound(8080)).toBe(true);
+  });
+
+
   test('a Service without endpoints: IPVS has no real server and answers ICMP port unreachable, for UDP and for a TCP SYN', () => {
     const r = run(
       `name: t\nduration: 1s\nkubeProxy: { mode: ipvs }\n${NODES}services:
