@@ -3,6 +3,7 @@ import { NodeContext } from '../models/node-context.js';
 import { DropCounter } from '../models/observer.js';
 import { Netns } from '../models/stack/netns.js';
 import { SharedRoute } from '../models/stack/route-table.js';
+import { RouteGroup } from '../models/stack/route-group.js';
 import { SpecIndex, namespacesToBuild } from './build-scope.js';
 import { BridgeDevice } from '../models/devices/bridge.js';
 import { VethDevice } from '../models/devices/veth.js';
@@ -61,6 +62,18 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
   // appears in N-1 tables): each is parsed once (N² parses cost 13 % of a
   // 2,000-node build) into one SharedRoute that every table holds.
   const sharedRoutes = new Map<RouteSpec, SharedRoute>();
+  const shared = (r: RouteSpec): SharedRoute => {
+    let route = sharedRoutes.get(r);
+    if (route === undefined) {
+      const { addr, prefixLen } = parseCidr(r.dst);
+      route = new SharedRoute(addr, prefixLen, r.via ? parseIpv4(r.via) : 0, r.src ? parseIpv4(r.src) : 0, r.metric ?? 0, r.dev);
+      sharedRoutes.set(r, route);
+    }
+    return route;
+  };
+  // spec.routeGroups: built once, held by every namespace that names them.
+  const routeGroups = (spec.routeGroups ?? []).map((g) => new RouteGroup(g.map(shared)));
+  const onlink = new Set((spec.routeGroups ?? []).flat().filter((r) => r.onlink === true).map(shared));
   const linkOf = new Map<string, LinkSpec>();
   for (const l of spec.links) {
     for (const end of [l.a, l.b]) {
@@ -117,14 +130,12 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
     }
     loadNftables(ns, nsSpec, spec);
     buildIpvs(ns, nsSpec);
-    for (const r of nsSpec.routes) {
-      let shared = sharedRoutes.get(r);
-      if (shared === undefined) {
-        const { addr, prefixLen } = parseCidr(r.dst);
-        shared = new SharedRoute(addr, prefixLen, r.via ? parseIpv4(r.via) : 0, r.src ? parseIpv4(r.src) : 0, r.metric ?? 0, r.dev);
-        sharedRoutes.set(r, shared);
-      }
-      ns.addSharedRoute(shared, r.onlink === true);
+    for (const r of nsSpec.routes) ns.addSharedRoute(shared(r), r.onlink === true);
+    if (nsSpec.routeGroup !== undefined) {
+      const { group, except } = nsSpec.routeGroup;
+      const g = routeGroups[group];
+      if (g === undefined) throw new Error(`${nsSpec.name}: routeGroup ${group} does not exist`);
+      ns.attachRouteGroup(g, except < 0 ? null : (g.routes[except] ?? null), (r) => onlink.has(r));
     }
   }
 

@@ -167,8 +167,9 @@ export function expandScenario(s: Scenario): TopologySpec {
         })),
       ],
       ...(tunnels !== undefined ? { tunnels: tunnels.tunnels, neighbours: tunnels.neighbours } : {}),
-      routes:
-        tunnels !== undefined ? [seg?.routes[0] ?? nodeDefault, ...tunnels.routes] : seg !== undefined ? seg.routes : nodeRoutes(nodeDefault, hostGw, i),
+      routes: tunnels !== undefined ? [seg?.routes[0] ?? nodeDefault, ...tunnels.routes] : seg !== undefined ? seg.routes : [nodeDefault],
+      // host-gw: a route to every other node's pod range, held once for all nodes.
+      ...(tunnels === undefined && seg === undefined && hostGw.length > 0 ? { routeGroup: { group: 0, except: i } } : {}),
     });
     if (node.cniNetwork !== undefined) applyCniNode(namespaces[namespaces.length - 1]!, node.cniNetwork);
     const nodeEvents = nodeLifecycle(s, node);
@@ -228,6 +229,7 @@ export function expandScenario(s: Scenario): TopologySpec {
     loopbackDelayNs: s.loopbackDelayNs,
     netfilterCosts: s.netfilterCosts,
     namespaces,
+    ...(namespaces.some((n) => n.routeGroup !== undefined) ? { routeGroups: [hostGw] } : {}),
     links,
     captures: captures(s.capture, namespaces),
     traffic: classified(s, namespaces, expandTraffic(s)),
@@ -303,14 +305,6 @@ function nodeNftables(s: Scenario, node: Scenario['nodes'][number]): { nftables?
 }
 
 /** [default, host-gw routes of every other node in node order]; the route objects are shared. */
-function nodeRoutes(nodeDefault: RouteSpec, hostGw: RouteSpec[], self: number): RouteSpec[] {
-  if (hostGw.length === 0) return [nodeDefault];
-  const routes: RouteSpec[] = new Array(hostGw.length);
-  routes[0] = nodeDefault;
-  let k = 1;
-  for (let j = 0; j < hostGw.length; j++) if (j !== self) routes[k++] = hostGw[j]!;
-  return routes;
-}
 
 /** The traffic with each flow's class (scenarios/flow-class.ts). */
 function classified(s: Scenario, namespaces: NamespaceSpec[], traffic: TrafficSpec[]): TrafficSpec[] {

@@ -24,6 +24,13 @@ export interface TopologySpec {
   /** Simulated CPU time of netfilter work (per rule, per conntrack lookup, per NAT setup). */
   netfilterCosts?: { ruleNs: number; conntrackNs: number; natSetupNs: number };
   namespaces: NamespaceSpec[];
+  /**
+   * Route lists many namespaces hold alike, less one entry each (see
+   * NamespaceSpec.routeGroup): host-gw gives every node a route to every other
+   * node's pod range, N(N-1) routes, which inline would be most of a large
+   * cluster's spec and world.
+   */
+  routeGroups?: RouteSpec[][];
   links: LinkSpec[];
   /** Capture points, "<namespace>/<interface>". */
   captures: string[];
@@ -88,7 +95,18 @@ export interface NamespaceSpec {
   tunnels?: TunnelSpec[];
   /** Permanent neighbour entries (`ip neigh replace IP lladdr MAC dev DEV nud permanent`). */
   neighbours?: NeighbourSpec[];
+  /** The namespace's own routes; with `routeGroup`, added before the group's (see `namespaceRoutes`). */
   routes: RouteSpec[];
+  /** The routes of `routeGroups[group]` also, all but the one at index `except` (-1: none left out). */
+  routeGroup?: { group: number; except: number };
+}
+
+/** Every route of a namespace, in the order they are added: its own, then its group's. */
+export function namespaceRoutes(spec: TopologySpec, ns: NamespaceSpec): RouteSpec[] {
+  if (ns.routeGroup === undefined) return ns.routes;
+  const group = spec.routeGroups?.[ns.routeGroup.group];
+  if (group === undefined) throw new Error(`${ns.name}: no route group ${ns.routeGroup.group}`);
+  return [...ns.routes, ...group.filter((_, i) => i !== ns.routeGroup!.except)];
 }
 
 /** A tunnel device in a node namespace; its outer packets leave through the namespace's routes. */

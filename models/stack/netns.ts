@@ -9,6 +9,7 @@ import type { NetDevice, IfAddr } from '../devices/net-device.js';
 import { LoopbackDevice } from '../devices/loopback.js';
 import { DropReason } from '../devices/drop-reason.js';
 import { RouteTable, SharedRoute, type Route } from './route-table.js';
+import type { RouteGroup } from './route-group.js';
 import { NeighbourTable, type Neighbour } from './neighbour.js';
 import { inPrefix, prefixMask, formatIpv4 } from '../wire/addr.js';
 import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ethType, setEthDst, setEthSrc, setEthType } from '../wire/ethernet.js';
@@ -270,6 +271,16 @@ export class Netns implements EventHandler {
   addSharedRoute(route: SharedRoute, onlink = false): void {
     this.checkGateway(this.device(route.devName), route.via, onlink);
     this.routes.addShared(route);
+  }
+
+  /**
+   * Holds a group of routes many namespaces hold (host-gw's), less `except`;
+   * each route's gateway is checked as `ip route add` would check it.
+   */
+  attachRouteGroup(group: RouteGroup, except: SharedRoute | null, onlink: (route: SharedRoute) => boolean = () => false): void {
+    const dev = this.device(group.devName);
+    for (const r of group.routes) if (r !== except) this.checkGateway(dev, r.via, onlink(r));
+    this.routes.attachGroup(group, except);
   }
 
   private checkGateway(dev: NetDevice, via: number, onlink: boolean): void {

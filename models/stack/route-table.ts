@@ -1,5 +1,6 @@
 import type { NetDevice } from '../devices/net-device.js';
 import { formatIpv4, prefixMask } from '../wire/addr.js';
+import type { RouteGroup } from './route-group.js';
 
 /** rtm_scope: link for connected prefixes, universe for routes via a gateway. */
 export type RouteScope = 'link' | 'universe' | 'host';
@@ -73,6 +74,16 @@ export class RouteTable {
   private lastRoute: Route | null = null;
   private prevAddr = 0;
   private prevRoute: Route | null = null;
+  /**
+   * Routes this table holds with many others (attachGroup), searched after its
+   * own maps at each length, less `groupExcept`. A group route a lookup
+   * returns, or that shares a key with an own route, is made this table's own
+   * and stored in its maps (`fromGroup`); a key present in the own maps always
+   * holds the group's route too, so listings count it once.
+   */
+  private group: RouteGroup | null = null;
+  private groupExcept: SharedRoute | null = null;
+  private readonly fromGroup = new Set<Route>();
 
   /** `resolve` finds a device of the table's namespace by name, for the SharedRoutes it holds. */
   constructor(private readonly resolve: ((devName: string) => NetDevice | undefined) | null = null) {}
@@ -100,15 +111,12 @@ export class RouteTable {
     }
     const key = dst | 0;
     this.lastRoute = this.prevRoute = null;
-    let m = this.byLen[prefixLen];
-    if (m === undefined) {
-      m = new Map();
-      this.byLen[prefixLen] = m;
-      this.lengths.push(prefixLen);
-      this.lengths.sort((a, b) => b - a);
-      this.masks = this.lengths.map((len) => prefixMask(len) | 0);
+    const m = this.ensureLength(prefixLen);
+    let held = m.get(key);
+    if (held === undefined) {
+      const g = this.groupRoute(prefixLen, key);
+      if (g !== undefined) held = this.materialize(m, key, g, true);
     }
-    const held = m.get(key);
     if (held === undefined) m.set(key, route);
     else {
       // Routes sharing a key are few: they become this table's own objects.
@@ -129,11 +137,70 @@ export class RouteTable {
     return [held instanceof SharedRoute ? this.materialize(m, key, held) : held];
   }
 
-  /** Replaces a shared entry with this table's own Route, so each is made once. */
-  private materialize(m: Map<number, Held>, key: number, s: SharedRoute): Route {
+  /** Replaces a shared entry (or fills a group's key) with this table's own Route, so each is made once. */
+  private materialize(m: Map<number, Held>, key: number, s: SharedRoute, fromGroup = false): Route {
     const r = this.own(s);
     m.set(key, r);
+    if (fromGroup) this.fromGroup.add(r);
     return r;
+  }
+
+  /** The group's route at a key, unless this table leaves it out. */
+  private groupRoute(prefixLen: number, key: number): SharedRoute | undefined {
+    const g = this.group?.get(prefixLen, key);
+    return g === this.groupExcept ? undefined : g;
+  }
+
+  /**
+   * Holds `group`'s routes too, all but `except` (a node's route to its own
+   * pod range). One group per table; its device must be this namespace's.
+   */
+  attachGroup(group: RouteGroup, except: SharedRoute | null): void {
+    if (this.group !== null) throw new Error('route table: already holds a route group');
+    if (this.resolve === null || this.resolve(group.devName) === undefined) throw new Error(`route group: no device ${group.devName} for it`);
+    if (except !== null && group.get(except.prefixLen, except.dst | 0) !== except) throw new Error('route group: the route left out is not in the group');
+    this.lastRoute = this.prevRoute = null;
+    // Own routes already at a group's key: the group's route joins them there (and a same-metric clash is File exists).
+    const clashes: [number, number, SharedRoute][] = [];
+    for (const len of group.lengths) {
+      const m = this.byLen[len];
+      if (m === undefined) continue;
+      for (const key of m.keys()) {
+        const g = group.get(len, key);
+        if (g !== undefined && g !== except) clashes.push([len, key, g]);
+      }
+    }
+    // In the group's order, so a clash is reported for the route `ip route add` would have failed on first.
+    clashes.sort((a, b) => group.routes.indexOf(a[2]) - group.routes.indexOf(b[2]));
+    for (const [len, key, g] of clashes) {
+      const m = this.byLen[len]!;
+      const list = this.routesOf(m.get(key)!, m, key);
+      if (list.some((r) => r.metric === g.metric)) {
+        throw new Error(`route ${formatIpv4(g.dst)}/${len} metric ${g.metric} already exists (RTNETLINK answers: File exists)`);
+      }
+      const r = this.own(g);
+      this.fromGroup.add(r);
+      list.push(r);
+      list.sort((a, b) => a.metric - b.metric);
+      m.set(key, list);
+    }
+    this.group = group;
+    this.groupExcept = except;
+    this.count += group.size - (except === null ? 0 : 1);
+    for (const len of group.lengths) this.ensureLength(len);
+  }
+
+  /** The map of a prefix length, made (and its length listed) when missing. */
+  private ensureLength(prefixLen: number): Map<number, Held> {
+    let m = this.byLen[prefixLen];
+    if (m === undefined) {
+      m = new Map();
+      this.byLen[prefixLen] = m;
+      this.lengths.push(prefixLen);
+      this.lengths.sort((a, b) => b - a);
+      this.masks = this.lengths.map((len) => prefixMask(len) | 0);
+    }
+    return m;
   }
 
   /** This table's Route for a shared one. Same field order as every other Route: one object shape. */
@@ -144,7 +211,7 @@ export class RouteTable {
 
   /** Whether the table has a route to exactly `dst`/`prefixLen` through `dev`. */
   has(dst: number, prefixLen: number, dev: NetDevice): boolean {
-    const held = this.byLen[prefixLen]?.get(dst | 0);
+    const held = this.byLen[prefixLen]?.get(dst | 0) ?? this.groupRoute(prefixLen, dst | 0);
     if (held === undefined) return false;
     if (held instanceof SharedRoute) return this.resolve!(held.devName) === dev;
     return Array.isArray(held) ? held.some((r) => r.dev === dev) : held.dev === dev;
@@ -153,6 +220,12 @@ export class RouteTable {
   /** Removes every route through `dev` (what happens when its address or link goes). */
   removeDevice(dev: NetDevice): void {
     this.lastRoute = this.prevRoute = null;
+    if (this.group !== null && this.resolve!(this.group.devName) === dev) {
+      // The group goes whole; its routes made own below are already counted here.
+      this.count -= this.group.size - (this.groupExcept === null ? 0 : 1);
+      this.group = null;
+      this.groupExcept = null;
+    }
     for (const m of this.byLen) {
       if (m === undefined) continue;
       for (const [k, held] of m) {
@@ -165,7 +238,7 @@ export class RouteTable {
         }
         const list = Array.isArray(held) ? held : [held];
         const kept = list.filter((r) => r.dev !== dev);
-        this.count -= list.length - kept.length;
+        for (const r of list) if (r.dev === dev && !this.fromGroup.delete(r)) this.count--;
         if (kept.length === 0) m.delete(k);
         else m.set(k, kept.length === 1 ? kept[0]! : kept);
       }
@@ -185,8 +258,12 @@ export class RouteTable {
       const m = this.byLen[lengths[i]!]!;
       const key = addr & masks[i]!;
       let held = m.get(key);
-      if (held === undefined) continue;
-      if (held instanceof SharedRoute) held = this.materialize(m, key, held);
+      if (held === undefined) {
+        if (this.group === null) continue;
+        const g = this.groupRoute(lengths[i]!, key);
+        if (g === undefined) continue;
+        held = this.materialize(m, key, g, true);
+      } else if (held instanceof SharedRoute) held = this.materialize(m, key, held);
       if (!Array.isArray(held)) {
         if (held.dev.up) return this.remember(addr, held, skipped);
         skipped = true;
@@ -222,6 +299,11 @@ export class RouteTable {
         if (Array.isArray(held)) out.push(...held);
         else if (held instanceof SharedRoute) out.push(this.own(held));
         else out.push(held);
+      }
+    }
+    if (this.group !== null) {
+      for (const g of this.group.routes) {
+        if (g !== this.groupExcept && this.byLen[g.prefixLen]?.has(g.dst | 0) !== true) out.push(this.own(g));
       }
     }
     return out.sort((a, b) => a.dst - b.dst || b.prefixLen - a.prefixLen || a.metric - b.metric);

@@ -9,7 +9,7 @@
  * alive when the process exits are deleted by an exit hook.
  */
 import { randomBytes } from 'node:crypto';
-import type { BridgeSpec, InterfaceSpec, NamespaceSpec, TopologySpec } from '../../scenarios/topology.js';
+import { namespaceRoutes, type BridgeSpec, type InterfaceSpec, type NamespaceSpec, type TopologySpec } from '../../scenarios/topology.js';
 import { inNetns, run, runSync, waitUntil } from './commands.js';
 
 /** Prefix of every namespace this process creates: "pwk<pid>-<random>-". */
@@ -233,7 +233,7 @@ export async function buildKernelTopology(spec: TopologySpec): Promise<KernelTop
     // Routes last: a gateway must be reachable through an up, addressed device.
     for (const ns of spec.namespaces) {
       const netns = namespaces.get(ns.name)!;
-      for (const r of ns.routes) {
+      for (const r of namespaceRoutes(spec, ns)) {
         const args = ['route', 'add', r.dst === '0.0.0.0/0' ? 'default' : r.dst];
         if (r.via !== undefined) args.push('via', r.via);
         args.push('dev', k(ns.name, r.dev));

@@ -16,6 +16,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RouteTable, SharedRoute, type Route } from '../../models/stack/route-table.js';
+import { RouteGroup } from '../../models/stack/route-group.js';
 import { inPrefix, prefixMask } from '../../models/wire/addr.js';
 import type { NetDevice } from '../../models/devices/net-device.js';
 import { TestNet, addr, ip, route } from './helpers.js';
@@ -139,6 +140,88 @@ describe('route table', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  it('holds a route group as if its routes were its own, less the one left out, with own routes before and after', () => {
+    const { devs } = devices(3);
+    const byName = new Map(devs.map((d) => [d.name, d]));
+    const dstOf = (s: { base: number; noise: number; noiseBits: number; len: number }) =>
+      ((s.base ^ (s.noise & ((1 << s.noiseBits) - 1))) & prefixMask(s.len)) >>> 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(routeSpec, u32), { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: -1, max: 29 }),
+        fc.array(fc.tuple(routeSpec, fc.boolean()), { maxLength: 20 }),
+        fc.array(u32, { minLength: 1, maxLength: 20 }),
+        fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+        fc.integer({ min: -1, max: 2 }),
+        (groupSpecs, groupDev, exceptAt, ownSpecs, probes, up, removed) => {
+          // A group has one route per prefix and one device.
+          const seen = new Set<string>();
+          const members: SharedRoute[] = [];
+          for (const [s, gw] of groupSpecs) {
+            const dst = dstOf(s);
+            if (seen.has(`${dst}/${s.len}`)) continue;
+            seen.add(`${dst}/${s.len}`);
+            members.push(new SharedRoute(dst, s.len, gw & 1 ? gw >>> 0 : 0, 0, s.metric, devs[groupDev]!.name));
+          }
+          const group = new RouteGroup(members);
+          const except = exceptAt >= 0 && exceptAt < members.length ? members[exceptAt]! : null;
+          const asRoute = (r: SharedRoute): Route => ({ dst: r.dst, prefixLen: r.prefixLen, via: r.via, dev: byName.get(r.devName)!, src: r.src, metric: r.metric, proto: 'static', scope: r.via === 0 ? 'link' : 'universe' });
+          const ownRoute = ([s]: [typeof ownSpecs[number][0], boolean]): Route => ({ dst: dstOf(s), prefixLen: s.len, via: 0, dev: devs[s.dev]!, src: 0, metric: s.metric, proto: 'static', scope: 'link' });
+          const ref = new RouteTable();
+          const grouped = new RouteTable((name) => byName.get(name));
+          const errorOf = (f: () => void): string => {
+            try {
+              f();
+              return '';
+            } catch (e) {
+              return (e as Error).message;
+            }
+          };
+          for (const o of ownSpecs.filter(([, before]) => before)) {
+            const r = ownRoute(o);
+            const err = errorOf(() => ref.add(r));
+            expect(errorOf(() => grouped.add({ ...r }))).toBe(err);
+          }
+          let groupErr = '';
+          for (const m of members) if (m !== except && groupErr === '') groupErr = errorOf(() => ref.add(asRoute(m)));
+          if (groupErr !== '') {
+            // An own route already has a member's prefix and metric: the whole group is refused.
+            expect(() => grouped.attachGroup(group, except)).toThrow(groupErr);
+            return;
+          }
+          grouped.attachGroup(group, except);
+          for (const o of ownSpecs.filter(([, before]) => !before)) {
+            const r = ownRoute(o);
+            const err = errorOf(() => ref.add(r));
+            expect(errorOf(() => grouped.add({ ...r }))).toBe(err);
+          }
+          const compare = () => {
+            expect(grouped.size).toBe(ref.size);
+            expect(grouped.all().map(RouteTable.format)).toEqual(ref.all().map(RouteTable.format));
+            for (const a of [...probes, ...members.map((m) => m.dst), ...ownSpecs.map(([s]) => dstOf(s))]) {
+              const want = ref.lookup(a);
+              const got = grouped.lookup(a);
+              expect(got === null ? null : RouteTable.format(got)).toBe(want === null ? null : RouteTable.format(want));
+              expect(got?.dev).toBe(want?.dev);
+              expect(grouped.lookup(a)).toBe(got);
+            }
+            for (const m of members) for (const d of devs) expect(grouped.has(m.dst, m.prefixLen, d)).toBe(ref.has(m.dst, m.prefixLen, d));
+          };
+          devs.forEach((d, i) => (d.up = up[i]!));
+          compare();
+          if (removed >= 0) {
+            ref.removeDevice(devs[removed]!);
+            grouped.removeDevice(devs[removed]!);
+            compare();
+          }
+          devs.forEach((d) => (d.up = true));
+        },
+      ),
+      { numRuns: 400 },
     );
   });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ScenarioError } from '../../scenarios/errors.js';
 import { expandScenario } from '../../scenarios/expand.js';
 import { parseScenario } from '../../scenarios/loader.js';
-import type { PingSpec, TopologySpec, UdpSpec } from '../../scenarios/topology.js';
+import { namespaceRoutes, type PingSpec, type TopologySpec, type UdpSpec } from '../../scenarios/topology.js';
 
 const expand = (text: string): TopologySpec => expandScenario(parseScenario(text, 't.yaml'));
 const nsOf = (t: TopologySpec, name: string) => t.namespaces.find((n) => n.name === name)!;
@@ -32,15 +32,20 @@ describe('scale', () => {
     // underlay: br0 + N ports; node: bridge + eth0 + P veths; pod: eth0.
     expect(t.captures).toHaveLength(1 + N + N * (2 + P) + N * P);
     expect(new Set(t.captures).size).toBe(t.captures.length);
-    for (const n of t.namespaces.filter((x) => x.kind === 'node')) expect(n.routes).toHaveLength(N);
+    for (const n of t.namespaces.filter((x) => x.kind === 'node')) expect(namespaceRoutes(t, n)).toHaveLength(N);
     const macs = t.namespaces.flatMap((n) => [...n.bridges, ...n.interfaces].map((i) => i.mac));
     expect(new Set(macs).size).toBe(macs.length);
   });
 
   it('shares host-gw route objects between nodes and lists every other node in order', () => {
     const t = expand(text);
-    const n1 = nsOf(t, 'node-1').routes;
-    const n3 = nsOf(t, 'node-3').routes;
+    const n1 = namespaceRoutes(t, nsOf(t, 'node-1'));
+    const n3 = namespaceRoutes(t, nsOf(t, 'node-3'));
+    // The spec holds the N host-gw routes once, each node all but its own.
+    expect(t.routeGroups).toHaveLength(1);
+    expect(t.routeGroups![0]).toHaveLength(100);
+    expect(nsOf(t, 'node-3').routes).toHaveLength(1);
+    expect(nsOf(t, 'node-3').routeGroup).toEqual({ group: 0, except: 2 });
     expect(n1[0]).toEqual({ dst: '0.0.0.0/0', via: '192.168.49.1', dev: 'eth0' });
     expect(n1[1]).toEqual({ dst: '10.244.2.0/24', via: '192.168.49.3', dev: 'eth0' });
     expect(n3.slice(1, 4).map((r) => r.dst)).toEqual(['10.244.1.0/24', '10.244.2.0/24', '10.244.4.0/24']);

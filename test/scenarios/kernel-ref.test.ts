@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { kernelRefDir } from '../helpers/kernel-ref.js';
 import { expandScenario } from '../../scenarios/expand.js';
 import { resolveScenario } from '../../scenarios/library.js';
-import type { TopologySpec } from '../../scenarios/topology.js';
+import { namespaceRoutes, type TopologySpec } from '../../scenarios/topology.js';
 
 const REF = kernelRefDir() ?? '../shared/kernel-ref';
 const present = existsSync(`${REF}/cross-node/topology.json`) && existsSync(`${REF}/same-node/topology.json`);
@@ -83,7 +83,7 @@ function refStaticRoutes(ref: RefTopology): string[] {
 function ourRoutes(t: TopologySpec, namespaces: Set<string>): string[] {
   return t.namespaces
     .filter((n) => namespaces.has(n.name))
-    .flatMap((n) => n.routes.map((r) => `${n.name} ${r.dst} via ${r.via} dev ${r.dev}`))
+    .flatMap((n) => namespaceRoutes(t, n).map((r) => `${n.name} ${r.dst} via ${r.via} dev ${r.dev}`))
     .sort();
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { expandScenario } from '../../scenarios/expand.js';
 import { libraryDir, listScenarios, resolveScenario, resolveScenarioPath } from '../../scenarios/library.js';
-import type { NamespaceSpec, TopologySpec } from '../../scenarios/topology.js';
+import { namespaceRoutes, type NamespaceSpec, type TopologySpec } from '../../scenarios/topology.js';
 
 function ns(t: TopologySpec, name: string): NamespaceSpec {
   const found = t.namespaces.find((n) => n.name === name);
@@ -56,7 +56,7 @@ describe('scenario library', () => {
     expect(iface(t, 'n2', 'eth0')).toMatchObject({ mac: '02:42:c0:a8:31:03', addresses: ['192.168.49.3/24'] });
     expect(iface(t, 'n2', 'vethp1')).toMatchObject({ mac: '0e:58:0a:f4:02:02', master: 'cni0', hairpin: false });
     expect(iface(t, 'n2/p1', 'eth0')).toMatchObject({ mac: '0a:58:0a:f4:02:02', addresses: ['10.244.2.2/24'] });
-    expect(ns(t, 'n1').routes).toEqual([
+    expect(namespaceRoutes(t, ns(t, 'n1'))).toEqual([
       { dst: '0.0.0.0/0', via: '192.168.49.1', dev: 'eth0' },
       { dst: '10.244.2.0/24', via: '192.168.49.3', dev: 'eth0' },
     ]);
