@@ -49,8 +49,11 @@ type Held = Route | Route[] | SharedRoute;
  * lookups whatever the table size (a host-gw node has one /24 per node).
  *
  * A key with one route (nearly all of them) maps to the Route itself, not to a
- * one-element array: host-gw gives each node a route per other node, N² in
- * all (25 M at 5,000 nodes), and the array was ~1/5 of the table's memory.
+ * one-element array. Host-gw gives each node a route per other node, N² in all
+ * (25 M at 5,000 nodes), so those are not even entries here: every node's
+ * table shares one RouteGroup (attachGroup), and routes added alike to many
+ * tables can be one SharedRoute (addShared); a table makes its own Route from
+ * either when a lookup first returns it.
  */
 export class RouteTable {
   /**
@@ -93,7 +96,7 @@ export class RouteTable {
   }
 
   add(route: Route): void {
-    this.insert(route.dst, route.prefixLen, route.metric, route);
+    this.insert(route.dst, route.prefixLen, route);
   }
 
   /** Adds a route held alike by many tables; its device is looked up by name in this table's namespace. */
@@ -101,10 +104,10 @@ export class RouteTable {
     if (this.resolve === null || this.resolve(route.devName) === undefined) {
       throw new Error(`route ${formatIpv4(route.dst)}/${route.prefixLen}: no device ${route.devName} for it`);
     }
-    this.insert(route.dst, route.prefixLen, route.metric, route);
+    this.insert(route.dst, route.prefixLen, route);
   }
 
-  private insert(dstIn: number, prefixLen: number, metric: number, route: Route | SharedRoute): void {
+  private insert(dstIn: number, prefixLen: number, route: Route | SharedRoute): void {
     const dst = (dstIn & prefixMask(prefixLen)) >>> 0;
     if (dst !== dstIn >>> 0) {
       throw new Error(`route ${formatIpv4(dstIn)}/${prefixLen}: host bits set (did you mean ${formatIpv4(dst)}/${prefixLen}?)`);
@@ -118,17 +121,23 @@ export class RouteTable {
       if (g !== undefined) held = this.materialize(m, key, g, true);
     }
     if (held === undefined) m.set(key, route);
-    else {
-      // Routes sharing a key are few: they become this table's own objects.
-      const list = this.routesOf(held, m, key);
-      if (list.some((r) => r.metric === metric)) {
-        throw new Error(`route ${formatIpv4(dst)}/${prefixLen} metric ${metric} already exists (RTNETLINK answers: File exists)`);
-      }
-      list.push(route instanceof SharedRoute ? this.own(route) : route);
-      list.sort((a, b) => a.metric - b.metric);
-      m.set(key, list);
-    }
+    else this.join(m, key, held, route instanceof SharedRoute ? this.own(route) : route);
     this.count++;
+  }
+
+  /**
+   * Adds `route` beside what a key already holds, lowest metric first (a same
+   * metric is File exists). Routes sharing a key are few: they become this
+   * table's own objects.
+   */
+  private join(m: Map<number, Held>, key: number, held: Held, route: Route): void {
+    const list = this.routesOf(held, m, key);
+    if (list.some((r) => r.metric === route.metric)) {
+      throw new Error(`route ${formatIpv4(route.dst)}/${route.prefixLen} metric ${route.metric} already exists (RTNETLINK answers: File exists)`);
+    }
+    list.push(route);
+    list.sort((a, b) => a.metric - b.metric);
+    m.set(key, list);
   }
 
   /** The Route objects of an entry, made this table's own. */
@@ -174,15 +183,9 @@ export class RouteTable {
     clashes.sort((a, b) => group.routes.indexOf(a[2]) - group.routes.indexOf(b[2]));
     for (const [len, key, g] of clashes) {
       const m = this.byLen[len]!;
-      const list = this.routesOf(m.get(key)!, m, key);
-      if (list.some((r) => r.metric === g.metric)) {
-        throw new Error(`route ${formatIpv4(g.dst)}/${len} metric ${g.metric} already exists (RTNETLINK answers: File exists)`);
-      }
       const r = this.own(g);
+      this.join(m, key, m.get(key)!, r);
       this.fromGroup.add(r);
-      list.push(r);
-      list.sort((a, b) => a.metric - b.metric);
-      m.set(key, list);
     }
     this.group = group;
     this.groupExcept = except;
