@@ -54,6 +54,7 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
   const sim = new Simulation(spec.seed, owns);
   const index = new SpecIndex(spec);
   const built = owns === null ? null : namespacesToBuild(spec, index, owns);
+  const isBuilt = (name: string): boolean => built === null || built.has(name);
   const drops = new DropCounter();
   const contexts = new Map<string, NodeContext>();
   const namespaces = new Map<string, Netns>();
@@ -90,7 +91,7 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
       ctx = new NodeContext(sim.component(nsSpec.component), drops);
       contexts.set(nsSpec.component, ctx);
     }
-    if (built !== null && !built.has(nsSpec.name)) continue;
+    if (!isBuilt(nsSpec.name)) continue;
     if (namespaces.has(nsSpec.name)) throw new Error(`namespaces: ${nsSpec.name} defined twice`);
     const ns = new Netns(nsSpec.name, ctx);
     ns.ipForward = nsSpec.ipForward;
@@ -140,11 +141,11 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
   }
 
   for (const l of spec.links) {
-    if (built !== null && !(built.has(l.a.ns) && built.has(l.b.ns))) {
+    if (!isBuilt(l.a.ns) || !isBuilt(l.b.ns)) {
       // A wire to a namespace this partition does not build: its own end gets the
       // wire's parameters, and RemoteWires its far end.
       if (l.kind === 'veth') continue;
-      for (const end of [l.a, l.b]) if (built.has(end.ns)) NicDevice.attachWire(endDevice(namespaces, end.ns, end.ifname) as NicDevice, wireParams(l));
+      for (const end of [l.a, l.b]) if (isBuilt(end.ns)) NicDevice.attachWire(endDevice(namespaces, end.ns, end.ifname) as NicDevice, wireParams(l));
       continue;
     }
     const a = endDevice(namespaces, l.a.ns, l.a.ifname);
@@ -160,14 +161,13 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
   const world: World = { spec, sim, namespaces, partial: built !== null, drops, flows: [], epochSeconds };
   const servers: Servers = { udp: new Map(), tcp: new Map() };
   for (const s of spec.servers ?? []) {
-    if (built !== null && !built.has(s.ns)) continue;
+    if (!isBuilt(s.ns)) continue;
     const ns = namespaces.get(s.ns);
     if (ns === undefined) throw new Error(`servers: unknown namespace ${s.ns}`);
     if (s.protocol === 'tcp') servers.tcp.set(`${s.ns}:${s.port}`, new TcpServer(ns, s.port, s.requestSize ?? 64, s.responseSize));
     else servers.udp.set(`${s.ns}:${s.port}`, new UdpServer(ns, s.port, s.responseSize));
   }
   const proxies = new Map<string, UserspaceProxy>();
-  const isBuilt = (name: string): boolean => built === null || built.has(name);
   for (const nsSpec of spec.namespaces) if (nsSpec.userspaceProxy !== undefined && isBuilt(nsSpec.name)) proxies.set(nsSpec.name, buildUserspaceProxy(namespaces.get(nsSpec.name)!, nsSpec.userspaceProxy));
   for (const nsSpec of spec.namespaces) if (nsSpec.lifecycle !== undefined && isBuilt(nsSpec.name)) new PodLifecycle(namespaces.get(nsSpec.name)!, nsSpec.lifecycle, proxies.get(nsSpec.name) ?? null);
   const groups = new Map<string, FlowStats>();
@@ -279,7 +279,6 @@ function endpointName(ns: string, container?: string): string {
   return container === undefined ? ns : `${ns}/${container}`;
 }
 
-/** The namespace that owns address `addr` (for the server side of a flow). */
 /** The statistics row of a flow, or of its whole group. */
 function newFlowStats(t: TrafficSpec, all: TrafficSpec[]): FlowStats {
   const latency = t.kind === 'ping' || t.kind === 'tcp' || t.responseSize > 0 ? 'rtt' : 'one-way';
