@@ -8,7 +8,7 @@
  * ids come from the order of spec.namespaces (Simulation.component is called
  * for every one), wires are numbered from spec order (remote-wire.ts), and the
  * namespace a flow's server lives in is found from the spec's addresses here,
- * exactly as a scan of the whole built world finds it.
+ * the same in every partition.
  *
  * One exception is built although it runs elsewhere: the client of a one-way
  * UDP flow whose server is local. The server measures the flow by the client's
@@ -36,7 +36,7 @@ export class SpecIndex {
   /**
    * The namespace of a flow's server: `toNs` when the spec names it, else the
    * client's own namespace when the address is local there, else the first
-   * namespace holding the address (what Netns.isLocal says of a built world).
+   * namespace (in spec order) that can listen on the address (addressesOf).
    */
   serverOf(t: TrafficSpec): string | undefined {
     if (t.kind === 'ping') return undefined;
