@@ -1,14 +1,19 @@
 /**
- * Which namespaces a world builds. A sequential run builds them all; a
- * partition of a partitioned run (scenarios/partition-job.ts) builds only the
- * namespaces of the components it runs, so each worker of a 2-way run builds
- * and holds about half of a large cluster, not all of it.
+ * What a partition of a partitioned run is given to build (scenarios/partition-job.ts).
+ * A sequential run builds every namespace of the spec; a partition is sent a
+ * spec of its own that holds only what it builds, so that neither the main
+ * thread's copy of the whole spec into each worker nor the worker's heap grows
+ * with the other partitions' share of a large cluster:
  *
- * What a partition must still know about the others is in the spec: component
- * ids come from the order of spec.namespaces (Simulation.component is called
- * for every one), wires are numbered from spec order (remote-wire.ts), and the
- * namespace a flow's server lives in is found from the spec's addresses here,
- * the same in every partition.
+ * - its components' namespaces;
+ * - the links that touch them, and every wire (wires are numbered in spec order);
+ * - the traffic it takes part in: flows whose client or server it builds.
+ *
+ * What it must still know about the rest comes with it as a PartitionScope,
+ * computed here from the whole spec: every component in spec order (component
+ * ids, hence event keys, must agree everywhere), every wire end, and for each
+ * flow it is sent, the namespace of its server and its row in the run's
+ * statistics.
  *
  * One exception is built although it runs elsewhere: the client of a one-way
  * UDP flow whose server is local. The server measures the flow by the client's
@@ -17,7 +22,8 @@
  * but runs nothing here: its component is not local.
  */
 import { parseCidr, parseIpv4 } from '../models/wire/addr.js';
-import type { NamespaceSpec, TopologySpec, TrafficSpec } from './topology.js';
+import type { LinkSpec, NamespaceSpec, TopologySpec, TrafficSpec } from './topology.js';
+import { flowRows } from './flow-rows.js';
 
 const LOOPBACK = 127;
 
@@ -79,4 +85,86 @@ export function namespacesToBuild(spec: TopologySpec, index: SpecIndex, owns: (c
     if (server !== undefined && owns(index.byName.get(server)?.component ?? '')) out.add(t.from.ns);
   }
   return out;
+}
+
+/** One end of a wire, in spec order (namespaces, then their interfaces joined by a wire, as buildWorld makes the NICs). */
+export interface SpecWireEnd {
+  ns: string;
+  ifname: string;
+  /** The partition that runs it. */
+  part: number;
+  /** The index of the wire's other end. */
+  peer: number;
+}
+
+/** What a partition knows of the whole spec beyond the part it is sent (see the top of this file). */
+export interface PartitionScope {
+  /** Every component of the whole spec, in order of first appearance. */
+  components: string[];
+  /** Every wire end of the whole spec. */
+  wireEnds: SpecWireEnd[];
+  /** For each traffic entry of the partition's spec: its server's namespace (SpecIndex.serverOf over the whole spec), '' for none. */
+  servers: string[];
+  /** For each traffic entry of the partition's spec: its row in the whole run's flow statistics (scenarios/flow-rows.ts). */
+  rows: number[];
+}
+
+/** Every wire end of the spec, numbered as each partition numbers them. */
+export function specWireEnds(spec: TopologySpec, partOf: (component: string) => number): SpecWireEnd[] {
+  const index = new Map<string, number>();
+  const ends: { ns: string; ifname: string; part: number }[] = [];
+  const wireOf = new Map<string, LinkSpec>();
+  for (const l of spec.links) if (l.kind !== 'veth') for (const e of [l.a, l.b]) wireOf.set(`${e.ns}/${e.ifname}`, l);
+  for (const ns of spec.namespaces) {
+    for (const i of ns.interfaces) {
+      const key = `${ns.name}/${i.name}`;
+      if (!wireOf.has(key)) continue;
+      index.set(key, ends.length);
+      ends.push({ ns: ns.name, ifname: i.name, part: partOf(ns.component) });
+    }
+  }
+  return ends.map((e) => {
+    const l = wireOf.get(`${e.ns}/${e.ifname}`)!;
+    const far = l.a.ns === e.ns && l.a.ifname === e.ifname ? l.b : l.a;
+    const peer = index.get(`${far.ns}/${far.ifname}`);
+    if (peer === undefined) throw new Error(`links: ${far.ns}/${far.ifname} is not an interface of the topology`);
+    return { ...e, peer };
+  });
+}
+
+/**
+ * The spec and scope of the partition whose components `owns` accepts.
+ * `wireEnds` is the whole spec's (specWireEnds), the same for every partition.
+ */
+export function partitionSpec(spec: TopologySpec, index: SpecIndex, owns: (component: string) => boolean, wireEnds: SpecWireEnd[]): { spec: TopologySpec; scope: PartitionScope } {
+  const built = namespacesToBuild(spec, index, owns);
+  const components: string[] = [];
+  const seen = new Set<string>();
+  for (const ns of spec.namespaces) {
+    if (seen.has(ns.component)) continue;
+    seen.add(ns.component);
+    components.push(ns.component);
+  }
+  const { rowOf } = flowRows(spec.traffic);
+  const traffic: TrafficSpec[] = [];
+  const servers: string[] = [];
+  const rows: number[] = [];
+  spec.traffic.forEach((t, i) => {
+    // As buildWorld checks for the whole spec: a flow from nowhere is an error wherever it runs.
+    if (!index.byName.has(t.from.ns)) throw new Error(`traffic ${t.name}: unknown namespace ${t.from.ns}`);
+    const server = index.serverOf(t) ?? '';
+    if (!built.has(t.from.ns) && !built.has(server)) return;
+    traffic.push(t);
+    servers.push(server);
+    rows.push(rowOf[i]!);
+  });
+  return {
+    spec: {
+      ...spec,
+      namespaces: spec.namespaces.filter((ns) => built.has(ns.name)),
+      links: spec.links.filter((l) => l.kind !== 'veth' || built.has(l.a.ns) || built.has(l.b.ns)),
+      traffic,
+    },
+    scope: { components, wireEnds, servers, rows },
+  };
 }

@@ -4,7 +4,8 @@ import { DropCounter } from '../models/observer.js';
 import { Netns } from '../models/stack/netns.js';
 import { SharedRoute } from '../models/stack/route-table.js';
 import { RouteGroup } from '../models/stack/route-group.js';
-import { SpecIndex, namespacesToBuild } from './build-scope.js';
+import { SpecIndex, type PartitionScope } from './build-scope.js';
+import { flowRows } from './flow-rows.js';
 import { BridgeDevice } from '../models/devices/bridge.js';
 import { VethDevice } from '../models/devices/veth.js';
 import { NicDevice } from '../models/devices/nic.js';
@@ -12,7 +13,7 @@ import type { NetDevice } from '../models/devices/net-device.js';
 import { PingApp } from '../models/apps/ping.js';
 import { UdpClient, UdpServer } from '../models/apps/udp-rr.js';
 import { TcpClient, TcpServer } from '../models/apps/tcp-rr.js';
-import { FlowStats } from '../models/stats/flow-stats.js';
+import type { FlowStats } from '../models/stats/flow-stats.js';
 import { DEFAULT_USERSPACE_COSTS, UserspaceProxy } from '../models/apps/userspace-proxy.js';
 import { PodLifecycle } from '../models/k8s/pod-lifecycle.js';
 import { parseCidr, parseIpv4, parseMac } from '../models/wire/addr.js';
@@ -38,22 +39,32 @@ export interface World {
   /** Only some namespaces were built (a partition of a partitioned run). */
   partial: boolean;
   drops: DropCounter;
+  /** The statistics rows of the traffic started here (scenarios/flow-rows.ts). */
   flows: FlowStats[];
+  /** Each of `flows`' row in the whole run's statistics (its index, unless this is a partition). */
+  flowRows: number[];
   epochSeconds: number;
+}
+
+/** A partition's build: the components it runs, and what it knows of the rest of the spec (scenarios/build-scope.ts). */
+export interface BuildPartition {
+  owns: (component: string) => boolean;
+  scope: PartitionScope;
 }
 
 /**
  * Builds the models of a resolved topology: one NodeContext per component,
  * namespaces with their bridges, devices, addresses and routes (in that order,
  * as `ip` would have to), the links between devices, then the traffic.
- * With `owns`, only those components run events (one partition of a
- * partitioned run); the rest is built all the same, so every partition numbers
- * components, devices and flows alike.
+ * With `partition`, `spec` is a partition's (scenarios/build-scope.ts): every
+ * namespace in it is built, only the components `owns` accepts run events,
+ * and the scope numbers components and flows as the whole spec does.
  */
-export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECONDS, owns: ((component: string) => boolean) | null = null): World {
-  const sim = new Simulation(spec.seed, owns);
-  const index = new SpecIndex(spec);
-  const built = owns === null ? null : namespacesToBuild(spec, index, owns);
+export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECONDS, partition: BuildPartition | null = null): World {
+  const sim = new Simulation(spec.seed, partition === null ? null : partition.owns);
+  const scope = partition === null ? null : partition.scope;
+  const index = scope === null ? new SpecIndex(spec) : null;
+  const built = scope === null ? null : new Set(spec.namespaces.map((ns) => ns.name));
   const isBuilt = (name: string): boolean => built === null || built.has(name);
   const drops = new DropCounter();
   const contexts = new Map<string, NodeContext>();
@@ -84,14 +95,13 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
     }
   }
 
+  // Every component, built here or not, in spec order: ids (and event keys) are the same in every partition.
+  for (const c of scope === null ? spec.namespaces.map((ns) => ns.component) : scope.components) {
+    if (!contexts.has(c)) contexts.set(c, new NodeContext(sim.component(c), drops));
+  }
   for (const nsSpec of spec.namespaces) {
-    let ctx = contexts.get(nsSpec.component);
-    if (ctx === undefined) {
-      // Every component, built or not, so that ids (and event keys) are the same in every partition.
-      ctx = new NodeContext(sim.component(nsSpec.component), drops);
-      contexts.set(nsSpec.component, ctx);
-    }
-    if (!isBuilt(nsSpec.name)) continue;
+    const ctx = contexts.get(nsSpec.component);
+    if (ctx === undefined) throw new Error(`${nsSpec.name}: component ${nsSpec.component} is not in the partition's scope`);
     if (namespaces.has(nsSpec.name)) throw new Error(`namespaces: ${nsSpec.name} defined twice`);
     const ns = new Netns(nsSpec.name, ctx);
     ns.ipForward = nsSpec.ipForward;
@@ -158,7 +168,12 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
     }
   }
 
-  const world: World = { spec, sim, namespaces, partial: built !== null, drops, flows: [], epochSeconds };
+  const { rows, rowOf } = flowRows(spec.traffic);
+  const world: World = { spec, sim, namespaces, partial: scope !== null, drops, flows: rows, flowRows: rows.map((_, k) => k), epochSeconds };
+  if (scope !== null) {
+    // Each row's number in the whole run (the entries a row holds all have the same).
+    rowOf.forEach((row, i) => (world.flowRows[row] = scope.rows[i]!));
+  }
   const servers: Servers = { udp: new Map(), tcp: new Map() };
   for (const s of spec.servers ?? []) {
     if (!isBuilt(s.ns)) continue;
@@ -170,16 +185,10 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
   const proxies = new Map<string, UserspaceProxy>();
   for (const nsSpec of spec.namespaces) if (nsSpec.userspaceProxy !== undefined && isBuilt(nsSpec.name)) proxies.set(nsSpec.name, buildUserspaceProxy(namespaces.get(nsSpec.name)!, nsSpec.userspaceProxy));
   for (const nsSpec of spec.namespaces) if (nsSpec.lifecycle !== undefined && isBuilt(nsSpec.name)) new PodLifecycle(namespaces.get(nsSpec.name)!, nsSpec.lifecycle, proxies.get(nsSpec.name) ?? null);
-  const groups = new Map<string, FlowStats>();
-  for (const t of spec.traffic) {
-    let stats = t.group === undefined ? undefined : groups.get(t.group);
-    if (stats === undefined) {
-      stats = newFlowStats(t, spec.traffic);
-      world.flows.push(stats);
-      if (t.group !== undefined) groups.set(t.group, stats);
-    }
-    startTraffic(world, index, t, servers, stats);
-  }
+  spec.traffic.forEach((t, i) => {
+    const server = scope === null ? index!.serverOf(t) : scope.servers[i] || undefined;
+    startTraffic(world, t, server, servers, rows[rowOf[i]!]!);
+  });
   return world;
 }
 
@@ -275,36 +284,20 @@ function endDevice(namespaces: Map<string, Netns>, ns: string, ifname: string): 
   return n.device(ifname);
 }
 
-function endpointName(ns: string, container?: string): string {
-  return container === undefined ? ns : `${ns}/${container}`;
-}
-
-/** The statistics row of a flow, or of its whole group. */
-function newFlowStats(t: TrafficSpec, all: TrafficSpec[]): FlowStats {
-  const latency = t.kind === 'ping' || t.kind === 'tcp' || t.responseSize > 0 ? 'rtt' : 'one-way';
-  if (t.group !== undefined) {
-    const members = all.filter((x) => x.group === t.group);
-    const classes = new Set(members.map((x) => x.class ?? ''));
-    return new FlowStats(t.group, t.kind, `${members.length} flows`, 'pattern', latency, classes.size === 1 ? (t.class ?? '') : `${t.kind}: mixed`, members.length);
-  }
-  const to = t.kind === 'ping' ? t.to : `${t.to}:${t.port}`;
-  return new FlowStats(t.name, t.kind, endpointName(t.from.ns, t.from.container), to, latency, t.class ?? '');
-}
-
 /**
  * A flow's client, and its server when the scenario has none there yet. In a
  * partition, either may be a namespace it does not build: then that side is
  * the other partition's to make.
  */
-function startTraffic(world: World, index: SpecIndex, t: TrafficSpec, allServers: Servers, stats: FlowStats): void {
+function startTraffic(world: World, t: TrafficSpec, serverName: string | undefined, allServers: Servers, stats: FlowStats): void {
   const from = world.namespaces.get(t.from.ns);
-  if (from === undefined && !(world.partial && index.byName.has(t.from.ns))) throw new Error(`traffic ${t.name}: unknown namespace ${t.from.ns}`);
+  // A partition's scope was made from the whole spec, which checked the name (partitionSpec).
+  if (from === undefined && !world.partial) throw new Error(`traffic ${t.name}: unknown namespace ${t.from.ns}`);
   const dst = parseIpv4(t.to);
   if (t.kind === 'ping') {
     if (from !== undefined) new PingApp(from, { name: t.name, dst, count: t.count, intervalNs: t.intervalNs, size: t.size, ident: t.ident, startNs: t.startNs, timeoutNs: t.timeoutNs, epochSeconds: world.epochSeconds }, stats);
     return;
   }
-  const serverName = index.serverOf(t);
   const serverNs = serverName === undefined ? undefined : world.namespaces.get(serverName);
   if (t.kind === 'tcp') {
     startTcp(t, from, dst, serverNs, allServers.tcp, stats);

@@ -1,8 +1,8 @@
 /**
  * One partition of a partitioned run, as a worker thread (or a test running
- * every partition in one thread) sets it up: it builds the namespaces of its
- * own components (scenarios/build-scope.ts) and numbers components, wires and
- * flows from the spec, as every partition does alike; only its own components
+ * every partition in one thread) sets it up: it builds the part of the spec it
+ * was sent and numbers components, wires and flows from its scope, as every
+ * partition does alike (scenarios/build-scope.ts); only its own components
  * run events, and the wires to other partitions go through the channels
  * (models/devices/remote-wire.ts).
  */
@@ -12,8 +12,9 @@ import { PartitionStepper } from '../engine/partition-stepper.js';
 import { NicDevice } from '../models/devices/nic.js';
 import { RemoteWires, type WireEnd } from '../models/devices/remote-wire.js';
 import { OpenPartition } from './run.js';
-import { buildWorld, type World } from './build.js';
-import type { LinkSpec, TopologySpec } from './topology.js';
+import { buildWorld, type BuildPartition, type World } from './build.js';
+import type { PartitionScope } from './build-scope.js';
+import type { TopologySpec } from './topology.js';
 import { Tracer, type TraceSelector } from '../models/trace/tracer.js';
 
 /** One end of a channel: the shared buffer and this side's spill port. */
@@ -24,7 +25,9 @@ export interface ChannelEnd {
 
 /** What every partition needs to run its share of the scenario in lockstep with the others. */
 export interface PartitionWiring {
+  /** The partition's own part of the spec, and what it knows of the rest (scenarios/build-scope.ts). */
   spec: TopologySpec;
+  scope: PartitionScope;
   durationNs: number;
   parts: number;
   me: number;
@@ -76,38 +79,19 @@ function owners(job: PartitionWiring): (component: string) => number {
   };
 }
 
-/**
- * Every wire end of the topology in spec order (namespaces, then their
- * interfaces joined by a wire, as buildWorld makes the NICs), with the NIC
- * where this world built it, its partition and its peer's index.
- */
-function wireEnds(world: World, owner: (component: string) => number): WireEnd[] {
-  const spec = world.spec;
-  const index = new Map<string, number>();
-  const ends: { ns: string; ifname: string; part: number }[] = [];
-  const wireOf = new Map<string, LinkSpec>();
-  for (const l of spec.links) if (l.kind !== 'veth') for (const e of [l.a, l.b]) wireOf.set(`${e.ns}/${e.ifname}`, l);
-  for (const ns of spec.namespaces) {
-    for (const i of ns.interfaces) {
-      const key = `${ns.name}/${i.name}`;
-      if (!wireOf.has(key)) continue;
-      index.set(key, ends.length);
-      ends.push({ ns: ns.name, ifname: i.name, part: owner(ns.component) });
-    }
-  }
-  return ends.map((e) => {
-    const l = wireOf.get(`${e.ns}/${e.ifname}`)!;
-    const far = l.a.ns === e.ns && l.a.ifname === e.ifname ? l.b : l.a;
+/** The wire ends of the scope, with the NIC where this partition built it. */
+function wireEnds(world: World, scope: PartitionScope): WireEnd[] {
+  return scope.wireEnds.map((e) => {
     const dev = world.namespaces.get(e.ns)?.devices.get(e.ifname);
-    return { nic: dev instanceof NicDevice ? dev : null, part: e.part, peer: index.get(`${far.ns}/${far.ifname}`)! };
+    return { nic: dev instanceof NicDevice ? dev : null, part: e.part, peer: e.peer };
   });
 }
 
 /** Sends the wires to other partitions through the channels and makes the stepper. */
-function connect(world: World, job: PartitionWiring, owner: (component: string) => number): { stepper: PartitionStepper; wires: RemoteWires } {
+function connect(world: World, job: PartitionWiring): { stepper: PartitionStepper; wires: RemoteWires } {
   const writers = job.out.map((e) => (e === null ? null : new ChannelWriter(e.buffer, e.port)));
   const readers = job.in.map((e) => (e === null ? null : new ChannelReader(e.buffer, e.port)));
-  const wires = new RemoteWires(wireEnds(world, owner), job.me, writers, readers);
+  const wires = new RemoteWires(wireEnds(world, job.scope), job.me, writers, readers);
   dropOtherPartitions(world);
   const stepper = new PartitionStepper(world.sim, wires, job.lookaheadNs, job.durationNs);
   return { stepper, wires };
@@ -124,11 +108,16 @@ function dropOtherPartitions(world: World): void {
   for (const [name, ns] of world.namespaces) if (!ns.component.local) world.namespaces.delete(name);
 }
 
-export function openPartitionJob(job: PartitionJob): OpenJob {
+/** What buildWorld needs to build the job's partition. */
+function buildPartition(job: PartitionWiring): BuildPartition {
   const owner = owners(job);
-  const part = new OpenPartition(job.spec, job.staging, job.format, job.epochSeconds, (c) => owner(c) === job.me, job.singleCapture ? { part: job.me } : null);
+  return { owns: (c) => owner(c) === job.me, scope: job.scope };
+}
+
+export function openPartitionJob(job: PartitionJob): OpenJob {
+  const part = new OpenPartition(job.spec, job.staging, job.format, job.epochSeconds, buildPartition(job), job.singleCapture ? { part: job.me } : null);
   try {
-    return { part, ...connect(part.world, job, owner) };
+    return { part, ...connect(part.world, job) };
   } catch (e) {
     part.abort();
     throw e;
@@ -137,9 +126,8 @@ export function openPartitionJob(job: PartitionJob): OpenJob {
 
 /** A partition of a trace: built as traceTopology builds the whole run, with a tracer of its own. */
 export function openTraceJob(job: TraceJob): OpenTraceJob {
-  const owner = owners(job);
-  const world = buildWorld(job.spec, undefined, (c) => owner(c) === job.me);
+  const world = buildWorld(job.spec, undefined, buildPartition(job));
   const tracer = new Tracer(job.trace, world.sim);
   for (const ns of world.namespaces.values()) ns.ctx.tracer = tracer;
-  return { tracer, ...connect(world, job, owner) };
+  return { tracer, ...connect(world, job) };
 }

@@ -21,6 +21,7 @@ import { DEFAULT_EPOCH_SECONDS } from './build.js';
 import { workerModule } from './package-root.js';
 import { type ChannelEnd, openPartitionJob, type OpenJob, type PartitionJob, type PartitionWiring } from './partition-job.js';
 import { planPartitions } from './partition-plan.js';
+import { SpecIndex, partitionSpec, specWireEnds } from './build-scope.js';
 import type { WorkerReport } from './partition-worker.js';
 import { mergeShares } from './results.js';
 import { SINGLE_CAPTURE_FILE, commitRun, runTopology, stageRun, type RunOptions, type RunResult } from './run.js';
@@ -121,8 +122,15 @@ export function partitionWiring(spec: TopologySpec, plan: PartitionPlan, duratio
   }
   const barrier = threads ? WindowBarrier.create(n) : null;
   const partOf = [...plan.partOf.entries()];
+  const ownerOf = (component: string): number => {
+    const p = plan.partOf.get(component);
+    if (p === undefined) throw new Error(`partitioned run: component ${component} has no partition`);
+    return p;
+  };
+  const index = new SpecIndex(spec);
+  const ends = specWireEnds(spec, ownerOf);
   return Array.from({ length: n }, (_, me) => ({
-    spec,
+    ...partitionSpec(spec, index, (c) => ownerOf(c) === me, ends),
     durationNs,
     parts: n,
     me,

@@ -11,6 +11,7 @@
 import type { World } from './build.js';
 import type { TopologySpec } from './topology.js';
 import { FlowStats, type FlowStatsPartial } from '../models/stats/flow-stats.js';
+import { flowRows } from './flow-rows.js';
 import { DropCounter } from '../models/observer.js';
 import { VethDevice } from '../models/devices/veth.js';
 import { NicDevice } from '../models/devices/nic.js';
@@ -37,8 +38,8 @@ export interface ResultsShare {
   events: number;
   frameHops: number;
   framesCaptured: number;
-  /** Every flow of the scenario (each partition builds the same list), with this partition's share of its statistics. */
-  flows: { name: string; kind: string; from: string; to: string; latency: 'rtt' | 'one-way'; flowClass: string; members: number; share: FlowStatsPartial }[];
+  /** This partition's share of the statistics of each row it started traffic for, by its row in the whole run (scenarios/flow-rows.ts). */
+  flows: { row: number; share: FlowStatsPartial }[];
   drops: [string, string, number][];
   /** Per local namespace: [device path, counters] of devices that saw traffic, in attach order. */
   devices: Record<string, [string, unknown][]>;
@@ -67,7 +68,7 @@ export function collectShare(world: World, framesCaptured: number): ResultsShare
     events: world.sim.executed,
     frameHops,
     framesCaptured,
-    flows: world.flows.map((f) => ({ name: f.name, kind: f.kind, from: f.from, to: f.to, latency: f.latency, flowClass: f.flowClass, members: f.members, share: f.toPartial() })),
+    flows: world.flows.map((f, k) => ({ row: world.flowRows[k]!, share: f.toPartial() })),
     drops: world.drops.toPartial(),
     devices,
     conntrack,
@@ -77,10 +78,10 @@ export function collectShare(world: World, framesCaptured: number): ResultsShare
 /** The results of the whole run; namespaces are reported in topology order. */
 export function mergeShares(spec: TopologySpec, durationNs: number, shares: readonly ResultsShare[]): Results {
   if (shares.length === 0) throw new Error('results: no partitions');
-  const merged = shares[0]!.flows.map((f) => new FlowStats(f.name, f.kind, f.from, f.to, f.latency, f.flowClass, f.members));
+  const merged = flowRows(spec.traffic).rows;
   const classes = new Map<string, FlowStats>();
   const flowCount = new Map<string, number>();
-  for (const f of shares[0]!.flows) {
+  for (const f of merged) {
     if (f.flowClass === '') continue;
     flowCount.set(f.flowClass, (flowCount.get(f.flowClass) ?? 0) + f.members);
     if (!classes.has(f.flowClass)) classes.set(f.flowClass, new FlowStats(f.flowClass, f.kind, '', '', f.latency, f.flowClass));
@@ -95,11 +96,12 @@ export function mergeShares(spec: TopologySpec, durationNs: number, shares: read
     events += s.events;
     frameHops += s.frameHops;
     framesCaptured += s.framesCaptured;
-    if (s.flows.length !== merged.length) throw new Error(`results: a partition reported ${s.flows.length} flows, expected ${merged.length}`);
-    s.flows.forEach((p, i) => {
-      merged[i]!.merge(p.share);
-      classes.get(p.flowClass)?.merge(p.share);
-    });
+    for (const p of s.flows) {
+      const row = merged[p.row];
+      if (row === undefined) throw new Error(`results: a partition reported flow row ${p.row}, but the run has ${merged.length}`);
+      row.merge(p.share);
+      classes.get(row.flowClass)?.merge(p.share);
+    }
     drops.merge(s.drops);
   }
   for (const ns of spec.namespaces) {

@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildWorld, DEFAULT_EPOCH_SECONDS, type World } from './build.js';
+import { buildWorld, DEFAULT_EPOCH_SECONDS, type BuildPartition, type World } from './build.js';
 import type { TopologySpec } from './topology.js';
 import { PcapngWriter } from '../models/capture/pcapng-writer.js';
 import { PcapWriter } from '../models/capture/pcap-writer.js';
@@ -46,7 +46,7 @@ export function captureFileName(point: string, format: 'pcapng' | 'pcap' = 'pcap
 /**
  * One partition's models, with capture taps on the capture points it owns,
  * writing into a staging folder. A sequential run is the partition that owns
- * every component (`owns` null).
+ * every component (`partition` null).
  */
 export class OpenPartition {
   readonly world: World;
@@ -64,10 +64,10 @@ export class OpenPartition {
     private readonly staging: string,
     format: 'pcapng' | 'pcap',
     epochSeconds: number,
-    owns: ((component: string) => boolean) | null,
+    partition: BuildPartition | null,
     single: { part: number | null } | null = null,
   ) {
-    this.world = buildWorld(spec, epochSeconds, owns);
+    this.world = buildWorld(spec, epochSeconds, partition);
     const capDir = join(staging, 'captures');
     mkdirSync(capDir, { recursive: true });
     try {

@@ -12,9 +12,10 @@ import { closePorts, partitionWiring } from '../../scenarios/partitioned-run.js'
 import { openPartitionJob } from '../../scenarios/partition-job.js';
 import { NicDevice } from '../../models/devices/nic.js';
 
-// A partition builds the whole topology (so every partition numbers
-// components, NICs and flows alike), then must let go of what the other
-// partitions run: otherwise each worker of a 2-way run holds a whole world.
+// A partition is sent and builds only its part of the topology (numbering
+// components, NICs and flows from a scope made from the whole spec), and must
+// hold no more than that: otherwise each worker of a 2-way run holds a whole
+// world, and the main thread copies the whole spec into every worker.
 
 /** The collector, exposed in this process (a v8 flag, then a fresh context's global). */
 function collector(): () => void {
@@ -69,6 +70,27 @@ describe('a partition keeps only its own models', () => {
     } finally {
       closePorts(wiring);
       rmSync(staging, { recursive: true, force: true });
+    }
+  });
+
+  it('is sent only its namespaces, the links that touch them, every wire, and the flows it takes part in', () => {
+    const wiring = partitionWiring(spec, plan, spec.durationNs, false);
+    try {
+      const own = (ns: string) => plan.partOf.get(spec.namespaces.find((n) => n.name === ns)!.component) === 0;
+      const sent = wiring[0]!.spec;
+      expect(sent.namespaces.map((n) => n.name)).toEqual(spec.namespaces.filter((n) => own(n.name)).map((n) => n.name));
+      expect(sent.links.filter((l) => l.kind !== 'veth')).toEqual(spec.links.filter((l) => l.kind !== 'veth'));
+      for (const l of sent.links) if (l.kind === 'veth') expect(own(l.a.ns) || own(l.b.ns)).toBe(true);
+      // Request/response flows: those from a client here, or to a server here.
+      const involved = spec.traffic.filter((t) => own(t.from.ns) || (t.toNs !== undefined ? own(t.toNs) : sent.namespaces.some((n) => n.interfaces.some((i) => i.addresses.some((a) => a.startsWith(`${t.to}/`))))));
+      expect(sent.traffic).toEqual(involved);
+      expect(sent.traffic.length).toBeLessThan(spec.traffic.length);
+      // The scope numbers what is not sent as the whole spec does.
+      expect(wiring[0]!.scope.components).toEqual([...new Set(spec.namespaces.map((n) => n.component))]);
+      expect(wiring[0]!.scope.rows).toHaveLength(sent.traffic.length);
+      expect(wiring[0]!.scope.wireEnds).toEqual(wiring[1]!.scope.wireEnds);
+    } finally {
+      closePorts(wiring);
     }
   });
 
