@@ -71,22 +71,6 @@ function addressesOf(ns: NamespaceSpec): number[] {
   return out;
 }
 
-/**
- * The names of the namespaces to build when only the components `owns`
- * accepts will run: theirs, and the clients of one-way UDP flows to servers
- * among them.
- */
-export function namespacesToBuild(spec: TopologySpec, index: SpecIndex, owns: (component: string) => boolean): Set<string> {
-  const out = new Set<string>();
-  for (const ns of spec.namespaces) if (owns(ns.component)) out.add(ns.name);
-  for (const t of spec.traffic) {
-    if (t.kind !== 'udp' || t.responseSize !== 0 || out.has(t.from.ns)) continue;
-    const server = index.serverOf(t);
-    if (server !== undefined && owns(index.byName.get(server)?.component ?? '')) out.add(t.from.ns);
-  }
-  return out;
-}
-
 /** One end of a wire, in spec order (namespaces, then their interfaces joined by a wire, as buildWorld makes the NICs). */
 export interface SpecWireEnd {
   ns: string;
@@ -110,7 +94,7 @@ export interface PartitionScope {
 }
 
 /** Every wire end of the spec, numbered as each partition numbers them. */
-export function specWireEnds(spec: TopologySpec, partOf: (component: string) => number): SpecWireEnd[] {
+function specWireEnds(spec: TopologySpec, partOf: (component: string) => number): SpecWireEnd[] {
   const index = new Map<string, number>();
   const ends: { ns: string; ifname: string; part: number }[] = [];
   const wireOf = new Map<string, LinkSpec>();
@@ -133,38 +117,74 @@ export function specWireEnds(spec: TopologySpec, partOf: (component: string) => 
 }
 
 /**
- * The spec and scope of the partition whose components `owns` accepts.
- * `wireEnds` is the whole spec's (specWireEnds), the same for every partition.
+ * Cuts a spec into the specs and scopes of its partitions. What every scope
+ * shares is worked out once from the whole spec: the components in order,
+ * the wire ends, and each flow's server and statistics row.
  */
-export function partitionSpec(spec: TopologySpec, index: SpecIndex, owns: (component: string) => boolean, wireEnds: SpecWireEnd[]): { spec: TopologySpec; scope: PartitionScope } {
-  const built = namespacesToBuild(spec, index, owns);
-  const components: string[] = [];
-  const seen = new Set<string>();
-  for (const ns of spec.namespaces) {
-    if (seen.has(ns.component)) continue;
-    seen.add(ns.component);
-    components.push(ns.component);
+export class SpecCutter {
+  private readonly components: string[] = [];
+  private readonly wireEnds: SpecWireEnd[];
+  /** Per traffic entry of the whole spec: its server's namespace ('' for none), and its row. */
+  private readonly servers: string[];
+  private readonly rowOf: number[];
+  /** Each namespace's partition. */
+  private readonly partOfNs = new Map<string, number>();
+
+  constructor(
+    private readonly spec: TopologySpec,
+    partOf: (component: string) => number,
+  ) {
+    const index = new SpecIndex(spec);
+    const seen = new Set<string>();
+    for (const ns of spec.namespaces) {
+      this.partOfNs.set(ns.name, partOf(ns.component));
+      if (seen.has(ns.component)) continue;
+      seen.add(ns.component);
+      this.components.push(ns.component);
+    }
+    this.wireEnds = specWireEnds(spec, partOf);
+    this.servers = spec.traffic.map((t) => {
+      // As buildWorld checks for the whole spec: a flow from nowhere is an error wherever it runs.
+      if (!index.byName.has(t.from.ns)) throw new Error(`traffic ${t.name}: unknown namespace ${t.from.ns}`);
+      return index.serverOf(t) ?? '';
+    });
+    this.rowOf = flowRows(spec.traffic).rowOf;
   }
-  const { rowOf } = flowRows(spec.traffic);
-  const traffic: TrafficSpec[] = [];
-  const servers: string[] = [];
-  const rows: number[] = [];
-  spec.traffic.forEach((t, i) => {
-    // As buildWorld checks for the whole spec: a flow from nowhere is an error wherever it runs.
-    if (!index.byName.has(t.from.ns)) throw new Error(`traffic ${t.name}: unknown namespace ${t.from.ns}`);
-    const server = index.serverOf(t) ?? '';
-    if (!built.has(t.from.ns) && !built.has(server)) return;
-    traffic.push(t);
-    servers.push(server);
-    rows.push(rowOf[i]!);
-  });
-  return {
-    spec: {
-      ...spec,
-      namespaces: spec.namespaces.filter((ns) => built.has(ns.name)),
-      links: spec.links.filter((l) => l.kind !== 'veth' || built.has(l.a.ns) || built.has(l.b.ns)),
-      traffic,
-    },
-    scope: { components, wireEnds, servers, rows },
-  };
+
+  /** The spec and scope of partition `me`. */
+  partition(me: number): { spec: TopologySpec; scope: PartitionScope } {
+    const spec = this.spec;
+    const built = this.namespacesToBuild(me);
+    const traffic: TrafficSpec[] = [];
+    const servers: string[] = [];
+    const rows: number[] = [];
+    spec.traffic.forEach((t, i) => {
+      const server = this.servers[i]!;
+      if (!built.has(t.from.ns) && !built.has(server)) return;
+      traffic.push(t);
+      servers.push(server);
+      rows.push(this.rowOf[i]!);
+    });
+    return {
+      spec: {
+        ...spec,
+        namespaces: spec.namespaces.filter((ns) => built.has(ns.name)),
+        links: spec.links.filter((l) => l.kind !== 'veth' || built.has(l.a.ns) || built.has(l.b.ns)),
+        traffic,
+      },
+      scope: { components: this.components, wireEnds: this.wireEnds, servers, rows },
+    };
+  }
+
+  /** The namespaces of partition `me`'s components, and the clients of one-way UDP flows to servers among them. */
+  private namespacesToBuild(me: number): Set<string> {
+    const spec = this.spec;
+    const out = new Set<string>();
+    for (const [name, part] of this.partOfNs) if (part === me) out.add(name);
+    spec.traffic.forEach((t, i) => {
+      if (t.kind !== 'udp' || t.responseSize !== 0 || out.has(t.from.ns)) return;
+      if (this.partOfNs.get(this.servers[i]!) === me) out.add(t.from.ns);
+    });
+    return out;
+  }
 }

@@ -291,7 +291,7 @@ function endDevice(namespaces: Map<string, Netns>, ns: string, ifname: string): 
  */
 function startTraffic(world: World, t: TrafficSpec, serverName: string | undefined, allServers: Servers, stats: FlowStats): void {
   const from = world.namespaces.get(t.from.ns);
-  // A partition's scope was made from the whole spec, which checked the name (partitionSpec).
+  // A partition's scope was made from the whole spec, which checked the name (SpecCutter).
   if (from === undefined && !world.partial) throw new Error(`traffic ${t.name}: unknown namespace ${t.from.ns}`);
   const dst = parseIpv4(t.to);
   if (t.kind === 'ping') {

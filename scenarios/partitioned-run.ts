@@ -21,7 +21,7 @@ import { DEFAULT_EPOCH_SECONDS } from './build.js';
 import { workerModule } from './package-root.js';
 import { type ChannelEnd, openPartitionJob, type OpenJob, type PartitionJob, type PartitionWiring } from './partition-job.js';
 import { planPartitions } from './partition-plan.js';
-import { SpecIndex, partitionSpec, specWireEnds } from './build-scope.js';
+import { SpecCutter } from './build-scope.js';
 import type { WorkerReport } from './partition-worker.js';
 import { mergeShares } from './results.js';
 import { SINGLE_CAPTURE_FILE, commitRun, runTopology, stageRun, type RunOptions, type RunResult } from './run.js';
@@ -127,10 +127,9 @@ export function partitionWiring(spec: TopologySpec, plan: PartitionPlan, duratio
     if (p === undefined) throw new Error(`partitioned run: component ${component} has no partition`);
     return p;
   };
-  const index = new SpecIndex(spec);
-  const ends = specWireEnds(spec, ownerOf);
+  const cutter = new SpecCutter(spec, ownerOf);
   return Array.from({ length: n }, (_, me) => ({
-    ...partitionSpec(spec, index, (c) => ownerOf(c) === me, ends),
+    ...cutter.partition(me),
     durationNs,
     parts: n,
     me,
