@@ -16,18 +16,22 @@ const START_DENOM = 2 ** 48;
 const SIGNIFICANCE = 2 ** 52;
 const OVERFLOW = 2 ** 53;
 
-/** seedrandom's mixkey: the seed string folded into a key of at most 256 bytes. */
-function mixKey(seed: string): number[] {
-  const key: number[] = [];
+/** The key of the stream being made (mixKey), reused: a stream is made at a time. */
+const key = new Uint8Array(WIDTH);
+
+/**
+ * seedrandom's mixkey: the seed string folded into a key of at most 256
+ * bytes, written to `key`; returns the key's length.
+ */
+function mixKey(seed: string): number {
   let smear = 0;
   for (let j = 0; j < seed.length; j++) {
     const k = j & MASK;
-    const held = key[k];
-    // `smear ^= key[k] * 19` with key[k] undefined XORs NaN, that is 0.
-    if (held !== undefined) smear ^= held * 19;
+    // `smear ^= key[k] * 19` with key[k] not yet set XORs NaN, that is 0.
+    if (j >= WIDTH) smear ^= key[k]! * 19;
     key[k] = MASK & (smear + seed.charCodeAt(j));
   }
-  return key;
+  return Math.min(seed.length, WIDTH);
 }
 
 /**
@@ -53,20 +57,40 @@ export class Arc4Stream {
     this.s = slab;
     this.base = slabUsed;
     slabUsed += WIDTH;
-    let key = mixKey(seed);
-    if (key.length === 0) key = [0];
+    let keyLength = mixKey(seed);
+    if (keyLength === 0) {
+      key[0] = 0;
+      keyLength = 1;
+    }
     const s = this.s;
     const b = this.base;
     for (let i = 0; i < WIDTH; i++) s[b + i] = i;
     let j = 0;
-    for (let i = 0; i < WIDTH; i++) {
+    for (let i = 0, k = 0; i < WIDTH; i++) {
       const t = s[b + i]!;
-      j = MASK & (j + key[i % key.length]! + t);
+      j = MASK & (j + key[k]! + t);
+      s[b + i] = s[b + j]!;
+      s[b + j] = t;
+      if (++k === keyLength) k = 0;
+    }
+    this.drop(WIDTH);
+  }
+
+  /** RC4-drop[n], as seedrandom's constructor drops 256: g(n) without making a number of the bytes. */
+  private drop(n: number): void {
+    const s = this.s;
+    const b = this.base;
+    let i = this.i;
+    let j = this.j;
+    while (n-- > 0) {
+      i = MASK & (i + 1);
+      const t = s[b + i]!;
+      j = MASK & (j + t);
       s[b + i] = s[b + j]!;
       s[b + j] = t;
     }
-    // RC4-drop[256], as seedrandom's constructor does.
-    this.g(WIDTH);
+    this.i = i;
+    this.j = j;
   }
 
   /** The next `count` bytes of the stream as one big-endian number (exact for count <= 6). */
