@@ -279,7 +279,14 @@ export class Netns implements EventHandler {
    */
   attachRouteGroup(group: RouteGroup, except: SharedRoute | null, onlink: (route: SharedRoute) => boolean = () => false): void {
     const dev = this.device(group.devName);
-    for (const r of group.routes) if (r !== except) this.checkGateway(dev, r.via, onlink(r));
+    // Every gateway on-link at once when one on-link route through `dev` takes
+    // all their addresses (one check per node, where a check per gateway is N²
+    // in a host-gw cluster); otherwise each is checked on its own.
+    const hull = group.gatewayHull;
+    const all = hull === null ? null : this.routes.uniformRoute(hull.addr, hull.prefixLen);
+    if (hull !== null && (all === null || all.dev !== dev || all.via !== 0)) {
+      for (const r of group.routes) if (r !== except) this.checkGateway(dev, r.via, onlink(r));
+    }
     this.routes.attachGroup(group, except);
   }
 

@@ -14,6 +14,12 @@ export class RouteGroup {
   readonly byLen: (Map<number, SharedRoute> | undefined)[] = new Array(33).fill(undefined);
   readonly lengths: number[] = [];
   readonly devName: string;
+  /**
+   * The longest prefix holding every gateway of the group (null when no route
+   * has one): a table whose route for it is one on-link route through the
+   * group's device has every gateway on-link (Netns.attachRouteGroup).
+   */
+  readonly gatewayHull: { addr: number; prefixLen: number } | null = null;
 
   constructor(readonly routes: readonly SharedRoute[]) {
     if (routes.length === 0) throw new Error('route group: no routes');
@@ -32,6 +38,14 @@ export class RouteGroup {
       m.set(dst | 0, r);
     }
     this.lengths.sort((a, b) => b - a);
+    let hull: { addr: number; prefixLen: number } | null = null;
+    for (const r of routes) {
+      if (r.via === 0) continue;
+      if (hull === null) hull = { addr: r.via >>> 0, prefixLen: 32 };
+      while (((r.via ^ hull.addr) & prefixMask(hull.prefixLen)) !== 0) hull.prefixLen--;
+      hull.addr = (hull.addr & prefixMask(hull.prefixLen)) >>> 0;
+    }
+    this.gatewayHull = hull;
   }
 
   get size(): number {

@@ -280,6 +280,26 @@ export class RouteTable {
     return null;
   }
 
+  /**
+   * The route every address of `addr`/`prefixLen` takes, when it is one: the
+   * route for `addr`, if it holds the whole prefix and no longer prefix of
+   * this table overlaps it (routes of its own length are other networks, or
+   * its own aliases, which every address picks alike). null when addresses of
+   * the prefix might take different routes, or the table holds a group.
+   */
+  uniformRoute(addr: number, prefixLen: number): Route | null {
+    if (this.group !== null) return null;
+    const r = this.lookup(addr);
+    if (r === null || r.prefixLen > prefixLen) return null;
+    for (const len of this.lengths) {
+      if (len <= r.prefixLen) break;
+      // A longer prefix overlaps addr/prefixLen when the shorter of the two holds the other.
+      const mask = prefixMask(Math.min(len, prefixLen));
+      for (const key of this.byLen[len]!.keys()) if (((key ^ addr) & mask) === 0) return null;
+    }
+    return r;
+  }
+
   private remember(addr: number, route: Route, skipped: boolean): Route {
     if (!skipped) {
       this.prevAddr = this.lastAddr;

@@ -225,6 +225,44 @@ describe('route table', () => {
     );
   });
 
+  it('names the route of a whole prefix only when every address of it takes that route', () => {
+    const { devs } = devices(3);
+    fc.assert(
+      fc.property(
+        fc.array(routeSpec, { maxLength: 30 }),
+        fc.record({ base: fc.constantFrom(0x0a000000, 0x0af40000, 0xc0a83100, 0x00000000), noise: u32, len: fc.integer({ min: 0, max: 32 }) }),
+        fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+        fc.array(u32, { minLength: 1, maxLength: 20 }),
+        (specs, hull, up, probes) => {
+          const t = new RouteTable();
+          const added: Route[] = [];
+          for (const s of specs) {
+            const dst = ((s.base ^ (s.noise & ((1 << s.noiseBits) - 1))) & prefixMask(s.len)) >>> 0;
+            if (added.some((o) => o.dst === dst && o.prefixLen === s.len && o.metric === s.metric)) continue;
+            const r: Route = { dst, prefixLen: s.len, via: 0, dev: devs[s.dev]!, src: 0, metric: s.metric, proto: 'static', scope: 'link' };
+            t.add(r);
+            added.push(r);
+          }
+          devs.forEach((d, i) => (d.up = up[i]!));
+          const h = ((hull.base ^ hull.noise) & prefixMask(hull.len)) >>> 0;
+          const r = t.uniformRoute(h, hull.len);
+          if (r !== null) {
+            // Every address of the prefix: its first, its last, and some inside.
+            const span = 2 ** (32 - hull.len);
+            for (const a of [h, h + span - 1, ...probes.map((p) => h + (p % span))]) expect(scan(added, a >>> 0)).toBe(r);
+          } else {
+            // null only where the prefix has no route, a longer route overlaps it, or its route is narrower.
+            const first = scan(added, h);
+            const overlapped = added.some((o) => o.prefixLen > (first?.prefixLen ?? -1) && (inPrefix(o.dst, h, hull.len) || inPrefix(h, o.dst, o.prefixLen)));
+            expect(first === null || first.prefixLen > hull.len || overlapped).toBe(true);
+          }
+          devs.forEach((d) => (d.up = true));
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
   it('refuses a shared route whose device the namespace does not have', () => {
     const { devs } = devices(1);
     const ns = devs[0]!.ns;
@@ -282,6 +320,43 @@ describe('route table', () => {
       '172.16.0.0/12 via 10.0.0.254 dev eth0',
     ]);
     expect(ns.routes.lookup(ip('172.20.1.1'))!.scope).toBe('universe');
+  });
+
+  it('checks every gateway of a route group as ip route add would, whether they are all on-link or not', () => {
+    const group = (...vias: string[]) => new RouteGroup(vias.map((v, i) => new SharedRoute(ip(`10.244.${i}.0`), 24, ip(v), 0, 0, 'eth0')));
+    const onLink = group('192.168.49.2', '192.168.49.3', '192.168.49.200');
+    expect(onLink.gatewayHull).toEqual({ addr: ip('192.168.49.0'), prefixLen: 24 });
+    {
+      const { devs } = devices(2);
+      addr(devs[0]!, '192.168.49.2/24');
+      devs[0]!.ns.attachRouteGroup(onLink, onLink.routes[0]!);
+      expect(devs[0]!.ns.routes.lookup(ip('10.244.2.9'))?.via).toBe(ip('192.168.49.200'));
+    }
+    // One gateway beyond the connected /24; a more specific route through
+    // another device over one of them; all of them on another device's link;
+    // all of them reachable only through a gateway: "Network is unreachable",
+    // as for each route on its own.
+    for (const [eth0, eth1, own, vias] of [
+      ['192.168.49.2/24', '10.9.0.1/24', [], ['192.168.49.3', '192.168.50.1']],
+      ['192.168.49.2/24', '10.9.0.1/24', ['192.168.49.128/25 eth1'], ['192.168.49.3', '192.168.49.200']],
+      ['10.8.0.1/24', '192.168.49.2/24', [], ['192.168.49.3', '192.168.49.200']],
+      ['10.8.0.1/24', '10.9.0.1/24', ['192.168.0.0/16 eth0 10.8.0.254'], ['192.168.49.3', '192.168.49.200']],
+    ] as const) {
+      const { devs } = devices(2);
+      addr(devs[0]!, eth0);
+      addr(devs[1]!, eth1);
+      for (const o of own) {
+        const [dst, dev, via] = o.split(' ');
+        route(devs[dev === 'eth1' ? 1 : 0]!, dst!, via);
+      }
+      expect(() => devs[0]!.ns.attachRouteGroup(group(...vias), null)).toThrow(/via 192\.168\.\d+\.\d+ dev eth0: gateway is not on-link \(RTNETLINK answers: Network is unreachable\)/);
+    }
+    // onlink (flannel's overlay routes) takes a gateway as it is.
+    const { devs } = devices(1);
+    addr(devs[0]!, '192.168.49.2/24');
+    const g = group('10.244.7.0');
+    devs[0]!.ns.attachRouteGroup(g, null, () => true);
+    expect(devs[0]!.ns.routes.lookup(ip('10.244.0.1'))?.via).toBe(ip('10.244.7.0'));
   });
 
   it("prints routes like `ip route show`, in the kernel's order (a node of the cross-node reference)", () => {
