@@ -1,8 +1,10 @@
 /**
  * The few IPv4 address helpers the scenario loader needs: addresses as unsigned
  * 32-bit numbers, prefixes as (base, length). Private to scenarios/ on purpose
- * (models/wire/addr.ts is the packet-side equivalent; the lead may merge them).
+ * (addresses are read by models/wire/addr.ts's scanIpv4, as the packet side reads them).
  */
+
+import { scanIpv4 } from '../models/wire/addr.js';
 
 /** An IPv4 prefix. `base` may have host bits set (as written); see `cidrNetwork`. */
 export interface Cidr {
@@ -10,18 +12,10 @@ export interface Cidr {
   len: number;
 }
 
-const OCTET = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-
 /** "10.244.1.2" -> 0x0af40102; undefined for anything but a canonical dotted quad. */
 export function parseIpv4(text: string): number | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let n = 0;
-  for (const p of parts) {
-    if (!OCTET.test(p)) return undefined;
-    n = n * 256 + Number(p);
-  }
-  return n;
+  const n = scanIpv4(text);
+  return n < 0 ? undefined : n;
 }
 
 export function formatIpv4(addr: number): string {

@@ -14,22 +14,43 @@ const TWO_40 = 0x100_0000_0000;
 
 export const MAC_BROADCAST = 0xffff_ffff_ffff;
 
-const DOTTED_QUAD = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
-
 /**
- * Strict dotted quad: exactly four decimal octets 0..255, no leading zeros
- * (inet_aton would read "010" as octal 8), no shorthand like "10.1".
+ * A strict dotted quad's value, or -1: exactly four decimal octets 0..255, no
+ * leading zeros (inet_aton would read "010" as octal 8), no shorthand like
+ * "10.1", nothing around it. A scan rather than a regular expression: a large
+ * cluster's build parses a few addresses per pod.
  */
-export function parseIpv4(s: string): number {
-  const m = DOTTED_QUAD.exec(s);
-  if (m === null) throw new WireError('addr', 'ipv4 address', `${JSON.stringify(s)} is not a dotted quad`);
+export function scanIpv4(s: string): number {
   let n = 0;
-  for (let i = 1; i <= 4; i++) {
-    const octet = Number(m[i]);
-    if (octet > 255) throw new WireError('addr', 'ipv4 address', `${JSON.stringify(s)} has octet ${octet} > 255`);
-    n = n * 256 + octet;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || dots === 3) return -1;
+      n = n * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && octet === 0) return -1; // a leading zero
+      octet = octet * 10 + (c - 0x30);
+      if (++digits > 3 || octet > 255) return -1;
+    } else return -1;
   }
-  return n;
+  if (digits === 0 || dots !== 3) return -1;
+  return n * 256 + octet;
+}
+
+/** Strict dotted quad (scanIpv4), or a WireError saying what is wrong. */
+export function parseIpv4(s: string): number {
+  const n = scanIpv4(s);
+  if (n >= 0) return n;
+  const octets = s.split('.');
+  const big = octets.length === 4 && octets.every((o) => /^(0|[1-9]\d{0,2})$/.test(o)) ? octets.find((o) => Number(o) > 255) : undefined;
+  if (big !== undefined) throw new WireError('addr', 'ipv4 address', `${JSON.stringify(s)} has octet ${big} > 255`);
+  throw new WireError('addr', 'ipv4 address', `${JSON.stringify(s)} is not a dotted quad`);
 }
 
 export function formatIpv4(n: number): string {
@@ -67,10 +88,21 @@ export function parseCidr(s: string): Cidr {
 
 /** "0a:58:0a:f4:01:02" (either case); exactly six two-digit hex octets. */
 export function parseMac(s: string): number {
-  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(s)) {
-    throw new WireError('addr', 'mac address', `${JSON.stringify(s)} is not six colon-separated hex octets`);
+  let n = 0;
+  if (s.length === 17) {
+    for (let i = 0; i < 17; i++) {
+      const c = s.charCodeAt(i);
+      if (i % 3 === 2) {
+        if (c !== 0x3a) break;
+        continue;
+      }
+      const v = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+      if (v < 0) break;
+      n = n * 16 + v;
+      if (i === 16) return n;
+    }
   }
-  return parseInt(s.replaceAll(':', ''), 16);
+  throw new WireError('addr', 'mac address', `${JSON.stringify(s)} is not six colon-separated hex octets`);
 }
 
 /** Lower-case, colon-separated, as `ip link` and tshark print it. */

@@ -10,6 +10,7 @@ import {
   parseIpv4,
   parseMac,
   prefixMask,
+  scanIpv4,
   readMac,
   writeMac,
 } from '../../models/wire/addr.js';
@@ -34,6 +35,22 @@ describe('IPv4 addresses', () => {
 
   it('round-trips every address', () => {
     fc.assert(fc.property(ipv4Addr, (a) => parseIpv4(formatIpv4(a)) === a));
+  });
+
+  it('accepts exactly what the strict dotted-quad grammar accepts, on near-miss strings', () => {
+    // The grammar, as a regular expression: four octets 0..255 without leading zeros.
+    const octet = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+    const grammar = new RegExp(`^${octet}\\.${octet}\\.${octet}\\.${octet}$`);
+    const nearMiss = fc.array(fc.constantFrom('0', '1', '2', '5', '9', '00', '25', '255', '256', '300', '1000', '.', '.', '.', '', 'a', ' ', '/', '-'), { maxLength: 9 }).map((p) => p.join(''));
+    fc.assert(
+      fc.property(fc.oneof(nearMiss, fc.string({ maxLength: 16 })), (s) => {
+        const ok = grammar.test(s);
+        expect(scanIpv4(s) >= 0, JSON.stringify(s)).toBe(ok);
+        if (ok) expect(scanIpv4(s)).toBe(s.split('.').reduce((n, o) => n * 256 + Number(o), 0));
+        else expect(() => parseIpv4(s)).toThrow(WireError);
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('parses CIDR, reporting the network of a host address', () => {
@@ -74,6 +91,18 @@ describe('MAC addresses', () => {
     expect(formatMac(0)).toBe('00:00:00:00:00:00');
     expect(() => parseMac('0a:58:0a:f4:01')).toThrow(WireError);
     expect(() => parseMac('0a-58-0a-f4-01-02')).toThrow(/mac address/);
+  });
+
+  it('accepts exactly six colon-separated two-digit hex octets, either case', () => {
+    const grammar = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+    const nearMiss = fc.array(fc.constantFrom('0', 'a', 'F', 'f0', 'A9', 'g', ':', ':', '-', ' ', '000'), { maxLength: 14 }).map((p) => p.join(''));
+    fc.assert(
+      fc.property(fc.oneof(nearMiss, mac.map(formatMac), mac.map((m) => formatMac(m).toUpperCase())), (s) => {
+        if (grammar.test(s)) expect(parseMac(s)).toBe(parseInt(s.replaceAll(':', ''), 16));
+        else expect(() => parseMac(s), JSON.stringify(s)).toThrow(/mac address/);
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('reads and writes the six bytes in order, high bit included', () => {
