@@ -4,7 +4,7 @@
  * share of the results (or, for `podwire trace`, its part of the trace). See
  * scenarios/partitioned-run.ts and scenarios/trace.ts.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import type { PartitionStepper } from '../engine/partition-stepper.js';
 import { PartitionAborted, WindowBarrier } from '../engine/window-barrier.js';
 import type { RemoteWires } from '../models/devices/remote-wire.js';
@@ -24,11 +24,8 @@ interface Counts {
 export type WorkerReport = ({ ok: true; share: ResultsShare } & Counts) | { ok: false; aborted: boolean; message: string };
 export type TraceWorkerReport = ({ ok: true; trace: TracePart } & Counts) | { ok: false; aborted: boolean; message: string };
 
-const job = workerData as PartitionJob | TraceJob;
-const barrier = new WindowBarrier(job.barrier!, job.parts, job.me);
-
 /** Steps windows until the run is over; the counts for the report. */
-function step(stepper: PartitionStepper, wires: RemoteWires): Counts {
+function step(barrier: WindowBarrier, stepper: PartitionStepper, wires: RemoteWires): Counts {
   let t0 = 0;
   let busy = 0;
   let next = stepper.initialNext();
@@ -44,23 +41,27 @@ function step(stepper: PartitionStepper, wires: RemoteWires): Counts {
   return { windows: stepper.windows, framesSent: wires.sent, framesReceived: wires.received, runMs: performance.now() - t0, busyMs: busy };
 }
 
-let report: WorkerReport | TraceWorkerReport;
-try {
-  if (job.trace !== undefined) {
-    const { tracer, stepper, wires } = openTraceJob(job);
-    report = { ok: true, ...step(stepper, wires), trace: tracePart(tracer) };
-  } else {
+function run(job: PartitionJob | TraceJob): WorkerReport | TraceWorkerReport {
+  const barrier = new WindowBarrier(job.barrier!, job.parts, job.me);
+  try {
+    if (job.trace !== undefined) {
+      const { tracer, stepper, wires } = openTraceJob(job);
+      return { ok: true, ...step(barrier, stepper, wires), trace: tracePart(tracer) };
+    }
     const { part, stepper, wires } = openPartitionJob(job);
     try {
-      const counts = step(stepper, wires);
-      report = { ok: true, share: part.finish(), ...counts };
+      const counts = step(barrier, stepper, wires);
+      return { ok: true, share: part.finish(), ...counts };
     } catch (e) {
       part.abort();
       throw e;
     }
+  } catch (e) {
+    barrier.abort();
+    return { ok: false, aborted: e instanceof PartitionAborted, message: e instanceof Error ? (e.stack ?? e.message) : String(e) };
   }
-} catch (e) {
-  barrier.abort();
-  report = { ok: false, aborted: e instanceof PartitionAborted, message: e instanceof Error ? (e.stack ?? e.message) : String(e) };
 }
-parentPort!.postMessage(report);
+
+// The job comes as the first message, not as workerData: the thread starts
+// (and loads its modules) while the main thread is still cutting the spec.
+parentPort!.once('message', (job: PartitionJob | TraceJob) => parentPort!.postMessage(run(job)));

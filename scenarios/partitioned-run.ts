@@ -61,8 +61,8 @@ export async function runPartitioned(spec: TopologySpec, opts: PartitionedRunOpt
   const format = opts.format ?? 'pcapng';
   const staging = stageRun(opts.outDir);
   try {
-    const jobs = partitionJobs(spec, plan, staging, opts, !opts.inTurn);
-    const reports = opts.inTurn ? runInTurn(jobs) : await runOnThreads<Report>(jobs);
+    const jobOf = partitionJobs(spec, plan, staging, opts, !opts.inTurn);
+    const reports = opts.inTurn ? runInTurn(Array.from({ length: plan.parts }, (_, me) => jobOf(me))) : await runOnThreads<Report>(plan.parts, jobOf);
     const durationNs = opts.durationNs ?? spec.durationNs;
     const results = mergeShares(spec, durationNs, reports.map((r) => r.share));
     if (opts.singleCapture) mergeSingleCapture(spec, join(staging, 'captures'), plan.parts, opts.epochSeconds ?? DEFAULT_EPOCH_SECONDS);
@@ -96,18 +96,25 @@ function mergeSingleCapture(spec: TopologySpec, capDir: string, parts: number, e
   }
 }
 
-function partitionJobs(spec: TopologySpec, plan: PartitionPlan, staging: string, opts: PartitionedRunOptions, threads: boolean): PartitionJob[] {
-  return partitionWiring(spec, plan, opts.durationNs ?? spec.durationNs, threads).map((w) => ({
-    ...w,
+/** Each partition's job, made when asked for (see partitionWirings). */
+function partitionJobs(spec: TopologySpec, plan: PartitionPlan, staging: string, opts: PartitionedRunOptions, threads: boolean): (me: number) => PartitionJob {
+  const wiring = partitionWirings(spec, plan, opts.durationNs ?? spec.durationNs, threads);
+  return (me) => ({
+    ...wiring(me),
     staging,
     format: opts.format ?? 'pcapng',
     epochSeconds: opts.epochSeconds ?? DEFAULT_EPOCH_SECONDS,
     singleCapture: opts.singleCapture === true,
-  }));
+  });
 }
 
-/** The channels between every ordered pair of partitions, and the barrier when they run on threads; one wiring per partition. */
-export function partitionWiring(spec: TopologySpec, plan: PartitionPlan, durationNs: number, threads: boolean): PartitionWiring[] {
+/**
+ * The channels between every ordered pair of partitions and the barrier when
+ * they run on threads, made at once; each partition's wiring, with its part of
+ * the spec (scenarios/build-scope.ts), cut when asked for, so that the first
+ * worker can take its job in while the next one is cut.
+ */
+export function partitionWirings(spec: TopologySpec, plan: PartitionPlan, durationNs: number, threads: boolean): (me: number) => PartitionWiring {
   const n = plan.parts;
   const out: (ChannelEnd | null)[][] = Array.from({ length: n }, () => new Array<ChannelEnd | null>(n).fill(null));
   const inn: (ChannelEnd | null)[][] = Array.from({ length: n }, () => new Array<ChannelEnd | null>(n).fill(null));
@@ -128,7 +135,7 @@ export function partitionWiring(spec: TopologySpec, plan: PartitionPlan, duratio
     return p;
   };
   const cutter = new SpecCutter(spec, ownerOf);
-  return Array.from({ length: n }, (_, me) => ({
+  return (me) => ({
     ...cutter.partition(me),
     durationNs,
     parts: n,
@@ -138,7 +145,13 @@ export function partitionWiring(spec: TopologySpec, plan: PartitionPlan, duratio
     out: out[me]!,
     in: inn[me]!,
     barrier,
-  }));
+  });
+}
+
+/** Every partition's wiring at once (partitionWirings). */
+export function partitionWiring(spec: TopologySpec, plan: PartitionPlan, durationNs: number, threads: boolean): PartitionWiring[] {
+  const wiring = partitionWirings(spec, plan, durationNs, threads);
+  return Array.from({ length: plan.parts }, (_, me) => wiring(me));
 }
 
 function runInTurn(jobs: PartitionJob[]): Report[] {
@@ -161,37 +174,49 @@ export function closePorts(jobs: PartitionWiring[]): void {
 }
 
 /**
- * Starts one worker per partition and waits for all reports. A failing
- * partition aborts the barrier so the others stop; the first real error (not
- * an "another partition failed") is the one thrown.
+ * Starts one worker per partition, then sends each its job as `jobOf` makes
+ * it (a worker loads its modules meanwhile), and waits for all reports. A
+ * failing partition aborts the barrier so the others stop; the first real
+ * error (not an "another partition failed") is the one thrown.
  */
-export async function runOnThreads<R extends { ok: true }>(jobs: PartitionWiring[]): Promise<R[]> {
+export async function runOnThreads<R extends { ok: true }>(parts: number, jobOf: (me: number) => PartitionWiring): Promise<R[]> {
   const file = workerFile();
-  const barrier = new WindowBarrier(jobs[0]!.barrier!, jobs.length, -1);
-  const settled = await Promise.allSettled(
-    jobs.map(
-      (job) =>
-        new Promise<R>((resolve, reject) => {
-          const ports = [...job.out, ...job.in].filter((e): e is ChannelEnd => e !== null).map((e) => e.port);
-          const worker = new Worker(file, { workerData: job, transferList: ports });
-          let report: R | { ok: false; aborted: boolean; message: string } | null = null;
-          worker.once('message', (m: R | { ok: false; aborted: boolean; message: string }) => (report = m));
-          worker.once('error', (e) => {
-            barrier.abort();
-            reject(e);
-          });
-          worker.once('exit', (code) => {
-            if (report === null) {
-              barrier.abort();
-              reject(new Error(`partition ${job.me}: worker exited with code ${code} before reporting`));
-            } else if (report.ok) resolve(report);
-            else reject(Object.assign(new Error(`partition ${job.me}: ${report.message}`), { aborted: report.aborted }));
-          });
-        }),
-    ),
+  let barrier: WindowBarrier | null = null;
+  const workers = Array.from({ length: parts }, () => new Worker(file));
+  const reports = workers.map(
+    (worker, me) =>
+      new Promise<R>((resolve, reject) => {
+        let report: R | { ok: false; aborted: boolean; message: string } | null = null;
+        worker.once('message', (m: R | { ok: false; aborted: boolean; message: string }) => (report = m));
+        worker.once('error', (e) => {
+          barrier?.abort();
+          reject(e);
+        });
+        worker.once('exit', (code) => {
+          if (report === null) {
+            barrier?.abort();
+            reject(new Error(`partition ${me}: worker exited with code ${code} before reporting`));
+          } else if (report.ok) resolve(report);
+          else reject(Object.assign(new Error(`partition ${me}: ${report.message}`), { aborted: report.aborted }));
+        });
+      }),
   );
+  try {
+    for (let me = 0; me < parts; me++) {
+      const job = jobOf(me);
+      barrier ??= new WindowBarrier(job.barrier!, parts, -1);
+      const ports = [...job.out, ...job.in].filter((e): e is ChannelEnd => e !== null).map((e) => e.port);
+      workers[me]!.postMessage(job, ports);
+    }
+  } catch (e) {
+    // A job that could not be made: the workers that have theirs would wait at the barrier for ever.
+    barrier?.abort();
+    await Promise.all(workers.map((w) => w.terminate()));
+    await Promise.allSettled(reports);
+    throw e;
+  }
+  const settled = await Promise.allSettled(reports);
   const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as Error & { aborted?: boolean });
   if (failures.length > 0) throw failures.find((f) => f.aborted !== true) ?? failures[0]!;
   return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
 }
-

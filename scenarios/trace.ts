@@ -5,7 +5,7 @@ import { mergeTraceParts, tracePart, type TracePart } from '../models/trace/trac
 import { runPartitionsInTurn } from '../engine/partition-stepper.js';
 import { openTraceJob, type OpenTraceJob, type TraceJob } from './partition-job.js';
 import { planPartitions } from './partition-plan.js';
-import { closePorts, partitionWiring, runOnThreads } from './partitioned-run.js';
+import { closePorts, partitionWirings, runOnThreads } from './partitioned-run.js';
 import type { TraceWorkerReport } from './partition-worker.js';
 
 /**
@@ -45,8 +45,11 @@ export async function traceScenario(spec: TopologySpec, selector: TraceSelector,
   const plan = planPartitions(spec, opts.workers);
   // Nothing to cut (or nothing crosses a cut): a sequential run is the same run.
   if (plan.parts === 1 || plan.lookaheadNs === Infinity) return { steps: traceTopology(spec, selector).steps, parts: 1 };
-  const jobs: TraceJob[] = partitionWiring(spec, plan, spec.durationNs, !opts.inTurn).map((w) => ({ ...w, trace: selector }));
-  const parts = opts.inTurn ? traceInTurn(jobs) : (await runOnThreads<Extract<TraceWorkerReport, { ok: true }>>(jobs)).map((r) => r.trace);
+  const wiring = partitionWirings(spec, plan, spec.durationNs, !opts.inTurn);
+  const jobOf = (me: number): TraceJob => ({ ...wiring(me), trace: selector });
+  const parts = opts.inTurn
+    ? traceInTurn(Array.from({ length: plan.parts }, (_, me) => jobOf(me)))
+    : (await runOnThreads<Extract<TraceWorkerReport, { ok: true }>>(plan.parts, jobOf)).map((r) => r.trace);
   return { steps: mergeTraceParts(parts, selector), parts: plan.parts };
 }
 

@@ -139,6 +139,17 @@ describe('partitioned runs give the sequential run byte for byte', () => {
     expectSameTree(out, seqDir(name));
   });
 
+  it.skipIf(!built)('reports a partition that fails to build, and writes nothing', async () => {
+    const s = spec('lossy-poisson');
+    const plan = planPartitions(s, 2);
+    // A MAC no build accepts, on a pod that the second partition builds.
+    const victim = s.namespaces.find((n) => n.kind === 'pod' && plan.partOf.get(n.component) === 1)!;
+    victim.interfaces[0]!.mac = '0a:58:zz:00:00:01';
+    const out = join(work, 'threads-failing');
+    await expect(runPartitioned(s, { outDir: out, workers: 2 })).rejects.toThrow(/partition \d: .*"0a:58:zz:00:00:01" is not six colon-separated hex octets/s);
+    expect(readdirSync(out)).toEqual([]); // no captures, no results.json, no staging folder
+  });
+
   it.each([
     ['lossy-poisson', 3, true],
     ['cluster-services', 2, false],
