@@ -73,6 +73,14 @@ export class Packet {
    * its own (`unshare`).
    */
   shared = false;
+  /**
+   * How many wire queues hold this very object: a bridge floods one copy to
+   * all its NIC ports, which only read it until it arrives, and each receiver
+   * then takes a packet of its own (`take`). A flood on a large underlay has
+   * thousands of copies in flight for the wire's delay; made on arrival, they
+   * die young instead of surviving into the old generation.
+   */
+  holders = 1;
 
   constructor(
     public buf: Uint8Array,
@@ -112,6 +120,18 @@ export class Packet {
     p.shared = true;
     this.shared = true;
     return p;
+  }
+
+  /** A holder's own packet: this object for the last holder, else a `share` of it. */
+  take(): Packet {
+    if (this.holders <= 1) return this;
+    this.holders--;
+    return this.share();
+  }
+
+  /** A holder lets go without taking (its copy was dropped or left for another partition). */
+  release(): void {
+    if (this.holders > 1) this.holders--;
   }
 
   /** skb_unshare: the bytes become this packet's own (a copy when they are shared). */

@@ -1,5 +1,6 @@
 import type { Packet } from '../packet.js';
 import { PacketType } from '../packet.js';
+import { NicDevice } from './nic.js';
 import { DropReason } from './drop-reason.js';
 import { mayWriteOnReceive, NetDevice, type RxHandler } from './net-device.js';
 import type { Netns } from '../stack/netns.js';
@@ -307,9 +308,24 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
    */
   private flood(pkt: Packet, from: NetDevice | null, local: boolean): void {
     let last: NetDevice | null = null;
+    // NIC ports that egress goes straight to (no br_netfilter hooks to run on
+    // each copy) only read their copy until it arrives: they share one (Packet.take).
+    const direct = this.ns.netfilter === null || !pkt.brnfPrerouted;
+    let wired: Packet | null = null;
     for (const p of this.ports) {
       if (!this.mayEgress(p, from)) continue;
-      if (last !== null) this.egress(last, pkt.share(), from);
+      if (last !== null) {
+        let copy: Packet;
+        if (direct && last instanceof NicDevice) {
+          if (wired === null) {
+            wired = pkt.share();
+            wired.holders = 0;
+          }
+          wired.holders++;
+          copy = wired;
+        } else copy = pkt.share();
+        this.egress(last, copy, from);
+      }
       last = p;
     }
     if (local) {

@@ -100,11 +100,11 @@ export class NicDevice extends NetDevice implements EventHandler {
 
   xmit(pkt: Packet): void {
     if (!this.up || (this.peer === null && this.remote === null)) {
-      this.dropTx(pkt, DropReason.DEV_READY);
+      this.drop(pkt, DropReason.DEV_READY);
       return;
     }
     if (pkt.len - 14 > this.mtu) {
-      this.dropTx(pkt, DropReason.PKT_TOO_BIG);
+      this.drop(pkt, DropReason.PKT_TOO_BIG);
       return;
     }
     const now = this.ns.component.now;
@@ -113,7 +113,7 @@ export class NicDevice extends NetDevice implements EventHandler {
       return;
     }
     if (this.txqLen >= this.params.txQueueLen) {
-      this.dropTx(pkt, DropReason.QDISC_DROP);
+      this.drop(pkt, DropReason.QDISC_DROP);
       return;
     }
     const cap = this.txq.length;
@@ -141,14 +141,22 @@ export class NicDevice extends NetDevice implements EventHandler {
     const serialise = bw > 0 ? Math.round((wireBytes * 8 * 1e9) / bw) : 0;
     this.busyUntil = now + serialise;
     if (this.lossRng !== null && this.lossRng.next() < this.params.loss) {
-      this.dropTx(pkt, DropReason.LINK_LOSS);
+      this.drop(pkt, DropReason.LINK_LOSS);
       return;
     }
     // The one cross-component write the contract allows (engine/README.md):
     // the frame, its arrival time and the sender's event key go onto the wire.
     const at = this.busyUntil + this.params.delayNs;
-    if (this.remote !== null) this.remote.send(pkt, at, this.ns.component.nextKey());
-    else this.peer!.inbound(pkt, at, this.ns.component.nextKey());
+    if (this.remote !== null) {
+      this.remote.send(pkt, at, this.ns.component.nextKey());
+      pkt.release();
+    } else this.peer!.inbound(pkt, at, this.ns.component.nextKey());
+  }
+
+  /** A frame this NIC will not send: counted, and let go if a flood's copy is shared (Packet.take). */
+  private drop(pkt: Packet, reason: DropReason): void {
+    this.dropTx(pkt, reason);
+    pkt.release();
   }
 
   /**
@@ -180,7 +188,8 @@ export class NicDevice extends NetDevice implements EventHandler {
   }
 
   private onArrive(): void {
-    const pkt = this.flight[this.flightHead]!;
+    // A bridge's flood shares one copy between its NIC ports: this receiver's own packet is made now.
+    const pkt = this.flight[this.flightHead]!.take();
     this.flight[this.flightHead] = null;
     this.flightHead++;
     if (this.flightHead === this.flightTail) {

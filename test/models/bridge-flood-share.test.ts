@@ -73,3 +73,60 @@ describe('bridge flood with shared copies', () => {
     expect(decode(atH2.bytes).ip?.ttl).toBe(64);
   });
 });
+
+describe('bridge flood to NIC ports: one copy on the wires, one packet per receiver', () => {
+  const H = ['02:00:00:00:02:01', '02:00:00:00:02:02', '02:00:00:00:02:03', '02:00:00:00:02:04', '02:00:00:00:02:05'];
+
+  /**
+   * A switch whose five ports are NICs wired to h1..h5 (h3 forwards, routing
+   * 10.9.0.0/16 back via h1; h4's wire drops everything). The switch knows no
+   * MAC, and walks its ports most recent first: h5, h4 and h3 get the one
+   * shared copy, h2 the original.
+   */
+  function underlay() {
+    const net = new TestNet(1);
+    const sw = net.ns('sw', { component: 'sw' });
+    const br = net.bridge(sw, 'br0', '02:00:00:00:00:01');
+    const hosts = H.map((_, i) => net.ns(`h${i + 1}`, { component: `h${i + 1}`, forward: i === 2 }));
+    const eth = hosts.map((h, i) => {
+      const [port, e] = net.wire(sw, `p${i + 1}`, `0e:00:00:00:00:0${i + 1}`, h, 'eth0', H[i]!, { delayNs: 5000, loss: i === 3 ? 0.999999 : 0 });
+      br.addPort(port);
+      addr(e, `10.0.0.${i + 1}/24`);
+      return e;
+    });
+    route(eth[2]!, '10.9.0.0/16', '10.0.0.1');
+    route(eth[0]!, '10.9.0.0/16', '10.0.0.3');
+    hosts[0]!.neigh.addPermanent(eth[0]!, ip('10.0.0.3'), parseMac(H[2]!));
+    net.capture(...eth);
+    return { net, hosts, eth };
+  }
+
+  it('gives every receiving NIC a packet of its own, so the addressee rewrites only its own', () => {
+    const { net, hosts, eth } = underlay();
+    // Every packet the receivers' stacks are handed, by receiver.
+    const got = new Map<string, Packet[]>();
+    for (const e of eth) {
+      const netifReceive = e.ns.netifReceive.bind(e.ns);
+      e.ns.netifReceive = (dev, pkt) => {
+        got.set(e.ns.name, [...(got.get(e.ns.name) ?? []), pkt]);
+        netifReceive(dev, pkt);
+      };
+    }
+    net.at(0, () => sendUdp(hosts[0]!, ip('10.9.0.5'), 1000, 2000, 32, 0xabcd, { ttl: 64 }));
+    net.run(1_000_000);
+    const atH2 = got.get('h2')![0]!;
+    const atH3 = got.get('h3')![0]!;
+    const atH5 = got.get('h5')![0]!;
+    expect(new Set([atH2, atH3, atH5]).size).toBe(3);
+    expect(got.has('h4')).toBe(false); // its copy was lost on the wire
+    const sent = net.tap.frames.find((f) => f.dev === 'h1/eth0' && f.dir === 'out')!;
+    const rx = (h: string) => net.tap.frames.find((f) => f.dev === `${h}/eth0` && f.dir === 'in')!;
+    expect([...rx('h2').bytes]).toEqual([...sent.bytes]);
+    expect([...rx('h3').bytes]).toEqual([...sent.bytes]);
+    expect([...rx('h5').bytes]).toEqual([...sent.bytes]);
+    // h3 forwarded its copy (TTL 63) while h2's stayed as sent, bytes and metadata.
+    expect(net.tap.frames.some((f) => f.dev === 'h3/eth0' && f.dir === 'out' && decode(f.bytes).ip?.ttl === 63)).toBe(true);
+    expect(decode(atH2.bytes()).ip?.ttl).toBe(64);
+    expect(decode(atH5.bytes()).ip?.ttl).toBe(64);
+  });
+});
