@@ -30,6 +30,9 @@ export class RemoteWires implements Mailbox {
   /** Frames sent to and received from other partitions. */
   sent = 0;
   received = 0;
+  /** The last frame received and its arrival time: the copies of one flood come as a run of records. */
+  private last: Packet | null = null;
+  private lastTime = -1;
 
   constructor(
     ends: readonly WireEnd[],
@@ -56,8 +59,18 @@ export class RemoteWires implements Mailbox {
     this.inboundOf = (target, time, key, id, bornAt, bytes, traceTag) => {
       const nic = this.nics[target];
       if (nic === undefined || nic === null) throw new Error(`remote wire: frame for NIC #${target}, which this partition does not run`);
-      const pkt = Packet.alloc(bytes.length, id, bornAt);
-      pkt.buf.set(bytes, pkt.off);
+      let pkt = this.last;
+      if (pkt !== null && time === this.lastTime && id === pkt.id && bornAt === pkt.bornAt && sameBytes(pkt, bytes)) {
+        // Another copy of a flood sent across (the same frame, arriving at the
+        // same time): its NICs share one packet, as they would have shared the
+        // sender's copy, and each takes its own on arrival (Packet.take).
+        pkt.holders++;
+      } else {
+        pkt = Packet.alloc(bytes.length, id, bornAt);
+        pkt.buf.set(bytes, pkt.off);
+        this.last = pkt;
+      }
+      this.lastTime = time;
       this.received++;
       const tr = nic.ns.ctx.tracer;
       if (tr !== null) tr.arrived(pkt, traceTag);
@@ -77,7 +90,16 @@ export class RemoteWires implements Mailbox {
 
   ingest(step: number): void {
     for (const r of this.readers) if (r !== null) r.read(step, this.inboundOf);
+    this.last = null;
   }
+}
+
+function sameBytes(pkt: Packet, bytes: Uint8Array): boolean {
+  if (pkt.len !== bytes.length) return false;
+  const b = pkt.buf;
+  const o = pkt.off;
+  for (let i = 0; i < bytes.length; i++) if (b[o + i] !== bytes[i]) return false;
+  return true;
 }
 
 class RemoteNicEnd implements RemoteEnd {
