@@ -1,9 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseScenario } from '../scenarios/loader.js';
 import { expandScenario } from '../scenarios/expand.js';
 import { buildWorld } from '../scenarios/build.js';
+import { runPartitioned } from '../scenarios/partitioned-run.js';
 import type { BenchResult, Benchmark } from './benchmark.js';
 
 /**
@@ -24,7 +28,9 @@ import type { BenchResult, Benchmark } from './benchmark.js';
  * the same number on the next node (`storm`). On a flat underlay that is an ARP
  * storm: each node's broadcast for its peer reaches all 2,000 NICs, 4 M frame
  * deliveries of the run's 6.6 M events. It is what any cross-node traffic on a
- * large flat cluster starts with (bench/README.md, "scale", session 6).
+ * large flat cluster starts with (bench/README.md, "scale", session 6). Run
+ * in one thread and on 2 worker threads, where half the flood crosses to the
+ * other partition.
  */
 
 const PODS_PER_NODE = 30;
@@ -80,13 +86,14 @@ capture: none
 
 interface StormMeasured {
   nodes: number;
+  workers: number;
   runMs: number;
   events: number;
   peakRssBytes: number;
 }
 
-function measureStorm(nodes: number): StormMeasured {
-  const yaml = `name: bench-scale-storm-${nodes}
+function stormYaml(nodes: number): string {
+  return `name: bench-scale-storm-${nodes}
 duration: 2ms
 scale: { nodes: ${nodes}, podsPerNode: ${PODS_PER_NODE} }
 clusterCIDR: 10.128.0.0/9
@@ -95,12 +102,26 @@ traffic:
   - pingAll: { pattern: cross-node, count: 1, interval: 1ms }
 capture: none
 `;
-  const spec = expandScenario(parseScenario(yaml, `scale-storm-${nodes}.yaml`));
+}
+
+/** The storm in this thread, or on `workers` worker threads (run time: the slowest partition's, from the first barrier). */
+async function measureStorm(nodes: number, workers: number): Promise<StormMeasured> {
+  const spec = expandScenario(parseScenario(stormYaml(nodes), `scale-storm-${nodes}.yaml`));
+  if (workers > 1) {
+    const outDir = mkdtempSync(join(tmpdir(), 'podwire-bench-storm-'));
+    try {
+      const r = await runPartitioned(spec, { outDir, workers });
+      const runMs = Math.max(...r.partitions.map((p) => p.runMs));
+      return { nodes, workers, runMs, events: r.results.events, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+  }
   const world = buildWorld(spec);
   const t0 = performance.now();
   world.sim.run(spec.durationNs);
   const runMs = performance.now() - t0;
-  return { nodes, runMs, events: world.sim.executed, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+  return { nodes, workers: 1, runMs, events: world.sim.executed, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
 }
 
 function runInChild<T>(...args: string[]): T {
@@ -137,22 +158,28 @@ export const benchmark: Benchmark = {
       console.log(`  scale ${n}x${PODS_PER_NODE}: built in ${((m.loadMs + m.expandMs + m.buildMs) / 1000).toFixed(1)} s, peak RSS ${(m.peakRssBytes / 2 ** 30).toFixed(2)} GiB`);
       out.push(...scaleFigures(m));
     }
-    const st = runInChild<StormMeasured>('storm', String(STORM_NODES));
-    console.log(`  scale ${STORM_NODES}x${PODS_PER_NODE} ARP storm: ${st.events} events in ${(st.runMs / 1000).toFixed(1)} s`);
-    const id = `scale.${STORM_NODES}x${PODS_PER_NODE}.storm`;
-    out.push(
-      { id: `${id}.run_s`, value: st.runMs / 1000, unit: 's', higherIsBetter: false },
-      { id: `${id}.events_per_s`, value: st.events / (st.runMs / 1000) / 1e6, unit: 'M events/s', higherIsBetter: true },
-      { id: `${id}.peak_rss`, value: st.peakRssBytes / 2 ** 30, unit: 'GiB', higherIsBetter: false },
-    );
+    for (const workers of [1, 2]) {
+      const st = runInChild<StormMeasured>('storm', String(STORM_NODES), String(workers));
+      console.log(`  scale ${STORM_NODES}x${PODS_PER_NODE} ARP storm on ${workers} worker(s): ${st.events} events in ${(st.runMs / 1000).toFixed(1)} s`);
+      const id = `scale.${STORM_NODES}x${PODS_PER_NODE}.storm${workers > 1 ? `.w${workers}` : ''}`;
+      out.push(
+        { id: `${id}.run_s`, value: st.runMs / 1000, unit: 's', higherIsBetter: false },
+        { id: `${id}.events_per_s`, value: st.events / (st.runMs / 1000) / 1e6, unit: 'M events/s', higherIsBetter: true },
+        { id: `${id}.peak_rss`, value: st.peakRssBytes / 2 ** 30, unit: 'GiB', higherIsBetter: false },
+      );
+    }
     return out;
   },
 };
 
-// Child mode: `node --expose-gc scale.bench.js [storm] <nodes>` prints that build's (or run's) figures as JSON.
+// Child mode: `node --expose-gc scale.bench.js <nodes>` (a build) or `... storm <nodes> <workers>` (the run) prints its figures as JSON.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const storm = process.argv[2] === 'storm';
   const nodes = Number(process.argv[storm ? 3 : 2]);
-  if (!Number.isInteger(nodes) || nodes < 1) throw new Error(`usage: scale.bench.js [storm] <nodes>, got ${process.argv.slice(2).join(' ')}`);
-  process.stdout.write(JSON.stringify(storm ? measureStorm(nodes) : measure(nodes)));
+  const workers = storm ? Number(process.argv[4]) : 1;
+  if (!Number.isInteger(nodes) || nodes < 1 || !Number.isInteger(workers) || workers < 1) {
+    throw new Error(`usage: scale.bench.js <nodes> | storm <nodes> <workers>, got ${process.argv.slice(2).join(' ')}`);
+  }
+  if (storm) process.stdout.write(JSON.stringify(await measureStorm(nodes, workers)));
+  else process.stdout.write(JSON.stringify(measure(nodes)));
 }
