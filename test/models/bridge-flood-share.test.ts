@@ -34,28 +34,40 @@ describe('Packet.share / unshare', () => {
   });
 });
 
+/**
+ * Hosts h1..hN on one bridge, br0 in sw, which knows no MAC yet. h3 forwards,
+ * routing 10.9.0.0/16 back via h1, and h1 knows h3's MAC already, so h1's
+ * first frame to 10.9.0.5 is unknown unicast at the bridge: a flood. The ports
+ * are veth pairs (one component), or NICs on wires (a component per host; the
+ * wires in `lossy` drop everything).
+ */
+function floodLan(macs: string[], ports: 'veth' | 'wire', lossy: number[] = []) {
+  const net = new TestNet(1);
+  const wired = ports === 'wire';
+  const sw = net.ns('sw', wired ? { component: 'sw' } : {});
+  const br = net.bridge(sw, 'br0', '02:00:00:00:00:01');
+  const hosts = macs.map((_, i) => net.ns(`h${i + 1}`, { ...(wired ? { component: `h${i + 1}` } : {}), forward: i === 2 }));
+  const eth = hosts.map((h, i) => {
+    const portMac = `0e:00:00:00:00:0${i + 1}`;
+    const [port, e] = wired
+      ? net.wire(sw, `p${i + 1}`, portMac, h, 'eth0', macs[i]!, { delayNs: 5000, loss: lossy.includes(i + 1) ? 0.999999 : 0 })
+      : net.veth(sw, `p${i + 1}`, portMac, h, 'eth0', macs[i]!);
+    br.addPort(port);
+    addr(e, `10.0.0.${i + 1}/24`);
+    return e;
+  });
+  route(eth[2]!, '10.9.0.0/16', '10.0.0.1');
+  route(eth[0]!, '10.9.0.0/16', '10.0.0.3');
+  hosts[0]!.neigh.addPermanent(eth[0]!, ip('10.0.0.3'), parseMac(macs[2]!));
+  net.capture(...eth);
+  return { net, hosts, eth };
+}
+
 describe('bridge flood with shared copies', () => {
   const H = ['02:00:00:00:01:01', '02:00:00:00:01:02', '02:00:00:00:01:03'];
 
-  /** h1, h2, h3 on one bridge; h3 routes 10.9.0.0/16 back via h1; the bridge knows no MAC yet. */
-  function lan() {
-    const net = new TestNet(1);
-    const sw = net.ns('sw');
-    const br = net.bridge(sw, 'br0', '02:00:00:00:00:01');
-    const hosts = [net.ns('h1'), net.ns('h2'), net.ns('h3', { forward: true })];
-    const eth = hosts.map((h, i) => {
-      const [port, e] = net.veth(sw, `p${i + 1}`, `0e:00:00:00:00:0${i + 1}`, h, 'eth0', H[i]!);
-      br.addPort(port);
-      addr(e, `10.0.0.${i + 1}/24`);
-      return e;
-    });
-    route(eth[2]!, '10.9.0.0/16', '10.0.0.1');
-    route(eth[0]!, '10.9.0.0/16', '10.0.0.3');
-    // h1 knows h3's MAC already, so its first frame to h3 is unknown unicast at the bridge: a flood.
-    hosts[0]!.neigh.addPermanent(eth[0]!, ip('10.0.0.3'), parseMac(H[2]!));
-    net.capture(...eth);
-    return { net, hosts };
-  }
+  /** h1, h2, h3 on veth ports. */
+  const lan = () => floodLan(H, 'veth');
 
   it('keeps the copies other hosts receive as sent while the addressee forwards (and rewrites) its own', () => {
     const { net, hosts } = lan();
@@ -78,28 +90,10 @@ describe('bridge flood to NIC ports: one copy on the wires, one packet per recei
   const H = ['02:00:00:00:02:01', '02:00:00:00:02:02', '02:00:00:00:02:03', '02:00:00:00:02:04', '02:00:00:00:02:05'];
 
   /**
-   * A switch whose five ports are NICs wired to h1..h5 (h3 forwards, routing
-   * 10.9.0.0/16 back via h1; h4's wire drops everything). The switch knows no
-   * MAC, and walks its ports most recent first: h5, h4 and h3 get the one
-   * shared copy, h2 the original.
+   * h1..h5 on NIC ports; h4's wire drops everything. The switch walks its
+   * ports most recent first: h5, h4 and h3 get the one shared copy, h2 the original.
    */
-  function underlay() {
-    const net = new TestNet(1);
-    const sw = net.ns('sw', { component: 'sw' });
-    const br = net.bridge(sw, 'br0', '02:00:00:00:00:01');
-    const hosts = H.map((_, i) => net.ns(`h${i + 1}`, { component: `h${i + 1}`, forward: i === 2 }));
-    const eth = hosts.map((h, i) => {
-      const [port, e] = net.wire(sw, `p${i + 1}`, `0e:00:00:00:00:0${i + 1}`, h, 'eth0', H[i]!, { delayNs: 5000, loss: i === 3 ? 0.999999 : 0 });
-      br.addPort(port);
-      addr(e, `10.0.0.${i + 1}/24`);
-      return e;
-    });
-    route(eth[2]!, '10.9.0.0/16', '10.0.0.1');
-    route(eth[0]!, '10.9.0.0/16', '10.0.0.3');
-    hosts[0]!.neigh.addPermanent(eth[0]!, ip('10.0.0.3'), parseMac(H[2]!));
-    net.capture(...eth);
-    return { net, hosts, eth };
-  }
+  const underlay = () => floodLan(H, 'wire', [4]);
 
   it('gives every receiving NIC a packet of its own, so the addressee rewrites only its own', () => {
     const { net, hosts, eth } = underlay();
