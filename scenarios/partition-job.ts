@@ -70,8 +70,8 @@ export interface OpenTraceJob {
 }
 
 /** Component name -> partition, failing loudly on a component the plan missed. */
-function owners(job: PartitionWiring): (component: string) => number {
-  const partOf = new Map(job.partOf);
+export function owners(entries: Iterable<[string, number]>): (component: string) => number {
+  const partOf = new Map(entries);
   return (component) => {
     const p = partOf.get(component);
     if (p === undefined) throw new Error(`partitioned run: component ${component} has no partition`);
@@ -110,7 +110,7 @@ function dropOtherPartitions(world: World): void {
 
 /** What buildWorld needs to build the job's partition. */
 function buildPartition(job: PartitionWiring): BuildPartition {
-  const owner = owners(job);
+  const owner = owners(job.partOf);
   return { owns: (c) => owner(c) === job.me, scope: job.scope };
 }
 

@@ -19,7 +19,7 @@ import type { PartitionPlan } from '../engine/partition.js';
 import { WindowBarrier } from '../engine/window-barrier.js';
 import { DEFAULT_EPOCH_SECONDS } from './build.js';
 import { workerModule } from './package-root.js';
-import { type ChannelEnd, openPartitionJob, type OpenJob, type PartitionJob, type PartitionWiring } from './partition-job.js';
+import { type ChannelEnd, openPartitionJob, owners, type OpenJob, type PartitionJob, type PartitionWiring } from './partition-job.js';
 import { planPartitions } from './partition-plan.js';
 import { SpecCutter } from './build-scope.js';
 import type { WorkerReport } from './partition-worker.js';
@@ -129,12 +129,7 @@ export function partitionWirings(spec: TopologySpec, plan: PartitionPlan, durati
   }
   const barrier = threads ? WindowBarrier.create(n) : null;
   const partOf = [...plan.partOf.entries()];
-  const ownerOf = (component: string): number => {
-    const p = plan.partOf.get(component);
-    if (p === undefined) throw new Error(`partitioned run: component ${component} has no partition`);
-    return p;
-  };
-  const cutter = new SpecCutter(spec, ownerOf);
+  const cutter = new SpecCutter(spec, owners(plan.partOf));
   return (me) => ({
     ...cutter.partition(me),
     durationNs,
