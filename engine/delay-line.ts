@@ -39,8 +39,8 @@ export class DelayLine implements EventHandler {
     const c = this.component;
     const key = c.nextKey();
     if (!c.local) return;
+    if (this.tail === this.kinds.length) this.makeRoom();
     const t = this.tail++;
-    if (t === this.kinds.length) this.grow();
     this.refs[2 * t] = handler;
     this.refs[2 * t + 1] = arg;
     this.due[2 * t] = c.now + this.delayNs;
@@ -75,7 +75,6 @@ export class DelayLine implements EventHandler {
       this.head = 0;
       this.tail = 0;
     } else {
-      if (this.head > 1024 && this.head * 2 > this.tail) this.compact();
       this.arm();
     }
   }
@@ -84,6 +83,19 @@ export class DelayLine implements EventHandler {
     this.armed = true;
     const h = this.head;
     this.component.scheduleKeyed(this.due[2 * h]!, this.due[2 * h + 1]!, this, 0);
+  }
+
+  /**
+   * The line is full up to its end. A line that never empties (a busy node)
+   * only moves along: when at least half of it is spent, the live entries
+   * move to the front instead of the arrays growing. (It used to grow until
+   * 1,024 entries were spent, to 2,048 entries per busy component whatever
+   * it held.) In place, and growing keeps `refs`: a dispatch in progress
+   * holds `refs` and reads `head` and `due` afresh after each delivery.
+   */
+  private makeRoom(): void {
+    if (this.head * 2 >= this.tail) this.compact();
+    else this.grow();
   }
 
   private grow(): void {
@@ -95,11 +107,11 @@ export class DelayLine implements EventHandler {
     this.kinds = kinds;
   }
 
-  /** Moves the live entries to the front, so a line that never drains does not grow for ever. */
   private compact(): void {
     const h = this.head;
     const n = this.tail - h;
-    this.refs = this.refs.slice(2 * h, 2 * this.tail);
+    this.refs.copyWithin(0, 2 * h, 2 * this.tail);
+    this.refs.fill(null, 2 * n, 2 * this.tail);
     this.due.copyWithin(0, 2 * h, 2 * this.tail);
     this.kinds.copyWithin(0, h, this.tail);
     this.head = 0;
