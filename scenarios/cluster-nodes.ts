@@ -12,11 +12,13 @@ import {
   NODE_CIDR_LEN,
   defaultBridge,
   defaultHostVeth,
+  defaultNodeAddress,
   generateScaleNodes,
   hostCount,
   nodeCidrCapacity,
   podCapacity,
 } from './nodes.js';
+import { type RackPlan, rackNodeAddress } from './scale-racks.js';
 import { assignPodAddresses, claimPodAddress, nodeAddress, nodePodCidr, podCidrOverlaps } from './address-plan.js';
 import { DEFAULTS } from './defaults.js';
 import type { Problems } from './problems.js';
@@ -196,6 +198,8 @@ export function scaleNodes(
   runtime: Runtime,
   underlay: { cidr?: Cidr; gateway?: number },
   cluster: Cidr | undefined,
+  /** The racks, when scale.nodesPerRack made them (checked there); else one segment, the underlay cidr. */
+  racks?: RackPlan,
 ): NodeConfig[] {
   const n = scale.nodes;
   const p = scale.podsPerNode ?? DEFAULTS.podsPerNode;
@@ -212,7 +216,9 @@ export function scaleNodes(
     );
     ok = false;
   }
-  if (!underlay.cidr || underlay.gateway === undefined) {
+  if (racks !== undefined) {
+    // planRacks checked that the racks fit underlay.cidr.
+  } else if (raw.scale?.nodesPerRack !== undefined || !underlay.cidr || underlay.gateway === undefined) {
     ok = false;
   } else {
     const hosts = hostCount(underlay.cidr);
@@ -235,7 +241,9 @@ export function scaleNodes(
     ok = false;
   }
   if (!ok || !cluster || !underlay.cidr) return [];
-  return generateScaleNodes({ nodes: n, podsPerNode: p, runtime, underlay: underlay.cidr, cluster });
+  const flat = underlay.cidr;
+  const nodeAddress = racks !== undefined ? (i: number) => rackNodeAddress(racks, i) : (i: number) => defaultNodeAddress(flat, i);
+  return generateScaleNodes({ nodes: n, podsPerNode: p, runtime, nodeAddress, cluster });
 }
 
 function plural(n: number, one: string, many: string): string {

@@ -75,7 +75,8 @@ export interface ScaleLayout {
   nodes: number;
   podsPerNode: number;
   runtime: Runtime;
-  underlay: Cidr;
+  /** Node i's (0-based) underlay address: defaultNodeAddress, or its rack's (scenarios/scale-racks.ts). */
+  nodeAddress: (i: number) => number;
   cluster: Cidr;
 }
 
@@ -102,7 +103,7 @@ export function generateScaleNodes(layout: ScaleLayout): NodeConfig[] {
     }
     nodes[i] = {
       name: `node-${i + 1}`,
-      address: formatIpv4(defaultNodeAddress(layout.underlay, i)),
+      address: formatIpv4(layout.nodeAddress(i)),
       podCIDR: formatCidr(podCidr),
       bridge,
       pods,

@@ -8,6 +8,7 @@
  */
 import { EndpointIndex } from './endpoints.js';
 import { checkSegmentOverlap, normalizeSegments } from './underlay-segments.js';
+import { type RackPlan, planRacks, rackSegments } from './scale-racks.js';
 import { formatCidr, formatIpv4 } from './ipv4.js';
 import type { NodeConfig, Scenario } from './scenario.js';
 import type { Issue } from './schema-check.js';
@@ -40,26 +41,34 @@ export function normalizeScenario(raw: RawScenario): Normalized {
   const cluster = clusterCidr(problems, raw, runtime, underlay.cidr);
 
   let nodes: NodeConfig[] = [];
+  let racks: RackPlan | undefined;
   if (raw.nodes && raw.scale) {
     problems.fail(['scale'], 'give either nodes or scale, not both');
   } else if (raw.nodes) {
     nodes = explicitNodes(problems, raw, raw.nodes, runtime, underlay, cluster);
   } else if (raw.scale) {
-    nodes = scaleNodes(problems, raw, raw.scale, runtime, underlay, cluster);
+    racks = planRacks(problems, raw, underlay.cidr);
+    nodes = scaleNodes(problems, raw, raw.scale, runtime, underlay, cluster, racks);
   } else {
     problems.fail(['nodes'], 'is required (or scale, to generate nodes)', []);
   }
   cniSources(problems, raw, nodes);
-  const segments = normalizeSegments(nodes, {
-    raw,
-    rawNodes: raw.nodes ?? [],
-    prefix: (text, path) => networkPrefix(problems, text, path, runtime),
-    cluster,
-    fail: problems.fail,
-  });
+  const segments =
+    racks !== undefined
+      ? rackSegments(racks, nodes)
+      : normalizeSegments(nodes, {
+          raw,
+          rawNodes: raw.nodes ?? [],
+          prefix: (text, path) => networkPrefix(problems, text, path, runtime),
+          cluster,
+          fail: problems.fail,
+        });
+  // Racks are segments: like explicit ones they leave no one underlay prefix or gateway (only the pool they were carved from).
+  const racked = racks !== undefined || (raw.nodes === undefined && raw.scale?.nodesPerRack !== undefined);
+  const flatUnderlay = racked ? { ...underlay, cidr: undefined, gateway: undefined } : underlay;
 
-  const externalHosts = normalizeExternalHosts(raw.externalHosts, nodes, underlay, problems.fail);
-  const index = new EndpointIndex(nodes, underlay.gateway ? formatIpv4(underlay.gateway) : '', externalHosts);
+  const externalHosts = normalizeExternalHosts(raw.externalHosts, nodes, flatUnderlay, problems.fail);
+  const index = new EndpointIndex(nodes, flatUnderlay.gateway !== undefined ? formatIpv4(flatUnderlay.gateway) : '', externalHosts);
   // Services first: traffic may name them ("svc:<name>").
   const svcCidr = serviceCidr(raw.serviceCIDR, { ...(underlay.cidr ? { underlay: underlay.cidr } : {}), ...(cluster ? { cluster } : {}), nodes }, problems.fail);
   checkSegmentOverlap(segments, svcCidr, ['serviceCIDR'], problems.fail);
@@ -93,8 +102,8 @@ export function normalizeScenario(raw: RawScenario): Normalized {
     routing: raw.routing ?? DEFAULTS.routing,
     ...overlayOptions(problems, raw),
     underlay: {
-      cidr: underlay.cidr ? formatCidr(underlay.cidr) : '',
-      gateway: underlay.gateway !== undefined ? formatIpv4(underlay.gateway) : '',
+      cidr: flatUnderlay.cidr ? formatCidr(flatUnderlay.cidr) : '',
+      gateway: flatUnderlay.gateway !== undefined ? formatIpv4(flatUnderlay.gateway) : '',
       bandwidthBps: underlay.bandwidthBps,
       delayNs: underlay.delayNs,
       loss: underlay.loss,
@@ -103,7 +112,13 @@ export function normalizeScenario(raw: RawScenario): Normalized {
     },
     nodes,
     ...(raw.scale && !raw.nodes
-      ? { scale: { nodes: raw.scale.nodes, podsPerNode: raw.scale.podsPerNode ?? DEFAULTS.podsPerNode } }
+      ? {
+          scale: {
+            nodes: raw.scale.nodes,
+            podsPerNode: raw.scale.podsPerNode ?? DEFAULTS.podsPerNode,
+            ...(raw.scale.nodesPerRack !== undefined ? { nodesPerRack: raw.scale.nodesPerRack } : {}),
+          },
+        }
       : {}),
     ...(externalHosts.length > 0 ? { externalHosts } : {}),
     traffic,

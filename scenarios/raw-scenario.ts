@@ -101,7 +101,7 @@ export interface RawScenario {
   };
   nodes?: RawNode[];
   cni?: RawCni;
-  scale?: { nodes: number; podsPerNode?: number };
+  scale?: { nodes: number; podsPerNode?: number; nodesPerRack?: number };
   externalHosts?: RawExternalHost[];
   traffic?: RawTrafficItem[];
   servers?: { on: string; port: number; protocol?: 'udp' | 'tcp'; requestSize?: number; responseSize?: number }[];

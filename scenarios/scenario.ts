@@ -173,6 +173,8 @@ export interface ExternalHostConfig {
 export interface ScaleConfig {
   nodes: number;
   podsPerNode: number;
+  /** Nodes per rack, when the nodes are in racks (scenarios/scale-racks.ts; the racks are `underlay.segments`). */
+  nodesPerRack?: number;
 }
 
 export type TrafficItem = PingItem | UdpItem | TcpItem | PingAllItem | UdpAllItem | TcpAllItem;

@@ -70,7 +70,7 @@ export function normalizeSegments(nodes: NodeConfig[], ctx: SegmentContext): Und
   for (const f of ['cidr', 'gateway'] as const) {
     if (ctx.raw.underlay?.[f] !== undefined) fail(['underlay', f], `give either underlay.${f} (one segment) or underlay.segments, not both (each segment has its own cidr and gateway)`);
   }
-  if (ctx.raw.scale !== undefined) fail(['scale'], 'underlay.segments needs explicit nodes (each listed in one segment)');
+  if (ctx.raw.scale !== undefined) fail(['scale'], 'underlay.segments needs explicit nodes (each listed in one segment); scale.nodesPerRack makes the segments of a generated cluster');
   if ((ctx.raw.externalHosts ?? []).length > 0) fail(['externalHosts'], 'are not supported with underlay.segments (which segment would they join?); use one underlay cidr');
 
   const nodeIndex = new Map(nodes.map((n, i) => [n.name, i]));
