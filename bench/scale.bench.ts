@@ -31,11 +31,17 @@ import type { BenchResult, Benchmark } from './benchmark.js';
  * large flat cluster starts with (bench/README.md, "scale", session 6). Run
  * in one thread and on 2 worker threads, where half the flood crosses to the
  * other partition.
+ *
+ * And the same 2 ms on 5,000 × 30 in racks of 40 (`scale.nodesPerRack`, 125
+ * segments behind a router; `racks`): a broadcast reaches only its rack, so
+ * this is the cross-node start of a cluster of that size as it is built.
  */
 
 const PODS_PER_NODE = 30;
 const SIZES = [500, 2000, 5000];
 const STORM_NODES = 2000;
+const RACKED_NODES = 5000;
+const NODES_PER_RACK = 40;
 /** Enough old space that V8 never fails the 5,000-node build; the figure to watch is peak RSS. */
 const MAX_OLD_SPACE_MIB = 16384;
 
@@ -92,10 +98,11 @@ interface StormMeasured {
   peakRssBytes: number;
 }
 
-function stormYaml(nodes: number): string {
+/** `perRack` 0: one flat segment. */
+function stormYaml(nodes: number, perRack: number): string {
   return `name: bench-scale-storm-${nodes}
 duration: 2ms
-scale: { nodes: ${nodes}, podsPerNode: ${PODS_PER_NODE} }
+scale: { nodes: ${nodes}, podsPerNode: ${PODS_PER_NODE}${perRack > 0 ? `, nodesPerRack: ${perRack}` : ''} }
 clusterCIDR: 10.128.0.0/9
 underlay: { cidr: 172.16.0.0/16 }
 traffic:
@@ -105,8 +112,8 @@ capture: none
 }
 
 /** The storm in this thread, or on `workers` worker threads (run time: the slowest partition's, from the first barrier). */
-async function measureStorm(nodes: number, workers: number): Promise<StormMeasured> {
-  const spec = expandScenario(parseScenario(stormYaml(nodes), `scale-storm-${nodes}.yaml`));
+async function measureStorm(nodes: number, workers: number, perRack: number): Promise<StormMeasured> {
+  const spec = expandScenario(parseScenario(stormYaml(nodes, perRack), `scale-storm-${nodes}.yaml`));
   if (workers > 1) {
     const outDir = mkdtempSync(join(tmpdir(), 'podwire-bench-storm-'));
     try {
@@ -158,10 +165,16 @@ export const benchmark: Benchmark = {
       console.log(`  scale ${n}x${PODS_PER_NODE}: built in ${((m.loadMs + m.expandMs + m.buildMs) / 1000).toFixed(1)} s, peak RSS ${(m.peakRssBytes / 2 ** 30).toFixed(2)} GiB`);
       out.push(...scaleFigures(m));
     }
-    for (const workers of [1, 2]) {
-      const st = runInChild<StormMeasured>('storm', String(STORM_NODES), String(workers));
-      console.log(`  scale ${STORM_NODES}x${PODS_PER_NODE} ARP storm on ${workers} worker(s): ${st.events} events in ${(st.runMs / 1000).toFixed(1)} s`);
-      const id = `scale.${STORM_NODES}x${PODS_PER_NODE}.storm${workers > 1 ? `.w${workers}` : ''}`;
+    for (const [nodes, perRack, workers] of [
+      [STORM_NODES, 0, 1],
+      [STORM_NODES, 0, 2],
+      [RACKED_NODES, NODES_PER_RACK, 1],
+      [RACKED_NODES, NODES_PER_RACK, 2],
+    ] as const) {
+      const st = runInChild<StormMeasured>('storm', String(nodes), String(workers), String(perRack));
+      const what = perRack > 0 ? `in racks of ${perRack}, cross-node pings` : 'ARP storm';
+      console.log(`  scale ${nodes}x${PODS_PER_NODE} ${what} on ${workers} worker(s): ${st.events} events in ${(st.runMs / 1000).toFixed(1)} s`);
+      const id = `scale.${nodes}x${PODS_PER_NODE}.${perRack > 0 ? `racks${perRack}` : 'storm'}${workers > 1 ? `.w${workers}` : ''}`;
       out.push(
         { id: `${id}.run_s`, value: st.runMs / 1000, unit: 's', higherIsBetter: false },
         { id: `${id}.events_per_s`, value: st.events / (st.runMs / 1000) / 1e6, unit: 'M events/s', higherIsBetter: true },
@@ -172,14 +185,15 @@ export const benchmark: Benchmark = {
   },
 };
 
-// Child mode: `node --expose-gc scale.bench.js <nodes>` (a build) or `... storm <nodes> <workers>` (the run) prints its figures as JSON.
+// Child mode: `node --expose-gc scale.bench.js <nodes>` (a build) or `... storm <nodes> <workers> <nodesPerRack, 0 flat>` (the run) prints its figures as JSON.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const storm = process.argv[2] === 'storm';
   const nodes = Number(process.argv[storm ? 3 : 2]);
   const workers = storm ? Number(process.argv[4]) : 1;
-  if (!Number.isInteger(nodes) || nodes < 1 || !Number.isInteger(workers) || workers < 1) {
-    throw new Error(`usage: scale.bench.js <nodes> | storm <nodes> <workers>, got ${process.argv.slice(2).join(' ')}`);
+  const perRack = storm ? Number(process.argv[5]) : 0;
+  if (!Number.isInteger(nodes) || nodes < 1 || !Number.isInteger(workers) || workers < 1 || !Number.isInteger(perRack) || perRack < 0) {
+    throw new Error(`usage: scale.bench.js <nodes> | storm <nodes> <workers> <nodesPerRack>, got ${process.argv.slice(2).join(' ')}`);
   }
-  if (storm) process.stdout.write(JSON.stringify(await measureStorm(nodes, workers)));
+  if (storm) process.stdout.write(JSON.stringify(await measureStorm(nodes, workers, perRack)));
   else process.stdout.write(JSON.stringify(measure(nodes)));
 }
