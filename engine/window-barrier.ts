@@ -61,6 +61,23 @@ export class WindowBarrier {
     return min;
   }
 
+  /**
+   * Where the run is, for a progress display from a thread that takes no part
+   * (the caller waiting for the workers): the later of the two latest steps'
+   * minimum published time. No window has started before it, so it is a lower
+   * bound of every partition's clock; Infinity once all have run out of work.
+   * Read without synchronisation: a value from a step ago is good enough.
+   */
+  clock(): number {
+    let best = 0;
+    for (let slot = 0; slot < 2; slot++) {
+      let min = Infinity;
+      for (let i = 0; i < this.parts; i++) min = Math.min(min, this.times[slot * this.parts + i]!);
+      if (min > best) best = min;
+    }
+    return best;
+  }
+
   /** Makes every partition's current and next wait throw PartitionAborted. */
   abort(): void {
     Atomics.store(this.ctrl, ABORT, 1);

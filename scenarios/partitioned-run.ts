@@ -62,8 +62,11 @@ export async function runPartitioned(spec: TopologySpec, opts: PartitionedRunOpt
   const staging = stageRun(opts.outDir);
   try {
     const jobOf = partitionJobs(spec, plan, staging, opts, !opts.inTurn);
-    const reports = opts.inTurn ? runInTurn(Array.from({ length: plan.parts }, (_, me) => jobOf(me))) : await runOnThreads<Report>(plan.parts, jobOf);
     const durationNs = opts.durationNs ?? spec.durationNs;
+    const progress = opts.onProgress;
+    // The barrier's clock is the partitions' next work, which may lie past the end (Infinity once there is none).
+    const onClock = progress === undefined ? undefined : (ns: number) => progress(Math.min(ns, durationNs), null);
+    const reports = opts.inTurn ? runInTurn(Array.from({ length: plan.parts }, (_, me) => jobOf(me))) : await runOnThreads<Report>(plan.parts, jobOf, onClock);
     const results = mergeShares(spec, durationNs, reports.map((r) => r.share));
     if (opts.singleCapture) mergeSingleCapture(spec, join(staging, 'captures'), plan.parts, opts.epochSeconds ?? DEFAULT_EPOCH_SECONDS);
     return {
@@ -95,6 +98,9 @@ function mergeSingleCapture(spec: TopologySpec, capDir: string, parts: number, e
     rmSync(f.keys);
   }
 }
+
+/** How often a threaded run's progress is read off the barrier. */
+const PROGRESS_POLL_MS = 100;
 
 /** Each partition's job, made when asked for (see partitionWirings). */
 function partitionJobs(spec: TopologySpec, plan: PartitionPlan, staging: string, opts: PartitionedRunOptions, threads: boolean): (me: number) => PartitionJob {
@@ -174,7 +180,11 @@ export function closePorts(jobs: PartitionWiring[]): void {
  * failing partition aborts the barrier so the others stop; the first real
  * error (not an "another partition failed") is the one thrown.
  */
-export async function runOnThreads<R extends { ok: true }>(parts: number, jobOf: (me: number) => PartitionWiring): Promise<R[]> {
+export async function runOnThreads<R extends { ok: true }>(
+  parts: number,
+  jobOf: (me: number) => PartitionWiring,
+  onProgress?: (simNs: number, events: null) => void,
+): Promise<R[]> {
   const file = workerFile();
   let barrier: WindowBarrier | null = null;
   const workers = Array.from({ length: parts }, () => new Worker(file));
@@ -210,7 +220,11 @@ export async function runOnThreads<R extends { ok: true }>(parts: number, jobOf:
     await Promise.allSettled(reports);
     throw e;
   }
-  const settled = await Promise.allSettled(reports);
+  // While the workers run, this thread only waits: it reads their clock off the barrier for the progress display.
+  const poll = onProgress !== undefined && barrier !== null ? setInterval(() => onProgress(barrier!.clock(), null), PROGRESS_POLL_MS) : null;
+  const settled = await Promise.allSettled(reports).finally(() => {
+    if (poll !== null) clearInterval(poll);
+  });
   const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as Error & { aborted?: boolean });
   if (failures.length > 0) throw failures.find((f) => f.aborted !== true) ?? failures[0]!;
   return settled.map((s) => (s as PromiseFulfilledResult<R>).value);

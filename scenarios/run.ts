@@ -10,6 +10,7 @@ import { PartTap, partFiles } from '../models/capture/capture-parts.js';
 import { TempFileSink } from '../models/capture/temp-file-sink.js';
 import type { NetDevice } from '../models/devices/net-device.js';
 import { ipvsadmConnections, ipvsadmList } from '../models/netfilter/ipvs/dump.js';
+import { runSliced } from '../engine/sliced-run.js';
 import { collectShare, mergeShares, type Results, type ResultsShare } from './results.js';
 
 export type { Results } from './results.js';
@@ -23,6 +24,12 @@ export interface RunOptions {
   epochSeconds?: number;
   /** One pcapng (captures/all.pcapng) holding every capture point as an interface, instead of a file per point. */
   singleCapture?: boolean;
+  /**
+   * Told where the run is while it runs (a progress display): the simulated
+   * time reached (at most the end) and, when known (one thread), the events
+   * run so far. The run is the same with or without it (engine/sliced-run.ts).
+   */
+  onProgress?: (simNs: number, events: number | null) => void;
 }
 
 /** Name of the single capture file (RunOptions.singleCapture). */
@@ -174,7 +181,9 @@ export function runTopology(spec: TopologySpec, opts: RunOptions): RunResult {
   try {
     part = new OpenPartition(spec, staging, format, opts.epochSeconds ?? DEFAULT_EPOCH_SECONDS, null, opts.singleCapture ? { part: null } : null);
     const duration = opts.durationNs ?? spec.durationNs;
-    part.world.sim.run(duration);
+    const progress = opts.onProgress;
+    if (progress === undefined) part.world.sim.run(duration);
+    else runSliced(part.world.sim, duration, progress);
     const results = mergeShares(spec, duration, [part.finish()]);
     return { world: part.world, ...commitRun(spec, staging, opts.outDir, results, format, opts.singleCapture) };
   } catch (e) {

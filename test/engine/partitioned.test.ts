@@ -166,6 +166,21 @@ describe('window barrier', () => {
     await worker.terminate();
   });
 
+  it("tells an onlooker the later of the two latest steps' minimum, a lower bound of every clock", () => {
+    const buf = WindowBarrier.create(2);
+    const onlooker = new WindowBarrier(buf, 2, -1);
+    const times = new Float64Array(buf, 16, 4);
+    expect(onlooker.clock()).toBe(0);
+    // Step 0 (slot 0): the partitions' next work at 40 and 25 us; step 1 (slot 1) half published.
+    times.set([40_000, 25_000, 60_000, 0]);
+    expect(onlooker.clock()).toBe(25_000);
+    times[3] = 45_000;
+    expect(onlooker.clock()).toBe(45_000);
+    // Both out of work.
+    times.set([Infinity, Infinity], 0);
+    expect(onlooker.clock()).toBe(Infinity);
+  });
+
   it('an aborted barrier throws in every partition instead of waiting forever', () => {
     const buf = WindowBarrier.create(2);
     const a = new WindowBarrier(buf, 2, 0);
