@@ -13,6 +13,7 @@ import { runPartitioned } from '../scenarios/partitioned-run.js';
 import { eventsPerWindow } from '../scenarios/partition-plan.js';
 import { parseDuration } from '../engine/time.js';
 import { formatSummary } from './summary.js';
+import { type ProgressStream, runProgress } from './progress.js';
 import { traceScenario } from '../scenarios/trace.js';
 import { formatTrace } from '../models/trace/tracer.js';
 import { parseCidr, parseIpv4 } from '../models/wire/addr.js';
@@ -93,11 +94,14 @@ function durationOption(v: string): number {
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** Where a progress bar may be drawn (stderr); by default only when it is a terminal. */
+  progress?: ProgressStream;
 }
 
 const processIo: Io = {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
+  progress: process.stderr,
 };
 
 /** Runs the podwire CLI on `argv` (without "node" and the script) and returns the exit code. */
@@ -121,7 +125,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('-w, --workers <n>', 'worker threads: the scenario is cut into this many partitions at node links (same output for any n; 1 runs in this thread)', positiveInt, availableParallelism())
     .option('--single-capture', 'write one pcapng, captures/all.pcapng, with every capture point as an interface (like tcpdump -i any, but keeping the interfaces apart)')
     .option('--json', 'print results.json instead of the table')
-    .action(async (name: string, opts: { out?: string; seed?: number; duration?: number; format: string; workers: number; singleCapture?: boolean; json?: boolean }) => {
+    .option('--progress', 'show the run\'s progress on stderr (default: when stderr is a terminal)')
+    .option('--no-progress', 'never show it')
+    .action(async (name: string, opts: { out?: string; seed?: number; duration?: number; format: string; workers: number; singleCapture?: boolean; json?: boolean; progress?: boolean }) => {
       if (opts.format !== 'pcapng' && opts.format !== 'pcap') throw new Error(`--format: expected pcapng or pcap, got "${opts.format}"`);
       refuseSweep(name, 'run');
       const scenario = resolveScenario(name);
@@ -130,8 +136,20 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       if (opts.duration !== undefined) spec.durationNs = opts.duration;
       const outDir = opts.out ?? join('out', spec.name);
       const t0 = performance.now();
-      const runOpts = { outDir, format: opts.format as 'pcapng' | 'pcap', singleCapture: opts.singleCapture === true };
-      const r = opts.workers > 1 ? await runPartitioned(spec, { ...runOpts, workers: opts.workers }) : { ...runTopology(spec, runOpts), plan: null };
+      const bar = io.progress !== undefined && (opts.progress ?? io.progress.isTTY === true) ? runProgress(spec.durationNs, io.progress) : null;
+      const runOpts = {
+        outDir,
+        format: opts.format as 'pcapng' | 'pcap',
+        singleCapture: opts.singleCapture === true,
+        ...(bar !== null ? { onProgress: (simNs: number, events: number | null) => bar.update(simNs, events) } : {}),
+      };
+      let r;
+      try {
+        r = opts.workers > 1 ? await runPartitioned(spec, { ...runOpts, workers: opts.workers }) : { ...runTopology(spec, runOpts), plan: null };
+        bar?.update(spec.durationNs, r.results.events);
+      } finally {
+        bar?.stop();
+      }
       const wall = (performance.now() - t0) / 1000;
       if (opts.json) {
         io.out(JSON.stringify(r.results, null, 2) + '\n');

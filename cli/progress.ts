@@ -1,0 +1,41 @@
+import { SingleBar } from 'cli-progress';
+import { formatDuration } from '../engine/time.js';
+
+/** Where a progress bar is drawn: a terminal (stderr), or in tests a stand-in for one. */
+export type ProgressStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+
+export interface RunProgress {
+  /** The run reached `simNs` of simulated time, after `events` events (null when not known: a run on worker threads). */
+  update(simNs: number, events: number | null): void;
+  /** Draws the final state and gives the terminal back (always call it, or the bar's timer keeps the process alive). */
+  stop(): void;
+}
+
+/**
+ * The progress of one run as a bar on `stream`: how much of the simulated
+ * duration has run, how many events that took, and the wall time so far.
+ * On a stream that is not a terminal it prints a line every few seconds.
+ */
+export function runProgress(durationNs: number, stream: ProgressStream): RunProgress {
+  const bar = new SingleBar({
+    stream,
+    format: 'simulating [{bar}] {percentage}% | {sim} of {total_sim} | {events}{duration_formatted} wall',
+    barsize: 30,
+    hideCursor: true,
+    noTTYOutput: stream.isTTY !== true,
+    notTTYSchedule: 5000,
+    fps: 5,
+  });
+  const total = formatDuration(durationNs);
+  bar.start(durationNs, 0, { sim: formatDuration(0), total_sim: total, events: '' });
+  return {
+    update(simNs, events) {
+      // A threaded run's clock reads Infinity once every partition is out of work.
+      const at = Math.min(simNs, durationNs);
+      bar.update(at, { sim: formatDuration(at), total_sim: total, events: events === null ? '' : `${(events / 1e6).toFixed(1)} M events | ` });
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}
