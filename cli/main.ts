@@ -13,7 +13,7 @@ import { runPartitioned } from '../scenarios/partitioned-run.js';
 import { eventsPerWindow } from '../scenarios/partition-plan.js';
 import { parseDuration } from '../engine/time.js';
 import { formatSummary } from './summary.js';
-import { type ProgressStream, runProgress } from './progress.js';
+import { type ProgressStream, runProgress, sweepProgress } from './progress.js';
 import { traceScenario } from '../scenarios/trace.js';
 import { formatTrace } from '../models/trace/tracer.js';
 import { parseCidr, parseIpv4 } from '../models/wire/addr.js';
@@ -327,17 +327,34 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('-w, --workers <n>', 'worker threads (default: one per core, at most one per point; 0: run in this thread)', workersOption)
     .option('--shard <i/n>', 'run only the points k with k % n == i (e.g. a Kubernetes Indexed Job completion index); join with podwire merge')
     .option('-d, --duration <time>', "simulated time of every point (overrides the scenario's)", durationOption)
-    .action(async (name: string, o: { out?: string; workers?: number; shard?: string; duration?: number }) => {
+    .option('--progress', 'show the points done on stderr (default: when stderr is a terminal)')
+    .option('--no-progress', 'never show them')
+    .action(async (name: string, o: { out?: string; workers?: number; shard?: string; duration?: number; progress?: boolean }) => {
       const shard = o.shard !== undefined ? parseShard(o.shard) : null;
       const path = resolveScenarioPath(name);
       const outDir = o.out ?? join('out', `${basename(path).replace(/\.ya?ml$/i, '')}-sweep`);
       const t0 = performance.now();
-      const r = await runSweep(path, {
-        outDir,
-        shard,
-        durationNs: o.duration ?? null,
-        ...(o.workers !== undefined ? { workers: o.workers } : {}),
-      });
+      const show = io.progress !== undefined && (o.progress ?? io.progress.isTTY === true);
+      let bar: ReturnType<typeof sweepProgress> | null = null;
+      let r;
+      try {
+        r = await runSweep(path, {
+          outDir,
+          shard,
+          durationNs: o.duration ?? null,
+          ...(o.workers !== undefined ? { workers: o.workers } : {}),
+          ...(show
+            ? {
+                onPointDone: (done: number, total: number) => {
+                  bar ??= sweepProgress(total, io.progress!);
+                  bar.update(done);
+                },
+              }
+            : {}),
+        });
+      } finally {
+        (bar as ReturnType<typeof sweepProgress> | null)?.stop();
+      }
       const wall = (performance.now() - t0) / 1000;
       const which = shard === null ? '' : ` (shard ${shard.index}/${shard.count})`;
       log(`sweep ${r.table.scenario}: ${r.table.points.length} of ${r.table.pointCount} points${which} in ${wall.toFixed(2)}s wall`);

@@ -39,3 +39,21 @@ export function runProgress(durationNs: number, stream: ProgressStream): RunProg
     },
   };
 }
+
+/** The points of a sweep done so far, as a bar on `stream`, with the wall time. */
+export function sweepProgress(total: number, stream: ProgressStream): { update(done: number): void; stop(): void } {
+  const bar = new SingleBar({
+    stream,
+    format: 'sweep [{bar}] {value} of {total} points | {duration_formatted} wall',
+    barsize: 30,
+    hideCursor: true,
+    noTTYOutput: stream.isTTY !== true,
+    notTTYSchedule: 5000,
+    fps: 5,
+  });
+  bar.start(total, 0);
+  return {
+    update: (done) => bar.update(done),
+    stop: () => bar.stop(),
+  };
+}

@@ -21,6 +21,8 @@ export interface SweepOptions {
   shard?: Shard | null;
   /** Overrides every point's duration. */
   durationNs?: number | null;
+  /** Told how many of this run's points are done (a progress display): once with 0 before any runs, then as each finishes. */
+  onPointDone?: (done: number, total: number) => void;
 }
 
 export interface SweepRun {
@@ -40,13 +42,19 @@ export async function runSweep(scenarioFile: string, opts: SweepOptions): Promis
   const mine = plan.points.filter((p) => inShard(p.index, shard));
   const tasks: PointTask[] = mine.map((p) => ({ scenario: p.scenario, durationNs, outDir: p.captures ? join(opts.outDir, 'points', String(p.index)) : null }));
   const workers = opts.workers ?? Math.min(tasks.length, availableParallelism());
+  let done = 0;
+  opts.onPointDone?.(0, tasks.length);
+  const finished = (r: Results): Results => {
+    opts.onPointDone?.(++done, tasks.length);
+    return r;
+  };
   let results: Results[];
   if (workers === 0 || tasks.length === 0) {
-    results = tasks.map(runPoint);
+    results = tasks.map((t) => finished(runPoint(t)));
   } else {
     const pool = new Piscina({ filename: workerFile(), minThreads: workers, maxThreads: workers });
     try {
-      results = await Promise.all(tasks.map((t) => pool.run(t) as Promise<Results>));
+      results = await Promise.all(tasks.map((t) => (pool.run(t) as Promise<Results>).then(finished)));
     } finally {
       await pool.destroy();
     }

@@ -9,26 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../cli/main.js';
 import { runProgress, type ProgressStream } from '../../cli/progress.js';
+import { screen } from '../helpers/screen.js';
 import { packageRoot } from '../../scenarios/package-root.js';
 
 const work = mkdtempSync(join(tmpdir(), 'podwire-progress-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-/** A stand-in for a terminal (or, with tty false, a pipe) that keeps what is written, escape codes removed. */
-function screen(tty: boolean): ProgressStream & { text(): string } {
-  let text = '';
-  return {
-    isTTY: tty,
-    columns: 160,
-    write(chunk: string | Uint8Array, ...rest: unknown[]) {
-      text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-      const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
-      cb?.();
-      return true;
-    },
-    text: () => text.replace(/\x1B(\[[0-9;?]*[A-Za-z]|[78])/g, ''),
-  } as unknown as ProgressStream & { text(): string };
-}
 
 async function cli(progress: ProgressStream, ...argv: string[]) {
   let out = '';

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.js';
 import { TINY, workDir } from './fixture.js';
+import { screen } from '../helpers/screen.js';
 
 const w = workDir();
 afterAll(() => w.done());
@@ -31,6 +32,18 @@ describe('podwire sweep / merge', () => {
     expect(m.out).toContain('merged 2 outputs: 8 points of tiny');
     for (const f of ['sweep.json', 'sweep.csv']) expect(readFileSync(join(w.dir, 'm', f), 'utf8')).toBe(readFileSync(join(w.dir, 'whole', f), 'utf8'));
     expect(JSON.parse(readFileSync(join(w.dir, 'm', 'sweep.json'), 'utf8')).durationNs).toBe(40_000_000);
+  });
+
+  it('shows the points done on a terminal, and writes the same table', async () => {
+    const tty = screen(true);
+    let out = '';
+    const code = await main(['sweep', tiny, '--out', join(w.dir, 'shown'), '--workers', '0', '--duration', '40ms'], { out: (t) => void (out += t), err: () => {}, progress: tty });
+    expect(code).toBe(0);
+    expect(tty.text()).toMatch(/sweep \[=+\] 8 of 8 points \| \d+s wall/);
+    const quiet = screen(true);
+    expect(await main(['sweep', tiny, '-o', join(w.dir, 'quiet'), '-w', '0', '-d', '40ms', '--no-progress'], { out: () => {}, err: () => {}, progress: quiet })).toBe(0);
+    expect(quiet.text()).toBe('');
+    for (const f of ['sweep.json', 'sweep.csv']) expect(readFileSync(join(w.dir, 'shown', f), 'utf8')).toBe(readFileSync(join(w.dir, 'quiet', f), 'utf8'));
   });
 
   it('fails clearly on a missing shard, a bad --shard and a bad grid', async () => {
