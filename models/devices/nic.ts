@@ -165,7 +165,11 @@ export class NicDevice extends NetDevice implements EventHandler {
    * from another partition.
    */
   inbound(pkt: Packet, at: number, key: number): void {
-    // Slots are reused once the FIFO drains, so a steady flow never resizes the arrays.
+    // Slots are reused once the FIFO drains. A wire that never drains (a frame
+    // always in flight) only moves along its arrays: once they are full and
+    // half spent, the frames in flight move to the front instead of the arrays
+    // growing (they used to grow until 1,024 slots were spent).
+    if (this.flightTail === this.flight.length && this.flightHead > 0 && this.flightHead * 2 >= this.flightTail) this.compactFlight();
     const t = this.flightTail++;
     this.flight[t] = pkt;
     this.flightAt[t] = at;
@@ -198,7 +202,6 @@ export class NicDevice extends NetDevice implements EventHandler {
     } else {
       const h = this.flightHead;
       this.ns.component.scheduleKeyed(this.flightAt[h]!, this.flightKey[h]!, this, EV_ARRIVE);
-      if (h > 1024 && h * 2 > this.flightTail) this.compactFlight();
     }
     // A frame off the wire is a new skb on this host.
     pkt.scrub(true);
@@ -214,11 +217,15 @@ export class NicDevice extends NetDevice implements EventHandler {
     this.txqHead = 0;
   }
 
+  /** In place: the spent slots' packets are let go, the arrays keep their length. */
   private compactFlight(): void {
-    this.flight = this.flight.slice(this.flightHead, this.flightTail);
-    this.flightAt = this.flightAt.slice(this.flightHead, this.flightTail);
-    this.flightKey = this.flightKey.slice(this.flightHead, this.flightTail);
-    this.flightTail -= this.flightHead;
+    const h = this.flightHead;
+    const t = this.flightTail;
+    this.flight.copyWithin(0, h, t);
+    this.flight.fill(null, t - h, t);
+    this.flightAt.copyWithin(0, h, t);
+    this.flightKey.copyWithin(0, h, t);
+    this.flightTail = t - h;
     this.flightHead = 0;
   }
 }

@@ -139,4 +139,15 @@ describe('NIC and wire', () => {
     const net = new TestNet(1);
     expect(() => net.wire(net.ns('a'), 'eth0', A, net.ns('b'), 'eth0', B, { delayNs: 0 })).toThrow(/delay must be positive/);
   });
+
+  it('keeps its in-flight FIFO as small as what is in flight on a wire that never drains', () => {
+    // A frame every 10 us on a 25 us wire: two or three always in flight, 20,000 in all.
+    const { net, a, na, nb } = wired({ delayNs: 25 * US });
+    for (let i = 0; i < 20_000; i++) net.at(i * 10 * US, () => na.xmit(rawFrame(a, B, A, ETHERTYPE_TEST, 46, i & 0xff)));
+    net.run(20_000 * 10 * US + MS);
+    expect(nb.counters.rxPackets).toBe(20_000);
+    const tags = net.tap.frames.filter((f) => f.dev === 'b/eth0').map((f) => tagOf(f.bytes));
+    expect(tags).toEqual(Array.from({ length: 20_000 }, (_, i) => i & 0xff));
+    expect((nb as unknown as { flight: unknown[] }).flight.length).toBeLessThanOrEqual(8);
+  });
 });
