@@ -17,15 +17,7 @@ export interface RunProgress {
  * On a stream that is not a terminal it prints a line every few seconds.
  */
 export function runProgress(durationNs: number, stream: ProgressStream): RunProgress {
-  const bar = new SingleBar({
-    stream,
-    format: 'simulating [{bar}] {percentage}% | {sim} of {total_sim} | {events}{duration_formatted} wall',
-    barsize: 30,
-    hideCursor: true,
-    noTTYOutput: stream.isTTY !== true,
-    notTTYSchedule: 5000,
-    fps: 5,
-  });
+  const bar = newBar('simulating [{bar}] {percentage}% | {sim} of {total_sim} | {events}{duration_formatted} wall', stream);
   const total = formatDuration(durationNs);
   bar.start(durationNs, 0, { sim: formatDuration(0), total_sim: total, events: '' });
   return {
@@ -42,18 +34,15 @@ export function runProgress(durationNs: number, stream: ProgressStream): RunProg
 
 /** The points of a sweep done so far, as a bar on `stream`, with the wall time. */
 export function sweepProgress(total: number, stream: ProgressStream): { update(done: number): void; stop(): void } {
-  const bar = new SingleBar({
-    stream,
-    format: 'sweep [{bar}] {value} of {total} points | {duration_formatted} wall',
-    barsize: 30,
-    hideCursor: true,
-    noTTYOutput: stream.isTTY !== true,
-    notTTYSchedule: 5000,
-    fps: 5,
-  });
+  const bar = newBar('sweep [{bar}] {value} of {total} points | {duration_formatted} wall', stream);
   bar.start(total, 0);
   return {
     update: (done) => bar.update(done),
     stop: () => bar.stop(),
   };
+}
+
+/** A bar redrawn at most 5 times a second on a terminal; on anything else a line every 5 s. */
+function newBar(format: string, stream: ProgressStream): SingleBar {
+  return new SingleBar({ stream, format, barsize: 30, hideCursor: true, noTTYOutput: stream.isTTY !== true, notTTYSchedule: 5000, fps: 5 });
 }

@@ -8,16 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ScenarioError } from '../../scenarios/errors.js';
 import { loadScenarioFile, parseScenario } from '../../scenarios/loader.js';
-
-function errorsOf(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (e) {
-    if (!(e instanceof ScenarioError)) throw e;
-    return e.message.split('\n');
-  }
-  throw new Error('expected a ScenarioError');
-}
+import { scenarioErrors } from '../helpers/scenario-errors.js';
 
 const NODES = 'nodes:\n  - name: n1\n    pods: [{ name: p1 }]\n';
 
@@ -197,7 +188,7 @@ const cases: { what: string; text: string; errors: string[] }[] = [
 
 describe('broken scenarios', () => {
   it.each(cases)('$what', ({ text, errors }) => {
-    expect(errorsOf(() => parseScenario(text, 'x.yaml'))).toEqual(errors);
+    expect(scenarioErrors(() => parseScenario(text, 'x.yaml'))).toEqual(errors);
   });
 
   it('gives the errors as data too', () => {
@@ -219,18 +210,18 @@ describe('broken scenario files', () => {
 
   it('cross.yaml: the overlap example of the format specification', () => {
     const path = file('cross.yaml');
-    expect(errorsOf(() => loadScenarioFile(path))).toEqual([
+    expect(scenarioErrors(() => loadScenarioFile(path))).toEqual([
       `${path}:14:14: nodes[1].podCIDR: 10.244.1.0/24 overlaps nodes[0].podCIDR (10.244.1.0/24)`,
     ]);
     // The message names the file as given.
-    expect(errorsOf(() => parseScenario(readFileSync(path, 'utf8'), 'cross.yaml'))).toEqual([
+    expect(scenarioErrors(() => parseScenario(readFileSync(path, 'utf8'), 'cross.yaml'))).toEqual([
       'cross.yaml:14:14: nodes[1].podCIDR: 10.244.1.0/24 overlaps nodes[0].podCIDR (10.244.1.0/24)',
     ]);
   });
 
   it('many.yaml: every semantic mistake, in file order', () => {
     const text = readFileSync(file('many.yaml'), 'utf8');
-    expect(errorsOf(() => parseScenario(text, 'many.yaml'))).toEqual([
+    expect(scenarioErrors(() => parseScenario(text, 'many.yaml'))).toEqual([
       'many.yaml:7:5: nodes[0].address: 192.168.49.2 (the default, underlay host 2) is the underlay gateway',
       'many.yaml:10:13: nodes[0].pods[0].ip: 10.244.1.1 is the gateway address of podCIDR 10.244.1.0/24',
       'many.yaml:11:15: nodes[0].pods[1].name: "web" is already used by nodes[0].pods[0]',
@@ -247,7 +238,7 @@ describe('broken scenario files', () => {
 
   it('syntax.yaml: the YAML error with its line', () => {
     const text = readFileSync(file('syntax.yaml'), 'utf8');
-    const errors = errorsOf(() => parseScenario(text, 'syntax.yaml'));
+    const errors = scenarioErrors(() => parseScenario(text, 'syntax.yaml'));
     expect(errors.length).toBeGreaterThan(0);
     expect(errors[0]).toMatch(/^syntax\.yaml:5:1: YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a \]$/);
   });

@@ -3,19 +3,9 @@
  * points, and the exact messages of a bad one.
  */
 import { describe, expect, it } from 'vitest';
-import { ScenarioError } from '../../scenarios/errors.js';
 import { expandScenario } from '../../scenarios/expand.js';
 import { parseScenario } from '../../scenarios/loader.js';
-
-function errorsOf(text: string): string[] {
-  try {
-    parseScenario(text, 'x.yaml');
-  } catch (e) {
-    if (!(e instanceof ScenarioError)) throw e;
-    return e.message.split('\n');
-  }
-  throw new Error('expected a ScenarioError');
-}
+import { parseErrors } from '../helpers/scenario-errors.js';
 
 const NODES = 'nodes:\n  - name: n1\n    pods: [{ name: p1 }]\n  - name: n2\n';
 
@@ -56,7 +46,7 @@ describe('externalHosts', () => {
 
   it('reports a name taken by a node, an address outside the underlay or taken, with the field path', () => {
     expect(
-      errorsOf(
+      parseErrors(
         `name: x\n${NODES}externalHosts:\n` +
           '  - { name: n2 }\n' +
           '  - { name: e1, address: 10.0.0.5 }\n' +
@@ -77,7 +67,7 @@ describe('externalHosts', () => {
 
   it('reports traffic from a pod of an external host, and unknown capture points', () => {
     expect(
-      errorsOf(`name: x\n${NODES}externalHosts: [{ name: ext1 }]\ntraffic:\n  - ping: { from: ext1/p1, to: n1 }\ncapture: [ext1/cni0]\n`),
+      parseErrors(`name: x\n${NODES}externalHosts: [{ name: ext1 }]\ntraffic:\n  - ping: { from: ext1/p1, to: n1 }\ncapture: [ext1/cni0]\n`),
     ).toEqual([
       'x.yaml:8:19: traffic[0].ping.from: unknown endpoint "ext1/p1" (ext1 is an external host: no pods)',
       'x.yaml:9:11: capture[0]: unknown capture point "ext1/cni0" (interfaces of ext1 are eth0, lo)',

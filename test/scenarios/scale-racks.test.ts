@@ -6,19 +6,9 @@
  * refused with the field that is wrong.
  */
 import { describe, expect, it } from 'vitest';
-import { ScenarioError } from '../../scenarios/errors.js';
 import { expandScenario } from '../../scenarios/expand.js';
 import { parseScenario } from '../../scenarios/loader.js';
-
-function errorsOf(text: string): string[] {
-  try {
-    parseScenario(text, 'x.yaml');
-  } catch (e) {
-    if (!(e instanceof ScenarioError)) throw e;
-    return e.message.split('\n');
-  }
-  throw new Error('expected a ScenarioError');
-}
+import { parseErrors } from '../helpers/scenario-errors.js';
 
 const RACKED = 'name: x\nunderlay: { cidr: 192.168.10.0/24 }\nscale: { nodes: 5, podsPerNode: 1, nodesPerRack: 2 }\n';
 
@@ -68,19 +58,19 @@ describe('scale.nodesPerRack', () => {
   });
 
   it('refuses racks that do not fit underlay.cidr, an underlay gateway, externalHosts and explicit segments', () => {
-    expect(errorsOf('name: x\nunderlay: { cidr: 192.168.10.0/24 }\nscale: { nodes: 200, nodesPerRack: 40 }\n')).toEqual([
+    expect(parseErrors('name: x\nunderlay: { cidr: 192.168.10.0/24 }\nscale: { nodes: 200, nodesPerRack: 40 }\n')).toEqual([
       'x.yaml:3:17: scale.nodes: 200 nodes in racks of 40 need 5 segments of /26 (320 addresses); underlay cidr 192.168.10.0/24 holds 4 racks of 40 nodes, 160 nodes',
     ]);
-    expect(errorsOf('name: x\nunderlay: { cidr: 192.168.10.0/28 }\nscale: { nodes: 20, nodesPerRack: 20 }\n')).toEqual([
+    expect(parseErrors('name: x\nunderlay: { cidr: 192.168.10.0/28 }\nscale: { nodes: 20, nodesPerRack: 20 }\n')).toEqual([
       "x.yaml:3:17: scale.nodes: 20 nodes in racks of 20 need 1 segments of /27 (32 addresses); underlay cidr 192.168.10.0/28 is smaller than one rack's /27",
     ]);
-    expect(errorsOf('name: x\nunderlay: { cidr: 192.168.10.0/24, gateway: 192.168.10.254 }\nscale: { nodes: 4, nodesPerRack: 2 }\nexternalHosts: [{ name: e1 }]\n')).toEqual([
+    expect(parseErrors('name: x\nunderlay: { cidr: 192.168.10.0/24, gateway: 192.168.10.254 }\nscale: { nodes: 4, nodesPerRack: 2 }\nexternalHosts: [{ name: e1 }]\n')).toEqual([
       'x.yaml:2:45: underlay.gateway: has no use with scale.nodesPerRack (each rack has its own gateway, the first host of its segment)',
       'x.yaml:4:16: externalHosts: are not supported with scale.nodesPerRack (which rack would they join?); leave out nodesPerRack',
     ]);
     expect(
-      errorsOf('name: x\nunderlay:\n  segments: [{ name: a, cidr: 192.168.10.0/24, nodes: [] }]\nscale: { nodes: 1, nodesPerRack: 1 }\n'),
+      parseErrors('name: x\nunderlay:\n  segments: [{ name: a, cidr: 192.168.10.0/24, nodes: [] }]\nscale: { nodes: 1, nodesPerRack: 1 }\n'),
     ).toEqual(['x.yaml:4:8: scale: underlay.segments needs explicit nodes (each listed in one segment); scale.nodesPerRack makes the segments of a generated cluster']);
-    expect(errorsOf('name: x\nscale: { nodes: 4, nodesPerRack: 0 }\n')[0]).toMatch(/^x\.yaml:2:34: scale\.nodesPerRack: .*>= 1/);
+    expect(parseErrors('name: x\nscale: { nodes: 4, nodesPerRack: 0 }\n')[0]).toMatch(/^x\.yaml:2:34: scale\.nodesPerRack: .*>= 1/);
   });
 });

@@ -4,20 +4,10 @@
  * between nodes and router, capture points, and the messages of bad input.
  */
 import { describe, expect, it } from 'vitest';
-import { ScenarioError } from '../../scenarios/errors.js';
 import { expandScenario } from '../../scenarios/expand.js';
 import { parseScenario } from '../../scenarios/loader.js';
 import { planPartitions } from '../../scenarios/partition-plan.js';
-
-function errorsOf(text: string): string[] {
-  try {
-    parseScenario(text, 'x.yaml');
-  } catch (e) {
-    if (!(e instanceof ScenarioError)) throw e;
-    return e.message.split('\n');
-  }
-  throw new Error('expected a ScenarioError');
-}
+import { parseErrors } from '../helpers/scenario-errors.js';
 
 const SEGMENTS =
   'underlay:\n  segments:\n' +
@@ -108,7 +98,7 @@ describe('underlay.segments', () => {
   it('accepts capture points on switches and the router, and lists them for an unknown one', () => {
     const s = parseScenario(`name: x\n${SEGMENTS}${NODES}capture: [underlay-rack1/router, router/rack2, underlay-rack2/br0]\n`, 'x.yaml');
     expect(s.capture).toEqual(['underlay-rack1/router', 'router/rack2', 'underlay-rack2/br0']);
-    expect(errorsOf(`name: x\n${SEGMENTS}${NODES}capture: [underlay/br0, router/rack3, underlay-rack2/n1]\n`)).toEqual([
+    expect(parseErrors(`name: x\n${SEGMENTS}${NODES}capture: [underlay/br0, router/rack3, underlay-rack2/n1]\n`)).toEqual([
       'x.yaml:10:11: capture[0]: unknown capture point "underlay/br0" (no namespace "underlay"; namespaces are underlay-rack1, underlay-rack2, router, n1, n1/p1, n2, n2/p1, n3, n3/p1)',
       'x.yaml:10:25: capture[1]: unknown capture point "router/rack3" (interfaces of router are rack1, rack2, lo)',
       'x.yaml:10:39: capture[2]: unknown capture point "underlay-rack2/n1" (interfaces of underlay-rack2 are br0, n3, router, lo)',
@@ -117,7 +107,7 @@ describe('underlay.segments', () => {
 
   it('reports a node in no segment or two, unknown nodes, overlapping prefixes and addresses off the segment, with field paths', () => {
     expect(
-      errorsOf(
+      parseErrors(
         'name: x\nunderlay:\n  segments:\n' +
           '    - { name: rack1, cidr: 192.168.10.0/24, nodes: [n1, n9] }\n' +
           '    - { name: rack2, cidr: 192.168.10.128/25, nodes: [] }\n' +
@@ -137,7 +127,7 @@ describe('underlay.segments', () => {
 
   it('refuses cidr, externalHosts or scale beside segments, a segment gateway off its cidr and a node named router', () => {
     expect(
-      errorsOf(
+      parseErrors(
         'name: x\nunderlay:\n  cidr: 192.168.49.0/24\n  segments:\n' +
           '    - { name: r1, cidr: 192.168.10.0/24, gateway: 192.168.11.1, nodes: [router] }\n' +
           'nodes:\n  - { name: router }\nexternalHosts: [{ name: e1 }]\n',
@@ -151,7 +141,7 @@ describe('underlay.segments', () => {
   });
 
   it('checks serviceCIDR against the segments', () => {
-    expect(errorsOf(`name: x\nserviceCIDR: 192.168.0.0/16\n${SEGMENTS}${NODES}`)).toEqual([
+    expect(parseErrors(`name: x\nserviceCIDR: 192.168.0.0/16\n${SEGMENTS}${NODES}`)).toEqual([
       'x.yaml:2:14: serviceCIDR: 192.168.0.0/16 overlaps underlay.segments[0] (rack1, 192.168.10.0/24)',
       'x.yaml:2:14: serviceCIDR: 192.168.0.0/16 overlaps underlay.segments[1] (rack2, 192.168.20.0/24)',
     ]);

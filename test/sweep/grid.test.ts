@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ScenarioError } from '../../scenarios/errors.js';
 import { gridIndices, parseFieldPath, planSweep } from '../../scenarios/sweep/grid.js';
 import { TINY } from './fixture.js';
+import { scenarioErrors } from '../helpers/scenario-errors.js';
 
-function errorsOf(text: string): string[] {
-  try {
-    planSweep(text, 's.yaml');
-  } catch (e) {
-    if (e instanceof ScenarioError) return e.message.split('\n');
-    throw e;
-  }
-  throw new Error('expected a ScenarioError');
-}
+const sweepErrors = (text: string): string[] => scenarioErrors(() => planSweep(text, 's.yaml'));
 
 describe('sweep grid', () => {
   it('parses field paths and refuses malformed ones', () => {
@@ -50,7 +42,7 @@ describe('sweep grid', () => {
 
   it('names the sweep value, with its position, when a value is invalid for its field', () => {
     const text = TINY.replace('seed: [1, 2]', 'seed: [1, -2]').replace('[10us, 50us]', '[10us, fast]');
-    expect(errorsOf(text)).toEqual([
+    expect(sweepErrors(text)).toEqual([
       's.yaml:13:13: sweep.seed[1]: must be >= 0 (got -2)',
       's.yaml:14:26: sweep.underlay.delay[1]: invalid duration "fast" (expected e.g. 2s, 200ms, 50us, 100ns)',
     ]);
@@ -61,7 +53,7 @@ describe('sweep grid', () => {
       'sweep:\n',
       'sweep:\n  traffic[3].udp.rate: [1]\n  traffic[0].ping.count: [1]\n  nodez: [1]\n  "a b": [1]\n  underlay: [{}]\n  mtu: [1500, 1500]\n',
     );
-    const errors = errorsOf(text);
+    const errors = sweepErrors(text);
     expect(errors).toEqual([
       's.yaml:13:24: sweep.traffic[3].udp.rate: traffic has 1 item (no traffic[3])',
       's.yaml:14:26: sweep.traffic[0].ping.count: traffic[0].ping does not exist (traffic[0] has udp)',
@@ -72,9 +64,9 @@ describe('sweep grid', () => {
   });
 
   it('reports an unknown key at the sweep entry, and a problem a value causes elsewhere with its point', () => {
-    expect(errorsOf(TINY.replace('sweep:\n', 'sweep:\n  nodez: [1]\n'))).toEqual(['s.yaml:13:11: sweep.nodez[0]: unknown key "nodez" (did you mean "nodes"?)']);
+    expect(sweepErrors(TINY.replace('sweep:\n', 'sweep:\n  nodez: [1]\n'))).toEqual(['s.yaml:13:11: sweep.nodez[0]: unknown key "nodez" (did you mean "nodes"?)']);
     const small = TINY.replace('sweep:\n', 'sweep:\n  underlay.cidr: [192.168.49.0/24, 192.168.7.0/30]\n');
-    const errors = errorsOf(small);
+    const errors = sweepErrors(small);
     expect(errors.length).toBeGreaterThan(0);
     for (const e of errors) expect(e).toMatch(/underlay\.cidr = "192\.168\.7\.0\/30"|sweep\.underlay\.cidr\[1\]/);
   });
