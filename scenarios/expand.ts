@@ -347,7 +347,7 @@ function expandTraffic(s: Scenario): TrafficSpec[] {
       out.push(...singleFlows(item, i, index, names));
       return;
     }
-    const pairs = patternPairs(item.pattern, s.nodes);
+    const pairs = patternPairs(item.pattern, s.nodes, item.nodeStride);
     const flows = pairs.length;
     // A closed-loop tcpAll has no period to spread over: its flows start together.
     const periodNs = item.kind === 'pingAll' ? item.intervalNs : item.rate > 0 ? SECOND / item.rate : 0;

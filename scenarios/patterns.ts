@@ -11,10 +11,11 @@ export type PodPair = [NodeConfig, PodConfig, NodeConfig, PodConfig];
  * Who talks to whom, pods taken node by node, pod by pod.
  * ring: pod k -> pod (k+1) mod total. same-node: pod j -> pod (j+1) mod P of
  * its node (nodes with fewer than 2 pods take no part: a pod is not its own
- * peer). cross-node: pod j of node i -> pod j of node (i+1) mod N, when that
- * node has a pod j.
+ * peer). cross-node: pod j of node i -> pod j of node (i+stride) mod N, when
+ * that node has a pod j (stride 1 by default; the caller keeps it off a
+ * multiple of N, where a pod would be its own peer).
  */
-export function patternPairs(pattern: TrafficPattern, nodes: readonly NodeConfig[]): PodPair[] {
+export function patternPairs(pattern: TrafficPattern, nodes: readonly NodeConfig[], stride = 1): PodPair[] {
   const pairs: PodPair[] = [];
   if (pattern === 'ring') {
     const all: [NodeConfig, PodConfig][] = [];
@@ -36,7 +37,7 @@ export function patternPairs(pattern: TrafficPattern, nodes: readonly NodeConfig
     if (N < 2) return pairs;
     for (let i = 0; i < N; i++) {
       const n = nodes[i]!;
-      const peer = nodes[(i + 1) % N]!;
+      const peer = nodes[(i + stride) % N]!;
       for (let j = 0; j < n.pods.length; j++) {
         const tp = peer.pods[j];
         if (tp) pairs.push([n, n.pods[j]!, peer, tp]);

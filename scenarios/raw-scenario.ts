@@ -15,6 +15,7 @@ interface RawTrafficCommon {
   name?: string;
   pattern?: TrafficPattern;
   stagger?: boolean;
+  nodeStride?: number;
   count?: number;
   start?: DurationText;
   timeout?: DurationText;

@@ -242,6 +242,8 @@ export interface TcpItem extends TcpFields, FlowFields {
 
 interface PatternFields {
   pattern: TrafficPattern;
+  /** cross-node: pod j of node i talks to pod j of node i + nodeStride (scenarios/patterns.ts); present when given. */
+  nodeStride?: number;
   /** Spread the flows' starts evenly over one interval (ping) or 1/rate (udp). */
   stagger: boolean;
 }

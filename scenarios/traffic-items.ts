@@ -97,16 +97,36 @@ export function normalizeTraffic(problems: Problems, raw: RawScenario, index: En
       return kind === 'ping' ? { kind, name, from, to, ...ping() } : { kind, name, from, to, ...udp() };
     }
     const pattern = body.pattern!;
-    patternFeasible(problems, pattern, nodes, [...at, 'pattern']);
+    const stride = nodeStride(problems, pattern, body.nodeStride, nodes, [...at, 'nodeStride']);
+    patternFeasible(problems, pattern, nodes, [...at, 'pattern'], stride ?? 1);
     const stagger = body.stagger ?? DEFAULTS.stagger;
-    if (kind === 'tcpAll') return { kind, pattern, stagger, ...tcp() };
-    return kind === 'pingAll' ? { kind, pattern, stagger, ...ping() } : { kind, pattern, stagger, ...udp() };
+    const shape = { pattern, ...(stride !== undefined ? { nodeStride: stride } : {}), stagger };
+    if (kind === 'tcpAll') return { kind, ...shape, ...tcp() };
+    return kind === 'pingAll' ? { kind, ...shape, ...ping() } : { kind, ...shape, ...udp() };
   });
 }
 
+/**
+ * `nodeStride` as given (undefined when not), checked: it only chooses
+ * cross-node peers, and a multiple of the node count would make every pod its
+ * own peer.
+ */
+function nodeStride(problems: Problems, pattern: TrafficPattern, stride: number | undefined, nodes: NodeConfig[], path: PathSegment[]): number | undefined {
+  if (stride === undefined) return undefined;
+  if (pattern !== 'cross-node') {
+    problems.fail(path, `applies to pattern cross-node only (this is ${pattern})`);
+    return undefined;
+  }
+  if (nodes.length > 0 && stride % nodes.length === 0) {
+    problems.fail(path, `${stride} is a multiple of the ${nodes.length} nodes: every pod would be its own peer`);
+    return undefined;
+  }
+  return stride;
+}
+
 /** A pattern that yields no flow at all is a mistake, not a quiet no-op. */
-function patternFeasible(problems: Problems, pattern: TrafficPattern, nodes: NodeConfig[], path: PathSegment[]): void {
-  if (nodes.length === 0 || patternPairs(pattern, nodes).length > 0) return;
+function patternFeasible(problems: Problems, pattern: TrafficPattern, nodes: NodeConfig[], path: PathSegment[], stride: number): void {
+  if (nodes.length === 0 || patternPairs(pattern, nodes, stride).length > 0) return;
   const need = {
     ring: 'at least 2 pods',
     'same-node': 'a node with at least 2 pods',

@@ -77,6 +77,22 @@ describe('scale.nodesPerRack: 6 nodes in racks of 2', () => {
     }
   });
 
+  test('with nodeStride 2 every ping crosses a rack: the router routes every echo', () => {
+    const text = scenario(', nodesPerRack: 2').replace('cross-node, count: 2', 'cross-node, nodeStride: 2, count: 2');
+    const strided = runTopology(expandScenario(parseScenario(text, 'stride.yaml')), { outDir: join(work, 'stride') });
+    expect((strided.results.flows as Flow[]).map((f) => [f.sent, f.received])).toEqual([[24, 24]]);
+    // Every node's pod-1 receives its echo requests from two nodes back, in the previous rack: TTL 64 - 3.
+    for (let n = 1; n <= 6; n++) {
+      const from = `10.244.${((n + 3) % 6) + 1}.2`;
+      const ttls = new Set<number>();
+      for (const p of readCapture(readFileSync(strided.captureFiles.get(`node-${n}/pod-1/eth0`)!)).packets) {
+        const b = p.data;
+        if (((b[12]! << 8) | b[13]!) === 0x0800 && b[23] === 1 && b[34] === 8 && ip4(b, 26) === from) ttls.add(b[22]!);
+      }
+      expect(ttls, `node-${n}`).toEqual(new Set([61]));
+    }
+  });
+
   test('a partitioned run (4 partitions, in turn) writes the same bytes as the sequential run', async () => {
     const out = join(work, 'part');
     const p = await runPartitioned(spec, { outDir: out, workers: 4, inTurn: true });

@@ -73,4 +73,22 @@ describe('scale.nodesPerRack', () => {
     ).toEqual(['x.yaml:4:8: scale: underlay.segments needs explicit nodes (each listed in one segment); scale.nodesPerRack makes the segments of a generated cluster']);
     expect(parseErrors('name: x\nscale: { nodes: 4, nodesPerRack: 0 }\n')[0]).toMatch(/^x\.yaml:2:34: scale\.nodesPerRack: .*>= 1/);
   });
+
+  it('nodeStride picks the peer nodeStride nodes on: with the rack size, every flow crosses a rack', () => {
+    const t = expandScenario(parseScenario(`${RACKED}traffic:\n  - pingAll: { pattern: cross-node, nodeStride: 2, count: 1 }\n`, 'x.yaml'));
+    expect(t.traffic.map((f) => f.name)).toEqual([
+      'ping node-1/pod-1 -> node-3/pod-1',
+      'ping node-2/pod-1 -> node-4/pod-1',
+      'ping node-3/pod-1 -> node-5/pod-1',
+      'ping node-4/pod-1 -> node-1/pod-1',
+      'ping node-5/pod-1 -> node-2/pod-1',
+    ]);
+  });
+
+  it('refuses a nodeStride off cross-node or a multiple of the node count', () => {
+    expect(parseErrors(`${RACKED}traffic:\n  - pingAll: { pattern: ring, nodeStride: 2 }\n  - udpAll: { pattern: cross-node, nodeStride: 10, rate: 10 }\n`)).toEqual([
+      'x.yaml:5:43: traffic[0].pingAll.nodeStride: applies to pattern cross-node only (this is ring)',
+      'x.yaml:6:48: traffic[1].udpAll.nodeStride: 10 is a multiple of the 5 nodes: every pod would be its own peer',
+    ]);
+  });
 });
