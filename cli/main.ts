@@ -10,7 +10,7 @@ import { parseShard } from '../scenarios/sweep/shard.js';
 import { expandScenario } from '../scenarios/expand.js';
 import { runTopology } from '../scenarios/run.js';
 import { runPartitioned } from '../scenarios/partitioned-run.js';
-import { eventsPerWindow } from '../scenarios/partition-plan.js';
+import { sparseLoad } from '../scenarios/partition-plan.js';
 import { parseDuration } from '../engine/time.js';
 import { formatSummary } from './summary.js';
 import { type ProgressStream, runProgress, sweepProgress } from './progress.js';
@@ -19,9 +19,6 @@ import { formatTrace } from '../models/trace/tracer.js';
 import { parseCidr, parseIpv4 } from '../models/wire/addr.js';
 import { readFileSync } from 'node:fs';
 import { explainPacket, formatExplanation, type EntryHook, type ProbeProto, type RulesLayer } from '../models/netfilter/explain/index.js';
-
-/** Below this, partitioned runs were slower than one thread (bench/README.md, "parallel": ~8 events a window ran at 0.55x, ~1,100 at 1.8x). */
-const SPARSE_EVENTS_PER_WINDOW = 100;
 
 function seedOption(v: string): number {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError('the seed is a whole number >= 0');
@@ -122,12 +119,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('-s, --seed <n>', "seed for every random stream (overrides the scenario's)", seedOption)
     .option('-d, --duration <time>', "simulated time to run, e.g. 2s, 500ms (overrides the scenario's)", durationOption)
     .option('-f, --format <format>', 'capture format: pcapng or pcap (classic, nanosecond)', 'pcapng')
-    .option('-w, --workers <n>', 'worker threads: the scenario is cut into this many partitions at node links (same output for any n; 1 runs in this thread)', positiveInt, availableParallelism())
+    .option('-w, --workers <n>', 'worker threads: the scenario is cut into this many partitions at node links (same output for any n; 1 runs in this thread). Default: one per core, or 1 when the traffic is too sparse for threads to pay', positiveInt)
     .option('--single-capture', 'write one pcapng, captures/all.pcapng, with every capture point as an interface (like tcpdump -i any, but keeping the interfaces apart)')
     .option('--json', 'print results.json instead of the table')
     .option('--progress', 'show the run\'s progress on stderr (default: when stderr is a terminal)')
     .option('--no-progress', 'never show it')
-    .action(async (name: string, opts: { out?: string; seed?: number; duration?: number; format: string; workers: number; singleCapture?: boolean; json?: boolean; progress?: boolean }) => {
+    .action(async (name: string, opts: { out?: string; seed?: number; duration?: number; format: string; workers?: number; singleCapture?: boolean; json?: boolean; progress?: boolean }) => {
       if (opts.format !== 'pcapng' && opts.format !== 'pcap') throw new Error(`--format: expected pcapng or pcap, got "${opts.format}"`);
       refuseSweep(name, 'run');
       const scenario = resolveScenario(name);
@@ -135,6 +132,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       if (opts.seed !== undefined) spec.seed = opts.seed;
       if (opts.duration !== undefined) spec.durationNs = opts.duration;
       const outDir = opts.out ?? join('out', spec.name);
+      // The default is a thread per core, unless the traffic is too sparse for threads to pay
+      // (the output is the same either way); an explicit --workers is obeyed and only hinted at.
+      let workers = opts.workers ?? availableParallelism();
+      const sparse = workers > 1 ? sparseLoad(spec) : null;
+      const oneThread = opts.workers === undefined && sparse !== null;
+      if (oneThread) workers = 1;
       const t0 = performance.now();
       const bar = io.progress !== undefined && (opts.progress ?? io.progress.isTTY === true) ? runProgress(spec.durationNs, io.progress) : null;
       const runOpts = {
@@ -145,7 +148,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       };
       let r;
       try {
-        r = opts.workers > 1 ? await runPartitioned(spec, { ...runOpts, workers: opts.workers }) : { ...runTopology(spec, runOpts), plan: null };
+        r = workers > 1 ? await runPartitioned(spec, { ...runOpts, workers }) : { ...runTopology(spec, runOpts), plan: null };
         bar?.update(spec.durationNs, r.results.events);
       } finally {
         bar?.stop();
@@ -162,13 +165,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           `statistics in ${relative(process.cwd(), r.resultsFile)}`,
       );
       const threads = r.plan !== null && r.plan.parts > 1 ? ` on ${r.plan.parts} worker threads` : '';
-      if (r.plan !== null && r.plan.parts > 1) {
-        const perWindow = eventsPerWindow(spec, r.plan.lookaheadNs);
-        if (perWindow < SPARSE_EVENTS_PER_WINDOW) {
-          const about = perWindow < 1 ? 'under one event' : `about ${Math.round(perWindow)} events`;
-          log(`hint: ${about} per ${r.plan.lookaheadNs / 1000} us window, too few for threads to pay: --workers 1 is likely faster`);
-        }
-      }
+      const thin = (l: { perWindow: number; windowNs: number }) =>
+        `${l.perWindow < 1 ? 'under one event' : `about ${Math.round(l.perWindow)} events`} per ${l.windowNs / 1000} us window, too few for threads to pay`;
+      if (oneThread) log(`ran in one thread: ${thin(sparse!)} (--workers N cuts it anyway)`);
+      const cutSparse = r.plan !== null && r.plan.parts > 1 ? sparseLoad(spec, r.plan.lookaheadNs) : null;
+      if (cutSparse !== null) log(`hint: ${thin(cutSparse)}: --workers 1 is likely faster`);
       log(`${r.results.events} events in ${wall.toFixed(2)}s wall${threads} (${Math.round(r.results.events / wall).toLocaleString('en-US')} events/s)`);
     });
 

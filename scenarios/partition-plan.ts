@@ -40,6 +40,22 @@ export function eventsPerWindow(spec: TopologySpec, lookaheadNs: number): number
   return (perSecond * 12 * lookaheadNs) / 1e9;
 }
 
+/** Below this many events a window, partitioned runs were slower than one thread (bench/README.md, "parallel": ~8 events a window ran at 0.44-0.6x, ~1,100 at 1.5-1.8x). */
+export const SPARSE_EVENTS_PER_WINDOW = 100;
+
+/**
+ * Whether `spec`'s traffic is too sparse for threads to pay: its estimated
+ * events per window (eventsPerWindow) and the window, or null when dense. The
+ * window is `lookaheadNs` (a plan's), by default the smallest wire delay,
+ * which is what any cut of a homogeneous underlay gives.
+ */
+export function sparseLoad(spec: TopologySpec, lookaheadNs?: number): { perWindow: number; windowNs: number } | null {
+  let windowNs = lookaheadNs ?? Infinity;
+  if (lookaheadNs === undefined) for (const l of spec.links) if (l.kind === 'wire' && l.delayNs < windowNs) windowNs = l.delayNs;
+  const perWindow = eventsPerWindow(spec, windowNs);
+  return perWindow < SPARSE_EVENTS_PER_WINDOW ? { perWindow, windowNs } : null;
+}
+
 export function planPartitions(spec: TopologySpec, workers: number): PartitionPlan {
   const componentOf = new Map<string, string>();
   const weight = new Map<string, number>();

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { main } from '../../cli/main.js';
 import { packageRoot } from '../../scenarios/package-root.js';
 
@@ -55,11 +56,24 @@ describe('podwire CLI', () => {
     expect(two.out).toMatch(/hint: under one event per 20 us window, too few for threads to pay: --workers 1 is likely faster/);
     expect(one.out).not.toMatch(/hint:/);
     expect(readFileSync(join(work, 'w2', 'results.json'))).toEqual(readFileSync(join(work, 'w1', 'results.json')));
+
     for (const f of readdirSync(join(work, 'w1', 'captures'))) {
       expect(readFileSync(join(work, 'w2', 'captures', f)).equals(readFileSync(join(work, 'w1', 'captures', f))), f).toBe(true);
     }
     const bad = await cli('run', 'default', '--workers', '0');
     expect(bad.code).not.toBe(0);
+  });
+
+  const cores = availableParallelism();
+  if (cores < 2) console.warn('cli test: one core here, so a run without --workers has no thread count to choose');
+  test.skipIf(cores < 2)('without --workers, traffic too sparse for threads runs in one thread, and says why', async () => {
+    const auto = await cli('run', 'default', '--out', join(work, 'wauto'));
+    expect(auto.code).toBe(0);
+    expect(auto.out).toMatch(/ran in one thread: under one event per 20 us window, too few for threads to pay \(--workers N cuts it anyway\)/);
+    expect(auto.out).not.toMatch(/worker threads|hint:/);
+    const one = await cli('run', 'default', '--out', join(work, 'wone'), '--workers', '1');
+    expect(one.out).not.toMatch(/ran in one thread/);
+    expect(readFileSync(join(work, 'wauto', 'results.json'))).toEqual(readFileSync(join(work, 'wone', 'results.json')));
   });
 
   test('--seed, --duration and --format pcap are honoured', async () => {
