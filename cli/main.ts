@@ -144,7 +144,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         outDir,
         format: opts.format as 'pcapng' | 'pcap',
         singleCapture: opts.singleCapture === true,
-        ...(bar !== null ? { onProgress: (simNs: number, events: number | null) => bar.update(simNs, events) } : {}),
+        ...(bar !== null ? { onProgress: (simNs: number, events: number) => bar.update(simNs, events) } : {}),
       };
       let r;
       try {

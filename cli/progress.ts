@@ -5,8 +5,8 @@ import { formatDuration } from '../engine/time.js';
 export type ProgressStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 
 export interface RunProgress {
-  /** The run reached `simNs` of simulated time, after `events` events (null when not known: a run on worker threads). */
-  update(simNs: number, events: number | null): void;
+  /** The run reached `simNs` of simulated time, after `events` events. */
+  update(simNs: number, events: number): void;
   /** Draws the final state and gives the terminal back (always call it, or the bar's timer keeps the process alive). */
   stop(): void;
 }
@@ -22,9 +22,8 @@ export function runProgress(durationNs: number, stream: ProgressStream): RunProg
   bar.start(durationNs, 0, { sim: formatDuration(0), total_sim: total, events: '' });
   return {
     update(simNs, events) {
-      // A threaded run's clock reads Infinity once every partition is out of work.
       const at = Math.min(simNs, durationNs);
-      bar.update(at, { sim: formatDuration(at), total_sim: total, events: events === null ? '' : `${(events / 1e6).toFixed(1)} M events | ` });
+      bar.update(at, { sim: formatDuration(at), total_sim: total, events: `${(events / 1e6).toFixed(1)} M events | ` });
     },
     stop() {
       bar.stop();

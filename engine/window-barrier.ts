@@ -34,9 +34,11 @@ export class PartitionAborted extends Error {
 export class WindowBarrier {
   private readonly ctrl: Int32Array;
   private readonly times: Float64Array;
+  private readonly events: Float64Array;
 
   static create(parts: number): SharedArrayBuffer {
-    return new SharedArrayBuffer(HEADER_BYTES + 2 * parts * 8);
+    // Header, the published times (two slots), then each partition's event count.
+    return new SharedArrayBuffer(HEADER_BYTES + 3 * parts * 8);
   }
 
   constructor(
@@ -46,6 +48,19 @@ export class WindowBarrier {
   ) {
     this.ctrl = new Int32Array(buffer, 0, 3);
     this.times = new Float64Array(buffer, HEADER_BYTES, 2 * parts);
+    this.events = new Float64Array(buffer, HEADER_BYTES + 2 * parts * 8, parts);
+  }
+
+  /** Makes this partition's count of events run so far visible to an onlooker (one store, not synchronised). */
+  publishEvents(executed: number): void {
+    this.events[this.me] = executed;
+  }
+
+  /** The partitions' events run so far, as last published. */
+  eventsRun(): number {
+    let n = 0;
+    for (let i = 0; i < this.parts; i++) n += this.events[i]!;
+    return n;
   }
 
   /** Publishes `localNext` for barrier `step`, waits for all partitions, returns the minimum of all. */

@@ -30,6 +30,7 @@ function step(barrier: WindowBarrier, stepper: PartitionStepper, wires: RemoteWi
   let busy = 0;
   let next = stepper.initialNext();
   for (let step = 0; ; step++) {
+    barrier.publishEvents(stepper.sim.executed);
     const global = barrier.exchange(step, next);
     // Timed from the first barrier: every partition has finished building by then.
     const t = performance.now();

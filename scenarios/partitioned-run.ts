@@ -65,7 +65,7 @@ export async function runPartitioned(spec: TopologySpec, opts: PartitionedRunOpt
     const durationNs = opts.durationNs ?? spec.durationNs;
     const progress = opts.onProgress;
     // The barrier's clock is the partitions' next work, which may lie past the end (Infinity once there is none).
-    const onClock = progress === undefined ? undefined : (ns: number) => progress(Math.min(ns, durationNs), null);
+    const onClock = progress === undefined ? undefined : (ns: number, events: number) => progress(Math.min(ns, durationNs), events);
     const reports = opts.inTurn ? runInTurn(Array.from({ length: plan.parts }, (_, me) => jobOf(me))) : await runOnThreads<Report>(plan.parts, jobOf, onClock);
     const results = mergeShares(spec, durationNs, reports.map((r) => r.share));
     if (opts.singleCapture) mergeSingleCapture(spec, join(staging, 'captures'), plan.parts, opts.epochSeconds ?? DEFAULT_EPOCH_SECONDS);
@@ -183,7 +183,7 @@ export function closePorts(jobs: PartitionWiring[]): void {
 export async function runOnThreads<R extends { ok: true }>(
   parts: number,
   jobOf: (me: number) => PartitionWiring,
-  onProgress?: (simNs: number, events: null) => void,
+  onProgress?: (simNs: number, events: number) => void,
 ): Promise<R[]> {
   const file = workerFile();
   let barrier: WindowBarrier | null = null;
@@ -220,8 +220,8 @@ export async function runOnThreads<R extends { ok: true }>(
     await Promise.allSettled(reports);
     throw e;
   }
-  // While the workers run, this thread only waits: it reads their clock off the barrier for the progress display.
-  const poll = onProgress !== undefined && barrier !== null ? setInterval(() => onProgress(barrier!.clock(), null), PROGRESS_POLL_MS) : null;
+  // While the workers run, this thread only waits: it reads their clock and event counts off the barrier for the progress display.
+  const poll = onProgress !== undefined && barrier !== null ? setInterval(() => onProgress(barrier!.clock(), barrier!.eventsRun()), PROGRESS_POLL_MS) : null;
   const settled = await Promise.allSettled(reports).finally(() => {
     if (poll !== null) clearInterval(poll);
   });

@@ -26,10 +26,11 @@ export interface RunOptions {
   singleCapture?: boolean;
   /**
    * Told where the run is while it runs (a progress display): the simulated
-   * time reached (at most the end) and, when known (one thread), the events
-   * run so far. The run is the same with or without it (engine/sliced-run.ts).
+   * time reached (at most the end) and the events run so far (on worker
+   * threads, as of their last window edge). The run is the same with or
+   * without it (engine/sliced-run.ts, WindowBarrier.clock).
    */
-  onProgress?: (simNs: number, events: number | null) => void;
+  onProgress?: (simNs: number, events: number) => void;
 }
 
 /** Name of the single capture file (RunOptions.singleCapture). */

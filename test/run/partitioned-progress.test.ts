@@ -28,8 +28,8 @@ capture: none
 describe('progress of a run on worker threads', () => {
   const built = existsSync(join(packageRoot(), 'dist', 'scenarios', 'partition-worker.js'));
   if (!built) console.warn('partitioned-progress.test: dist/ is not built (npm run build), so the worker-thread run is skipped');
-  it.skipIf(!built)('is a simulated clock that only grows, within the run, with no event count', async () => {
-    const calls: [number, number | null][] = [];
+  it.skipIf(!built)('is a simulated clock and an event count that only grow, within the run', async () => {
+    const calls: [number, number][] = [];
     const r = await runPartitioned(expandScenario(parseScenario(text, 'progress.yaml')), {
       outDir: join(work, 'out'),
       workers: 2,
@@ -38,11 +38,15 @@ describe('progress of a run on worker threads', () => {
     expect(r.plan.parts).toBe(2);
     expect(calls.length).toBeGreaterThan(1);
     for (const [ns, events] of calls) {
-      expect(events).toBeNull();
       expect(ns >= 0 && ns <= DURATION_NS, String(ns)).toBe(true);
+      expect(events).toBeLessThanOrEqual(r.results.events);
     }
-    for (let i = 1; i < calls.length; i++) expect(calls[i]![0]).toBeGreaterThanOrEqual(calls[i - 1]![0]);
-    // It moved while the workers ran.
+    for (let i = 1; i < calls.length; i++) {
+      expect(calls[i]![0]).toBeGreaterThanOrEqual(calls[i - 1]![0]);
+      expect(calls[i]![1]).toBeGreaterThanOrEqual(calls[i - 1]![1]);
+    }
+    // Both moved while the workers ran.
     expect(calls.some(([ns]) => ns > 0 && ns < DURATION_NS)).toBe(true);
+    expect(calls.some(([, events]) => events > 0 && events < r.results.events)).toBe(true);
   });
 });
