@@ -36,4 +36,18 @@ describe('studies', () => {
     // Flat: within the histogram's resolution (3 significant digits: 64 ns at 90 us).
     for (const mode of ['ipvs', 'nftables']) expect(Math.abs(setup.get(`${mode}/2000`)! - setup.get(`${mode}/0`)!), mode).toBeLessThanOrEqual(128);
   });
+
+  test('rack-size: a broadcast reaches only its rack, so racks bound the first traffic\'s ARP', () => {
+    const text = readFileSync(join(dir, 'rack-size.yaml'), 'utf8').replace('nodes: 1000,', 'nodes: 100,').replace(/scale\.nodesPerRack: \[[^\]]*\]/, 'scale.nodesPerRack: [100, 10]');
+    const hops = new Map<number, number>();
+    for (const p of planSweep(text, 'rack-size.yaml').points) {
+      const r = runPoint({ scenario: p.scenario, durationNs: null, outDir: null });
+      for (const f of r.flows as { sent: number; received: number }[]) expect(f.received).toBe(f.sent);
+      hops.set(p.values['scale.nodesPerRack'] as number, r.frameHops);
+    }
+    // 200 pods, 3 pings each, 8 hops a ping: 4,800 hops of steady traffic. In one rack of 100 each
+    // node's broadcast for its peer reaches all 100 ports and more; in racks of 10, ten.
+    expect(hops.get(100)! - 4800).toBeGreaterThan(100 * 100);
+    expect(hops.get(10)! - 4800).toBeLessThan(100 * 100 / 3);
+  });
 });
