@@ -18,28 +18,21 @@ import { parseScenario } from '../../scenarios/loader.js';
 import { kernelPrerequisites } from './kernel-harness.js';
 import { compareWithKernel } from './compare-spec.js';
 import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
+import { twoRacks } from '../helpers/two-racks.js';
 
 const pre = kernelPrerequisites();
 if (!pre.ok) console.warn(`[kernel comparison, racks] skipped: ${pre.reason}`);
 
-const SEGMENTS = `name: segments
-duration: 1s
-underlay:
-  segments:
-    - { name: rack1, cidr: 192.168.10.0/24, nodes: [n1, n2] }
-    - { name: rack2, cidr: 192.168.20.0/24, nodes: [n3] }
-nodes:
-  - { name: n1, pods: [{ name: p1 }] }
-  - { name: n2, pods: [{ name: p1 }] }
-  - { name: n3, pods: [{ name: p1 }] }
-traffic:
+const SEGMENTS = twoRacks(
+  'name: segments\nduration: 1s',
+  `traffic:
   - ping: { from: n1/p1, to: n3/p1, count: 2, interval: 100ms }
   - udp: { from: n3/p1, to: n2/p1, port: 9000, count: 5, rate: 50, requestSize: 100, responseSize: 400, start: 250ms }
   - tcp: { from: n2/p1, to: n3/p1, port: 8080, mode: crr, count: 2, rate: 10, requestSize: 100, responseSize: 1000, start: 500ms }
 servers:
   - { on: n3/p1, port: 8080, protocol: tcp, requestSize: 100, responseSize: 1000 }
-capture: all
-`;
+capture: all`,
+);
 
 const generated = (stride: string) => `name: scale-racks
 duration: 1s

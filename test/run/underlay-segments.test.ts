@@ -16,6 +16,7 @@ import { runTopology, type RunResult } from '../../scenarios/run.js';
 import { runPartitioned } from '../../scenarios/partitioned-run.js';
 import { expectSameOutput } from '../helpers/output-tree.js';
 import { readCapture } from '../../models/capture/capture-reader.js';
+import { twoRacks } from '../helpers/two-racks.js';
 
 const work = mkdtempSync(join(tmpdir(), 'podwire-segments-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -132,26 +133,16 @@ describe('racks (host-gw, the router routes pod CIDRs)', () => {
 });
 
 describe.each(['vxlan', 'ipip'])('%s across racks: outer packets are routed by the router', (routing) => {
-  const text = `
-name: racks-${routing}
-duration: 1s
-routing: ${routing}
-underlay:
-  segments:
-    - { name: rack1, cidr: 192.168.10.0/24, nodes: [n1, n2] }
-    - { name: rack2, cidr: 192.168.20.0/24, nodes: [n3] }
-nodes:
-  - { name: n1, pods: [{ name: p1 }] }
-  - { name: n2, pods: [{ name: p1 }] }
-  - { name: n3, pods: [{ name: p1 }] }
-traffic:
+  const text = twoRacks(
+    `name: racks-${routing}\nduration: 1s\nrouting: ${routing}`,
+    `traffic:
   - ping: { from: n1/p1, to: n3/p1, count: 3, interval: 100ms }
   - udp: { from: n3/p1, to: n2/p1, port: 9000, count: 5, rate: 100, requestSize: 200, responseSize: 1200 }
   - tcp: { from: n2/p1, to: n3/p1, port: 8080, mode: rr, count: 5, rate: 100, requestSize: 100, responseSize: 1000 }
 servers:
   - { on: n3/p1, port: 8080, protocol: tcp, requestSize: 100, responseSize: 1000 }
-capture: all
-`;
+capture: all`,
+  );
   const r = runTopology(expandScenario(parseScenario(text, `racks-${routing}.yaml`)), { outDir: join(work, routing) });
 
   test('every flow is answered; nothing is dropped', () => expectAllAnswered(r));
