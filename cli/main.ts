@@ -335,8 +335,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       const path = resolveScenarioPath(name);
       const outDir = o.out ?? join('out', `${basename(path).replace(/\.ya?ml$/i, '')}-sweep`);
       const t0 = performance.now();
-      const show = io.progress !== undefined && (o.progress ?? io.progress.isTTY === true);
-      let bar: ReturnType<typeof sweepProgress> | null = null;
+      const bar = io.progress !== undefined && (o.progress ?? io.progress.isTTY === true) ? sweepProgress(io.progress) : null;
       let r;
       try {
         r = await runSweep(path, {
@@ -344,17 +343,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           shard,
           durationNs: o.duration ?? null,
           ...(o.workers !== undefined ? { workers: o.workers } : {}),
-          ...(show
-            ? {
-                onPointDone: (done: number, total: number) => {
-                  bar ??= sweepProgress(total, io.progress!);
-                  bar.update(done);
-                },
-              }
-            : {}),
+          ...(bar !== null ? { onPointDone: (done: number, total: number) => bar.update(done, total) } : {}),
         });
       } finally {
-        (bar as ReturnType<typeof sweepProgress> | null)?.stop();
+        bar?.stop();
       }
       const wall = (performance.now() - t0) / 1000;
       const which = shard === null ? '' : ` (shard ${shard.index}/${shard.count})`;

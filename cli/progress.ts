@@ -31,13 +31,17 @@ export function runProgress(durationNs: number, stream: ProgressStream): RunProg
   };
 }
 
-/** The points of a sweep done so far, as a bar on `stream`, with the wall time. */
-export function sweepProgress(total: number, stream: ProgressStream): { update(done: number): void; stop(): void } {
-  const bar = newBar('sweep [{bar}] {value} of {total} points | {duration_formatted} wall', stream);
-  bar.start(total, 0);
+/** The points of a sweep done so far, as a bar on `stream` drawn from the first update (which brings the total), with the wall time. */
+export function sweepProgress(stream: ProgressStream): { update(done: number, total: number): void; stop(): void } {
+  let bar: SingleBar | null = null;
   return {
-    update: (done) => bar.update(done),
-    stop: () => bar.stop(),
+    update(done, total) {
+      if (bar === null) {
+        bar = newBar('sweep [{bar}] {value} of {total} points | {duration_formatted} wall', stream);
+        bar.start(total, done);
+      } else bar.update(done);
+    },
+    stop: () => bar?.stop(),
   };
 }
 

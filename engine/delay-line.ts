@@ -88,10 +88,9 @@ export class DelayLine implements EventHandler {
   /**
    * The line is full up to its end. A line that never empties (a busy node)
    * only moves along: when at least half of it is spent, the live entries
-   * move to the front instead of the arrays growing. (It used to grow until
-   * 1,024 entries were spent, to 2,048 entries per busy component whatever
-   * it held.) In place, and growing keeps `refs`: a dispatch in progress
-   * holds `refs` and reads `head` and `due` afresh after each delivery.
+   * move to the front instead of the arrays growing, so a line holds about
+   * what is in flight. In place, and growing keeps `refs`: a dispatch in
+   * progress holds `refs` and reads `head` and `due` afresh after each delivery.
    */
   private makeRoom(): void {
     if (this.head * 2 >= this.tail) this.compact();

@@ -216,9 +216,10 @@ export function scaleNodes(
     );
     ok = false;
   }
-  if (racks !== undefined) {
-    // planRacks checked that the racks fit underlay.cidr.
-  } else if (raw.scale?.nodesPerRack !== undefined || !underlay.cidr || underlay.gateway === undefined) {
+  if (raw.scale?.nodesPerRack !== undefined) {
+    // planRacks checked the racks against underlay.cidr, and made no plan when they do not fit.
+    if (racks === undefined) ok = false;
+  } else if (!underlay.cidr || underlay.gateway === undefined) {
     ok = false;
   } else {
     const hosts = hostCount(underlay.cidr);

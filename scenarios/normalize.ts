@@ -64,7 +64,7 @@ export function normalizeScenario(raw: RawScenario): Normalized {
           fail: problems.fail,
         });
   // Racks are segments: like explicit ones they leave no one underlay prefix or gateway (only the pool they were carved from).
-  const racked = racks !== undefined || (raw.nodes === undefined && raw.scale?.nodesPerRack !== undefined);
+  const racked = raw.nodes === undefined && raw.scale?.nodesPerRack !== undefined;
   const flatUnderlay = racked ? { ...underlay, cidr: undefined, gateway: undefined } : underlay;
 
   const externalHosts = normalizeExternalHosts(raw.externalHosts, nodes, flatUnderlay, problems.fail);

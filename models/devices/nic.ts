@@ -168,7 +168,7 @@ export class NicDevice extends NetDevice implements EventHandler {
     // Slots are reused once the FIFO drains. A wire that never drains (a frame
     // always in flight) only moves along its arrays: once they are full and
     // half spent, the frames in flight move to the front instead of the arrays
-    // growing (they used to grow until 1,024 slots were spent).
+    // growing, so the FIFO holds about what is on the wire.
     if (this.flightTail === this.flight.length && this.flightHead > 0 && this.flightHead * 2 >= this.flightTail) this.compactFlight();
     const t = this.flightTail++;
     this.flight[t] = pkt;
