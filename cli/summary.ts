@@ -54,12 +54,36 @@ export function formatSummary(results: Results): string {
       if (tcp !== null) out.push(tcp);
     }
   }
-  const drops = Object.entries(results.drops);
-  if (drops.length > 0) {
-    out.push('drops:');
-    for (const [ns, reasons] of drops) out.push(`  ${ns}: ${Object.entries(reasons).map(([r, n]) => `${r}=${n}`).join(' ')}`);
-  }
+  out.push(...dropLines(results.drops));
   return out.join('\n');
+}
+
+/** Namespaces listed one by one in the drop summary; past that, the totals and the namespaces with the most drops. */
+export const DROP_LINES = 10;
+
+/**
+ * Drops per namespace and reason. A large cluster can drop in thousands of
+ * namespaces (a rack switch each, a node each): then the totals by reason
+ * come first, and only the DROP_LINES namespaces with the most drops follow
+ * (results.json has them all).
+ */
+function dropLines(drops: Results['drops']): string[] {
+  const rows = Object.entries(drops);
+  if (rows.length === 0) return [];
+  const line = ([ns, reasons]: [string, Record<string, number>]) => `  ${ns}: ${Object.entries(reasons).map(([r, n]) => `${r}=${n}`).join(' ')}`;
+  if (rows.length <= DROP_LINES) return ['drops:', ...rows.map(line)];
+  const byReason = new Map<string, number>();
+  const total = (reasons: Record<string, number>) => Object.values(reasons).reduce((a, b) => a + b, 0);
+  for (const [, reasons] of rows) for (const [r, n] of Object.entries(reasons)) byReason.set(r, (byReason.get(r) ?? 0) + n);
+  const all = [...byReason.values()].reduce((a, b) => a + b, 0);
+  const reasons = [...byReason].sort(([a], [b]) => (a < b ? -1 : 1)).map(([r, n]) => `${r}=${n}`).join(' ');
+  // Most drops first; a stable sort keeps the results' order among equals.
+  const top = rows.map((row) => ({ row, n: total(row[1]) })).sort((a, b) => b.n - a.n).slice(0, DROP_LINES);
+  return [
+    `drops: ${all} in ${rows.length} namespaces (${reasons}); the ${DROP_LINES} with the most:`,
+    ...top.map((t) => line(t.row)),
+    `  (${rows.length - DROP_LINES} more namespaces in results.json)`,
+  ];
 }
 
 function table(first: string, flows: FlowRow[]): string[] {
