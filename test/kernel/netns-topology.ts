@@ -228,6 +228,7 @@ export async function buildKernelTopology(spec: TopologySpec): Promise<KernelTop
         for (const addr of dev.addresses) await ip(netns, 'addr', 'add', addr, 'dev', k(ns.name, dev.name));
       }
       for (const dev of [...ns.bridges, ...ns.interfaces]) await ip(netns, 'link', 'set', k(ns.name, dev.name), 'up');
+      await addTunnels(ns, netns, k);
     }
     await waitForwarding(spec, namespaces, interfaces);
     // Routes last: a gateway must be reachable through an up, addressed device.
@@ -239,6 +240,7 @@ export async function buildKernelTopology(spec: TopologySpec): Promise<KernelTop
         args.push('dev', k(ns.name, r.dev));
         if (r.src !== undefined) args.push('src', r.src);
         if (r.metric !== undefined) args.push('metric', String(r.metric));
+        if (r.onlink === true) args.push('onlink');
         await ip(netns, ...args);
       }
     }
@@ -247,6 +249,31 @@ export async function buildKernelTopology(spec: TopologySpec): Promise<KernelTop
     throw err;
   }
   return topo;
+}
+
+/**
+ * The namespace's tunnel devices as flannel makes them (scenarios/overlay.ts):
+ * vxlan with its static FDB entries and permanent neighbours, bound to the
+ * device holding its local address; ipip with a local address only (remote
+ * any, ttl inherit).
+ */
+async function addTunnels(ns: NamespaceSpec, netns: string, k: (ns: string, name: string) => string): Promise<void> {
+  for (const t of ns.tunnels ?? []) {
+    const name = k(ns.name, t.name);
+    if (t.kind === 'vxlan') {
+      const under = ns.interfaces.find((i) => i.addresses.some((a) => a.split('/')[0] === t.local));
+      if (under === undefined) throw new Error(`${ns.name}/${t.name}: no interface holds its local address ${t.local}`);
+      await ip(netns, 'link', 'add', name, 'address', t.mac, 'type', 'vxlan', 'id', String(t.vni), 'local', t.local, 'dev', k(ns.name, under.name),
+        'dstport', String(t.port), 'nolearning', t.udpCsum ? 'udpcsum' : 'noudpcsum');
+    } else {
+      await ip(netns, 'link', 'add', name, 'type', 'ipip', 'local', t.local);
+    }
+    await ip(netns, 'link', 'set', name, 'mtu', String(t.mtu));
+    for (const addr of t.addresses) await ip(netns, 'addr', 'add', addr, 'dev', name);
+    await ip(netns, 'link', 'set', name, 'up');
+    if (t.kind === 'vxlan') for (const f of t.fdb) await run('bridge', ['-n', netns, 'fdb', 'append', f.mac, 'dev', name, 'dst', f.dst]);
+  }
+  for (const n of ns.neighbours ?? []) await ip(netns, 'neigh', 'replace', n.ip, 'lladdr', n.mac, 'dev', k(ns.name, n.dev), 'nud', 'permanent');
 }
 
 /**
@@ -271,9 +298,10 @@ function ip(netns: string, ...args: string[]): Promise<string> {
 }
 
 function assignInterfaceNames(ns: NamespaceSpec, netns: string, out: Map<string, KernelInterface>, renamed: Map<string, string>): void {
-  const devices: Array<{ dev: BridgeSpec | InterfaceSpec; isBridge: boolean }> = [
+  const devices: Array<{ dev: { name: string }; isBridge: boolean }> = [
     ...ns.bridges.map((dev) => ({ dev, isBridge: true })),
     ...ns.interfaces.map((dev) => ({ dev, isBridge: false })),
+    ...(ns.tunnels ?? []).map((dev) => ({ dev, isBridge: false })),
   ];
   const used = new Set<string>(['lo']);
   for (const { dev } of devices) {

@@ -55,6 +55,16 @@ describe('normaliseFrame', () => {
     expect(normaliseFrame(otherIdent, 2)).toEqual(normaliseFrame(echoRequest, 2));
   });
 
+  it('leaves out a VXLAN packet\'s source port, a keyed hash of the inner flow, and keeps the rest', () => {
+    // UDP 51703 -> 8472 carrying 8 bytes of VXLAN header (VNI 1).
+    const vxlan = (sport: string, dport = '2118') => hex(ETH_P1_TO_P2, '4500 0024 0001 0000 40 11 0000 c0a83103 c0a83102', `${sport} ${dport} 0010 0000`, '0800000000000100');
+    expect(normaliseFrame(vxlan('c9f7'), 1).udp).toEqual({ srcPort: 0, dstPort: 8472, length: 16 });
+    expect(normaliseFrame(vxlan('af1d'), 1)).toEqual(normaliseFrame(vxlan('c9f7'), 1));
+    // The IANA port too; any other destination keeps its source port.
+    expect(normaliseFrame(vxlan('c9f7', '12b5'), 1).udp!.srcPort).toBe(0);
+    expect(normaliseFrame(vxlan('c9f7', '2119'), 1).udp!.srcPort).toBe(0xc9f7);
+  });
+
   it('reads UDP ports and length', () => {
     const f = normaliseFrame(udp, 1);
     expect(f.dir).toBe('in');

@@ -4,8 +4,8 @@
  *
  * Left out on purpose: the IPv4 identification (the kernel randomises it per
  * socket/destination, net/ipv4/ip_output.c ip_select_ident), checksums, ICMP
- * echo payloads (iputils puts a timestamp there), UDP/TCP payloads, and any
- * Ethernet padding. Decoded here with plain offsets (RFC 826, RFC 791, RFC 792,
+ * echo payloads (iputils puts a timestamp there), UDP/TCP payloads, VXLAN
+ * source ports (a keyed flow hash, see below), and any Ethernet padding. Decoded here with plain offsets (RFC 826, RFC 791, RFC 792,
  * RFC 768, RFC 9293) so the harness does not depend on podwire's own parsers.
  */
 
@@ -137,11 +137,19 @@ function normaliseIpv4(p: Uint8Array, f: NormalisedFrame): void {
   } else if (ip.protocol === IPPROTO_UDP) {
     if (l4.length < 8) return markTruncated(f);
     f.udp = { srcPort: u16(l4, 0), dstPort: u16(l4, 2), length: u16(l4, 4) };
+    // A VXLAN packet's source port is a hash of the inner flow (RFC 7348 section 5), keyed by a
+    // secret the kernel draws once per boot: every namespace of the one kernel the harness runs
+    // all nodes in shares it, where podwire gives each node its own, as separate machines have.
+    // So the two cannot agree on it; the rest of the outer header counts.
+    if (VXLAN_PORTS.has(f.udp.dstPort)) f.udp.srcPort = 0;
   } else if (ip.protocol === IPPROTO_TCP) {
     if (l4.length < 14) return markTruncated(f);
     f.tcp = { srcPort: u16(l4, 0), dstPort: u16(l4, 2), flags: tcpFlags(l4[13]!) };
   }
 }
+
+/** flannel's VXLAN port and the IANA one. */
+const VXLAN_PORTS = new Set([8472, 4789]);
 
 function markTruncated(f: NormalisedFrame): void {
   f.truncated = true;

@@ -25,29 +25,13 @@ import { read16, read32 } from '../../models/wire/bytes.js';
 import { partialChecksum } from '../../models/wire/checksum.js';
 import { formatIpv4 } from '../../models/wire/addr.js';
 import { ProcessSet, run, runSync, sleep, waitUntil } from './commands.js';
-import { kernelPrerequisites } from './kernel-harness.js';
+import { tunnelPrerequisites } from './kernel-harness.js';
 
 const PREFIX = `pwh-${process.pid}-`;
 const NAMES = ['n1', 'n2', 'p1', 'p2'] as const;
 const nsName = (n: string) => `${PREFIX}${n}`;
 
-/** Root and the tools, then whether this kernel can make a device of `kind`. */
-function prerequisites(kind: 'vxlan' | 'ipip'): { ok: boolean; reason: string } {
-  const pre = kernelPrerequisites();
-  if (!pre.ok) return pre;
-  const probe = `${PREFIX}probe-${kind}`;
-  if (!runSync('ip', ['netns', 'add', probe]).ok) return { ok: false, reason: 'cannot create a network namespace' };
-  try {
-    const args = kind === 'vxlan' ? ['vxlan', 'id', '1', 'dstport', '8472'] : ['ipip'];
-    const r = runSync('ip', ['-n', probe, 'link', 'add', 'probe0', 'type', ...args]);
-    if (!r.ok) return { ok: false, reason: `no ${kind} support in this kernel (ip link add type ${kind}: ${r.stderr.trim()})` };
-  } finally {
-    runSync('ip', ['netns', 'del', probe]);
-  }
-  return { ok: true, reason: '' };
-}
-
-const pre = { vxlan: prerequisites('vxlan'), ipip: prerequisites('ipip') };
+const pre = { vxlan: tunnelPrerequisites('vxlan'), ipip: tunnelPrerequisites('ipip') };
 for (const [kind, p] of Object.entries(pre)) if (!p.ok) console.warn(`[overlay kernel comparison] ${kind} skipped: ${p.reason}`);
 
 const work = mkdtempSync(join(tmpdir(), 'pwh-overlay-'));
