@@ -30,7 +30,7 @@ async function expectSameAsKernel(name: string): Promise<void> {
 describe.skipIf(!pre.ok)('podwire reproduces the kernel, capture point by capture point', () => {
   expectNamespacesCleanedUp();
 
-  it.each(['same-node', 'cross-node', 'docker-bridge', 'localhost'])('%s', expectSameAsKernel);
+  it.each(['same-node', 'cross-node', 'docker-bridge', 'localhost', 'cni-bridge'])('%s', expectSameAsKernel);
 
   // flannel.1 on both nodes, its FDB and neighbours as flanneld writes them; the outer frames on
   // the underlay and the inner ones on flannel.1 (VXLAN source ports aside: normalise.ts).
