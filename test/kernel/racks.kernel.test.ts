@@ -10,7 +10,8 @@
  *   differently there);
  * - a generated cluster in racks (`scale.nodesPerRack`), four nodes in two
  *   racks, with the default peers (one flow in two crosses a rack) and with
- *   nodeStride 2 (every flow does).
+ *   nodeStride 2 (every flow does), over host-gw and vxlan; and, for
+ *   contrast, a generated cluster on one flat segment.
  */
 import { describe, expect, it } from 'vitest';
 import { expandScenario } from '../../scenarios/expand.js';
@@ -46,8 +47,26 @@ traffic:
 capture: all
 `;
 
+// The same generated cluster on one flat segment, as the benchmarks build it: every node's ARP
+// broadcast for its peer reaches every node. One ping per pod, 25 ms apart: the kernel's pings run
+// on wall-clock time, so later rounds of concurrent flows would interleave differently there.
+const FLAT = `name: scale-flat
+duration: 1s
+scale: { nodes: 4, podsPerNode: 3 }
+traffic:
+  - pingAll: { pattern: cross-node, count: 1, interval: 300ms }
+capture: all
+`;
+
 describe.skipIf(!pre.ok)('racks behind a router reproduce the kernel, capture point by capture point', () => {
   expectNamespacesCleanedUp();
+
+  it('scale, one flat segment', async () => {
+    const result = await compareWithKernel(expandScenario(parseScenario(FLAT, 'flat.yaml')));
+    expect(result.kernel.get('underlay/br0')!.length + result.kernel.get('underlay/node-1')!.length).toBeGreaterThan(0);
+    expect(result.text, 'podwire differs from the kernel').toBe('');
+    expect(result.equal).toBe(true);
+  }, 60_000);
 
   it.each([
     ['underlay.segments, ping, UDP and TCP', SEGMENTS, 'router/rack2'],
