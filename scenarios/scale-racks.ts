@@ -56,7 +56,7 @@ export function planRacks(problems: Problems, raw: RawScenario, pool: Cidr | und
       const what = fit === 0 ? `is smaller than one rack's /${len}` : `holds ${fit} racks of ${perRack} nodes, ${fit * perRack} nodes`;
       problems.fail(
         ['scale', 'nodes'],
-        `${n} nodes in racks of ${perRack} need ${racks} segments of /${len} (${racks * prefixSize(len)} addresses); underlay cidr ${formatCidr(pool)} ${what}`,
+        `${n} nodes in racks of ${perRack} need ${racks} segment${racks === 1 ? '' : 's'} of /${len} (${racks * prefixSize(len)} addresses); underlay cidr ${formatCidr(pool)} ${what}`,
       );
       ok = false;
     }

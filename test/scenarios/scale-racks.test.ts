@@ -62,7 +62,7 @@ describe('scale.nodesPerRack', () => {
       'x.yaml:3:17: scale.nodes: 200 nodes in racks of 40 need 5 segments of /26 (320 addresses); underlay cidr 192.168.10.0/24 holds 4 racks of 40 nodes, 160 nodes',
     ]);
     expect(parseErrors('name: x\nunderlay: { cidr: 192.168.10.0/28 }\nscale: { nodes: 20, nodesPerRack: 20 }\n')).toEqual([
-      "x.yaml:3:17: scale.nodes: 20 nodes in racks of 20 need 1 segments of /27 (32 addresses); underlay cidr 192.168.10.0/28 is smaller than one rack's /27",
+      "x.yaml:3:17: scale.nodes: 20 nodes in racks of 20 need 1 segment of /27 (32 addresses); underlay cidr 192.168.10.0/28 is smaller than one rack's /27",
     ]);
     expect(parseErrors('name: x\nunderlay: { cidr: 192.168.10.0/24, gateway: 192.168.10.254 }\nscale: { nodes: 4, nodesPerRack: 2 }\nexternalHosts: [{ name: e1 }]\n')).toEqual([
       'x.yaml:2:45: underlay.gateway: has no use with scale.nodesPerRack (each rack has its own gateway, the first host of its segment)',
