@@ -1,14 +1,25 @@
 import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 
 /**
- * Buffer memory shared by the open sinks: with thousands of files (one per
- * capture point) each grows to only BUFFER_BUDGET / open sinks, at least
+ * Buffer memory shared by the live sinks: with thousands of files (one per
+ * capture point) each grows to only BUFFER_BUDGET / live sinks, at least
  * MIN_CAP_SIZE, so a run does not page in GiBs of buffers it fills once; a
  * single file gets the whole maxCapacity.
  */
 const BUFFER_BUDGET = 64 << 20;
 const MIN_CAP_SIZE = 64 << 10;
-let openSinks = 0;
+let liveSinks = 0;
+
+/**
+ * Sinks holding an open descriptor, least recently written first. A run with
+ * a capture file per point has one sink per interface (300,000 on 5,000
+ * nodes of 30 pods), far beyond the process's file limit (`ulimit -n`, often
+ * 1,024): at most MAX_OPEN keep theirs, and a sink that must write while the
+ * set is full takes the place of the least recently written one, which
+ * reopens its file for appending when it next writes.
+ */
+export const MAX_OPEN_SINKS = 256;
+const withFd = new Set<TempFileSink>();
 
 /**
  * A write-only file built in `<path>.tmp` through one reusable buffer, then
@@ -26,7 +37,8 @@ export class TempFileSink {
   /** `buf` as host-order 32-bit words (pcapng blocks are 4-byte aligned). */
   u32: Uint32Array;
   pos = 0;
-  private fd: number;
+  /** The descriptor while this sink is in `withFd`, else -1 (the file is then reopened to append). */
+  private fd = -1;
   private state: 'open' | 'committed' | 'discarded' = 'open';
 
   /**
@@ -44,15 +56,17 @@ export class TempFileSink {
     this.buf = new Uint8Array(capacity);
     this.view = new DataView(this.buf.buffer);
     this.u32 = new Uint32Array(this.buf.buffer, 0, capacity >>> 2);
-    this.fd = openSync(this.tempPath, 'w');
-    openSinks++;
+    // Made (empty) at once, so a path that cannot be written fails here rather than mid-run;
+    // its descriptor is taken only when there is something to write.
+    closeSync(openSync(this.tempPath, 'w'));
+    liveSinks++;
   }
 
   /** Makes room for n contiguous bytes at `pos`, flushing (or growing for an oversized block). */
   reserve(n: number): void {
     if (this.state !== 'open') throw new Error(`capture: ${this.path} is already ${this.state}`);
     if (this.pos + n <= this.buf.length) return;
-    const cap = Math.min(this.maxCapacity, Math.max(MIN_CAP_SIZE, BUFFER_BUDGET / openSinks));
+    const cap = Math.min(this.maxCapacity, Math.max(MIN_CAP_SIZE, BUFFER_BUDGET / liveSinks));
     const want = Math.max(n, Math.min(cap, this.buf.length * 2));
     this.flush();
     if (want > this.buf.length) this.use(new Uint8Array(want));
@@ -70,8 +84,10 @@ export class TempFileSink {
 
   /** Writes the buffered bytes to the temporary file. */
   flush(): void {
+    if (this.pos === 0) return;
+    const fd = this.descriptor();
     let done = 0;
-    while (done < this.pos) done += writeSync(this.fd, this.buf, done, this.pos - done);
+    while (done < this.pos) done += writeSync(fd, this.buf, done, this.pos - done);
     this.pos = 0;
   }
 
@@ -99,6 +115,20 @@ export class TempFileSink {
     }
   }
 
+  /** This sink's open descriptor, opening (or reopening, to append) its file and making room among MAX_OPEN_SINKS. */
+  private descriptor(): number {
+    if (this.fd >= 0) {
+      // Most recently written: to the back of the set.
+      withFd.delete(this);
+      withFd.add(this);
+      return this.fd;
+    }
+    if (withFd.size >= MAX_OPEN_SINKS) withFd.values().next().value!.closeFd();
+    this.fd = openSync(this.tempPath, 'a');
+    withFd.add(this);
+    return this.fd;
+  }
+
   private use(buf: Uint8Array): void {
     this.buf = buf;
     this.view = new DataView(buf.buffer);
@@ -108,13 +138,14 @@ export class TempFileSink {
   /** Drops the buffer: a closed sink keeps no memory (its empty buffer sends any write to reserve, which throws). */
   private release(): void {
     this.use(new Uint8Array(0));
+    liveSinks--;
   }
 
   private closeFd(): void {
     if (this.fd < 0) return;
     const fd = this.fd;
     this.fd = -1;
-    openSinks--;
+    withFd.delete(this);
     closeSync(fd);
   }
 }

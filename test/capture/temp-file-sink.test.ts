@@ -1,0 +1,64 @@
+/**
+ * TempFileSink with many files at once: a capture file per point means one
+ * sink per interface, far more than the process may hold open, so at most
+ * MAX_OPEN_SINKS keep a descriptor and the others reopen to append. Every
+ * file must still hold exactly its bytes, in order.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MAX_OPEN_SINKS, TempFileSink } from '../../models/capture/temp-file-sink.js';
+
+const work = mkdtempSync(join(tmpdir(), 'podwire-sinks-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const openFds = (): number => readdirSync('/proc/self/fd').length;
+const hasProc = existsSync('/proc/self/fd');
+if (!hasProc) console.warn('temp-file-sink test: no /proc/self/fd here, so the count of open descriptors is not checked');
+
+/** Appends `bytes` through the sink's buffer, as the writers do (reserve, fill, advance). */
+function put(s: TempFileSink, bytes: Uint8Array): void {
+  s.reserve(bytes.length);
+  s.buf.set(bytes, s.pos);
+  s.pos += bytes.length;
+}
+
+describe('TempFileSink', () => {
+  it('writes three times as many files as it may hold open, each with its own bytes, never holding more', () => {
+    const n = 3 * MAX_OPEN_SINKS;
+    const before = hasProc ? openFds() : 0;
+    // 64-byte buffers: each sink flushes (and so needs a descriptor) every few writes.
+    const sinks = Array.from({ length: n }, (_, i) => new TempFileSink(join(work, `f${i}.bin`), 64, 64));
+    let most = 0;
+    for (let round = 0; round < 12; round++) {
+      for (let i = 0; i < n; i++) put(sinks[i]!, Uint8Array.from({ length: 40 }, (_, k) => (i + round + k) & 0xff));
+      if (hasProc) most = Math.max(most, openFds() - before);
+    }
+    if (hasProc) expect(most).toBeLessThanOrEqual(MAX_OPEN_SINKS);
+    for (const s of sinks) s.commit();
+    if (hasProc) expect(openFds()).toBe(before);
+    for (let i = 0; i < n; i++) {
+      const expected = new Uint8Array(12 * 40);
+      for (let round = 0; round < 12; round++) for (let k = 0; k < 40; k++) expected[round * 40 + k] = (i + round + k) & 0xff;
+      expect(readFileSync(join(work, `f${i}.bin`)).equals(expected), `f${i}.bin`).toBe(true);
+    }
+    expect(readdirSync(work).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('commits an empty file for a sink never written to, and a discarded sink leaves nothing', () => {
+    // The file is there from the start, without a descriptor held.
+    const before = hasProc ? openFds() : 0;
+    const empty = new TempFileSink(join(work, 'empty.bin'));
+    expect(existsSync(join(work, 'empty.bin.tmp'))).toBe(true);
+    if (hasProc) expect(openFds()).toBe(before);
+    empty.commit();
+    expect(readFileSync(join(work, 'empty.bin')).length).toBe(0);
+    const gone = new TempFileSink(join(work, 'gone.bin'), 64, 64);
+    put(gone, new Uint8Array(100).fill(7));
+    gone.discard();
+    const quiet = new TempFileSink(join(work, 'quiet.bin'));
+    quiet.discard();
+    expect(readdirSync(work).filter((f) => f.startsWith('gone') || f.startsWith('quiet'))).toEqual([]);
+  });
+});
