@@ -8,6 +8,8 @@ import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
  */
 const BUFFER_BUDGET = 64 << 20;
 const MIN_CAP_SIZE = 64 << 10;
+/** The smallest starting buffer: a section header and a few interface descriptions. */
+const MIN_START_SIZE = 1 << 10;
 let liveSinks = 0;
 
 /**
@@ -45,12 +47,16 @@ export class TempFileSink {
    * The buffer starts small and doubles at each flush up to `maxCapacity` (or
    * this sink's share of BUFFER_BUDGET): a run with thousands of capture points
    * keeps a few KiB per quiet one, and a busy one soon writes in large blocks.
+   * It starts smaller still once the live sinks' starting buffers would pass
+   * the budget (at least MIN_START_SIZE): 300,000 capture points at 16 KiB
+   * each would be 5 GB before a frame is written.
    */
   constructor(
     path: string,
     capacity = 16 << 10,
     private readonly maxCapacity = 1 << 20,
   ) {
+    capacity = Math.min(capacity, Math.max(MIN_START_SIZE, Math.floor(BUFFER_BUDGET / (liveSinks + 1)) & ~3));
     this.path = path;
     this.tempPath = `${path}.tmp`;
     this.buf = new Uint8Array(capacity);

@@ -61,4 +61,16 @@ describe('TempFileSink', () => {
     quiet.discard();
     expect(readdirSync(work).filter((f) => f.startsWith('gone') || f.startsWith('quiet'))).toEqual([]);
   });
+
+  it('starts smaller buffers once the live ones would pass the 64 MiB budget', () => {
+    const sinks = Array.from({ length: 5000 }, (_, i) => new TempFileSink(join(work, `b${i}.bin`)));
+    try {
+      expect(sinks[0]!.buf.length).toBe(16 << 10);
+      // The 5,000th starts at its share of the budget, not at 16 KiB.
+      expect(sinks[4999]!.buf.length).toBeLessThanOrEqual((64 << 20) / 5000);
+      expect(sinks.reduce((n, x) => n + x.buf.length, 0)).toBeLessThanOrEqual(2 * (64 << 20));
+    } finally {
+      for (const x of sinks) x.discard();
+    }
+  });
 });
