@@ -21,7 +21,7 @@ import {
 import { type RackPlan, rackNodeAddress } from './scale-racks.js';
 import { assignPodAddresses, claimPodAddress, nodeAddress, nodePodCidr, podCidrOverlaps } from './address-plan.js';
 import { DEFAULTS } from './defaults.js';
-import type { Problems } from './problems.js';
+import { type Problems, plural } from './problems.js';
 import type { RawNode, RawPod, RawScenario } from './raw-scenario.js';
 import type { IpSetConfig, NodeConfig, PodConfig, Runtime } from './scenario.js';
 
@@ -245,8 +245,4 @@ export function scaleNodes(
   const flat = underlay.cidr;
   const nodeAddress = racks !== undefined ? (i: number) => rackNodeAddress(racks, i) : (i: number) => defaultNodeAddress(flat, i);
   return generateScaleNodes({ nodes: n, podsPerNode: p, runtime, nodeAddress, cluster });
-}
-
-function plural(n: number, one: string, many: string): string {
-  return `${n} ${n === 1 ? one : many}`;
 }

@@ -25,3 +25,8 @@ export class Problems {
     }
   }
 }
+
+/** "1 address", "3 addresses": a count in a problem's message. */
+export function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

@@ -12,7 +12,7 @@
  * routers a broadcast reaches only its rack: N·R.
  */
 import { type Cidr, cidrNetwork, formatCidr, formatIpv4, prefixSize } from './ipv4.js';
-import type { Problems } from './problems.js';
+import { type Problems, plural } from './problems.js';
 import type { RawScenario } from './raw-scenario.js';
 import type { NodeConfig, UnderlaySegment } from './scenario.js';
 
@@ -56,7 +56,7 @@ export function planRacks(problems: Problems, raw: RawScenario, pool: Cidr | und
       const what = fit === 0 ? `is smaller than one rack's /${len}` : `holds ${fit} racks of ${perRack} nodes, ${fit * perRack} nodes`;
       problems.fail(
         ['scale', 'nodes'],
-        `${n} nodes in racks of ${perRack} need ${racks} segment${racks === 1 ? '' : 's'} of /${len} (${racks * prefixSize(len)} addresses); underlay cidr ${formatCidr(pool)} ${what}`,
+        `${n} nodes in racks of ${perRack} need ${plural(racks, 'segment', 'segments')} of /${len} (${racks * prefixSize(len)} addresses); underlay cidr ${formatCidr(pool)} ${what}`,
       );
       ok = false;
     }

@@ -16,7 +16,7 @@ let liveSinks = 0;
  * Sinks holding an open descriptor, least recently written first. A run with
  * a capture file per point has one sink per interface (300,000 on 5,000
  * nodes of 30 pods), far beyond the process's file limit (`ulimit -n`, often
- * 1,024): at most MAX_OPEN keep theirs, and a sink that must write while the
+ * 1,024): at most MAX_OPEN_SINKS keep theirs, and a sink that must write while the
  * set is full takes the place of the least recently written one, which
  * reopens its file for appending when it next writes.
  */

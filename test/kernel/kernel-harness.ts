@@ -115,26 +115,27 @@ export function kernelPrerequisites(): Prerequisites {
 
 const tunnelSupport = new Map<string, Prerequisites>();
 
-/** Root and the tools, then whether this kernel can make a tunnel device of `kind` (a probe in a namespace of its own). */
+/** Root and the tools, then whether this kernel can make a tunnel device of `kind`. */
 export function tunnelPrerequisites(kind: 'vxlan' | 'ipip'): Prerequisites {
-  const known = tunnelSupport.get(kind);
-  if (known !== undefined) return known;
-  let result = kernelPrerequisites();
-  if (result.ok) {
-    const probe = `${RUN_PREFIX}probe-${kind}`;
-    if (!runSync('ip', ['netns', 'add', probe]).ok) result = { ok: false, reason: 'cannot create a network namespace' };
-    else {
-      try {
-        const args = kind === 'vxlan' ? ['vxlan', 'id', '1', 'dstport', '8472'] : ['ipip'];
-        const r = runSync('ip', ['-n', probe, 'link', 'add', 'probe0', 'type', ...args]);
-        if (!r.ok) result = { ok: false, reason: `no ${kind} support in this kernel (ip link add type ${kind}: ${r.stderr.trim()})` };
-      } finally {
-        runSync('ip', ['netns', 'del', probe]);
-      }
-    }
+  let known = tunnelSupport.get(kind);
+  if (known === undefined) tunnelSupport.set(kind, (known = probeTunnel(kind)));
+  return known;
+}
+
+/** Makes a `kind` device in a namespace of its own. */
+function probeTunnel(kind: 'vxlan' | 'ipip'): Prerequisites {
+  const pre = kernelPrerequisites();
+  if (!pre.ok) return pre;
+  const probe = `${RUN_PREFIX}probe-${kind}`;
+  if (!runSync('ip', ['netns', 'add', probe]).ok) return { ok: false, reason: 'cannot create a network namespace' };
+  try {
+    const args = kind === 'vxlan' ? ['vxlan', 'id', '1', 'dstport', '8472'] : ['ipip'];
+    const r = runSync('ip', ['-n', probe, 'link', 'add', 'probe0', 'type', ...args]);
+    if (!r.ok) return { ok: false, reason: `no ${kind} support in this kernel (ip link add type ${kind}: ${r.stderr.trim()})` };
+    return { ok: true, reason: '' };
+  } finally {
+    runSync('ip', ['netns', 'del', probe]);
   }
-  tunnelSupport.set(kind, result);
-  return result;
 }
 
 function checkPrerequisites(): Prerequisites {

@@ -5,8 +5,9 @@
  * Left out on purpose: the IPv4 identification (the kernel randomises it per
  * socket/destination, net/ipv4/ip_output.c ip_select_ident), checksums, ICMP
  * echo payloads (iputils puts a timestamp there), UDP/TCP payloads, VXLAN
- * source ports (a keyed flow hash, see below), and any Ethernet padding. Decoded here with plain offsets (RFC 826, RFC 791, RFC 792,
- * RFC 768, RFC 9293) so the harness does not depend on podwire's own parsers.
+ * source ports (a keyed flow hash, see below), and any Ethernet padding.
+ * Decoded here with plain offsets (RFC 826, RFC 791, RFC 792, RFC 768,
+ * RFC 9293) so the harness does not depend on podwire's own parsers.
  */
 
 export type FrameDirection = 'in' | 'out' | 'unknown';
