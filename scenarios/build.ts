@@ -295,7 +295,7 @@ function startTraffic(world: World, t: TrafficSpec, serverName: string | undefin
   if (from === undefined && !world.partial) throw new Error(`traffic ${t.name}: unknown namespace ${t.from.ns}`);
   const dst = parseIpv4(t.to);
   if (t.kind === 'ping') {
-    if (from !== undefined) new PingApp(from, { name: t.name, dst, count: t.count, intervalNs: t.intervalNs, size: t.size, ident: t.ident, startNs: t.startNs, timeoutNs: t.timeoutNs, epochSeconds: world.epochSeconds }, stats);
+    if (from !== undefined) new PingApp(from, { name: t.name, dst, count: t.count, intervalNs: t.intervalNs, size: t.size, broadcast: t.broadcast, ident: t.ident, startNs: t.startNs, timeoutNs: t.timeoutNs, epochSeconds: world.epochSeconds }, stats);
     return;
   }
   const serverNs = serverName === undefined ? undefined : world.namespaces.get(serverName);
@@ -319,7 +319,7 @@ function startTraffic(world: World, t: TrafficSpec, serverName: string | undefin
   }
   if (from === undefined) return;
   const rng = from.component.random(`traffic/${t.name}`);
-  const client = new UdpClient(from, { name: t.name, dst, port: t.port, sourcePort: t.sourcePort, count: t.count, rate: t.rate, arrivals: t.arrivals, requestSize: t.requestSize, responseSize: t.responseSize, startNs: t.startNs, timeoutNs: t.timeoutNs }, stats, rng);
+  const client = new UdpClient(from, { name: t.name, dst, port: t.port, sourcePort: t.sourcePort, count: t.count, rate: t.rate, arrivals: t.arrivals, requestSize: t.requestSize, responseSize: t.responseSize, broadcast: t.broadcast, startNs: t.startNs, timeoutNs: t.timeoutNs }, stats, rng);
   if (t.responseSize === 0 && server !== undefined) {
     // The server sees the client's address as the source its route picks.
     const route = from.outputRoute(dst);

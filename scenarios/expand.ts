@@ -440,6 +440,7 @@ function pingSpec(p: Extract<TrafficItem, { kind: 'ping' | 'pingAll' }>, common:
     size: p.size,
     ident: p.ident,
     timeoutNs: p.timeoutNs,
+    broadcast: p.kind === 'ping' && p.broadcast,
   };
 }
 
@@ -455,6 +456,7 @@ function udpSpec(u: Extract<TrafficItem, { kind: 'udp' | 'udpAll' }>, common: Fl
     requestSize: u.requestSize,
     responseSize: u.responseSize,
     timeoutNs: u.timeoutNs,
+    broadcast: u.kind === 'udp' && u.broadcast,
   };
 }
 

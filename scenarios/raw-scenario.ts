@@ -24,8 +24,10 @@ export interface RawPing extends RawTrafficCommon {
   interval?: DurationText;
   size?: number;
   ident?: number;
+  broadcast?: boolean;
 }
 export interface RawUdp extends RawTrafficCommon {
+  broadcast?: boolean;
   port?: number;
   sourcePort?: number;
   rate?: number;

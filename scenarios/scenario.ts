@@ -230,10 +230,14 @@ interface FlowFields {
 
 export interface PingItem extends PingFields, FlowFields {
   kind: 'ping';
+  /** ping -b: a broadcast address may be pinged. */
+  broadcast: boolean;
 }
 
 export interface UdpItem extends UdpFields, FlowFields {
   kind: 'udp';
+  /** SO_BROADCAST on the client's socket: requests may go to a broadcast address. */
+  broadcast: boolean;
 }
 
 export interface TcpItem extends TcpFields, FlowFields {

@@ -251,6 +251,8 @@ export interface PingSpec extends TrafficCommon {
   ident: number;
   /** How long to wait for the last reply before counting it lost. */
   timeoutNs: number;
+  /** ping -b: a broadcast address may be pinged (SO_BROADCAST). */
+  broadcast: boolean;
 }
 
 /** UDP request/response: a client sends requests; the server answers each (if responseSize > 0). */
@@ -268,6 +270,8 @@ export interface UdpSpec extends TrafficCommon {
   requestSize: number;
   responseSize: number;
   timeoutNs: number;
+  /** SO_BROADCAST on the client's socket: requests may go to a broadcast address. */
+  broadcast: boolean;
 }
 
 /**

@@ -94,7 +94,8 @@ export function normalizeTraffic(problems: Problems, raw: RawScenario, index: En
       }
       const name = body.name ?? uniqueName(`${kind} ${from} -> ${to}`, names);
       if (kind === 'tcp') return { kind, name, from, to, ...tcp() };
-      return kind === 'ping' ? { kind, name, from, to, ...ping() } : { kind, name, from, to, ...udp() };
+      const broadcast = body.broadcast ?? false;
+      return kind === 'ping' ? { kind, name, from, to, ...ping(), broadcast } : { kind, name, from, to, ...udp(), broadcast };
     }
     const pattern = body.pattern!;
     const stride = nodeStride(problems, pattern, body.nodeStride, nodes, [...at, 'nodeStride']);

@@ -3,7 +3,7 @@ import type { Packet } from '../packet.js';
 import type { Netns } from '../stack/netns.js';
 import type { PingReceiver } from '../stack/icmp.js';
 import type { FlowStats } from '../stats/flow-stats.js';
-import { icmpErrorName } from './icmp-names.js';
+import { icmpErrorName, sendErrorName } from './error-names.js';
 import { RequestTracker } from './request-tracker.js';
 
 const EV_SEND = 0;
@@ -16,6 +16,8 @@ export interface PingOptions {
   intervalNs: number;
   /** ICMP payload bytes (ping -s). */
   size: number;
+  /** ping -b: may ping a broadcast address (SO_BROADCAST). */
+  broadcast: boolean;
   ident: number;
   startNs: number;
   timeoutNs: number;
@@ -53,7 +55,8 @@ export class PingApp implements EventHandler, PingReceiver {
     if (this.opts.size >= 16) this.writeTimeval(now);
     this.requests.sent(seq, now);
     this.ns.ctx.tracer?.armFlow(this.opts.name, seq, this.ns.name);
-    if (!this.ns.icmp.sendEcho(this.opts.dst, this.opts.ident, seq & 0xffff, this.payload)) this.stats.error('network unreachable');
+    const err = this.ns.icmp.sendEcho(this.opts.dst, this.opts.ident, seq & 0xffff, this.payload, this.opts.broadcast);
+    if (err !== null) this.stats.error(sendErrorName(err));
     if (seq < this.opts.count) this.ns.component.schedule(this.opts.intervalNs, this, EV_SEND);
   }
 

@@ -4,7 +4,7 @@ import type { Packet } from '../packet.js';
 import type { Netns } from '../stack/netns.js';
 import type { UdpReceiver } from '../stack/udp.js';
 import type { FlowStats } from '../stats/flow-stats.js';
-import { icmpErrorName } from './icmp-names.js';
+import { icmpErrorName, sendErrorName } from './error-names.js';
 import { RequestTracker } from './request-tracker.js';
 import { read32, write32 } from '../wire/bytes.js';
 
@@ -22,6 +22,8 @@ export interface UdpClientOptions {
   arrivals: 'constant' | 'poisson';
   requestSize: number;
   responseSize: number;
+  /** SO_BROADCAST: requests may go to a broadcast address. */
+  broadcast: boolean;
   startNs: number;
   timeoutNs: number;
 }
@@ -57,11 +59,18 @@ export class UdpClient implements EventHandler, UdpReceiver {
     this.requests.sent(seq, this.ns.now());
     this.ns.ctx.tracer?.armFlow(this.opts.name, seq, this.ns.name);
     const size = this.opts.requestSize;
-    const ok = this.ns.udp.send(this.localPort, this.opts.dst, this.opts.port, size, (b, off) => {
-      for (let i = 0; i < size; i++) b[off + i] = i & 0xff;
-      if (size >= 4) write32(b, off, seq);
-    });
-    if (!ok) this.stats.error('network unreachable');
+    const err = this.ns.udp.send(
+      this.localPort,
+      this.opts.dst,
+      this.opts.port,
+      size,
+      (b, off) => {
+        for (let i = 0; i < size; i++) b[off + i] = i & 0xff;
+        if (size >= 4) write32(b, off, seq);
+      },
+      this.opts.broadcast,
+    );
+    if (err !== null) this.stats.error(sendErrorName(err));
     if (seq < this.opts.count) {
       const mean = 1e9 / this.opts.rate;
       const gap = this.opts.arrivals === 'poisson' ? this.rng.exponential(mean) : mean;
@@ -114,7 +123,9 @@ export class UdpServer implements UdpReceiver {
     if (size === 0) return;
     const b = pkt.buf;
     const head = Math.min(4, len, size);
-    this.ns.udp.sendFrom(dst, this.port, src, srcPort, size, (rb, roff) => {
+    // From the address the request was sent to, unless that was a broadcast:
+    // then from the route's choice, as a socket bound to 0.0.0.0 answers.
+    this.ns.udp.sendFrom(this.ns.isLocal(dst) ? dst : 0, this.port, src, srcPort, size, (rb, roff) => {
       for (let i = 0; i < size; i++) rb[roff + i] = i & 0xff;
       for (let i = 0; i < head; i++) rb[roff + i] = b[off + i]!;
     });

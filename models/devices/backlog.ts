@@ -1,5 +1,9 @@
 import type { Packet } from '../packet.js';
-import type { NetDevice } from './net-device.js';
+
+/** What a backlog entry is handed to: a device's receive (or the stack's, for a looped broadcast). */
+export interface BacklogTarget {
+  receive(pkt: Packet): void;
+}
 
 /**
  * The per-CPU receive backlog of one component (a node and its pods): veth and
@@ -10,7 +14,7 @@ import type { NetDevice } from './net-device.js';
  * path is. Reused arrays: no allocation per frame.
  */
 export class Backlog {
-  private devs: (NetDevice | null)[] = new Array(64).fill(null);
+  private devs: (BacklogTarget | null)[] = new Array(64).fill(null);
   private pkts: (Packet | null)[] = new Array(64).fill(null);
   private head = 0;
   private tail = 0;
@@ -20,7 +24,7 @@ export class Backlog {
   /** Frames processed, for statistics. */
   processed = 0;
 
-  enqueue(dev: NetDevice, pkt: Packet): void {
+  enqueue(dev: BacklogTarget, pkt: Packet): void {
     if (this.tail === this.devs.length) this.grow();
     this.devs[this.tail] = dev;
     this.pkts[this.tail++] = pkt;
@@ -67,7 +71,7 @@ export class Backlog {
 
   private grow(): void {
     const n = this.devs.length * 2;
-    const devs: (NetDevice | null)[] = new Array(n).fill(null);
+    const devs: (BacklogTarget | null)[] = new Array(n).fill(null);
     const pkts: (Packet | null)[] = new Array(n).fill(null);
     for (let i = this.head; i < this.tail; i++) {
       devs[i - this.head] = this.devs[i]!;

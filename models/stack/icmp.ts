@@ -1,7 +1,7 @@
 import type { NetDevice } from '../devices/net-device.js';
 import { DropReason } from '../devices/drop-reason.js';
 import { PacketType, type Packet } from '../packet.js';
-import type { IpSendOptions, Netns } from './netns.js';
+import type { IpSendOptions, Netns, SendError } from './netns.js';
 import { type CtSource, ctAttach } from './ct-attach.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
 import { internetChecksum } from '../wire/checksum.js';
@@ -45,6 +45,7 @@ export interface IcmpErrorSink {
 
 /** Echo requests' IP options without a TTL: one shared object, not one per request. */
 const ECHO_OPTS: IpSendOptions = { dontFragment: true };
+const ECHO_BROADCAST_OPTS: IpSendOptions = { dontFragment: true, broadcast: true };
 
 /** Longest echo body copied byte by byte (see echoReply). */
 const SMALL_COPY = 128;
@@ -177,13 +178,16 @@ export class IcmpLayer {
     }
   }
 
-  /** Sends an echo request from a ping socket. Returns false when there is no route. */
-  sendEcho(dst: number, ident: number, seq: number, payload: Uint8Array, ttl?: number): boolean {
+  /**
+   * Sends an echo request from a ping socket (`broadcast`: ping -b, which sets
+   * SO_BROADCAST). Returns the errno when it was not sent.
+   */
+  sendEcho(dst: number, ident: number, seq: number, payload: Uint8Array, broadcast = false): SendError | null {
     const len = ICMP_HEADER_LEN + payload.length;
     const pkt = this.ns.newPacket(IPV4_HEADER_LEN + len);
     emitIcmp({ type: ICMP_ECHO, code: 0, ident, seq, payload }, pkt.buf, pkt.off + ETH_HLEN + IPV4_HEADER_LEN);
     // iputils ping leaves path-MTU discovery on, so requests carry DF.
-    return this.ns.sendIp(pkt, IPPROTO_ICMP, 0, dst, ttl === undefined ? ECHO_OPTS : { dontFragment: true, ttl });
+    return this.ns.sendIp(pkt, IPPROTO_ICMP, 0, dst, broadcast ? ECHO_BROADCAST_OPTS : ECHO_OPTS);
   }
 
   /** arp_error_report -> ipv4_link_failure: the next hop never answered ARP. */

@@ -15,7 +15,7 @@ export const enum Nud {
   DELAY = 8,
   PROBE = 16,
   FAILED = 32,
-  /** A device without link-layer addresses (ip tunnels): nothing to resolve. */
+  /** Nothing to resolve: a device without link-layer addresses (ip tunnels), or a broadcast address. */
   NOARP = 64,
   /** `ip neigh replace ... nud permanent`: never probed, never overwritten by ARP. */
   PERMANENT = 128,
@@ -87,7 +87,12 @@ export interface NeighbourHost {
   solicit(n: Neighbour, dstMac: number, lastQueued: Packet | undefined): void;
   /** neigh_invalidate -> arp_error_report: the packet could not be delivered. */
   unreachable(pkt: Packet, dev: NetDevice): void;
+  /** inet_addr_type_dev_table(dev, ip) == RTN_BROADCAST. */
+  isBroadcastOn(dev: NetDevice, ip: number): boolean;
 }
+
+/** dev->broadcast of an Ethernet device. */
+const BROADCAST_MAC = 0xffffffffffff;
 
 /**
  * The ARP neighbour table of one namespace, after net/core/neighbour.c:
@@ -144,8 +149,13 @@ export class NeighbourTable implements EventHandler {
   private create(dev: NetDevice, ip: number): Neighbour {
     const n = new Neighbour(ip, dev);
     this.ipBits |= ipBit(ip);
-    // arp_constructor: a device without header_ops gets NUD_NOARP entries.
+    // arp_constructor: a device without header_ops gets NUD_NOARP entries, and
+    // so does a broadcast address, with the device's broadcast address.
     if (dev.noArp) n.state = Nud.NOARP;
+    else if (this.host.isBroadcastOn(dev, ip)) {
+      n.state = Nud.NOARP;
+      n.mac = BROADCAST_MAC;
+    }
     n.updatedAt = this.clock.now;
     let m = this.byDev[dev.ifindex];
     if (m === undefined) {
@@ -174,6 +184,10 @@ export class NeighbourTable implements EventHandler {
         this.transmit(n, pkt);
         return;
       case Nud.NOARP:
+        if (!n.dev.noArp) {
+          this.transmit(n, pkt); // a broadcast address: neigh_connected_output to ff:ff:ff:ff:ff:ff
+          return;
+        }
         // neigh_direct_output: no link-layer header to fill in; only skb->protocol (ip_output) is known.
         setEthDst(pkt.buf, pkt.off, 0);
         setEthSrc(pkt.buf, pkt.off, 0);

@@ -7,6 +7,7 @@ import { Packet } from '../packet.js';
 import { PacketType } from '../packet.js';
 import type { NetDevice, IfAddr } from '../devices/net-device.js';
 import { LoopbackDevice } from '../devices/loopback.js';
+import type { BacklogTarget } from '../devices/backlog.js';
 import { DropReason } from '../devices/drop-reason.js';
 import { RouteTable, SharedRoute, type Route } from './route-table.js';
 import type { RouteGroup } from './route-group.js';
@@ -48,6 +49,7 @@ const K_FORWARD_FINISH = 2;
 const K_OUTPUT_FINISH = 3;
 const K_POST_FINISH = 4;
 const K_STOLEN_OUTPUT = 5;
+const K_LOOP_BROADCAST = 6;
 
 /** Loopback network 127.0.0.0/8, all of it local (the kernel's local table). */
 const LOOPBACK_NET = 0x7f000000;
@@ -57,11 +59,20 @@ function addrBit(addr: number): number {
   return 1 << (Math.imul(addr, 0x9e3779b1) >>> 27);
 }
 
+/**
+ * Why sendIp refused a datagram, as the errno a socket's sendmsg returns:
+ * no route, a DF datagram above the route MTU, or a broadcast destination
+ * from a socket without SO_BROADCAST.
+ */
+export type SendError = 'ENETUNREACH' | 'EMSGSIZE' | 'EACCES';
+
 /** Options of locally generated datagrams (the parts of a socket's state that reach the header). */
 export interface IpSendOptions {
   ttl?: number;
   tos?: number;
   dontFragment: boolean;
+  /** SO_BROADCAST: the socket may send to a broadcast address. */
+  broadcast?: boolean;
 }
 
 /**
@@ -105,8 +116,11 @@ export class Netns implements EventHandler {
    * (192.168/16 and 172.16/12 are above 2^31), on every packet received.
    */
   private readonly localAddrs = new Map<number, NetDevice>();
-  /** Directed broadcast addresses of configured prefixes (`| 0`). */
-  private readonly broadcasts = new Set<number>();
+  /**
+   * Directed broadcast addresses of configured prefixes (`| 0`) -> the device
+   * of the first address that has it (the local table's `broadcast` entry).
+   */
+  private readonly broadcasts = new Map<number, NetDevice>();
   /**
    * One-word Bloom filters (addrBit) over `localAddrs` and `broadcasts`, and
    * the last address found local: with thousands of namespaces their maps are
@@ -126,6 +140,8 @@ export class Netns implements EventHandler {
   private lastSrc = 0;
   /** Extra IP protocols (inet_add_protocol), e.g. IPPROTO_IPIP for an ipip tunnel. */
   private readonly protocols = new Map<number, (dev: NetDevice, pkt: Packet) => void>();
+  /** Where the looped copies of this host's broadcasts wait in the backlog; made at the first one. */
+  private loopedBroadcasts: BacklogTarget | null = null;
   private ifindexCounter = 0;
   private ipIdent: number;
   readonly rng: RandomStream;
@@ -142,6 +158,7 @@ export class Netns implements EventHandler {
         schedule: (d, h, k, a) => this.ctx.component.schedule(d, h, k, a),
         solicit: (n, dst, last) => arpSolicit(this, n, dst, last),
         unreachable: (pkt) => this.icmp.sendHostUnreachable(pkt),
+        isBroadcastOn: (dev, ip) => this.isBroadcastOn(dev, ip),
       },
       ctx.component.random(`neigh/${name}`),
     );
@@ -213,9 +230,10 @@ export class Netns implements EventHandler {
     this.localAddrs.set(addr | 0, dev);
     this.localBits |= addrBit(addr);
     if (dev === this.lo) return; // 127.0.0.0/8 is handled as a whole by isLocal
-    if (prefixLen < 31) {
-      this.broadcasts.add(addr | ~prefixMask(prefixLen));
-      this.broadcastBits |= addrBit(addr | ~prefixMask(prefixLen));
+    const broadcast = addr | ~prefixMask(prefixLen);
+    if (prefixLen < 31 && !this.broadcasts.has(broadcast)) {
+      this.broadcasts.set(broadcast, dev);
+      this.broadcastBits |= addrBit(broadcast);
     }
     // fib_add_ifaddr adds no prefix route for a /32 (prefix == addr).
     if (prefixLen === 32) return;
@@ -233,15 +251,21 @@ export class Netns implements EventHandler {
    */
   deleteDevice(dev: NetDevice): void {
     dev.up = false;
-    for (const a of dev.addrs) {
-      this.localAddrs.delete(a.addr | 0);
-      if (a.prefixLen < 31) this.broadcasts.delete(a.addr | ~prefixMask(a.prefixLen));
-    }
+    for (const a of dev.addrs) this.localAddrs.delete(a.addr | 0);
     dev.addrs.length = 0;
     this.localBits = 0;
     for (const a of this.localAddrs.keys()) this.localBits |= addrBit(a);
+    // Another device's address in the same prefix keeps its broadcast entry.
+    this.broadcasts.clear();
     this.broadcastBits = 0;
-    for (const a of this.broadcasts) this.broadcastBits |= addrBit(a);
+    for (const d of this.devices.values()) {
+      for (const a of d.addrs) {
+        const broadcast = a.addr | ~prefixMask(a.prefixLen);
+        if (d === this.lo || a.prefixLen >= 31 || this.broadcasts.has(broadcast)) continue;
+        this.broadcasts.set(broadcast, d);
+        this.broadcastBits |= addrBit(broadcast);
+      }
+    }
     this.lastLocal = 0x7f000001;
     this.lastSrcDev = null;
     this.routes.removeDevice(dev);
@@ -314,8 +338,19 @@ export class Netns implements EventHandler {
     return true;
   }
 
-  private isBroadcast(addr: number): boolean {
+  /** inet_addr_type(...) == RTN_BROADCAST: 255.255.255.255 or the directed broadcast of a configured prefix. */
+  isBroadcast(addr: number): boolean {
     return (addr | 0) === -1 || ((this.broadcastBits & addrBit(addr)) !== 0 && this.broadcasts.has(addr | 0));
+  }
+
+  /**
+   * inet_addr_type_dev_table(dev, addr) == RTN_BROADCAST, which arp_constructor
+   * asks of every new neighbour: 255.255.255.255 and 0.0.0.0 anywhere, a
+   * directed broadcast only on the device whose prefix it ends.
+   */
+  isBroadcastOn(dev: NetDevice, addr: number): boolean {
+    if ((addr | 0) === -1 || addr === 0) return true;
+    return (this.broadcastBits & addrBit(addr)) !== 0 && this.broadcasts.get(addr | 0) === dev;
   }
 
   /** inet_select_addr: an address of `dev`, preferring one on the same subnet as `dst`. */
@@ -500,12 +535,14 @@ export class Netns implements EventHandler {
    * writes the IPv4 header, lets `finish(src)` complete the transport checksum,
    * then runs NF_INET_LOCAL_OUT and hands it on. Returns false (and drops) without a route.
    */
-  sendIp(pkt: Packet, proto: number, src: number, dst: number, opts: IpSendOptions, finish?: (src: number) => void): boolean {
+  sendIp(pkt: Packet, proto: number, src: number, dst: number, opts: IpSendOptions, finish?: (src: number) => void): SendError | null {
     const route = this.outputRoute(dst);
     if (route === null) {
       this.dropped(null, pkt, DropReason.IP_OUTNOROUTES);
-      return false;
+      return 'ENETUNREACH';
     }
+    // udp_sendmsg, ping_v4_sendmsg: RTCF_BROADCAST without SOCK_BROADCAST -> EACCES, nothing sent.
+    if (opts.broadcast !== true && this.isBroadcast(dst)) return 'EACCES';
     if (src === 0) src = this.sourceFor(route, dst);
     const ip = pkt.off + ETH_HLEN;
     const total = pkt.len - ETH_HLEN;
@@ -514,7 +551,7 @@ export class Netns implements EventHandler {
     if (total > route.dev.mtu && opts.dontFragment) {
       // A DF datagram larger than the route MTU fails with EMSGSIZE; others are fragmented in finishOutput.
       this.dropped(route.dev, pkt, DropReason.PKT_TOO_BIG);
-      return false;
+      return 'EMSGSIZE';
     }
     pkt.route = route;
     pkt.inDev = null;
@@ -523,12 +560,12 @@ export class Netns implements EventHandler {
     const backlog = this.ctx.backlog;
     backlog.hold();
     try {
-      if (this.netfilter !== null && this.runHook(NfHook.LOCAL_OUT, pkt, null, route.dev, K_OUTPUT_FINISH)) return true;
+      if (this.netfilter !== null && this.runHook(NfHook.LOCAL_OUT, pkt, null, route.dev, K_OUTPUT_FINISH)) return null;
       this.outputFinish(pkt);
     } finally {
       backlog.release();
     }
-    return true;
+    return null;
   }
 
   /**
@@ -548,7 +585,37 @@ export class Netns implements EventHandler {
       }
       pkt.route = r;
     }
+    if (this.isBroadcast(ipv4Dst(pkt.buf, pkt.off + ETH_HLEN))) this.loopBroadcast(pkt);
     this.postRouting(pkt);
+  }
+
+  /**
+   * ip_mc_output: a broadcast this host sends is also received by it. A copy
+   * goes through POST_ROUTING first, then arrives on the output device
+   * (dev_loopback_xmit -> netif_rx) with the sender's conntrack entry and
+   * skips that device's counters and taps (af_packet ignores PACKET_LOOPBACK).
+   */
+  private loopBroadcast(pkt: Packet): void {
+    // A copy of the bytes: NAT at POST_ROUTING writes into the original, which the kernel unshares first.
+    const copy = pkt.clone();
+    copy.route = pkt.route;
+    if (this.netfilter !== null && this.runHook(NfHook.POST_ROUTING, copy, null, copy.route!.dev, K_LOOP_BROADCAST)) return;
+    this.loopBroadcastFinish(copy);
+  }
+
+  private loopBroadcastFinish(pkt: Packet): void {
+    pkt.inDev = pkt.route!.dev;
+    pkt.route = null;
+    pkt.pktType = PacketType.BROADCAST;
+    this.loopedBroadcasts ??= { receive: (p) => this.receiveLooped(p) };
+    this.ctx.backlog.enqueue(this.loopedBroadcasts, pkt);
+  }
+
+  /** The looped copy of a broadcast, from the backlog: ip_rcv, as if it had come in on its device. */
+  private receiveLooped(pkt: Packet): void {
+    const dev = pkt.inDev!;
+    if (this.ctx.tracer !== null) this.trace(pkt, 'loop', `broadcast looped back to this host on ${dev.name} (no capture sees it)`);
+    this.ipRcv(dev, pkt);
   }
 
   /** ip_output: NF_INET_POST_ROUTING on the way out of `pkt.route.dev`. */
@@ -565,10 +632,20 @@ export class Netns implements EventHandler {
     return route.src !== 0 ? route.src : this.selectSource(route.dev, dst);
   }
 
-  /** ip_route_output: local destinations go through lo (the local table). */
+  /**
+   * ip_route_output: local destinations go through lo (the local table); a
+   * broadcast leaves on-link, with no gateway, from the device whose prefix
+   * it ends (the local table's `broadcast` entry) or, for 255.255.255.255,
+   * the device the main table routes it to.
+   */
   outputRoute(dst: number): Route | null {
     if (this.isLocal(dst)) {
       return { dst, prefixLen: 32, via: 0, dev: this.lo, src: dst, metric: 0, proto: 'kernel', scope: 'host' };
+    }
+    if (this.isBroadcast(dst)) {
+      const dev = (dst | 0) === -1 ? this.routes.lookup(dst)?.dev : this.broadcasts.get(dst | 0);
+      if (dev === undefined) return null;
+      return { dst, prefixLen: 32, via: 0, dev, src: 0, metric: 0, proto: 'kernel', scope: 'link' };
     }
     return this.routes.lookup(dst);
   }
@@ -692,6 +769,9 @@ export class Netns implements EventHandler {
         break;
       case K_POST_FINISH:
         this.finishOutput(pkt);
+        break;
+      case K_LOOP_BROADCAST:
+        this.loopBroadcastFinish(pkt);
         break;
       case K_STOLEN_OUTPUT:
         this.stolenOutput(pkt);

@@ -1,7 +1,7 @@
 import type { NetDevice } from '../devices/net-device.js';
 import { DropReason } from '../devices/drop-reason.js';
 import { PacketType, type Packet } from '../packet.js';
-import type { Netns } from './netns.js';
+import type { IpSendOptions, Netns, SendError } from './netns.js';
 import type { IcmpErrorSink } from './icmp.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
 import { IPPROTO_UDP, IPV4_HEADER_LEN, ipv4Dst, ipv4HeaderLen, ipv4Src } from '../wire/ipv4.js';
@@ -12,6 +12,10 @@ export interface UdpReceiver extends IcmpErrorSink {
   /** `payloadOff`/`payloadLen` locate the data in `pkt.buf`. */
   onDatagram(pkt: Packet, src: number, srcPort: number, dst: number, payloadOff: number, payloadLen: number): void;
 }
+
+/** Linux's default IP_PMTUDISC_WANT: datagrams carry DF. */
+const SEND_UNICAST: IpSendOptions = { dontFragment: true };
+const SEND_BROADCAST: IpSendOptions = { dontFragment: true, broadcast: true };
 
 /** net.ipv4.ip_local_port_range default */
 const EPHEMERAL_LOW = 32768;
@@ -50,11 +54,12 @@ export class UdpLayer {
   }
 
   /**
-   * sendto(): `fill(buf, off)` writes `payloadLen` bytes of data. Returns false
-   * when the datagram could not be sent (no route, too big).
+   * sendto(): `fill(buf, off)` writes `payloadLen` bytes of data; `broadcast` is
+   * the socket's SO_BROADCAST. Returns the errno when the datagram was not sent
+   * (no route, too big, a broadcast without SO_BROADCAST).
    */
-  send(srcPort: number, dst: number, dstPort: number, payloadLen: number, fill?: (buf: Uint8Array, off: number) => void): boolean {
-    return this.sendFrom(0, srcPort, dst, dstPort, payloadLen, fill);
+  send(srcPort: number, dst: number, dstPort: number, payloadLen: number, fill?: (buf: Uint8Array, off: number) => void, broadcast = false): SendError | null {
+    return this.sendFrom(0, srcPort, dst, dstPort, payloadLen, fill, broadcast);
   }
 
   /** sendto() from a socket bound to local address `src` (0 = chosen by the route). */
@@ -65,12 +70,13 @@ export class UdpLayer {
     dstPort: number,
     payloadLen: number,
     fill?: (buf: Uint8Array, off: number) => void,
-  ): boolean {
+    broadcast = false,
+  ): SendError | null {
     const len = UDP_HEADER_LEN + payloadLen;
     const pkt = this.ns.newPacket(IPV4_HEADER_LEN + len);
     const udp = pkt.off + ETH_HLEN + IPV4_HEADER_LEN;
     if (fill !== undefined) fill(pkt.buf, udp + UDP_HEADER_LEN);
-    return this.ns.sendIp(pkt, IPPROTO_UDP, src, dst, { dontFragment: true }, (src) =>
+    return this.ns.sendIp(pkt, IPPROTO_UDP, src, dst, broadcast ? SEND_BROADCAST : SEND_UNICAST, (src) =>
       emitUdp({ srcPort, dstPort, length: len }, pkt.buf, udp, src, dst),
     );
   }
@@ -94,6 +100,9 @@ export class UdpLayer {
     }
     const sock = this.sockets.get(udpDstPort(b, udp));
     if (sock === undefined) {
+      // __udp4_lib_mcast_deliver: a broadcast (or multicast, 224.0.0.0/4) no socket
+      // wants is consumed (UDP_MIB_IGNOREDMULTI): no ICMP, and not a drop.
+      if (this.ns.isBroadcast(dst) || dst >>> 28 === 0xe) return;
       if (pkt.pktType === PacketType.HOST && this.ns.isLocal(dst)) this.ns.icmp.sendError(pkt, 3, 3, 0);
       dev.dropRx(pkt, DropReason.NO_SOCKET);
       return;

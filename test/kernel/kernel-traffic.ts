@@ -86,7 +86,7 @@ function seconds(ns: number): string {
 
 /** iputils ping, as the brief and the kernel reference ran it (ping(8): -e sets the ICMP identifier). */
 export function pingArgv(flow: PingSpec): string[] {
-  return ['ping', '-n', '-c', String(flow.count), '-i', seconds(flow.intervalNs), '-s', String(flow.size), '-e', String(flow.ident),
+  return ['ping', '-n', ...(flow.broadcast ? ['-b'] : []), '-c', String(flow.count), '-i', seconds(flow.intervalNs), '-s', String(flow.size), '-e', String(flow.ident),
     '-W', seconds(Math.max(flow.timeoutNs, 1_000_000)), flow.to];
 }
 
@@ -156,6 +156,7 @@ export async function runKernelTraffic(
       const cfg = {
         to: f.to, port: f.port, sourcePort: f.sourcePort, count: f.count, rate: f.rate, arrivals: f.arrivals,
         requestSize: f.requestSize, responseSize: f.responseSize, timeoutMs: f.timeoutNs / 1e6, seed: (spec.seed * 1000 + index) >>> 0,
+        broadcast: f.broadcast,
       };
       const p = procs.start(`udp client ${f.name}`, 'ip', inNetns(topo.netns(f.from.ns), [process.execPath, UDP_AGENT, 'client', JSON.stringify(cfg)]), {
         stdin: true,

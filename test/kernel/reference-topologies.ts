@@ -43,9 +43,9 @@ function wire(node: string): LinkSpec {
 
 function referenceTraffic(to: string, toNs: string): TrafficSpec[] {
   return [
-    { kind: 'ping', name: `ping n1/p1 -> ${toNs}`, from: { ns: 'n1/p1' }, to, toNs, startNs: 0, count: 3, intervalNs: 200 * MS, size: 56, ident: 4660, timeoutNs: 1000 * MS },
+    { kind: 'ping', name: `ping n1/p1 -> ${toNs}`, from: { ns: 'n1/p1' }, to, toNs, startNs: 0, count: 3, intervalNs: 200 * MS, size: 56, ident: 4660, timeoutNs: 1000 * MS, broadcast: false },
     { kind: 'udp', name: `udp n1/p1 -> ${toNs}`, from: { ns: 'n1/p1' }, to, toNs, startNs: 700 * MS, port: 9000, sourcePort: 5555, count: 1, rate: 1,
-      arrivals: 'constant', requestSize: 20, responseSize: 0, timeoutNs: 200 * MS },
+      arrivals: 'constant', requestSize: 20, responseSize: 0, timeoutNs: 200 * MS, broadcast: false },
   ];
 }
 

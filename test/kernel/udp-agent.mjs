@@ -11,8 +11,9 @@
 //     address of the route back instead (ip_route_output picks it), which differs
 //     when a request reaches the host on another interface's address.
 //   client {"to":"10.244.1.3","port":9000,"sourcePort":5555,"count":1,"rate":1,
-//           "arrivals":"constant","requestSize":64,"responseSize":64,"timeoutMs":1000,"seed":1}
-//     binds sourcePort (0 = ephemeral), prints "ready", waits for a line "go" on
+//           "arrivals":"constant","requestSize":64,"responseSize":64,"timeoutMs":1000,"seed":1,
+//           "broadcast":false}
+//     binds sourcePort (0 = ephemeral; SO_BROADCAST with broadcast), prints "ready", waits for a line "go" on
 //     stdin, sends count requests at rate per second (constant spacing, or
 //     exponential gaps for poisson, the first at once), waits for the responses
 //     (at most timeoutMs after the last request), prints a JSON summary, exits.
@@ -109,6 +110,7 @@ if (mode === 'server') {
     else finish();
   };
   sock.bind(cfg.sourcePort, '0.0.0.0', () => {
+    if (cfg.broadcast === true) sock.setBroadcast(true);
     let buffered = '';
     let started = false;
     process.stdin.setEncoding('utf8');

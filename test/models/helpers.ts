@@ -9,7 +9,7 @@
 import { Simulation, type EventHandler } from '../../engine/simulation.js';
 import { NodeContext } from '../../models/node-context.js';
 import { DropCounter } from '../../models/observer.js';
-import { Netns } from '../../models/stack/netns.js';
+import { Netns, type SendError } from '../../models/stack/netns.js';
 import { Packet } from '../../models/packet.js';
 import { BridgeDevice } from '../../models/devices/bridge.js';
 import { NicDevice, type WireParams } from '../../models/devices/nic.js';
@@ -200,6 +200,8 @@ export interface RawIpOptions {
   ttl?: number;
   tos?: number;
   df?: boolean;
+  /** SO_BROADCAST */
+  broadcast?: boolean;
 }
 
 /**
@@ -207,7 +209,7 @@ export interface RawIpOptions {
  * options UdpLayer does not expose). The payload is 0, 1, 2, ... with the
  * first 4 bytes `tag` (big-endian) when it has room.
  */
-export function sendUdp(ns: Netns, dst: number, sport: number, dport: number, payloadLen: number, tag = 0, o: RawIpOptions = {}): boolean {
+export function sendUdp(ns: Netns, dst: number, sport: number, dport: number, payloadLen: number, tag = 0, o: RawIpOptions = {}): SendError | null {
   const len = UDP_HEADER_LEN + payloadLen;
   const pkt = ns.newPacket(IPV4_HEADER_LEN + len);
   const udp = pkt.off + ETH_HLEN + IPV4_HEADER_LEN;
@@ -224,13 +226,13 @@ export function sendUdp(ns: Netns, dst: number, sport: number, dport: number, pa
     IPPROTO_UDP,
     o.src ?? 0,
     dst,
-    { dontFragment: o.df ?? true, ...(o.ttl !== undefined ? { ttl: o.ttl } : {}), ...(o.tos !== undefined ? { tos: o.tos } : {}) },
+    { dontFragment: o.df ?? true, ...(o.ttl !== undefined ? { ttl: o.ttl } : {}), ...(o.tos !== undefined ? { tos: o.tos } : {}), ...(o.broadcast === true ? { broadcast: true } : {}) },
     (src) => emitUdp({ srcPort: sport, dstPort: dport, length: len }, b, udp, src, dst),
   );
 }
 
 /** Sends an ICMP echo request (or any ICMP message `repr`) through `ns.sendIp`. */
-export function sendIcmp(ns: Netns, dst: number, repr: IcmpRepr, o: RawIpOptions = {}): boolean {
+export function sendIcmp(ns: Netns, dst: number, repr: IcmpRepr, o: RawIpOptions = {}): SendError | null {
   const len = ICMP_HEADER_LEN + ('payload' in repr ? repr.payload.length : repr.quoted.length);
   const pkt = ns.newPacket(IPV4_HEADER_LEN + len);
   emitIcmp(repr, pkt.buf, pkt.off + ETH_HLEN + IPV4_HEADER_LEN);

@@ -35,7 +35,7 @@ function host() {
 
 function ping(net: TestNet, ns: ReturnType<typeof host>['h'], dst: string, count = 2): FlowStats {
   const stats = new FlowStats('p', 'ping', ns.name, dst, 'rtt');
-  new PingApp(ns, { name: 'ping', dst: ip(dst), count, intervalNs: 100 * MS, size: 56, ident: 77, startNs: 0, timeoutNs: SECOND, epochSeconds: 0 }, stats);
+  new PingApp(ns, { name: 'ping', dst: ip(dst), count, intervalNs: 100 * MS, size: 56, broadcast: false, ident: 77, startNs: 0, timeoutNs: SECOND, epochSeconds: 0 }, stats);
   net.run(SECOND);
   return stats;
 }

@@ -96,7 +96,7 @@ describe('neighbour resolution (__neigh_event_send, neigh_update)', () => {
   it('gives up on an unresolvable address after exactly 3 broadcasts 1 s apart, then reports each queued packet unreachable', () => {
     const { net, a, ea } = lan();
     const stats = new FlowStats('p', 'ping', 'a', '10.0.0.99', 'rtt');
-    new PingApp(a, { name: 'ping', dst: ip('10.0.0.99'), count: 4, intervalNs: 500 * MS, size: 56, ident: 9, startNs: 0, timeoutNs: SECOND, epochSeconds: 0 }, stats);
+    new PingApp(a, { name: 'ping', dst: ip('10.0.0.99'), count: 4, intervalNs: 500 * MS, size: 56, broadcast: false, ident: 9, startNs: 0, timeoutNs: SECOND, epochSeconds: 0 }, stats);
     const states: Record<number, string | undefined> = {};
     for (const t of [2999, 3000]) net.at(t * MS, () => (states[t] = state(a, ea, '10.0.0.99')));
     net.run(4500 * MS);

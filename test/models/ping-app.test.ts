@@ -29,7 +29,7 @@ function pinger(delayNs: number, opts: Partial<PingOptions>) {
   const [ea, eb] = net.wire(a, 'eth0', A, b, 'eth0', B, { delayNs, cidrA: '10.0.0.1/24', cidrB: '10.0.0.2/24' });
   net.capture(ea);
   const stats = new FlowStats('ping', 'ping', 'a', '10.0.0.2', 'rtt');
-  const o: PingOptions = { dst: ip('10.0.0.2'), count: 3, intervalNs: SECOND, size: 56, ident: 0x4d2, startNs: 0, timeoutNs: SECOND, epochSeconds: EPOCH, ...opts, name: opts.name ?? 'ping' };
+  const o: PingOptions = { dst: ip('10.0.0.2'), count: 3, intervalNs: SECOND, size: 56, broadcast: false, ident: 0x4d2, startNs: 0, timeoutNs: SECOND, epochSeconds: EPOCH, ...opts, name: opts.name ?? 'ping' };
   new PingApp(a, o, stats);
   return { net, a, b, ea, eb, stats };
 }

@@ -36,7 +36,7 @@ function flow(opts: Partial<UdpClientOptions> & { responseSize?: number; seed?: 
   net.at(10 * MS, () => sendUdp(b, ip('10.0.0.1'), 7, 7, 4));
   const o: UdpClientOptions = {
     dst: ip('10.0.0.2'), port: 9000, sourcePort: 5555, count: 100, rate: 100, arrivals: 'constant', requestSize: 32,
-    responseSize: opts.responseSize ?? 64, startNs: 100 * MS, timeoutNs: SECOND, ...opts, name: opts.name ?? 'f',
+    responseSize: opts.responseSize ?? 64, broadcast: false, startNs: 100 * MS, timeoutNs: SECOND, ...opts, name: opts.name ?? 'f',
   };
   const client = new UdpClient(a, o, stats, a.component.random('traffic/f'));
   return { net, a, b, na, nb, stats, server, client };

@@ -95,6 +95,7 @@ describe('scenario library', () => {
         size: 56,
         ident: 4660,
         timeoutNs: 1e9,
+        broadcast: false,
         class: 'ping: pod → pod, other node',
       },
       {
@@ -112,6 +113,7 @@ describe('scenario library', () => {
         requestSize: 20,
         responseSize: 0,
         timeoutNs: 1e9,
+        broadcast: false,
         class: 'udp: pod → pod, other node (one-way)',
       },
     ]);

@@ -76,7 +76,7 @@ export class SegmentWriter {
     this.dst = dst;
     this.payloadLen = payloadLen;
     this.segmentsOut++;
-    const ok = this.ns.sendIp(pkt, IPPROTO_TCP, src, dst, { dontFragment: true }, this.finish);
+    const ok = this.ns.sendIp(pkt, IPPROTO_TCP, src, dst, { dontFragment: true }, this.finish) === null;
     r.options = NO_OPTIONS;
     return ok;
   }

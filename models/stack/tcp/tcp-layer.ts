@@ -102,10 +102,10 @@ export class TcpLayer {
     this.listeners.delete(port);
   }
 
-  /** connect(): sends the SYN now. Throws ENETUNREACH when there is no route. */
+  /** connect(): sends the SYN now. Throws ENETUNREACH when there is no route, or the destination is a broadcast (tcp_v4_connect). */
   connect(dst: number, dstPort: number, handlers: ConnectionHandlers, opts: ConnectOptions = {}): Connection {
     const route = this.ns.outputRoute(dst);
-    if (route === null) throw new Error(`${this.ns.name}: connect to ${formatIpv4(dst)}: Network is unreachable (ENETUNREACH)`);
+    if (route === null || this.ns.isBroadcast(dst)) throw new Error(`${this.ns.name}: connect to ${formatIpv4(dst)}: Network is unreachable (ENETUNREACH)`);
     const src = opts.src ?? this.ns.sourceFor(route, dst);
     let port = opts.srcPort ?? 0;
     if (port === 0) port = this.ephemeralPort(src, dst, dstPort);

@@ -1,3 +1,14 @@
+import type { SendError } from '../stack/netns.js';
+
+/** How a flow's statistics name a send that failed: strerror's wording, as ping and other tools print it. */
+export function sendErrorName(e: SendError): string {
+  switch (e) {
+    case 'ENETUNREACH': return 'network unreachable';
+    case 'EMSGSIZE': return 'message too long';
+    case 'EACCES': return 'permission denied';
+  }
+}
+
 /** How ping and the statistics name ICMP errors (ping's own wording). */
 export function icmpErrorName(type: number, code: number): string {
   if (type === 11) return code === 0 ? 'time to live exceeded' : 'fragment reassembly time exceeded';
