@@ -68,6 +68,12 @@ export class Packet {
   /** br_netfilter: the packet already went through iptables PREROUTING at a bridge port (ip_sabotage_in). */
   brnfPrerouted = false;
   /**
+   * The tracer follows this packet: the iptables TRACE target marked it (or
+   * the packet it was copied from), as it sets skb->nf_trace on one skb, or
+   * it is a flow's packet the trace watches (models/trace/tracer.ts).
+   */
+  traceFollow = false;
+  /**
    * The bytes are shared with another packet (a bridge flood's copies, as
    * skb_clone shares data): whoever writes into them first takes a copy of
    * its own (`unshare`).
@@ -153,6 +159,7 @@ export class Packet {
     this.ctDir = from.ctDir;
     this.brnfPrerouted = from.brnfPrerouted;
     this.inDev = from.inDev;
+    this.traceFollow = from.traceFollow;
   }
 
   /** skb_scrub_packet: forget connection tracking and routing state; with `xnet` also the mark. */

@@ -33,6 +33,7 @@ export class RemoteWires implements Mailbox {
   /** The last frame received and its arrival time: the copies of one flood come as a run of records. */
   private last: Packet | null = null;
   private lastTime = -1;
+  private lastTag = 0;
 
   constructor(
     ends: readonly WireEnd[],
@@ -60,7 +61,7 @@ export class RemoteWires implements Mailbox {
       const nic = this.nics[target];
       if (nic === undefined || nic === null) throw new Error(`remote wire: frame for NIC #${target}, which this partition does not run`);
       let pkt = this.last;
-      if (pkt !== null && time === this.lastTime && id === pkt.id && bornAt === pkt.bornAt && sameBytes(pkt, bytes)) {
+      if (pkt !== null && time === this.lastTime && traceTag === this.lastTag && id === pkt.id && bornAt === pkt.bornAt && sameBytes(pkt, bytes)) {
         // Another copy of a flood sent across (the same frame, arriving at the
         // same time): its NICs share one packet, as they would have shared the
         // sender's copy, and each takes its own on arrival (Packet.take).
@@ -71,6 +72,7 @@ export class RemoteWires implements Mailbox {
         this.last = pkt;
       }
       this.lastTime = time;
+      this.lastTag = traceTag;
       this.received++;
       const tr = nic.ns.ctx.tracer;
       if (tr !== null) tr.arrived(pkt, traceTag);

@@ -2,7 +2,7 @@ import type { Packet } from '../packet.js';
 import { ETH_HLEN, ETHERTYPE_IPV4, ethType } from '../wire/ethernet.js';
 import { ipv4Dst, ipv4HeaderLen, ipv4Protocol, ipv4Src } from '../wire/ipv4.js';
 import { read16 } from '../wire/bytes.js';
-import { NOT_WATCHED, tagAlways, tagRoot, traceTag, withAlways, type TraceTag } from './trace-tag.js';
+import { NOT_WATCHED, tagAlways, tagRoot, traceTag, type TraceTag } from './trace-tag.js';
 
 /** One thing that happened to a traced packet. */
 export interface TraceStep {
@@ -12,7 +12,7 @@ export interface TraceStep {
   packet: number;
   /** A capture point (device) or a namespace. */
   where: string;
-  /** rx, tx, route, hook, rule, nat, conntrack, bridge, deliver, drop, send. */
+  /** rx, tx, route, hook, rule, nat, conntrack, bridge, deliver, drop, send, loop (a broadcast's copy for its sender). */
   what: string;
   text: string;
 }
@@ -55,6 +55,14 @@ export interface TraceSelection {
  * transmitted; with followReply, the next packet its receiver creates is
  * watched too.
  *
+ * Those are chosen when a packet is made or first sent, before any copy of it
+ * exists, so they are kept by packet id (every copy shares it). The iptables
+ * TRACE target instead marks one packet wherever it is, perhaps one copy of a
+ * flood among others already on their way: as skb->nf_trace, the mark is the
+ * packet's own (`Packet.traceFollow`), and copies made from it afterwards
+ * inherit it. So a run traces the same copies however it is partitioned: a
+ * copy already crossing a cut cannot learn of a mark made later.
+ *
  * In a partitioned run each partition has its own tracer, which knows only
  * what happened there: a packet's watch state crosses cut wires as a TraceTag
  * (`tagOf` / `arrived`), and each step keeps its event key and tag so the
@@ -67,7 +75,8 @@ export class Tracer {
   readonly stepTags: TraceTag[] = [];
   /** The packets selected here, in order: the flow's request, or the filter's matches. */
   readonly selections: TraceSelection[] = [];
-  private readonly watched = new Map<number, TraceTag>();
+  /** Packets watched by id -> the selected packet they belong to (themselves, or the request they answer). */
+  private readonly roots = new Map<number, number>();
   /** Filter mode: packets already transmitted once (here, or before they crossed a cut wire). */
   private readonly seen = new Set<number>();
   /** Namespaces whose next new packet is to be watched, with the root it belongs to (-1: a flow's request). */
@@ -91,24 +100,25 @@ export class Tracer {
     this.armed.delete(ns);
     if (root < 0 && this.selector.flow !== undefined && this.selections.length < 1) {
       this.select(pkt);
+    } else if (root >= 0) {
+      this.roots.set(pkt.id, root); // an answer belongs to its request
     } else {
-      // An answer belongs to its request; another armed flow packet is watched but never the selected one.
-      this.watched.set(pkt.id, root >= 0 ? traceTag(root, false) : traceTag(-1, true));
+      pkt.traceFollow = true; // another armed flow packet is watched, but never the selected one
     }
   }
 
-  /** Follow this packet from now on (the iptables TRACE target asks for it). */
+  /** Follow this packet, and the copies made of it from now on (the iptables TRACE target asks for it). */
   watch(pkt: Packet): void {
-    this.watched.set(pkt.id, withAlways(this.watched.get(pkt.id) ?? NOT_WATCHED));
+    pkt.traceFollow = true;
   }
 
   wants(pkt: Packet): boolean {
-    return this.watched.has(pkt.id);
+    return pkt.traceFollow || this.roots.has(pkt.id);
   }
 
   /** Filter mode: decides on a packet the first time a device transmits it. */
   consider(pkt: Packet): boolean {
-    if (this.watched.has(pkt.id)) return true;
+    if (this.wants(pkt)) return true;
     const sel = this.selector;
     if (sel.flow !== undefined || this.seen.has(pkt.id) || this.matched >= (sel.count ?? 1)) return false;
     this.seen.add(pkt.id);
@@ -119,7 +129,7 @@ export class Tracer {
   }
 
   private select(pkt: Packet): void {
-    this.watched.set(pkt.id, traceTag(pkt.id, false));
+    this.roots.set(pkt.id, pkt.id);
     this.selections.push({ id: pkt.id, t: this.clock.now, key: this.clock.currentKey });
   }
 
@@ -139,14 +149,15 @@ export class Tracer {
   /** A watched packet reached a socket or responder: watch its answer. */
   delivered(ns: string, pkt: Packet): void {
     if (!this.selector.followReply) return;
-    const tag = this.watched.get(pkt.id);
     // Only a selected packet (its own root) provokes a watched answer.
-    if (tag !== undefined && tagRoot(tag) === pkt.id && !this.armed.has(ns)) this.armed.set(ns, pkt.id);
+    if (this.roots.get(pkt.id) === pkt.id && !this.armed.has(ns)) this.armed.set(ns, pkt.id);
   }
 
-  /** The tag a frame leaving for another partition carries (NOT_WATCHED when not watched). */
+  /** The packet's watch state as a tag (NOT_WATCHED when not watched): what a frame leaving for another partition carries. */
   tagOf(pkt: Packet): TraceTag {
-    return this.watched.get(pkt.id) ?? NOT_WATCHED;
+    const root = this.roots.get(pkt.id);
+    if (root === undefined && !pkt.traceFollow) return NOT_WATCHED;
+    return traceTag(root ?? -1, pkt.traceFollow);
   }
 
   /**
@@ -155,8 +166,8 @@ export class Tracer {
    */
   arrived(pkt: Packet, tag: TraceTag): void {
     if (tag !== NOT_WATCHED) {
-      const here = this.watched.get(pkt.id);
-      this.watched.set(pkt.id, here !== undefined && tagAlways(here) ? withAlways(tag) : tag);
+      if (tagAlways(tag)) pkt.traceFollow = true;
+      if (tagRoot(tag) >= 0) this.roots.set(pkt.id, tagRoot(tag));
     } else if (this.selector.flow === undefined && this.matched < (this.selector.count ?? 1)) {
       this.seen.add(pkt.id);
     }
@@ -165,7 +176,7 @@ export class Tracer {
   add(pkt: Packet, where: string, what: string, text: string): void {
     this.steps.push({ t: this.clock.now, packet: pkt.id, where, what, text });
     this.stepKeys.push(this.clock.currentKey);
-    this.stepTags.push(this.watched.get(pkt.id) ?? NOT_WATCHED);
+    this.stepTags.push(this.tagOf(pkt));
   }
 
   /** The trace as aligned text lines. */

@@ -54,9 +54,36 @@ traffic:
   - ping: { from: n2/b, to: n1/a, count: 4, interval: 10ms }
 `;
 
+/**
+ * n1 broadcasts to the underlay; the switch floods each datagram to n2 and n3
+ * at once, and n3's raw PREROUTING marks its copy with TRACE. As the kernel's
+ * nf_trace, the mark is that copy's: n2's copy, on another wire at the same
+ * moment, is not followed, in one partition or in several.
+ */
+const TRACE_FLOOD = `
+name: trace-flood
+duration: 40ms
+nodes:
+  - name: n1
+    pods: [{ name: a }]
+  - name: n2
+    pods: [{ name: b }]
+  - name: n3
+    pods: [{ name: c }]
+    iptables: |
+      *raw
+      :PREROUTING ACCEPT [0:0]
+      :OUTPUT ACCEPT [0:0]
+      -A PREROUTING -p udp -m udp --dport 9 -j TRACE
+      COMMIT
+traffic:
+  - udp: { from: n1, to: 192.168.49.255, port: 9, count: 2, rate: 100, requestSize: 8, responseSize: 0, broadcast: true }
+`;
+
 function spec(name: string): TopologySpec {
   if (name === 'lossy-poisson') return expandScenario(parseScenario(LOSSY, 'lossy.yaml'));
   if (name === 'trace-target') return expandScenario(parseScenario(TRACE_TARGET, 'trace-target.yaml'));
+  if (name === 'trace-flood') return expandScenario(parseScenario(TRACE_FLOOD, 'trace-flood.yaml'));
   return expandScenario(resolveScenario(name));
 }
 
@@ -148,6 +175,18 @@ const cases: [string, Case][] = [
         const marked = new Set(log.map((x) => x.packet));
         const far = steps.filter((x) => marked.has(x.packet) && partitionOf(s, parts, x.where) !== partitionOf(s, parts, log[0]!.where));
         expect(far.length).toBeGreaterThan(0);
+      },
+    },
+  ],
+  [
+    'TRACE marking one copy of a flood while another crosses a cut',
+    {
+      scenario: 'trace-flood',
+      selector: { proto: 'tcp', count: 1 }, // no TCP here: only what TRACE marks is traced
+      check: (steps) => {
+        const marked = steps.filter((x) => x.what === 'log' && x.text.startsWith('TRACE:'));
+        expect(new Set(marked.map((x) => x.packet)).size).toBe(2); // both datagrams, at n3
+        expect(new Set(steps.map((x) => x.where.split('/')[0]))).toEqual(new Set(['n3']));
       },
     },
   ],
