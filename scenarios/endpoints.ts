@@ -143,6 +143,11 @@ export class EndpointIndex {
     }
     const literal = parseIpv4(text);
     if (literal !== undefined) {
+      // Sent as if unicast, a group's datagrams would go to the gateway's MAC and be routed: wrong, so refused.
+      if (literal === 0) return '0.0.0.0 as a destination is this host, which Linux reaches through lo as 127.0.0.1: use localhost';
+      if (literal >>> 28 === 0xe) {
+        return `${text} is a multicast group (224.0.0.0/4), which podwire does not model (no group membership, multicast MACs or TTL 1); use a unicast or broadcast address`;
+      }
       if (literal >>> 24 === 127) return { address: text, ns: from.ns };
       return { address: text, ns: this.ownerOf(text) };
     }

@@ -61,6 +61,11 @@ describe('traffic endpoints by selector and Service name', () => {
     expect(() => parseScenario(base('  - udp: { name: x, from: n1/c1, to: "app=echo", port: 80, sourcePort: 4000, count: 1, rate: 1 }'), 's.yaml')).toThrow(
       'traffic[0].udp.sourcePort: one client would bind it once per destination the selector picks',
     );
+    // Sent as unicast, a multicast group's datagrams would be routed to the gateway: refused rather than wrong.
+    expect(() => parseScenario(base('  - udp: { name: x, from: n1/c1, to: 224.0.0.251, port: 5353, count: 1, rate: 1 }'), 's.yaml')).toThrow(
+      'traffic[0].udp.to: 224.0.0.251 is a multicast group (224.0.0.0/4), which podwire does not model',
+    );
+    expect(() => parseScenario(base('  - ping: { name: x, from: n1/c1, to: 0.0.0.0 }'), 's.yaml')).toThrow('traffic[0].ping.to: 0.0.0.0 as a destination is this host');
     // Backends answer fixed sizes: a flow expecting others would wait for answers that never come.
     expect(() => expandScenario(parseScenario(base('  - tcp: { name: x, from: n1/c1, to: svc:echo, port: 80, mode: crr, count: 1, rate: 1 }'), 's.yaml'))).toThrow(
       `traffic "x": Service echo's backends answer 100-byte requests with 200 bytes; give requestSize: 100 and responseSize: 200`,
