@@ -55,6 +55,17 @@ function socket(ns: Netns, port: number): string[] {
   return got;
 }
 
+/** A UdpClient on h1 sending 3 requests to 10.0.0.255:9000, with or without SO_BROADCAST. */
+function client(h1: Netns, broadcast: boolean): FlowStats {
+  const stats = new FlowStats('f', 'udp', 'h1', '10.0.0.255:9000', 'rtt');
+  const o: UdpClientOptions = {
+    name: 'f', dst: ip('10.0.0.255'), port: 9000, sourcePort: 5555, count: 3, rate: 100, arrivals: 'constant',
+    requestSize: 32, responseSize: 16, broadcast, startNs: 0, timeoutNs: SECOND,
+  };
+  new UdpClient(h1, o, stats, h1.component.random('traffic/f'));
+  return stats;
+}
+
 function fmt(a: number): string {
   return [a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff].join('.');
 }
@@ -123,12 +134,7 @@ describe('sending to a broadcast address', () => {
     const { net, h1, h2, h3, tap } = lan();
     new UdpServer(h2, 9000, 16);
     new UdpServer(h3, 9000, 16);
-    const stats = new FlowStats('f', 'udp', 'h1', '10.0.0.255:9000', 'rtt');
-    const o: UdpClientOptions = {
-      name: 'f', dst: ip('10.0.0.255'), port: 9000, sourcePort: 5555, count: 3, rate: 100, arrivals: 'constant',
-      requestSize: 32, responseSize: 16, broadcast: true, startNs: 0, timeoutNs: SECOND,
-    };
-    new UdpClient(h1, o, stats, h1.component.random('traffic/f'));
+    const stats = client(h1, true);
     net.run(SECOND);
     expect(stats.sent).toBe(3);
     expect(stats.received).toBe(3);
@@ -141,12 +147,7 @@ describe('sending to a broadcast address', () => {
 
   it('the same flow without broadcast records "permission denied" for every request and sends nothing', () => {
     const { net, h1, tap } = lan();
-    const stats = new FlowStats('f', 'udp', 'h1', '10.0.0.255:9000', 'rtt');
-    const o: UdpClientOptions = {
-      name: 'f', dst: ip('10.0.0.255'), port: 9000, sourcePort: 5555, count: 3, rate: 100, arrivals: 'constant',
-      requestSize: 32, responseSize: 16, broadcast: false, startNs: 0, timeoutNs: SECOND,
-    };
-    new UdpClient(h1, o, stats, h1.component.random('traffic/f'));
+    const stats = client(h1, false);
     net.run(SECOND);
     expect(Object.fromEntries(stats.errors)).toEqual({ 'permission denied': 3 });
     expect(tap.frames).toEqual([]);
