@@ -9,6 +9,7 @@ import { expandScenario } from '../scenarios/expand.js';
 import { buildWorld } from '../scenarios/build.js';
 import { runPartitioned } from '../scenarios/partitioned-run.js';
 import type { BenchResult, Benchmark } from './benchmark.js';
+import { bestInTurns } from './in-turns.js';
 
 /**
  * Parallel speedup of the partitioned engine on the 100-node x 30-pod cluster,
@@ -25,8 +26,9 @@ import type { BenchResult, Benchmark } from './benchmark.js';
  *   start-up (ARP, JIT warm-up in each worker, with no free core for the
  *   background compiler and GC threads); a study runs for longer, and this
  *   one's speedup is the steady state's.
- * Each figure is the best of three runs in fresh processes; the event count
- * of every run must match the sequential one (the output is the same run).
+ * Each figure is the best of three runs in fresh processes, 1 and 2 workers
+ * taking turns (bench/in-turns.ts); the event count of every run must match
+ * the sequential one (the output is the same run).
  */
 
 interface Workload {
@@ -97,14 +99,9 @@ function runChild(w: Workload, workers: number): Promise<ChildFigures> | ChildFi
     .finally(() => rmSync(out, { recursive: true, force: true }));
 }
 
-function measure(w: Workload, workers: number): ChildFigures {
-  let best: ChildFigures | undefined;
-  for (let i = 0; i < 3; i++) {
-    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), w.id, String(workers)], { encoding: 'utf8' });
-    const r = JSON.parse(out) as ChildFigures;
-    if (best === undefined || r.runS < best.runS) best = r;
-  }
-  return best!;
+function runInChild(w: Workload, workers: number): ChildFigures {
+  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), w.id, String(workers)], { encoding: 'utf8' });
+  return JSON.parse(out) as ChildFigures;
 }
 
 export const benchmark: Benchmark = {
@@ -113,10 +110,12 @@ export const benchmark: Benchmark = {
     const out: BenchResult[] = [];
     const counts = [1, 2, ...(availableParallelism() >= 4 ? [4] : [])];
     for (const w of WORKLOADS) {
-      const one = measure(w, 1);
+      const figures = bestInTurns(counts, 3, (n) => runInChild(w, n), (a, b) => a.runS < b.runS);
+      const one = figures[0]!;
       out.push({ id: `parallel.${w.id}.w1.events_per_s`, value: one.events / one.runS / 1e6, unit: 'M events/s', higherIsBetter: true });
-      for (const n of counts.slice(1)) {
-        const r = measure(w, n);
+      for (const [i, n] of counts.entries()) {
+        if (n === 1) continue;
+        const r = figures[i]!;
         if (r.events !== one.events) throw new Error(`parallel ${w.id}: ${n} workers ran ${r.events} events, 1 worker ${one.events}`);
         out.push({ id: `parallel.${w.id}.w${n}.events_per_s`, value: r.events / r.runS / 1e6, unit: 'M events/s', higherIsBetter: true });
         out.push({ id: `parallel.${w.id}.w${n}.speedup`, value: one.runS / r.runS, unit: 'x', higherIsBetter: true });
