@@ -56,6 +56,19 @@ export function inNetns(netns: string, argv: readonly string[]): string[] {
   return ['netns', 'exec', netns, ...argv];
 }
 
+/**
+ * A traffic agent's command, on CPU 0 (`taskset`, which execs it, so the pid
+ * stays the agent's). Across namespaces every veth hop queues a frame on the
+ * backlog of the CPU that sent it, so a segment a socket sends from softirq
+ * (a quick ACK, on the CPU that took the data in) and one its process sends
+ * (a FIN, on the process's CPU) can overtake each other on the way when the
+ * two CPUs differ: seen once under the test suite's load, a client's FIN
+ * ahead of the ACK it sent first. One CPU keeps them in order, as podwire does.
+ */
+export function onAgentCpu(argv: readonly string[]): string[] {
+  return ['taskset', '-c', '0', ...argv];
+}
+
 export interface Started {
   readonly name: string;
   readonly child: ChildProcess;

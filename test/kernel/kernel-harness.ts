@@ -146,6 +146,7 @@ function checkPrerequisites(): Prerequisites {
     ['tcpdump', ['--version'], 'tcpdump'],
     ['sysctl', ['-V'], 'procps'],
     ['ping', ['-V'], 'iputils-ping'],
+    ['taskset', ['-c', '0', 'true'], 'util-linux'],
   ];
   for (const [tool, args, pkg] of tools) {
     if (!runSync(tool, args).ok) return { ok: false, reason: `"${tool}" is missing or does not run (install ${pkg})` };

@@ -8,7 +8,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { PingSpec, TcpSpec, TopologySpec, TrafficSpec, UdpSpec } from '../../scenarios/topology.js';
-import { inNetns, type ProcessSet, type Started, sleep, waitUntil } from './commands.js';
+import { inNetns, onAgentCpu, type ProcessSet, type Started, sleep, waitUntil } from './commands.js';
 import type { KernelTopology } from './netns-topology.js';
 
 const UDP_AGENT = fileURLToPath(new URL('./udp-agent.mjs', import.meta.url));
@@ -127,7 +127,7 @@ export async function runKernelTraffic(
       servers.set(key, { netns, port: f.port, responseSize: f.responseSize, flow: f.name });
     }
     const serverProcs = [...servers.values()].map((s) =>
-      procs.start(`udp server ${s.flow}`, 'ip', inNetns(s.netns, [process.execPath, UDP_AGENT, 'server', JSON.stringify(s)]), { hardTimeoutMs }),
+      procs.start(`udp server ${s.flow}`, 'ip', inNetns(s.netns, onAgentCpu([process.execPath, UDP_AGENT, 'server', JSON.stringify(s)])), { hardTimeoutMs }),
     );
     own.push(...serverProcs);
     const tcpServerProcs = startTcpServers(topo, procs, hardTimeoutMs);
@@ -144,7 +144,7 @@ export async function runKernelTraffic(
           to: f.to, port: f.port, count: f.count, rate: f.rate, requestSize: f.requestSize, responseSize: f.responseSize,
           sourcePorts, timeoutMs: f.timeoutNs / 1e6, noDelay: f.noDelay,
         };
-        const p = procs.start(`tcp client ${f.name}`, 'ip', inNetns(topo.netns(f.from.ns), ['python3', TCP_AGENT, 'client', JSON.stringify(cfg)]), {
+        const p = procs.start(`tcp client ${f.name}`, 'ip', inNetns(topo.netns(f.from.ns), onAgentCpu(['python3', TCP_AGENT, 'client', JSON.stringify(cfg)])), {
           stdin: true,
           hardTimeoutMs,
         });
@@ -158,7 +158,7 @@ export async function runKernelTraffic(
         requestSize: f.requestSize, responseSize: f.responseSize, timeoutMs: f.timeoutNs / 1e6, seed: (spec.seed * 1000 + index) >>> 0,
         broadcast: f.broadcast,
       };
-      const p = procs.start(`udp client ${f.name}`, 'ip', inNetns(topo.netns(f.from.ns), [process.execPath, UDP_AGENT, 'client', JSON.stringify(cfg)]), {
+      const p = procs.start(`udp client ${f.name}`, 'ip', inNetns(topo.netns(f.from.ns), onAgentCpu([process.execPath, UDP_AGENT, 'client', JSON.stringify(cfg)])), {
         stdin: true,
         hardTimeoutMs,
       });
@@ -181,7 +181,7 @@ export async function runKernelTraffic(
       // iputils rejects -c 0 (it would mean "forever"); a flow of no requests sends nothing.
       if (f.kind === 'ping' && f.count <= 0) return { name: f.name, kind: f.kind, exit: 0, output: 'no requests' };
       if (f.kind === 'ping') {
-        p = procs.start(`ping ${f.name}`, 'ip', inNetns(topo.netns(f.from.ns), pingArgv(f)), { hardTimeoutMs });
+        p = procs.start(`ping ${f.name}`, 'ip', inNetns(topo.netns(f.from.ns), onAgentCpu(pingArgv(f))), { hardTimeoutMs });
         own.push(p);
       } else {
         p = clients.get(f)!;
@@ -235,6 +235,6 @@ function startTcpServers(topo: KernelTopology, procs: ProcessSet, hardTimeoutMs:
     }
   }
   return [...servers.values()].map((s) =>
-    procs.start(`tcp server ${s.flow}`, 'ip', inNetns(s.netns, ['python3', TCP_AGENT, 'server', JSON.stringify(s)]), { hardTimeoutMs }),
+    procs.start(`tcp server ${s.flow}`, 'ip', inNetns(s.netns, onAgentCpu(['python3', TCP_AGENT, 'server', JSON.stringify(s)])), { hardTimeoutMs }),
   );
 }
