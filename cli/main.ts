@@ -13,6 +13,7 @@ import { runPartitioned } from '../scenarios/partitioned-run.js';
 import { sparseLoad } from '../scenarios/partition-plan.js';
 import { parseDuration } from '../engine/time.js';
 import { formatSummary } from './summary.js';
+import { formatResults } from '../scenarios/results.js';
 import { type ProgressStream, runProgress, sweepProgress } from './progress.js';
 import { traceScenario } from '../scenarios/trace.js';
 import { formatTrace } from '../models/trace/tracer.js';
@@ -155,7 +156,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       }
       const wall = (performance.now() - t0) / 1000;
       if (opts.json) {
-        io.out(JSON.stringify(r.results, null, 2) + '\n');
+        io.out(formatResults(r.results));
         return;
       }
       log(`scenario ${spec.name} (seed ${spec.seed}, ${spec.durationNs / 1e9}s simulated)`);

@@ -11,7 +11,7 @@ import { TempFileSink } from '../models/capture/temp-file-sink.js';
 import type { NetDevice } from '../models/devices/net-device.js';
 import { ipvsadmConnections, ipvsadmList } from '../models/netfilter/ipvs/dump.js';
 import { runSliced } from '../engine/sliced-run.js';
-import { collectShare, mergeShares, type Results, type ResultsShare } from './results.js';
+import { collectShare, formatResults, mergeShares, type Results, type ResultsShare } from './results.js';
 
 export type { Results } from './results.js';
 
@@ -147,7 +147,7 @@ export function stageRun(outDir: string): string {
  * `outDir`, replacing the previous run's.
  */
 export function commitRun(spec: TopologySpec, staging: string, outDir: string, results: Results, format: 'pcapng' | 'pcap', single = false): Omit<RunResult, 'world'> {
-  writeFileSync(join(staging, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(join(staging, 'results.json'), formatResults(results));
   writeCniResults(spec, join(staging, 'cni'));
   const finalCaptures = join(outDir, 'captures');
   const resultsFile = join(outDir, 'results.json');
