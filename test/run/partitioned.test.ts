@@ -12,6 +12,7 @@ import { packageRoot } from '../../scenarios/package-root.js';
 import type { TopologySpec } from '../../scenarios/topology.js';
 import { expectSameOutput } from '../helpers/output-tree.js';
 import { checkCaptureWithTshark, tsharkFields, tsharkPath } from '../helpers/tshark.js';
+import { BROADCASTS } from '../helpers/broadcasts.js';
 
 /**
  * A partitioned run must be the sequential run, byte for byte: captures,
@@ -40,6 +41,7 @@ capture: all
 
 function spec(name: string): TopologySpec {
   if (name === 'lossy-poisson') return expandScenario(parseScenario(LOSSY, 'lossy.yaml'));
+  if (name === 'broadcasts') return expandScenario(parseScenario(BROADCASTS, 'broadcasts.yaml'));
   return expandScenario(resolveScenario(name));
 }
 
@@ -101,6 +103,8 @@ describe('partitioned runs give the sequential run byte for byte', () => {
     ['service-nat', 3],
     ['lossy-poisson', 2],
     ['lossy-poisson', 5],
+    ['broadcasts', 2],
+    ['broadcasts', 4],
   ];
   const sequential = new Map<string, string>();
   const seqDir = (name: string): string => {
@@ -127,6 +131,7 @@ describe('partitioned runs give the sequential run byte for byte', () => {
     ['lossy-poisson', 2],
     ['lossy-poisson', 3],
     ['cluster-services', 2],
+    ['broadcasts', 3],
   ] as [string, number][])('%s on %i worker threads', async (name, parts) => {
     const out = join(work, `threads-${name}-${parts}`);
     const r = await runPartitioned(spec(name), { outDir: out, workers: parts });
