@@ -44,8 +44,9 @@ export interface IcmpErrorSink {
 }
 
 /** Echo requests' IP options without a TTL: one shared object, not one per request. */
-const ECHO_OPTS: IpSendOptions = { dontFragment: true };
-const ECHO_BROADCAST_OPTS: IpSendOptions = { dontFragment: true, broadcast: true };
+/** iputils ping leaves the socket's IP_PMTUDISC_WANT: DF on requests that fit the route MTU, larger ones fragmented. */
+const ECHO_OPTS: IpSendOptions = { dontFragment: 'if-fits' };
+const ECHO_BROADCAST_OPTS: IpSendOptions = { dontFragment: 'if-fits', broadcast: true };
 
 /** Longest echo body copied byte by byte (see echoReply). */
 const SMALL_COPY = 128;
@@ -186,7 +187,6 @@ export class IcmpLayer {
     const len = ICMP_HEADER_LEN + payload.length;
     const pkt = this.ns.newPacket(IPV4_HEADER_LEN + len);
     emitIcmp({ type: ICMP_ECHO, code: 0, ident, seq, payload }, pkt.buf, pkt.off + ETH_HLEN + IPV4_HEADER_LEN);
-    // iputils ping leaves path-MTU discovery on, so requests carry DF.
     return this.ns.sendIp(pkt, IPPROTO_ICMP, 0, dst, broadcast ? ECHO_BROADCAST_OPTS : ECHO_OPTS);
   }
 

@@ -70,7 +70,13 @@ export type SendError = 'ENETUNREACH' | 'EMSGSIZE' | 'EACCES';
 export interface IpSendOptions {
   ttl?: number;
   tos?: number;
-  dontFragment: boolean;
+  /**
+   * The DF bit. 'if-fits' is a socket's default, IP_PMTUDISC_WANT
+   * (__ip_make_skb): DF when the datagram fits the route's MTU, else it is
+   * fragmented here, without DF; `true` is IP_PMTUDISC_DO, where a datagram
+   * above the MTU fails with EMSGSIZE.
+   */
+  dontFragment: boolean | 'if-fits';
   /** SO_BROADCAST: the socket may send to a broadcast address. */
   broadcast?: boolean;
 }
@@ -546,9 +552,10 @@ export class Netns implements EventHandler {
     if (src === 0) src = this.sourceFor(route, dst);
     const ip = pkt.off + ETH_HLEN;
     const total = pkt.len - ETH_HLEN;
-    writeIpv4Header(pkt.buf, ip, opts.tos ?? 0, total, this.nextIpIdent(), opts.dontFragment, opts.ttl ?? this.defaultTtl, proto, src, dst);
+    const df = opts.dontFragment === 'if-fits' ? total <= route.dev.mtu : opts.dontFragment;
+    writeIpv4Header(pkt.buf, ip, opts.tos ?? 0, total, this.nextIpIdent(), df, opts.ttl ?? this.defaultTtl, proto, src, dst);
     if (finish !== undefined) finish(src);
-    if (total > route.dev.mtu && opts.dontFragment) {
+    if (total > route.dev.mtu && df) {
       // A DF datagram larger than the route MTU fails with EMSGSIZE; others are fragmented in finishOutput.
       this.dropped(route.dev, pkt, DropReason.PKT_TOO_BIG);
       return 'EMSGSIZE';

@@ -13,9 +13,9 @@ export interface UdpReceiver extends IcmpErrorSink {
   onDatagram(pkt: Packet, src: number, srcPort: number, dst: number, payloadOff: number, payloadLen: number): void;
 }
 
-/** Linux's default IP_PMTUDISC_WANT: datagrams carry DF. */
-const SEND_UNICAST: IpSendOptions = { dontFragment: true };
-const SEND_BROADCAST: IpSendOptions = { dontFragment: true, broadcast: true };
+/** Linux's default IP_PMTUDISC_WANT: DF on datagrams that fit the route MTU, larger ones fragmented here. */
+const SEND_UNICAST: IpSendOptions = { dontFragment: 'if-fits' };
+const SEND_BROADCAST: IpSendOptions = { dontFragment: 'if-fits', broadcast: true };
 
 /** net.ipv4.ip_local_port_range default */
 const EPHEMERAL_LOW = 32768;
@@ -24,7 +24,7 @@ const EPHEMERAL_HIGH = 60999;
 /**
  * UDP for one namespace (net/ipv4/udp.c): sockets bound to a port (on any
  * address), checksum verification, ICMP port unreachable when no socket
- * listens, and datagrams sent with DF (Linux's default IP_PMTUDISC_WANT).
+ * listens, and datagrams sent as Linux's default IP_PMTUDISC_WANT sends them: DF when they fit the route MTU, else fragmented.
  */
 export class UdpLayer {
   private readonly sockets = new Map<number, UdpReceiver>();

@@ -1,0 +1,45 @@
+/**
+ * Datagrams larger than the MTU from sockets with Linux's default
+ * IP_PMTUDISC_WANT, against the kernel, every capture point equal: a UDP
+ * request of 2,000 bytes and its 3,000-byte answer, and `ping -s 2000` and
+ * its reply, each fragmented where it is sent (no DF on the fragments) and
+ * reassembled only at its destination; a request that fits the MTU carries
+ * DF. podwire once refused such datagrams with EMSGSIZE.
+ */
+import { describe, expect, it } from 'vitest';
+import { expandScenario } from '../../scenarios/expand.js';
+import { parseScenario } from '../../scenarios/loader.js';
+import { kernelPrerequisites } from './kernel-harness.js';
+import { compareWithKernel } from './compare-spec.js';
+import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
+
+const pre = kernelPrerequisites();
+if (!pre.ok) console.warn(`[kernel comparison, fragments] skipped: ${pre.reason}`);
+
+const BIG = `name: big-datagrams
+duration: 1s
+nodes:
+  - name: n1
+    pods: [{ name: a }]
+  - name: n2
+    pods: [{ name: b }]
+traffic:
+  - udp: { from: n1/a, to: n2/b, port: 9000, count: 2, rate: 10, requestSize: 2000, responseSize: 3000 }
+  - udp: { from: n1/a, to: n2/b, port: 9001, count: 1, requestSize: 1472, responseSize: 8, start: 300ms }
+  - ping: { from: n2/b, to: n1/a, count: 2, interval: 100ms, size: 2000, start: 500ms }
+capture: all
+`;
+
+describe.skipIf(!pre.ok)('datagrams above the MTU reproduce the kernel, capture point by capture point', () => {
+  expectNamespacesCleanedUp();
+
+  it('UDP and ping -s 2000, fragmented where they are sent', async () => {
+    const result = await compareWithKernel(expandScenario(parseScenario(BIG, 'big.yaml')));
+    const sent = result.kernel.get('n1/a/eth0')!.filter((f) => f.dir === 'out' && f.ipv4 !== undefined);
+    // The kernel fragmented the big requests (first fragments with MF, none with DF) and sent the one that fits with DF.
+    expect(sent.filter((f) => f.ipv4!.mf === true && !f.ipv4!.df).length).toBeGreaterThanOrEqual(2);
+    expect(sent.some((f) => f.ipv4!.totalLength === 1500 && f.ipv4!.df)).toBe(true);
+    expect(result.text, 'podwire differs from the kernel').toBe('');
+    expect(result.equal).toBe(true);
+  }, 60_000);
+});
