@@ -15,6 +15,7 @@ import {
   ICMP_TIME_EXCEEDED,
   emitIcmp,
   icmpErrorQuoteLen,
+  icmpNextHopMtu,
 } from '../wire/icmp.js';
 import {
   IPPROTO_ICMP,
@@ -169,10 +170,15 @@ export class IcmpLayer {
     const qhl = ipv4HeaderLen(b, q);
     const qproto = ipv4Protocol(b, q);
     const t = q + qhl;
+    // ping_err / __udp4_lib_err: a "fragmentation needed" for one of our sockets updates the path MTU to its destination.
+    const pmtu = type === ICMP_DEST_UNREACH && code === ICMP_FRAG_NEEDED ? icmpNextHopMtu(b, icmp) : 0;
     if (qproto === IPPROTO_ICMP && b[t] === ICMP_ECHO) {
       const sock = this.pingSocket(read16(b, t + 4));
-      if (sock !== undefined) sock.onIcmpError(type, code, from, read16(b, t + 6));
+      if (sock === undefined) return;
+      if (pmtu > 0) this.ns.updatePmtu(ipv4Dst(b, q), pmtu);
+      sock.onIcmpError(type, code, from, read16(b, t + 6));
     } else if (qproto === IPPROTO_UDP) {
+      if (pmtu > 0 && this.ns.udp.isBound(read16(b, t))) this.ns.updatePmtu(ipv4Dst(b, q), pmtu);
       this.ns.udp.deliverIcmpError(read16(b, t), type, code, from, read16(b, t + 2));
     } else if (qproto === IPPROTO_TCP) {
       this.ns.tcp.deliverIcmpError(ipv4Src(b, q), read16(b, t), ipv4Dst(b, q), read16(b, t + 2), type, code);

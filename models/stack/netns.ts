@@ -51,6 +51,10 @@ const K_POST_FINISH = 4;
 const K_STOLEN_OUTPUT = 5;
 const K_LOOP_BROADCAST = 6;
 
+/** net.ipv4.route.min_pmtu and mtu_expires (10 minutes): the floor and lifetime of a learned path MTU. */
+const MIN_PMTU = 552;
+const PMTU_EXPIRES_NS = 600e9;
+
 /** Loopback network 127.0.0.0/8, all of it local (the kernel's local table). */
 const LOOPBACK_NET = 0x7f000000;
 
@@ -146,6 +150,8 @@ export class Netns implements EventHandler {
   private lastSrc = 0;
   /** Extra IP protocols (inet_add_protocol), e.g. IPPROTO_IPIP for an ipip tunnel. */
   private readonly protocols = new Map<number, (dev: NetDevice, pkt: Packet) => void>();
+  /** Path MTUs learned from ICMP (the route exceptions of ip_rt_update_pmtu), by destination `| 0`. */
+  private readonly pmtu = new Map<number, { mtu: number; expiresAt: number }>();
   /** Where the looped copies of this host's broadcasts wait in the backlog; made at the first one. */
   private loopedBroadcasts: BacklogTarget | null = null;
   private ifindexCounter = 0;
@@ -552,7 +558,9 @@ export class Netns implements EventHandler {
     if (src === 0) src = this.sourceFor(route, dst);
     const ip = pkt.off + ETH_HLEN;
     const total = pkt.len - ETH_HLEN;
-    const df = opts.dontFragment === 'if-fits' ? total <= route.dev.mtu : opts.dontFragment;
+    // IP_PMTUDISC_WANT sizes against the path MTU learned for dst. TCP (DF always) does
+    // not act on a learned path MTU here: its MSS stays the handshake's (not modelled).
+    const df = opts.dontFragment === 'if-fits' ? total <= this.pathMtu(route.dev, dst) : opts.dontFragment;
     writeIpv4Header(pkt.buf, ip, opts.tos ?? 0, total, this.nextIpIdent(), df, opts.ttl ?? this.defaultTtl, proto, src, dst);
     if (finish !== undefined) finish(src);
     if (total > route.dev.mtu && df) {
@@ -631,6 +639,33 @@ export class Netns implements EventHandler {
     this.finishOutput(pkt);
   }
 
+  /**
+   * ipv4_sk_update_pmtu -> __ip_rt_update_pmtu: an ICMP "fragmentation needed"
+   * told a socket of this host that `dst` takes at most `mtu` bytes. The
+   * exception lowers the route's MTU towards dst (never raises it), to at
+   * least ip_rt_min_pmtu, for ip_rt_mtu_expires.
+   */
+  updatePmtu(dst: number, mtu: number): void {
+    const route = this.outputRoute(dst);
+    if (route === null || mtu <= 0) return;
+    const old = this.pathMtu(route.dev, dst);
+    if (old < mtu) return;
+    if (mtu < MIN_PMTU) mtu = Math.min(old, MIN_PMTU);
+    this.pmtu.set(dst | 0, { mtu, expiresAt: this.now() + PMTU_EXPIRES_NS });
+  }
+
+  /** dst_mtu of a route through `dev` towards `dst`: the device's MTU, or the path MTU learned for dst while it lasts. */
+  pathMtu(dev: NetDevice, dst: number): number {
+    if (this.pmtu.size === 0) return dev.mtu;
+    const e = this.pmtu.get(dst | 0);
+    if (e === undefined) return dev.mtu;
+    if (e.expiresAt <= this.now()) {
+      this.pmtu.delete(dst | 0);
+      return dev.mtu;
+    }
+    return Math.min(e.mtu, dev.mtu);
+  }
+
   /** The source address a socket not bound to one uses towards `dst` via `route`. */
   sourceFor(route: Route, dst: number): number {
     // The local table's prefsrc: an address's own /32 route has src = the
@@ -661,8 +696,14 @@ export class Netns implements EventHandler {
   private finishOutput(pkt: Packet): void {
     const route = pkt.route!;
     // ip_finish_output: `skb->len > mtu || IPCB(skb)->frag_max_size` -> ip_fragment.
-    if (pkt.len - ETH_HLEN > route.dev.mtu || (this.defragged !== 0 && this.defragInfo.has(pkt))) {
-      this.fragmentOutput(pkt, route);
+    // A datagram of this host's without DF is cut to the path MTU it learned
+    // (ip_skb_dst_mtu); a forwarded one to the device's (ip_forward_use_pmtu 0).
+    let mtu = route.dev.mtu;
+    if (this.pmtu.size !== 0 && pkt.inDev === null && !ipv4DontFragment(pkt.buf, pkt.off + ETH_HLEN)) {
+      mtu = this.pathMtu(route.dev, ipv4Dst(pkt.buf, pkt.off + ETH_HLEN));
+    }
+    if (pkt.len - ETH_HLEN > mtu || (this.defragged !== 0 && this.defragInfo.has(pkt))) {
+      this.fragmentOutput(pkt, route, mtu);
       return;
     }
     // An ip tunnel reads its next hop from skb_dst (rt_nexthop in ip_tunnel_xmit) and clears it.
@@ -684,10 +725,9 @@ export class Netns implements EventHandler {
    * ip_do_fragment into fragments of at most the MTU, or of the size the
    * largest original fragment had, and each goes on to the neighbour.
    */
-  private fragmentOutput(pkt: Packet, route: Route): void {
+  private fragmentOutput(pkt: Packet, route: Route, mtu: number): void {
     const b = pkt.buf;
     const ip = pkt.off + ETH_HLEN;
-    let mtu = route.dev.mtu;
     const info = this.defragged !== 0 ? this.defragInfo.get(pkt) : undefined;
     if (ipv4DontFragment(b, ip) && !this.refragmentFits(pkt, mtu)) {
       this.fragStats.fragFails++;

@@ -1,20 +1,27 @@
 /**
  * Datagrams larger than the MTU from sockets with Linux's default
- * IP_PMTUDISC_WANT, against the kernel, every capture point equal: a UDP
- * request of 2,000 bytes and its 3,000-byte answer, and `ping -s 2000` and
- * its reply, each fragmented where it is sent (no DF on the fragments) and
- * reassembled only at its destination; a request that fits the MTU carries
- * DF. podwire once refused such datagrams with EMSGSIZE.
+ * IP_PMTUDISC_WANT, against the kernel, every capture point equal:
+ * - a UDP request of 2,000 bytes and its 3,000-byte answer, and `ping -s
+ *   2000` and its reply, each fragmented where it is sent (no DF on the
+ *   fragments) and reassembled only at its destination; a request that fits
+ *   the MTU carries DF. podwire once refused such datagrams with EMSGSIZE;
+ * - path MTU discovery over flannel's vxlan with `podMtu: 1500`: the first
+ *   1,500-byte ping gets "fragmentation needed" (MTU 1450) from the node; the
+ *   pod then sends the rest, and a UDP flow's requests to the same pod, as
+ *   1,444 + 76-byte fragments (the learned path MTU), which cross the tunnel.
+ *   podwire once sent every one with DF into the same ICMP error.
  */
 import { describe, expect, it } from 'vitest';
 import { expandScenario } from '../../scenarios/expand.js';
 import { parseScenario } from '../../scenarios/loader.js';
-import { kernelPrerequisites } from './kernel-harness.js';
+import { kernelPrerequisites, tunnelPrerequisites } from './kernel-harness.js';
 import { compareWithKernel } from './compare-spec.js';
 import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
 
 const pre = kernelPrerequisites();
 if (!pre.ok) console.warn(`[kernel comparison, fragments] skipped: ${pre.reason}`);
+const vxlan = pre.ok ? tunnelPrerequisites('vxlan') : pre;
+if (pre.ok && !vxlan.ok) console.warn(`[kernel comparison, fragments] path MTU over vxlan skipped: ${vxlan.reason}`);
 
 const BIG = `name: big-datagrams
 duration: 1s
@@ -30,6 +37,21 @@ traffic:
 capture: all
 `;
 
+const MISMATCH = `name: pmtu
+duration: 1200ms
+routing: vxlan
+podMtu: 1500
+nodes:
+  - name: n1
+    pods: [{ name: a }]
+  - name: n2
+    pods: [{ name: b }]
+traffic:
+  - ping: { from: n1/a, to: n2/b, count: 3, interval: 100ms, size: 1472 }
+  - udp: { from: n1/a, to: n2/b, port: 9000, count: 3, rate: 10, requestSize: 1472, responseSize: 8, start: 500ms }
+capture: all
+`;
+
 describe.skipIf(!pre.ok)('datagrams above the MTU reproduce the kernel, capture point by capture point', () => {
   expectNamespacesCleanedUp();
 
@@ -39,6 +61,16 @@ describe.skipIf(!pre.ok)('datagrams above the MTU reproduce the kernel, capture 
     // The kernel fragmented the big requests (first fragments with MF, none with DF) and sent the one that fits with DF.
     expect(sent.filter((f) => f.ipv4!.mf === true && !f.ipv4!.df).length).toBeGreaterThanOrEqual(2);
     expect(sent.some((f) => f.ipv4!.totalLength === 1500 && f.ipv4!.df)).toBe(true);
+    expect(result.text, 'podwire differs from the kernel').toBe('');
+    expect(result.equal).toBe(true);
+  }, 60_000);
+
+  it.skipIf(!vxlan.ok)('path MTU learned from "fragmentation needed" over vxlan', async () => {
+    const result = await compareWithKernel(expandScenario(parseScenario(MISMATCH, 'pmtu.yaml')));
+    const pod = result.kernel.get('n1/a/eth0')!;
+    // One ICMP error from the node, then the kernel's pod fragments to 1,444 + 76 bytes.
+    expect(pod.filter((f) => f.icmp?.type === 3 && f.icmp.code === 4).length).toBe(1);
+    expect(pod.filter((f) => f.dir === 'out' && f.ipv4?.totalLength === 1444 && f.ipv4.mf === true).length).toBe(5);
     expect(result.text, 'podwire differs from the kernel').toBe('');
     expect(result.equal).toBe(true);
   }, 60_000);

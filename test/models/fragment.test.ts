@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SECOND, TestNet, ip, route, sendIcmp, sendUdp, type Seen } from './helpers.js';
+import { MS, SECOND, TestNet, ip, route, sendIcmp, sendUdp, type Seen } from './helpers.js';
 import { Netns } from '../../models/stack/netns.js';
 import type { NetDevice } from '../../models/devices/net-device.js';
 import { DropReason } from '../../models/devices/drop-reason.js';
@@ -204,6 +204,59 @@ describe('ip_fragment on local output', () => {
     expect(b.ipfrag.stats.reasmOKs).toBe(1);
     expect(a.ipfrag.stats.reasmOKs).toBe(1);
     expect(net.drops.total).toBe(0);
+  });
+});
+
+/**
+ * Path MTU discovery for sockets (ipv4_sk_update_pmtu -> __ip_rt_update_pmtu):
+ * "fragmentation needed" quoting a datagram of one of this host's sockets
+ * lowers the MTU of the route to its destination, never below
+ * ip_rt_min_pmtu (552), for ip_rt_mtu_expires (600 s); a socket's next
+ * datagram is sized against it (IP_PMTUDISC_WANT: fragmented here, no DF).
+ */
+describe('path MTU learned from fragmentation needed', () => {
+  it('fragments the next datagram to the learned MTU at the sender', () => {
+    const { net, a, errorsAtA, atB } = chain();
+    net.at(0, () => a.udp.send(5555, ip('10.0.2.2'), 9000, 2000));
+    net.at(10 * MS, () => a.udp.send(5555, ip('10.0.2.2'), 9000, 2000));
+    net.run(SECOND);
+    const out = framesAt(net, 'a/eth0', 'out').map(ipOf);
+    expect(out.map((h) => [h.totalLength, h.dontFragment, h.moreFragments, h.fragmentOffset])).toEqual([
+      [2028, true, false, 0], // fits A's 9000-byte link: DF; R answers fragmentation needed (mtu 1500)
+      [1500, false, true, 0],
+      [548, false, false, 1480],
+    ]);
+    expect(errorsAtA).toEqual(['3/4']);
+    expect(atB).toHaveLength(1);
+    expect(a.pathMtu(a.device('eth0'), ip('10.0.2.2'))).toBe(1500);
+    expect(a.pathMtu(a.device('eth0'), ip('10.0.2.3'))).toBe(9000);
+  });
+
+  it('never raises a path MTU, floors it at 552, and forgets it after 10 minutes', () => {
+    const { net, a } = chain();
+    const eth0 = a.device('eth0');
+    const dst = ip('10.0.2.2');
+    const seen: number[] = [];
+    net.at(0, () => {
+      a.updatePmtu(dst, 1400);
+      seen.push(a.pathMtu(eth0, dst));
+      a.updatePmtu(dst, 1450);
+      seen.push(a.pathMtu(eth0, dst));
+      a.updatePmtu(dst, 300);
+      seen.push(a.pathMtu(eth0, dst));
+    });
+    net.at(599 * SECOND, () => seen.push(a.pathMtu(eth0, dst)));
+    net.at(600 * SECOND, () => seen.push(a.pathMtu(eth0, dst)));
+    net.run(601 * SECOND);
+    expect(seen).toEqual([1400, 1400, 552, 552, 9000]);
+  });
+
+  it('learns nothing from an error about a datagram no socket of ours sent', () => {
+    const { net, a } = chain();
+    net.at(0, () => sendUdp(a, ip('10.0.2.2'), 7777, 9000, 2000, 1, { df: true }));
+    net.run(SECOND);
+    expect(framesAt(net, 'a/eth0', 'in').map(ipOf).some((h) => h.protocol === 1)).toBe(true); // the error came back
+    expect(a.pathMtu(a.device('eth0'), ip('10.0.2.2'))).toBe(9000);
   });
 });
 

@@ -201,8 +201,10 @@ export class TcpLayer {
   /** tcp_v4_rcv */
   /**
    * An ICMP error quoting a segment we sent from localAddr:localPort to
-   * remoteAddr:remotePort (tcp_v4_err with icmp_err_convert's errno; a
-   * fragmentation-needed is a path-MTU update, not modelled).
+   * remoteAddr:remotePort (tcp_v4_err with icmp_err_convert's errno). A
+   * fragmentation-needed is left alone: TCP's side of path MTU discovery
+   * (tcp_v4_mtu_reduced: a smaller MSS and the too-big segments sent again)
+   * is not modelled, and its segments keep the handshake's MSS.
    */
   deliverIcmpError(localAddr: number, localPort: number, remoteAddr: number, remotePort: number, type: number, code: number): void {
     const conn = this.lookup(remoteAddr, remotePort, localAddr, localPort);
