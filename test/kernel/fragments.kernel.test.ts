@@ -23,13 +23,16 @@ if (!pre.ok) console.warn(`[kernel comparison, fragments] skipped: ${pre.reason}
 const vxlan = pre.ok ? tunnelPrerequisites('vxlan') : pre;
 if (pre.ok && !vxlan.ok) console.warn(`[kernel comparison, fragments] path MTU over vxlan skipped: ${vxlan.reason}`);
 
-const BIG = `name: big-datagrams
-duration: 1s
-nodes:
+/** Pod a on n1, pod b on n2. */
+const TWO_NODES = `nodes:
   - name: n1
     pods: [{ name: a }]
   - name: n2
-    pods: [{ name: b }]
+    pods: [{ name: b }]`;
+
+const BIG = `name: big-datagrams
+duration: 1s
+${TWO_NODES}
 traffic:
   - udp: { from: n1/a, to: n2/b, port: 9000, count: 2, rate: 10, requestSize: 2000, responseSize: 3000 }
   - udp: { from: n1/a, to: n2/b, port: 9001, count: 1, requestSize: 1472, responseSize: 8, start: 300ms }
@@ -41,11 +44,7 @@ const MISMATCH = `name: pmtu
 duration: 1200ms
 routing: vxlan
 podMtu: 1500
-nodes:
-  - name: n1
-    pods: [{ name: a }]
-  - name: n2
-    pods: [{ name: b }]
+${TWO_NODES}
 traffic:
   - ping: { from: n1/a, to: n2/b, count: 3, interval: 100ms, size: 1472 }
   - udp: { from: n1/a, to: n2/b, port: 9000, count: 3, rate: 10, requestSize: 1472, responseSize: 8, start: 500ms }
