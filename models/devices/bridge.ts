@@ -10,7 +10,8 @@ import { NfHook, NfVerdict } from '../netfilter/hooks.js';
 import { Nud } from '../stack/neighbour.js';
 import { flowOf, traceHook } from '../stack/trace-hook.js';
 import { ETH_HLEN, ETHERTYPE_IPV4, ethType, setEthDst, setEthSrc } from '../wire/ethernet.js';
-import { ipv4ChecksumValid, ipv4Dst } from '../wire/ipv4.js';
+import { ipv4ChecksumValid, ipv4Dst, ipv4FragmentOffset, ipv4MoreFragments } from '../wire/ipv4.js';
+import { DefragUser } from '../stack/reassembly.js';
 
 /** A forwarding database entry (struct net_bridge_fdb_entry). */
 interface FdbEntry {
@@ -85,7 +86,9 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
     if (nf !== null && nf.bridgeNfCallIptables && ethType(b, o) === ETHERTYPE_IPV4) {
       // br_netfilter may rewrite the frame (DNAT, mangle): it needs bytes of its own.
       pkt.unshare();
-      if (!this.brNfPreRouting(port, pkt)) return;
+      const p = this.brNfPreRouting(port, pkt);
+      if (p === null) return;
+      pkt = p;
     }
     this.handleFrameFinish(port, pkt);
   }
@@ -225,7 +228,7 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
         return;
       }
     }
-    to.xmit(pkt);
+    this.queueXmit(to, pkt);
   }
 
   /**
@@ -236,17 +239,27 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
    * destination is reached through this same bridge, the frame is re-addressed
    * to the new destination's MAC and bridged ("bridged DNAT": a pod reaching a
    * Service whose backend sits on the same bridge); otherwise it is addressed to
-   * the bridge device and routed. Returns false when the frame is dropped or
-   * its continuation deferred by the rules' simulated cost.
+   * the bridge device and routed. With conntrack loaded a fragment first
+   * waits for the rest of its datagram (nf_defrag_ipv4 as
+   * IP_DEFRAG_CONNTRACK_BRIDGE_IN), and the whole datagram goes on. Returns
+   * the frame to go on with, or null when it was dropped, queued as a fragment
+   * or deferred by the rules' simulated cost.
    */
-  private brNfPreRouting(port: NetDevice, pkt: Packet): boolean {
+  private brNfPreRouting(port: NetDevice, pkt: Packet): Packet | null {
     const nf = this.ns.netfilter!;
-    const b = pkt.buf;
-    const ip = pkt.off + ETH_HLEN;
+    let b = pkt.buf;
+    let ip = pkt.off + ETH_HLEN;
     // br_validate_ipv4: a frame with a broken header is dropped here.
     if (pkt.len < ETH_HLEN + 20 || (b[ip]! >> 4) !== 4 || !ipv4ChecksumValid(b, ip)) {
       port.dropRx(pkt, DropReason.IP_INHDR);
-      return false;
+      return null;
+    }
+    if (nf.conntrack !== null && (ipv4MoreFragments(b, ip) || ipv4FragmentOffset(b, ip) !== 0)) {
+      const whole = this.ns.conntrackDefrag(pkt, DefragUser.CONNTRACK_BRIDGE_IN);
+      if (whole === null) return null;
+      pkt = whole;
+      b = pkt.buf;
+      ip = pkt.off + ETH_HLEN;
     }
     const dstBefore = ipv4Dst(b, ip);
     if (nf.active(NfHook.PRE_ROUTING)) {
@@ -255,7 +268,7 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
       if (this.ns.ctx.tracer !== null) traceHook(this.ns, NfHook.PRE_ROUTING, pkt, verdict, nf.lastCostNs, `bridge ${this.name} port ${port.name}`, before);
       if (verdict !== NfVerdict.ACCEPT) {
         port.dropRx(pkt, DropReason.NETFILTER_DROP);
-        return false;
+        return null;
       }
     }
     pkt.brnfPrerouted = true;
@@ -281,16 +294,31 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
           pkt.brnfDnatPort = port;
           pkt.brnfSrcMac = readMac(b, pkt.off + 6);
           this.ns.neigh.output(this, hop, pkt);
-          return false;
+          return null;
         }
       }
     }
     if (nf.lastCostNs > 0) {
       pkt.nextDev = port;
       this.ns.component.schedule(nf.lastCostNs, this, EV_PRE_ROUTING_FINISH, pkt);
-      return false;
+      return null;
     }
-    return true;
+    return pkt;
+  }
+
+  /**
+   * br_nf_dev_queue_xmit: out of port `to`, a datagram br_netfilter reassembled
+   * is cut again to its largest fragment's size (or the port's MTU) when it does
+   * not fit that; anything else goes as it is.
+   */
+  private queueXmit(to: NetDevice, pkt: Packet): void {
+    const frags = pkt.brnfPrerouted ? this.ns.bridgeRefragment(pkt, to) : null;
+    if (frags === null) {
+      to.xmit(pkt);
+      return;
+    }
+    if (this.ns.ctx.tracer !== null) this.trace(pkt, 'bridge', `to ${to.name}: cut again into ${frags.length} fragments`);
+    for (const f of frags) to.xmit(f);
   }
 
   /** Continuations after the simulated cost of br_netfilter's hooks. */
@@ -299,7 +327,7 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
     const dev = pkt.nextDev!;
     pkt.nextDev = null;
     if (kind === EV_PRE_ROUTING_FINISH) this.handleFrameFinish(dev, pkt);
-    else dev.xmit(pkt);
+    else this.queueXmit(dev, pkt);
   }
 
   /**

@@ -446,11 +446,9 @@ export class Netns implements EventHandler {
     if (this.netfilter !== null && !pkt.brnfPrerouted) {
       // nf_defrag_ipv4 (priority -400): with conntrack loaded, the hooks see whole datagrams.
       if (this.netfilter.conntrack !== null && (ipv4MoreFragments(b, ip) || ipv4FragmentOffset(b, ip) !== 0)) {
-        const whole = this.ipfrag.defrag(pkt, DefragUser.CONNTRACK_IN);
+        const whole = this.conntrackDefrag(pkt, DefragUser.CONNTRACK_IN);
         if (whole === null) return;
-        this.defragInfo.set(whole.pkt, whole);
-        this.defragged++;
-        pkt = whole.pkt;
+        pkt = whole;
       }
       if (this.runHook(NfHook.PRE_ROUTING, pkt, dev, null, K_RCV_FINISH)) return;
     }
@@ -749,6 +747,38 @@ export class Netns implements EventHandler {
       f.route = route;
       this.finishOutput(f);
     }
+  }
+
+  /**
+   * nf_defrag_ipv4 (priority -400, before conntrack): queues a fragment, and
+   * returns the whole datagram once its last fragment is in, remembering the
+   * largest fragment's size for refragmenting it on the way out.
+   */
+  conntrackDefrag(pkt: Packet, user: DefragUser): Packet | null {
+    const whole = this.ipfrag.defrag(pkt, user);
+    if (whole === null) return null;
+    this.defragInfo.set(whole.pkt, whole);
+    this.defragged++;
+    return whole.pkt;
+  }
+
+  /**
+   * br_nf_dev_queue_xmit: a datagram nf_defrag reassembled at a bridge port
+   * leaves a port cut again to its largest fragment's size (or the port's
+   * MTU, if smaller) when it does not fit that; null when it goes as it is.
+   * The fragments are new packets, each a frame with the datagram's Ethernet header.
+   */
+  bridgeRefragment(pkt: Packet, port: NetDevice): Packet[] | null {
+    if (this.defragged === 0) return null;
+    const info = this.defragInfo.get(pkt);
+    if (info === undefined) return null;
+    const mtu = info.fragMaxSize < port.mtu ? info.fragMaxSize : port.mtu;
+    if (pkt.len - ETH_HLEN <= mtu) return null;
+    const frags = ipFragment(pkt, mtu, info.pmtu);
+    if (frags === null) return null;
+    this.fragStats.fragOKs++;
+    this.fragStats.fragCreates += frags.length;
+    return frags;
   }
 
   /** A DF datagram nf_defrag reassembled here may be refragmented when its largest fragment fits `mtu` (skb->ignore_df). */

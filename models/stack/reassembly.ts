@@ -60,6 +60,8 @@ export const IPFRAG_HIGH_THRESH = 4 * 1024 * 1024;
 export const enum DefragUser {
   LOCAL_DELIVER = 0,
   CONNTRACK_IN = 1,
+  /** IP_DEFRAG_CONNTRACK_BRIDGE_IN: nf_defrag_ipv4 under br_netfilter, at a bridge port. */
+  CONNTRACK_BRIDGE_IN = 2,
 }
 
 /** The IPSTATS_MIB_REASM* counters (`nstat`: IpReasmReqds, IpReasmOKs, IpReasmFails, IpReasmTimeout, IpReasmOverlaps). */

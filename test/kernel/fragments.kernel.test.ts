@@ -9,7 +9,12 @@
  *   1,500-byte ping gets "fragmentation needed" (MTU 1450) from the node; the
  *   pod then sends the rest, and a UDP flow's requests to the same pod, as
  *   1,444 + 76-byte fragments (the learned path MTU), which cross the tunnel.
- *   podwire once sent every one with DF into the same ICMP error.
+ *   podwire once sent every one with DF into the same ICMP error;
+ * - the same large datagrams through ClusterIP Services (test/helpers/service-fragments.ts):
+ *   with kube-proxy's conntrack loaded, br_netfilter reassembles them at the
+ *   bridge port (cni0's capture shows the whole datagram, DNATed), and they
+ *   are cut again to the largest fragment's size on the way out, routed or
+ *   bridged. podwire once dropped the fragments as INVALID.
  */
 import { describe, expect, it } from 'vitest';
 import { expandScenario } from '../../scenarios/expand.js';
@@ -17,6 +22,7 @@ import { parseScenario } from '../../scenarios/loader.js';
 import { kernelPrerequisites, tunnelPrerequisites } from './kernel-harness.js';
 import { compareWithKernel } from './compare-spec.js';
 import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
+import { SERVICE_FRAGMENTS } from '../helpers/service-fragments.js';
 
 const pre = kernelPrerequisites();
 if (!pre.ok) console.warn(`[kernel comparison, fragments] skipped: ${pre.reason}`);
@@ -70,6 +76,15 @@ describe.skipIf(!pre.ok)('datagrams above the MTU reproduce the kernel, capture 
     // One ICMP error from the node, then the kernel's pod fragments to 1,444 + 76 bytes.
     expect(pod.filter((f) => f.icmp?.type === 3 && f.icmp.code === 4).length).toBe(1);
     expect(pod.filter((f) => f.dir === 'out' && f.ipv4?.totalLength === 1444 && f.ipv4.mf === true).length).toBe(5);
+    expect(result.text, 'podwire differs from the kernel').toBe('');
+    expect(result.equal).toBe(true);
+  }, 60_000);
+
+  it('through ClusterIP Services: reassembled at the bridge port, DNATed, cut again on the way out', async () => {
+    const result = await compareWithKernel(expandScenario(parseScenario(SERVICE_FRAGMENTS, 'service-fragments.yaml')));
+    // The kernel's cni0 saw whole datagrams, DNATed to a backend (2,000-byte requests: 2,028 bytes of IP).
+    const cni0 = result.kernel.get('n1/cni0')!;
+    expect(cni0.some((f) => f.dir === 'in' && f.ipv4?.totalLength === 2028 && f.udp?.dstPort === 8080)).toBe(true);
     expect(result.text, 'podwire differs from the kernel').toBe('');
     expect(result.equal).toBe(true);
   }, 60_000);

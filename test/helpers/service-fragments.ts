@@ -1,0 +1,28 @@
+/**
+ * UDP datagrams larger than the MTU through ClusterIP Services programmed by
+ * kube-proxy (so conntrack is loaded and br_netfilter runs iptables at cni0's
+ * ports): a 2,000-byte request to a Service whose backend is on the other
+ * node (routed after DNAT), one to a Service whose backend shares the
+ * client's bridge (bridged DNAT), and 2,500 bytes between two pods of one
+ * node. One flow at a time, for the kernel comparison.
+ */
+export const SERVICE_FRAGMENTS = `name: service-fragments
+duration: 1500ms
+nodes:
+  - name: n1
+    pods: [{ name: client }, { name: near, labels: { app: near } }, { name: peer }]
+  - name: n2
+    pods: [{ name: far, labels: { app: far } }]
+services:
+  - name: far-udp
+    selector: { app: far }
+    ports: [{ protocol: UDP, port: 80, targetPort: 8080, responseSize: 3000 }]
+  - name: near-udp
+    selector: { app: near }
+    ports: [{ protocol: UDP, port: 80, targetPort: 8080, responseSize: 3000 }]
+traffic:
+  - udp: { from: n1/client, to: svc:far-udp, port: 80, sourcePort: 40001, count: 2, rate: 10, requestSize: 2000, responseSize: 3000, start: 100ms }
+  - udp: { from: n1/client, to: svc:near-udp, port: 80, sourcePort: 40002, count: 2, rate: 10, requestSize: 2000, responseSize: 3000, start: 500ms }
+  - udp: { from: n1/client, to: n1/peer, port: 9000, sourcePort: 40003, count: 2, rate: 10, requestSize: 2500, responseSize: 1600, start: 900ms }
+capture: all
+`;
