@@ -68,6 +68,12 @@ export class Packet {
   /** br_netfilter: the packet already went through iptables PREROUTING at a bridge port (ip_sabotage_in). */
   brnfPrerouted = false;
   /**
+   * skb->ignore_df: a datagram of a socket that is not IP_PMTUDISC_DO may be
+   * fragmented on this host even with DF set (it was set for the first route;
+   * NAT may send it out a smaller MTU). Cleared when it leaves the host.
+   */
+  ignoreDf = false;
+  /**
    * The tracer follows this packet: the iptables TRACE target marked it (or
    * the packet it was copied from), as it sets skb->nf_trace on one skb, or
    * it is a flow's packet the trace watches (models/trace/tracer.ts).
@@ -160,6 +166,7 @@ export class Packet {
     this.brnfPrerouted = from.brnfPrerouted;
     this.inDev = from.inDev;
     this.traceFollow = from.traceFollow;
+    this.ignoreDf = from.ignoreDf;
   }
 
   /** skb_scrub_packet: forget connection tracking and routing state; with `xnet` also the mark. */
@@ -168,6 +175,7 @@ export class Packet {
     this.ctState = 0;
     this.ctDir = 0;
     this.brnfPrerouted = false;
+    this.ignoreDf = false;
     this.inDev = null;
     this.route = null;
     this.nextDev = null;

@@ -568,6 +568,8 @@ export class Netns implements EventHandler {
     }
     pkt.route = route;
     pkt.inDev = null;
+    // __ip_make_skb: skb->ignore_df = ip_sk_ignore_df(sk), true below IP_PMTUDISC_DO.
+    pkt.ignoreDf = opts.dontFragment !== true;
     if (this.ctx.tracer !== null) this.trace(pkt, 'route', `output: ${RouteTable.format(route)}, src ${formatIpv4(src)}`);
     // Process context: what this send makes ready is processed when it returns.
     const backlog = this.ctx.backlog;
@@ -718,8 +720,9 @@ export class Netns implements EventHandler {
   }
 
   /**
-   * ip_fragment: a DF datagram gets ICMP fragmentation needed (unless it was
-   * reassembled by nf_defrag from fragments that fit); the rest is split by
+   * ip_fragment: a DF datagram gets ICMP fragmentation needed, unless this
+   * host's own socket allowed fragmenting it (skb->ignore_df) or nf_defrag
+   * reassembled it from fragments that fit; the rest is split by
    * ip_do_fragment into fragments of at most the MTU, or of the size the
    * largest original fragment had, and each goes on to the neighbour.
    */
@@ -727,7 +730,8 @@ export class Netns implements EventHandler {
     const b = pkt.buf;
     const ip = pkt.off + ETH_HLEN;
     const info = this.defragged !== 0 ? this.defragInfo.get(pkt) : undefined;
-    if (ipv4DontFragment(b, ip) && !this.refragmentFits(pkt, mtu)) {
+    const mayFragment = (pkt.ignoreDf && (info === undefined || info.fragMaxSize <= mtu)) || this.refragmentFits(pkt, mtu);
+    if (ipv4DontFragment(b, ip) && !mayFragment) {
       this.fragStats.fragFails++;
       this.icmp.sendError(pkt, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu);
       route.dev.dropTx(pkt, DropReason.PKT_TOO_BIG);

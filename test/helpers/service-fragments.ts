@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { resolveScenarioPath } from '../../scenarios/library.js';
+
 /**
  * UDP datagrams larger than the MTU through ClusterIP Services programmed by
  * kube-proxy (so conntrack is loaded and br_netfilter runs iptables at cni0's
@@ -26,3 +29,16 @@ traffic:
   - udp: { from: n1/client, to: n1/peer, port: 9000, sourcePort: 40003, count: 2, rate: 10, requestSize: 2500, responseSize: 1600, start: 900ms }
 capture: all
 `;
+
+/**
+ * The library's docker-publish with 2,000-byte requests and 3,000-byte
+ * answers. Its "host to its published port" flow leaves through lo (MTU
+ * 65,536, so with DF) and Docker's OUTPUT DNAT sends it out docker0 (1,500):
+ * the host cuts it there all the same (skb->ignore_df).
+ */
+export function dockerPublishLarge(): string {
+  const text = readFileSync(resolveScenarioPath('docker-publish'), 'utf8');
+  const large = text.replaceAll('requestSize: 16, responseSize: 32', 'requestSize: 2000, responseSize: 3000').replace('port: 80, responseSize: 32 }', 'port: 80, responseSize: 3000 }');
+  if (large === text || large.includes('responseSize: 32')) throw new Error('docker-publish changed: dockerPublishLarge no longer enlarges every flow');
+  return large;
+}

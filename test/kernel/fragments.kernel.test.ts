@@ -14,7 +14,10 @@
  *   with kube-proxy's conntrack loaded, br_netfilter reassembles them at the
  *   bridge port (cni0's capture shows the whole datagram, DNATed), and they
  *   are cut again to the largest fragment's size on the way out, routed or
- *   bridged. podwire once dropped the fragments as INVALID.
+ *   bridged. podwire once dropped the fragments as INVALID;
+ * - docker-publish with large datagrams: the host's datagram to its own
+ *   published port, DNATed from lo out docker0, is fragmented there although
+ *   it left with DF (skb->ignore_df of a socket below IP_PMTUDISC_DO).
  */
 import { describe, expect, it } from 'vitest';
 import { expandScenario } from '../../scenarios/expand.js';
@@ -22,7 +25,7 @@ import { parseScenario } from '../../scenarios/loader.js';
 import { kernelPrerequisites, tunnelPrerequisites } from './kernel-harness.js';
 import { compareWithKernel } from './compare-spec.js';
 import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
-import { SERVICE_FRAGMENTS } from '../helpers/service-fragments.js';
+import { SERVICE_FRAGMENTS, dockerPublishLarge } from '../helpers/service-fragments.js';
 
 const pre = kernelPrerequisites();
 if (!pre.ok) console.warn(`[kernel comparison, fragments] skipped: ${pre.reason}`);
@@ -85,6 +88,12 @@ describe.skipIf(!pre.ok)('datagrams above the MTU reproduce the kernel, capture 
     // The kernel's cni0 saw whole datagrams, DNATed to a backend (2,000-byte requests: 2,028 bytes of IP).
     const cni0 = result.kernel.get('n1/cni0')!;
     expect(cni0.some((f) => f.dir === 'in' && f.ipv4?.totalLength === 2028 && f.udp?.dstPort === 8080)).toBe(true);
+    expect(result.text, 'podwire differs from the kernel').toBe('');
+    expect(result.equal).toBe(true);
+  }, 60_000);
+
+  it('docker-publish with large datagrams, the host reaching its own published port included', async () => {
+    const result = await compareWithKernel(expandScenario(parseScenario(dockerPublishLarge(), 'docker-publish-large.yaml')));
     expect(result.text, 'podwire differs from the kernel').toBe('');
     expect(result.equal).toBe(true);
   }, 60_000);

@@ -5,7 +5,19 @@ import { join } from 'node:path';
 import { expandScenario } from '../../scenarios/expand.js';
 import { parseScenario } from '../../scenarios/loader.js';
 import { runTopology } from '../../scenarios/run.js';
-import { SERVICE_FRAGMENTS } from '../helpers/service-fragments.js';
+import { SERVICE_FRAGMENTS, dockerPublishLarge } from '../helpers/service-fragments.js';
+import type { Results } from '../../scenarios/results.js';
+
+function run(text: string, name: string): Results {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-svc-frag-'));
+  try {
+    return runTopology(expandScenario(parseScenario(text, `${name}.yaml`)), { outDir: dir }).results;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const answered = (r: Results) => (r.flows as { sent: number; received: number }[]).map((f) => [f.sent, f.received]);
 
 /**
  * br_netfilter with conntrack loaded reassembles fragments at the bridge port
@@ -17,18 +29,18 @@ import { SERVICE_FRAGMENTS } from '../helpers/service-fragments.js';
  */
 describe('large UDP datagrams through ClusterIP Services', () => {
   it('are answered, routed or bridged, with nothing dropped', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pw-svc-frag-'));
-    try {
-      const { results } = runTopology(expandScenario(parseScenario(SERVICE_FRAGMENTS, 'service-fragments.yaml')), { outDir: dir });
-      const flows = results.flows as { name: string; sent: number; received: number }[];
-      expect(flows.map((f) => [f.sent, f.received])).toEqual([
-        [2, 2],
-        [2, 2],
-        [2, 2],
-      ]);
-      expect(results.drops).toEqual({});
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const results = run(SERVICE_FRAGMENTS, 'service-fragments');
+    expect(answered(results)).toEqual([
+      [2, 2],
+      [2, 2],
+      [2, 2],
+    ]);
+    expect(results.drops).toEqual({});
+  });
+
+  it("go from a host to its own published Docker port: DNATed from lo's MTU to docker0's, and cut there (skb->ignore_df)", () => {
+    const results = run(dockerPublishLarge(), 'docker-publish-large');
+    expect(answered(results).every(([sent, received]) => sent === received && sent! > 0)).toBe(true);
+    expect(results.drops).toEqual({});
   });
 });
