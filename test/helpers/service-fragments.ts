@@ -42,3 +42,30 @@ export function dockerPublishLarge(): string {
   if (large === text || large.includes('responseSize: 32')) throw new Error('docker-publish changed: dockerPublishLarge no longer enlarges every flow');
   return large;
 }
+
+/**
+ * A node reaching ClusterIP Services itself (kube-proxy's OUTPUT DNAT), with
+ * large datagrams: to a backend on another node (out eth0) and to one on its
+ * own bridge (out cni0), both masqueraded with --random-fully; and a pod
+ * pinging the node with 3,000 bytes.
+ */
+export const NODE_TO_SERVICES = `name: node-to-services
+duration: 1500ms
+nodes:
+  - name: n1
+    pods: [{ name: near, labels: { app: near } }]
+  - name: n2
+    pods: [{ name: far, labels: { app: far } }]
+services:
+  - name: far-udp
+    selector: { app: far }
+    ports: [{ protocol: UDP, port: 80, targetPort: 8080, responseSize: 3000 }]
+  - name: near-udp
+    selector: { app: near }
+    ports: [{ protocol: UDP, port: 80, targetPort: 8080, responseSize: 3000 }]
+traffic:
+  - udp: { from: n1, to: svc:far-udp, port: 80, sourcePort: 40001, count: 2, rate: 10, requestSize: 2000, responseSize: 3000, start: 100ms }
+  - udp: { from: n1, to: svc:near-udp, port: 80, sourcePort: 40002, count: 2, rate: 10, requestSize: 2000, responseSize: 3000, start: 500ms }
+  - ping: { from: n2/far, to: n1, count: 1, size: 3000, start: 900ms }
+capture: all
+`;

@@ -11,7 +11,7 @@ import { readCapture } from '../../models/capture/index.js';
 import { runTopology } from '../../scenarios/run.js';
 import type { TopologySpec } from '../../scenarios/topology.js';
 import { runOnKernel } from './kernel-harness.js';
-import { compareCapturePoints, type NormalisedFrame, normaliseFrame } from './normalise.js';
+import { type CompareOptions, compareCapturePoints, type NormalisedFrame, normaliseFrame } from './normalise.js';
 
 export interface SpecComparison {
   /** The kernel's frames per capture point (normalised). */
@@ -21,14 +21,14 @@ export interface SpecComparison {
   equal: boolean;
 }
 
-export async function compareWithKernel(spec: TopologySpec): Promise<SpecComparison> {
+export async function compareWithKernel(spec: TopologySpec, options: CompareOptions = {}): Promise<SpecComparison> {
   const outDir = await mkdtemp(join(tmpdir(), `pwk-podwire-${spec.name}-`));
   try {
     const { captureFiles } = runTopology(spec, { outDir });
     const podwire = new Map<string, NormalisedFrame[]>();
     for (const [point, file] of captureFiles) podwire.set(point, readCapture(file).packets.map((p) => normaliseFrame(p.data, p.direction)));
     const kernel = await runOnKernel(spec);
-    const result = compareCapturePoints(kernel, podwire);
+    const result = compareCapturePoints(kernel, podwire, options);
     return { kernel, text: result.text, equal: result.equal };
   } finally {
     await rm(outDir, { recursive: true, force: true });

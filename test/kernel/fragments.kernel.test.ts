@@ -17,7 +17,9 @@
  *   bridged. podwire once dropped the fragments as INVALID;
  * - docker-publish with large datagrams: the host's datagram to its own
  *   published port, DNATed from lo out docker0, is fragmented there although
- *   it left with DF (skb->ignore_df of a socket below IP_PMTUDISC_DO).
+ *   it left with DF (skb->ignore_df of a socket below IP_PMTUDISC_DO);
+ * - a node reaching Services itself with large datagrams, masqueraded with
+ *   --random-fully (source ports paired from 1024, normalise.ts 'pair-nat').
  */
 import { describe, expect, it } from 'vitest';
 import { expandScenario } from '../../scenarios/expand.js';
@@ -25,7 +27,7 @@ import { parseScenario } from '../../scenarios/loader.js';
 import { kernelPrerequisites, tunnelPrerequisites } from './kernel-harness.js';
 import { compareWithKernel } from './compare-spec.js';
 import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
-import { SERVICE_FRAGMENTS, dockerPublishLarge } from '../helpers/service-fragments.js';
+import { NODE_TO_SERVICES, SERVICE_FRAGMENTS, dockerPublishLarge } from '../helpers/service-fragments.js';
 
 const pre = kernelPrerequisites();
 if (!pre.ok) console.warn(`[kernel comparison, fragments] skipped: ${pre.reason}`);
@@ -94,6 +96,12 @@ describe.skipIf(!pre.ok)('datagrams above the MTU reproduce the kernel, capture 
 
   it('docker-publish with large datagrams, the host reaching its own published port included', async () => {
     const result = await compareWithKernel(expandScenario(parseScenario(dockerPublishLarge(), 'docker-publish-large.yaml')));
+    expect(result.text, 'podwire differs from the kernel').toBe('');
+    expect(result.equal).toBe(true);
+  }, 60_000);
+
+  it('a node reaching ClusterIP Services itself, with large datagrams', async () => {
+    const result = await compareWithKernel(expandScenario(parseScenario(NODE_TO_SERVICES, 'node-to-services.yaml')), { ephemeralPorts: 'pair-nat' });
     expect(result.text, 'podwire differs from the kernel').toBe('');
     expect(result.equal).toBe(true);
   }, 60_000);

@@ -186,6 +186,15 @@ describe('compareCapturePoints', () => {
         ['n1/vethp1', 0, ['udp.dstPort: 9000 != 9001']],
       ]);
     });
+    it("pair-nat pairs ports from 1024 too (MASQUERADE --random-fully), and only those", () => {
+      const natKernel = new Map([['n1/eth0', [withPorts(u, 15169, 8080), withPorts(reply, 8080, 15169)]]]);
+      const natPodwire = new Map([['n1/eth0', [withPorts(u, 26097, 8080), withPorts(reply, 8080, 26097)]]]);
+      expect(compareCapturePoints(natKernel, natPodwire).equal).toBe(false);
+      expect(compareCapturePoints(natKernel, natPodwire, { ephemeralPorts: 'pair-nat' }).text).toBe('');
+      const low = new Map([['n1/eth0', [withPorts(u, 1000, 8080)]]]);
+      const lowPodwire = new Map([['n1/eth0', [withPorts(u, 1001, 8080)]]]);
+      expect(compareCapturePoints(low, lowPodwire, { ephemeralPorts: 'pair-nat' }).equal).toBe(false);
+    });
   });
 
   it('lists a field present on one side only', () => {

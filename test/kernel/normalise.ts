@@ -283,9 +283,12 @@ export interface CaptureComparison {
 export const EPHEMERAL_FIRST = 32768;
 export const EPHEMERAL_LAST = 60999;
 
-function isEphemeral(port: number): boolean {
-  return port >= EPHEMERAL_FIRST && port <= EPHEMERAL_LAST;
-}
+/**
+ * Where MASQUERADE --random-fully draws a source port of 1024 or more
+ * (nf_nat_l4proto_unique_tuple with no range given: 1024-65535).
+ */
+export const NAT_RANDOM_FIRST = 1024;
+export const NAT_RANDOM_LAST = 65535;
 
 /**
  * Pairs the ephemeral ports the kernel chose with those podwire chose: the
@@ -297,6 +300,15 @@ function isEphemeral(port: number): boolean {
 class EphemeralPortPairing {
   private readonly kernelToPodwire = new Map<number, number>();
   private readonly podwireToKernel = new Map<number, number>();
+
+  constructor(
+    private readonly first = EPHEMERAL_FIRST,
+    private readonly last = EPHEMERAL_LAST,
+  ) {}
+
+  private pairable(port: number): boolean {
+    return port >= this.first && port <= this.last;
+  }
 
   /**
    * podwire's frame with its ephemeral ports written as their kernel partners:
@@ -310,7 +322,7 @@ class EphemeralPortPairing {
     const known = this.rewrite(pf, (p) => this.podwireToKernel.get(p) ?? p);
     const fresh = new Map<number, number>(); // podwire -> kernel
     for (const [k, p] of [[kl4.srcPort, pl4.srcPort], [kl4.dstPort, pl4.dstPort]] as const) {
-      if (k !== p && isEphemeral(k) && isEphemeral(p) && !this.kernelToPodwire.has(k) && !this.podwireToKernel.has(p)) fresh.set(p, k);
+      if (k !== p && this.pairable(k) && this.pairable(p) && !this.kernelToPodwire.has(k) && !this.podwireToKernel.has(p)) fresh.set(p, k);
     }
     if (fresh.size === 0) return known;
     const candidate = this.rewrite(known, (p) => fresh.get(p) ?? p);
@@ -338,9 +350,11 @@ class EphemeralPortPairing {
 export interface CompareOptions {
   /**
    * 'pair' (default): ephemeral ports (32768-60999) may differ if they differ
-   * consistently (see EphemeralPortPairing); 'exact': every port must match.
+   * consistently (see EphemeralPortPairing); 'pair-nat': so may any port from
+   * 1024, for traffic that kube-proxy's MASQUERADE --random-fully gives a
+   * random source port on both sides; 'exact': every port must match.
    */
-  ephemeralPorts?: 'pair' | 'exact';
+  ephemeralPorts?: 'pair' | 'pair-nat' | 'exact';
 }
 
 /**
@@ -354,7 +368,8 @@ export function compareCapturePoints(
   podwire: ReadonlyMap<string, readonly NormalisedFrame[]>,
   options: CompareOptions = {},
 ): CaptureComparison {
-  const pairing = options.ephemeralPorts === 'exact' ? undefined : new EphemeralPortPairing();
+  const mode = options.ephemeralPorts ?? 'pair';
+  const pairing = mode === 'exact' ? undefined : mode === 'pair-nat' ? new EphemeralPortPairing(NAT_RANDOM_FIRST, NAT_RANDOM_LAST) : new EphemeralPortPairing();
   const points = [...new Set([...kernel.keys(), ...podwire.keys()])].sort();
   const differences: PointDifference[] = [];
   const blocks: string[] = [];
