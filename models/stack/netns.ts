@@ -543,7 +543,8 @@ export class Netns implements EventHandler {
    * Sends a locally generated datagram whose transport header and payload are
    * already at `pkt.off + 14 + 20`: routes it, chooses the source when `src` is 0,
    * writes the IPv4 header, lets `finish(src)` complete the transport checksum,
-   * then runs NF_INET_LOCAL_OUT and hands it on. Returns false (and drops) without a route.
+   * then runs NF_INET_LOCAL_OUT and hands it on. Returns the errno when the
+   * datagram was not sent (a missing route or a DO datagram too big also count a drop).
    */
   sendIp(pkt: Packet, proto: number, src: number, dst: number, opts: IpSendOptions, finish?: (src: number) => void): SendError | null {
     const route = this.outputRoute(dst);

@@ -24,7 +24,8 @@ const EPHEMERAL_HIGH = 60999;
 /**
  * UDP for one namespace (net/ipv4/udp.c): sockets bound to a port (on any
  * address), checksum verification, ICMP port unreachable when no socket
- * listens, and datagrams sent as Linux's default IP_PMTUDISC_WANT sends them: DF when they fit the route MTU, else fragmented.
+ * listens, and datagrams sent as Linux's default IP_PMTUDISC_WANT sends
+ * them: with DF when they fit the route MTU, else fragmented here.
  */
 export class UdpLayer {
   private readonly sockets = new Map<number, UdpReceiver>();
