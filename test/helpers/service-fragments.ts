@@ -1,6 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { resolveScenarioPath } from '../../scenarios/library.js';
 
+/** Two UDP ClusterIP Services answering 3,000 bytes: far-udp (pods app=far), near-udp (app=near). */
+const SERVICES = `services:
+  - name: far-udp
+    selector: { app: far }
+    ports: [{ protocol: UDP, port: 80, targetPort: 8080, responseSize: 3000 }]
+  - name: near-udp
+    selector: { app: near }
+    ports: [{ protocol: UDP, port: 80, targetPort: 8080, responseSize: 3000 }]`;
+
 /**
  * UDP datagrams larger than the MTU through ClusterIP Services programmed by
  * kube-proxy (so conntrack is loaded and br_netfilter runs iptables at cni0's
@@ -16,13 +25,7 @@ nodes:
     pods: [{ name: client }, { name: near, labels: { app: near } }, { name: peer }]
   - name: n2
     pods: [{ name: far, labels: { app: far } }]
-services:
-  - name: far-udp
-    selector: { app: far }
-    ports: [{ protocol: UDP, port: 80, targetPort: 8080, responseSize: 3000 }]
-  - name: near-udp
-    selector: { app: near }
-    ports: [{ protocol: UDP, port: 80, targetPort: 8080, responseSize: 3000 }]
+${SERVICES}
 traffic:
   - udp: { from: n1/client, to: svc:far-udp, port: 80, sourcePort: 40001, count: 2, rate: 10, requestSize: 2000, responseSize: 3000, start: 100ms }
   - udp: { from: n1/client, to: svc:near-udp, port: 80, sourcePort: 40002, count: 2, rate: 10, requestSize: 2000, responseSize: 3000, start: 500ms }
@@ -56,13 +59,7 @@ nodes:
     pods: [{ name: near, labels: { app: near } }]
   - name: n2
     pods: [{ name: far, labels: { app: far } }]
-services:
-  - name: far-udp
-    selector: { app: far }
-    ports: [{ protocol: UDP, port: 80, targetPort: 8080, responseSize: 3000 }]
-  - name: near-udp
-    selector: { app: near }
-    ports: [{ protocol: UDP, port: 80, targetPort: 8080, responseSize: 3000 }]
+${SERVICES}
 traffic:
   - udp: { from: n1, to: svc:far-udp, port: 80, sourcePort: 40001, count: 2, rate: 10, requestSize: 2000, responseSize: 3000, start: 100ms }
   - udp: { from: n1, to: svc:near-udp, port: 80, sourcePort: 40002, count: 2, rate: 10, requestSize: 2000, responseSize: 3000, start: 500ms }
