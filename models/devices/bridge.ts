@@ -351,17 +351,27 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
           }
           wired.holders++;
           copy = wired;
-        } else copy = pkt.share();
+        } else copy = this.floodCopy(pkt);
         this.egress(last, copy, from);
       }
       last = p;
     }
     if (local) {
-      if (last !== null) this.egress(last, pkt.share(), from);
+      if (last !== null) this.egress(last, this.floodCopy(pkt), from);
       this.passUp(pkt);
     } else if (last !== null) {
       this.egress(last, pkt, from);
     }
+  }
+
+  /**
+   * deliver_clone: a flood's copy shares the frame (skb_clone), and with it
+   * br_netfilter's record of a reassembled datagram, so each port cuts it again.
+   */
+  private floodCopy(pkt: Packet): Packet {
+    const copy = pkt.share();
+    if (pkt.brnfPrerouted) this.ns.shareDefragInfo(pkt, copy);
+    return copy;
   }
 
   /** br_pass_frame_up: the frame enters the bridge device's namespace stack. */

@@ -786,6 +786,13 @@ export class Netns implements EventHandler {
     return frags;
   }
 
+  /** skb_clone keeps what nf_defrag recorded of a datagram: a copy of `from` is refragmented as it would be. */
+  shareDefragInfo(from: Packet, to: Packet): void {
+    if (this.defragged === 0) return;
+    const info = this.defragInfo.get(from);
+    if (info !== undefined) this.defragInfo.set(to, info);
+  }
+
   /** A DF datagram nf_defrag reassembled here may be refragmented when its largest fragment fits `mtu` (skb->ignore_df). */
   private refragmentFits(pkt: Packet, mtu: number): boolean {
     if (this.defragged === 0) return false;

@@ -66,3 +66,27 @@ traffic:
   - ping: { from: n2/far, to: n1, count: 1, size: 3000, start: 900ms }
 capture: all
 `;
+
+/**
+ * A 2,000-byte UDP broadcast on a node's bridge where kube-proxy's rules
+ * load conntrack: br_netfilter reassembles it at the sender's port, and every
+ * copy the bridge floods is cut again at its own port (deliver_clone keeps
+ * the record); b's server answers.
+ */
+export const BROADCAST_FRAGMENTS = `name: broadcast-fragments
+duration: 1000ms
+nodes:
+  - name: n1
+    pods: [{ name: a }, { name: b }, { name: c }, { name: x, labels: { app: x } }]
+  - name: n2
+    pods: [{ name: d }]
+services:
+  - name: x
+    selector: { app: x }
+    ports: [{ protocol: UDP, port: 80, targetPort: 8080, responseSize: 10 }]
+servers:
+  - { on: n1/b, port: 9000, responseSize: 16 }
+traffic:
+  - udp: { from: n1/a, to: 10.244.1.255, port: 9000, count: 1, requestSize: 2000, responseSize: 16, broadcast: true, start: 100ms }
+capture: all
+`;

@@ -27,7 +27,7 @@ import { parseScenario } from '../../scenarios/loader.js';
 import { kernelPrerequisites, tunnelPrerequisites } from './kernel-harness.js';
 import { compareWithKernel } from './compare-spec.js';
 import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
-import { NODE_TO_SERVICES, SERVICE_FRAGMENTS, dockerPublishLarge } from '../helpers/service-fragments.js';
+import { BROADCAST_FRAGMENTS, NODE_TO_SERVICES, SERVICE_FRAGMENTS, dockerPublishLarge } from '../helpers/service-fragments.js';
 
 const pre = kernelPrerequisites();
 if (!pre.ok) console.warn(`[kernel comparison, fragments] skipped: ${pre.reason}`);
@@ -102,6 +102,12 @@ describe.skipIf(!pre.ok)('datagrams above the MTU reproduce the kernel, capture 
 
   it('a node reaching ClusterIP Services itself, with large datagrams', async () => {
     const result = await compareWithKernel(expandScenario(parseScenario(NODE_TO_SERVICES, 'node-to-services.yaml')), { ephemeralPorts: 'pair-nat' });
+    expect(result.text, 'podwire differs from the kernel').toBe('');
+    expect(result.equal).toBe(true);
+  }, 60_000);
+
+  it('a large broadcast reassembled at the bridge port and flooded, cut again at every port', async () => {
+    const result = await compareWithKernel(expandScenario(parseScenario(BROADCAST_FRAGMENTS, 'broadcast-fragments.yaml')));
     expect(result.text, 'podwire differs from the kernel').toBe('');
     expect(result.equal).toBe(true);
   }, 60_000);

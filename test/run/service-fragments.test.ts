@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { expandScenario } from '../../scenarios/expand.js';
 import { parseScenario } from '../../scenarios/loader.js';
 import { runTopology } from '../../scenarios/run.js';
-import { SERVICE_FRAGMENTS, dockerPublishLarge } from '../helpers/service-fragments.js';
+import { BROADCAST_FRAGMENTS, SERVICE_FRAGMENTS, dockerPublishLarge } from '../helpers/service-fragments.js';
 import type { Results } from '../../scenarios/results.js';
 
 function run(text: string, name: string): Results {
@@ -41,6 +41,12 @@ describe('large UDP datagrams through ClusterIP Services', () => {
   it("go from a host to its own published Docker port: DNATed from lo's MTU to docker0's, and cut there (skb->ignore_df)", () => {
     const results = run(dockerPublishLarge(), 'docker-publish-large');
     expect(answered(results).every(([sent, received]) => sent === received && sent! > 0)).toBe(true);
+    expect(results.drops).toEqual({});
+  });
+
+  it('a large broadcast flooded by the bridge reaches every port, cut again at each', () => {
+    const results = run(BROADCAST_FRAGMENTS, 'broadcast-fragments');
+    expect(answered(results)).toEqual([[1, 1]]);
     expect(results.drops).toEqual({});
   });
 });
