@@ -178,8 +178,7 @@ export class IcmpLayer {
       if (pmtu > 0) this.ns.updatePmtu(ipv4Dst(b, q), pmtu);
       sock.onIcmpError(type, code, from, read16(b, t + 6));
     } else if (qproto === IPPROTO_UDP) {
-      if (pmtu > 0 && this.ns.udp.isBound(read16(b, t))) this.ns.updatePmtu(ipv4Dst(b, q), pmtu);
-      this.ns.udp.deliverIcmpError(read16(b, t), type, code, from, read16(b, t + 2));
+      if (this.ns.udp.deliverIcmpError(read16(b, t), type, code, from, read16(b, t + 2)) && pmtu > 0) this.ns.updatePmtu(ipv4Dst(b, q), pmtu);
     } else if (qproto === IPPROTO_TCP) {
       this.ns.tcp.deliverIcmpError(ipv4Src(b, q), read16(b, t), ipv4Dst(b, q), read16(b, t + 2), type, code);
     }

@@ -731,7 +731,8 @@ export class Netns implements EventHandler {
     const b = pkt.buf;
     const ip = pkt.off + ETH_HLEN;
     const info = this.defragged !== 0 ? this.defragInfo.get(pkt) : undefined;
-    const mayFragment = (pkt.ignoreDf && (info === undefined || info.fragMaxSize <= mtu)) || this.refragmentFits(pkt, mtu);
+    // A reassembled datagram may be cut if its largest fragment fits; one of ours if its socket allowed it.
+    const mayFragment = info !== undefined ? info.fragMaxSize <= mtu : pkt.ignoreDf;
     if (ipv4DontFragment(b, ip) && !mayFragment) {
       this.fragStats.fragFails++;
       this.icmp.sendError(pkt, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu);

@@ -116,8 +116,11 @@ export class UdpLayer {
     sock.onDatagram(pkt, src, udpSrcPort(b, udp), dst, udp + UDP_HEADER_LEN, udpLength(b, udp) - UDP_HEADER_LEN);
   }
 
-  /** An ICMP error quoted a datagram we sent from `srcPort`. */
-  deliverIcmpError(srcPort: number, type: number, code: number, from: number, dstPort: number): void {
-    this.sockets.get(srcPort)?.onIcmpError(type, code, from, dstPort);
+  /** An ICMP error quoted a datagram we sent from `srcPort`; false when no socket is bound there. */
+  deliverIcmpError(srcPort: number, type: number, code: number, from: number, dstPort: number): boolean {
+    const sock = this.sockets.get(srcPort);
+    if (sock === undefined) return false;
+    sock.onIcmpError(type, code, from, dstPort);
+    return true;
   }
 }
