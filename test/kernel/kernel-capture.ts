@@ -13,6 +13,9 @@ import { LINKTYPE_ETHERNET, readCapture } from '../../models/capture/index.js';
 import { inNetns, type ProcessSet, type Started, waitUntil } from './commands.js';
 import type { KernelTopology } from './netns-topology.js';
 
+/** The largest IPv4 datagram (65,535) with an Ethernet header and a VLAN tag. */
+const SNAPLEN = String(65535 + 14 + 4);
+
 export interface CapturedFrame {
   /** Kernel capture time, nanoseconds since the epoch (CLOCK_REALTIME). */
   timeNs: bigint;
@@ -54,7 +57,11 @@ export async function startCaptures(
       const file = join(dir, `${pointFileName(point)}.${d}.pcap`);
       // -U: write each packet as it arrives; --immediate-mode: no wait for a full TPACKET_V3 block;
       // -Z root: keep writing as root into our private directory (Debian drops to user tcpdump).
-      const argv = ['tcpdump', '-i', k.ifname, '-Q', d, '-p', '-n', '-s', '0', '-U', '--immediate-mode', '-B', '1024',
+      // -s, -B: room for the largest IPv4 datagram in one frame (br_netfilter shows the datagrams it
+      // reassembled whole) and a ring of 64 of them. In immediate mode libpcap's ring (TPACKET_V2)
+      // holds -B / snaplen frames: with -s 0 (256 KiB) and -B 1024 only 3, and a burst of 4 (a TCP
+      // flight, or an ICMP error and the retransmission it causes) lost one.
+      const argv = ['tcpdump', '-i', k.ifname, '-Q', d, '-p', '-n', '-s', SNAPLEN, '-U', '--immediate-mode', '-B', '4096',
         '--time-stamp-precision=nano', '-Z', 'root', '-w', file];
       const proc = procs.start(`tcpdump ${point} ${d}`, 'ip', inNetns(k.netns, argv), { hardTimeoutMs });
       dirs.push({ dir: d, file, proc });
@@ -84,6 +91,8 @@ export async function startCaptures(
           const pcap = readCapture(d.file);
           const linkType = pcap.interfaces[0]?.linkType;
           if (linkType !== LINKTYPE_ETHERNET) throw new Error(`${d.file}: link type ${linkType}, expected Ethernet (1)`);
+          const cut = pcap.packets.find((r) => r.data.length < r.origLen);
+          if (cut !== undefined) throw new Error(`${d.proc.name}: a ${cut.origLen}-byte frame is longer than the snap length ${SNAPLEN} (a GSO or GRO super-frame?)`);
           lists.push(pcap.packets.map((r) => ({ timeNs: r.timeNs, dir: d.dir, data: r.data })));
         }
         out.set(point, mergeByTime(lists[0]!, lists[1]!));
@@ -108,3 +117,4 @@ export function mergeByTime(received: readonly CapturedFrame[], sent: readonly C
   }
   return out;
 }
+

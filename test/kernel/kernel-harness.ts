@@ -147,6 +147,7 @@ function checkPrerequisites(): Prerequisites {
     ['sysctl', ['-V'], 'procps'],
     ['ping', ['-V'], 'iputils-ping'],
     ['taskset', ['-c', '0', 'true'], 'util-linux'],
+    ['ethtool', ['--version'], 'ethtool'],
   ];
   for (const [tool, args, pkg] of tools) {
     if (!runSync(tool, args).ok) return { ok: false, reason: `"${tool}" is missing or does not run (install ${pkg})` };
@@ -164,7 +165,7 @@ function checkPrerequisites(): Prerequisites {
     runSync('ip', ['netns', 'del', probe]);
   }
   if (runSync('ip', ['netns', 'list']).stdout.includes(probe)) return { ok: false, reason: `could not delete probe namespace ${probe}` };
-  return { ok: true, reason: 'root, ip, tcpdump, sysctl, iputils ping and network namespaces are available' };
+  return { ok: true, reason: 'root, ip, tcpdump, sysctl, iputils ping, taskset, ethtool and network namespaces are available' };
 }
 
 let cachedTcp: Prerequisites | undefined;

@@ -213,6 +213,7 @@ export async function buildKernelTopology(spec: TopologySpec): Promise<KernelTop
       await ip(a.netns, 'link', 'add', a.ifname, 'address', aSpec.mac, 'type', 'veth', 'peer', 'name', b.ifname, 'address', bSpec.mac, 'netns', b.netns);
       for (const [end, s] of [[a, aSpec], [b, bSpec]] as const) {
         await ip(end.netns, 'link', 'set', end.ifname, 'mtu', String(s.mtu), 'txqueuelen', String(link.txQueueLen));
+        await noSegmentationOffload(end.netns, end.ifname);
       }
     }
     for (const ns of spec.namespaces) {
@@ -269,6 +270,7 @@ async function addTunnels(ns: NamespaceSpec, netns: string, k: (ns: string, name
       await ip(netns, 'link', 'add', name, 'type', 'ipip', 'local', t.local);
     }
     await ip(netns, 'link', 'set', name, 'mtu', String(t.mtu));
+    await noSegmentationOffload(netns, name);
     for (const addr of t.addresses) await ip(netns, 'addr', 'add', addr, 'dev', name);
     await ip(netns, 'link', 'set', name, 'up');
     if (t.kind === 'vxlan') for (const f of t.fdb) await run('bridge', ['-n', netns, 'fdb', 'append', f.mac, 'dev', name, 'dst', f.dst]);
@@ -295,6 +297,19 @@ async function setBridgeNfCallIptables(ns: NamespaceSpec, netns: string): Promis
 
 function ip(netns: string, ...args: string[]): Promise<string> {
   return run('ip', ['-n', netns, ...args]);
+}
+
+/**
+ * TSO, GSO and GRO off on a veth or tunnel: TCP then builds one skb per segment
+ * (tcp_xmit_size_goal), the frames podwire sends, and a VXLAN device no longer
+ * merges the segments it decapsulates (gro_cells); otherwise devices carry (and
+ * tcpdump shows) super-frames of many segments, and a reduced MSS resends one
+ * whole. Bridges keep theirs: their own stack sends nothing large here, and
+ * with offloads on, libpcap sizes a bridge's capture ring for frames of the
+ * full snap length, where br_netfilter's reassembled datagrams show whole.
+ */
+function noSegmentationOffload(netns: string, ifname: string): Promise<string> {
+  return run('ip', ['netns', 'exec', netns, 'ethtool', '-K', ifname, 'tso', 'off', 'gso', 'off', 'gro', 'off']);
 }
 
 function assignInterfaceNames(ns: NamespaceSpec, netns: string, out: Map<string, KernelInterface>, renamed: Map<string, string>): void {
