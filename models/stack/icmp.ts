@@ -30,7 +30,7 @@ import {
   ipv4Src,
   ipv4TotalLength,
 } from '../wire/ipv4.js';
-import { read16 } from '../wire/bytes.js';
+import { read16, read32 } from '../wire/bytes.js';
 
 /** Receives ICMP messages for one echo identifier (an iputils ping socket). */
 export interface PingReceiver {
@@ -180,7 +180,7 @@ export class IcmpLayer {
     } else if (qproto === IPPROTO_UDP) {
       if (this.ns.udp.deliverIcmpError(read16(b, t), type, code, from, read16(b, t + 2)) && pmtu > 0) this.ns.updatePmtu(ipv4Dst(b, q), pmtu);
     } else if (qproto === IPPROTO_TCP) {
-      this.ns.tcp.deliverIcmpError(ipv4Src(b, q), read16(b, t), ipv4Dst(b, q), read16(b, t + 2), type, code);
+      this.ns.tcp.deliverIcmpError(ipv4Src(b, q), read16(b, t), ipv4Dst(b, q), read16(b, t + 2), type, code, read32(b, t + 4), pmtu);
     }
   }
 

@@ -74,7 +74,7 @@ function runPodwire(spec: TopologySpec, outDir: string) {
  * the capture, not the traffic, occasionally reports a few frames "dropped by kernel"
  * (seen 2 times in about 20 runs); any other failure is not retried. `label` prefixes the warning.
  */
-async function kernelRunRetryingCaptureLoss<T>(label: string, run: () => Promise<T>): Promise<T> {
+export async function kernelRunRetryingCaptureLoss<T>(label: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (e) {

@@ -114,6 +114,8 @@ export interface ConnectionStats {
   lossProbes: number;
   /** D-SACK blocks received (RFC 2883): the peer got a segment twice. */
   dsacksIn: number;
+  /** "Fragmentation needed" errors that lowered the MSS (tcp_v4_mtu_reduced). */
+  mtuReductions: number;
   /** Payload bytes handed to the network for the first time. */
   bytesSent: number;
   bytesRetrans: number;
@@ -149,7 +151,7 @@ export class Connection implements EventHandler {
   /** Keep stats.cwndLog. */
   recordCwnd = false;
   readonly stats: ConnectionStats = {
-    segsOut: 0, segsIn: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0, lossProbes: 0, dsacksIn: 0, bytesSent: 0, bytesRetrans: 0,
+    segsOut: 0, segsIn: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0, lossProbes: 0, dsacksIn: 0, mtuReductions: 0, bytesSent: 0, bytesRetrans: 0,
     bytesAcked: 0, bytesReceived: 0, rttSamplesNs: [], cwndLog: [],
   };
 
@@ -173,6 +175,17 @@ export class Connection implements EventHandler {
   mss = 536;
   /** Our advertised MSS (route MTU - 40). */
   advMss = 536;
+  /** icsk_pmtu_cookie: the path MTU the send MSS was computed for. */
+  private pmtuCookie: number;
+  /** rx_opt.mss_clamp: the peer's MSS option (0 until its SYN or SYN-ACK arrives). */
+  private mssClamp = 0;
+  /**
+   * tcp_simple_retransmit's lost segments: [start, end) offset pairs from
+   * lostHead on, runs of original transmissions each larger than the MSS a
+   * "fragmentation needed" cut it to, resent in pieces of the new MSS.
+   */
+  private lostQueue: number[] = [];
+  private lostHead = 0;
   private sndWscale = 0;
   /** End of the last sub-MSS segment sent (Minshall's Nagle, tcp_minshall_update). */
   private sndSml = 0;
@@ -207,8 +220,10 @@ export class Connection implements EventHandler {
   readonly rto: RtoEstimator;
   readonly cc: CongestionControl;
   /**
-   * Send times of new data for per-ACK RTT samples (ca_rtt_us: the newest segment a cumulative ACK
-   * covers, none when it covers a retransmission); kept only when cc.wantsAckRtt. Entries from xmitHead on.
+   * The segments of new data as first sent (the retransmit queue's skbs): where each ends, when it
+   * went and whether it was sent again, from xmitHead on. Their send times give per-ACK RTT samples
+   * (ca_rtt_us: the newest segment a cumulative ACK covers, none when it covers a retransmission);
+   * their bounds say which were larger than a reduced MSS (tcp_simple_retransmit).
    */
   private readonly xmitEnd: number[] = [];
   private readonly xmitAt: number[] = [];
@@ -292,6 +307,8 @@ export class Connection implements EventHandler {
     this.tlpTimer = new LazyTimer(c, this, K_LOSS_PROBE);
     this.advMss = layer.advMssTo(remoteAddr);
     this.mss = this.advMss;
+    // tcp_connect_init / tcp_v4_syn_recv_sock: tcp_sync_mss(sk, dst_mtu(dst)), a learned path MTU included.
+    this.pmtuCookie = layer.pathMtuTo(remoteAddr);
     this.rcvMss = this.advMss;
     this.rw = new ReceiveWindow(this.advMss, p);
   }
@@ -413,7 +430,8 @@ export class Connection implements EventHandler {
     this.wsOk = o.wscale !== undefined;
     if (o.wscale !== undefined) this.sndWscale = Math.min(o.wscale, 14); // RFC 7323 2.3: clamp to 14
     else this.rw.noWindowScaling();
-    this.mss = Math.min(peerMss, this.advMss) - (this.tsOk ? 12 : 0);
+    this.mssClamp = peerMss;
+    this.mss = this.mtuToMss(this.pmtuCookie);
     this.rcvMss = this.mss;
     this.sndWnd = window; // the window of a SYN is never scaled
     this.sndWl1 = 0;
@@ -652,7 +670,8 @@ export class Connection implements EventHandler {
       this.retries = 0;
       this.rto.backoff = 0;
       this.rttSampleOn(ackOff);
-      if (this.cc.wantsAckRtt) this.cc.onAckRtt?.(this.ackRttSample(ackOff), this.now, this.sndUna, this.sndMax);
+      const rtt = this.ackRttSample(ackOff);
+      if (this.cc.wantsAckRtt) this.cc.onAckRtt?.(rtt, this.now, this.sndUna, this.sndMax);
       const ackedSegs = Math.ceil(ackedBytes / this.mss);
       if (this.inLoss && ackOff >= this.recover) this.inLoss = false;
       if (this.inRecovery) {
@@ -916,7 +935,7 @@ export class Connection implements EventHandler {
   }
 
   /** Resends up to `len` bytes at `off` (our FIN alone at finOff); moves highRxt. Returns the sequence space sent. */
-  private retransmitAt(off: number, len: number): number {
+  private retransmitAt(off: number, len: number, push = false): number {
     let n: number;
     if (this.finOff >= 0 && off === this.finOff) {
       this.transmit(off, TCP_FIN | TCP_ACK, 0);
@@ -925,7 +944,7 @@ export class Connection implements EventHandler {
     } else {
       len = Math.min(len, this.writeEnd - off, this.sndMax - off);
       if (len <= 0) return 0;
-      this.transmitData(off, len);
+      this.transmitData(off, len, push);
       n = len + (this.finOff >= 0 && off + len === this.finOff ? 1 : 0);
     }
     if (off + n > this.highRxt) this.highRxt = off + n;
@@ -1179,6 +1198,7 @@ export class Connection implements EventHandler {
   output(): void {
     const s = this.state;
     if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT && s !== TcpState.FIN_WAIT1 && s !== TcpState.CLOSING && s !== TcpState.LAST_ACK) return;
+    if (this.lostHead < this.lostQueue.length && !this.retransmitLost()) return;
     if (this.inRecovery && this.sackOk) this.sackRecoveryOutput();
     else {
       const before = this.sndMax;
@@ -1260,17 +1280,15 @@ export class Connection implements EventHandler {
       const dataAgain = Math.min(end, this.sndMax, this.writeEnd) - off;
       if (dataAgain > 0) this.stats.bytesRetrans += dataAgain;
       if (again > 0) this.rttOff = -1; // Karn's algorithm
-      if (again > 0 && this.cc.wantsAckRtt) this.markRetransmitted(off, off + again);
+      if (again > 0) this.markRetransmitted(off, off + again);
     } else if (this.rttOff < 0) {
       this.rttOff = end;
       this.rttStart = this.now;
     }
     if (end > this.sndMax) {
-      if (this.cc.wantsAckRtt) {
-        this.xmitEnd.push(end);
-        this.xmitAt.push(this.now);
-        this.xmitRtx.push(false);
-      }
+      this.xmitEnd.push(end);
+      this.xmitAt.push(this.now);
+      this.xmitRtx.push(false);
       const newData = Math.min(end, this.writeEnd) - Math.max(off, this.sndMax);
       if (newData > 0) this.stats.bytesSent += newData;
       this.sndMax = end;
@@ -1434,6 +1452,8 @@ export class Connection implements EventHandler {
     // RFC 2018 8 / RFC 6675 5.1: the receiver may renege, so a timeout forgets what was SACKed.
     this.sb.clear();
     this.highRxt = 0;
+    this.lostQueue.length = 0;
+    this.lostHead = 0;
     this.rttOff = -1;
     this.rto.backoff++;
     this.sndNxt = this.sndUna;
@@ -1462,6 +1482,111 @@ export class Connection implements EventHandler {
    */
   icmpError(err: TcpError): void {
     if (this.state === TcpState.SYN_SENT || this.state === TcpState.SYN_RECV) this.fail(err);
+  }
+
+  /** Whether sequence number `seq` is one we sent and the peer has not ACKed (tcp_v4_err's between(seq, snd_una, snd_nxt)). */
+  sent(seq: number): boolean {
+    const rel = (seq - this.iss) >>> 0;
+    const una = this.sndUna >>> 0;
+    return ((rel - una) >>> 0) <= ((this.sndMax - this.sndUna) >>> 0);
+  }
+
+  /**
+   * tcp_v4_err's "fragmentation needed" for a segment in flight, then
+   * tcp_v4_mtu_reduced: the route learns the path MTU (inet_csk_update_pmtu)
+   * and, when that is below the MTU the MSS was cut for, the MSS shrinks to
+   * it (tcp_sync_mss) and the segments too large for it, certainly dropped,
+   * are sent again at once (tcp_simple_retransmit).
+   */
+  mtuReduced(mtu: number): void {
+    // A connection still in SYN_RECV is a request sock in Linux: tcp_req_err ignores what is not fatal.
+    if (this.finished || this.state === TcpState.CLOSED || this.state === TcpState.SYN_RECV) return;
+    this.layer.ns.updatePmtu(this.remoteAddr, mtu);
+    const pmtu = this.layer.pathMtuTo(this.remoteAddr);
+    if (this.pmtuCookie <= pmtu) return;
+    this.pmtuCookie = pmtu;
+    this.stats.mtuReductions++;
+    // Before the SYN-ACK the MSS is not settled: acceptSynOptions cuts it for this cookie.
+    if (this.mssClamp === 0) return;
+    this.mss = this.mtuToMss(pmtu);
+    this.simpleRetransmit();
+  }
+
+  /** tcp_mtu_to_mss: the MTU less the IPv4 and TCP headers, at most the peer's MSS, at least tcp_min_snd_mss (48), less the timestamp option. */
+  private mtuToMss(pmtu: number): number {
+    return Math.max(Math.min(pmtu - 40, this.mssClamp), 48) - (this.tsOk ? 12 : 0);
+  }
+
+  /**
+   * tcp_simple_retransmit: every segment in flight longer than the MSS now
+   * (and not SACKed) is lost. The sender enters Loss without touching cwnd
+   * (the data in the network did not grow; its units shrank), with ssthresh
+   * at least 3/4 of cwnd (tcp_current_ssthresh), and resends them
+   * (tcp_xmit_retransmit_queue).
+   */
+  private simpleRetransmit(): void {
+    const ends = this.xmitEnd;
+    const dataEnd = Math.min(this.sndMax, this.writeEnd);
+    const lost: number[] = [];
+    for (let i = this.xmitHead; i < ends.length; i++) {
+      const start = i > 0 ? Math.max(this.sndUna, ends[i - 1]!) : this.sndUna;
+      const end = Math.min(ends[i]!, dataEnd);
+      if (end - start <= this.mss) continue;
+      if (this.sackOk && this.sb.skipSacked(start) >= end) continue;
+      // Lost segments next to each other go again as one run cut at the MSS (tcp_fragment
+      // of the first, the rest collapsed onto its tail: 1,448 + 1,448 as 1,398 + 1,398 + 100).
+      if (lost.length > 0 && lost[lost.length - 1] === start) lost[lost.length - 1] = end;
+      else lost.push(start, end);
+    }
+    if (lost.length === 0) return;
+    this.lostQueue = lost;
+    this.lostHead = 0;
+    if (!this.inLoss && !this.inRecovery) {
+      this.recover = this.sndMax;
+      this.cc.ssthresh = Math.max(this.cc.ssthresh, (this.cc.cwnd >> 1) + (this.cc.cwnd >> 2));
+      this.inLoss = true;
+      this.logCwnd();
+    }
+    this.tlpHigh = 0;
+    this.tlpTimer.cancel();
+    this.rttOff = -1; // Karn
+    this.output();
+  }
+
+  /**
+   * tcp_xmit_retransmit_queue over the lost segments: each run is resent in
+   * pieces of at most the MSS, while cwnd has room for what is in flight and
+   * not lost. False while some are still waiting for room.
+   */
+  private retransmitLost(): boolean {
+    const q = this.lostQueue;
+    const mss = this.mss;
+    let lostBytes = 0;
+    for (let i = this.lostHead; i < q.length; i += 2) lostBytes += Math.max(0, q[i + 1]! - Math.max(q[i]!, this.sndUna));
+    const sacked = this.sackOk ? this.sb.sackedBelow(this.sndMax) : 0;
+    while (this.lostHead < q.length) {
+      const h = this.lostHead;
+      let start = Math.max(q[h]!, this.sndUna);
+      if (this.sackOk) start = this.sb.skipSacked(start);
+      const end = q[h + 1]!;
+      if (start >= end) {
+        this.lostHead += 2;
+        continue;
+      }
+      const len = Math.min(mss, end - start);
+      const inflight = this.sndMax - this.sndUna - sacked - lostBytes;
+      if (inflight + len > this.cc.cwnd * mss) {
+        this.cwndLimited = true;
+        return false;
+      }
+      // The piece that ends a run carries PSH, as Linux 6.18 sends it (test/kernel/tcp-pmtu.kernel.test.ts).
+      this.retransmitAt(start, len, start + len === end);
+      lostBytes -= len;
+      q[h] = start + len;
+    }
+    this.lostQueue.length = 0;
+    this.lostHead = 0;
+    return true;
   }
 
   private fail(err: TcpError): void {

@@ -185,38 +185,39 @@ export class TcpLayer {
     if (h !== undefined && h !== null) c.handlers = h;
   }
 
-  /** The path MTU towards `dst` as this model knows it: the route's device MTU. */
-  mtuTo(dst: number): number {
+  /** dst_mtu towards `dst` (576 with no route): the device MTU, or the path MTU learned for dst while it lasts. */
+  pathMtuTo(dst: number): number {
     const r = this.ns.outputRoute(dst);
-    return r === null ? 576 : r.dev.mtu;
+    return r === null ? 576 : this.ns.pathMtu(r.dev, dst);
   }
 
-  /** The MSS this namespace advertises towards `dst` (tcp_advertise_mss). */
+  /** The MSS this namespace advertises towards `dst` (tcp_advertise_mss: ipv4_default_advmss, from dst_mtu, so a learned path MTU included). */
   advMssTo(dst: number): number {
-    return this.mtuTo(dst) - TCP_IPV4_OVERHEAD;
+    return this.pathMtuTo(dst) - TCP_IPV4_OVERHEAD;
   }
 
   // ------------------------------------------------------------ receive
 
-  /** tcp_v4_rcv */
   /**
-   * An ICMP error quoting a segment we sent from localAddr:localPort to
-   * remoteAddr:remotePort (tcp_v4_err with icmp_err_convert's errno). A
-   * fragmentation-needed is left alone: TCP's side of path MTU discovery
-   * (tcp_v4_mtu_reduced: a smaller MSS and the too-big segments sent again)
-   * is not modelled, and its segments keep the handshake's MSS.
+   * tcp_v4_err: an ICMP error quoting a segment we sent from localAddr:localPort
+   * to remoteAddr:remotePort with sequence number `seq`. One about a sequence
+   * number not in flight (outside snd_una..snd_nxt) is ignored
+   * (LINUX_MIB_OUTOFWINDOWICMPS). A "fragmentation needed" (`mtu`: its
+   * next-hop MTU) lowers the path MTU and the MSS (Connection.mtuReduced);
+   * the others become icmp_err_convert's errno.
    */
-  deliverIcmpError(localAddr: number, localPort: number, remoteAddr: number, remotePort: number, type: number, code: number): void {
+  deliverIcmpError(localAddr: number, localPort: number, remoteAddr: number, remotePort: number, type: number, code: number, seq: number, mtu: number): void {
     const conn = this.lookup(remoteAddr, remotePort, localAddr, localPort);
-    if (conn === undefined) return;
+    if (conn === undefined || !conn.sent(seq)) return;
     if (type === 3) {
-      if (code === 4) return;
-      conn.icmpError(code === 3 ? 'ECONNREFUSED' : code === 0 || code === 6 ? 'ENETUNREACH' : 'EHOSTUNREACH');
+      if (code === 4) conn.mtuReduced(mtu);
+      else conn.icmpError(code === 3 ? 'ECONNREFUSED' : code === 0 || code === 6 ? 'ENETUNREACH' : 'EHOSTUNREACH');
     } else if (type === 11) {
       conn.icmpError('EHOSTUNREACH');
     }
   }
 
+  /** tcp_v4_rcv */
   receive(dev: NetDevice, pkt: Packet): void {
     const b = pkt.buf;
     const ip = pkt.off + ETH_HLEN;

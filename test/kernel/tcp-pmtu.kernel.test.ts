@@ -1,0 +1,126 @@
+/**
+ * TCP's path MTU discovery against the kernel: flannel's vxlan with
+ * `podMtu: 1500`, so a pod's 1,448-byte segments do not fit the tunnel (MTU
+ * 1,450). Two TCP_CRR connections from n1/a to n2/b, 5,000-byte requests and
+ * 3,000-byte answers:
+ * - the first connection's full-sized segments meet "fragmentation needed"
+ *   at the sender's node; the sender (the client, and the server for its
+ *   answer) lowers its MSS to 1,398 and sends the run of lost segments again
+ *   cut at that MSS, its last piece with PSH, but not the last segment, which
+ *   fit (tcp_v4_mtu_reduced, tcp_simple_retransmit);
+ * - the second connection starts with the learned path MTU: both SYNs
+ *   advertise MSS 1,410 with windows in multiples of it, and 1,398-byte
+ *   segments from the start.
+ * podwire once kept the handshake's MSS and stalled on retransmissions.
+ *
+ * Compared per connection and capture point, each direction on its own (the
+ * kernel runs a whole pod-to-pod path in one softirq, so what a point sends
+ * and receives interleave differently): flags, seq/ack, payload lengths,
+ * options, TTLs, MACs, DF. Not compared: the windows after the handshake
+ * (their growth on large segments follows the skb truesize, which podwire
+ * estimates) and the ICMP errors' quoted headers (they hold the random ISN);
+ * the errors themselves are counted per point with their MTU.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { expandScenario } from '../../scenarios/expand.js';
+import { parseScenario } from '../../scenarios/loader.js';
+import { runTopology } from '../../scenarios/run.js';
+import { runOnKernelDetailed, tcpTrafficPrerequisites, tunnelPrerequisites } from './kernel-harness.js';
+import { kernelRunRetryingCaptureLoss } from './service-tcp-flows.js';
+import { readPodwireRaw } from './service-udp-flows.js';
+import { connectionText, tcpConnections, type RawFrame } from './tcp-segments.js';
+import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
+
+const tcp = tcpTrafficPrerequisites();
+const pre = tcp.ok ? tunnelPrerequisites('vxlan') : tcp;
+if (!pre.ok) console.warn(`[kernel comparison, TCP path MTU] skipped: ${pre.reason}`);
+
+const FLOW = 'tcp n1/a -> n2/b';
+const SCENARIO = `name: tcp-pmtu
+duration: 1s
+routing: vxlan
+podMtu: 1500
+nodes:
+  - name: n1
+    pods: [{ name: a }]
+  - name: n2
+    pods: [{ name: b }]
+traffic:
+  - tcp: { name: ${FLOW}, from: n1/a, to: n2/b, port: 80, mode: crr, count: 2, rate: 10, requestSize: 5000, responseSize: 3000 }
+capture: all
+`;
+const CLIENT = '10.244.1.2';
+
+/** One connection's segments per "<point> <direction>", windows left out. */
+function byPointAndDirection(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const line of text.split('\n')) {
+    const m = /^(\S+): (in |out) (.*)$/.exec(line);
+    if (m === null) throw new Error(`unexpected segment line: ${line}`);
+    const key = `${m[1]} ${m[2]!.trim()}`;
+    out.set(key, [...(out.get(key) ?? []), m[3]!]);
+  }
+  return out;
+}
+
+/** "fragmentation needed" errors per "<point> <direction>", each as its next-hop MTU. */
+function fragNeeded(raw: ReadonlyMap<string, readonly RawFrame[]>): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const [point, frames] of raw) {
+    for (const f of frames) {
+      const b = f.data;
+      if (b.length < 42 || b[12] !== 0x08 || b[13] !== 0 || b[23] !== 1) continue;
+      const icmp = 14 + (b[14]! & 0x0f) * 4;
+      if (b[icmp] !== 3 || b[icmp + 1] !== 4) continue;
+      (out[`${point} ${f.dir}`] ??= []).push((b[icmp + 6]! << 8) | b[icmp + 7]!);
+    }
+  }
+  return out;
+}
+
+describe.skipIf(!pre.ok)('TCP path MTU discovery over vxlan with podMtu 1500, against the kernel', () => {
+  const work = mkdtempSync(join(tmpdir(), 'podwire-tcp-pmtu-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('lowers the MSS to 1,398, resends the lost run cut at it, and starts the next connection with it', async () => {
+    const spec = expandScenario(parseScenario(SCENARIO, 'tcp-pmtu.yaml'));
+    const podwire = runTopology(spec, { outDir: work });
+    expect((podwire.results.flows as Array<{ name: string; received: number }>).map((f) => [f.name, f.received])).toEqual([[FLOW, 2]]);
+    const praw = readPodwireRaw(podwire.captureFiles);
+    const pconns = tcpConnections(praw, [CLIENT]);
+    const ports = [...pconns.keys()];
+    expect(ports).toHaveLength(2);
+
+    const kernel = await kernelRunRetryingCaptureLoss('TCP path MTU', () => runOnKernelDetailed(spec, { traffic: { tcpSourcePorts: new Map([[FLOW, ports]]) } }));
+    const flow = kernel.traffic.flows.find((f) => f.name === FLOW)!;
+    expect(flow.exit, flow.output).toBe(0);
+    expect(JSON.parse(flow.output)).toMatchObject({ sent: 2, received: 2, errors: [], ports });
+    const kraw = new Map([...kernel.captures].map(([p, l]) => [p, l.map((f): RawFrame => ({ data: f.data, dir: f.dir }))]));
+    const kconns = tcpConnections(kraw, [CLIENT]);
+
+    for (const port of ports) {
+      const k = byPointAndDirection(connectionText(kconns.get(port)!, { synWindowsOnly: true }));
+      const p = byPointAndDirection(connectionText(pconns.get(port)!, { synWindowsOnly: true }));
+      expect([...p.keys()].sort(), `client port ${port}`).toEqual([...k.keys()].sort());
+      for (const [key, lines] of k) expect(p.get(key), `client port ${port}, ${key}`).toEqual(lines);
+    }
+    // What the first connection's client sent: the flight, then the lost run again at MSS 1,398.
+    const first = byPointAndDirection(connectionText(pconns.get(ports[0]!)!, { windows: false })).get('n1/a/eth0 out')!;
+    expect(first.map((l) => /payload (\d+)/.exec(l)![1]).filter((n) => n !== '0')).toEqual(['1448', '1448', '1448', '656', '1398', '1398', '1398', '150']);
+    const second = byPointAndDirection(connectionText(pconns.get(ports[1]!)!, { windows: false })).get('n1/a/eth0 out')!;
+    expect(second[0]).toContain('[mss1410,');
+
+    // One error per lost segment, each quoting the tunnel's MTU, where each node sends them to its pod.
+    const errors = fragNeeded(praw);
+    expect(errors).toEqual(fragNeeded(kraw));
+    expect(errors['n1/a/eth0 in']).toEqual([1450, 1450, 1450]);
+    expect(errors['n2/b/eth0 in']).toEqual([1450, 1450]);
+  }, 120_000);
+
+  it('leaves no namespace behind', () => {
+    expectNamespacesCleanedUp();
+  });
+});
