@@ -11,7 +11,10 @@
  * - the second connection starts with the learned path MTU: both SYNs
  *   advertise MSS 1,410 with windows in multiples of it, and 1,398-byte
  *   segments from the start.
- * podwire once kept the handshake's MSS and stalled on retransmissions.
+ * podwire once kept the handshake's MSS and stalled on retransmissions. The
+ * same through a ClusterIP Service with its backend on n2: conntrack turns the
+ * errors about DNATed segments back (they come from the ClusterIP, quoting it),
+ * and the socket finds its connection by them.
  *
  * Compared per connection and capture point, each direction on its own (the
  * kernel runs a whole pod-to-pod path in one softirq, so what a point sends
@@ -66,58 +69,97 @@ function byPointAndDirection(text: string): Map<string, string[]> {
   return out;
 }
 
-/** "fragmentation needed" errors per "<point> <direction>", each as its next-hop MTU. */
-function fragNeeded(raw: ReadonlyMap<string, readonly RawFrame[]>): Record<string, number[]> {
-  const out: Record<string, number[]> = {};
+/** "fragmentation needed" errors per "<point> <direction>", each as "<source address> <next-hop MTU>". */
+function fragNeeded(raw: ReadonlyMap<string, readonly RawFrame[]>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
   for (const [point, frames] of raw) {
     for (const f of frames) {
       const b = f.data;
       if (b.length < 42 || b[12] !== 0x08 || b[13] !== 0 || b[23] !== 1) continue;
       const icmp = 14 + (b[14]! & 0x0f) * 4;
       if (b[icmp] !== 3 || b[icmp + 1] !== 4) continue;
-      (out[`${point} ${f.dir}`] ??= []).push((b[icmp + 6]! << 8) | b[icmp + 7]!);
+      (out[`${point} ${f.dir}`] ??= []).push(`${b.subarray(26, 30).join('.')} ${(b[icmp + 6]! << 8) | b[icmp + 7]!}`);
     }
   }
   return out;
+}
+
+const SERVICE_SCENARIO = `name: tcp-pmtu-service
+duration: 1s
+routing: vxlan
+podMtu: 1500
+nodes:
+  - name: n1
+    pods: [{ name: a }]
+  - name: n2
+    pods: [{ name: b, labels: { app: echo } }]
+services:
+  - name: echo
+    selector: { app: echo }
+    ports: [{ protocol: TCP, port: 80, targetPort: 8080, requestSize: 5000, responseSize: 3000 }]
+traffic:
+  - tcp: { name: ${FLOW}, from: n1/a, to: 10.96.0.2, port: 80, mode: crr, count: 2, rate: 10, requestSize: 5000, responseSize: 3000 }
+capture: all
+`;
+
+/**
+ * Runs `scenario` in podwire and then in the kernel with podwire's client
+ * ports, checks both answered every request, and compares every connection's
+ * segments point by point, each direction on its own. Returns the client's
+ * segments sent, per connection, and the errors per point of each side.
+ */
+async function compareTcpPmtu(scenario: string, outDir: string) {
+  const spec = expandScenario(parseScenario(scenario, 'tcp-pmtu.yaml'));
+  const podwire = runTopology(spec, { outDir });
+  expect((podwire.results.flows as Array<{ name: string; received: number }>).map((f) => [f.name, f.received])).toEqual([[FLOW, 2]]);
+  const praw = readPodwireRaw(podwire.captureFiles);
+  const pconns = tcpConnections(praw, [CLIENT]);
+  const ports = [...pconns.keys()];
+  expect(ports).toHaveLength(2);
+
+  const kernel = await kernelRunRetryingCaptureLoss('TCP path MTU', () => runOnKernelDetailed(spec, { traffic: { tcpSourcePorts: new Map([[FLOW, ports]]) } }));
+  const flow = kernel.traffic.flows.find((f) => f.name === FLOW)!;
+  expect(flow.exit, flow.output).toBe(0);
+  expect(JSON.parse(flow.output)).toMatchObject({ sent: 2, received: 2, errors: [], ports });
+  const kraw = new Map([...kernel.captures].map(([p, l]) => [p, l.map((f): RawFrame => ({ data: f.data, dir: f.dir }))]));
+  const kconns = tcpConnections(kraw, [CLIENT]);
+
+  for (const port of ports) {
+    const k = byPointAndDirection(connectionText(kconns.get(port)!, { synWindowsOnly: true }));
+    const p = byPointAndDirection(connectionText(pconns.get(port)!, { synWindowsOnly: true }));
+    expect([...p.keys()].sort(), `client port ${port}`).toEqual([...k.keys()].sort());
+    for (const [key, lines] of k) expect(p.get(key), `client port ${port}, ${key}`).toEqual(lines);
+  }
+  const clientSent = ports.map((port) => byPointAndDirection(connectionText(pconns.get(port)!, { windows: false })).get('n1/a/eth0 out')!);
+  return { clientSent, errors: fragNeeded(praw), kernelErrors: fragNeeded(kraw) };
+}
+
+/** The payload lengths of segments that carry data. */
+function payloads(lines: readonly string[]): number[] {
+  return lines.map((l) => Number(/payload (\d+)/.exec(l)![1])).filter((n) => n > 0);
 }
 
 describe.skipIf(!pre.ok)('TCP path MTU discovery over vxlan with podMtu 1500, against the kernel', () => {
   const work = mkdtempSync(join(tmpdir(), 'podwire-tcp-pmtu-'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it('lowers the MSS to 1,398, resends the lost run cut at it, and starts the next connection with it', async () => {
-    const spec = expandScenario(parseScenario(SCENARIO, 'tcp-pmtu.yaml'));
-    const podwire = runTopology(spec, { outDir: work });
-    expect((podwire.results.flows as Array<{ name: string; received: number }>).map((f) => [f.name, f.received])).toEqual([[FLOW, 2]]);
-    const praw = readPodwireRaw(podwire.captureFiles);
-    const pconns = tcpConnections(praw, [CLIENT]);
-    const ports = [...pconns.keys()];
-    expect(ports).toHaveLength(2);
-
-    const kernel = await kernelRunRetryingCaptureLoss('TCP path MTU', () => runOnKernelDetailed(spec, { traffic: { tcpSourcePorts: new Map([[FLOW, ports]]) } }));
-    const flow = kernel.traffic.flows.find((f) => f.name === FLOW)!;
-    expect(flow.exit, flow.output).toBe(0);
-    expect(JSON.parse(flow.output)).toMatchObject({ sent: 2, received: 2, errors: [], ports });
-    const kraw = new Map([...kernel.captures].map(([p, l]) => [p, l.map((f): RawFrame => ({ data: f.data, dir: f.dir }))]));
-    const kconns = tcpConnections(kraw, [CLIENT]);
-
-    for (const port of ports) {
-      const k = byPointAndDirection(connectionText(kconns.get(port)!, { synWindowsOnly: true }));
-      const p = byPointAndDirection(connectionText(pconns.get(port)!, { synWindowsOnly: true }));
-      expect([...p.keys()].sort(), `client port ${port}`).toEqual([...k.keys()].sort());
-      for (const [key, lines] of k) expect(p.get(key), `client port ${port}, ${key}`).toEqual(lines);
-    }
+  it('pod to pod: lowers the MSS to 1,398, resends the lost run cut at it, and starts the next connection with it', async () => {
+    const r = await compareTcpPmtu(SCENARIO, join(work, 'pods'));
     // What the first connection's client sent: the flight, then the lost run again at MSS 1,398.
-    const first = byPointAndDirection(connectionText(pconns.get(ports[0]!)!, { windows: false })).get('n1/a/eth0 out')!;
-    expect(first.map((l) => /payload (\d+)/.exec(l)![1]).filter((n) => n !== '0')).toEqual(['1448', '1448', '1448', '656', '1398', '1398', '1398', '150']);
-    const second = byPointAndDirection(connectionText(pconns.get(ports[1]!)!, { windows: false })).get('n1/a/eth0 out')!;
-    expect(second[0]).toContain('[mss1410,');
-
+    expect(payloads(r.clientSent[0]!)).toEqual([1448, 1448, 1448, 656, 1398, 1398, 1398, 150]);
+    expect(r.clientSent[1]![0]).toContain('[mss1410,');
+    expect(payloads(r.clientSent[1]!)).toEqual([1398, 1398, 1398, 806]);
     // One error per lost segment, each quoting the tunnel's MTU, where each node sends them to its pod.
-    const errors = fragNeeded(praw);
-    expect(errors).toEqual(fragNeeded(kraw));
-    expect(errors['n1/a/eth0 in']).toEqual([1450, 1450, 1450]);
-    expect(errors['n2/b/eth0 in']).toEqual([1450, 1450]);
+    expect(r.errors).toEqual(r.kernelErrors);
+    expect(r.errors['n1/a/eth0 in']).toEqual(Array(3).fill('10.244.1.1 1450'));
+    expect(r.errors['n2/b/eth0 in']).toEqual(Array(2).fill('10.244.2.1 1450'));
+  }, 120_000);
+
+  it('to a ClusterIP: the errors come back from the Service address, and the connection takes them', async () => {
+    const r = await compareTcpPmtu(SERVICE_SCENARIO, join(work, 'service'));
+    expect(payloads(r.clientSent[0]!)).toEqual([1448, 1448, 1448, 656, 1398, 1398, 1398, 150]);
+    expect(r.errors).toEqual(r.kernelErrors);
+    expect(r.errors['n1/a/eth0 in']).toEqual(Array(3).fill('10.96.0.2 1450'));
   }, 120_000);
 
   it('leaves no namespace behind', () => {
