@@ -655,6 +655,11 @@ export class Netns implements EventHandler {
     this.pmtu.set(dst | 0, { mtu, expiresAt: this.now() + PMTU_EXPIRES_NS });
   }
 
+  /** Some destination has a learned path MTU (possibly expired, until looked up). */
+  get hasPathMtus(): boolean {
+    return this.pmtu.size !== 0;
+  }
+
   /** dst_mtu of a route through `dev` towards `dst`: the device's MTU, or the path MTU learned for dst while it lasts. */
   pathMtu(dev: NetDevice, dst: number): number {
     if (this.pmtu.size === 0) return dev.mtu;

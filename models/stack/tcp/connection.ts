@@ -177,6 +177,8 @@ export class Connection implements EventHandler {
   advMss = 536;
   /** icsk_pmtu_cookie: the path MTU the send MSS was computed for. */
   private pmtuCookie: number;
+  /** The cookie is a learned path MTU, below the device's: it rises again when that expires. */
+  private pmtuLearned = false;
   /** rx_opt.mss_clamp: the peer's MSS option (0 until its SYN or SYN-ACK arrives). */
   private mssClamp = 0;
   /**
@@ -309,6 +311,7 @@ export class Connection implements EventHandler {
     this.mss = this.advMss;
     // tcp_connect_init / tcp_v4_syn_recv_sock: tcp_sync_mss(sk, dst_mtu(dst)), a learned path MTU included.
     this.pmtuCookie = layer.pathMtuTo(remoteAddr);
+    this.pmtuLearned = layer.ns.hasPathMtus;
     this.rcvMss = this.advMss;
     this.rw = new ReceiveWindow(this.advMss, p);
   }
@@ -1198,6 +1201,7 @@ export class Connection implements EventHandler {
   output(): void {
     const s = this.state;
     if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT && s !== TcpState.FIN_WAIT1 && s !== TcpState.CLOSING && s !== TcpState.LAST_ACK) return;
+    if (this.pmtuLearned || this.layer.ns.hasPathMtus) this.currentMss();
     if (this.lostHead < this.lostQueue.length && !this.retransmitLost()) return;
     if (this.inRecovery && this.sackOk) this.sackRecoveryOutput();
     else {
@@ -1505,11 +1509,25 @@ export class Connection implements EventHandler {
     const pmtu = this.layer.pathMtuTo(this.remoteAddr);
     if (this.pmtuCookie <= pmtu) return;
     this.pmtuCookie = pmtu;
+    this.pmtuLearned = true;
     this.stats.mtuReductions++;
     // Before the SYN-ACK the MSS is not settled: acceptSynOptions cuts it for this cookie.
     if (this.mssClamp === 0) return;
     this.mss = this.mtuToMss(pmtu);
     this.simpleRetransmit();
+  }
+
+  /**
+   * tcp_current_mss: before sending, the MSS follows the route's MTU when it
+   * moved since it was cut: lowered by an error another socket got, or back up
+   * once the learned MTU expired. Nothing is sent again for it.
+   */
+  private currentMss(): void {
+    const pmtu = this.layer.pathMtuTo(this.remoteAddr);
+    if (pmtu === this.pmtuCookie) return;
+    this.pmtuCookie = pmtu;
+    this.pmtuLearned = this.layer.ns.hasPathMtus;
+    if (this.mssClamp !== 0) this.mss = this.mtuToMss(pmtu);
   }
 
   /** tcp_mtu_to_mss: the MTU less the IPv4 and TCP headers, at most the peer's MSS, at least tcp_min_snd_mss (48), less the timestamp option. */

@@ -13,7 +13,10 @@
  *   6.18 sends them without GSO; a segment that fits is not sent again;
  *   cwnd is left alone;
  * - a later connection to the same peer advertises and uses the learned MTU
- *   from its first segment (ipv4_default_advmss and dst_mtu include it).
+ *   from its first segment (ipv4_default_advmss and dst_mtu include it);
+ * - an open connection to that peer cuts what it sends next at the learned
+ *   MTU without an error of its own, and back at the device's once the MTU
+ *   expires after 10 minutes (tcp_current_mss).
  */
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../../../models/stack/tcp/connection.js';
@@ -85,6 +88,28 @@ describe('TCP path MTU discovery', () => {
     const r = run(1500, 1);
     expect(r.c.mss).toBe(1448);
     expect(r.sent).toHaveLength(3);
+  });
+
+  it("an open connection follows an MTU another connection learned, and the device's again after it expires", () => {
+    const { net, ta, tb } = pair({ delayNs: MS });
+    tb.listen(5001, { onAccept: () => ({}) });
+    const conns: Connection[] = [];
+    net.at(0, () => {
+      for (let i = 0; i < 2; i++) ta.connect(B, 5001, { onConnected: (c) => { conns.push(c); } });
+    });
+    net.at(100 * MS, () => {
+      const [first] = conns;
+      first!.send(3000);
+      ta.deliverIcmpError(A, first!.localPort, B, 5001, 3, 4, (first!.iss + 1) >>> 0, 1400);
+    });
+    net.at(500 * MS, () => conns[1]!.send(3000));
+    net.at(700 * SECOND, () => conns[1]!.send(3000));
+    net.run(701 * SECOND);
+    const other = conns[1]!;
+    const sent = tcpFrames(net.tap, 'a/eth0', 'out').filter((f) => f.srcPort === other.localPort && f.payload.length > 0).map((f) => f.payload.length);
+    expect(sent).toEqual([1348, 1348, 304, 1448, 1448, 104]);
+    expect(other.stats.mtuReductions).toBe(0);
+    expect(other.stats.retransmits).toBe(0);
   });
 
   it('a later connection to the same peer advertises MSS 1,360 and sends 1,348-byte segments from the start', () => {
