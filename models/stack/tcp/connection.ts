@@ -1012,7 +1012,8 @@ export class Connection implements EventHandler {
     let queued = 0;
     if (dataLen > 0) {
       queued = skbTruesize(dataLen);
-      this.rw.dataQueued(dataLen, queued);
+      // tcp_grow_window: a window that opens is announced at once (icsk_ack.quick |= 1).
+      if (this.rw.dataQueued(dataLen, queued)) this.quickAcks |= 1;
     }
     if (dataLen > this.rcvMss) this.rcvMss = dataLen;
     this.lastRcvAt = now;
@@ -1067,7 +1068,7 @@ export class Connection implements EventHandler {
       return false;
     }
     let truesize = skbTruesize(dataLen);
-    this.rw.outOfOrderQueued(dataLen, truesize);
+    if (this.rw.outOfOrderQueued(dataLen, truesize)) this.quickAcks |= 1;
     let i = 0;
     while (i < q.length && q[i]!.end < start) i++;
     // Merge every range that overlaps or touches [start, end).

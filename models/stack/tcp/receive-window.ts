@@ -226,18 +226,19 @@ export class ReceiveWindow {
 
   /**
    * In-order data queued for the application (tcp_event_data_recv:
-   * tcp_measure_rcv_mss, then tcp_grow_window for segments of 128 bytes or more).
+   * tcp_measure_rcv_mss, then tcp_grow_window for segments of 128 bytes or
+   * more). True when the window grew, which asks for a quick ACK.
    */
-  dataQueued(len: number, truesize: number): void {
+  dataQueued(len: number, truesize: number): boolean {
     this.rmemAlloc += truesize;
     this.measureRcvMss(len, truesize);
-    if (len >= GROW_MIN_LEN) this.growWindow(len, truesize);
+    return len >= GROW_MIN_LEN && this.growWindow(len, truesize);
   }
 
-  /** Out-of-order data queued (tcp_data_queue_ofo: tcp_grow_window, no measurement). */
-  outOfOrderQueued(len: number, truesize: number): void {
+  /** Out-of-order data queued (tcp_data_queue_ofo: tcp_grow_window, no measurement). True when the window grew. */
+  outOfOrderQueued(len: number, truesize: number): boolean {
     this.rmemAlloc += truesize;
-    this.growWindow(len, truesize);
+    return this.growWindow(len, truesize);
   }
 
   /**
@@ -317,18 +318,18 @@ export class ReceiveWindow {
   /**
    * tcp_grow_window: open rcv_ssthresh by about two segments when a segment's
    * payload is a fair share of its truesize (the buffer will hold the window),
-   * up to min(window clamp, free space).
+   * up to min(window clamp, free space). True when it grew.
    */
-  private growWindow(len: number, truesize: number): void {
+  private growWindow(len: number, truesize: number): boolean {
     const room = Math.min(this.windowClamp, this.space()) - this.rcvSsthresh;
-    if (room <= 0) return;
+    if (room <= 0) return false;
     let incr: number;
     if (winFromSpace(this.scalingRatio, truesize) <= len) incr = 2 * this.advmss;
     else incr = this.growIncrement(len, truesize);
-    if (incr > 0) {
-      incr = Math.max(incr, 2 * len);
-      this.rcvSsthresh += Math.min(room, incr);
-    }
+    if (incr <= 0) return false;
+    incr = Math.max(incr, 2 * len);
+    this.rcvSsthresh += Math.min(room, incr);
+    return true;
   }
 
   /** __tcp_grow_window: a segment with much overhead opens the window only while it is small. */
