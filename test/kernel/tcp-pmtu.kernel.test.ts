@@ -42,7 +42,10 @@ const pre = tcp.ok ? tunnelPrerequisites('vxlan') : tcp;
 if (!pre.ok) console.warn(`[kernel comparison, TCP path MTU] skipped: ${pre.reason}`);
 
 const FLOW = 'tcp n1/a -> n2/b';
-const SCENARIO = `name: tcp-pmtu
+
+/** Two nodes over vxlan with pods at MTU 1500; n1/a opens two connections to `to` (n2/b, or a Service in `services`). */
+function scenario(name: string, to: string, b: string, services = ''): string {
+  return `name: ${name}
 duration: 1s
 routing: vxlan
 podMtu: 1500
@@ -50,11 +53,24 @@ nodes:
   - name: n1
     pods: [{ name: a }]
   - name: n2
-    pods: [{ name: b }]
-traffic:
-  - tcp: { name: ${FLOW}, from: n1/a, to: n2/b, port: 80, mode: crr, count: 2, rate: 10, requestSize: 5000, responseSize: 3000 }
+    pods: [${b}]
+${services}traffic:
+  - tcp: { name: ${FLOW}, from: n1/a, to: ${to}, port: 80, mode: crr, count: 2, rate: 10, requestSize: 5000, responseSize: 3000 }
 capture: all
 `;
+}
+
+const SCENARIO = scenario('tcp-pmtu', 'n2/b', '{ name: b }');
+const SERVICE_SCENARIO = scenario(
+  'tcp-pmtu-service',
+  '10.96.0.2',
+  '{ name: b, labels: { app: echo } }',
+  `services:
+  - name: echo
+    selector: { app: echo }
+    ports: [{ protocol: TCP, port: 80, targetPort: 8080, requestSize: 5000, responseSize: 3000 }]
+`,
+);
 const CLIENT = '10.244.1.2';
 
 /** One connection's segments per "<point> <direction>", windows left out. */
@@ -83,24 +99,6 @@ function fragNeeded(raw: ReadonlyMap<string, readonly RawFrame[]>): Record<strin
   }
   return out;
 }
-
-const SERVICE_SCENARIO = `name: tcp-pmtu-service
-duration: 1s
-routing: vxlan
-podMtu: 1500
-nodes:
-  - name: n1
-    pods: [{ name: a }]
-  - name: n2
-    pods: [{ name: b, labels: { app: echo } }]
-services:
-  - name: echo
-    selector: { app: echo }
-    ports: [{ protocol: TCP, port: 80, targetPort: 8080, requestSize: 5000, responseSize: 3000 }]
-traffic:
-  - tcp: { name: ${FLOW}, from: n1/a, to: 10.96.0.2, port: 80, mode: crr, count: 2, rate: 10, requestSize: 5000, responseSize: 3000 }
-capture: all
-`;
 
 /**
  * Runs `scenario` in podwire and then in the kernel with podwire's client
