@@ -1490,7 +1490,7 @@ export class Connection implements EventHandler {
   }
 
   /** Whether sequence number `seq` is one we sent and the peer has not ACKed (tcp_v4_err's between(seq, snd_una, snd_nxt)). */
-  sent(seq: number): boolean {
+  isInFlight(seq: number): boolean {
     const rel = (seq - this.iss) >>> 0;
     const una = this.sndUna >>> 0;
     return ((rel - una) >>> 0) <= ((this.sndMax - this.sndUna) >>> 0);
@@ -1552,8 +1552,8 @@ export class Connection implements EventHandler {
       const end = Math.min(ends[i]!, dataEnd);
       if (end - start <= this.mss) continue;
       if (this.sackOk && this.sb.skipSacked(start) >= end) continue;
-      // Lost segments next to each other go again as one run cut at the MSS (tcp_fragment
-      // of the first, the rest collapsed onto its tail: 1,448 + 1,448 as 1,398 + 1,398 + 100).
+      // Lost segments next to each other go again as one run cut at the MSS, as Linux 6.18
+      // resends them without GSO: 1,448 + 1,448 as 1,398 + 1,398 + 100 (test/kernel/tcp-pmtu.kernel.test.ts).
       if (lost.length > 0 && lost[lost.length - 1] === start) lost[lost.length - 1] = end;
       else lost.push(start, end);
     }

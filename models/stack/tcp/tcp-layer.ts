@@ -208,7 +208,7 @@ export class TcpLayer {
    */
   deliverIcmpError(localAddr: number, localPort: number, remoteAddr: number, remotePort: number, type: number, code: number, seq: number, mtu: number): void {
     const conn = this.lookup(remoteAddr, remotePort, localAddr, localPort);
-    if (conn === undefined || !conn.sent(seq)) return;
+    if (conn === undefined || !conn.isInFlight(seq)) return;
     if (type === 3) {
       if (code === 4) conn.mtuReduced(mtu);
       else conn.icmpError(code === 3 ? 'ECONNREFUSED' : code === 0 || code === 6 ? 'ENETUNREACH' : 'EHOSTUNREACH');
