@@ -74,9 +74,13 @@ export function trafficEndNs(traffic: readonly TrafficSpec[]): number {
 
 /** Expected end of a flow relative to t0, in ns: last send plus its timeout. */
 function flowEndNs(flow: TrafficSpec): number {
-  if (flow.kind === 'ping') return flow.startNs + Math.max(0, flow.count - 1) * flow.intervalNs + flow.timeoutNs;
+  const gaps = Math.max(0, flow.count - 1);
+  if (flow.kind === 'ping') return flow.startNs + gaps * flow.intervalNs + flow.timeoutNs;
+  if (gaps === 0) return flow.startNs + flow.timeoutNs;
+  // A closed loop (rate 0) has no planned end: 0 / 0 here once gave tcpdump a NaN time limit.
+  if (!(flow.rate > 0)) throw new Error(`kernel traffic: flow "${flow.name}": ${flow.count} requests without a rate (closed loop) have no end to plan the captures for`);
   // Poisson gaps are unbounded; allow three times the mean span.
-  const span = (Math.max(0, flow.count - 1) / flow.rate) * 1e9 * (flow.arrivals === 'poisson' ? 3 : 1);
+  const span = (gaps / flow.rate) * 1e9 * (flow.arrivals === 'poisson' ? 3 : 1);
   return flow.startNs + span + flow.timeoutNs;
 }
 
