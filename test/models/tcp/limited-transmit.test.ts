@@ -19,11 +19,16 @@ const MSS = 1448;
  * One segment first, so that the window the peer advertises is settled (the
  * first ACK after the handshake announces a larger, scaled window, and an ACK
  * that grows the window is no duplicate: tcp_ack_update_window sets
- * FLAG_WIN_UPDATE); 10 ms later six more, the first of them lost.
+ * FLAG_WIN_UPDATE); 10 ms later six more, the first of them lost. The peer's
+ * receive buffer is 32 KiB without autotuning, so its window sits at its clamp
+ * from the first ACK: with the default buffer each out-of-order segment would
+ * still open it (tcp_grow_window from tcp_data_queue_ofo), and without SACK
+ * none of those ACKs would count as a duplicate.
  */
 function transfer(sack: boolean) {
   const total = 7 * MSS;
-  const { net, na, ta, tb } = pair({ delayNs: MS, params: { sack, initCwnd: 3 } });
+  const params = { sack, initCwnd: 3, rmem: [4096, 32768, 32768] as const, moderateRcvbuf: false };
+  const { net, na, ta, tb } = pair({ delayNs: MS, params });
   let client: Connection | null = null;
   let doneAt = -1;
   tb.listen(5001, { onAccept: () => ({ onData: (c) => { if (c.bytesReceived === total) doneAt = net.sim.now; } }) });
