@@ -101,6 +101,7 @@ export class IpipDevice extends NetDevice {
     setEthSrc(b, pkt.off, 0);
     setEthType(b, pkt.off, ETHERTYPE_IPV4);
     pkt.scrub(false);
+    this.ns.forgetDefrag(pkt);
     this.ns.backlog.enqueue(this, pkt);
   }
 }

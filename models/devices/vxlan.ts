@@ -198,6 +198,7 @@ export class VxlanDevice extends NetDevice implements UdpReceiver {
     pkt.len = innerLen;
     // iptunnel_pull_header -> skb_scrub_packet: same namespace, the mark stays.
     pkt.scrub(false);
+    this.ns.forgetDefrag(pkt);
     // gro_cells_receive: the inner frame is received on this device from the backlog.
     this.ns.backlog.enqueue(this, pkt);
   }

@@ -792,6 +792,15 @@ export class Netns implements EventHandler {
     return frags;
   }
 
+  /**
+   * A tunnel took the outer headers off `pkt`: the inner datagram goes through
+   * ip_rcv afresh, which clears IPCB, so what nf_defrag recorded of the outer
+   * datagram (its largest fragment) no longer applies.
+   */
+  forgetDefrag(pkt: Packet): void {
+    if (this.defragged !== 0) this.defragInfo.delete(pkt);
+  }
+
   /** skb_clone keeps what nf_defrag recorded of a datagram: a copy of `from` is refragmented as it would be. */
   shareDefragInfo(from: Packet, to: Packet): void {
     if (this.defragged === 0) return;

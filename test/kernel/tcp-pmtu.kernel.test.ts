@@ -14,7 +14,12 @@
  * podwire once kept the handshake's MSS and stalled on retransmissions. The
  * same through a ClusterIP Service with its backend on n2: conntrack turns the
  * errors about DNATed segments back (they come from the ClusterIP, quoting it),
- * and the socket finds its connection by them.
+ * and the socket finds its connection by them. And from node n1 to a NodePort
+ * on n2 whose backend is on n1: n1 learns MTU 1,450 towards n2 for its TCP
+ * socket, so its own VXLAN datagrams to n2 (1,500 bytes) leave as two
+ * fragments, as Linux sends them; n2 reassembles them, and the inner segment
+ * it forwards goes whole (podwire once cut it again to the outer datagram's
+ * largest fragment).
  *
  * Compared per connection and capture point, each direction on its own (the
  * kernel runs a whole pod-to-pod path in one softirq, so what a point sends
@@ -43,19 +48,19 @@ if (!pre.ok) console.warn(`[kernel comparison, TCP path MTU] skipped: ${pre.reas
 
 const FLOW = 'tcp n1/a -> n2/b';
 
-/** Two nodes over vxlan with pods at MTU 1500; n1/a opens two connections to `to` (n2/b, or a Service in `services`). */
-function scenario(name: string, to: string, b: string, services = ''): string {
+/** Two nodes over vxlan with pods at MTU 1500; n1/a (or `from`) opens two connections to `to`: n2/b, or a Service in `services`. */
+function scenario(name: string, to: string, b: string, services = '', from = 'n1/a', a = '{ name: a }', port = 80): string {
   return `name: ${name}
 duration: 1s
 routing: vxlan
 podMtu: 1500
 nodes:
   - name: n1
-    pods: [{ name: a }]
+    pods: [${a}]
   - name: n2
     pods: [${b}]
 ${services}traffic:
-  - tcp: { name: ${FLOW}, from: n1/a, to: ${to}, port: 80, mode: crr, count: 2, rate: 10, requestSize: 5000, responseSize: 3000 }
+  - tcp: { name: ${FLOW}, from: ${from}, to: ${to}, port: ${port}, mode: crr, count: 2, rate: 10, requestSize: 5000, responseSize: 3000 }
 capture: all
 `;
 }
@@ -70,7 +75,21 @@ const SERVICE_SCENARIO = scenario(
     selector: { app: echo }
     ports: [{ protocol: TCP, port: 80, targetPort: 8080, requestSize: 5000, responseSize: 3000 }]
 `,
+);const NODEPORT_SCENARIO = scenario(
+  'tcp-pmtu-nodeport',
+  'n2',
+  '{ name: b }',
+  `services:
+  - name: echo
+    type: NodePort
+    selector: { app: echo }
+    ports: [{ protocol: TCP, port: 80, targetPort: 8080, nodePort: 30000, requestSize: 5000, responseSize: 3000 }]
+`,
+  'n1',
+  '{ name: a, labels: { app: echo } }',
+  30000,
 );
+
 const CLIENT = '10.244.1.2';
 
 /** One connection's segments per "<point> <direction>", windows left out. */
@@ -101,17 +120,44 @@ function fragNeeded(raw: ReadonlyMap<string, readonly RawFrame[]>): Record<strin
 }
 
 /**
+ * Every IPv4 frame per "<point> <direction>", by protocol, DF/MF, fragment offset
+ * and total length, counted: what TCP segments alone do not show (VXLAN
+ * datagrams and their fragments, ICMP errors).
+ */
+function ipv4Shapes(raw: ReadonlyMap<string, readonly RawFrame[]>): string[] {
+  const counts = new Map<string, number>();
+  for (const [point, frames] of raw) {
+    for (const f of frames) {
+      const b = f.data;
+      if (b[12] !== 0x08 || b[13] !== 0) continue;
+      const key = `${point} ${f.dir} proto ${b[23]} flags ${b[20]! >> 5} offset ${((b[20]! & 0x1f) << 8) | b[21]!} length ${(b[16]! << 8) | b[17]!}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  return [...counts].map(([k, n]) => `${k} x${n}`).sort();
+}
+
+/** The client of the flow: its address and the capture point its segments leave by. */
+interface Client {
+  address: string;
+  point: string;
+}
+
+const POD_CLIENT: Client = { address: CLIENT, point: 'n1/a/eth0' };
+
+/**
  * Runs `scenario` in podwire and then in the kernel with podwire's client
  * ports, checks both answered every request, and compares every connection's
- * segments point by point, each direction on its own. Returns the client's
- * segments sent, per connection, and the errors per point of each side.
+ * segments point by point, each direction on its own, and every IPv4 frame's
+ * shape. Returns the client's segments sent, per connection, and the errors
+ * per point of each side.
  */
-async function compareTcpPmtu(scenario: string, outDir: string) {
+async function compareTcpPmtu(scenario: string, outDir: string, client: Client = POD_CLIENT) {
   const spec = expandScenario(parseScenario(scenario, 'tcp-pmtu.yaml'));
   const podwire = runTopology(spec, { outDir });
   expect((podwire.results.flows as Array<{ name: string; received: number }>).map((f) => [f.name, f.received])).toEqual([[FLOW, 2]]);
   const praw = readPodwireRaw(podwire.captureFiles);
-  const pconns = tcpConnections(praw, [CLIENT]);
+  const pconns = tcpConnections(praw, [client.address]);
   const ports = [...pconns.keys()];
   expect(ports).toHaveLength(2);
 
@@ -120,7 +166,7 @@ async function compareTcpPmtu(scenario: string, outDir: string) {
   expect(flow.exit, flow.output).toBe(0);
   expect(JSON.parse(flow.output)).toMatchObject({ sent: 2, received: 2, errors: [], ports });
   const kraw = new Map([...kernel.captures].map(([p, l]) => [p, l.map((f): RawFrame => ({ data: f.data, dir: f.dir }))]));
-  const kconns = tcpConnections(kraw, [CLIENT]);
+  const kconns = tcpConnections(kraw, [client.address]);
 
   for (const port of ports) {
     const k = byPointAndDirection(connectionText(kconns.get(port)!, { synWindowsOnly: true }));
@@ -128,8 +174,9 @@ async function compareTcpPmtu(scenario: string, outDir: string) {
     expect([...p.keys()].sort(), `client port ${port}`).toEqual([...k.keys()].sort());
     for (const [key, lines] of k) expect(p.get(key), `client port ${port}, ${key}`).toEqual(lines);
   }
-  const clientSent = ports.map((port) => byPointAndDirection(connectionText(pconns.get(port)!, { windows: false })).get('n1/a/eth0 out')!);
-  return { clientSent, errors: fragNeeded(praw), kernelErrors: fragNeeded(kraw) };
+  expect(ipv4Shapes(praw)).toEqual(ipv4Shapes(kraw));
+  const clientSent = ports.map((port) => byPointAndDirection(connectionText(pconns.get(port)!, { windows: false })).get(`${client.point} out`)!);
+  return { clientSent, errors: fragNeeded(praw), kernelErrors: fragNeeded(kraw), shapes: ipv4Shapes(praw) };
 }
 
 /** The payload lengths of segments that carry data. */
@@ -158,6 +205,16 @@ describe.skipIf(!pre.ok)('TCP path MTU discovery over vxlan with podMtu 1500, ag
     expect(payloads(r.clientSent[0]!)).toEqual([1448, 1448, 1448, 656, 1398, 1398, 1398, 150]);
     expect(r.errors).toEqual(r.kernelErrors);
     expect(r.errors['n1/a/eth0 in']).toEqual(Array(3).fill('10.96.0.2 1450'));
+  }, 120_000);
+
+  it("from a node to a NodePort served on its own node: its VXLAN datagrams are fragmented, the inner segments forwarded whole", async () => {
+    const r = await compareTcpPmtu(NODEPORT_SCENARIO, join(work, 'nodeport'), { address: '192.168.49.2', point: 'n1/eth0' });
+    expect(payloads(r.clientSent[0]!)).toEqual([1448, 1448, 1448, 656, 1398, 1398, 1398, 150]);
+    expect(r.errors['n1/eth0 in']).toEqual(Array(3).fill('192.168.49.3 1450'));
+    // n1's VXLAN datagrams of 1,500 bytes leave as 1,444 + 76 (MF, then offset 1,424); n2 forwards the inner segments of 1,450 whole.
+    expect(r.shapes.filter((l) => l.startsWith('n1/eth0 out proto 17 flags 1 offset 0 length 1444')).length).toBe(1);
+    expect(r.shapes.filter((l) => l.startsWith('n2/eth0 out proto 6 flags 2 offset 0 length 1450'))).toHaveLength(1);
+    expect(r.shapes.filter((l) => / proto 6 flags [01] /.test(l))).toEqual([]);
   }, 120_000);
 
   it('leaves no namespace behind', () => {

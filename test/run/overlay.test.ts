@@ -284,6 +284,42 @@ describe('pod MTU 1500 over vxlan', () => {
   });
 });
 
+describe('a tunnel datagram fragmented on the way, reassembled at the far node', () => {
+  test("the inner segment it carried is forwarded whole: what nf_defrag learned of the outer datagram stays with it", () => {
+    // n1 reaches a NodePort on n2 whose backend is n1/a: n1's TCP learns MTU 1450 towards n2
+    // (n2 forwards the DNATed segments into flannel.1), so n1's own VXLAN datagrams to n2, 1500
+    // bytes with a full-sized inner segment, leave in two fragments (as Linux sends them; see
+    // test/kernel/tcp-pmtu.kernel.test.ts). n2 reassembles them (conntrack's defrag), takes the
+    // VXLAN header off and forwards the 1450-byte inner segment out eth0, MTU 1500, whole.
+    const r = run(`
+name: overlay-test
+duration: 1s
+routing: vxlan
+podMtu: 1500
+nodes:
+  - { name: n1, address: 192.168.49.2, podCIDR: 10.244.1.0/24, pods: [{ name: a, ip: 10.244.1.2, labels: { app: echo } }] }
+  - { name: n2, address: 192.168.49.3, podCIDR: 10.244.2.0/24, pods: [{ name: b, ip: 10.244.2.2 }] }
+services:
+  - name: echo
+    type: NodePort
+    selector: { app: echo }
+    ports: [{ protocol: TCP, port: 80, targetPort: 8080, nodePort: 30000, requestSize: 5000, responseSize: 3000 }]
+traffic:
+  - tcp: { from: n1, to: n2, port: 30000, mode: crr, count: 2, rate: 10, requestSize: 5000, responseSize: 3000 }
+capture: all
+`);
+    expect(flows(r).map((f) => f.received)).toEqual([2]);
+    const ipv4 = (point: string) => readCapture(readFileSync(r.captureFiles.get(point)!)).packets.map((p) => p.data).filter((b) => b[12] === 0x08 && b[13] === 0);
+    const isFragment = (b: Uint8Array) => (b[20]! & 0x20) !== 0 || (((b[20]! & 0x1f) << 8) | b[21]!) !== 0;
+    // n1's VXLAN datagrams to n2: some leave fragmented.
+    expect(ipv4('n1/eth0').filter((b) => b[23] === IPPROTO_UDP && isFragment(b)).length).toBeGreaterThan(0);
+    // n2's forwarded TCP segments: none fragmented, and full-sized ones (1450 bytes of IP) among them.
+    const forwarded = ipv4('n2/eth0').filter((b) => b[23] === 6 && b[26] === 192);
+    expect(forwarded.filter(isFragment)).toEqual([]);
+    expect(forwarded.some((b) => ((b[16]! << 8) | b[17]!) === 1450)).toBe(true);
+  });
+});
+
 describe('the flannel-vxlan library scenario', () => {
   test('is answered in full, with no drops, and runs byte-identically twice', () => {
     const a = runTopology(expandScenario(resolveScenario('flannel-vxlan')), { outDir: join(work, 'lib-a') });
