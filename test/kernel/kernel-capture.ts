@@ -117,4 +117,3 @@ export function mergeByTime(received: readonly CapturedFrame[], sent: readonly C
   }
   return out;
 }
-

@@ -1509,13 +1509,10 @@ export class Connection implements EventHandler {
     this.layer.ns.updatePmtu(this.remoteAddr, mtu);
     const pmtu = this.layer.pathMtuTo(this.remoteAddr);
     if (this.pmtuCookie <= pmtu) return;
-    this.pmtuCookie = pmtu;
-    this.pmtuLearned = true;
+    this.syncMss(pmtu);
     this.stats.mtuReductions++;
     // Before the SYN-ACK the MSS is not settled: acceptSynOptions cuts it for this cookie.
-    if (this.mssClamp === 0) return;
-    this.mss = this.mtuToMss(pmtu);
-    this.simpleRetransmit();
+    if (this.mssClamp !== 0) this.simpleRetransmit();
   }
 
   /**
@@ -1525,7 +1522,11 @@ export class Connection implements EventHandler {
    */
   private currentMss(): void {
     const pmtu = this.layer.pathMtuTo(this.remoteAddr);
-    if (pmtu === this.pmtuCookie) return;
+    if (pmtu !== this.pmtuCookie) this.syncMss(pmtu);
+  }
+
+  /** tcp_sync_mss: the MSS cut for path MTU `pmtu` (once the peer's MSS is known), which becomes the cookie. */
+  private syncMss(pmtu: number): void {
     this.pmtuCookie = pmtu;
     this.pmtuLearned = this.layer.ns.hasPathMtus;
     if (this.mssClamp !== 0) this.mss = this.mtuToMss(pmtu);
