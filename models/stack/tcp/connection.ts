@@ -280,6 +280,8 @@ export class Connection implements EventHandler {
   /** When we last answered an out-of-window pure segment (tp->last_oow_ack_time), or -Infinity. */
   private lastOowAckAt = -Infinity;
   private finished = false;
+  /** RCV_SHUTDOWN: close() was called, so the application reads no more. */
+  private rcvShutdown = false;
 
   constructor(
     private readonly layer: TcpLayer,
@@ -366,8 +368,18 @@ export class Connection implements EventHandler {
     return this.writeEnd - 1;
   }
 
-  /** close(): send FIN after the queued data (tcp_close -> tcp_send_fin). */
+  /**
+   * close(): send FIN after the queued data (tcp_close -> tcp_send_fin). The
+   * application has let go of the socket (sk_shutdown = SHUTDOWN_MASK): data
+   * that still arrives resets the connection (see `segment`).
+   */
   close(): void {
+    this.rcvShutdown = true;
+    this.shutdown();
+  }
+
+  /** shutdown(SHUT_WR): send FIN after the queued data and go on receiving (tcp_shutdown). */
+  shutdown(): void {
     switch (this.state) {
       case TcpState.SYN_SENT:
         this.destroy(false);
@@ -556,6 +568,14 @@ export class Connection implements EventHandler {
     }
     this.processAck(ackOff, window, seqOff, dataLen, fin, opts?.sack);
     if (this.finished) return;
+    // tcp_rcv_state_process, FIN_WAIT1/2 of a closed socket (RFC 1122 4.2.2.13: MUST reset):
+    // new data answers with a RST (tcp_v4_send_reset: seq = its ack) and the socket is
+    // gone (tcp_reset, LINUX_MIB_TCPABORTONDATA). The application, having closed, hears nothing.
+    if (this.rcvShutdown && dataLen > 0 && seqOff + dataLen > this.rcvNxt && (this.state === TcpState.FIN_WAIT1 || this.state === TcpState.FIN_WAIT2)) {
+      this.layer.sendReset(this.localAddr, this.remoteAddr, this.localPort, this.remotePort, ack, 0, TCP_RST);
+      this.destroy(false);
+      return;
+    }
     if (dataLen > 0 || fin) this.receiveData(seqOff, dataLen, fin);
   }
 

@@ -187,6 +187,59 @@ describe('TCP FIN teardown', () => {
   });
 });
 
+describe('TCP data after the application closed (RFC 1122 4.2.2.13)', () => {
+  // Linux 6.18, two namespaces and a veth: the client connects and closes at once; 200 ms
+  // later the server sends 100 bytes. After close() the client answers them with a bare
+  // RST, seq = their ack, window 0, and the server's next send fails (EPIPE). After
+  // shutdown(SHUT_WR) instead, the client ACKs the data and reads it.
+  function serverSendsAfterClientFin(how: 'close' | 'shutdown') {
+    const { net, ta, tb } = pair();
+    let serverErr: TcpError | null = null;
+    let server: Connection | null = null;
+    tb.listen(80, { onAccept: (c) => { server = c; return { onError: (_c, e) => { serverErr = e; } }; } });
+    let client: Connection | null = null;
+    let clientRead = 0;
+    let clientHeard = 0;
+    net.at(0, () => {
+      client = ta.connect(ip('10.0.0.2'), 80, {
+        onConnected: (c) => (how === 'close' ? c.close() : c.shutdown()),
+        onData: (c) => { clientRead = c.bytesReceived; },
+        onError: () => clientHeard++,
+        onClosed: () => clientHeard++,
+      });
+    });
+    net.at(200 * MS, () => (server! as Connection).send(100));
+    net.run(1 * SECOND);
+    return { net, ta, tb, client: client! as Connection, serverErr, clientRead, clientHeard };
+  }
+
+  it('close(): new data is answered with a RST (seq = its ack) and the socket is gone; the peer fails', () => {
+    const r = serverSendsAfterClientFin('close');
+    const data = tcpFrames(r.net.tap, 'b/eth0', 'out').find((f) => f.payload.length > 0)!;
+    const after = tcpFrames(r.net.tap, 'a/eth0', 'out').filter((f) => f.t >= data.t);
+    expect(after.map((f) => flagString(f.flags))).toEqual(['R']);
+    expect(after[0]!.seq).toBe(data.ack);
+    expect(after[0]!.window).toBe(0);
+    expect(r.client.state).toBe(TcpState.CLOSED);
+    expect(r.ta.size).toBe(0);
+    expect(r.clientRead).toBe(0);
+    expect(r.clientHeard).toBe(0); // it closed: nobody is listening
+    expect(r.serverErr).toBe('ECONNRESET');
+    expect(r.tb.size).toBe(0);
+  });
+
+  it('shutdown(SHUT_WR): the data is ACKed and read', () => {
+    const r = serverSendsAfterClientFin('shutdown');
+    const data = tcpFrames(r.net.tap, 'b/eth0', 'out').find((f) => f.payload.length > 0)!;
+    const after = tcpFrames(r.net.tap, 'a/eth0', 'out').filter((f) => f.t >= data.t);
+    expect(after.map((f) => flagString(f.flags))).toEqual(['.']);
+    expect(after[0]!.ack).toBe((data.seq + 100) >>> 0);
+    expect(r.clientRead).toBe(100);
+    expect(r.client.state).toBe(TcpState.FIN_WAIT2);
+    expect(r.serverErr).toBe(null);
+  });
+});
+
 describe('TCP TIME-WAIT reuse', () => {
   it('lets a new SYN on the same 4-tuple replace a server-side TIME-WAIT connection', () => {
     const { net, ta, tb } = pair();
