@@ -1,6 +1,6 @@
 import type { EventHandler } from '../../engine/simulation.js';
 import type { Netns } from '../stack/netns.js';
-import type { Connection, ConnectionHandlers, TcpError } from '../stack/tcp/index.js';
+import { TcpState, type Connection, type ConnectionHandlers, type TcpError } from '../stack/tcp/index.js';
 import type { Packet } from '../packet.js';
 
 /**
@@ -13,14 +13,20 @@ import type { Packet } from '../packet.js';
  *   connection, pick a backend round-robin (LoadBalancerRR, with ClientIP
  *   affinity when the Service asks for it), open a second connection to the
  *   backend from the node, and copy bytes both ways (io.Copy in two
- *   goroutines); when one side ends, the other is closed.
+ *   goroutines); when either direction ends, copyBytes closes both
+ *   connections (`dest.Close(); src.Close()`): the client gets its FIN
+ *   without waiting for the backend's, and data either peer sends after that
+ *   is answered with a RST.
  * - UDP (udpProxySocket): a socket per client address towards the chosen
  *   backend, datagrams copied both ways; the client's entry expires after
  *   `udpIdleNs` without traffic.
  *
  * Docker's userland proxy (docker-proxy, one process per published port) is
  * the same machine with one backend: the host's own traffic to a published
- * port reaches it, and it connects to the container.
+ * port reaches it, and it connects to the container. Its TCP broker
+ * (libnetwork's tcp_proxy.go) half-closes instead: when one direction ends it
+ * shuts down writing towards the other peer (`to.CloseWrite()`), and the
+ * other direction goes on until it ends too.
  *
  * Every hand-over through the process costs `copyNs` (a read and a write
  * syscall, a wakeup of the goroutine), charged before the bytes move on; a
@@ -47,6 +53,13 @@ export interface UserspaceProxyCosts {
 }
 
 export const DEFAULT_USERSPACE_COSTS: UserspaceProxyCosts = { copyNs: 10_000, acceptNs: 20_000, udpIdleNs: 250_000_000 };
+
+/**
+ * What the proxy does when one direction of a proxied TCP connection ends:
+ * 'both' closes both connections (kube-proxy's copyBytes), 'half' shuts down
+ * writing towards the other peer only (docker-proxy's broker).
+ */
+export type ProxyClosing = 'both' | 'half';
 
 /** What the proxy did, for results and tests. */
 export interface UserspaceProxyStats {
@@ -133,6 +146,7 @@ export class UserspaceProxy {
     private readonly ns: Netns,
     ports: readonly ProxyPortConfig[],
     private readonly costs: UserspaceProxyCosts = DEFAULT_USERSPACE_COSTS,
+    private readonly closing: ProxyClosing = 'both',
   ) {
     this.work = new DeferredWork(ns);
     for (const p of ports) {
@@ -164,6 +178,14 @@ export class UserspaceProxy {
     let backend: Connection | null = null;
     let pending = 0;
     let clientEnded = false;
+    /** One direction ended (EOF read from `from`), after the process got to it. */
+    const ended = (from: Connection, to: Connection) => {
+      if (this.closing === 'half') to.shutdown();
+      else {
+        to.close();
+        from.close();
+      }
+    };
     this.defer(this.costs.acceptNs, () => {
       const target = rr.pick(client.remoteAddr);
       if (target === undefined) {
@@ -178,10 +200,13 @@ export class UserspaceProxy {
           onConnected: (b) => {
             if (pending > 0) b.send(pending);
             pending = 0;
-            if (clientEnded) b.close();
+            if (clientEnded) ended(client, b);
           },
-          onData: (_b, n) => this.copy(n, () => client.send(n)),
-          onEnd: () => this.defer(this.costs.copyNs, () => client.close()),
+          // A write to a connection the proxy has closed fails ("use of closed network connection") and is dropped.
+          onData: (_b, n) => this.copy(n, () => {
+            if (writable(client)) client.send(n);
+          }),
+          onEnd: (b) => this.defer(this.costs.copyNs, () => ended(b, client)),
           onError: (_b, _e: TcpError) => {
             this.stats.errors++;
             client.abort();
@@ -196,13 +221,13 @@ export class UserspaceProxy {
     return {
       onData: (_c, n) =>
         this.copy(n, () => {
-          if (backend !== null && backend.stateName === 'ESTABLISHED') backend.send(n);
-          else pending += n;
+          if (backend === null || backend.state === TcpState.SYN_SENT) pending += n;
+          else if (writable(backend)) backend.send(n);
         }),
       onEnd: () =>
         this.defer(this.costs.copyNs, () => {
           clientEnded = true;
-          if (backend !== null && backend.stateName === 'ESTABLISHED') backend.close();
+          if (backend !== null && backend.state !== TcpState.SYN_SENT) ended(client, backend);
         }),
       onError: () => {
         this.stats.errors++;
@@ -216,6 +241,11 @@ export class UserspaceProxy {
     this.stats.bytesCopied += n;
     this.defer(this.costs.copyNs, write);
   }
+}
+
+/** The proxy may still write to `c`: neither it nor a reset closed it for writing. */
+function writable(c: Connection): boolean {
+  return c.state === TcpState.ESTABLISHED || c.state === TcpState.CLOSE_WAIT;
 }
 
 /** One UDP service port: a backend socket per client (address, port), as udpProxySocket's ClientCache. */

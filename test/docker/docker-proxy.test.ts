@@ -33,6 +33,14 @@ describe('runtime docker with published ports', () => {
     expect(syns.filter((s) => s === '192.168.1.11 > 172.17.0.2')).toHaveLength(4);
     expect(syns.filter((s) => s === '172.17.0.1 > 172.17.0.2')).toHaveLength(6);
     expect(syns.filter((s) => s === '172.17.0.2 > 192.168.1.10')).toHaveLength(2);
+
+    // libnetwork's tcp_proxy.go broker half-closes (io.Copy, then to.CloseWrite()): the
+    // container's FIN to the published port becomes docker-proxy's FIN to the container's
+    // server, and only the server's FIN back becomes docker-proxy's FIN to the client.
+    const fins = ipv4Frames(r.captureFiles.get('host/web/eth0')!).filter((f) => f.proto === 6 && (f.tcpFlags & 0x01) !== 0 && f.t > 1).slice(0, 4);
+    expect(fins.map((f) => `${f.src}:${f.sport} > ${f.dst}:${f.dport}`.replace(/:\d{5}/g, ':*'))).toEqual(['172.17.0.2:* > 192.168.1.10:8080', '172.17.0.1:* > 172.17.0.2:80', '172.17.0.2:80 > 172.17.0.1:*', '192.168.1.10:8080 > 172.17.0.2:*']);
+    // The FIN to the client waits for the server's FIN and one copy (10 us) after it.
+    expect(fins[3]!.t - fins[2]!.t).toBeGreaterThanOrEqual(10e-6);
   });
 
   test('hand-written iptables and published ports on one docker node are refused', () => {

@@ -56,6 +56,26 @@ describe('kube-proxy userspace mode', () => {
     expect(saved).toMatch(/-A KUBE-NODEPORT-HOST -p tcp -m comment --comment "default\/echo-tcp" -m tcp --dport \d+ -j DNAT --to-destination 192\.168\.49\.2:\d+/);
   });
 
+  // pkg/proxy/userspace/proxysocket.go, copyBytes: when io.Copy from one side ends, it
+  // closes both connections (dest.Close(); src.Close()). So the client's FIN makes the
+  // proxy send FINs to the backend and to the client at once, and the backend's FIN,
+  // which comes later, has no part in it.
+  test('when the client closes, the proxy closes both connections at once', () => {
+    const fins = (point: string) => ipv4Frames(userspace.captureFiles.get(point)!).filter((f) => f.proto === 6 && (f.tcpFlags & 0x01) !== 0);
+    const toClient = fins('n1/vethclient').filter((f) => f.src === '10.96.0.3');
+    const fromClient = fins('n1/vethclient').filter((f) => f.dst === '10.96.0.3');
+    const toBackend = fins('n1/vethecho-a').filter((f) => f.src === '10.244.1.1');
+    const fromBackend = fins('n1/vethecho-a').filter((f) => f.dst === '10.244.1.1');
+    expect(toClient.length).toBe(8);
+    expect(toBackend.length).toBeGreaterThanOrEqual(4);
+    // The first connection went to echo-a (round robin from the first endpoint).
+    expect(toClient[0]!.t).toBe(toBackend[0]!.t);
+    expect(toClient[0]!.t).toBeLessThan(fromBackend[0]!.t);
+    // One copy (10 us) after the client's FIN, plus the stack's costs.
+    expect(toClient[0]!.t - fromClient[0]!.t).toBeGreaterThanOrEqual(10e-6);
+    expect(toClient[0]!.t - fromClient[0]!.t).toBeLessThan(12e-6);
+  });
+
   test('the proxy costs time: a transaction takes longer than in iptables mode', () => {
     const us = flow(userspace, 'client crr').latencyNs.p50;
     const ipt = flow(iptables, 'client crr').latencyNs.p50;
