@@ -181,6 +181,8 @@ export class Connection implements EventHandler {
   private pmtuLearned = false;
   /** rx_opt.mss_clamp: the peer's MSS option (0 until its SYN or SYN-ACK arrives). */
   private mssClamp = 0;
+  /** max_window: the largest window the peer has offered (tcp_bound_to_half_wnd). */
+  private maxWindow = 0;
   /**
    * tcp_simple_retransmit's lost segments: [start, end) offset pairs from
    * lostHead on, runs of original transmissions each larger than the MSS a
@@ -282,6 +284,10 @@ export class Connection implements EventHandler {
   private finished = false;
   /** RCV_SHUTDOWN: close() was called, so the application reads no more. */
   private rcvShutdown = false;
+  /** sock_owned_by_user: an application call or a timer of this connection is running (see `owned`). */
+  private ownedDepth = 0;
+  /** The socket backlog: segments that arrived while the connection was owned, as `segment`'s arguments. */
+  private ownedBacklog: Parameters<Connection['segment']>[] | null = null;
 
   constructor(
     private readonly layer: TcpLayer,
@@ -363,7 +369,7 @@ export class Connection implements EventHandler {
     }
     if (nbytes > 0) {
       this.writeEnd += nbytes;
-      this.output();
+      this.owned(() => this.output());
     }
     return this.writeEnd - 1;
   }
@@ -380,6 +386,10 @@ export class Connection implements EventHandler {
 
   /** shutdown(SHUT_WR): send FIN after the queued data and go on receiving (tcp_shutdown). */
   shutdown(): void {
+    this.owned(() => this.sendFin());
+  }
+
+  private sendFin(): void {
     switch (this.state) {
       case TcpState.SYN_SENT:
         this.destroy(false);
@@ -402,9 +412,39 @@ export class Connection implements EventHandler {
   abort(): void {
     if (this.state === TcpState.CLOSED) return;
     if (this.state !== TcpState.SYN_SENT && this.state !== TcpState.TIME_WAIT) {
-      this.transmit(this.sndNxt, TCP_RST | TCP_ACK, 0);
+      this.owned(() => this.transmit(this.sndNxt, TCP_RST | TCP_ACK, 0));
     }
     this.destroy(false);
+  }
+
+  /**
+   * lock_sock ... release_sock: runs `fn` owning the socket. A segment for this
+   * connection that arrives meanwhile (its peer answered at once, over lo or a
+   * zero-delay veth) waits in the socket backlog (tcp_v4_rcv: sk_add_backlog)
+   * and is processed when `fn` returns (__release_sock), never in the middle of
+   * this connection's own output, before it has counted what it sent.
+   */
+  private owned(fn: () => void): void {
+    this.ownedDepth++;
+    try {
+      fn();
+    } finally {
+      this.ownedDepth--;
+    }
+    if (this.ownedDepth === 0 && this.ownedBacklog !== null) this.releaseSock();
+  }
+
+  /** __release_sock: the backlog in order, still owned, until no more arrive. */
+  private releaseSock(): void {
+    this.ownedDepth++;
+    try {
+      for (let q = this.ownedBacklog; q !== null; q = this.ownedBacklog) {
+        this.ownedBacklog = null;
+        for (const args of q) if (!this.finished) this.processSegment(...args);
+      }
+    } finally {
+      this.ownedDepth--;
+    }
   }
 
   // ------------------------------------------------------------ opening
@@ -417,8 +457,10 @@ export class Connection implements EventHandler {
     this.sndNxt = 1;
     this.sndMax = 1;
     this.sndUna = 0;
-    this.sendSyn(false);
-    this.rtxTimer.arm(this.rto.timeoutNs);
+    this.owned(() => {
+      this.sendSyn(false);
+      this.rtxTimer.arm(this.rto.timeoutNs);
+    });
   }
 
   /** A SYN reached a listener: this connection is the request (tcp_conn_request); send SYN-ACK. */
@@ -446,7 +488,8 @@ export class Connection implements EventHandler {
     if (o.wscale !== undefined) this.sndWscale = Math.min(o.wscale, 14); // RFC 7323 2.3: clamp to 14
     else this.rw.noWindowScaling();
     this.mssClamp = peerMss;
-    this.mss = this.mtuToMss(this.pmtuCookie);
+    this.maxWindow = window;
+    this.mss = this.boundToHalfWnd(this.mtuToMss(this.pmtuCookie));
     this.rcvMss = this.mss;
     this.sndWnd = window; // the window of a SYN is never scaled
     this.sndWl1 = 0;
@@ -493,6 +536,15 @@ export class Connection implements EventHandler {
    * options than the timestamp (SACK blocks), else null; `tsval` -1 when absent.
    */
   segment(seq: number, ack: number, flags: number, window: number, dataLen: number, opts: TcpOptions | null, tsval: number): void {
+    if (this.ownedDepth > 0) {
+      (this.ownedBacklog ??= []).push([seq, ack, flags, window, dataLen, opts, tsval]);
+      return;
+    }
+    this.processSegment(seq, ack, flags, window, dataLen, opts, tsval);
+  }
+
+  /** tcp_v4_do_rcv: the segment, to a connection nobody holds. */
+  private processSegment(seq: number, ack: number, flags: number, window: number, dataLen: number, opts: TcpOptions | null, tsval: number): void {
     this.stats.segsIn++;
     if (this.state === TcpState.SYN_SENT) {
       this.synSentSegment(seq, ack, flags, window, opts);
@@ -673,6 +725,11 @@ export class Connection implements EventHandler {
       this.sndWnd = wnd;
       this.sndWl1 = seqOff;
       this.sndWl2 = ackOff;
+      // tcp_ack_update_window: a larger window than ever may allow larger segments.
+      if (wnd > this.maxWindow) {
+        this.maxWindow = wnd;
+        this.syncMss(this.pmtuCookie);
+      }
     }
     const advanced = ackOff > this.sndUna;
     const dsacksBefore = this.stats.dsacksIn;
@@ -1026,7 +1083,8 @@ export class Connection implements EventHandler {
     // tcp_event_data_recv: the first data starts quick-ACK mode (tcp_incr_quickack).
     if (!this.dataSeen && dataLen > 0) {
       this.dataSeen = true;
-      this.quickAcks = Math.min(Math.floor(this.rw.rcvWnd / (2 * this.rcvMss)), this.p.maxQuickacks);
+      // At least 2: a window smaller than two segments (lo's 65495-byte MSS) still gets its quick ACKs.
+      this.quickAcks = Math.min(Math.floor(this.rw.rcvWnd / (2 * this.rcvMss)) || 2, this.p.maxQuickacks);
     }
     // Queued for the application, which reads it after the ACK is decided.
     let queued = 0;
@@ -1370,6 +1428,11 @@ export class Connection implements EventHandler {
   // ------------------------------------------------------------ timers
 
   handleEvent(kind: number): void {
+    // A timer runs with the socket held (bh_lock_sock): what its transmissions bring back waits.
+    this.owned(() => this.timerFired(kind));
+  }
+
+  private timerFired(kind: number): void {
     switch (kind) {
       case K_RETRANSMIT:
         if (this.rtxTimer.expired()) this.retransmitTimeout();
@@ -1549,7 +1612,17 @@ export class Connection implements EventHandler {
   private syncMss(pmtu: number): void {
     this.pmtuCookie = pmtu;
     this.pmtuLearned = this.layer.ns.hasPathMtus;
-    if (this.mssClamp !== 0) this.mss = this.mtuToMss(pmtu);
+    if (this.mssClamp !== 0) this.mss = this.boundToHalfWnd(this.mtuToMss(pmtu));
+  }
+
+  /**
+   * tcp_bound_to_half_wnd: no segment above half the largest window the peer
+   * offered (all of it when that is at most 536), so that two are in flight:
+   * lo's 65483-byte MSS against a 65483-byte window gives 32741-byte segments.
+   */
+  private boundToHalfWnd(mss: number): number {
+    const cutoff = this.maxWindow > 536 ? this.maxWindow >> 1 : this.maxWindow;
+    return cutoff !== 0 && mss > cutoff ? Math.max(cutoff, 68 - (this.tsOk ? 32 : 20)) : mss;
   }
 
   /** tcp_mtu_to_mss: the MTU less the IPv4 and TCP headers, at most the peer's MSS, at least tcp_min_snd_mss (48), less the timestamp option. */

@@ -29,6 +29,11 @@ import { DEFAULT_TCP_PARAMS, TCP_IPV4_OVERHEAD, type TcpParams } from './params.
 import { SegmentWriter } from './segment.js';
 import { TcpState } from './states.js';
 
+/** net.ipv4.route.min_adv_mss (ip_rt_min_advmss). */
+const MIN_ADVMSS = 256;
+/** include/net/ip.h: the largest IPv4 datagram, which caps an advertised MSS. */
+const IPV4_MAX_PMTU = 65535;
+
 /** A listening socket's application. */
 export interface ListenHandlers {
   /**
@@ -191,9 +196,14 @@ export class TcpLayer {
     return r === null ? 576 : this.ns.pathMtu(r.dev, dst);
   }
 
-  /** The MSS this namespace advertises towards `dst` (tcp_advertise_mss: ipv4_default_advmss, from dst_mtu, so a learned path MTU included). */
+  /**
+   * The MSS this namespace advertises towards `dst` (tcp_advertise_mss:
+   * ipv4_default_advmss, from dst_mtu, so a learned path MTU included): at
+   * least ip_rt_min_advmss (256), at most IPV4_MAX_PMTU (65535) less the
+   * headers, so 65495 on lo (MTU 65536), as Linux's SYNs over lo show.
+   */
   advMssTo(dst: number): number {
-    return this.pathMtuTo(dst) - TCP_IPV4_OVERHEAD;
+    return Math.min(Math.max(this.pathMtuTo(dst) - TCP_IPV4_OVERHEAD, MIN_ADVMSS), IPV4_MAX_PMTU - TCP_IPV4_OVERHEAD);
   }
 
   // ------------------------------------------------------------ receive
