@@ -228,7 +228,7 @@ function loadNftables(ns: Netns, nsSpec: NamespaceSpec, spec: TopologySpec): voi
 /** kube-proxy's userspace proxy process in a node namespace, listening on its proxy ports. */
 function buildUserspaceProxy(ns: Netns, p: NonNullable<NamespaceSpec['userspaceProxy']>): UserspaceProxy {
   const ports = p.ports.map((x) => ({ ...x, backends: x.backends.map((b) => ({ ip: parseIpv4(b.ip), port: b.port })) }));
-  return new UserspaceProxy(ns, ports, { copyNs: p.copyNs, acceptNs: p.acceptNs, udpIdleNs: DEFAULT_USERSPACE_COSTS.udpIdleNs }, p.closing);
+  return new UserspaceProxy(ns, ports, { copyNs: p.copyNs, acceptNs: p.acceptNs, udpIdleNs: DEFAULT_USERSPACE_COSTS.udpIdleNs }, p.kind);
 }
 
 function buildIpvs(ns: Netns, nsSpec: NamespaceSpec): void {

@@ -291,11 +291,11 @@ function nodeUserspace(s: Scenario, node: Scenario['nodes'][number]): { userspac
       backends: [{ ip: p.containerIP, port: p.containerPort }],
       affinity: 'None' as const,
     }));
-    return { userspaceProxy: { closing: 'half', copyNs: DEFAULT_USERSPACE_COSTS.copyNs, acceptNs: DEFAULT_USERSPACE_COSTS.acceptNs, ports } };
+    return { userspaceProxy: { kind: 'docker-proxy', copyNs: DEFAULT_USERSPACE_COSTS.copyNs, acceptNs: DEFAULT_USERSPACE_COSTS.acceptNs, ports } };
   }
   const c = kubeProxyUserspaceConfig(s, node);
   if (c === undefined || s.kubeProxy.mode !== 'userspace') return {};
-  return { userspaceProxy: { closing: 'both', copyNs: s.kubeProxy.userspace.copyNs, acceptNs: s.kubeProxy.userspace.acceptNs, ports: c.ports } };
+  return { userspaceProxy: { kind: 'kube-proxy', copyNs: s.kubeProxy.userspace.copyNs, acceptNs: s.kubeProxy.userspace.acceptNs, ports: c.ports } };
 }
 
 /** kube-proxy's nftables ruleset for the node, in nftables mode. */

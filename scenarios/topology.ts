@@ -83,8 +83,8 @@ export interface NamespaceSpec {
    * on, each with its Service port's backends (models/apps/userspace-proxy.ts).
    */
   userspaceProxy?: {
-    /** What ends a proxied TCP connection (models/apps/userspace-proxy.ts): 'both' for kube-proxy, 'half' for docker-proxy. */
-    closing: 'both' | 'half';
+    /** Which proxy: how it dials and ends TCP connections (models/apps/proxy-tcp-session.ts). */
+    kind: 'kube-proxy' | 'docker-proxy';
     copyNs: number;
     acceptNs: number;
     ports: { name: string; protocol: 'TCP' | 'UDP'; proxyPort: number; backends: { ip: string; port: number }[]; affinity: 'None' | 'ClientIP' }[];

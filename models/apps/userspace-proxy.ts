@@ -1,6 +1,7 @@
 import type { EventHandler } from '../../engine/simulation.js';
 import type { Netns } from '../stack/netns.js';
-import { TcpState, type Connection, type ConnectionHandlers, type TcpError } from '../stack/tcp/index.js';
+import type { Connection, ConnectionHandlers } from '../stack/tcp/index.js';
+import { ProxyTcpSession, type ProxyKind, type ProxyProcess } from './proxy-tcp-session.js';
 import type { Packet } from '../packet.js';
 
 /**
@@ -12,7 +13,10 @@ import type { Packet } from '../packet.js';
  * - TCP (proxysocket.go, tcpProxySocket.ProxyLoop): accept the client's
  *   connection, pick a backend round-robin (LoadBalancerRR, with ClientIP
  *   affinity when the Service asks for it), open a second connection to the
- *   backend from the node, and copy bytes both ways (io.Copy in two
+ *   backend from the node (TryConnectEndpoints: a refused or unanswered dial
+ *   goes to the next endpoint, up to four dials of 250 ms to 2 s; the accept
+ *   loop waits for it, so new connections queue behind a dead backend's
+ *   timeout), and copy bytes both ways (io.Copy in two
  *   goroutines); when either direction ends, copyBytes closes both
  *   connections (`dest.Close(); src.Close()`): the client gets its FIN
  *   without waiting for the backend's, and data either peer sends after that
@@ -24,9 +28,10 @@ import type { Packet } from '../packet.js';
  * Docker's userland proxy (docker-proxy, one process per published port) is
  * the same machine with one backend: the host's own traffic to a published
  * port reaches it, and it connects to the container. Its TCP broker
- * (libnetwork's tcp_proxy.go) half-closes instead: when one direction ends it
- * shuts down writing towards the other peer (`to.CloseWrite()`), and the
- * other direction goes on until it ends too.
+ * (libnetwork's tcp_proxy.go) dials once, in a goroutine per client, and
+ * half-closes instead: when one direction ends it shuts down writing towards
+ * the other peer (`to.CloseWrite()`), and the other direction goes on until
+ * it ends too (models/apps/proxy-tcp-session.ts).
  *
  * Every hand-over through the process costs `copyNs` (a read and a write
  * syscall, a wakeup of the goroutine), charged before the bytes move on; a
@@ -53,13 +58,6 @@ export interface UserspaceProxyCosts {
 }
 
 export const DEFAULT_USERSPACE_COSTS: UserspaceProxyCosts = { copyNs: 10_000, acceptNs: 20_000, udpIdleNs: 250_000_000 };
-
-/**
- * What the proxy does when one direction of a proxied TCP connection ends:
- * 'both' closes both connections (kube-proxy's copyBytes), 'half' shuts down
- * writing towards the other peer only (docker-proxy's broker).
- */
-export type ProxyClosing = 'both' | 'half';
 
 /** What the proxy did, for results and tests. */
 export interface UserspaceProxyStats {
@@ -112,10 +110,11 @@ class RoundRobin {
     this.backends = backends;
   }
 
-  pick(client: number): { ip: number; port: number } | undefined {
+  /** The next backend; `reset` (sessionAffinityReset, after a failed dial) ignores the client's affinity and replaces it. */
+  pick(client: number, reset = false): { ip: number; port: number } | undefined {
     const backends = this.backends;
     if (backends.length === 0) return undefined;
-    if (this.affinity === 'ClientIP') {
+    if (this.affinity === 'ClientIP' && !reset) {
       const b = this.sticky.get(client);
       if (b !== undefined) return b;
     }
@@ -136,23 +135,50 @@ class RoundRobin {
   }
 }
 
-export class UserspaceProxy {
+/**
+ * kube-proxy's ProxyLoop: one goroutine per service port accepts a connection,
+ * dials its backend, and only then accepts the next; the kernel completes the
+ * handshakes of those waiting meanwhile (the listen backlog).
+ */
+class AcceptLoop {
+  private busy = false;
+  private readonly waiting: (() => void)[] = [];
+
+  /** Runs `start` when the loop is free; `start` calls the `done` it is given when its dialing is over. */
+  enqueue(start: (done: () => void) => void): void {
+    if (this.busy) {
+      this.waiting.push(() => start(() => this.next()));
+      return;
+    }
+    this.busy = true;
+    start(() => this.next());
+  }
+
+  private next(): void {
+    const run = this.waiting.shift();
+    if (run === undefined) this.busy = false;
+    else run();
+  }
+}
+
+export class UserspaceProxy implements ProxyProcess {
   readonly stats: UserspaceProxyStats = { accepted: 0, backendConnects: 0, bytesCopied: 0, datagramsCopied: 0, errors: 0 };
   private readonly work: DeferredWork;
   /** Each service port's balancer, by name. */
   private readonly balancers = new Map<string, RoundRobin>();
 
   constructor(
-    private readonly ns: Netns,
+    readonly ns: Netns,
     ports: readonly ProxyPortConfig[],
     private readonly costs: UserspaceProxyCosts = DEFAULT_USERSPACE_COSTS,
-    private readonly closing: ProxyClosing = 'both',
+    readonly kind: ProxyKind = 'kube-proxy',
   ) {
     this.work = new DeferredWork(ns);
     for (const p of ports) {
       const rr = new RoundRobin(p.affinity, p.backends);
       this.balancers.set(p.name, rr);
-      if (p.protocol === 'TCP') ns.tcp.listen(p.proxyPort, { onAccept: (c) => this.acceptTcp(c, rr) });
+      const loop = kind === 'kube-proxy' ? new AcceptLoop() : null;
+      if (p.protocol === 'TCP') ns.tcp.listen(p.proxyPort, { onAccept: (c) => this.acceptTcp(c, rr, loop) });
       else ns.udp.bind(p.proxyPort, new UdpPortal(this, ns, p, rr, costs));
     }
   }
@@ -173,67 +199,18 @@ export class UserspaceProxy {
     this.work.after(ns, fn);
   }
 
-  private acceptTcp(client: Connection, rr: RoundRobin): ConnectionHandlers {
+  get copyNs(): number {
+    return this.costs.copyNs;
+  }
+
+  /** A client connection completed its handshake: its session dials once the process (and, for kube-proxy, its accept loop) gets to it. */
+  private acceptTcp(client: Connection, rr: RoundRobin, loop: AcceptLoop | null): ConnectionHandlers {
     this.stats.accepted++;
-    let backend: Connection | null = null;
-    let pending = 0;
-    let clientEnded = false;
-    /** One direction ended (EOF read from `from`), after the process got to it. */
-    const ended = (from: Connection, to: Connection) => {
-      if (this.closing === 'half') to.shutdown();
-      else {
-        to.close();
-        from.close();
-      }
-    };
-    this.defer(this.costs.acceptNs, () => {
-      const target = rr.pick(client.remoteAddr);
-      if (target === undefined) {
-        // No endpoints: kube-proxy closes the accepted connection.
-        this.stats.errors++;
-        client.close();
-        return;
-      }
-      this.stats.backendConnects++;
-      try {
-        backend = this.ns.tcp.connect(target.ip, target.port, {
-          onConnected: (b) => {
-            if (pending > 0) b.send(pending);
-            pending = 0;
-            if (clientEnded) ended(client, b);
-          },
-          // A write to a connection the proxy has closed fails ("use of closed network connection") and is dropped.
-          onData: (_b, n) => this.copy(n, () => {
-            if (writable(client)) client.send(n);
-          }),
-          onEnd: (b) => this.defer(this.costs.copyNs, () => ended(b, client)),
-          onError: (_b, _e: TcpError) => {
-            this.stats.errors++;
-            client.abort();
-          },
-        });
-      } catch {
-        // No route to the backend (ENETUNREACH): the proxy drops the client.
-        this.stats.errors++;
-        client.abort();
-      }
-    });
-    return {
-      onData: (_c, n) =>
-        this.copy(n, () => {
-          if (backend === null || backend.state === TcpState.SYN_SENT) pending += n;
-          else if (writable(backend)) backend.send(n);
-        }),
-      onEnd: () =>
-        this.defer(this.costs.copyNs, () => {
-          clientEnded = true;
-          if (backend !== null && backend.state !== TcpState.SYN_SENT) ended(client, backend);
-        }),
-      onError: () => {
-        this.stats.errors++;
-        backend?.abort();
-      },
-    };
+    const session = new ProxyTcpSession(this, client, (reset) => rr.pick(client.remoteAddr, reset));
+    const start = (done: () => void) => this.defer(this.costs.acceptNs, () => session.dial(done));
+    if (loop === null) start(() => {});
+    else loop.enqueue(start);
+    return session.clientHandlers();
   }
 
   /** One chunk through the process: read, then write after the copy cost. */
@@ -241,11 +218,6 @@ export class UserspaceProxy {
     this.stats.bytesCopied += n;
     this.defer(this.costs.copyNs, write);
   }
-}
-
-/** The proxy may still write to `c`: neither it nor a reset closed it for writing. */
-function writable(c: Connection): boolean {
-  return c.state === TcpState.ESTABLISHED || c.state === TcpState.CLOSE_WAIT;
 }
 
 /** One UDP service port: a backend socket per client (address, port), as udpProxySocket's ClientCache. */

@@ -1,5 +1,14 @@
 /**
- * How the two userland proxies end a proxied TCP connection, with a client
+ * The two userland proxies' TCP sessions (models/apps/proxy-tcp-session.ts).
+ *
+ * Dialing the backend. kube-proxy's TryConnectEndpoints dials up to four
+ * times, each to the next endpoint, giving up on a dial after 250 ms, 500 ms,
+ * 1 s, 2 s; its ProxyLoop accepts the next connection only once the dialing
+ * is over. docker-proxy dials once per client, in the client's own goroutine.
+ * A proxy that finds no backend closes the client's connection, which resets
+ * it when the request is still unread.
+ *
+ * Ending. How the two userland proxies end a proxied TCP connection, with a client
  * that half-closes: it sends its request, then shutdown(SHUT_WR), and waits
  * for an answer the backend sends 5 ms later.
  * - kube-proxy's userspace mode (pkg/proxy/userspace/proxysocket.go,
@@ -13,15 +22,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ip, MS, SECOND } from './helpers.js';
-import { UserspaceProxy, type ProxyClosing } from '../../models/apps/userspace-proxy.js';
+import { UserspaceProxy } from '../../models/apps/userspace-proxy.js';
+import type { ProxyKind } from '../../models/apps/proxy-tcp-session.js';
 import type { Connection, TcpError } from '../../models/stack/tcp/connection.js';
 import { TCP_RST } from '../../models/wire/tcp.js';
 import { tcpFrames } from './tcp/tcp-helpers.js';
 import { pair } from './tcp/topo.js';
 
-function halfClosingClient(closing: ProxyClosing) {
+function halfClosingClient(kind: ProxyKind) {
   const { net, b, ta, tb } = pair();
-  const proxy = new UserspaceProxy(b, [{ name: 'default/web:http', protocol: 'TCP', proxyPort: 8081, backends: [{ ip: ip('10.0.0.2'), port: 80 }], affinity: 'None' }], { copyNs: 10_000, acceptNs: 20_000, udpIdleNs: 250 * MS }, closing);
+  const proxy = new UserspaceProxy(b, [{ name: 'default/web:http', protocol: 'TCP', proxyPort: 8081, backends: [{ ip: ip('10.0.0.2'), port: 80 }], affinity: 'None' }], { copyNs: 10_000, acceptNs: 20_000, udpIdleNs: 250 * MS }, kind);
   let backendError: TcpError | null = null;
   tb.listen(80, {
     onAccept: () => ({
@@ -50,7 +60,7 @@ function halfClosingClient(closing: ProxyClosing) {
 
 describe('a half-closing client through a userland proxy', () => {
   it("kube-proxy (close both): the client's FIN closes the backend connection too; the late answer is reset", () => {
-    const r = halfClosingClient('both');
+    const r = halfClosingClient('kube-proxy');
     expect(r.answer).toBe(0);
     expect(r.clientEnded).toBe(true);
     expect(r.backendError).toBe('ECONNRESET');
@@ -60,9 +70,71 @@ describe('a half-closing client through a userland proxy', () => {
   });
 
   it('docker-proxy (half-close): the answer arrives, then the FIN', () => {
-    const r = halfClosingClient('half');
+    const r = halfClosingClient('docker-proxy');
     expect(r.answer).toBe(300);
     expect(r.clientEnded).toBe(false); // the backend never closed: no FIN to pass on
     expect(r.backendError).toBe(null);
+  });
+});
+
+const ALIVE = { ip: ip('10.0.0.2'), port: 80 };
+const REFUSED = { ip: ip('10.0.0.2'), port: 81 };
+/** No host answers ARP for it: a SYN to it never leaves. */
+const DEAD = { ip: ip('10.0.0.9'), port: 80 };
+
+/** Clients at `starts` (ns) each send a 100-byte request through the proxy on b; the server answers 200. */
+function requests(kind: ProxyKind, backends: { ip: number; port: number }[], starts: number[], until = 10 * SECOND) {
+  const { net, b, ta, tb } = pair();
+  const proxy = new UserspaceProxy(b, [{ name: 'default/web:http', protocol: 'TCP', proxyPort: 8081, backends, affinity: 'None' }], { copyNs: 10_000, acceptNs: 20_000, udpIdleNs: 250 * MS }, kind);
+  tb.listen(80, { onAccept: () => ({ onData: (c) => { if (c.bytesReceived === 100) c.send(200); }, onEnd: (c) => c.close() }) });
+  const answeredAt: (number | null)[] = starts.map(() => null);
+  const errors: (TcpError | null)[] = starts.map(() => null);
+  starts.forEach((t, i) => {
+    net.at(t, () => {
+      ta.connect(ip('10.0.0.2'), 8081, {
+        onConnected: (c: Connection) => c.send(100),
+        onData: (c) => { if (c.bytesReceived === 200) { answeredAt[i] = net.sim.now; c.close(); } },
+        onError: (_c, e) => { errors[i] = e; },
+      });
+    });
+  });
+  net.run(until);
+  return { proxy, answeredAt, errors };
+}
+
+describe('dialing the backend', () => {
+  it('kube-proxy: a refused dial goes to the next endpoint at once', () => {
+    const r = requests('kube-proxy', [REFUSED, ALIVE], [0]);
+    expect(r.errors).toEqual([null]);
+    expect(r.answeredAt[0]).toBeLessThan(10 * MS);
+    expect(r.proxy.stats.backendConnects).toBe(2);
+  });
+
+  it('kube-proxy: an unanswered dial is given up after 250 ms, and the connection accepted meanwhile waits for it', () => {
+    // Round robin: the first client's dials go to DEAD, then ALIVE; the second's, which
+    // starts only when the first's are over, to DEAD again, then ALIVE.
+    const r = requests('kube-proxy', [DEAD, ALIVE], [0, 10 * MS]);
+    expect(r.errors).toEqual([null, null]);
+    expect(r.answeredAt[0]).toBeGreaterThan(250 * MS);
+    expect(r.answeredAt[0]).toBeLessThan(260 * MS);
+    expect(r.answeredAt[1]).toBeGreaterThan(500 * MS);
+    expect(r.answeredAt[1]).toBeLessThan(510 * MS);
+    expect(r.proxy.stats.backendConnects).toBe(4);
+  });
+
+  it('kube-proxy: after four failed dials the client is reset (its request unread)', () => {
+    const r = requests('kube-proxy', [REFUSED], [0]);
+    expect(r.errors).toEqual(['ECONNRESET']);
+    expect(r.proxy.stats.backendConnects).toBe(4);
+  });
+
+  it('docker-proxy: one dial, and each client dials on its own', () => {
+    const refused = requests('docker-proxy', [REFUSED], [0]);
+    expect(refused.errors).toEqual(['ECONNRESET']);
+    expect(refused.proxy.stats.backendConnects).toBe(1);
+    // A dial that gets no answer holds up nobody else: 100 ms in, both clients' dials are out.
+    expect(requests('docker-proxy', [DEAD], [0, 10 * MS], 100 * MS).proxy.stats.backendConnects).toBe(2);
+    // kube-proxy's accept loop is still on the first client's dials (250 ms, then 500 ms, ...).
+    expect(requests('kube-proxy', [DEAD], [0, 10 * MS], 100 * MS).proxy.stats.backendConnects).toBe(1);
   });
 });
