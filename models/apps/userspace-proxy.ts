@@ -70,26 +70,20 @@ export interface UserspaceProxyStats {
 
 const EV_RUN = 0;
 
-/** Work deferred by the processing cost: a queue of closures run in order (one event per item). */
+/**
+ * Work deferred by the processing cost: each piece runs its own cost after it
+ * was handed over (the proxy's goroutines work side by side), as an event of
+ * its own, so pieces with different costs (an accept, a copy) keep their times.
+ */
 class DeferredWork implements EventHandler {
-  private readonly queue: (() => void)[] = [];
-  private head = 0;
-
   constructor(private readonly ns: Netns) {}
 
   after(delayNs: number, fn: () => void): void {
-    this.queue.push(fn);
-    this.ns.component.schedule(delayNs, this, EV_RUN);
+    this.ns.component.schedule(delayNs, this, EV_RUN, fn);
   }
 
-  handleEvent(): void {
-    const fn = this.queue[this.head]!;
-    this.queue[this.head++] = undefined as unknown as () => void;
-    if (this.head === this.queue.length) {
-      this.queue.length = 0;
-      this.head = 0;
-    }
-    fn();
+  handleEvent(_kind: number, fn: unknown): void {
+    (fn as () => void)();
   }
 }
 
