@@ -74,9 +74,10 @@ export class ProxyTcpSession {
           this.clientEnded = true;
           if (this.backend !== null) this.ended(this.client, this.backend);
         }),
+      // The client reset: the copy from it fails, which ends that direction as an EOF would.
       onError: () => {
         this.proxy.stats.errors++;
-        this.backend?.abort();
+        if (this.backend !== null) this.ended(this.client, this.backend);
       },
     };
   }
@@ -122,13 +123,15 @@ export class ProxyTcpSession {
             if (writable(this.client)) this.client.send(n);
           }),
         onEnd: (b) => this.proxy.defer(this.proxy.copyNs, () => this.ended(b, this.client)),
-        onError: () => {
+        onError: (b) => {
           if (!settled) {
             failed(); // refused or unreachable: the next attempt, at once
             return;
           }
+          // The backend reset: io.Copy from it fails, and the proxy ends that direction
+          // as at an EOF, so the client gets a FIN, not a RST.
           this.proxy.stats.errors++;
-          this.client.abort();
+          this.ended(b, this.client);
         },
       });
     } catch {

@@ -138,3 +138,25 @@ describe('dialing the backend', () => {
     expect(requests('kube-proxy', [DEAD], [0, 10 * MS], 100 * MS).proxy.stats.backendConnects).toBe(1);
   });
 });
+
+describe('a backend that resets', () => {
+  // Both proxies copy with io.Copy; a reset makes it fail, and the proxy ends that
+  // direction as at an EOF: Close (kube-proxy) or CloseWrite (docker-proxy) of the
+  // client's connection, a FIN either way.
+  for (const kind of ['kube-proxy', 'docker-proxy'] as const) {
+    it(`${kind}: the client gets a FIN, not a RST`, () => {
+      const { net, b, ta, tb } = pair();
+      const proxy = new UserspaceProxy(b, [{ name: 'default/web:http', protocol: 'TCP', proxyPort: 8081, backends: [ALIVE], affinity: 'None' }], { copyNs: 10_000, acceptNs: 20_000, udpIdleNs: 250 * MS }, kind);
+      tb.listen(80, { onAccept: () => ({ onData: (c) => { if (c.bytesReceived === 100) c.abort(); } }) });
+      let ended = false;
+      let error: TcpError | null = null;
+      net.at(0, () => {
+        ta.connect(ip('10.0.0.2'), 8081, { onConnected: (c: Connection) => c.send(100), onEnd: () => { ended = true; }, onError: (_c, e) => { error = e; } });
+      });
+      net.run(1 * SECOND);
+      expect([ended, error]).toEqual([true, null]);
+      expect(tcpFrames(net.tap, 'a/eth0', 'in').some((f) => f.flags & TCP_RST)).toBe(false);
+      expect(proxy.stats.errors).toBe(1);
+    });
+  }
+});
