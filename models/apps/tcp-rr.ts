@@ -147,6 +147,8 @@ export class TcpClient implements EventHandler {
   private openRr(): void {
     const t0 = this.ns.now();
     const ch = new RrChannel(this, this.opts.requestSize, this.opts.responseSize);
+    // Before connect(): on a path with no delay the first answers arrive inside it.
+    ch.closedLoop = !this.openLoop;
     this.connect({
       onConnected: (c) => {
         this.stats.tcp!.recordSetup(this.ns.now() - t0);
@@ -160,7 +162,6 @@ export class TcpClient implements EventHandler {
       onClosed: (c) => this.stats.tcp!.connectionClosed(c.stats),
       onError: (c, err) => this.failed(c, err, ch.outstanding()),
     });
-    ch.closedLoop = !this.openLoop;
   }
 
   // ---- crr, bulk -------------------------------------------------------------
@@ -185,6 +186,8 @@ export class TcpClient implements EventHandler {
     });
     conn = this.connect({
       onConnected: (c) => {
+        // On a path with no delay the whole exchange can happen before connect() returns.
+        conn = c;
         connectedAt = this.ns.now();
         this.stats.tcp!.recordSetup(connectedAt - t0);
         if (o.mode === 'bulk') {
