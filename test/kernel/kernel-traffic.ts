@@ -2,7 +2,8 @@
  * Runs a topology's traffic (PingSpec, UdpSpec, TcpSpec) for real inside the
  * kernel namespaces, each flow at its start time relative to a common t0:
  * iputils ping for ICMP echo, udp-agent.mjs (a small Node program) for UDP
- * request/response and tcp-agent.py (python3) for TCP_CRR. Servers are
+ * request/response, tcp-agent.py (python3) for TCP_CRR and proxy-agent.py for
+ * the user-space proxies (kube-proxy's userspace mode, docker-proxy). Servers are
  * started, and UDP/TCP clients made ready, before t0 so that process start-up
  * does not shift the first datagram or SYN.
  */
@@ -13,6 +14,16 @@ import type { KernelTopology } from './netns-topology.js';
 
 const UDP_AGENT = fileURLToPath(new URL('./udp-agent.mjs', import.meta.url));
 const TCP_AGENT = fileURLToPath(new URL('./tcp-agent.py', import.meta.url));
+const PROXY_AGENT = fileURLToPath(new URL('./proxy-agent.py', import.meta.url));
+
+/** "<netns>:<port>:<tcp|udp>" of every port a user-space proxy holds: no server is started there (scenarios/build.ts does the same). */
+function proxyHeldPorts(topo: KernelTopology): Set<string> {
+  const held = new Set<string>();
+  for (const ns of topo.spec.namespaces) {
+    for (const p of ns.userspaceProxy?.ports ?? []) held.add(`${topo.netns(ns.name)}:${p.proxyPort}:${p.protocol.toLowerCase()}`);
+  }
+  return held;
+}
 
 export interface TrafficOptions {
   /**
@@ -110,6 +121,14 @@ export async function runKernelTraffic(
   }
   const own: Started[] = [];
   try {
+    const held = proxyHeldPorts(topo);
+    const proxyProcs = spec.namespaces
+      .filter((ns) => ns.userspaceProxy !== undefined)
+      .map((ns) => {
+        const cfg = { kind: ns.userspaceProxy!.kind, ports: ns.userspaceProxy!.ports };
+        return procs.start(`${cfg.kind} in ${ns.name}`, 'ip', inNetns(topo.netns(ns.name), onAgentCpu(['python3', PROXY_AGENT, JSON.stringify(cfg)])), { hardTimeoutMs });
+      });
+    own.push(...proxyProcs);
     // UDP servers: the spec's own (Service backends), then one per (namespace, port) a flow
     // is addressed to; flows sharing one must agree on the response size.
     const servers = new Map<string, { netns: string; port: number; responseSize: number; flow: string }>();
@@ -130,12 +149,13 @@ export async function runKernelTraffic(
       }
       servers.set(key, { netns, port: f.port, responseSize: f.responseSize, flow: f.name });
     }
+    for (const key of servers.keys()) if (held.has(`${key}:udp`)) servers.delete(key);
     const serverProcs = [...servers.values()].map((s) =>
       procs.start(`udp server ${s.flow}`, 'ip', inNetns(s.netns, onAgentCpu([process.execPath, UDP_AGENT, 'server', JSON.stringify(s)])), { hardTimeoutMs }),
     );
     own.push(...serverProcs);
-    const tcpServerProcs = startTcpServers(topo, procs, hardTimeoutMs);
-    serverProcs.push(...tcpServerProcs);
+    const tcpServerProcs = startTcpServers(topo, procs, hardTimeoutMs, held);
+    serverProcs.push(...tcpServerProcs, ...proxyProcs);
     own.push(...tcpServerProcs);
     const clients = new Map<UdpSpec | TcpSpec, Started>();
     traffic.forEach((f, index) => {
@@ -218,7 +238,7 @@ export async function runKernelTraffic(
  * the spec's own (Service backends), then one per (namespace, port) a TCP
  * flow is addressed to; flows sharing one must agree on the sizes.
  */
-function startTcpServers(topo: KernelTopology, procs: ProcessSet, hardTimeoutMs: number): Started[] {
+function startTcpServers(topo: KernelTopology, procs: ProcessSet, hardTimeoutMs: number, held: ReadonlySet<string>): Started[] {
   const spec = topo.spec;
   const servers = new Map<string, { netns: string; port: number; requestSize: number; responseSize: number; flow: string }>();
   for (const s of spec.servers ?? []) {
@@ -238,6 +258,7 @@ function startTcpServers(topo: KernelTopology, procs: ProcessSet, hardTimeoutMs:
       throw new Error(`flows "${s.flow}" and "${f.name}" share TCP server ${key} but differ in requestSize/responseSize`);
     }
   }
+  for (const key of servers.keys()) if (held.has(`${key}:tcp`)) servers.delete(key);
   return [...servers.values()].map((s) =>
     procs.start(`tcp server ${s.flow}`, 'ip', inNetns(s.netns, onAgentCpu(['python3', TCP_AGENT, 'server', JSON.stringify(s)])), { hardTimeoutMs }),
   );
