@@ -14,7 +14,7 @@ import { PingApp } from '../models/apps/ping.js';
 import { UdpClient, UdpServer } from '../models/apps/udp-rr.js';
 import { TcpClient, TcpServer } from '../models/apps/tcp-rr.js';
 import type { FlowStats } from '../models/stats/flow-stats.js';
-import { DEFAULT_USERSPACE_COSTS, UserspaceProxy } from '../models/apps/userspace-proxy.js';
+import { DEFAULT_USERSPACE_COSTS, DOCKER_PROXY_UDP_IDLE_NS, UserspaceProxy } from '../models/apps/userspace-proxy.js';
 import { PodLifecycle } from '../models/k8s/pod-lifecycle.js';
 import { parseCidr, parseIpv4, parseMac } from '../models/wire/addr.js';
 import type { InterfaceSpec, LinkSpec, NamespaceSpec, RouteSpec, ShapingTbfSpec, TcpSpec, TopologySpec, TrafficSpec } from './topology.js';
@@ -228,7 +228,8 @@ function loadNftables(ns: Netns, nsSpec: NamespaceSpec, spec: TopologySpec): voi
 /** kube-proxy's userspace proxy process in a node namespace, listening on its proxy ports. */
 function buildUserspaceProxy(ns: Netns, p: NonNullable<NamespaceSpec['userspaceProxy']>): UserspaceProxy {
   const ports = p.ports.map((x) => ({ ...x, backends: x.backends.map((b) => ({ ip: parseIpv4(b.ip), port: b.port })) }));
-  return new UserspaceProxy(ns, ports, { copyNs: p.copyNs, acceptNs: p.acceptNs, udpIdleNs: DEFAULT_USERSPACE_COSTS.udpIdleNs }, p.kind);
+  const udpIdleNs = p.kind === 'docker-proxy' ? DOCKER_PROXY_UDP_IDLE_NS : DEFAULT_USERSPACE_COSTS.udpIdleNs;
+  return new UserspaceProxy(ns, ports, { copyNs: p.copyNs, acceptNs: p.acceptNs, udpIdleNs }, p.kind);
 }
 
 function buildIpvs(ns: Netns, nsSpec: NamespaceSpec): void {

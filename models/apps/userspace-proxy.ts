@@ -53,11 +53,14 @@ export interface UserspaceProxyCosts {
   copyNs: number;
   /** Per accepted connection (accept, pick, connect). */
   acceptNs: number;
-  /** A UDP client's backend socket is dropped after this long idle (kube-proxy's --udp-timeout, 250 ms). */
+  /** A UDP client's backend socket is dropped after this long idle (kube-proxy's --udp-timeout, 250 ms; docker-proxy's UDPConnTrackTimeout, 90 s). */
   udpIdleNs: number;
 }
 
 export const DEFAULT_USERSPACE_COSTS: UserspaceProxyCosts = { copyNs: 10_000, acceptNs: 20_000, udpIdleNs: 250_000_000 };
+
+/** libnetwork cmd/proxy/udp_proxy.go: UDPConnTrackTimeout, a client's socket idle this long is dropped. */
+export const DOCKER_PROXY_UDP_IDLE_NS = 90e9;
 
 /** What the proxy did, for results and tests. */
 export interface UserspaceProxyStats {

@@ -4,10 +4,10 @@
  * scenario carries by hand, and docker-proxy serves the host's own traffic.
  */
 import { afterAll, describe, expect, test } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveScenario } from '../../scenarios/library.js';
+import { resolveScenario, resolveScenarioPath } from '../../scenarios/library.js';
 import { parseScenario } from '../../scenarios/loader.js';
 import { expandScenario } from '../../scenarios/expand.js';
 import { runTopology } from '../../scenarios/run.js';
@@ -41,6 +41,20 @@ describe('runtime docker with published ports', () => {
     expect(fins.map((f) => `${f.src}:${f.sport} > ${f.dst}:${f.dport}`.replace(/:\d{5}/g, ':*'))).toEqual(['172.17.0.2:* > 192.168.1.10:8080', '172.17.0.1:* > 172.17.0.2:80', '172.17.0.2:80 > 172.17.0.1:*', '192.168.1.10:8080 > 172.17.0.2:*']);
     // The FIN to the client waits for the server's FIN and one copy (10 us) after it.
     expect(fins[3]!.t - fins[2]!.t).toBeGreaterThanOrEqual(10e-6);
+  });
+
+  // libnetwork's udp_proxy.go keeps a client's socket for UDPConnTrackTimeout (90 s);
+  // kube-proxy's userspace mode for --udp-timeout (250 ms). Datagrams 500 ms apart
+  // reach the container from one proxy socket.
+  test('docker-proxy keeps a UDP client\'s socket for 90 s', () => {
+    const text = readFileSync(resolveScenarioPath('docker-proxy'), 'utf8').replace('count: 4, rate: 10, requestSize: 40', 'count: 2, rate: 2, requestSize: 40');
+    expect(text).toContain('count: 2, rate: 2, requestSize: 40');
+    const r = runTopology(expandScenario(parseScenario(text, 'docker-proxy.yaml')), { outDir: join(work, 'udp') });
+    const udp = (r.results.flows as { name: string; sent: number; received: number }[]).find((f) => f.name === 'host -> localhost:5301 udp')!;
+    expect([udp.sent, udp.received]).toEqual([2, 2]);
+    const toEcho = ipv4Frames(r.captureFiles.get('host/echo/eth0')!).filter((f) => f.proto === 17 && f.dport === 40053);
+    expect(toEcho).toHaveLength(2);
+    expect(new Set(toEcho.map((f) => f.sport)).size).toBe(1);
   });
 
   test('hand-written iptables and published ports on one docker node are refused', () => {
