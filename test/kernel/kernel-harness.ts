@@ -210,6 +210,14 @@ let cachedNetfilter: Prerequisites | undefined;
  * comment, statistic, mark, udp, conntrack, DNAT, MASQUERADE, MARK), and
  * br_netfilter's per-namespace sysctl (bridged DNAT). Computed once.
  */
+/** Both: rules loaded into namespaces and TCP traffic through them. */
+export function netfilterTcpPrerequisites(): Prerequisites {
+  const nf = netfilterPrerequisites();
+  if (!nf.ok) return nf;
+  const tcp = tcpTrafficPrerequisites();
+  return tcp.ok ? nf : tcp;
+}
+
 export function netfilterPrerequisites(): Prerequisites {
   cachedNetfilter ??= checkNetfilterPrerequisites();
   return cachedNetfilter;

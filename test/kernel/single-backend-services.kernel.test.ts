@@ -21,36 +21,21 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expandScenario } from '../../scenarios/expand.js';
-import { resolveScenarioPath } from '../../scenarios/library.js';
-import { loadScenarioFile } from '../../scenarios/loader.js';
-import { runTopology } from '../../scenarios/run.js';
-import type { TopologySpec } from '../../scenarios/topology.js';
 import { compareCounters, parseSaveCounters } from './iptables-counters.js';
-import { netfilterPrerequisites, runOnKernelDetailed, tcpTrafficPrerequisites } from './kernel-harness.js';
+import { netfilterTcpPrerequisites } from './kernel-harness.js';
 import { namespacesWithRules } from './kernel-iptables.js';
-import { compareCapturePoints, normaliseFrame } from './normalise.js';
-import { kernelRunRetryingCaptureLoss } from './service-tcp-flows.js';
-import { inTempDir, readPodwireRaw } from './service-udp-flows.js';
-import { connectionText, decodeTcpSegment, firstDifference, tcpConnections, type RawFrame } from './tcp-segments.js';
+import { nonTcpDifferences, runLibraryTcp, type TcpOrigin } from './library-tcp-runs.js';
+import { inTempDir } from './service-udp-flows.js';
+import { connectionText, firstDifference, tcpConnections } from './tcp-segments.js';
 import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
 
-function prerequisites(): { ok: boolean; reason: string } {
-  const nf = netfilterPrerequisites();
-  if (!nf.ok) return nf;
-  const tcp = tcpTrafficPrerequisites();
-  return tcp.ok ? nf : tcp;
-}
-
-const pre = prerequisites();
+const pre = netfilterTcpPrerequisites();
 if (!pre.ok) console.warn(`[kernel single-backend Services comparison] skipped: ${pre.reason}`);
 
 interface Case {
   scenario: string;
-  /** Where the TCP clients send from. */
-  client: { point: string; address: string };
-  /** Connections per TCP flow. */
-  connections: Record<string, number>;
+  /** Per TCP flow, where its client's SYNs leave. */
+  origins: Record<string, TcpOrigin>;
   /** Namespaces whose KUBE-* chains must have counted packets, and one chain each that shows the case's path. */
   used: Record<string, string[]>;
 }
@@ -58,54 +43,29 @@ interface Case {
 const CASES: Case[] = [
   {
     scenario: 'services-hairpin',
-    client: { point: 'n1/web/eth0', address: '10.244.1.2' },
-    connections: { 'web -> own ClusterIP tcp': 4 },
+    origins: { 'web -> own ClusterIP tcp': { point: 'n1/web/eth0', src: '10.244.1.2', dst: '10.96.0.2', dstPort: 80 } },
     used: { n1: ['KUBE-MARK-MASQ', 'KUBE-POSTROUTING'] },
   },
   {
     scenario: 'nodeport-etp',
-    client: { point: 'ext1/eth0', address: '192.168.49.100' },
-    connections: { 'ext1 -> n2 Cluster': 4, 'ext1 -> n1 Local': 4 },
+    origins: {
+      'ext1 -> n2 Cluster': { point: 'ext1/eth0', src: '192.168.49.100', dst: '192.168.49.3', dstPort: 30080 },
+      'ext1 -> n1 Local': { point: 'ext1/eth0', src: '192.168.49.100', dst: '192.168.49.2', dstPort: 30081 },
+    },
     used: { n1: ['KUBE-NODEPORTS'], n2: ['KUBE-NODEPORTS', 'KUBE-MARK-MASQ', 'KUBE-POSTROUTING'] },
   },
 ];
-
-/** The source ports of each TCP flow's SYNs as they left the client, in order. */
-function clientPorts(spec: TopologySpec, raw: ReadonlyMap<string, readonly RawFrame[]>, c: Case): Map<string, number[]> {
-  const syns = (raw.get(c.client.point) ?? []).map(decodeTcpSegment).filter((s) => s !== undefined && s.dir === 'out' && s.flags === 'S' && s.src === c.client.address);
-  const out = new Map<string, number[]>();
-  for (const flow of spec.traffic) {
-    if (flow.kind !== 'tcp') continue;
-    out.set(flow.name, syns.filter((s) => s!.dstPort === flow.port).map((s) => s!.srcPort));
-  }
-  return out;
-}
-
-const nonTcp = (raw: ReadonlyMap<string, readonly RawFrame[]>) => new Map([...raw].map(([p, l]) => [p, l.filter((f) => decodeTcpSegment(f) === undefined).map((f) => normaliseFrame(f.data, f.dir))]));
 
 describe.skipIf(!pre.ok)('Services with one backend (hairpin, NodePort traffic policies) against the kernel', () => {
   expectNamespacesCleanedUp();
 
   it.each(CASES)('$scenario: TCP per connection and point, every other frame, iptables-save -c', async (c) => {
-    const spec = expandScenario(loadScenarioFile(resolveScenarioPath(c.scenario)));
     await inTempDir(`pwk-podwire-${c.scenario}-`, async (outDir) => {
-      const podwire = runTopology(spec, { outDir });
-      const flows = podwire.results.flows as Array<{ name: string; sent: number; received: number }>;
-      for (const f of flows) expect([f.name, f.received]).toEqual([f.name, f.sent]);
-      const praw = readPodwireRaw(podwire.captureFiles);
-      const ports = clientPorts(spec, praw, c);
-      expect(Object.fromEntries([...ports].map(([f, l]) => [f, l.length]))).toEqual(c.connections);
-
-      const kernel = await kernelRunRetryingCaptureLoss(`kernel ${c.scenario}`, () => runOnKernelDetailed(spec, { traffic: { tcpSourcePorts: ports } }));
-      for (const f of kernel.traffic.flows) {
-        expect(f.exit, `${f.name}: ${f.output}`).toBe(0);
-        expect(JSON.parse(f.output), f.name).toMatchObject({ sent: flows.find((p) => p.name === f.name)!.sent, received: flows.find((p) => p.name === f.name)!.received });
-      }
-      const kraw = new Map([...kernel.captures].map(([p, l]) => [p, l.map((f): RawFrame => ({ data: f.data, dir: f.dir }))]));
-
-      const pconns = tcpConnections(praw, [c.client.address]);
-      const kconns = tcpConnections(kraw, [c.client.address]);
-      const all = [...ports.values()].flat();
+      const r = await runLibraryTcp(c.scenario, c.origins, outDir);
+      const clients = [...new Set(Object.values(c.origins).map((o) => o.src))];
+      const pconns = tcpConnections(r.podwireRaw, clients);
+      const kconns = tcpConnections(r.kernelRaw, clients);
+      const all = [...r.ports.values()].flat();
       expect([...pconns.keys()].sort()).toEqual([...all].sort());
       const diffs: string[] = [];
       for (const port of all) {
@@ -119,18 +79,18 @@ describe.skipIf(!pre.ok)('Services with one backend (hairpin, NodePort traffic p
       }
       expect(diffs.join('\n\n'), `podwire's TCP segments differ from the kernel's (${c.scenario})`).toBe('');
 
-      expect(compareCapturePoints(nonTcp(kraw), nonTcp(praw), { ephemeralPorts: 'pair-nat' }).text, `podwire's other frames differ from the kernel's (${c.scenario})`).toBe('');
+      expect(nonTcpDifferences(r, { ephemeralPorts: 'pair-nat' }), `podwire's other frames differ from the kernel's (${c.scenario})`).toBe('');
 
-      for (const ns of namespacesWithRules(spec)) {
+      for (const ns of namespacesWithRules(r.spec)) {
         const file = join(outDir, 'netfilter', `${ns.replaceAll('/', '.')}.iptables-save`);
         expect(existsSync(file), `podwire wrote ${file}`).toBe(true);
         const podwireSave = readFileSync(file, 'utf8');
-        const kernelSave = kernel.counters.get(ns);
+        const kernelSave = r.kernel.counters.get(ns);
         expect(kernelSave, `iptables-save -c of ${ns}`).toBeDefined();
         const counters = compareCounters(parseSaveCounters(kernelSave!, `kernel ${ns}`), parseSaveCounters(podwireSave, `podwire ${ns}`));
         expect(counters.text, `${ns}: rule counters differ\n--- kernel\n${kernelSave}\n--- podwire\n${podwireSave}`).toBe('');
         expect(counters.compared).toBeGreaterThan(20);
-        const counted = new Set([...parseSaveCounters(podwireSave, `podwire ${ns}`).values()].filter((r) => r.index > 0 && r.packets > 0n).map((r) => r.chain));
+        const counted = new Set([...parseSaveCounters(podwireSave, `podwire ${ns}`).values()].filter((x) => x.index > 0 && x.packets > 0n).map((x) => x.chain));
         for (const chain of c.used[ns] ?? []) expect(counted.has(chain), `${ns}: a rule of ${chain} counted packets`).toBe(true);
       }
     });

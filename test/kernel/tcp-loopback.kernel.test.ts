@@ -30,8 +30,9 @@ import { runTopology } from '../../scenarios/run.js';
 import { runOnKernelDetailed, tcpTrafficPrerequisites } from './kernel-harness.js';
 import { kernelRunRetryingCaptureLoss } from './service-tcp-flows.js';
 import { readPodwireRaw } from './service-udp-flows.js';
-import { connectionText, firstDifference, tcpConnections, type RawFrame } from './tcp-segments.js';
+import { byPointAndDirection, connectionText, firstDifference, tcpConnections, type RawFrame } from './tcp-segments.js';
 import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
+import { zeroDelayPods } from '../helpers/zero-delay.js';
 
 const pre = tcpTrafficPrerequisites();
 if (!pre.ok) console.warn(`[kernel comparison, TCP over lo] skipped: ${pre.reason}`);
@@ -50,16 +51,24 @@ traffic:
 capture: [n1/p1/lo, n1/p1/eth0]
 `;
 
-/** One connection's segments per "<point> <direction>", PSH folded into ACK (mid-stream marks are not modelled). */
-function byPointAndDirection(text: string): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const line of text.split('\n')) {
-    const m = /^(\S+): (in |out) (.*)$/.exec(line);
-    if (m === null) throw new Error(`unexpected segment line: ${line}`);
-    const key = `${m[1]} ${m[2]!.trim()}`;
-    out.set(key, [...(out.get(key) ?? []), m[3]!.replace('[P.]', '[.]')]);
-  }
-  return out;
+/**
+ * podwire's run of `yaml` (into `outDir`), then the kernel's with podwire's
+ * client ports: both answered all `count` requests of `flow`; each side's
+ * connections from `client`, by client port.
+ */
+async function runBoth(yaml: string, flow: string, client: string, count: number, outDir: string) {
+  const spec = expandScenario(parseScenario(yaml, `${flow}.yaml`));
+  const podwire = runTopology(spec, { outDir });
+  expect((podwire.results.flows as Array<{ name: string; received: number }>).map((f) => [f.name, f.received])).toEqual([[flow, count]]);
+  const pconns = tcpConnections(readPodwireRaw(podwire.captureFiles), [client]);
+  const ports = [...pconns.keys()];
+  expect(ports).toHaveLength(count);
+  const kernel = await kernelRunRetryingCaptureLoss(flow, () => runOnKernelDetailed(spec, { traffic: { tcpSourcePorts: new Map([[flow, ports]]) } }));
+  const k = kernel.traffic.flows.find((f) => f.name === flow)!;
+  expect(k.exit, k.output).toBe(0);
+  expect(JSON.parse(k.output)).toMatchObject({ sent: count, received: count, errors: [], ports });
+  const kraw = new Map([...kernel.captures].map(([p, l]) => [p, l.map((f): RawFrame => ({ data: f.data, dir: f.dir }))]));
+  return { ports, pconns, kconns: tcpConnections(kraw, [client]) };
 }
 
 describe.skipIf(!pre.ok)('TCP over a pod\'s lo against the kernel', () => {
@@ -68,20 +77,7 @@ describe.skipIf(!pre.ok)('TCP over a pod\'s lo against the kernel', () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('every segment of every connection, windows and separate quick ACKs included', async () => {
-    const spec = expandScenario(parseScenario(SCENARIO, 'tcp-loopback.yaml'));
-    const podwire = runTopology(spec, { outDir: work });
-    expect((podwire.results.flows as Array<{ name: string; received: number }>).map((f) => [f.name, f.received])).toEqual([[FLOW, 3]]);
-    const praw = readPodwireRaw(podwire.captureFiles);
-    const pconns = tcpConnections(praw, ['127.0.0.1']);
-    const ports = [...pconns.keys()];
-    expect(ports).toHaveLength(3);
-
-    const kernel = await kernelRunRetryingCaptureLoss('TCP over lo', () => runOnKernelDetailed(spec, { traffic: { tcpSourcePorts: new Map([[FLOW, ports]]) } }));
-    const flow = kernel.traffic.flows.find((f) => f.name === FLOW)!;
-    expect(flow.exit, flow.output).toBe(0);
-    expect(JSON.parse(flow.output)).toMatchObject({ sent: 3, received: 3, errors: [], ports });
-    const kraw = new Map([...kernel.captures].map(([p, l]) => [p, l.map((f): RawFrame => ({ data: f.data, dir: f.dir }))]));
-    const kconns = tcpConnections(kraw, ['127.0.0.1']);
+    const { ports, pconns, kconns } = await runBoth(SCENARIO, FLOW, '127.0.0.1', 3, join(work, 'lo'));
     for (const port of ports) {
       const k = kconns.get(port);
       expect(k, `the kernel's connection from port ${port}`).toBeDefined();
@@ -95,30 +91,11 @@ describe.skipIf(!pre.ok)('TCP over a pod\'s lo against the kernel', () => {
 
   it('pods with no veth delay: every segment per point and direction, FINs included', async () => {
     const flow = 'a -> b without delay';
-    const spec = expandScenario(parseScenario(`
-name: tcp-zero-delay
-duration: 1s
-vethDelay: 0s
-nodes:
-  - name: n1
-    pods: [{ name: a }, { name: b }]
-traffic:
-  - tcp: { name: ${flow}, from: n1/a, to: n1/b, port: 9000, mode: crr, count: 3, rate: 10, requestSize: 5000, responseSize: 20000 }
-capture: all
-`, 'tcp-zero-delay.yaml'));
-    const podwire = runTopology(spec, { outDir: join(work, 'zero-delay') });
-    const praw = readPodwireRaw(podwire.captureFiles);
-    const pconns = tcpConnections(praw, ['10.244.1.2']);
-    const ports = [...pconns.keys()];
-    expect(ports).toHaveLength(3);
-    const kernel = await kernelRunRetryingCaptureLoss('TCP with no delay', () => runOnKernelDetailed(spec, { traffic: { tcpSourcePorts: new Map([[flow, ports]]) } }));
-    const kflow = kernel.traffic.flows.find((f) => f.name === flow)!;
-    expect(JSON.parse(kflow.output)).toMatchObject({ sent: 3, received: 3, errors: [], ports });
-    const kraw = new Map([...kernel.captures].map(([p, l]) => [p, l.map((f): RawFrame => ({ data: f.data, dir: f.dir }))]));
-    const kconns = tcpConnections(kraw, ['10.244.1.2']);
+    const yaml = zeroDelayPods(`tcp: { name: ${flow}, from: n1/a, to: n1/b, port: 9000, mode: crr, count: 3, rate: 10, requestSize: 5000, responseSize: 20000 }`);
+    const { ports, pconns, kconns } = await runBoth(yaml, flow, '10.244.1.2', 3, join(work, 'zero-delay'));
     for (const port of ports) {
-      const k = byPointAndDirection(connectionText(kconns.get(port)!, { windows: false }));
-      const p = byPointAndDirection(connectionText(pconns.get(port)!, { windows: false }));
+      const k = byPointAndDirection(connectionText(kconns.get(port)!, { windows: false }), true);
+      const p = byPointAndDirection(connectionText(pconns.get(port)!, { windows: false }), true);
       expect([...p.keys()].sort(), `client port ${port}`).toEqual([...k.keys()].sort());
       for (const [key, lines] of k) expect(p.get(key), `client port ${port}, ${key}`).toEqual(lines);
       expect(p.get('n1/a/eth0 out')!.filter((l) => l.includes('[F.]'))).toHaveLength(1);

@@ -39,7 +39,7 @@ import { runTopology } from '../../scenarios/run.js';
 import { runOnKernelDetailed, tcpTrafficPrerequisites, tunnelPrerequisites } from './kernel-harness.js';
 import { kernelRunRetryingCaptureLoss } from './service-tcp-flows.js';
 import { readPodwireRaw } from './service-udp-flows.js';
-import { connectionText, tcpConnections, type RawFrame } from './tcp-segments.js';
+import { byPointAndDirection, connectionText, tcpConnections, type RawFrame } from './tcp-segments.js';
 import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
 
 const tcp = tcpTrafficPrerequisites();
@@ -91,18 +91,6 @@ const SERVICE_SCENARIO = scenario(
 );
 
 const CLIENT = '10.244.1.2';
-
-/** One connection's segments per "<point> <direction>", windows left out. */
-function byPointAndDirection(text: string): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const line of text.split('\n')) {
-    const m = /^(\S+): (in |out) (.*)$/.exec(line);
-    if (m === null) throw new Error(`unexpected segment line: ${line}`);
-    const key = `${m[1]} ${m[2]!.trim()}`;
-    out.set(key, [...(out.get(key) ?? []), m[3]!]);
-  }
-  return out;
-}
 
 /** "fragmentation needed" errors per "<point> <direction>", each as "<source address> <next-hop MTU>". */
 function fragNeeded(raw: ReadonlyMap<string, readonly RawFrame[]>): Record<string, string[]> {

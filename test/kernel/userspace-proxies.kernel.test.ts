@@ -22,31 +22,20 @@
  * (test/models/userspace-proxy.test.ts has them).
  */
 import { describe, expect, it } from 'vitest';
-import { expandScenario } from '../../scenarios/expand.js';
-import { resolveScenarioPath } from '../../scenarios/library.js';
-import { loadScenarioFile } from '../../scenarios/loader.js';
-import { runTopology } from '../../scenarios/run.js';
-import { netfilterPrerequisites, runOnKernelDetailed, tcpTrafficPrerequisites } from './kernel-harness.js';
-import { kernelRunRetryingCaptureLoss } from './service-tcp-flows.js';
-import { inTempDir, readPodwireRaw } from './service-udp-flows.js';
-import { compareCapturePoints, normaliseFrame, summariseFrame } from './normalise.js';
-import { connectionText, decodeTcpSegment, firstDifference, tcpConnections, type RawFrame } from './tcp-segments.js';
+import { netfilterTcpPrerequisites } from './kernel-harness.js';
+import { nonTcpDifferences, nonTcpFrames, runLibraryTcp, type TcpOrigin } from './library-tcp-runs.js';
+import { inTempDir } from './service-udp-flows.js';
+import { summariseFrame } from './normalise.js';
+import { connectionText, firstDifference, tcpConnections, type RawFrame } from './tcp-segments.js';
 import { expectNamespacesCleanedUp } from './namespace-hygiene.js';
 
-function prerequisites(): { ok: boolean; reason: string } {
-  const nf = netfilterPrerequisites();
-  if (!nf.ok) return nf;
-  const tcp = tcpTrafficPrerequisites();
-  return tcp.ok ? nf : tcp;
-}
-
-const pre = prerequisites();
+const pre = netfilterTcpPrerequisites();
 if (!pre.ok) console.warn(`[kernel user-space proxies comparison] skipped: ${pre.reason}`);
 
 interface Case {
   scenario: string;
-  /** Per TCP flow: where its client's SYNs leave, from which address, to which address and port. */
-  origins: Record<string, { point: string; src: string; dst: string; dstPort: number }>;
+  /** Per TCP flow, where its client's SYNs leave. */
+  origins: Record<string, TcpOrigin>;
   /** Every address a connection starts from, the proxies' included. */
   initiators: string[];
   /** How many connections the proxies open to backends. */
@@ -79,34 +68,18 @@ const CASES: Case[] = [
   },
 ];
 
-/** A connection's text with ephemeral ports (32768-60999) written as "E". */
+/** Text with ephemeral ports (32768-60999) written as "E". */
 const blankEphemeral = (text: string) => text.replace(/\.(3[2-9]\d{3}|[45]\d{4}|60\d{3})\b/g, '.E');
 
 describe.skipIf(!pre.ok)('user-space proxies (docker-proxy, kube-proxy userspace) against the kernel', () => {
   expectNamespacesCleanedUp();
 
   it.each(CASES)('$scenario: client connections, the proxies\' connections, every other frame', async (c) => {
-    const spec = expandScenario(loadScenarioFile(resolveScenarioPath(c.scenario)));
     await inTempDir(`pwk-podwire-${c.scenario}-`, async (outDir) => {
-      const podwire = runTopology(spec, { outDir });
-      const flows = podwire.results.flows as Array<{ name: string; sent: number; received: number }>;
-      for (const f of flows) expect([f.name, f.received]).toEqual([f.name, f.sent]);
-      const praw = readPodwireRaw(podwire.captureFiles);
-      const ports = new Map<string, number[]>();
-      for (const [flow, o] of Object.entries(c.origins)) {
-        const syns = (praw.get(o.point) ?? []).map(decodeTcpSegment).filter((s) => s !== undefined && s.dir === 'out' && s.flags === 'S' && s.src === o.src && s.dst === o.dst && s.dstPort === o.dstPort);
-        ports.set(flow, syns.map((s) => s!.srcPort));
-        expect(ports.get(flow)!.length, flow).toBe(spec.traffic.find((t) => t.name === flow)!.kind === 'tcp' ? (spec.traffic.find((t) => t.name === flow) as { count: number }).count : 0);
-      }
-
-      const kernel = await kernelRunRetryingCaptureLoss(`kernel ${c.scenario}`, () => runOnKernelDetailed(spec, { traffic: { tcpSourcePorts: ports } }));
-      for (const f of kernel.traffic.flows) expect(f.exit, `${f.name}: ${f.output}`).toBe(0);
-      for (const f of kernel.traffic.flows) expect(JSON.parse(f.output), f.name).toMatchObject({ received: flows.find((p) => p.name === f.name)!.sent });
-      const kraw = new Map([...kernel.captures].map(([p, l]) => [p, l.map((f): RawFrame => ({ data: f.data, dir: f.dir }))]));
-
-      const pconns = tcpConnections(praw, c.initiators);
-      const kconns = tcpConnections(kraw, c.initiators);
-      const known = new Set([...ports.values()].flat());
+      const r = await runLibraryTcp(c.scenario, c.origins, outDir);
+      const pconns = tcpConnections(r.podwireRaw, c.initiators);
+      const kconns = tcpConnections(r.kernelRaw, c.initiators);
+      const known = new Set([...r.ports.values()].flat());
       const diffs: string[] = [];
       for (const port of known) {
         const k = kconns.get(port);
@@ -124,13 +97,12 @@ describe.skipIf(!pre.ok)('user-space proxies (docker-proxy, kube-proxy userspace
       expect(pp.every((t) => t.split('\n').length >= 10)).toBe(true);
       expect(pp).toEqual(proxied(kconns));
 
-      const nonTcp = (raw: ReadonlyMap<string, readonly RawFrame[]>) => new Map([...raw].map(([p, l]) => [p, l.filter((f) => decodeTcpSegment(f) === undefined).map((f) => normaliseFrame(f.data, f.dir))]));
       if (c.ordered) {
-        expect(compareCapturePoints(nonTcp(kraw), nonTcp(praw), { ephemeralPorts: 'pair' }).text, `podwire's other frames differ from the kernel's (${c.scenario})`).toBe('');
+        expect(nonTcpDifferences(r, { ephemeralPorts: 'pair' }), `podwire's other frames differ from the kernel's (${c.scenario})`).toBe('');
       } else {
-        const bag = (raw: ReadonlyMap<string, readonly RawFrame[]>) => new Map([...nonTcp(raw)].map(([p, l]) => [p, l.map((f) => blankEphemeral(summariseFrame(f))).sort()]));
-        const k = bag(kraw);
-        const p = bag(praw);
+        const bag = (raw: ReadonlyMap<string, readonly RawFrame[]>) => new Map([...nonTcpFrames(raw)].map(([p, l]) => [p, l.map((f) => blankEphemeral(summariseFrame(f))).sort()]));
+        const k = bag(r.kernelRaw);
+        const p = bag(r.podwireRaw);
         expect([...p.keys()].sort()).toEqual([...k.keys()].sort());
         for (const [point, frames] of k) expect(p.get(point), point).toEqual(frames);
       }

@@ -15,21 +15,12 @@ import { parseScenario } from '../../scenarios/loader.js';
 import { expandScenario } from '../../scenarios/expand.js';
 import { runTopology } from '../../scenarios/run.js';
 import { ipv4Frames } from '../helpers/ipv4-frames.js';
+import { zeroDelayPods } from '../helpers/zero-delay.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pw-zero-delay-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const scenario = (traffic: string) => `
-name: zero-delay
-duration: 1s
-vethDelay: 0s
-nodes:
-  - name: n1
-    pods: [{ name: a }, { name: b }]
-traffic:
-  - ${traffic}
-capture: [n1/a/eth0]
-`;
+const scenario = (traffic: string) => zeroDelayPods(traffic, '[n1/a/eth0]');
 
 type Flow = { sent: number; received: number; tcp: { connections: number } };
 
