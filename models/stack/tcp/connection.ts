@@ -429,9 +429,13 @@ export class Connection implements EventHandler {
     try {
       fn();
     } finally {
-      this.ownedDepth--;
+      this.unown();
     }
-    if (this.ownedDepth === 0 && this.ownedBacklog !== null) this.releaseSock();
+  }
+
+  /** The end of an `owned` stretch: the outermost one processes what waited. */
+  private unown(): void {
+    if (--this.ownedDepth === 0 && this.ownedBacklog !== null) this.releaseSock();
   }
 
   /** __release_sock: the backlog in order, still owned, until no more arrive. */
@@ -1429,7 +1433,13 @@ export class Connection implements EventHandler {
 
   handleEvent(kind: number): void {
     // A timer runs with the socket held (bh_lock_sock): what its transmissions bring back waits.
-    this.owned(() => this.timerFired(kind));
+    // (`owned` inlined: timers are frequent, and a closure per expiry is garbage.)
+    this.ownedDepth++;
+    try {
+      this.timerFired(kind);
+    } finally {
+      this.unown();
+    }
   }
 
   private timerFired(kind: number): void {
