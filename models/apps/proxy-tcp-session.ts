@@ -134,8 +134,10 @@ export class ProxyTcpSession {
           this.ended(b, this.client);
         },
       });
-    } catch {
-      failed(); // no route (ENETUNREACH)
+    } catch (err) {
+      // No route (connect's ENETUNREACH); anything else thrown from the callbacks is a bug to surface.
+      if (!(err instanceof Error) || !err.message.includes('ENETUNREACH')) throw err;
+      failed();
       return;
     }
     if (kube && !settled) {

@@ -110,6 +110,13 @@ describe('dialing the backend', () => {
     expect(r.proxy.stats.backendConnects).toBe(2);
   });
 
+  it('kube-proxy: a dial with no route (ENETUNREACH) goes to the next endpoint at once', () => {
+    const r = requests('kube-proxy', [{ ip: ip('203.0.113.9'), port: 80 }, ALIVE], [0]);
+    expect(r.errors).toEqual([null]);
+    expect(r.answeredAt[0]).toBeLessThan(10 * MS);
+    expect(r.proxy.stats.backendConnects).toBe(2);
+  });
+
   it('kube-proxy: an unanswered dial is given up after 250 ms, and the connection accepted meanwhile waits for it', () => {
     // Round robin: the first client's dials go to DEAD, then ALIVE; the second's, which
     // starts only when the first's are over, to DEAD again, then ALIVE.
