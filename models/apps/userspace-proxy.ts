@@ -139,22 +139,20 @@ class RoundRobin {
  */
 class AcceptLoop {
   private busy = false;
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting: ((done: () => void) => void)[] = [];
+  private readonly next = (): void => {
+    const start = this.waiting.shift();
+    if (start === undefined) this.busy = false;
+    else start(this.next);
+  };
 
   /** Runs `start` when the loop is free; `start` calls the `done` it is given when its dialing is over. */
   enqueue(start: (done: () => void) => void): void {
-    if (this.busy) {
-      this.waiting.push(() => start(() => this.next()));
-      return;
+    if (this.busy) this.waiting.push(start);
+    else {
+      this.busy = true;
+      start(this.next);
     }
-    this.busy = true;
-    start(() => this.next());
-  }
-
-  private next(): void {
-    const run = this.waiting.shift();
-    if (run === undefined) this.busy = false;
-    else run();
   }
 }
 
@@ -174,9 +172,10 @@ export class UserspaceProxy implements ProxyProcess {
     for (const p of ports) {
       const rr = new RoundRobin(p.affinity, p.backends);
       this.balancers.set(p.name, rr);
-      const loop = kind === 'kube-proxy' ? new AcceptLoop() : null;
-      if (p.protocol === 'TCP') ns.tcp.listen(p.proxyPort, { onAccept: (c) => this.acceptTcp(c, rr, loop) });
-      else ns.udp.bind(p.proxyPort, new UdpPortal(this, ns, p, rr, costs));
+      if (p.protocol === 'TCP') {
+        const loop = kind === 'kube-proxy' ? new AcceptLoop() : null;
+        ns.tcp.listen(p.proxyPort, { onAccept: (c) => this.acceptTcp(c, rr, loop) });
+      } else ns.udp.bind(p.proxyPort, new UdpPortal(this, ns, p, rr, costs));
     }
   }
 
