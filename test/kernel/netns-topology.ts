@@ -113,10 +113,14 @@ const IPV4_CONF_DEFAULTS: ReadonlyArray<[string, string]> = [
  * host tcp_rmem[2] of 32 MiB gives window scale 10 instead of 7 (tcp_select_initial_window).
  * net.core.rmem_max also enters the window scale but is global: a host value of 8 MiB or
  * more still shows up (as a different wscale).
+ * A new namespace also inherits init_net's congestion control: on a host that runs BBR
+ * (this machine's default) the kernel side paced its sends while podwire ran Reno, which
+ * only went unnoticed because no comparison had a flight beyond the initial window.
  */
 const TCP_DEFAULTS: ReadonlyArray<[string, string]> = [
   ['net.ipv4.tcp_rmem', '4096 131072 6291456'],
   ['net.ipv4.tcp_wmem', '4096 16384 4194304'],
+  ['net.ipv4.tcp_congestion_control', 'reno'],
   ['net.ipv4.tcp_timestamps', '1'],
   ['net.ipv4.tcp_sack', '1'],
   ['net.ipv4.tcp_window_scaling', '1'],
