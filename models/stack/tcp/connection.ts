@@ -81,6 +81,8 @@ import { TcpState, tcpStateName, tcpStateSsName } from './states.js';
 import { LazyTimer } from './timer.js';
 import { probe0BaseNs, probe0WhenNs } from './persist.js';
 import { ReceiveWindow, skbTruesize } from './receive-window.js';
+import { GSO_MAX_SIZE, SendBuffer } from './send-buffer.js';
+import { tsoShouldDefer } from './tso-defer.js';
 import type { TcpParams } from './params.js';
 import type { TcpLayer } from './tcp-layer.js';
 
@@ -135,6 +137,12 @@ const K_DELACK = 1;
 const K_TIMEWAIT = 2;
 const K_PROBE0 = 3;
 const K_LOSS_PROBE = 4;
+/** The application's write, asleep in sk_stream_wait_memory, was woken (sk_stream_write_space). */
+const K_WRITE_SPACE = 5;
+
+/** tp->nonagle and tcp_write_xmit's `nonagle` argument. */
+const TCP_NAGLE_OFF = 1;
+const TCP_NAGLE_PUSH = 4;
 
 /** One received out-of-order range [start, end) of stream offsets, and the skb truesize it holds. */
 interface OooRange {
@@ -163,8 +171,22 @@ export class Connection implements EventHandler {
   sndNxt = 0;
   /** Highest offset sent so far (below it, a send is a retransmission). */
   sndMax = 0;
-  /** End of the data the application queued (offset). */
+  /** End of the data the application queued (offset): write_seq. */
   private writeEnd = 1;
+  /** The send queue's skbs against sk_sndbuf, and their PSH marks. */
+  readonly sendBuf: SendBuffer;
+  /** Bytes of the application's write not yet in the send queue: it waits for memory (or for the connection). */
+  private appPending = 0;
+  /** Bytes the current write put in the queue so far (tcp_sendmsg_locked's `copied`). */
+  private writeCopied = 0;
+  /** SOCK_NOSPACE: the write waits in sk_stream_wait_memory. */
+  private writerWaiting = false;
+  /** close() or shutdown() called while the write still waited: done once it returns. */
+  private closeAfterWrite: 'close' | 'shutdown' | null = null;
+  /** pushed_seq: write_seq when an skb was last marked PSH (forced_push). */
+  private pushedSeq = 1;
+  /** tcp_write_xmit's `nonagle` for the output under way (tp->nonagle unless a push says otherwise). */
+  private xmitNonagle = 0;
   /** Offset of our FIN once close() queued it, else -1. */
   private finOff = -1;
   /** Peer's receive window in bytes (scaled). */
@@ -235,6 +257,10 @@ export class Connection implements EventHandler {
   private xmitHead = 0;
   /** tcp_sock.lsndtime: when data last went out (CA_EVENT_TX_START after idle), or -1. */
   private lastDataSentAt = -1;
+  /** The end of the burst being sent (writeBurst), else 0: the send queue is cut there, not after each segment. */
+  private burstEnd = 0;
+  /** tcp_wstamp_ns: when the last segment of any kind went out. */
+  private lastXmitAt = -Infinity;
 
   // ---- receive side (offsets from irs)
   irs = 0;
@@ -322,6 +348,7 @@ export class Connection implements EventHandler {
     this.pmtuLearned = layer.ns.hasPathMtus;
     this.rcvMss = this.advMss;
     this.rw = new ReceiveWindow(this.advMss, p);
+    this.sendBuf = new SendBuffer(p.wmem, 1);
   }
 
   get stateName(): string {
@@ -339,7 +366,17 @@ export class Connection implements EventHandler {
 
   /** Payload bytes queued by send() and not yet ACKed. */
   get bytesUnacked(): number {
-    return this.writeEnd - Math.max(this.sndUna, 1);
+    return this.writeEnd + this.appPending - Math.max(this.sndUna, 1);
+  }
+
+  /** Payload bytes the application's writes handed to TCP so far (write_seq). */
+  get bytesWritten(): number {
+    return this.writeEnd - 1;
+  }
+
+  /** Payload bytes of a write that waits for room in the send buffer (or for the handshake). */
+  get bytesWaiting(): number {
+    return this.appPending;
   }
 
   /** Bytes in flight (sent, not ACKed), SYN/FIN included. */
@@ -362,16 +399,24 @@ export class Connection implements EventHandler {
 
   // ------------------------------------------------------------ application calls
 
-  /** write(): queue `nbytes` of payload. Returns the stream offset at which this message ends. */
+  /**
+   * write() on a blocking socket: `nbytes` of payload go into the send queue
+   * as tcp_sendmsg puts them there, the call waiting while the send buffer is
+   * full (it returns, for the application, once all are queued: the model
+   * goes on by itself, and a close() called meanwhile waits for it). Returns
+   * the stream offset at which this message ends.
+   */
   send(nbytes: number): number {
-    if (this.finOff >= 0 || this.state === TcpState.CLOSED || this.state === TcpState.TIME_WAIT) {
+    if (this.finOff >= 0 || this.closeAfterWrite !== null || this.state === TcpState.CLOSED || this.state === TcpState.TIME_WAIT) {
       throw new Error(`tcp ${this.describe()}: send after close (EPIPE)`);
     }
     if (nbytes > 0) {
-      this.writeEnd += nbytes;
-      this.owned(() => this.output());
+      const fresh = this.appPending === 0;
+      this.appPending += nbytes;
+      // Before the handshake completes the write waits for it (sk_stream_wait_connect).
+      if (fresh && this.canWrite()) this.owned(() => this.sendmsg(true));
     }
-    return this.writeEnd - 1;
+    return this.writeEnd + this.appPending - 1;
   }
 
   /**
@@ -380,13 +425,142 @@ export class Connection implements EventHandler {
    * that still arrives resets the connection (see `segment`).
    */
   close(): void {
+    if (this.appPending > 0 && !this.finished) {
+      this.closeAfterWrite = 'close';
+      return;
+    }
     this.rcvShutdown = true;
     this.shutdown();
   }
 
   /** shutdown(SHUT_WR): send FIN after the queued data and go on receiving (tcp_shutdown). */
   shutdown(): void {
+    if (this.appPending > 0 && !this.finished) {
+      this.closeAfterWrite ??= 'shutdown';
+      return;
+    }
     this.owned(() => this.sendFin());
+  }
+
+  /** The connection takes writes: established, or the peer closed its side only. */
+  private canWrite(): boolean {
+    return this.state === TcpState.ESTABLISHED || this.state === TcpState.CLOSE_WAIT;
+  }
+
+  /**
+   * tcp_sendmsg_locked: the write's bytes go into the tail skb while it holds
+   * less than size_goal, then into new skbs while the send buffer has room.
+   * Each skb that fills is pushed at once (tcp_push_one: one burst), or with
+   * everything pending once more than half the peer's largest window was
+   * written since the last PSH (forced_push, which marks it). The write ends
+   * with its last skb marked PSH and pushed (tcp_push); a write that finds
+   * the buffer full marks and pushes what it queued and sleeps until an ACK
+   * frees a third of it (sk_stream_wait_memory, woken by sk_stream_write_space).
+   */
+  private sendmsg(fresh: boolean): void {
+    if (fresh) this.writeCopied = 0;
+    const b = this.sendBuf;
+    const sizeGoal = this.sizeGoal();
+    while (this.appPending > 0) {
+      let copy = b.tailUnsent(this.sndMax) ? sizeGoal - b.tailLength() : 0;
+      if (copy <= 0) {
+        if (!b.memoryFree()) {
+          this.waitForSpace();
+          return;
+        }
+        b.newSkb();
+        copy = sizeGoal;
+      }
+      // The first bytes of a write into an skb the last write marked: its mark goes (it is marked again at the end).
+      if (this.writeCopied === 0) b.markTail(false);
+      copy = Math.min(copy, this.appPending);
+      b.grow(copy);
+      this.writeEnd += copy;
+      this.appPending -= copy;
+      this.writeCopied += copy;
+      if (this.appPending === 0 || b.tailLength() < sizeGoal) continue;
+      if (this.writeEnd > this.pushedSeq + (this.maxWindow >> 1)) {
+        this.markPush();
+        this.pushPendingFrames(TCP_NAGLE_PUSH, false);
+      } else if (b.tailUnsent(this.sndMax) && this.sndNxt === this.sndMax && b.skbEndAfter(this.sndMax) === this.writeEnd) {
+        this.pushPendingFrames(TCP_NAGLE_PUSH, true);
+      }
+      if (this.finished) return;
+    }
+    // out: tcp_push with the socket's own Nagle setting.
+    if (this.writeCopied > 0) {
+      this.markPush();
+      this.pushPendingFrames(this.noDelay ? TCP_NAGLE_OFF : 0, false);
+    }
+    this.writeCopied = 0;
+    if (this.closeAfterWrite !== null && !this.finished) {
+      const how = this.closeAfterWrite;
+      this.closeAfterWrite = null;
+      if (how === 'close') this.rcvShutdown = true;
+      this.sendFin();
+    }
+  }
+
+  /** wait_for_space: what the write queued so far is marked and pushed, and the write sleeps. */
+  private waitForSpace(): void {
+    this.writerWaiting = true;
+    if (this.writeCopied > 0) {
+      this.markPush();
+      this.pushPendingFrames(TCP_NAGLE_PUSH, false);
+    }
+  }
+
+  /**
+   * tcp_check_space -> tcp_new_space, after an ACK: while a write waits, the
+   * buffer grows with cwnd when cwnd is not full (tcp_should_expand_sndbuf),
+   * and the write wakes once a third of it is free. It runs after the ACK's
+   * processing, as the woken thread runs after the softirq.
+   */
+  private checkSpace(): void {
+    if (!this.writerWaiting || this.finished) return;
+    if (this.packetsInFlight() < this.cc.cwnd) this.sendBuf.expand(this.cc.cwnd, this.mss, this.mssClamp);
+    if (this.sendBuf.writable()) {
+      this.writerWaiting = false;
+      this.layer.ns.component.schedule(0, this, K_WRITE_SPACE);
+    }
+  }
+
+  /** tcp_mark_push: the tail skb carries PSH, and pushed_seq catches up with write_seq. */
+  private markPush(): void {
+    this.sendBuf.markTail(true);
+    this.pushedSeq = this.writeEnd;
+  }
+
+  /** __tcp_push_pending_frames (pushOne: tcp_push_one) with tcp_write_xmit's `nonagle`. */
+  private pushPendingFrames(nonagle: number, pushOne: boolean): void {
+    const saved = this.xmitNonagle;
+    this.xmitNonagle = nonagle;
+    try {
+      if (pushOne) {
+        const before = this.sndMax;
+        this.writeXmit(true);
+        if (this.sndMax > before) this.scheduleLossProbe(false);
+      } else this.output();
+    } finally {
+      this.xmitNonagle = saved;
+    }
+  }
+
+  /**
+   * tcp_xmit_size_goal: skbs of as many full segments as fit in the GSO
+   * limit and in half the peer's largest window (tcp_bound_to_half_wnd),
+   * at least one. Devices without TSO still get them: Linux segments them
+   * in software on the way out (sk_setup_caps sets NETIF_F_GSO for TCP).
+   */
+  private sizeGoal(): number {
+    const goal = this.boundToHalfWnd(GSO_MAX_SIZE);
+    return Math.max(Math.floor(goal / this.mss) * this.mss, this.mss);
+  }
+
+  /** tcp_init_buffer_space, on entering ESTABLISHED: the send buffer for the initial window; then a write that waited for the connection. */
+  private initBufferSpace(): void {
+    this.sendBuf.expand(this.cc.cwnd, this.mss, this.mssClamp);
+    this.pushedSeq = this.writeEnd;
   }
 
   private sendFin(): void {
@@ -410,6 +584,8 @@ export class Connection implements EventHandler {
 
   /** abort() / close with SO_LINGER 0: RST now (tcp_send_active_reset), then CLOSED without callbacks. */
   abort(): void {
+    this.appPending = 0;
+    this.closeAfterWrite = null;
     if (this.state === TcpState.CLOSED) return;
     if (this.state !== TcpState.SYN_SENT && this.state !== TcpState.TIME_WAIT) {
       this.owned(() => this.transmit(this.sndNxt, TCP_RST | TCP_ACK, 0));
@@ -614,6 +790,7 @@ export class Connection implements EventHandler {
       this.sndWl1 = seqOff - 1;
       this.setState(TcpState.ESTABLISHED);
       this.rw.established(this.mss, this.rcvNxt, this.now);
+      this.initBufferSpace();
       if (this.retries > 0) this.rto.fallback();
       this.layer.accepted(this);
       if (this.finished) return;
@@ -667,8 +844,11 @@ export class Connection implements EventHandler {
     this.rto.backoff = 0;
     this.setState(TcpState.ESTABLISHED);
     this.rw.established(this.mss, this.rcvNxt, this.now);
+    this.initBufferSpace();
     this.sendAck();
     this.handlers.onConnected?.(this);
+    // A write made before the handshake completed starts now (sk_stream_wait_connect returned).
+    if (!this.finished && this.appPending > 0 && !this.writerWaiting) this.sendmsg(true);
     if (!this.finished) this.output();
   }
 
@@ -749,6 +929,7 @@ export class Connection implements EventHandler {
       if (dataTo > dataFrom) this.stats.bytesAcked += dataTo - dataFrom;
       const flightBefore = this.sndMax - this.sndUna;
       this.sndUna = ackOff;
+      this.sendBuf.ack(ackOff, this.mss);
       if (this.sndNxt < ackOff) this.sndNxt = ackOff;
       this.dupAcks = 0;
       this.retries = 0;
@@ -809,6 +990,8 @@ export class Connection implements EventHandler {
     // tcp_ack -> tcp_set_xmit_timer: an ACK that advanced restarts the RTO (done above) or schedules a probe.
     if (advanced && this.sndMax > this.sndUna) this.scheduleLossProbe(true);
     this.output();
+    // tcp_data_snd_check -> tcp_check_space
+    this.checkSpace();
   }
 
   /**
@@ -860,6 +1043,12 @@ export class Connection implements EventHandler {
    * flight, plus the FIN when it went out alone (a count of skbs in Linux; small
    * segments sent one after another count as one here).
    */
+  /** tcp_packets_in_flight: segments sent and neither ACKed nor SACKed. */
+  private packetsInFlight(): number {
+    const sacked = this.sackOk && !this.sb.empty ? this.sb.sackedBelow(this.sndNxt) : 0;
+    return Math.ceil(Math.max(0, this.sndNxt - this.sndUna - sacked) / this.mss);
+  }
+
   private packetsOut(): number {
     const dataEnd = Math.min(this.sndMax, this.writeEnd);
     const data = Math.max(0, dataEnd - Math.max(this.sndUna, 1));
@@ -882,7 +1071,7 @@ export class Connection implements EventHandler {
       off = this.sndNxt;
       const len = Math.min(this.mss, this.writeEnd - off);
       if (off + len > this.sndUna + this.sndWnd) return;
-      this.transmitData(off, len);
+      this.transmitData(off, len, this.sendBuf.isMarkedEnd(off + len));
       this.tlpRetrans = false;
     } else if (this.finOff >= 0 && this.sndNxt === this.finOff && this.sndMax === this.finOff) {
       off = this.finOff;
@@ -993,7 +1182,7 @@ export class Connection implements EventHandler {
         const len = Math.min(mss, this.writeEnd - this.sndNxt);
         const nagle = len < mss && !this.noDelay && this.finOff < 0 && this.sndSml > this.sndUna;
         if (this.sndNxt + len - this.sndUna <= this.sndWnd && !nagle) {
-          this.transmitData(this.sndNxt, len);
+          this.transmitData(this.sndNxt, len, this.sendBuf.isMarkedEnd(this.sndNxt + len));
           continue;
         }
       } else if (this.finOff >= 0 && this.sndNxt === this.finOff) {
@@ -1028,7 +1217,7 @@ export class Connection implements EventHandler {
     } else {
       len = Math.min(len, this.writeEnd - off, this.sndMax - off);
       if (len <= 0) return 0;
-      this.transmitData(off, len, push);
+      this.transmitData(off, len, push || this.sendBuf.isMarkedEnd(off + len));
       n = len + (this.finOff >= 0 && off + len === this.finOff ? 1 : 0);
     }
     if (off + n > this.highRxt) this.highRxt = off + n;
@@ -1046,7 +1235,7 @@ export class Connection implements EventHandler {
     }
     const len = Math.min(this.mss, this.writeEnd - off, this.sndMax - off);
     if (len <= 0) return;
-    this.transmitData(off, len);
+    this.transmitData(off, len, this.sendBuf.isMarkedEnd(off + len));
     this.rtxTimer.arm(this.rto.timeoutNs);
   }
 
@@ -1300,10 +1489,21 @@ export class Connection implements EventHandler {
     }
   }
 
-  /** tcp_write_xmit outside SACK recovery. */
-  private writeXmit(): void {
+  /**
+   * tcp_write_xmit outside SACK recovery. New data goes from the send head
+   * skb in bursts, each one GSO skb in Linux: at most half of cwnd
+   * (tcp_cwnd_test), within cwnd, the peer's window and the skb
+   * (tcp_mss_split_point), or none yet when the next ACK is due soon and
+   * only a small part of the window is free (tcp_tso_should_defer). Linux
+   * segments each burst in software on the way out, and its last segment
+   * carries PSH; a single segment carries PSH only when it ends a marked skb.
+   * `pushOne` (tcp_push_one) stops after the first burst. Data below sndMax
+   * (resent after a timeout) goes a segment at a time.
+   */
+  private writeXmit(pushOne = false): void {
     const mss = this.mss;
     const sb = this.sackOk && !this.sb.empty ? this.sb : null;
+    const nonagle = this.xmitNonagle | (this.noDelay ? TCP_NAGLE_OFF : 0);
     for (;;) {
       // After a timeout, resending from sndUna skips what the peer SACKed since; SACKed bytes
       // are not in flight (Linux's in_flight = packets_out - sacked_out - lost_out + retrans_out).
@@ -1317,6 +1517,10 @@ export class Connection implements EventHandler {
       }
       const cwndBytes = this.cc.cwnd * mss;
       const limit = Math.min(cwndBytes, this.sndWnd);
+      if (this.sndNxt < this.writeEnd && this.sndNxt >= this.sndMax) {
+        if (!this.writeBurst(mss, inflight, nonagle, pushOne) || pushOne) break;
+        continue;
+      }
       if (this.sndNxt < this.writeEnd) {
         const len = Math.min(mss, this.writeEnd - this.sndNxt);
         if (inflight + len > limit) {
@@ -1330,7 +1534,7 @@ export class Connection implements EventHandler {
           this.cwndLimited = false;
           break;
         }
-        this.transmitData(this.sndNxt, len);
+        this.transmitData(this.sndNxt, len, this.sendBuf.isMarkedEnd(this.sndNxt + len));
         continue;
       }
       if (this.finOff >= 0 && this.sndNxt === this.finOff) {
@@ -1343,11 +1547,106 @@ export class Connection implements EventHandler {
     }
   }
 
+  /**
+   * One burst of new data from the send head skb (see writeXmit), or false
+   * when cwnd, the peer's window, Nagle or TSO deferral hold it back.
+   */
+  private writeBurst(mss: number, inflight: number, nonagle: number, pushOne: boolean): boolean {
+    const off = this.sndNxt;
+    const skbEnd = this.sendBuf.skbEndAfter(off);
+    const skbLen = skbEnd - off;
+    const cwnd = this.cc.cwnd;
+    const inFlightSegs = Math.ceil(inflight / mss);
+    // tcp_cwnd_test: "ensure we have at least 2 GSO packets in flight".
+    if (inFlightSegs >= cwnd) {
+      this.cwndLimited = true;
+      return false;
+    }
+    const quota = Math.min(Math.max(cwnd >> 1, 1), cwnd - inFlightSegs);
+    const wndEnd = this.sndUna + this.sndWnd;
+    // tcp_snd_wnd_test: the first segment fits the peer's window.
+    if (off + Math.min(mss, skbLen) > wndEnd) {
+      this.cwndLimited = false;
+      return false;
+    }
+    const isTail = skbEnd === this.writeEnd;
+    let len = skbLen;
+    if (skbLen <= mss) {
+      // tcp_nagle_test, for the last skb only; not for the FIN's.
+      if (isTail && (nonagle & TCP_NAGLE_PUSH) === 0 && this.finOff < 0 && this.nagleCheck(skbLen < mss, nonagle)) {
+        this.cwndLimited = false;
+        return false;
+      }
+    } else {
+      const maxSegs = this.tsoMaxSegs();
+      if (!pushOne) {
+        const verdict = tsoShouldDefer({
+          now: this.now, lastXmitAt: this.lastXmitAt, inRecovery: this.inRecovery || this.inLoss, mss, cwnd, inFlightSegs,
+          sndWnd: this.sndWnd, sendWin: wndEnd - off, skbLen, isTail, skbHasFin: this.finOff >= 0 && skbEnd === this.finOff,
+          maxSegs, headSentAt: this.xmitHead < this.xmitEnd.length ? this.xmitAt[this.xmitHead]! : -1, srttNs: this.rto.srttNs,
+        });
+        if (verdict !== 'send') {
+          if (verdict === 'defer-cwnd-limited') this.cwndLimited = true;
+          return false;
+        }
+      }
+      len = Math.min(skbLen, this.mssSplitPoint(skbLen, Math.min(quota, maxSegs), isTail, wndEnd, nonagle));
+    }
+    const end = off + len;
+    const psh = len > mss || this.sendBuf.isMarkedEnd(end);
+    this.burstEnd = end;
+    for (let o = off; o < end; o += mss) {
+      const n = Math.min(mss, end - o);
+      this.transmitData(o, n, psh && o + n === end);
+    }
+    this.burstEnd = 0;
+    return true;
+  }
+
+  /** tcp_nagle_check: hold a partial segment while an earlier small one is unACKed (Minshall), or while corked. */
+  private nagleCheck(partial: boolean, nonagle: number): boolean {
+    return partial && nonagle === 0 && this.sndMax > this.sndUna && this.sndSml > this.sndUna && this.sndSml <= this.sndNxt;
+  }
+
+  /**
+   * tcp_mss_split_point: how much of the send head skb one burst takes: `maxSegs`
+   * segments, or what the peer's window admits of the last skb, less a partial
+   * last segment that Nagle holds.
+   */
+  private mssSplitPoint(skbLen: number, maxSegs: number, isTail: boolean, wndEnd: number, nonagle: number): number {
+    const mss = this.mss;
+    const window = wndEnd - this.sndNxt;
+    const maxLen = mss * maxSegs;
+    if (maxLen <= window && !isTail) return maxLen;
+    const needed = Math.min(skbLen, window);
+    if (maxLen <= needed) return maxLen;
+    const partial = needed % mss;
+    return this.nagleCheck(partial !== 0, nonagle) ? needed - partial : needed;
+  }
+
+  /**
+   * tcp_tso_segs (tcp_tso_autosize): a burst carries about a millisecond at
+   * the pacing rate plus the GSO limit halved per 512 us of RTT (the minimum
+   * RTT taken as the smoothed one), at least two segments.
+   */
+  private tsoMaxSegs(): number {
+    const srttNs = this.rto.srttNs;
+    let bytes = GSO_MAX_SIZE;
+    if (srttNs > 0) {
+      const cwnd = this.cc.cwnd;
+      // tcp_update_pacing_rate: 200 % of cwnd per RTT in early slow start, else 120 %.
+      const rate = ((this.mss * cwnd) / (srttNs / 1e9)) * (cwnd < this.cc.ssthresh / 2 ? 2 : 1.2);
+      const r = Math.floor(srttNs / 1000 / 512);
+      bytes = Math.min(Math.floor(rate / 1024) + (r < 31 ? GSO_MAX_SIZE >> r : 0), GSO_MAX_SIZE);
+    }
+    return Math.max(Math.floor(bytes / this.mss), 2);
+  }
+
   /** Sends [off, off + len) of the stream, with FIN when it ends where our FIN goes; advances sndNxt. */
-  private transmitData(off: number, len: number, push = false): void {
+  private transmitData(off: number, len: number, psh: boolean): void {
     let flags = TCP_ACK;
     const end = off + len;
-    if (end === this.writeEnd || push) flags |= TCP_PSH;
+    if (psh) flags |= TCP_PSH;
     const withFin = this.finOff >= 0 && end === this.finOff;
     if (withFin) flags |= TCP_FIN;
     // tcp_event_data_sent: data leaving with nothing in flight (SACKed data aside) restarts after idle.
@@ -1373,6 +1672,8 @@ export class Connection implements EventHandler {
       this.rttStart = this.now;
     }
     if (end > this.sndMax) {
+      // tso_fragment: what goes of the send head skb (a whole burst) becomes an skb of its own.
+      this.sendBuf.splitAt(Math.min(Math.max(end, this.burstEnd), this.writeEnd));
       this.xmitEnd.push(end);
       this.xmitAt.push(this.now);
       this.xmitRtx.push(false);
@@ -1396,6 +1697,7 @@ export class Connection implements EventHandler {
       this.tsOk ? this.tsval() : -1, this.tsRecent, len, off - 1, sackOpts,
     );
     this.stats.segsOut++;
+    this.lastXmitAt = this.now;
     if (ack) {
       // tcp_event_ack_sent: this ACK covers everything received; no delayed ACK pending.
       this.rcvWup = this.rcvNxt;
@@ -1462,6 +1764,9 @@ export class Connection implements EventHandler {
         break;
       case K_LOSS_PROBE:
         if (this.tlpTimer.expired()) this.sendLossProbe();
+        break;
+      case K_WRITE_SPACE:
+        if (!this.finished && this.appPending > 0 && !this.writerWaiting && this.canWrite()) this.sendmsg(false);
         break;
     }
   }
@@ -1728,6 +2033,9 @@ export class Connection implements EventHandler {
     this.twTimer.cancel();
     this.probeTimer.cancel();
     this.tlpTimer.cancel();
+    this.sendBuf.clear();
+    this.appPending = 0;
+    this.writerWaiting = false;
     this.layer.remove(this);
     if (notify && !wasTimeWait) this.handlers.onClosed?.(this);
   }

@@ -38,6 +38,12 @@ export interface TcpParams {
   rmem: readonly [number, number, number];
   /** net.core.rmem_max (4 MiB on the kernel 6.18 the kernel tests compare with; only enters the window scale). */
   rmemMax: number;
+  /**
+   * net.ipv4.tcp_wmem [min, default, max]: the send buffer starts at the default, and
+   * tcp_sndbuf_expand raises it to two windows of full-sized skbs, up to max. A write
+   * that finds it full waits (send-buffer.ts).
+   */
+  wmem: readonly [number, number, number];
   /** net.ipv4.tcp_moderate_rcvbuf: receive-buffer autotuning (DRS). */
   moderateRcvbuf: boolean;
   /** net.ipv4.tcp_timestamps */
@@ -80,6 +86,7 @@ export const DEFAULT_TCP_PARAMS: TcpParams = {
   initCwnd: 10,
   rmem: [4096, 131072, 6291456],
   rmemMax: 4194304,
+  wmem: [4096, 16384, 4194304],
   moderateRcvbuf: true,
   timestamps: true,
   sack: true,

@@ -11,9 +11,16 @@ import { MS, SECOND } from '../helpers.js';
 import { bulkTransfer } from './topo.js';
 
 const RTT = 20 * MS;
+/**
+ * net.ipv4.tcp_wmem raised to 32 MiB: with the default 4 MiB the send buffer
+ * caps the flight at what the path and the queue hold (2.5 MB + 1.5 MB), and
+ * Linux never overshoots; the overshoot needs a larger buffer, as on a host
+ * tuned for long fat paths.
+ */
+const LARGE_WMEM: [number, number, number] = [4096, 16384, 32 << 20];
 
 function bulk(congestionControl: 'reno' | 'cubic', total: number) {
-  const { net, a, client: c, startAt, doneAt } = bulkTransfer(total, RTT, { congestionControl }, { recordCwnd: true });
+  const { net, a, client: c, startAt, doneAt } = bulkTransfer(total, RTT, { congestionControl, wmem: LARGE_WMEM }, { recordCwnd: true });
   const maxCwnd = Math.max(...c.stats.cwndLog.map((e) => e[1]));
   return { seconds: (doneAt - startAt) / SECOND, drops: net.dropsOf(a)['QDISC_DROP'] ?? 0, stats: c.stats, doneAt, cc: c.cc, maxCwnd };
 }
