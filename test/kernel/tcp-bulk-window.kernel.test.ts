@@ -13,6 +13,12 @@
  * within a unit is not modelled). Not compared: what follows, where the
  * kernel's receiving process, on the same CPU as the whole softirq path, has
  * not run yet and its window shrinks, while podwire's application reads at once.
+ *
+ * And the sender's side of the same request: its first flight, before any
+ * ACK, as two bursts of five segments (tcp_cwnd_test lets a burst take at
+ * most half of cwnd), PSH on the last segment of each, as Linux's software
+ * GSO sends them with the veth's TSO and GSO off. What follows depends on
+ * when ACKs arrive, which differs: the kernel's path has no delay.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,19 +60,38 @@ function serverAcks(raw: ReadonlyMap<string, readonly RawFrame[]>): [number, num
     .filter(([n]) => n > 0 && n < SEGMENTS);
 }
 
+/** The client's first ten data segments: payload, and P where PSH is set. */
+function firstFlight(raw: ReadonlyMap<string, readonly RawFrame[]>): string[] {
+  return (raw.get('n1/a/eth0') ?? [])
+    .map(decodeTcpSegment)
+    .filter((s) => s !== undefined && s.dir === 'out' && s.payload > 0)
+    .slice(0, 10)
+    .map((s) => `${s!.payload}${s!.flags.includes('P') ? ' P' : ''}`);
+}
+
 describe.skipIf(!pre.ok)('TCP receive window and quick ACKs on a 40-segment request, against the kernel', () => {
   const work = mkdtempSync(join(tmpdir(), 'podwire-tcp-window-'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+  /** podwire's run and the kernel's, with podwire's client port; once for both cases. */
+  let both: Promise<{ praw: Map<string, RawFrame[]>; kraw: Map<string, RawFrame[]> }> | undefined;
+  function runBoth() {
+    both ??= (async () => {
+      const spec = expandScenario(parseScenario(SCENARIO, 'tcp-bulk-window.yaml'));
+      const podwire = runTopology(spec, { outDir: work });
+      const praw = readPodwireRaw(podwire.captureFiles);
+      const port = (praw.get('n1/a/eth0') ?? []).map(decodeTcpSegment).find((s) => s !== undefined && s.flags === 'S')!.srcPort;
+      const kernel = await kernelRunRetryingCaptureLoss('TCP receive window', () => runOnKernelDetailed(spec, { traffic: { tcpSourcePorts: new Map([[FLOW, [port]]]) } }));
+      const flow = kernel.traffic.flows.find((f) => f.name === FLOW)!;
+      expect(flow.exit, flow.output).toBe(0);
+      const kraw = new Map([...kernel.captures].map(([p, l]) => [p, l.map((f): RawFrame => ({ data: f.data, dir: f.dir }))]));
+      return { praw: new Map([...praw].map(([p, l]) => [p, [...l]])), kraw };
+    })();
+    return both;
+  }
+
   it('ACKs the first 21 segments one by one, the window growing by two segments for the first four', async () => {
-    const spec = expandScenario(parseScenario(SCENARIO, 'tcp-bulk-window.yaml'));
-    const podwire = runTopology(spec, { outDir: work });
-    const praw = readPodwireRaw(podwire.captureFiles);
-    const port = (praw.get('n1/a/eth0') ?? []).map(decodeTcpSegment).find((s) => s !== undefined && s.flags === 'S')!.srcPort;
-    const kernel = await kernelRunRetryingCaptureLoss('TCP receive window', () => runOnKernelDetailed(spec, { traffic: { tcpSourcePorts: new Map([[FLOW, [port]]]) } }));
-    const flow = kernel.traffic.flows.find((f) => f.name === FLOW)!;
-    expect(flow.exit, flow.output).toBe(0);
-    const kraw = new Map([...kernel.captures].map(([p, l]) => [p, l.map((f): RawFrame => ({ data: f.data, dir: f.dir }))]));
+    const { praw, kraw } = await runBoth();
     const k = serverAcks(kraw);
     const p = serverAcks(praw);
     const first21 = Array.from({ length: 21 }, (_, i) => i + 1);
@@ -75,6 +100,13 @@ describe.skipIf(!pre.ok)('TCP receive window and quick ACKs on a 40-segment requ
     for (let i = 0; i < 4; i++) expect(Math.abs(p[i]![1] - k[i]![1]), `window of ACK ${i + 1}: kernel ${k[i]![1]}, podwire ${p[i]![1]}`).toBeLessThanOrEqual(1);
     // Two segments (2 * 1460 bytes, 22.8 units of 128) per ACK.
     for (let i = 1; i < 4; i++) expect(p[i]![1] - p[i - 1]![1]).toBeGreaterThanOrEqual(22);
+  }, 120_000);
+
+  it('sends the first flight as two bursts of five segments, PSH on the last of each', async () => {
+    const { praw, kraw } = await runBoth();
+    const k = firstFlight(kraw);
+    expect(k).toEqual(['1448', '1448', '1448', '1448', '1448 P', '1448', '1448', '1448', '1448', '1448 P']);
+    expect(firstFlight(praw)).toEqual(k);
   }, 120_000);
 
   it('leaves no namespace behind', () => {

@@ -17,8 +17,11 @@
  * 20,000-byte answers: there a whole exchange happens inside the client's
  * connect(), and podwire's client once never closed its connections. Compared
  * per capture point and direction (the kernel runs a path with no delay in one
- * softirq, so directions interleave differently), without the windows and the
- * mid-stream PSH marks (Linux marks where its writer waits; not modelled).
+ * softirq, so directions interleave differently), without the windows. PSH
+ * included: the 20,000-byte answer leaves in bursts of at most half of cwnd,
+ * each ending with PSH as Linux's software GSO sends them (models/stack/tcp/
+ * send-buffer.ts); until session 11 podwire marked only the write's end, and
+ * this comparison had to ignore PSH.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,8 +97,8 @@ describe.skipIf(!pre.ok)('TCP over a pod\'s lo against the kernel', () => {
     const yaml = zeroDelayPods(`tcp: { name: ${flow}, from: n1/a, to: n1/b, port: 9000, mode: crr, count: 3, rate: 10, requestSize: 5000, responseSize: 20000 }`);
     const { ports, pconns, kconns } = await runBoth(yaml, flow, '10.244.1.2', 3, join(work, 'zero-delay'));
     for (const port of ports) {
-      const k = byPointAndDirection(connectionText(kconns.get(port)!, { windows: false }), true);
-      const p = byPointAndDirection(connectionText(pconns.get(port)!, { windows: false }), true);
+      const k = byPointAndDirection(connectionText(kconns.get(port)!, { windows: false }));
+      const p = byPointAndDirection(connectionText(pconns.get(port)!, { windows: false }));
       expect([...p.keys()].sort(), `client port ${port}`).toEqual([...k.keys()].sort());
       for (const [key, lines] of k) expect(p.get(key), `client port ${port}, ${key}`).toEqual(lines);
       expect(p.get('n1/a/eth0 out')!.filter((l) => l.includes('[F.]'))).toHaveLength(1);

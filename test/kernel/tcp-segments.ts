@@ -255,16 +255,15 @@ export function connectionText(c: ConnectionSegments, o: TextOptions = {}): stri
 /**
  * connectionText's lines per "<point> <direction>", each direction on its own:
  * where the kernel runs a path in one softirq, what a point sends and receives
- * interleave differently from podwire. `foldPsh` writes [P.] as [.] (Linux's
- * mid-stream PSH marks, where its writer waits, are not modelled).
+ * interleave differently from podwire.
  */
-export function byPointAndDirection(text: string, foldPsh = false): Map<string, string[]> {
+export function byPointAndDirection(text: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const line of text.split('\n')) {
     const m = /^(\S+): (in |out) (.*)$/.exec(line);
     if (m === null) throw new Error(`unexpected segment line: ${line}`);
     const key = `${m[1]} ${m[2]!.trim()}`;
-    out.set(key, [...(out.get(key) ?? []), foldPsh ? m[3]!.replace('[P.]', '[.]') : m[3]!]);
+    out.set(key, [...(out.get(key) ?? []), m[3]!]);
   }
   return out;
 }
