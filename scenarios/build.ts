@@ -106,6 +106,7 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
     const ns = new Netns(nsSpec.name, ctx);
     ns.ipForward = nsSpec.ipForward;
     ns.lo.delayNs = spec.loopbackDelayNs ?? 0;
+    if (spec.tcp !== undefined) ns.tcpParams = spec.tcp;
     namespaces.set(nsSpec.name, ns);
 
     for (const b of nsSpec.bridges) {

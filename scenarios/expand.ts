@@ -228,6 +228,7 @@ export function expandScenario(s: Scenario): TopologySpec {
     durationNs: s.durationNs,
     loopbackDelayNs: s.loopbackDelayNs,
     netfilterCosts: s.netfilterCosts,
+    ...(s.tcp !== undefined ? { tcp: s.tcp } : {}),
     namespaces,
     ...(namespaces.some((n) => n.routeGroup !== undefined) ? { routeGroups: [hostGw] } : {}),
     links,

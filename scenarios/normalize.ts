@@ -25,6 +25,7 @@ import { Problems } from './problems.js';
 import type { RawScenario } from './raw-scenario.js';
 import { normalizeServers } from './servers.js';
 import { normalizeTraffic } from './traffic-items.js';
+import { tcpSettings } from './tcp-settings.js';
 
 export interface Normalized {
   scenario: Scenario;
@@ -97,6 +98,7 @@ export function normalizeScenario(raw: RawScenario): Normalized {
       conntrackNs: problems.duration(raw.netfilter?.conntrackCost, DEFAULTS.netfilter.conntrackCost, ['netfilter', 'conntrackCost']),
       natSetupNs: problems.duration(raw.netfilter?.natSetupCost, DEFAULTS.netfilter.natSetupCost, ['netfilter', 'natSetupCost']),
     },
+    ...(raw.tcp !== undefined ? { tcp: tcpSettings(problems, raw.tcp) } : {}),
     mtu: raw.mtu ?? DEFAULTS.mtu,
     ...(cluster ? { clusterCIDR: formatCidr(cluster) } : {}),
     routing: raw.routing ?? DEFAULTS.routing,

@@ -79,6 +79,12 @@ export interface RawNode {
   cni?: RawCni;
 }
 export type RawCni = { conflist: string } | { config: unknown };
+/** `tcp:` — the TCP sysctls every namespace gets (scenarios/tcp-settings.ts). */
+export interface RawTcpSettings {
+  congestionControl?: 'reno' | 'cubic';
+  wmem?: [number, number, number];
+  rmem?: [number, number, number];
+}
 export interface RawScenario {
   networks?: { name: string; cni: RawCni }[];
   name: string;
@@ -116,6 +122,7 @@ export interface RawScenario {
   /** Read by the loader (scenarios/manifests/), which adds their pods and services before normalizing. */
   manifests?: string[];
   netfilter?: { ruleCost?: DurationText; conntrackCost?: DurationText; natSetupCost?: DurationText };
+  tcp?: RawTcpSettings;
   /** Read only by `podwire sweep` (scenarios/sweep/grid.ts); a single run ignores it. */
   sweep?: Record<string, unknown[]>;
 }

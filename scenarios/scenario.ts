@@ -9,6 +9,7 @@
 import type { ServiceConfig } from './services.js';
 import type { CniNodeNetwork } from './cni/node-network.js';
 import type { PortMapping } from './cni/plugin.js';
+import type { TcpSettings } from './tcp-settings.js';
 
 /** Naming and MAC scheme of node bridges and veths: CNI bridge plugin or Docker's default bridge. */
 export type Runtime = 'cni' | 'docker';
@@ -38,6 +39,8 @@ export interface Scenario {
   loopbackDelayNs: number;
   /** Simulated costs of netfilter work (see models/netfilter/netfilter.ts NetfilterCosts). */
   netfilterCosts: { ruleNs: number; conntrackNs: number; natSetupNs: number };
+  /** TCP sysctls every namespace gets, where the scenario sets them (scenarios/tcp-settings.ts). */
+  tcp?: TcpSettings;
   mtu: number;
   /**
    * The range node podCIDRs are carved from: node i gets the (i+1)-th /24.

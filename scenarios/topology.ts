@@ -13,6 +13,7 @@ import type { LifecycleAction } from '../models/k8s/pod-lifecycle.js';
  * MACs are lower-case "aa:bb:cc:dd:ee:ff". Times are integer nanoseconds.
  */
 import type { VirtualServerSpec } from '../models/netfilter/ipvs/service.js';
+import type { TcpSettings } from './tcp-settings.js';
 
 export interface TopologySpec {
   name: string;
@@ -23,6 +24,8 @@ export interface TopologySpec {
   loopbackDelayNs?: number;
   /** Simulated CPU time of netfilter work (per rule, per conntrack lookup, per NAT setup). */
   netfilterCosts?: { ruleNs: number; conntrackNs: number; natSetupNs: number };
+  /** TCP sysctls of every namespace, where they differ from Linux's defaults (scenarios/tcp-settings.ts). */
+  tcp?: TcpSettings;
   namespaces: NamespaceSpec[];
   /**
    * Route lists many namespaces hold alike, less one entry each (see

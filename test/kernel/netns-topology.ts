@@ -127,6 +127,17 @@ const TCP_DEFAULTS: ReadonlyArray<[string, string]> = [
   ['net.ipv4.ip_local_port_range', '32768 60999'],
 ];
 
+/** TCP_DEFAULTS with what the scenario's `tcp:` section sets instead. */
+function tcpSysctls(spec: TopologySpec): ReadonlyArray<[string, string]> {
+  const t = spec.tcp ?? {};
+  const set = new Map<string, string>([
+    ...(t.rmem !== undefined ? [['net.ipv4.tcp_rmem', t.rmem.join(' ')] as [string, string]] : []),
+    ...(t.wmem !== undefined ? [['net.ipv4.tcp_wmem', t.wmem.join(' ')] as [string, string]] : []),
+    ...(t.congestionControl !== undefined ? [['net.ipv4.tcp_congestion_control', t.congestionControl] as [string, string]] : []),
+  ]);
+  return TCP_DEFAULTS.map(([key, v]) => [key, set.get(key) ?? v]);
+}
+
 export async function buildKernelTopology(spec: TopologySpec): Promise<KernelTopology> {
   const prefix = `${RUN_PREFIX}${buildCounter++}-`;
   const namespaces = new Map<string, string>();
@@ -191,7 +202,7 @@ export async function buildKernelTopology(spec: TopologySpec): Promise<KernelTop
         'net.ipv6.conf.default.disable_ipv6=1',
         `net.ipv4.ip_forward=${ns.ipForward ? 1 : 0}`,
         ...IPV4_CONF_DEFAULTS.flatMap(([key, v]) => [`net.ipv4.conf.all.${key}=${v}`, `net.ipv4.conf.default.${key}=${v}`]),
-        ...TCP_DEFAULTS.map(([key, v]) => `${key}=${v}`),
+        ...tcpSysctls(spec).map(([key, v]) => `${key}=${v}`),
       ];
       await run('ip', inNetns(netns, ['sysctl', '-q', '-w', ...sysctls]));
       await setBridgeNfCallIptables(ns, netns);

@@ -22,8 +22,23 @@ const cases: { what: string; text: string; errors: string[] }[] = [
     what: 'unknown top-level key without a close match',
     text: `name: x\n${NODES}colour: blue\n`,
     errors: [
-      'x.yaml:5:1: scenario: unknown key "colour" (expected name, description, seed, duration, runtime, vethDelay, loopbackDelay, mtu, clusterCIDR, routing, vxlan, podMtu, underlay, cni, networks, nodes, scale, externalHosts, traffic, capture, netfilter, servers, serviceCIDR, kubeProxy, serviceLoad, manifests, services or sweep)',
+      'x.yaml:5:1: scenario: unknown key "colour" (expected name, description, seed, duration, runtime, vethDelay, loopbackDelay, mtu, clusterCIDR, routing, vxlan, podMtu, underlay, cni, networks, nodes, scale, externalHosts, traffic, capture, netfilter, tcp, servers, serviceCIDR, kubeProxy, serviceLoad, manifests, services or sweep)',
     ],
+  },
+  {
+    what: 'TCP buffer sizes out of order',
+    text: `name: x\n${NODES}tcp:\n  wmem: [4096, 8388608, 4194304]\n`,
+    errors: ['x.yaml:6:9: tcp.wmem: must be [min, default, max] with min <= default <= max, got [4096, 8388608, 4194304]'],
+  },
+  {
+    what: 'unknown congestion control',
+    text: `name: x\n${NODES}tcp:\n  congestionControl: bbr\n`,
+    errors: ['x.yaml:6:22: tcp.congestionControl: unknown value "bbr" (expected reno or cubic)'],
+  },
+  {
+    what: 'TCP buffer sizes not three',
+    text: `name: x\n${NODES}tcp:\n  rmem: [4096, 131072]\n`,
+    errors: ['x.yaml:6:9: tcp.rmem: must list at least 3'],
   },
   {
     what: 'invalid duration',
