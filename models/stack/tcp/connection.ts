@@ -80,7 +80,7 @@ import { RtoEstimator } from './rto.js';
 import { TcpState, tcpStateName, tcpStateSsName } from './states.js';
 import { LazyTimer } from './timer.js';
 import { probe0BaseNs, probe0WhenNs } from './persist.js';
-import { ReceiveWindow, skbTruesize } from './receive-window.js';
+import { DATA_PUSHED, DATA_WINDOW_GREW, ReceiveWindow, skbTruesize } from './receive-window.js';
 import { GSO_MAX_SIZE, SendBuffer } from './send-buffer.js';
 import { tsoShouldDefer } from './tso-defer.js';
 import type { TcpParams } from './params.js';
@@ -271,8 +271,8 @@ export class Connection implements EventHandler {
   private readonly rw: ReceiveWindow;
   /** The window field of ACKs sent in TIME-WAIT (tw_rcv_wnd >> rcv_wscale), once set; else -1. */
   private twWindow = -1;
-  /** Largest segment received, for "more than one full-sized segment" (icsk_ack.rcv_mss). */
-  private rcvMss = 536;
+  /** ICSK_ACK_PUSHED (1) and ICSK_ACK_PUSHED2 (2) of icsk_ack.pending: small segments since the last ACK. */
+  private ackPushed = 0;
   private readonly ooo: OooRange[] = [];
   /** The SACK blocks we report (tp->selective_acks): stream offsets, the most recently changed first, at most 4. */
   private readonly sackBlocks: { start: number; end: number }[] = [];
@@ -346,7 +346,6 @@ export class Connection implements EventHandler {
     // tcp_connect_init / tcp_v4_syn_recv_sock: tcp_sync_mss(sk, dst_mtu(dst)), a learned path MTU included.
     this.pmtuCookie = layer.pathMtuTo(remoteAddr);
     this.pmtuLearned = layer.ns.hasPathMtus;
-    this.rcvMss = this.advMss;
     this.rw = new ReceiveWindow(this.advMss, p);
     this.sendBuf = new SendBuffer(p.wmem, 1);
   }
@@ -670,7 +669,6 @@ export class Connection implements EventHandler {
     this.mssClamp = peerMss;
     this.maxWindow = window;
     this.mss = this.boundToHalfWnd(this.mtuToMss(this.pmtuCookie));
-    this.rcvMss = this.mss;
     this.sndWnd = window; // the window of a SYN is never scaled
     this.sndWl1 = 0;
     this.sndWl2 = 0;
@@ -809,7 +807,7 @@ export class Connection implements EventHandler {
       this.destroy(false);
       return;
     }
-    if (dataLen > 0 || fin) this.receiveData(seqOff, dataLen, fin);
+    if (dataLen > 0 || fin) this.receiveData(seqOff, dataLen, fin, (flags & TCP_PSH) !== 0);
   }
 
   /** RFC 9293 3.10.7.3 (tcp_rcv_synsent_state_process). */
@@ -1256,7 +1254,7 @@ export class Connection implements EventHandler {
   }
 
   /** Data and FIN in sequence (tcp_data_queue, tcp_ofo_queue, tcp_fin). */
-  private receiveData(seqOff: number, dataLen: number, fin: boolean): void {
+  private receiveData(seqOff: number, dataLen: number, fin: boolean, psh: boolean): void {
     const s = this.state;
     if (s !== TcpState.ESTABLISHED && s !== TcpState.FIN_WAIT1 && s !== TcpState.FIN_WAIT2) return; // peer already sent FIN
     const end = seqOff + dataLen;
@@ -1273,20 +1271,23 @@ export class Connection implements EventHandler {
     }
     if (seqOff < this.rcvNxt) this.dsackSet(seqOff, this.rcvNxt); // partly a duplicate
     const now = this.now;
-    // tcp_event_data_recv: the first data starts quick-ACK mode (tcp_incr_quickack).
-    if (!this.dataSeen && dataLen > 0) {
-      this.dataSeen = true;
-      // At least 2: a window smaller than two segments (lo's 65495-byte MSS) still gets its quick ACKs.
-      this.quickAcks = Math.min(Math.floor(this.rw.rcvWnd / (2 * this.rcvMss)) || 2, this.p.maxQuickacks);
-    }
     // Queued for the application, which reads it after the ACK is decided.
+    // tcp_event_data_recv: tcp_measure_rcv_mss, then (first data) quick-ACK mode, then tcp_grow_window.
     let queued = 0;
+    let grew = false;
     if (dataLen > 0) {
       queued = skbTruesize(dataLen);
-      // tcp_grow_window: a window that opens is announced at once (icsk_ack.quick |= 1).
-      if (this.rw.dataQueued(dataLen, queued)) this.quickAcks |= 1;
+      const r = this.rw.dataQueued(dataLen, queued, psh || fin, this.tsOk ? 32 : 20);
+      grew = (r & DATA_WINDOW_GREW) !== 0;
+      if ((r & DATA_PUSHED) !== 0) this.ackPushed |= this.ackPushed & 1 ? 3 : 1;
     }
-    if (dataLen > this.rcvMss) this.rcvMss = dataLen;
+    if (!this.dataSeen && dataLen > 0) {
+      this.dataSeen = true;
+      // tcp_incr_quickack, at least 2: a window smaller than two segments (lo's 65495-byte MSS) still gets its quick ACKs.
+      this.quickAcks = Math.max(this.quickAcks, Math.min(Math.floor(this.rw.rcvWnd / (2 * this.rw.rcvMss)) || 2, this.p.maxQuickacks));
+    }
+    // tcp_grow_window: a window that opens is announced at once (icsk_ack.quick |= 1).
+    if (grew) this.quickAcks |= 1;
     this.lastRcvAt = now;
     const before = this.rcvNxt;
     let filledHole = false;
@@ -1318,7 +1319,7 @@ export class Connection implements EventHandler {
       // The application reads all of it (tcp_recvmsg), and DRS measures the reading.
       const last = this.ooo[this.ooo.length - 1];
       this.rw.read(queued, this.rcvNxt, now, this.rto.hasSample ? this.rto.srttNs : 0, last === undefined ? 0 : last.end - this.rcvNxt);
-      if (this.peerFinOff < 0 && this.rw.windowUpdateDue(this.rcvWup, this.rcvNxt)) this.sendAck();
+      this.cleanupRbuf();
     }
     if (delivered > 0) {
       this.handlers.onData?.(this, delivered);
@@ -1447,12 +1448,26 @@ export class Connection implements EventHandler {
   private ackCheck(now: boolean): void {
     if (this.rcvNxt === this.rcvWup) return; // an ACK went out meanwhile (with data or a FIN)
     const quick = this.quickAcks > 0 && !this.pingpong;
-    if (now || quick || this.rcvNxt - this.rcvWup > this.rcvMss || this.state === TcpState.CLOSING) {
+    if (now || quick || this.rcvNxt - this.rcvWup > this.rw.rcvMss || this.state === TcpState.CLOSING) {
       if (quick) this.quickAcks--;
       this.sendAck();
       return;
     }
     if (!this.delackTimer.armed) this.delackTimer.arm(this.p.delackNs);
+  }
+
+  /**
+   * __tcp_cleanup_rbuf, after the application read everything queued: an ACK
+   * still owed goes now for a small segment (ICSK_ACK_PUSHED; two of them in
+   * an interactive exchange), or when the window can be opened "significantly".
+   */
+  private cleanupRbuf(): void {
+    if (this.rcvNxt === this.rcvWup) return;
+    if ((this.ackPushed & 2) !== 0 || ((this.ackPushed & 1) !== 0 && !this.pingpong)) {
+      this.sendAck();
+      return;
+    }
+    if (this.peerFinOff < 0 && this.rw.windowUpdateDue(this.rcvWup, this.rcvNxt)) this.sendAck();
   }
 
   /** A RST in window (tcp_reset). */
@@ -1702,6 +1717,7 @@ export class Connection implements EventHandler {
       // tcp_event_ack_sent: this ACK covers everything received; no delayed ACK pending.
       this.rcvWup = this.rcvNxt;
       this.delackTimer.cancel();
+      this.ackPushed = 0;
     }
     if (len > 0) {
       // tcp_event_data_sent: data sent soon after data arrived marks an interactive exchange.

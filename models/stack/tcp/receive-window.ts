@@ -32,6 +32,12 @@ export const TCP_MAX_WSCALE = 14;
 /** TCP_MSS_DEFAULT and TCP_MIN_MSS: the bounds of the first guess of the peer's MSS (tcp_initialize_rcv_mss). */
 const TCP_MSS_DEFAULT = 536;
 const TCP_MIN_MSS = 88;
+/** sizeof(struct tcphdr) */
+const TCP_HEADER_MIN = 20;
+
+/** dataQueued's result bits. */
+export const DATA_WINDOW_GREW = 1;
+export const DATA_PUSHED = 2;
 /** TCP_INIT_CWND: DRS's first estimate of a round trip's bytes is ten segments. */
 const TCP_INIT_CWND = 10;
 /** net.ipv4.tcp_app_win default: reserve 1/2^31 of the window for the application, i.e. one segment (tcp_init_buffer_space). */
@@ -121,6 +127,8 @@ export class ReceiveWindow {
   rcvWscale = 0;
   /** icsk_ack.rcv_mss: the peer's segment size as measured (536 until a larger segment arrives). */
   rcvMss = TCP_MSS_DEFAULT;
+  /** icsk_ack.last_seg_size: the last small segment's size, when it counted (tcp_measure_rcv_mss). */
+  private lastSegSize = 0;
   /** sk_rmem_alloc: truesize of what is queued and not yet read (in order or out of order). */
   rmemAlloc = 0;
   /** DRS (tcp_rcv_space_adjust): bytes read in the last measured round trip, and where that round trip began. */
@@ -231,12 +239,14 @@ export class ReceiveWindow {
   /**
    * In-order data queued for the application (tcp_event_data_recv:
    * tcp_measure_rcv_mss, then tcp_grow_window for segments of 128 bytes or
-   * more). True when the window grew, which asks for a quick ACK.
+   * more). Returns DATA_WINDOW_GREW when the window grew, which asks for a
+   * quick ACK, and DATA_PUSHED for a segment below rcv_mss (ICSK_ACK_PUSHED).
+   * `remnant`: it carries PSH or FIN; `headerLen`: its TCP header's length.
    */
-  dataQueued(len: number, truesize: number): boolean {
+  dataQueued(len: number, truesize: number, remnant: boolean, headerLen: number): number {
     this.rmemAlloc += truesize;
-    this.measureRcvMss(len, truesize);
-    return len >= GROW_MIN_LEN && this.growWindow(len, truesize);
+    const pushed = this.measureRcvMss(len, truesize, remnant, headerLen) ? DATA_PUSHED : 0;
+    return (len >= GROW_MIN_LEN && this.growWindow(len, truesize) ? DATA_WINDOW_GREW : 0) | pushed;
   }
 
   /** Out-of-order data queued (tcp_data_queue_ofo: tcp_grow_window, no measurement). True when the window grew. */
@@ -294,10 +304,26 @@ export class ReceiveWindow {
 
   /**
    * tcp_measure_rcv_mss: a segment at least as large as rcv_mss and of a new
-   * size measures the payload-to-truesize ratio; the clamp follows it.
+   * size measures the payload-to-truesize ratio; the clamp follows it, and
+   * rcv_mss becomes its size. A smaller one becomes rcv_mss when it is the
+   * second in a row of its size and counts as full-sized (536 bytes and more,
+   * or 88 and more without PSH: a peer's MSS on a small-MTU link); else it is
+   * "pushed", true here, which asks for an ACK when the application reads it.
    */
-  private measureRcvMss(len: number, truesize: number): void {
-    if (len < this.rcvMss) return; // the small-segment heuristics only concern ACKs
+  private measureRcvMss(len: number, truesize: number, remnant: boolean, headerLen: number): boolean {
+    const lss = this.lastSegSize;
+    this.lastSegSize = 0;
+    if (len < this.rcvMss) {
+      const withHeader = len + headerLen;
+      if (withHeader >= TCP_MSS_DEFAULT + TCP_HEADER_MIN || (withHeader >= TCP_MIN_MSS + TCP_HEADER_MIN && !remnant)) {
+        this.lastSegSize = len; // less tp->tcp_header_len, the same options both ways
+        if (len === lss) {
+          this.rcvMss = len;
+          return false;
+        }
+      }
+      return true;
+    }
     if (len !== this.rcvMss) {
       const old = this.scalingRatio;
       this.scalingRatio = Math.floor((len * (1 << TCP_RMEM_TO_WIN_SCALE)) / truesize) || 1;
@@ -307,6 +333,7 @@ export class ReceiveWindow {
       }
     }
     this.rcvMss = Math.min(len, this.advmss);
+    return false;
   }
 
   /** tcp_set_window_clamp */

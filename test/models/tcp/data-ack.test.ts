@@ -5,7 +5,10 @@
  *   tcp_incr_quickack), and a reply sent from the data callback carries the ACK;
  * - once the application answers within the ACK timeout (interactive,
  *   "pingpong" mode) a lone segment is ACKed after TCP_DELACK_MIN = 40 ms;
- * - past the quick-ACK credit, bulk data is ACKed every second full segment.
+ * - past the quick-ACK credit, bulk data is ACKed every second full segment;
+ * - a receiver that is not interactive ACKs a segment smaller than rcv_mss
+ *   when the application has read it (tcp_measure_rcv_mss sets
+ *   ICSK_ACK_PUSHED, __tcp_cleanup_rbuf sends the ACK).
  */
 import { describe, expect, it } from 'vitest';
 import { ip, MS } from '../helpers.js';
@@ -154,4 +157,21 @@ describe('TCP data and ACKs', () => {
       else expect(gap).toBeGreaterThanOrEqual(2 * MS);
     }
   });
+
+  it('a bulk receiver ACKs a small segment when it reads it, not after the delayed-ACK timeout (ICSK_ACK_PUSHED)', () => {
+    // 40 full segments use up the quick ACKs; 100 ms later (less than an RTO: no new quick ACKs)
+    // a 100-byte write. b never answers, so it is not interactive: __tcp_cleanup_rbuf ACKs the
+    // pushed segment as soon as the application read it.
+    const { net, ta, tb } = pair();
+    tb.listen(80, { onAccept: () => ({}) });
+    net.at(0, () => {
+      ta.connect(ip('10.0.0.2'), 80, { onConnected: (c) => { c.send(40 * 1448); net.at(200 * MS, () => c.send(100)); } });
+    });
+    net.run(1000 * MS);
+    const tail = tcpFrames(net.tap, 'b/eth0', 'in').find((f) => f.payload.length === 100)!;
+    const ack = tcpFrames(net.tap, 'b/eth0', 'out').find((f) => f.t >= tail.t && isPureAck(f))!;
+    expect(ack.ack).toBe((tail.seq + 100) >>> 0);
+    expect(ack.t).toBe(tail.t);
+  });
+
 });

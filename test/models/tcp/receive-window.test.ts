@@ -16,6 +16,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  DATA_PUSHED,
   ReceiveWindow, type ReceiveBufferParams, selectInitialWindow, skbTruesize, spaceFromWin,
   TCP_DEFAULT_SCALING_RATIO, winFromSpace,
 } from '../../../models/stack/tcp/receive-window.js';
@@ -90,7 +91,7 @@ describe('tcp_init_buffer_space and tcp_select_window', () => {
   it('after data arrives, the window is rcv_ssthresh rounded up to the scale unit (501)', () => {
     const rw = activeEstablished();
     rw.selectWindow(1, 1);
-    rw.dataQueued(200, skbTruesize(200));
+    rw.dataQueued(200, skbTruesize(200), true, 32);
     // 64256 - 200 = 64056 still promised; the buffer allows min(free, 64076) -> 64128.
     expect(rw.selectWindow(1, 201)).toBe(501);
     rw.read(skbTruesize(200), 201, 1 * MS, 0, 0);
@@ -103,7 +104,7 @@ describe('tcp_init_buffer_space and tcp_select_window', () => {
     rw.initial(MSS_TS, true);
     expect(rw.synWindow()).toBe(65160);
     rw.established(MSS_TS, 1, 0);
-    rw.dataQueued(100, skbTruesize(100));
+    rw.dataQueued(100, skbTruesize(100), true, 32);
     expect(rw.selectWindow(1, 101)).toBe(509);
   });
 
@@ -122,7 +123,7 @@ describe('tcp_init_buffer_space and tcp_select_window', () => {
     rw.initial(ADVMSS, true);
     rw.noWindowScaling();
     rw.established(MSS_TS, 1, 0);
-    rw.dataQueued(1448, skbTruesize(1448));
+    rw.dataQueued(1448, skbTruesize(1448), true, 32);
     const field = rw.selectWindow(1, 1449);
     expect(rw.rcvWscale).toBe(0);
     expect(rw.rcvWnd % 1448).toBe(0);
@@ -136,7 +137,7 @@ describe('window growth (tcp_grow_window, tcp_measure_rcv_mss, tcp_rcv_space_adj
   it('a full-sized segment measures the scaling ratio and raises the clamp with it', () => {
     const rw = activeEstablished();
     const ts = skbTruesize(MSS_TS);
-    rw.dataQueued(MSS_TS, ts);
+    rw.dataQueued(MSS_TS, ts, true, 32);
     expect(rw.scalingRatio).toBe(Math.floor((MSS_TS * 256) / ts));
     expect(rw.rcvMss).toBe(MSS_TS);
     expect(rw.windowClamp).toBe(winFromSpace(rw.scalingRatio, P.rmem[1]));
@@ -145,28 +146,48 @@ describe('window growth (tcp_grow_window, tcp_measure_rcv_mss, tcp_rcv_space_adj
   it('rcv_ssthresh opens by two segments per full segment up to min(clamp, free space)', () => {
     const rw = activeEstablished();
     const ts = skbTruesize(MSS_TS);
-    rw.dataQueued(MSS_TS, ts);
+    rw.dataQueued(MSS_TS, ts, true, 32);
     const after1 = rw.rcvSsthresh;
     expect(after1).toBe(64240 + 2 * ADVMSS); // the clamp rose past rcv_wnd, then one grow step
     rw.read(ts, 1449, 0, 0, 0);
-    rw.dataQueued(MSS_TS, ts);
+    rw.dataQueued(MSS_TS, ts, true, 32);
     // The room is bounded by the free space, this segment's truesize included.
     const bound = Math.min(rw.windowClamp, rw.space());
     expect(rw.rcvSsthresh).toBe(Math.min(after1 + 2 * ADVMSS, bound));
     for (let i = 0; i < 50; i++) {
       rw.read(ts, 1449, 0, 0, 0);
-      rw.dataQueued(MSS_TS, ts);
+      rw.dataQueued(MSS_TS, ts, true, 32);
     }
     expect(rw.rcvSsthresh).toBe(bound);
   });
 
   it('small segments do not open the window (tcp_event_data_recv: len >= 128)', () => {
     const rw = activeEstablished();
-    rw.dataQueued(MSS_TS, skbTruesize(MSS_TS)); // the clamp now leaves room
+    rw.dataQueued(MSS_TS, skbTruesize(MSS_TS), true, 32); // the clamp now leaves room
     rw.read(skbTruesize(MSS_TS), 1449, 0, 0, 0);
     const before = rw.rcvSsthresh;
-    rw.dataQueued(100, skbTruesize(100));
+    rw.dataQueued(100, skbTruesize(100), true, 32);
     expect(rw.rcvSsthresh).toBe(before);
+  });
+
+  it('rcv_mss starts at 536 and follows the largest segment, or two small ones of a size without PSH (tcp_measure_rcv_mss)', () => {
+    const rw = activeEstablished();
+    expect(rw.rcvMss).toBe(536);
+    // A small segment with PSH is "pushed" and changes nothing.
+    expect(rw.dataQueued(100, skbTruesize(100), true, 32) & DATA_PUSHED).toBe(DATA_PUSHED);
+    expect(rw.rcvMss).toBe(536);
+    // A peer whose full segments are 500 bytes (MTU 552): the second of them sets rcv_mss.
+    expect(rw.dataQueued(500, skbTruesize(500), false, 32) & DATA_PUSHED).toBe(DATA_PUSHED);
+    expect(rw.dataQueued(500, skbTruesize(500), false, 32) & DATA_PUSHED).toBe(0);
+    expect(rw.rcvMss).toBe(500);
+    // The same sizes with PSH would not: only 536 bytes and more count then.
+    const other = activeEstablished();
+    other.dataQueued(500, skbTruesize(500), true, 32);
+    other.dataQueued(500, skbTruesize(500), true, 32);
+    expect(other.rcvMss).toBe(536);
+    // A full-sized segment takes over, up to advmss.
+    expect(rw.dataQueued(MSS_TS, skbTruesize(MSS_TS), false, 32) & DATA_PUSHED).toBe(0);
+    expect(rw.rcvMss).toBe(MSS_TS);
   });
 
   it('DRS: reading more than the last round trip\'s bytes grows the buffer, up to tcp_rmem[2]', () => {
