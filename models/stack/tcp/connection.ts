@@ -1281,9 +1281,11 @@ export class Connection implements EventHandler {
       grew = (r & DATA_WINDOW_GREW) !== 0;
       if ((r & DATA_PUSHED) !== 0) this.ackPushed |= this.ackPushed & 1 ? 3 : 1;
     }
-    if (!this.dataSeen && dataLen > 0) {
+    // tcp_incr_quickack for the first data, and for data after a gap longer than the RTO ("apparently
+    // the sender failed to restart window, so that we send ACKs quickly"); at least 2: a window smaller
+    // than two segments (lo's 65495-byte MSS) still gets its quick ACKs.
+    if (dataLen > 0 && (!this.dataSeen || now - this.lastRcvAt > this.rto.timeoutNs)) {
       this.dataSeen = true;
-      // tcp_incr_quickack, at least 2: a window smaller than two segments (lo's 65495-byte MSS) still gets its quick ACKs.
       this.quickAcks = Math.max(this.quickAcks, Math.min(Math.floor(this.rw.rcvWnd / (2 * this.rw.rcvMss)) || 2, this.p.maxQuickacks));
     }
     // tcp_grow_window: a window that opens is announced at once (icsk_ack.quick |= 1).

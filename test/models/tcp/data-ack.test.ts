@@ -8,7 +8,8 @@
  * - past the quick-ACK credit, bulk data is ACKed every second full segment;
  * - a receiver that is not interactive ACKs a segment smaller than rcv_mss
  *   when the application has read it (tcp_measure_rcv_mss sets
- *   ICSK_ACK_PUSHED, __tcp_cleanup_rbuf sends the ACK).
+ *   ICSK_ACK_PUSHED, __tcp_cleanup_rbuf sends the ACK);
+ * - data after a gap longer than the RTO starts quick-ACK mode again.
  */
 import { describe, expect, it } from 'vitest';
 import { ip, MS } from '../helpers.js';
@@ -172,6 +173,32 @@ describe('TCP data and ACKs', () => {
     const ack = tcpFrames(net.tap, 'b/eth0', 'out').find((f) => f.t >= tail.t && isPureAck(f))!;
     expect(ack.ack).toBe((tail.seq + 100) >>> 0);
     expect(ack.t).toBe(tail.t);
+  });
+
+
+  it('ACKs at once again after a gap longer than the RTO (tcp_event_data_recv)', () => {
+    // A receive buffer that cannot grow (tcp_rmem max = default), so that once the quick ACKs
+    // are used up no segment opens the window: a lone full segment 140 ms after the bulk
+    // waits for the delayed ACK, one after a 1 s gap (more than the ~200 ms RTO) is ACKed at once.
+    const { net, ta, tb } = pair({ params: { rmem: [4096, 131072, 131072] } });
+    tb.listen(80, { onAccept: () => ({}) });
+    net.at(0, () => {
+      ta.connect(ip('10.0.0.2'), 80, {
+        onConnected: (c) => {
+          c.send(100 * 1448);
+          net.at(150 * MS, () => c.send(1448));
+          net.at(1250 * MS, () => c.send(1448));
+        },
+      });
+    });
+    net.run(3000 * MS);
+    const ackDelay = (t0: number) => {
+      const seg = tcpFrames(net.tap, 'b/eth0', 'in').find((f) => f.t > t0 && f.payload.length > 0)!;
+      const ack = tcpFrames(net.tap, 'b/eth0', 'out').find((f) => f.t >= seg.t && isPureAck(f))!;
+      return ack.t - seg.t;
+    };
+    expect(ackDelay(150 * MS)).toBe(40 * MS);
+    expect(ackDelay(1250 * MS)).toBe(0);
   });
 
 });
