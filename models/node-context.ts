@@ -2,6 +2,7 @@ import type { Component } from '../engine/simulation.js';
 import { Backlog } from './devices/backlog.js';
 import type { Observer } from './observer.js';
 import type { Tracer } from './trace/tracer.js';
+import type { TcpParams } from './stack/tcp/params.js';
 
 /**
  * What the namespaces of one component share: the component (clock, events,
@@ -13,6 +14,8 @@ export class NodeContext {
   readonly backlog = new Backlog();
   /** Installed by `podwire trace`; null otherwise (trace points cost one check). */
   tracer: Tracer | null = null;
+  /** The TCP sysctls of this component's namespaces, where the scenario sets them (kept here, not per namespace: a large cluster has 150,000). */
+  tcpParams: Partial<TcpParams> = {};
   private packets = 0;
 
   constructor(

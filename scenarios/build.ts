@@ -99,6 +99,7 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
   for (const c of scope === null ? spec.namespaces.map((ns) => ns.component) : scope.components) {
     if (!contexts.has(c)) contexts.set(c, new NodeContext(sim.component(c), drops));
   }
+  if (spec.tcp !== undefined) for (const ctx of contexts.values()) ctx.tcpParams = spec.tcp;
   for (const nsSpec of spec.namespaces) {
     const ctx = contexts.get(nsSpec.component);
     if (ctx === undefined) throw new Error(`${nsSpec.name}: component ${nsSpec.component} is not in the partition's scope`);
@@ -106,7 +107,6 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
     const ns = new Netns(nsSpec.name, ctx);
     ns.ipForward = nsSpec.ipForward;
     ns.lo.delayNs = spec.loopbackDelayNs ?? 0;
-    if (spec.tcp !== undefined) ns.tcpParams = spec.tcp;
     namespaces.set(nsSpec.name, ns);
 
     for (const b of nsSpec.bridges) {

@@ -38,7 +38,6 @@ import { flowOf, traceHook } from './trace-hook.js';
 import { IcmpLayer } from './icmp.js';
 import { UdpLayer } from './udp.js';
 import { TcpLayer } from './tcp/tcp-layer.js';
-import type { TcpParams } from './tcp/params.js';
 import { ipFragment, newFragStats, type FragStats } from './fragment.js';
 import { DefragUser, Reassembly, type Reassembled } from './reassembly.js';
 import { ICMP_DEST_UNREACH, ICMP_EXC_FRAGTIME, ICMP_FRAG_NEEDED, ICMP_TIME_EXCEEDED } from '../wire/icmp.js';
@@ -100,8 +99,6 @@ export class Netns implements EventHandler {
   readonly icmp: IcmpLayer;
   readonly udp: UdpLayer;
   private tcpLayer: TcpLayer | null = null;
-  /** The TCP sysctls this namespace's layer starts from, where they differ from the defaults. */
-  tcpParams: Partial<TcpParams> = {};
   /** net.ipv4.ip_forward */
   ipForward = false;
   /** False once the namespace is torn down (a deleted pod's sandbox): its apps stop, its devices are down. */
@@ -200,7 +197,7 @@ export class Netns implements EventHandler {
    * from its own stream, so when it is made changes nothing.
    */
   get tcp(): TcpLayer {
-    if (this.tcpLayer === null) this.tcpLayer = new TcpLayer(this, this.tcpParams);
+    if (this.tcpLayer === null) this.tcpLayer = new TcpLayer(this, this.ctx.tcpParams);
     return this.tcpLayer;
   }
 
