@@ -184,6 +184,7 @@ describe.skipIf(!pre.ok)('kernel harness against shared/kernel-ref', () => {
     spec.links[1]!.a.ifname = longName;
     n1.bridges[0]!.ageingNs = 42_000_000_000;
     spec.captures = spec.captures.map((c) => (c === 'n1/vethp1' ? `n1/${longName}` : c));
+    spec.tcp = { congestionControl: 'cubic', wmem: [4096, 16384, 33554432] };
     const topo = await buildKernelTopology(spec);
     try {
       const k = topo.resolvePoint(`n1/${longName}`);
@@ -215,6 +216,11 @@ describe.skipIf(!pre.ok)('kernel harness against shared/kernel-ref', () => {
       expect(await sysctl('n1/p1', 'net.ipv4.ip_forward')).toBe('0');
       expect(await sysctl('underlay', 'net.ipv4.ip_forward')).toBe('0');
       expect(await sysctl('n1/p1', 'net.ipv6.conf.eth0.disable_ipv6')).toBe('1');
+      // The scenario's tcp: section, else the defaults podwire models (not the host's). The
+      // congestion control stays Reno in the namespace: the agents set CUBIC on their sockets.
+      expect(await sysctl('n1/p1', 'net.ipv4.tcp_congestion_control')).toBe('reno');
+      expect((await sysctl('n1', 'net.ipv4.tcp_wmem')).split(/\s+/)).toEqual(['4096', '16384', '33554432']);
+      expect((await sysctl('n1', 'net.ipv4.tcp_rmem')).split(/\s+/)).toEqual(['4096', '131072', '6291456']);
       // The pod can reach its peer on the other node through both routers.
       await run('ip', ['netns', 'exec', topo.netns('n1/p1'), 'ping', '-n', '-c', '1', '-W', '2', '10.244.2.2']);
     } finally {

@@ -10,7 +10,7 @@
 import { fileURLToPath } from 'node:url';
 import type { PingSpec, TcpSpec, TopologySpec, TrafficSpec, UdpSpec } from '../../scenarios/topology.js';
 import { inNetns, onAgentCpu, type ProcessSet, type Started, sleep, waitUntil } from './commands.js';
-import type { KernelTopology } from './netns-topology.js';
+import { socketCongestionControl, type KernelTopology } from './netns-topology.js';
 
 const UDP_AGENT = fileURLToPath(new URL('./udp-agent.mjs', import.meta.url));
 const TCP_AGENT = fileURLToPath(new URL('./tcp-agent.py', import.meta.url));
@@ -125,7 +125,7 @@ export async function runKernelTraffic(
     const proxyProcs = spec.namespaces
       .filter((ns) => ns.userspaceProxy !== undefined)
       .map((ns) => {
-        const cfg = { kind: ns.userspaceProxy!.kind, ports: ns.userspaceProxy!.ports };
+        const cfg = { kind: ns.userspaceProxy!.kind, ports: ns.userspaceProxy!.ports, congestionControl: socketCongestionControl(spec) };
         return procs.start(`${cfg.kind} in ${ns.name}`, 'ip', inNetns(topo.netns(ns.name), onAgentCpu(['python3', PROXY_AGENT, JSON.stringify(cfg)])), { hardTimeoutMs });
       });
     own.push(...proxyProcs);
@@ -166,7 +166,7 @@ export async function runKernelTraffic(
         }
         const cfg = {
           to: f.to, port: f.port, count: f.count, rate: f.rate, requestSize: f.requestSize, responseSize: f.responseSize,
-          sourcePorts, timeoutMs: f.timeoutNs / 1e6, noDelay: f.noDelay,
+          sourcePorts, timeoutMs: f.timeoutNs / 1e6, noDelay: f.noDelay, congestionControl: socketCongestionControl(spec),
         };
         const p = procs.start(`tcp client ${f.name}`, 'ip', inNetns(topo.netns(f.from.ns), onAgentCpu(['python3', TCP_AGENT, 'client', JSON.stringify(cfg)])), {
           stdin: true,
@@ -260,6 +260,6 @@ function startTcpServers(topo: KernelTopology, procs: ProcessSet, hardTimeoutMs:
   }
   for (const key of servers.keys()) if (held.has(`${key}:tcp`)) servers.delete(key);
   return [...servers.values()].map((s) =>
-    procs.start(`tcp server ${s.flow}`, 'ip', inNetns(s.netns, onAgentCpu(['python3', TCP_AGENT, 'server', JSON.stringify(s)])), { hardTimeoutMs }),
+    procs.start(`tcp server ${s.flow}`, 'ip', inNetns(s.netns, onAgentCpu(['python3', TCP_AGENT, 'server', JSON.stringify({ ...s, congestionControl: socketCongestionControl(spec) })])), { hardTimeoutMs }),
   );
 }

@@ -127,15 +127,26 @@ const TCP_DEFAULTS: ReadonlyArray<[string, string]> = [
   ['net.ipv4.ip_local_port_range', '32768 60999'],
 ];
 
-/** TCP_DEFAULTS with what the scenario's `tcp:` section sets instead. */
+/**
+ * TCP_DEFAULTS with the buffer sizes the scenario's `tcp:` section sets instead. Its congestion
+ * control is not a sysctl here: a namespace other than the initial one may only default to one
+ * listed in the global net.ipv4.tcp_allowed_congestion_control ("reno bbr" on this machine:
+ * cubic gives EPERM), which the harness leaves alone; the agents set it on their sockets
+ * (socketCongestionControl, TCP_CONGESTION, which root may set to any available one).
+ */
 function tcpSysctls(spec: TopologySpec): ReadonlyArray<[string, string]> {
   const t = spec.tcp ?? {};
   const set = new Map<string, string>([
     ...(t.rmem !== undefined ? [['net.ipv4.tcp_rmem', t.rmem.join(' ')] as [string, string]] : []),
     ...(t.wmem !== undefined ? [['net.ipv4.tcp_wmem', t.wmem.join(' ')] as [string, string]] : []),
-    ...(t.congestionControl !== undefined ? [['net.ipv4.tcp_congestion_control', t.congestionControl] as [string, string]] : []),
   ]);
   return TCP_DEFAULTS.map(([key, v]) => [key, set.get(key) ?? v]);
+}
+
+/** The congestion control the traffic agents set on their TCP sockets, when the scenario picks one other than Reno. */
+export function socketCongestionControl(spec: TopologySpec): string | undefined {
+  const cc = spec.tcp?.congestionControl;
+  return cc === undefined || cc === 'reno' ? undefined : cc;
 }
 
 export async function buildKernelTopology(spec: TopologySpec): Promise<KernelTopology> {

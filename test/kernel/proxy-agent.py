@@ -29,6 +29,15 @@ KIND = cfg['kind']
 DIAL_TIMEOUTS = [0.25, 0.5, 1.0, 2.0]
 
 
+def tcp_socket():
+    # A congestion control other than the namespace's default (Reno) is set per socket:
+    # a namespace may only default to those in the global tcp_allowed_congestion_control.
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if cfg.get('congestionControl'):
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cfg['congestionControl'].encode())
+    return s
+
+
 class RoundRobin:
     def __init__(self, backends):
         self.backends = [(b['ip'], b['port']) for b in backends]
@@ -77,18 +86,21 @@ def pump(client, backend):
 def dial(rr):
     tries = DIAL_TIMEOUTS if KIND == 'kube-proxy' else [None]
     for timeout in tries:
+        s = tcp_socket()
         try:
-            s = socket.create_connection(rr.pick(), timeout=timeout)
+            s.settimeout(timeout)
+            s.connect(rr.pick())
             s.settimeout(None)
             return s
         except OSError:
+            s.close()
             continue
     return None
 
 
 def serve_tcp(port):
     rr = RoundRobin(port['backends'])
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock = tcp_socket()
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     lsock.bind(('0.0.0.0', port['proxyPort']))
     lsock.listen(128)

@@ -25,6 +25,15 @@ mode = sys.argv[1] if len(sys.argv) > 1 else ''
 cfg = json.loads(sys.argv[2] if len(sys.argv) > 2 else '{}')
 
 
+def tcp_socket():
+    # A congestion control other than the namespace's default (Reno) is set per socket:
+    # a namespace may only default to those in the global tcp_allowed_congestion_control.
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if cfg.get('congestionControl'):
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cfg['congestionControl'].encode())
+    return s
+
+
 def pattern(n):
     # Bytes as podwire's apps write them (i & 0xff); contents are not compared.
     return bytes(i & 0xff for i in range(n))
@@ -33,7 +42,7 @@ def pattern(n):
 def server():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock = tcp_socket()
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     lsock.bind(('0.0.0.0', cfg['port']))
     lsock.listen(128)
@@ -77,7 +86,7 @@ def client():
     summary = {'sent': 0, 'received': 0, 'errors': [], 'ports': [None] * count}
 
     def transaction(k):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = tcp_socket()
         try:
             if cfg.get('noDelay'):
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
