@@ -120,11 +120,6 @@ export class SendBuffer {
     return i < this.ends.length ? this.ends[i]! : off;
   }
 
-  /** The skb that holds `off` is the last one. */
-  isTailAt(off: number): boolean {
-    return this.indexAfter(off) === this.ends.length - 1;
-  }
-
   /** `off` ends an skb marked PSH. */
   isMarkedEnd(off: number): boolean {
     const i = this.indexAfter(off - 1);
