@@ -46,7 +46,7 @@ export interface FlowOutcome {
   kind: TrafficSpec['kind'];
   /** Exit code of the flow's client process, or the signal that ended it. */
   exit: number | string;
-  /** Client output: ping's report, the UDP agent's {"sent","received"} or the TCP agent's {"sent","received","errors","ports"}. */
+  /** Client output: ping's report, the UDP agent's {"sent","received"} or the TCP agent's {"sent","received","errors","ports","congestionControl"}. */
   output: string;
 }
 

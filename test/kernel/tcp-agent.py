@@ -12,7 +12,7 @@
 #     seconds (the first at once) opens a connection (bound to sourcePorts[k]
 #     when given, else an ephemeral port), writes requestSize bytes in one
 #     write, reads responseSize bytes, closes; prints a JSON summary
-#     {"sent","received","errors","ports"} and exits.
+#     {"sent","received","errors","ports","congestionControl"} and exits.
 import json
 import selectors
 import signal
@@ -95,6 +95,7 @@ def client():
             s.settimeout(timeout)
             s.connect((cfg['to'], cfg['port']))
             summary['ports'][k] = s.getsockname()[1]
+            summary['congestionControl'] = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).split(b'\0')[0].decode()
             s.sendall(request)
             with lock:
                 summary['sent'] += 1

@@ -8,6 +8,9 @@
  * stacks resend that segment once and nothing else, and the request is
  * answered.
  *
+ * The same with `tcp: { congestionControl: cubic }`, which the kernel's
+ * agents set on their sockets (and report, so the test knows they ran CUBIC).
+ *
  * Where they differ (not tested): with the 29th dropped, podwire also resends
  * the 40th. It recovers by RFC 6675, whose rescue retransmission sends the
  * highest unSACKed segment once per recovery while its SACK is still on the
@@ -36,8 +39,9 @@ const pre = netfilterTcpPrerequisites();
 if (!pre.ok) console.warn(`[kernel comparison, one lost TCP segment] skipped: ${pre.reason}`);
 
 const FLOW = 'tcp n1/a -> n2/b';
-const scenario = (nth: number) => `name: tcp-loss
+const scenario = (nth: number, tcp = '') => `name: tcp-loss
 duration: 2s
+${tcp}
 nodes:
   - name: n1
     pods: [{ name: a }]
@@ -74,17 +78,19 @@ describe.skipIf(!pre.ok)('one lost TCP segment, against the kernel', () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it.each([
-    { nth: 2, lost: 1 },
-    { nth: 8, lost: 7 },
-    { nth: 41, lost: 40 },
-  ])('segment $lost lost: resent once and nothing else, and the request is answered', async ({ nth, lost }) => {
-    const spec = expandScenario(parseScenario(scenario(nth), 'tcp-loss.yaml'));
-    const podwire = runTopology(spec, { outDir: join(work, String(nth)) });
+    { nth: 2, lost: 1, cc: 'reno' },
+    { nth: 8, lost: 7, cc: 'reno' },
+    { nth: 41, lost: 40, cc: 'reno' },
+    { nth: 8, lost: 7, cc: 'cubic' },
+  ])('segment $lost lost ($cc): resent once and nothing else, and the request is answered', async ({ nth, lost, cc }) => {
+    const spec = expandScenario(parseScenario(scenario(nth, cc === 'reno' ? '' : `tcp: { congestionControl: ${cc} }`), 'tcp-loss.yaml'));
+    const podwire = runTopology(spec, { outDir: join(work, `${nth}-${cc}`) });
     const praw = readPodwireRaw(podwire.captureFiles);
     const port = (praw.get('n1/a/eth0') ?? []).map(decodeTcpSegment).find((s) => s !== undefined && s.flags === 'S')!.srcPort;
     const kernel = await kernelRunRetryingCaptureLoss('one lost segment', () => runOnKernelDetailed(spec, { traffic: { tcpSourcePorts: new Map([[FLOW, [port]]]) } }));
     const flow = kernel.traffic.flows.find((f) => f.name === FLOW)!;
     expect(flow.exit, flow.output).toBe(0);
+    expect((JSON.parse(flow.output) as { congestionControl: string }).congestionControl).toBe(cc);
     const kraw = new Map([...kernel.captures].map(([p, l]) => [p, l.map((f): RawFrame => ({ data: f.data, dir: f.dir }))]));
     const k = clientSegments(kraw);
     const p = clientSegments(praw);
