@@ -170,13 +170,16 @@ export class ProxyTcpSession {
   private ended(from: Connection, to: Connection): void {
     if (this.proxy.kind === 'docker-proxy') to.shutdown();
     else {
+      // copyBytes: `dest.Close(); src.Close()` once io.Copy(dest, src) is done. Its own writes to
+      // dest are done by then; the other direction's goroutine may be blocked writing to src, and
+      // that write fails.
       to.close();
-      from.close();
+      from.close(true);
     }
   }
 }
 
 /** The proxy may still write to `c`: neither it nor a reset closed it for writing. */
 function writable(c: Connection): boolean {
-  return c.state === TcpState.ESTABLISHED || c.state === TcpState.CLOSE_WAIT;
+  return c.writeOpen;
 }

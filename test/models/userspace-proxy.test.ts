@@ -77,6 +77,33 @@ describe('a half-closing client through a userland proxy', () => {
   });
 });
 
+describe('a proxy that closes a connection it is still writing to', () => {
+  it("kube-proxy's close of both fails its waiting write to the client: the client gets what was queued, then the FIN", () => {
+    // The backend streams 4 MB; the client half-closes 1 ms in. kube-proxy's copy from the
+    // client ends and closes both connections; the other copy, blocked writing the answer to
+    // the client (the send buffer is full), fails (Go's Close under a blocked Write), so only
+    // what the kernel had queued reaches the client, then a FIN. podwire once finished that
+    // write first and delivered all 4 MB.
+    const { net, b, ta, tb } = pair();
+    const proxy = new UserspaceProxy(b, [{ name: 'default/web:http', protocol: 'TCP', proxyPort: 8081, backends: [{ ip: ip('10.0.0.2'), port: 80 }], affinity: 'None' }], { copyNs: 10_000, acceptNs: 20_000, udpIdleNs: 250 * MS }, 'kube-proxy');
+    tb.listen(80, { onAccept: () => ({ onData: (c) => { if (c.bytesReceived === 100) c.send(4_000_000); }, onError: () => {} }) });
+    let received = 0;
+    let ended = false;
+    net.at(0, () => {
+      ta.connect(ip('10.0.0.2'), 8081, {
+        onConnected: (c: Connection) => { c.send(100); net.at(net.sim.now + 1 * MS, () => c.shutdown()); },
+        onData: (c) => { received = c.bytesReceived; },
+        onEnd: () => { ended = true; },
+      });
+    });
+    net.run(2 * SECOND);
+    expect(ended).toBe(true);
+    expect(received).toBeGreaterThan(0);
+    expect(received).toBeLessThan(4_000_000);
+    expect(proxy.stats.backendConnects).toBe(1);
+  });
+});
+
 const ALIVE = { ip: ip('10.0.0.2'), port: 80 };
 const REFUSED = { ip: ip('10.0.0.2'), port: 81 };
 /** No host answers ARP for it: a SYN to it never leaves. */

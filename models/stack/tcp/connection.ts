@@ -421,9 +421,18 @@ export class Connection implements EventHandler {
   /**
    * close(): send FIN after the queued data (tcp_close -> tcp_send_fin). The
    * application has let go of the socket (sk_shutdown = SHUTDOWN_MASK): data
-   * that still arrives resets the connection (see `segment`).
+   * that still arrives resets the connection (see `segment`). A write still
+   * waiting for room finishes first, as when the same thread closes after it;
+   * with `abortWaitingWrite`, the close comes from another thread and the
+   * waiting write fails instead, its bytes not yet queued dropped (Go's Close
+   * under a goroutine blocked in Write); what is queued still goes.
    */
-  close(): void {
+  close(abortWaitingWrite = false): void {
+    if (abortWaitingWrite) {
+      this.appPending = 0;
+      this.writerWaiting = false;
+      this.closeAfterWrite = null;
+    }
     if (this.appPending > 0 && !this.finished) {
       this.closeAfterWrite = 'close';
       return;
@@ -444,6 +453,15 @@ export class Connection implements EventHandler {
   /** The connection takes writes: established, or the peer closed its side only. */
   private canWrite(): boolean {
     return this.state === TcpState.ESTABLISHED || this.state === TcpState.CLOSE_WAIT;
+  }
+
+  /**
+   * send() would be accepted: the connection takes writes and the application
+   * has not closed its side (a close() that waits for a write counts: the
+   * socket is closed for the application already).
+   */
+  get writeOpen(): boolean {
+    return this.canWrite() && this.finOff < 0 && this.closeAfterWrite === null;
   }
 
   /**
