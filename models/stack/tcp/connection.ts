@@ -83,6 +83,7 @@ import { probe0BaseNs, probe0WhenNs } from './persist.js';
 import { DATA_PUSHED, DATA_WINDOW_GREW, ReceiveWindow, skbTruesize } from './receive-window.js';
 import { GSO_MAX_SIZE, SendBuffer } from './send-buffer.js';
 import { tsoShouldDefer } from './tso-defer.js';
+import { MinRtt } from './min-rtt.js';
 import type { TcpParams } from './params.js';
 import type { TcpLayer } from './tcp-layer.js';
 
@@ -244,6 +245,8 @@ export class Connection implements EventHandler {
   private rttOff = -1;
   private rttStart = 0;
   readonly rto: RtoEstimator;
+  /** tcp_min_rtt: the smallest RTT of the last 300 s. */
+  private readonly minRtt = new MinRtt();
   readonly cc: CongestionControl;
   /**
    * The segments of new data as first sent (the retransmit queue's skbs): where each ends, when it
@@ -909,6 +912,7 @@ export class Connection implements EventHandler {
       const r = this.now - this.rttStart;
       this.rttOff = -1;
       this.rto.sample(r);
+      this.minRtt.update(this.now, r);
       this.stats.rttSamplesNs.push(r);
     }
   }
@@ -952,6 +956,7 @@ export class Connection implements EventHandler {
       this.rto.backoff = 0;
       this.rttSampleOn(ackOff);
       const rtt = this.ackRttSample(ackOff);
+      if (rtt !== undefined) this.minRtt.update(this.now, rtt);
       if (this.cc.wantsAckRtt) this.cc.onAckRtt?.(rtt, this.now, this.sndUna, this.sndMax);
       const ackedSegs = Math.ceil(ackedBytes / this.mss);
       if (this.inLoss && ackOff >= this.recover) this.inLoss = false;
@@ -1661,8 +1666,8 @@ export class Connection implements EventHandler {
 
   /**
    * tcp_tso_segs (tcp_tso_autosize): a burst carries about a millisecond at
-   * the pacing rate plus the GSO limit halved per 512 us of RTT (the minimum
-   * RTT taken as the smoothed one), at least two segments.
+   * the pacing rate plus the GSO limit halved per 512 us of the minimum RTT,
+   * at least two segments.
    */
   private tsoMaxSegs(): number {
     const srttNs = this.rto.srttNs;
@@ -1671,7 +1676,7 @@ export class Connection implements EventHandler {
       const cwnd = this.cc.cwnd;
       // tcp_update_pacing_rate: 200 % of cwnd per RTT in early slow start, else 120 %.
       const rate = ((this.mss * cwnd) / (srttNs / 1e9)) * (cwnd < this.cc.ssthresh / 2 ? 2 : 1.2);
-      const r = Math.floor(srttNs / 1000 / 512);
+      const r = Math.floor(this.minRtt.valueNs / 1000 / 512);
       bytes = Math.min(Math.floor(rate / 1024) + (r < 31 ? GSO_MAX_SIZE >> r : 0), GSO_MAX_SIZE);
     }
     return Math.max(Math.floor(bytes / this.mss), 2);
