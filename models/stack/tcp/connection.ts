@@ -502,7 +502,8 @@ export class Connection implements EventHandler {
       if (this.writeEnd > this.pushedSeq + (this.maxWindow >> 1)) {
         this.markPush();
         this.pushPendingFrames(TCP_NAGLE_PUSH, false);
-      } else if (b.tailUnsent(this.sndMax) && this.sndNxt === this.sndMax && b.skbEndAfter(this.sndMax) === this.writeEnd) {
+      } else if (this.sndNxt === this.sndMax && b.skbEndAfter(this.sndMax) === this.writeEnd) {
+        // The skb just filled is the send head (split skbs start at sndMax, so it is wholly unsent).
         this.pushPendingFrames(TCP_NAGLE_PUSH, true);
       }
       if (this.finished) return;
@@ -1555,23 +1556,16 @@ export class Connection implements EventHandler {
       if (!this.sackOk && this.dupAcks > 0 && !this.inRecovery && !this.inLoss) {
         inflight -= Math.min(Math.min(this.dupAcks, DUP_THRESH - 1) * mss, Math.max(0, inflight - mss));
       }
-      const cwndBytes = this.cc.cwnd * mss;
-      const limit = Math.min(cwndBytes, this.sndWnd);
       if (this.sndNxt < this.writeEnd && this.sndNxt >= this.sndMax) {
         if (!this.writeBurst(mss, inflight, nonagle, pushOne) || pushOne) break;
         continue;
       }
       if (this.sndNxt < this.writeEnd) {
+        // Resending below sndMax: no Nagle (it holds only new data), cwnd and the peer's window only.
         const len = Math.min(mss, this.writeEnd - this.sndNxt);
-        if (inflight + len > limit) {
+        const cwndBytes = this.cc.cwnd * mss;
+        if (inflight + len > Math.min(cwndBytes, this.sndWnd)) {
           this.cwndLimited = cwndBytes <= this.sndWnd;
-          break;
-        }
-        // Nagle with Minshall's rule (tcp_nagle_check): hold a small new segment
-        // while an earlier small one is unACKed, unless TCP_NODELAY or this ends the stream.
-        const isNew = this.sndNxt >= this.sndMax;
-        if (len < mss && isNew && !this.noDelay && this.finOff < 0 && inflight > 0 && this.sndSml > this.sndUna) {
-          this.cwndLimited = false;
           break;
         }
         this.transmitData(this.sndNxt, len, this.sendBuf.isMarkedEnd(this.sndNxt + len));
