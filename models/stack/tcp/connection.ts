@@ -14,15 +14,19 @@
  * receiver reports out-of-order data in up to 3 blocks beside the timestamp
  * (4 without), kept as tcp_sack_new_ofo_skb and tcp_sack_remove keep them,
  * and a duplicate segment once in a D-SACK block; the sender keeps a
- * scoreboard (sack.ts) and recovers with RFC 6675 (a duplicate ACK is one
- * that SACKs new data; IsLost with DupThresh 3, pipe, NextSeg with the
- * rescue retransmission), cwnd reduced at once (RFC 6675 4.2) to the
- * ssthresh of the congestion control (TcpParams.congestionControl: Reno,
- * congestion.ts, or CUBIC with HyStart, cubic.ts, which times every ACK);
- * outside recovery SACKed bytes do not count as in flight (Linux's
- * in_flight). Linux marks losses with RACK (default since 4.18) and reduces
- * cwnd with PRR; podwire models RFC 6675 instead. Without SACK agreed,
- * recovery is NewReno (RFC 6582).
+ * scoreboard (sack.ts) and a retransmit queue with each segment's send time
+ * and marks (rtx-queue.ts), and finds losses as Linux does by default
+ * (net.ipv4.tcp_recovery = 1): RACK (RFC 8985 6, rack.ts) marks a segment
+ * lost once one sent after it is delivered and its RTT plus the reordering
+ * window has passed, or when the reordering timer fires. Recovery starts when
+ * a segment is marked lost (tcp_time_to_recover), resends only the segments
+ * marked lost (tcp_xmit_retransmit_queue), and counts in flight what Linux's
+ * tcp_packets_in_flight counts (unSACKed, less lost, plus retransmitted). A
+ * lost retransmission is found the same way. cwnd is reduced at once (RFC 6675
+ * 4.2) to the ssthresh of the congestion control (TcpParams.congestionControl:
+ * Reno, congestion.ts, or CUBIC with HyStart, cubic.ts, which times every
+ * ACK); Linux reduces it step by step with PRR (RFC 6937), not modelled.
+ * Without SACK agreed, recovery is NewReno (RFC 6582).
  *
  * Limited transmit (RFC 3042) as Linux gets it: before recovery, a duplicate
  * ACK without SACK counts one segment as SACKed (tcp_add_reno_sack, at most
@@ -42,12 +46,9 @@
  * segment if the peer's window admits it (cwnd and Nagle aside), else resends
  * the last segment; one probe per flight (tlp_high_seq); the RTO restarts
  * after it. An ACK beyond a retransmitted probe (not D-SACKed) means it
- * repaired a loss: ssthresh and cwnd halve once (CWR). Of RACK, one step only:
- * when the probe is SACKed above an unSACKed sndUna, what lies below is lost
- * and SACK recovery starts at once (RACK would wait min_rtt / 4 for
- * reordering). Lost retransmissions are still found only by the RTO (RACK
- * finds them in Linux). packets_out is counted from byte offsets (full
- * segments, plus a FIN sent alone), not per skb.
+ * repaired a loss: ssthresh and cwnd halve once (CWR). A probe SACKed above a
+ * hole makes RACK find the hole lost. packets_out is counted from byte offsets
+ * (full segments, plus a FIN sent alone), not per skb.
  *
  * The persist timer (tcp_probe_timer, tcp_send_probe0, tcp_write_wakeup,
  * tcp_ack_probe): when data waits behind a window too small for the next
@@ -60,7 +61,9 @@
  * the buffer; when the read's window update is lost, a probe recovers.
  * tcp_retries2 unanswered probes in a row end the connection (ETIMEDOUT).
  *
- * Not modelled: PRR, RACK (beyond the probe step above), SACK reneging detection (a timeout forgets
+ * Not modelled: PRR, the growth of RACK's reordering window on D-SACKs
+ * (reo_wnd_steps), Linux's one timer for RTO, probe and reordering (three
+ * here), SACK reneging detection (a timeout forgets
  * the scoreboard, RFC 6675 5.1), RTT samples from SACKed segments, undo of
  * spurious retransmissions from D-SACK (tcp_try_undo_dsack), the orphan and
  * TCP_USER_TIMEOUT limits of the probe timer, retransmission timeouts into a
@@ -76,6 +79,8 @@ import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_MAX_SACK_BLOCKS, type 
 import { Reno, type CongestionControl } from './congestion.js';
 import { Cubic } from './cubic.js';
 import { DUP_THRESH, SackScoreboard } from './sack.js';
+import { RetransmitQueue } from './rtx-queue.js';
+import { Rack } from './rack.js';
 import { RtoEstimator } from './rto.js';
 import { TcpState, tcpStateName, tcpStateSsName } from './states.js';
 import { LazyTimer } from './timer.js';
@@ -140,6 +145,8 @@ const K_PROBE0 = 3;
 const K_LOSS_PROBE = 4;
 /** The application's write, asleep in sk_stream_wait_memory, was woken (sk_stream_write_space). */
 const K_WRITE_SPACE = 5;
+/** RACK's reordering timer (ICSK_TIME_REO_TIMEOUT). */
+const K_REO_TIMEOUT = 6;
 
 /** tp->nonagle and tcp_write_xmit's `nonagle` argument. */
 const TCP_NAGLE_OFF = 1;
@@ -224,8 +231,7 @@ export class Connection implements EventHandler {
   private inLoss = false;
   /** tlp_high_seq: sndNxt when the loss probe of this flight went out, or 0 when none is outstanding. */
   private tlpHigh = 0;
-  /** Start of the loss probe's bytes (tlp_retrans tells a retransmitted probe from new data). */
-  private tlpStart = 0;
+  /** The loss probe resent data (tlp_retrans), rather than sending new data. */
   private tlpRetrans = false;
   /** Our FIN went out in a segment of its own (a separate skb for packetsOut). */
   private finAlone = false;
@@ -233,10 +239,10 @@ export class Connection implements EventHandler {
   private recover = 0;
   /** What the peer SACKed (used only when SACK was agreed). */
   private readonly sb = new SackScoreboard();
-  /** RFC 6675 HighRxt: the end of the highest retransmission in this recovery. */
-  private highRxt = 0;
-  /** RFC 6675 RescueRxt: the rescue retransmission of this recovery was sent. */
-  private rescued = false;
+  /** RACK loss detection (rack.ts), with SACK agreed. */
+  private readonly rack = new Rack();
+  /** prior_fack: the highest SACKed offset before the ACK being processed (sndUna when none). */
+  private priorHighSacked = 0;
   /** Retransmissions since the last forward progress (SYN retries, retries2). */
   private retries = 0;
   /** Window probes sent and not answered by an ACK (icsk_probes_out). */
@@ -249,15 +255,11 @@ export class Connection implements EventHandler {
   private readonly minRtt = new MinRtt();
   readonly cc: CongestionControl;
   /**
-   * The segments of new data as first sent (the retransmit queue's skbs): where each ends, when it
-   * went and whether it was sent again, from xmitHead on. Their send times give per-ACK RTT samples
-   * (ca_rtt_us: the newest segment a cumulative ACK covers, none when it covers a retransmission);
+   * The segments sent and not yet ACKed (rtx-queue.ts), with their last send times and Linux's
+   * sacked bits. Their send times give per-ACK RTT samples (ca_rtt_us) and RACK's verdicts;
    * their bounds say which were larger than a reduced MSS (tcp_simple_retransmit).
    */
-  private readonly xmitEnd: number[] = [];
-  private readonly xmitAt: number[] = [];
-  private readonly xmitRtx: boolean[] = [];
-  private xmitHead = 0;
+  private readonly rtxq = new RetransmitQueue();
   /** tcp_sock.lsndtime: when data last went out (CA_EVENT_TX_START after idle), or -1. */
   private lastDataSentAt = -1;
   /** The end of the burst being sent (writeBurst), else 0: the send queue is cut there, not after each segment. */
@@ -308,6 +310,8 @@ export class Connection implements EventHandler {
    * here rtxTimer stays armed for the RTO behind it, and the probe, when due first, goes first.
    */
   private readonly tlpTimer: LazyTimer;
+  /** RACK's reordering timer. Linux arms it in place of the RTO; here the RTO stays armed behind it. */
+  private readonly reoTimer: LazyTimer;
   /** When we last answered an out-of-window pure segment (tp->last_oow_ack_time), or -Infinity. */
   private lastOowAckAt = -Infinity;
   private finished = false;
@@ -344,6 +348,7 @@ export class Connection implements EventHandler {
     this.twTimer = new LazyTimer(c, this, K_TIMEWAIT);
     this.probeTimer = new LazyTimer(c, this, K_PROBE0);
     this.tlpTimer = new LazyTimer(c, this, K_LOSS_PROBE);
+    this.reoTimer = new LazyTimer(c, this, K_REO_TIMEOUT);
     this.advMss = layer.advMssTo(remoteAddr);
     this.mss = this.advMss;
     // tcp_connect_init / tcp_v4_syn_recv_sock: tcp_sync_mss(sk, dst_mtu(dst)), a learned path MTU included.
@@ -877,35 +882,11 @@ export class Connection implements EventHandler {
    * covers in full, undefined when it covers none or a retransmitted one (FLAG_RETRANS_DATA_ACKED).
    */
   private ackRttSample(ackOff: number): number | undefined {
-    let i = this.xmitHead;
-    let retrans = false;
-    let sentAt = -1;
-    while (i < this.xmitEnd.length && this.xmitEnd[i]! <= ackOff) {
-      if (this.xmitRtx[i]) retrans = true;
-      sentAt = this.xmitAt[i]!;
-      i++;
-    }
-    this.xmitHead = i;
-    if (i > 1024 && i * 2 > this.xmitEnd.length) {
-      this.xmitEnd.splice(0, i);
-      this.xmitAt.splice(0, i);
-      this.xmitRtx.splice(0, i);
-      this.xmitHead = 0;
-    }
-    return sentAt < 0 || retrans ? undefined : this.now - sentAt;
-  }
-
-  /** Marks the recorded sends that [off, end) retransmits (TCPCB_RETRANS). */
-  private markRetransmitted(off: number, end: number): void {
-    let lo = this.xmitHead;
-    let hi = this.xmitEnd.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.xmitEnd[mid]! <= off) lo = mid + 1;
-      else hi = mid;
-    }
-    // Entry lo is the first ending after off; each entry starts where the previous one ended.
-    for (let i = lo; i < this.xmitEnd.length && (i === this.xmitHead || this.xmitEnd[i - 1]! < end); i++) this.xmitRtx[i] = true;
+    const q = this.rtxq;
+    q.ackTo(ackOff, this.sackOk ? this.rack : null);
+    // tcp_clean_rtx_queue: a hole filled by a segment never retransmitted, below what was SACKed, is reordering.
+    if (this.sackOk && q.ackedOriginalLow < this.priorHighSacked) this.rack.reorderingSeen(q.ackedOriginalLow, this.priorHighSacked, this.mss);
+    return q.ackedSentAt < 0 || q.ackedRetrans ? undefined : this.now - q.ackedSentAt;
   }
 
   private rttSampleOn(ackOff: number): void {
@@ -940,6 +921,9 @@ export class Connection implements EventHandler {
     const dsacksBefore = this.stats.dsacksIn;
     let newlySacked = 0;
     if (this.sackOk) {
+      // prior_fack, and the clock and min_rtt this ACK's deliveries are judged by (tcp_rack_advance).
+      this.priorHighSacked = this.sb.empty ? this.sndUna : this.sb.highSacked;
+      this.rack.at(this.now, this.minRtt.valueNs);
       if (advanced) this.sb.advance(ackOff);
       if (sack !== undefined) newlySacked = this.sackTag(sack, ackOff);
     }
@@ -987,14 +971,15 @@ export class Connection implements EventHandler {
     }
     if (this.tlpHigh > 0) this.processTlpAck(ackOff, advanced || dataLen > 0 || fin || wndChanged, newlySacked > 0, dsacksBefore);
     if (this.sackOk) {
-      // RFC 6675 2: with SACK, a duplicate ACK is one that SACKs new data (a cumulative ACK may be one too);
-      // recovery starts at DupThresh of them, or when the first unACKed byte IsLost (5 step 4), or
-      // (the one piece of RACK modelled, RFC 8985 7.4.2) when the loss probe was SACKed above a hole:
-      // it was sent after everything below it, so what is still missing there is lost.
-      if (newlySacked > 0 && !this.inRecovery && this.sndMax > this.sndUna) {
-        this.dupAcks++;
-        const probeSacked = this.tlpHigh > 0 && this.sb.skipSacked(this.tlpStart) > this.tlpStart && this.sb.skipSacked(this.sndUna) === this.sndUna;
-        if ((this.dupAcks >= DUP_THRESH || this.sb.isLost(this.sndUna, this.mss) || probeSacked) && this.sndUna >= this.recover) this.sackRecoveryStart();
+      // An ACK that SACKs new data counts as a duplicate (the loss probe holds back while any came).
+      if (newlySacked > 0 && !this.inRecovery && this.sndMax > this.sndUna) this.dupAcks++;
+      // tcp_ack_is_dubious -> tcp_fastretrans_alert -> tcp_identify_packet_loss: RACK marks what
+      // it finds lost, and recovery starts when something is (tcp_time_to_recover: lost_out > 0).
+      const pureDup = !advanced && dataLen === 0 && !fin && !wndChanged;
+      const open = !this.inRecovery && this.sb.empty && this.rtxq.lostOut === 0;
+      if (!this.inLoss && this.sndMax > this.sndUna && (newlySacked > 0 || pureDup || !open || this.stats.dsacksIn > dsacksBefore)) {
+        this.rackMarkLost();
+        if (this.rtxq.lostOut > 0 && !this.inRecovery && this.sndUna >= this.recover) this.sackRecoveryStart();
       }
     } else if (
       !advanced && ackOff === this.sndUna && dataLen === 0 && !fin && !wndChanged && this.sndMax > this.sndUna
@@ -1068,7 +1053,16 @@ export class Connection implements EventHandler {
   /** tcp_packets_in_flight: segments sent and neither ACKed nor SACKed. */
   private packetsInFlight(): number {
     const sacked = this.sackOk && !this.sb.empty ? this.sb.sackedBelow(this.sndNxt) : 0;
-    return Math.ceil(Math.max(0, this.sndNxt - this.sndUna - sacked) / this.mss);
+    return Math.ceil(Math.max(0, this.sndNxt - this.sndUna - sacked + this.rackInflightDelta()) / this.mss);
+  }
+
+  /**
+   * retrans_out - lost_out, in bytes: what tcp_packets_in_flight adds to the
+   * unSACKed bytes sent. After a timeout every segment goes again from sndUna
+   * (sndNxt went back), so there the unSACKed bytes below sndNxt already say it.
+   */
+  private rackInflightDelta(): number {
+    return this.sackOk && !this.inLoss ? this.rtxq.retransOut - this.rtxq.lostOut : 0;
   }
 
   private packetsOut(): number {
@@ -1108,7 +1102,6 @@ export class Connection implements EventHandler {
       this.tlpRetrans = true;
     }
     this.stats.lossProbes++;
-    this.tlpStart = off;
     this.tlpHigh = this.sndNxt;
     this.rtxTimer.arm(this.rto.timeoutNs);
   }
@@ -1161,12 +1154,53 @@ export class Connection implements EventHandler {
         }
       }
       if (end <= start || start < ackOff || end > this.sndMax) continue;
-      newly += this.sb.add(start, end);
+      const n = this.sb.add(start, end);
+      if (n === 0) continue;
+      newly += n;
+      const reord = this.rtxq.markSacked(start, end, this.sackCovered, this.priorHighSacked, this.rack);
+      if (reord !== Infinity) this.rack.reorderingSeen(reord, this.priorHighSacked, this.mss);
     }
     return newly;
   }
 
-  /** RFC 6675 5 step 4: halve, then retransmit the first unACKed segment; output() does the rest. */
+  /** The scoreboard holds all of [start, end). */
+  private readonly sackCovered = (start: number, end: number): boolean => this.sb.skipSacked(start) >= end;
+
+  /**
+   * tcp_rack_mark_lost: after a delivery, mark what RACK finds lost; when some
+   * segment must still wait, arm the reordering timer for that wait, in whole
+   * jiffies (HZ 1000) plus TCP_TIMEOUT_MIN.
+   */
+  private rackMarkLost(): void {
+    if (!this.rack.advanced) return;
+    this.rack.advanced = false;
+    const wait = this.rack.detectLoss(this.rtxq, this.now, this.reoWndNs());
+    if (wait > 0) this.reoTimer.arm(Math.ceil(wait / 1e6) * 1e6 + this.p.timeoutMinNs);
+  }
+
+  private reoWndNs(): number {
+    return this.rack.reoWnd(this.inRecovery || this.inLoss, this.rtxq.sackedOut, this.rto.srttNs);
+  }
+
+  /**
+   * tcp_rack_reo_timeout: look for losses again; when some were found, enter
+   * recovery if not in it and resend them. The timer is not armed again here:
+   * the next delivery does that.
+   */
+  private reoTimeout(): void {
+    if (this.finished || this.inLoss || this.sndMax <= this.sndUna) return;
+    const lostBefore = this.rtxq.lostOut;
+    this.rack.detectLoss(this.rtxq, this.now, this.reoWndNs());
+    if (this.rtxq.lostOut === lostBefore) return;
+    if (!this.inRecovery && this.sndUna >= this.recover) this.sackRecoveryStart();
+    this.output();
+  }
+
+  /**
+   * tcp_enter_recovery: ssthresh from the congestion control and cwnd reduced to it at once
+   * (RFC 6675 4.2; Linux reduces it gradually with PRR, not modelled), then the first segment
+   * RACK marked lost goes at once (tcp_cwnd_reduction forces one on entering); output() does the rest.
+   */
   private sackRecoveryStart(): void {
     this.stats.fastRetransmits++;
     this.tlpTimer.cancel();
@@ -1175,61 +1209,29 @@ export class Connection implements EventHandler {
     this.cc.enterSackRecovery();
     this.logCwnd();
     this.rttOff = -1; // Karn
-    this.highRxt = this.sndUna;
-    this.rescued = false;
-    const hole = this.sb.nextHole(this.sndUna, this.sndUna, this.mss, false);
-    this.retransmitAt(this.sndUna, hole === null ? this.mss : hole.len);
+    const first = this.rtxq.nextLost();
+    if (first !== null) this.retransmitAt(first[0], first[1] - first[0]);
   }
 
   /**
-   * RFC 6675 5 step 4.4 and (C): while cwnd - pipe >= 1 SMSS, send what
-   * NextSeg() picks: (1) a lost hole, (2) new data, (3) a hole not yet lost,
-   * (4) once per recovery, the last segment (the rescue retransmission,
-   * which recovers a lost tail without waiting for the RTO; Linux has no probe in recovery and marks the tail lost with RACK).
+   * tcp_xmit_retransmit_queue in recovery: resend the segments RACK marked lost,
+   * in sequence order, while cwnd has room for what is in flight, until as much
+   * is being retransmitted as is lost. New data follows in writeXmit.
    */
-  private sackRecoveryOutput(): void {
-    const mss = this.mss;
-    for (;;) {
-      const pipe = this.sb.pipe(this.sndUna, this.sndMax, this.highRxt, mss);
-      if (this.cc.cwnd * mss - pipe < mss) {
+  private retransmitRackLost(): void {
+    const q = this.rtxq;
+    while (q.retransOut < q.lostOut) {
+      const next = q.nextLost();
+      if (next === null) return;
+      if (this.cc.cwnd - this.packetsInFlight() <= 0) {
         this.cwndLimited = true;
         return;
       }
-      const lost = this.sb.nextHole(this.sndUna, this.highRxt, mss, true);
-      if (lost !== null) {
-        if (this.retransmitAt(lost.off, lost.len) === 0) return;
-        continue;
-      }
-      if (this.sndNxt < this.writeEnd) {
-        const len = Math.min(mss, this.writeEnd - this.sndNxt);
-        const nagle = len < mss && !this.noDelay && this.finOff < 0 && this.sndSml > this.sndUna;
-        if (this.sndNxt + len - this.sndUna <= this.sndWnd && !nagle) {
-          this.transmitData(this.sndNxt, len, this.sendBuf.isMarkedEnd(this.sndNxt + len));
-          continue;
-        }
-      } else if (this.finOff >= 0 && this.sndNxt === this.finOff) {
-        this.transmit(this.finOff, TCP_FIN | TCP_ACK, 0);
-        if (this.finOff >= this.sndMax) this.finAlone = true;
-        this.advance(this.finOff, 1);
-        continue;
-      }
-      const hole = this.sb.nextHole(this.sndUna, this.highRxt, mss, false);
-      if (hole !== null && this.retransmitAt(hole.off, hole.len) > 0) continue;
-      this.cwndLimited = false;
-      if (hole === null && !this.rescued && this.sb.highSacked < this.sndMax) {
-        // Rule 4: a segment holding the highest unSACKed byte; HighRxt stays.
-        this.rescued = true;
-        const highRxt = this.highRxt;
-        const dataEnd = Math.min(this.writeEnd, this.sndMax);
-        const off = dataEnd > this.sndUna ? Math.max(this.sndUna, this.sb.highSacked, dataEnd - mss) : this.sndUna;
-        this.retransmitAt(off, mss);
-        this.highRxt = highRxt;
-      }
-      return;
+      if (this.retransmitAt(next[0], next[1] - next[0]) === 0) return;
     }
   }
 
-  /** Resends up to `len` bytes at `off` (our FIN alone at finOff); moves highRxt. Returns the sequence space sent. */
+  /** Resends up to `len` bytes at `off` (our FIN alone at finOff). Returns the sequence space sent. */
   private retransmitAt(off: number, len: number, push = false): number {
     let n: number;
     if (this.finOff >= 0 && off === this.finOff) {
@@ -1242,7 +1244,6 @@ export class Connection implements EventHandler {
       this.transmitData(off, len, push || this.sendBuf.isMarkedEnd(off + len));
       n = len + (this.finOff >= 0 && off + len === this.finOff ? 1 : 0);
     }
-    if (off + n > this.highRxt) this.highRxt = off + n;
     if (off === this.sndUna) this.rtxTimer.arm(this.rto.timeoutNs);
     return n;
   }
@@ -1516,13 +1517,11 @@ export class Connection implements EventHandler {
     if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT && s !== TcpState.FIN_WAIT1 && s !== TcpState.CLOSING && s !== TcpState.LAST_ACK) return;
     if (this.pmtuLearned || this.layer.ns.hasPathMtus) this.currentMss();
     if (this.lostHead < this.lostQueue.length && !this.retransmitLost()) return;
-    if (this.inRecovery && this.sackOk) this.sackRecoveryOutput();
-    else {
-      const before = this.sndMax;
-      this.writeXmit();
-      // tcp_write_xmit: new segments went out; probe for their loss if they are the tail.
-      if (this.sndMax > before) this.scheduleLossProbe(false);
-    }
+    if (this.inRecovery && this.sackOk) this.retransmitRackLost();
+    const before = this.sndMax;
+    this.writeXmit();
+    // tcp_write_xmit: new segments went out; probe for their loss if they are the tail.
+    if (this.sndMax > before) this.scheduleLossProbe(false);
     // tcp_push_pending_frames -> tcp_check_probe_timer: data waits and nothing is in flight, so
     // no ACK will come to open the window unasked; probe for it.
     if (this.sndMax === this.sndUna && this.sndNxt < this.writeEnd && !this.rtxTimer.armed && !this.probeTimer.armed) {
@@ -1549,7 +1548,7 @@ export class Connection implements EventHandler {
       // After a timeout, resending from sndUna skips what the peer SACKed since; SACKed bytes
       // are not in flight (Linux's in_flight = packets_out - sacked_out - lost_out + retrans_out).
       if (sb !== null && this.sndNxt < this.sndMax) this.sndNxt = sb.skipSacked(this.sndNxt);
-      let inflight = this.sndNxt - this.sndUna - (sb === null ? 0 : sb.sackedBelow(this.sndNxt));
+      let inflight = this.sndNxt - this.sndUna - (sb === null ? 0 : sb.sackedBelow(this.sndNxt)) + this.rackInflightDelta();
       // Limited transmit (RFC 3042) as Linux gets it: without SACK, each duplicate ACK
       // before recovery counts one segment as SACKed (tcp_add_reno_sack, at most
       // packets_out - 1), so it leaves tcp_packets_in_flight and new data may go out, cwnd unchanged.
@@ -1617,7 +1616,7 @@ export class Connection implements EventHandler {
         const verdict = tsoShouldDefer({
           now: this.now, lastXmitAt: this.lastXmitAt, inRecovery: this.inRecovery || this.inLoss, mss, cwnd, inFlightSegs,
           sndWnd: this.sndWnd, sendWin: wndEnd - off, skbLen, isTail, skbHasFin: this.finOff >= 0 && skbEnd === this.finOff,
-          maxSegs, headSentAt: this.xmitHead < this.xmitEnd.length ? this.xmitAt[this.xmitHead]! : -1, srttNs: this.rto.srttNs,
+          maxSegs, headSentAt: this.rtxq.headSentAt, srttNs: this.rto.srttNs,
         });
         if (verdict !== 'send') {
           if (verdict === 'defer-cwnd-limited') this.cwndLimited = true;
@@ -1700,7 +1699,7 @@ export class Connection implements EventHandler {
       const dataAgain = Math.min(end, this.sndMax, this.writeEnd) - off;
       if (dataAgain > 0) this.stats.bytesRetrans += dataAgain;
       if (again > 0) this.rttOff = -1; // Karn's algorithm
-      if (again > 0) this.markRetransmitted(off, off + again);
+      if (again > 0) this.rtxq.retransmitted(off, off + again, this.now);
     } else if (this.rttOff < 0) {
       this.rttOff = end;
       this.rttStart = this.now;
@@ -1708,9 +1707,7 @@ export class Connection implements EventHandler {
     if (end > this.sndMax) {
       // tso_fragment: what goes of the send head skb (a whole burst) becomes an skb of its own.
       this.sendBuf.splitAt(Math.min(Math.max(end, this.burstEnd), this.writeEnd));
-      this.xmitEnd.push(end);
-      this.xmitAt.push(this.now);
-      this.xmitRtx.push(false);
+      this.rtxq.push(Math.max(off, this.sndMax), end, this.now);
       const newData = Math.min(end, this.writeEnd) - Math.max(off, this.sndMax);
       if (newData > 0) this.stats.bytesSent += newData;
       this.sndMax = end;
@@ -1799,6 +1796,9 @@ export class Connection implements EventHandler {
         break;
       case K_LOSS_PROBE:
         if (this.tlpTimer.expired()) this.sendLossProbe();
+        break;
+      case K_REO_TIMEOUT:
+        if (this.reoTimer.expired()) this.reoTimeout();
         break;
       case K_WRITE_SPACE:
         if (!this.finished && this.appPending > 0 && !this.writerWaiting && this.canWrite()) this.sendmsg(false);
@@ -1889,7 +1889,8 @@ export class Connection implements EventHandler {
     this.recover = this.sndMax;
     // RFC 2018 8 / RFC 6675 5.1: the receiver may renege, so a timeout forgets what was SACKed.
     this.sb.clear();
-    this.highRxt = 0;
+    this.rtxq.clearMarks();
+    this.reoTimer.cancel();
     this.lostQueue.length = 0;
     this.lostHead = 0;
     this.rttOff = -1;
@@ -1906,6 +1907,7 @@ export class Connection implements EventHandler {
     this.setState(TcpState.TIME_WAIT);
     this.rtxTimer.cancel();
     this.tlpTimer.cancel();
+    this.reoTimer.cancel();
     this.delackTimer.cancel();
     this.probeTimer.cancel();
     this.twTimer.arm(this.p.timewaitNs);
@@ -1988,12 +1990,11 @@ export class Connection implements EventHandler {
    * (tcp_xmit_retransmit_queue).
    */
   private simpleRetransmit(): void {
-    const ends = this.xmitEnd;
     const dataEnd = Math.min(this.sndMax, this.writeEnd);
     const lost: number[] = [];
-    for (let i = this.xmitHead; i < ends.length; i++) {
-      const start = i > 0 ? Math.max(this.sndUna, ends[i - 1]!) : this.sndUna;
-      const end = Math.min(ends[i]!, dataEnd);
+    for (const [recStart, recEnd] of this.rtxq.records()) {
+      const start = Math.max(this.sndUna, recStart);
+      const end = Math.min(recEnd, dataEnd);
       if (end - start <= this.mss) continue;
       if (this.sackOk && this.sb.skipSacked(start) >= end) continue;
       // Lost segments next to each other go again as one run cut at the MSS, as Linux 6.18
@@ -2068,6 +2069,7 @@ export class Connection implements EventHandler {
     this.twTimer.cancel();
     this.probeTimer.cancel();
     this.tlpTimer.cancel();
+    this.reoTimer.cancel();
     this.sendBuf.clear();
     this.appPending = 0;
     this.writerWaiting = false;

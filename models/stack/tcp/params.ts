@@ -48,7 +48,7 @@ export interface TcpParams {
   moderateRcvbuf: boolean;
   /** net.ipv4.tcp_timestamps */
   timestamps: boolean;
-  /** net.ipv4.tcp_sack: offer SACK in the SYN; when both sides did, send SACK blocks and recover with them (RFC 6675). */
+  /** net.ipv4.tcp_sack: offer SACK in the SYN; when both sides did, send SACK blocks and recover with them (RACK, rack.ts). */
   sack: boolean;
   /** net.ipv4.tcp_dsack: report duplicate segments with a D-SACK block (RFC 2883) when SACK is on. */
   dsack: boolean;

@@ -1,30 +1,16 @@
 /**
- * The sender's SACK scoreboard and the RFC 6675 queries loss recovery asks of
- * it: IsLost, the pipe estimate (SetPipe) and NextSeg. Offsets are stream
- * offsets (connection.ts), byte-exact rather than per segment.
- *
- * The scoreboard keeps the SACKed ranges above the cumulative ACK, sorted and
- * merged. IsLost (DupThresh 3) is monotone in the offset: an unSACKed byte is
- * lost when three discontiguous SACKed ranges, or more than 2 x SMSS SACKed
- * bytes, lie above it; so the lost bytes are the unSACKed ones below one
- * boundary (`lostEnd`), which SetPipe and NextSeg walk hole by hole.
- *
- * Linux keeps the same scoreboard per skb (tcp_sacktag_write_queue) but marks
- * losses with RACK since 4.18; this is RFC 6675's rule instead.
+ * The sender's SACK scoreboard: the SACKed ranges above the cumulative ACK,
+ * sorted and merged, byte-exact. Offsets are stream offsets (connection.ts).
+ * Linux keeps the same facts per skb (TCPCB_SACKED_ACKED, tcp_sacktag_write_queue);
+ * the retransmit queue (rtx-queue.ts) holds that per-segment view for RACK.
  */
 
-/** RFC 6675 DupThresh. */
+/** The duplicate ACKs NewReno's fast retransmit waits for (RFC 5681 3.2; tp->reordering = 3). */
 export const DUP_THRESH = 3;
 
 interface Range {
   start: number;
   end: number;
-}
-
-/** A hole NextSeg picked: resend up to `len` bytes at `off`. */
-export interface NextSegment {
-  off: number;
-  len: number;
 }
 
 export class SackScoreboard {
@@ -48,7 +34,7 @@ export class SackScoreboard {
     return this.ranges.map((r) => [r.start, r.end]);
   }
 
-  /** RFC 6675 Update(): marks [start, end) SACKed. Returns the bytes newly SACKed. */
+  /** Marks [start, end) SACKed (RFC 6675 Update()). Returns the bytes newly SACKed. */
   add(start: number, end: number): number {
     if (end <= start) return 0;
     const q = this.ranges;
@@ -110,62 +96,5 @@ export class SackScoreboard {
       if (off < r.end) return r.end;
     }
     return off;
-  }
-
-  /**
-   * The lost boundary: an unSACKed byte below it is lost (IsLost), one above
-   * it is not. The start of the highest range with DupThresh ranges or more
-   * than (DupThresh - 1) x SMSS SACKed bytes from it upwards; -1 when none.
-   */
-  lostEnd(mss: number): number {
-    const q = this.ranges;
-    let bytes = 0;
-    for (let i = q.length - 1; i >= 0; i--) {
-      bytes += q[i]!.end - q[i]!.start;
-      if (q.length - i >= DUP_THRESH || bytes > (DUP_THRESH - 1) * mss) return q[i]!.start;
-    }
-    return -1;
-  }
-
-  /** RFC 6675 IsLost(off), for an unSACKed `off`. */
-  isLost(off: number, mss: number): boolean {
-    return off < this.lostEnd(mss);
-  }
-
-  /**
-   * RFC 6675 SetPipe(): over the unSACKed bytes of [una, sndMax), one for
-   * each that is not lost, and one more for each retransmitted (below highRxt).
-   */
-  pipe(una: number, sndMax: number, highRxt: number, mss: number): number {
-    const lost = this.lostEnd(mss);
-    return this.unsackedIn(Math.max(una, lost), sndMax) + this.unsackedIn(una, Math.min(highRxt, sndMax));
-  }
-
-  /** UnSACKed bytes in [from, to). */
-  private unsackedIn(from: number, to: number): number {
-    if (to <= from) return 0;
-    let n = to - from;
-    for (const r of this.ranges) {
-      if (r.start >= to) break;
-      n -= Math.max(0, Math.min(r.end, to) - Math.max(r.start, from));
-    }
-    return n;
-  }
-
-  /**
-   * RFC 6675 NextSeg() rule (1) with `lostOnly`, else rule (3): the first
-   * unSACKed bytes at or above max(una, highRxt) and below HighSACK (and, for
-   * rule 1, lost), at most `mss` of them and never into a SACKed range.
-   * Null when there are none.
-   */
-  nextHole(una: number, highRxt: number, mss: number, lostOnly: boolean): NextSegment | null {
-    const limit = lostOnly ? this.lostEnd(mss) : this.highSacked;
-    let off = Math.max(una, highRxt);
-    for (const r of this.ranges) {
-      if (off >= limit) return null;
-      if (off < r.start) return { off, len: Math.min(mss, r.start - off, limit - off) };
-      if (off < r.end) off = r.end;
-    }
-    return null;
   }
 }

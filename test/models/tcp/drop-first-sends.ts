@@ -1,4 +1,4 @@
-/** A fault for the TCP tests: drop the first transmission of chosen data segments. */
+/** A fault for the TCP tests: drop the first transmissions of chosen data segments. */
 import type { NetDevice } from '../../../models/devices/net-device.js';
 import type { Packet } from '../../../models/packet.js';
 import type { Connection } from '../../../models/stack/tcp/connection.js';
@@ -10,9 +10,12 @@ export interface Dropped {
   t: number;
 }
 
-/** Drops the first transmission of the data segments starting at the given stream offsets; returns those dropped. */
-export function dropFirstSends(dev: NetDevice, conn: () => Connection | null, offsets: number[], now: () => number): Dropped[] {
-  const pending = new Set(offsets);
+/**
+ * Drops the first `times` transmissions of the data segments starting at the
+ * given stream offsets (the first one only, by default); returns those dropped.
+ */
+export function dropFirstSends(dev: NetDevice, conn: () => Connection | null, offsets: number[], now: () => number, times = 1): Dropped[] {
+  const pending = new Map(offsets.map((off) => [off, times]));
   const dropped: Dropped[] = [];
   const xmit = dev.xmit.bind(dev);
   dev.xmit = (pkt: Packet): void => {
@@ -20,7 +23,9 @@ export function dropFirstSends(dev: NetDevice, conn: () => Connection | null, of
     const f = decodeTcp({ t: 0, dev: '', dir: 'out', bytes: pkt.bytes() });
     if (c !== null && f !== null && f.payload.length > 0) {
       const off = (f.seq - c.iss) >>> 0;
-      if (pending.delete(off)) {
+      const left = pending.get(off) ?? 0;
+      if (left > 0) {
+        pending.set(off, left - 1);
         dropped.push({ off, t: now() });
         return;
       }

@@ -1,7 +1,7 @@
 /**
  * The case of podwire issue #5: a bulk sender at 1 Gbit/s with a 20 ms RTT
  * overshoots its own 1000-frame transmit queue in slow start and loses a
- * burst of segments in one window. With SACK (RFC 6675) the holes are
+ * burst of segments in one window. With SACK (and RACK) the holes are
  * resent within about one RTT; NewReno finds one hole per RTT.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * SACK between two podwire stacks (RFC 2018, RFC 2883, RFC 6675):
+ * SACK between two podwire stacks (RFC 2018, RFC 2883; losses found by RACK, RFC 8985):
  * - the receiver reports out-of-order data in SACK blocks as RFC 2018
  *   section 5 case 3 shows (the most recent block first, at most 3 beside
  *   the timestamp) and drops blocks as the holes fill (tcp_sack_remove);

@@ -2,8 +2,8 @@
  * The tail loss probe (RFC 8985 section 7; tcp_schedule_loss_probe and
  * tcp_send_loss_probe, net.ipv4.tcp_early_retrans = 3): when the last two
  * segments of a flight are lost, a probe about 2 SRTT + TCP_TIMEOUT_MIN after
- * the last ACK resends the last one, and its SACK starts fast recovery for the
- * other (the RACK step modelled), instead of an RTO at 200 ms+. With one
+ * the last ACK resends the last one, and its SACK makes RACK find the other lost
+ * and starts fast recovery, instead of an RTO at 200 ms+. With one
  * segment in flight the probe waits for the peer's delayed ACK too
  * (2 SRTT + rto_min, never later than the RTO). Linux probes only on
  * connections that agreed SACK.

@@ -1,0 +1,156 @@
+/**
+ * RACK loss detection (RFC 8985 6; net/ipv4/tcp_recovery.c, tcp_recovery = 1):
+ * the retransmit queue's marks and counters, RACK's rules on their own, and
+ * two things only RACK does on a connection: a hole with fewer than three
+ * segments SACKed above it is resent when the reordering timer fires, and a
+ * lost retransmission is found when data sent after it is SACKed, not by the RTO.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Connection } from '../../../models/stack/tcp/connection.js';
+import { Rack, sentAfter } from '../../../models/stack/tcp/rack.js';
+import { EVER_RETRANS, LOST, RETRANS_OUT, RetransmitQueue, SACKED } from '../../../models/stack/tcp/rtx-queue.js';
+import { ip, MS, SECOND } from '../helpers.js';
+import { dropFirstSends } from './drop-first-sends.js';
+import { tcpFrames } from './tcp-helpers.js';
+import { pair } from './topo.js';
+
+const MSS = 1448;
+const US = 1000;
+
+/** A queue of `n` segments of 100 bytes from offset 1, the k-th sent at k µs. */
+function queue(n: number): RetransmitQueue {
+  const q = new RetransmitQueue();
+  for (let k = 0; k < n; k++) q.push(1 + 100 * k, 101 + 100 * k, k * US);
+  return q;
+}
+const seg = (k: number): [number, number] => [1 + 100 * k, 101 + 100 * k];
+
+describe('RetransmitQueue', () => {
+  it('keeps lost_out, retrans_out and sacked_out through loss, resend, SACK and ACK', () => {
+    const q = queue(4);
+    expect(q.detectLost((_at, end) => (end <= seg(1)[1] ? 0 : 5))).toBe(5); // 0 and 1 lost, the rest wait 5
+    expect([q.lostOut, q.flagsAt(seg(0)[0]), q.flagsAt(seg(2)[0])]).toEqual([200, LOST, 0]);
+    expect(q.nextLost()).toEqual(seg(0));
+    q.retransmitted(...seg(0), 10 * US);
+    expect([q.retransOut, q.flagsAt(seg(0)[0])]).toEqual([100, LOST | RETRANS_OUT | EVER_RETRANS]);
+    expect(q.nextLost()).toEqual(seg(1));
+    // A lost resend: marked lost again, its retransmission no longer in flight.
+    q.detectLost(() => 0);
+    expect([q.lostOut, q.retransOut, q.flagsAt(seg(0)[0])]).toEqual([400, 0, LOST | EVER_RETRANS]);
+    // A SACK clears LOST (tcp_sacktag_one), and reports reordering only for a segment never resent below prior_fack.
+    const reord = q.markSacked(seg(0)[0], seg(2)[1], () => true, seg(3)[1], null);
+    expect(reord).toBe(seg(1)[0]);
+    expect([q.lostOut, q.sackedOut, q.flagsAt(seg(1)[0])]).toEqual([100, 3, SACKED]);
+    // The cumulative ACK takes the rest off.
+    q.ackTo(seg(3)[1], null);
+    expect([q.size, q.lostOut, q.retransOut, q.sackedOut]).toEqual([0, 0, 0, 0]);
+  });
+
+  it('an ACK inside a record trims it, and the counters follow', () => {
+    const q = queue(2);
+    q.detectLost(() => 0);
+    q.ackTo(51, null);
+    expect([q.size, q.lostOut, q.records()[0]]).toEqual([2, 150, [51, 101]]);
+    expect(q.ackedSentAt).toBe(-1);
+  });
+
+  it('the ACK tells of each record delivered that was not SACKed, and the newest send time', () => {
+    const q = queue(3);
+    q.markSacked(...seg(1), () => true, seg(1)[0], null);
+    const seen: number[] = [];
+    q.ackTo(seg(2)[1], { delivered: (_f, end) => seen.push(end) });
+    expect(seen).toEqual([seg(0)[1], seg(2)[1]]);
+    expect([q.ackedSentAt, q.ackedRetrans, q.ackedOriginalLow]).toEqual([2 * US, false, seg(0)[0]]);
+  });
+});
+
+describe('Rack', () => {
+  it('orders sends by time, then by sequence (tcp_skb_sent_after)', () => {
+    expect(sentAfter(2, 1, 0, 9)).toBe(true);
+    expect(sentAfter(1, 1, 10, 9)).toBe(true);
+    expect(sentAfter(1, 1, 9, 9)).toBe(false);
+  });
+
+  it('remembers the latest send delivered, and ignores a resend delivered sooner than min_rtt', () => {
+    const r = new Rack();
+    r.at(100 * US, 50 * US);
+    r.delivered(0, 201, 20 * US);
+    r.delivered(0, 101, 10 * US);
+    expect([r.sentAt, r.endSeq, r.rttNs, r.advanced]).toEqual([20 * US, 201, 90 * US, true]);
+    const s = new Rack();
+    s.at(100 * US, 50 * US);
+    s.delivered(EVER_RETRANS, 301, 80 * US); // 20 µs after its resend: the original arrived
+    expect([s.sentAt, s.advanced]).toEqual([-1, false]);
+  });
+
+  it('reordering window: 0 in recovery or with `reordering` segments SACKed until reordering is seen, else min_rtt / 4 up to SRTT', () => {
+    const r = new Rack();
+    r.at(0, 8 * MS);
+    expect(r.reoWnd(true, 0, 10 * MS)).toBe(0);
+    expect(r.reoWnd(false, 3, 10 * MS)).toBe(0);
+    expect(r.reoWnd(false, 2, 10 * MS)).toBe(2 * MS);
+    expect(r.reoWnd(false, 2, 1 * MS)).toBe(1 * MS);
+    r.reorderingSeen(1 + 1448, 1 + 6 * 1448, 1448); // 5 segments below the highest SACK
+    expect([r.reordSeen, r.reordering]).toEqual([true, 5]);
+    expect(r.reoWnd(true, 9, 10 * MS)).toBe(2 * MS);
+  });
+
+  it('marks lost what was sent before the latest delivered send once its RTT and the window have passed', () => {
+    const q = queue(4); // sent at 0, 1, 2, 3 µs
+    q.markSacked(...seg(2), () => true, seg(0)[0], null);
+    const r = new Rack();
+    r.at(100 * US, 50 * US);
+    r.delivered(0, seg(2)[1], 2 * US); // RTT 98 µs
+    // Segment 0: 98 + 5 - 100 = 3 µs left; segment 1: 98 + 5 - 99 = 4 µs left; segment 3 was sent later.
+    expect(r.detectLoss(q, 100 * US, 5 * US)).toBe(4 * US);
+    expect(q.lostOut).toBe(0);
+    expect(r.detectLoss(q, 103 * US, 5 * US)).toBe(1 * US);
+    expect([q.flagsAt(seg(0)[0]), q.flagsAt(seg(1)[0]), q.flagsAt(seg(3)[0])]).toEqual([LOST, 0, 0]);
+  });
+});
+
+/** `total` bytes from a to b over a 2 ms RTT; the first `times` sends of the segments at `drop` are lost. */
+function transfer(total: number, drop: number[], times = 1) {
+  const { net, na, ta, tb } = pair({ delayNs: MS });
+  let client: Connection | null = null;
+  let doneAt = -1;
+  tb.listen(5001, { onAccept: () => ({ onData: (c) => { if (c.bytesReceived === total) doneAt = net.sim.now; } }) });
+  const dropped = dropFirstSends(na, () => client, drop, () => net.sim.now, times);
+  net.at(0, () => {
+    client = ta.connect(ip('10.0.0.2'), 5001, { onConnected: (c) => { c.send(total); } });
+  });
+  net.run(10 * SECOND);
+  const c = client! as Connection;
+  const data = tcpFrames(net.tap, 'a/eth0', 'out').filter((f) => f.payload.length > 0).map((f) => ({ t: f.t, off: (f.seq - c.iss) >>> 0 }));
+  const acks = tcpFrames(net.tap, 'a/eth0', 'in').filter((f) => f.payload.length === 0);
+  return { c, doneAt, dropped, data, acks };
+}
+
+describe('RACK on a connection', () => {
+  it('a hole with one segment SACKed above it is resent when the reordering timer fires: min_rtt / 4 in whole ms, + 2 ms', () => {
+    const hole = 1 + MSS;
+    const r = transfer(3 * MSS, [hole]);
+    const sackAt = r.acks.find((f) => (f.options.sack?.length ?? 0) > 0)!.t;
+    const resend = r.data.find((d) => d.off === hole)!; // the capture sees no dropped send
+    const minRtt = Math.min(...r.c.stats.rttSamplesNs);
+    expect(resend.t - sackAt).toBe(Math.ceil(minRtt / 4 / MS) * MS + 2 * MS);
+    expect(r.data.filter((d) => d.off !== hole).length).toBe(2); // nothing else went again
+    expect([r.c.stats.fastRetransmits, r.c.stats.lossProbes, r.c.stats.timeouts]).toEqual([1, 0, 0]);
+  });
+
+  it('a lost retransmission is found lost when data sent after it is SACKed, long before the RTO', () => {
+    const hole = 1 + 2 * MSS;
+    const r = transfer(40 * MSS, [hole], 2);
+    expect(r.dropped.map((d) => d.off)).toEqual([hole, hole]);
+    const sends = r.data.filter((d) => d.off === hole); // the capture sees no dropped send
+    expect(sends.length).toBe(1);
+    // The third send comes about one RTT after the second: RACK, not the RTO's 200 ms.
+    expect(sends[0]!.t - r.dropped[1]!.t).toBeLessThan(10 * MS);
+    expect(r.c.stats.timeouts).toBe(0);
+    expect(r.doneAt).toBeGreaterThan(0);
+    expect(r.doneAt - r.dropped[0]!.t).toBeLessThan(30 * MS);
+    // Every other segment went once.
+    const others = r.data.filter((d) => d.off !== hole);
+    expect(new Set(others.map((d) => d.off)).size).toBe(others.length);
+  });
+});
