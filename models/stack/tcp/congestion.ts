@@ -11,8 +11,10 @@
  * - three duplicate ACKs: ssthresh = max(cwnd / 2, 2), cwnd = ssthresh + 3,
  *   +1 per further duplicate, back to ssthresh when recovery ends;
  * - RTO: ssthresh = max(cwnd / 2, 2), cwnd = 1 (RFC 5681 3.1 eq. 4 and tcp_enter_loss);
- * - with SACK, recovery follows RFC 6675 4.2: cwnd = ssthresh at once, no
- *   inflation or deflation (the pipe estimate does that job), ssthresh after.
+ * - with SACK, recovery sets ssthresh and the connection moves cwnd towards
+ *   it by Proportional Rate Reduction (RFC 6937, tcp_cwnd_reduction), then
+ *   cwnd = ssthresh when recovery ends; a repaired loss probe (CWR) sets
+ *   cwnd = ssthresh at once.
  */
 export interface CongestionControl {
   /** snd_cwnd, in segments. */
@@ -29,6 +31,8 @@ export interface CongestionControl {
   onAck(ackedSegs: number, cwndLimited: boolean, nowNs: number): void;
   enterRecovery(): void;
   enterSackRecovery(): void;
+  /** tcp_init_cwnd_reduction: ssthresh from the module; cwnd then follows PRR, set by the connection. */
+  enterCwndReduction(): void;
   inflate(): void;
   partialAck(ackedSegs: number): void;
   exitRecovery(): void;
@@ -41,7 +45,7 @@ export interface CongestionControl {
  * What every congestion control shares, as tcp_cong.c and tcp_input.c keep it
  * for the modules: cwnd and ssthresh, tcp_slow_start and tcp_cong_avoid_ai,
  * and the recovery mechanics the connection drives (NewReno's inflation,
- * RFC 6675's cwnd = ssthresh at once, cwnd 1 after a timeout). A module
+ * cwnd = ssthresh at once, cwnd 1 after a timeout). A module
  * supplies its growth (`onAck`) and its ssthresh after a loss (the module's
  * `ssthresh` op).
  */
@@ -96,10 +100,15 @@ export abstract class CongestionBase implements CongestionControl {
     this.cwndCnt = 0;
   }
 
-  /** SACK loss recovery begins (RFC 6675 5 step 4.2: cwnd = ssthresh at once). */
+  /** cwnd reduced to the new ssthresh at once (tcp_process_tlp_ack's CWR). */
   enterSackRecovery(): void {
     this.ssthresh = this.lossSsthresh();
     this.cwnd = this.ssthresh;
+    this.cwndCnt = 0;
+  }
+
+  enterCwndReduction(): void {
+    this.ssthresh = this.lossSsthresh();
     this.cwndCnt = 0;
   }
 

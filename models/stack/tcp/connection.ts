@@ -22,11 +22,12 @@
  * a segment is marked lost (tcp_time_to_recover), resends only the segments
  * marked lost (tcp_xmit_retransmit_queue), and counts in flight what Linux's
  * tcp_packets_in_flight counts (unSACKed, less lost, plus retransmitted). A
- * lost retransmission is found the same way. cwnd is reduced at once (RFC 6675
- * 4.2) to the ssthresh of the congestion control (TcpParams.congestionControl:
- * Reno, congestion.ts, or CUBIC with HyStart, cubic.ts, which times every
- * ACK); Linux reduces it step by step with PRR (RFC 6937), not modelled.
- * Without SACK agreed, recovery is NewReno (RFC 6582).
+ * lost retransmission is found the same way. cwnd comes down to the ssthresh
+ * of the congestion control (TcpParams.congestionControl: Reno, congestion.ts,
+ * or CUBIC with HyStart, cubic.ts, which times every ACK) by Proportional Rate
+ * Reduction (RFC 6937, tcp_cwnd_reduction) and is set to it when recovery
+ * ends. Without SACK agreed, recovery is NewReno (RFC 6582) with its cwnd
+ * inflation (Linux uses PRR there too).
  *
  * Limited transmit (RFC 3042) as Linux gets it: before recovery, a duplicate
  * ACK without SACK counts one segment as SACKed (tcp_add_reno_sack, at most
@@ -61,7 +62,7 @@
  * the buffer; when the read's window update is lost, a probe recovers.
  * tcp_retries2 unanswered probes in a row end the connection (ETIMEDOUT).
  *
- * Not modelled: PRR, the growth of RACK's reordering window on D-SACKs
+ * Not modelled: the growth of RACK's reordering window on D-SACKs
  * (reo_wnd_steps), Linux's one timer for RTO, probe and reordering (three
  * here), SACK reneging detection (a timeout forgets
  * the scoreboard, RFC 6675 5.1), RTT samples from SACKed segments, undo of
@@ -241,6 +242,10 @@ export class Connection implements EventHandler {
   private readonly sb = new SackScoreboard();
   /** RACK loss detection (rack.ts), with SACK agreed. */
   private readonly rack = new Rack();
+  /** PRR (RFC 6937): cwnd when recovery began, and segments delivered and sent since. */
+  private priorCwnd = 0;
+  private prrDelivered = 0;
+  private prrOut = 0;
   /** prior_fack: the highest SACKed offset before the ACK being processed (sndUna when none). */
   private priorHighSacked = 0;
   /** Retransmissions since the last forward progress (SYN retries, retries2). */
@@ -919,6 +924,8 @@ export class Connection implements EventHandler {
     }
     const advanced = ackOff > this.sndUna;
     const dsacksBefore = this.stats.dsacksIn;
+    const deliveredBefore = this.rtxq.delivered;
+    const lostBefore = this.rtxq.markedLost;
     let newlySacked = 0;
     if (this.sackOk) {
       // prior_fack, and the clock and min_rtt this ACK's deliveries are judged by (tcp_rack_advance).
@@ -981,6 +988,8 @@ export class Connection implements EventHandler {
         this.rackMarkLost();
         if (this.rtxq.lostOut > 0 && !this.inRecovery && this.sndUna >= this.recover) this.sackRecoveryStart();
       }
+      // tcp_cong_control: in recovery, cwnd follows PRR.
+      if (this.inRecovery) this.cwndReduction(this.rtxq.delivered - deliveredBefore, this.rtxq.markedLost - lostBefore, advanced);
     } else if (
       !advanced && ackOff === this.sndUna && dataLen === 0 && !fin && !wndChanged && this.sndMax > this.sndUna
     ) {
@@ -1189,28 +1198,59 @@ export class Connection implements EventHandler {
    */
   private reoTimeout(): void {
     if (this.finished || this.inLoss || this.sndMax <= this.sndUna) return;
-    const lostBefore = this.rtxq.lostOut;
+    const lostBefore = this.rtxq.markedLost;
     this.rack.detectLoss(this.rtxq, this.now, this.reoWndNs());
-    if (this.rtxq.lostOut === lostBefore) return;
-    if (!this.inRecovery && this.sndUna >= this.recover) this.sackRecoveryStart();
+    const newlyLost = this.rtxq.markedLost - lostBefore;
+    if (newlyLost === 0) return;
+    if (!this.inRecovery && this.sndUna >= this.recover) {
+      this.sackRecoveryStart();
+      this.cwndReduction(1, newlyLost, false);
+    }
     this.output();
   }
 
   /**
-   * tcp_enter_recovery: ssthresh from the congestion control and cwnd reduced to it at once
-   * (RFC 6675 4.2; Linux reduces it gradually with PRR, not modelled), then the first segment
-   * RACK marked lost goes at once (tcp_cwnd_reduction forces one on entering); output() does the rest.
+   * tcp_enter_recovery (tcp_init_cwnd_reduction): ssthresh from the congestion control;
+   * cwnd then follows PRR (cwndReduction) from the ACK that found the loss on, and
+   * output() resends what RACK marked lost.
    */
   private sackRecoveryStart(): void {
     this.stats.fastRetransmits++;
     this.tlpTimer.cancel();
     this.inRecovery = true;
     this.recover = this.sndMax;
-    this.cc.enterSackRecovery();
-    this.logCwnd();
+    this.cc.enterCwndReduction();
+    this.priorCwnd = this.cc.cwnd;
+    this.prrDelivered = 0;
+    this.prrOut = 0;
     this.rttOff = -1; // Karn
-    const first = this.rtxq.nextLost();
-    if (first !== null) this.retransmitAt(first[0], first[1] - first[0]);
+  }
+
+  /**
+   * tcp_cwnd_reduction, Proportional Rate Reduction (RFC 6937): `delivered`
+   * segments reached the peer with this ACK and `newlyLost` were marked lost.
+   * While more is in flight than ssthresh, send ssthresh / prior_cwnd of what
+   * was delivered (rounded up); below it, send what was delivered, one more on
+   * a cumulative ACK that found no loss, up to ssthresh (PRR-SSRB). The first
+   * ACK of a recovery always lets one segment go (the fast retransmit).
+   */
+  private cwndReduction(delivered: number, newlyLost: number, unaAdvanced: boolean): void {
+    if (delivered <= 0 || this.priorCwnd === 0) return;
+    this.prrDelivered += delivered;
+    const inflight = this.packetsInFlight();
+    const ssthresh = this.cc.ssthresh;
+    const delta = ssthresh - inflight;
+    let sndcnt: number;
+    if (delta < 0) {
+      sndcnt = Math.floor((ssthresh * this.prrDelivered + this.priorCwnd - 1) / this.priorCwnd) - this.prrOut;
+    } else {
+      sndcnt = Math.max(this.prrDelivered - this.prrOut, delivered);
+      if (unaAdvanced && newlyLost === 0) sndcnt++;
+      sndcnt = Math.min(delta, sndcnt);
+    }
+    sndcnt = Math.max(sndcnt, this.prrOut > 0 ? 0 : 1);
+    this.cc.cwnd = inflight + sndcnt;
+    this.logCwnd();
   }
 
   /**
@@ -1693,6 +1733,7 @@ export class Connection implements EventHandler {
   /** Bookkeeping after sending [off, off + n): sndNxt, retransmission counts, RTT timing, the RTO. */
   private advance(off: number, n: number): void {
     const end = off + n;
+    if (this.inRecovery && this.sackOk) this.prrOut++; // tcp_xmit_retransmit_queue, tcp_write_xmit
     if (off < this.sndMax) {
       const again = Math.min(end, this.sndMax) - off;
       this.stats.retransmits++;

@@ -38,6 +38,10 @@ export class RetransmitQueue {
   retransOut = 0;
   /** Records SACKed (sacked_out, in segments). */
   sackedOut = 0;
+  /** Records delivered (ACKed without an earlier SACK, or SACKed) so far, for tcp_newly_delivered. */
+  delivered = 0;
+  /** Records marked lost so far (tp->lost), for the losses one ACK found. */
+  markedLost = 0;
 
   // What the last ackTo() removed, for the RTT sample (ca_rtt_us).
   /** Send time of the newest record removed, or -1 when none. */
@@ -81,7 +85,10 @@ export class RetransmitQueue {
       if ((f & EVER_RETRANS) !== 0) this.ackedRetrans = true;
       else if ((f & SACKED) === 0 && this.ackedOriginalLow === Infinity) this.ackedOriginalLow = this.starts[i]!;
       this.ackedSentAt = this.sentAt[i]!;
-      if (listener !== null && (f & SACKED) === 0) listener.delivered(f, ends[i]!, this.sentAt[i]!);
+      if ((f & SACKED) === 0) {
+        this.delivered++;
+        if (listener !== null) listener.delivered(f, ends[i]!, this.sentAt[i]!);
+      }
       i++;
     }
     this.head = i;
@@ -154,6 +161,7 @@ export class RetransmitQueue {
       if ((f & RETRANS_OUT) !== 0) this.retransOut -= e - s;
       this.flags[i] = (f & ~(LOST | RETRANS_OUT)) | SACKED;
       this.sackedOut++;
+      this.delivered++;
     }
     return reord;
   }
@@ -175,7 +183,10 @@ export class RetransmitQueue {
       if (left <= 0) {
         const len = this.ends[i]! - this.starts[i]!;
         if ((f & RETRANS_OUT) !== 0) this.retransOut -= len;
-        if ((f & LOST) === 0) this.lostOut += len;
+        if ((f & LOST) === 0) {
+          this.lostOut += len;
+          this.markedLost++;
+        }
         this.flags[i] = (f & ~RETRANS_OUT) | LOST;
       } else if (left > wait) wait = left;
     }

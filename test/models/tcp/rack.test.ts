@@ -154,3 +154,59 @@ describe('RACK on a connection', () => {
     expect(new Set(others.map((d) => d.off)).size).toBe(others.length);
   });
 });
+
+describe('Proportional Rate Reduction (RFC 6937, tcp_cwnd_reduction)', () => {
+  it('in recovery, new data goes out at about ssthresh / prior cwnd of what is delivered, from the first ACK on', () => {
+    // Slow start to a window of a few dozen segments, then one segment lost.
+    const hole = 1 + 100 * MSS;
+    const { net, na, ta, tb } = pair({ delayNs: 5 * MS, params: { congestionControl: 'reno' } });
+    const total = 400 * MSS;
+    let client: Connection | null = null;
+    tb.listen(5001, { onAccept: () => ({}) });
+    dropFirstSends(na, () => client, [hole], () => net.sim.now);
+    net.at(0, () => {
+      client = ta.connect(ip('10.0.0.2'), 5001, { onConnected: (c) => { c.recordCwnd = true; c.send(total); } });
+    });
+    net.run(5 * SECOND);
+    const c = client! as Connection;
+    expect(c.stats.fastRetransmits).toBe(1);
+    expect(c.stats.timeouts).toBe(0);
+    const off = (seq: number): number => (seq - c.iss) >>> 0;
+    const lossAt = c.stats.cwndLog.findIndex((e) => e[2] !== 0x7fffffff);
+    const ssthresh = c.stats.cwndLog[lossAt]![2];
+    const priorCwnd = c.stats.cwndLog[lossAt - 1]![1];
+    expect(ssthresh).toBe(priorCwnd >> 1);
+    // The client's frames in the order it saw them: the ACKs of recovery, from the one that found
+    // the loss to the one that ACKs the hole, and what each let go (the link has no serialisation,
+    // so a frame sent for an ACK is seen before the next ACK).
+    const all = tcpFrames(net.tap, 'a/eth0');
+    const resent = all.findIndex((f) => f.dir === 'out' && f.payload.length > 0 && off(f.seq) === hole);
+    let from = resent;
+    while (all[from]!.dir !== 'in') from--;
+    const to = all.findIndex((f) => f.dir === 'in' && off(f.ack) > hole);
+    // While more than ssthresh is in flight, each ACK delivers one segment (the receiver ACKs
+    // out-of-order data at once) and PRR lets ssthresh / prior cwnd of a segment go for it: over
+    // the first prior - ssthresh ACKs, in flight stays above ssthresh. RFC 6675's cwnd = ssthresh
+    // at once would send nothing but the retransmission in all that time.
+    const k = priorCwnd - ssthresh;
+    let acks = 0;
+    let sent = 0;
+    let sentEarly = -1;
+    for (let i = from; i < to; i++) {
+      const f = all[i]!;
+      if (f.dir === 'in') {
+        if (acks === k) sentEarly = sent;
+        acks++;
+      } else if (f.payload.length > 0) sent++;
+    }
+    expect(acks).toBeGreaterThan(k);
+    const due = (ssthresh * k) / priorCwnd;
+    expect(sentEarly).toBeGreaterThanOrEqual(Math.floor(due));
+    expect(sentEarly).toBeLessThanOrEqual(Math.ceil(due));
+    // At that rate until the flight is down to ssthresh (then PRR-SSRB: about one per delivered).
+    expect(sent - sentEarly).toBeGreaterThanOrEqual(Math.floor(((acks - k) * ssthresh) / priorCwnd));
+    expect(sent).toBeLessThan(acks);
+    // Recovery ends with cwnd = ssthresh (tcp_end_cwnd_reduction).
+    expect(c.stats.cwndLog.some((e) => e[1] === ssthresh && e[2] === ssthresh)).toBe(true);
+  });
+});
