@@ -36,7 +36,8 @@ export interface CongestionControl {
   inflate(): void;
   partialAck(ackedSegs: number): void;
   exitRecovery(): void;
-  onRto(nowNs: number, sndNxt: number): void;
+  /** tcp_enter_loss: cwnd 1, and a new ssthresh unless `reduce` is false (already reduced in this window). */
+  onRto(nowNs: number, sndNxt: number, reduce?: boolean): void;
   /** Data goes out with nothing in flight (CA_EVENT_TX_START); lastSendNs is when data last went out. */
   onTxStart?(nowNs: number, lastSendNs: number): void;
 }
@@ -127,9 +128,9 @@ export abstract class CongestionBase implements CongestionControl {
     this.cwnd = this.ssthresh;
   }
 
-  /** Retransmission timeout (tcp_enter_loss): ssthresh from the module, cwnd 1. */
-  onRto(_nowNs = 0, _sndNxt = 0): void {
-    this.ssthresh = this.lossSsthresh();
+  /** Retransmission timeout (tcp_enter_loss): ssthresh from the module unless already reduced, cwnd 1. */
+  onRto(_nowNs = 0, _sndNxt = 0, reduce = true): void {
+    if (reduce) this.ssthresh = this.lossSsthresh();
     this.cwnd = 1;
     this.cwndCnt = 0;
   }

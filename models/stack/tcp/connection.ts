@@ -984,7 +984,7 @@ export class Connection implements EventHandler {
       // it finds lost, and recovery starts when something is (tcp_time_to_recover: lost_out > 0).
       const pureDup = !advanced && dataLen === 0 && !fin && !wndChanged;
       const open = !this.inRecovery && this.sb.empty && this.rtxq.lostOut === 0;
-      if (!this.inLoss && this.sndMax > this.sndUna && (newlySacked > 0 || pureDup || !open || this.stats.dsacksIn > dsacksBefore)) {
+      if (this.sndMax > this.sndUna && (newlySacked > 0 || pureDup || !open || this.stats.dsacksIn > dsacksBefore)) {
         this.rackMarkLost();
         if (this.rtxq.lostOut > 0 && !this.inRecovery && this.sndUna >= this.recover) this.sackRecoveryStart();
       }
@@ -1067,11 +1067,11 @@ export class Connection implements EventHandler {
 
   /**
    * retrans_out - lost_out, in bytes: what tcp_packets_in_flight adds to the
-   * unSACKed bytes sent. After a timeout every segment goes again from sndUna
-   * (sndNxt went back), so there the unSACKed bytes below sndNxt already say it.
+   * unSACKed bytes sent. Without SACK a timeout sends everything again from
+   * sndUna (sndNxt went back), so the bytes below sndNxt already say it.
    */
   private rackInflightDelta(): number {
-    return this.sackOk && !this.inLoss ? this.rtxq.retransOut - this.rtxq.lostOut : 0;
+    return this.sackOk ? this.rtxq.retransOut - this.rtxq.lostOut : 0;
   }
 
   private packetsOut(): number {
@@ -1267,7 +1267,7 @@ export class Connection implements EventHandler {
         this.cwndLimited = true;
         return;
       }
-      if (this.retransmitAt(next[0], next[1] - next[0]) === 0) return;
+      if (this.retransmitAt(next[0], Math.min(next[1] - next[0], this.mss)) === 0) return;
     }
   }
 
@@ -1557,7 +1557,7 @@ export class Connection implements EventHandler {
     if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT && s !== TcpState.FIN_WAIT1 && s !== TcpState.CLOSING && s !== TcpState.LAST_ACK) return;
     if (this.pmtuLearned || this.layer.ns.hasPathMtus) this.currentMss();
     if (this.lostHead < this.lostQueue.length && !this.retransmitLost()) return;
-    if (this.inRecovery && this.sackOk) this.retransmitRackLost();
+    if ((this.inRecovery || this.inLoss) && this.sackOk) this.retransmitRackLost();
     const before = this.sndMax;
     this.writeXmit();
     // tcp_write_xmit: new segments went out; probe for their loss if they are the tail.
@@ -1918,26 +1918,37 @@ export class Connection implements EventHandler {
       this.fail('ETIMEDOUT');
       return;
     }
+    // tcp_enter_loss: ssthresh is reduced unless it already was in this window (fast recovery
+    // still under way, or a timeout again with no progress since); cwnd collapses either way.
+    const reduce = (!this.inRecovery && !this.inLoss) || this.sndUna >= this.recover || (this.inLoss && this.retries === 0);
     this.retries++;
-    // RFC 5681 3.1 / tcp_enter_loss: collapse cwnd, go back to sndUna, back the timer off.
-    this.cc.onRto(this.now, this.sndMax);
-    this.logCwnd();
+    this.cc.onRto(this.now, this.sndMax, reduce);
     this.inRecovery = false;
     this.inLoss = true;
     this.tlpHigh = 0;
     this.tlpTimer.cancel();
+    this.reoTimer.cancel();
     this.dupAcks = 0;
     this.recover = this.sndMax;
-    // RFC 2018 8 / RFC 6675 5.1: the receiver may renege, so a timeout forgets what was SACKed.
-    this.sb.clear();
-    this.rtxq.clearMarks();
-    this.reoTimer.cancel();
     this.lostQueue.length = 0;
     this.lostHead = 0;
     this.rttOff = -1;
     this.rto.backoff++;
-    this.sndNxt = this.sndUna;
-    this.retransmitHead();
+    if (this.sackOk) {
+      // tcp_timeout_mark_lost: the head and whatever was sent an RTT ago or more is lost; what the
+      // peer SACKed stays SACKed (unless it reneged on the head) and is not sent again. cwnd is what
+      // is still in flight plus one; the head goes again now, the rest as ACKs open cwnd.
+      if (this.rtxq.timeoutMarkLost(this.now, this.rack.rttNs)) this.sb.clear();
+      this.cc.cwnd = this.packetsInFlight() + 1;
+      this.logCwnd();
+      const head = this.rtxq.nextLost();
+      if (head !== null) this.retransmitAt(head[0], Math.min(head[1] - head[0], this.mss));
+    } else {
+      // Without SACK every segment is lost: go back to sndUna.
+      this.logCwnd();
+      this.sndNxt = this.sndUna;
+      this.retransmitHead();
+    }
     if (!this.rtxTimer.armed) this.rtxTimer.arm(this.rto.timeoutNs);
   }
 
@@ -2044,6 +2055,7 @@ export class Connection implements EventHandler {
       else lost.push(start, end);
     }
     if (lost.length === 0) return;
+    for (let i = 0; i < lost.length; i += 2) this.rtxq.markLost(lost[i]!, lost[i + 1]!);
     this.lostQueue = lost;
     this.lostHead = 0;
     if (!this.inLoss && !this.inRecovery) {

@@ -263,8 +263,8 @@ export class Cubic extends CongestionBase {
   }
 
   /** tcp_enter_loss: ssthresh from CUBIC, cwnd 1, then TCP_CA_Loss resets CUBIC and HyStart. */
-  override onRto(nowNs = 0, sndNxt = 0): void {
-    super.onRto(nowNs, sndNxt);
+  override onRto(nowNs = 0, sndNxt = 0, reduce = true): void {
+    super.onRto(nowNs, sndNxt, reduce);
     this.cnt = 0;
     this.lastMaxCwnd = 0;
     this.lastCwnd = 0;

@@ -167,11 +167,32 @@ export class RetransmitQueue {
   }
 
   /**
+   * tcp_mark_skb_lost for record i: a record not yet lost becomes LOST (a
+   * retransmission of it in flight stays counted); one already lost whose
+   * retransmission is in flight has lost that retransmission too.
+   */
+  private markLostAt(i: number): void {
+    const f = this.flags[i]!;
+    if ((f & SACKED) !== 0) return;
+    const len = this.ends[i]! - this.starts[i]!;
+    if ((f & LOST) !== 0) {
+      if ((f & RETRANS_OUT) !== 0) {
+        this.flags[i] = f & ~RETRANS_OUT;
+        this.retransOut -= len;
+      }
+    } else {
+      this.flags[i] = f | LOST;
+      this.lostOut += len;
+      this.markedLost++;
+    }
+  }
+
+  /**
    * tcp_rack_detect_loss's walk: for each record neither SACKED nor lost and
    * waiting for its retransmission, `judge(sentAt, end)` returns how long it
-   * may still wait (ns); at 0 or less it is marked lost (tcp_mark_skb_lost:
-   * LOST set, a retransmission in flight forgotten). Returns the longest wait
-   * left among the rest, or 0. `judge` is called in sequence order.
+   * may still wait (ns); at 0 or less it is marked lost (tcp_mark_skb_lost).
+   * Returns the longest wait left among the rest, or 0. `judge` is called in
+   * sequence order; NaN means "not sent before the latest delivery", skipped.
    */
   detectLost(judge: (sentAt: number, end: number) => number): number {
     let wait = 0;
@@ -179,18 +200,35 @@ export class RetransmitQueue {
       const f = this.flags[i]!;
       if ((f & SACKED) !== 0 || (f & (LOST | RETRANS_OUT)) === LOST) continue;
       const left = judge(this.sentAt[i]!, this.ends[i]!);
-      if (Number.isNaN(left)) continue;
-      if (left <= 0) {
-        const len = this.ends[i]! - this.starts[i]!;
-        if ((f & RETRANS_OUT) !== 0) this.retransOut -= len;
-        if ((f & LOST) === 0) {
-          this.lostOut += len;
-          this.markedLost++;
-        }
-        this.flags[i] = (f & ~RETRANS_OUT) | LOST;
-      } else if (left > wait) wait = left;
+      if (left <= 0) this.markLostAt(i);
+      else if (left > wait) wait = left;
     }
     return wait;
+  }
+
+  /**
+   * tcp_timeout_mark_lost: after a retransmission timeout, the head and every
+   * record sent at least `rackRttNs` before `now` is lost; one sent more
+   * recently may still be on its way. A SACKed head means the receiver reneged:
+   * every SACK mark is forgotten first (the caller clears its scoreboard).
+   * Returns whether it reneged.
+   */
+  timeoutMarkLost(now: number, rackRttNs: number): boolean {
+    const reneged = this.head < this.ends.length && (this.flags[this.head]! & SACKED) !== 0;
+    if (reneged) {
+      for (let i = this.head; i < this.flags.length; i++) this.flags[i] = this.flags[i]! & ~SACKED;
+      this.sackedOut = 0;
+    }
+    for (let i = this.head; i < this.ends.length; i++) {
+      if (i !== this.head && !reneged && rackRttNs - (now - this.sentAt[i]!) > 0) continue;
+      this.markLostAt(i);
+    }
+    return reneged;
+  }
+
+  /** Marks lost every record overlapping [from, to) (tcp_simple_retransmit). */
+  markLost(from: number, to: number): void {
+    for (let i = this.indexAfter(from); i < this.ends.length && this.starts[i]! < to; i++) this.markLostAt(i);
   }
 
   /**

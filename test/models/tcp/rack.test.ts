@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../../../models/stack/tcp/connection.js';
+import type { TcpParams } from '../../../models/stack/tcp/params.js';
 import { Rack, sentAfter } from '../../../models/stack/tcp/rack.js';
 import { EVER_RETRANS, LOST, RETRANS_OUT, RetransmitQueue, SACKED } from '../../../models/stack/tcp/rtx-queue.js';
 import { ip, MS, SECOND } from '../helpers.js';
@@ -110,8 +111,8 @@ describe('Rack', () => {
 });
 
 /** `total` bytes from a to b over a 2 ms RTT; the first `times` sends of the segments at `drop` are lost. */
-function transfer(total: number, drop: number[], times = 1) {
-  const { net, na, ta, tb } = pair({ delayNs: MS });
+function transfer(total: number, drop: number[], times = 1, params: Partial<TcpParams> = {}) {
+  const { net, na, ta, tb } = pair({ delayNs: MS, params });
   let client: Connection | null = null;
   let doneAt = -1;
   tb.listen(5001, { onAccept: () => ({ onData: (c) => { if (c.bytesReceived === total) doneAt = net.sim.now; } }) });
@@ -208,5 +209,43 @@ describe('Proportional Rate Reduction (RFC 6937, tcp_cwnd_reduction)', () => {
     expect(sent).toBeLessThan(acks);
     // Recovery ends with cwnd = ssthresh (tcp_end_cwnd_reduction).
     expect(c.stats.cwndLog.some((e) => e[1] === ssthresh && e[2] === ssthresh)).toBe(true);
+  });
+});
+
+describe('a retransmission timeout with SACKed data (tcp_enter_loss, tcp_timeout_mark_lost)', () => {
+  const hole = 1 + 2 * MSS;
+
+  it('resends only what was lost: what the peer SACKed is not sent again', () => {
+    // An initial window of 20, every other segment lost twice: the fast retransmissions are lost
+    // too, and with nothing sent after them only the timeout finds them. Six SACKed ranges then,
+    // more than an ACK's three blocks can tell again, so a sender that forgot them (RFC 2018 8)
+    // would resend some of the SACKed segments.
+    const holes = [1, 3, 5, 7, 9, 11].map((k) => 1 + k * MSS);
+    const r = transfer(20 * MSS, holes, 2, { initCwnd: 20 });
+    expect(r.c.stats.timeouts).toBe(1);
+    expect(r.dropped.length).toBe(12);
+    expect(r.doneAt).toBeGreaterThan(0);
+    const sends = new Map<number, number>();
+    for (const d of r.data) sends.set(d.off, (sends.get(d.off) ?? 0) + 1);
+    expect([...sends.values()].every((n) => n === 1)).toBe(true); // the capture sees no dropped send
+    expect(sends.size).toBe(20);
+    expect(r.c.stats.retransmits).toBe(12);
+  });
+
+  it('a timeout in recovery, and another with no progress since, leave ssthresh as recovery set it', () => {
+    const { net, na, ta, tb } = pair({ delayNs: MS, params: { congestionControl: 'reno' } });
+    let client: Connection | null = null;
+    tb.listen(5001, { onAccept: () => ({}) });
+    dropFirstSends(na, () => client, [hole], () => net.sim.now, 3);
+    net.at(0, () => {
+      client = ta.connect(ip('10.0.0.2'), 5001, { onConnected: (c) => { c.recordCwnd = true; c.send(10 * MSS); } });
+    });
+    net.run(10 * SECOND);
+    const c = client! as Connection;
+    expect(c.stats.timeouts).toBe(2);
+    expect(c.stats.bytesAcked).toBe(10 * MSS);
+    const thresholds = new Set(c.stats.cwndLog.map((e) => e[2]).filter((t) => t !== 0x7fffffff));
+    expect([...thresholds]).toEqual([5]); // Reno: half the initial window, once
+    expect(c.stats.cwndLog.filter((e) => e[1] === 1).length).toBe(2); // cwnd collapsed at each timeout
   });
 });
