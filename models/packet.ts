@@ -45,7 +45,20 @@ export const enum PacketType {
   OUTGOING = 4,
 }
 
+/** A socket that is charged for the packets it sends until they leave the host (skb->sk with sock_wfree / tcp_wfree). */
+export interface TxOwner {
+  /** `truesize` bytes of its packets left the host or were dropped. */
+  txFreed(truesize: number): void;
+}
+
 export class Packet {
+  /**
+   * The socket this packet is charged to (sk_wmem_alloc), and by how much;
+   * null once it is orphaned: when a veth or lo forwards it, a NIC takes it
+   * from its queue, or it is dropped. Copies are never charged (skb_clone).
+   */
+  owner: TxOwner | null = null;
+  truesize = 0;
   /** Set on reception relative to the receiving device's MAC. */
   pktType: PacketType = PacketType.HOST;
   /** skb->mark, for the netfilter model. */
@@ -132,6 +145,14 @@ export class Packet {
     p.shared = true;
     this.shared = true;
     return p;
+  }
+
+  /** skb_orphan: the owning socket is no longer charged for this packet. */
+  orphan(): void {
+    const o = this.owner;
+    if (o === null) return;
+    this.owner = null;
+    o.txFreed(this.truesize);
   }
 
   /** A holder's own packet: this object for the last holder, else a `share` of it. */

@@ -14,6 +14,7 @@ export class DummyDevice extends NetDevice {
   }
 
   xmit(pkt: Packet): void {
+    pkt.orphan();
     this.transmitted(pkt);
   }
 }

@@ -17,6 +17,7 @@ export class LoopbackDevice extends NetDevice implements EventHandler {
   }
 
   xmit(pkt: Packet): void {
+    pkt.orphan(); // loopback_xmit
     this.counters.txPackets++;
     this.counters.txBytes += pkt.len;
     if (this.delayNs === 0) this.ns.backlog.enqueue(this, pkt);

@@ -134,6 +134,8 @@ export class NicDevice extends NetDevice implements EventHandler {
 
   private startTransmit(pkt: Packet, now: number): void {
     this.transmitted(pkt);
+    // Out of the queue: the sending socket is no longer charged (TX completion, tcp_wfree).
+    pkt.orphan();
     const bw = this.params.bandwidthBps;
     // Serialisation of the frame plus preamble, SFD and inter-frame gap (20 bytes)
     // and FCS (4 bytes) on Ethernet; short frames are padded to 60 bytes first.

@@ -59,6 +59,7 @@ export class VethDevice extends NetDevice implements EventHandler {
 
   /** veth_xmit. */
   private hardXmit(pkt: Packet): void {
+    pkt.orphan(); // __dev_forward_skb -> skb_scrub_packet -> skb_orphan
     const peer = this.peer;
     if (!this.up || peer === null || !peer.up) {
       this.dropTx(pkt, DropReason.DEV_READY);

@@ -91,6 +91,7 @@ export function ipFragment(pkt: Packet, mtu: number, pmtu = false): Packet[] | n
     frags.push(f);
     pos += len;
   }
+  pkt.orphan(); // the datagram is consumed; its fragments are not charged to its socket
   return frags;
 }
 

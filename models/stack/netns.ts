@@ -887,6 +887,7 @@ export class Netns implements EventHandler {
 
   /** kfree_skb with a reason: counted by the observer (statistics, tracer). */
   dropped(dev: NetDevice | null, pkt: Packet, reason: DropReason): void {
+    pkt.orphan();
     this.ctx.observer.drop(this, dev, pkt, reason);
     if (this.ctx.tracer !== null) this.trace(pkt, 'drop', `${reason}${dev !== null ? ` at ${dev.name}` : ''}`);
   }

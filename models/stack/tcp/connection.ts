@@ -1,7 +1,7 @@
 /**
  * One TCP connection: the state machine of RFC 9293 3.3.2 and its segment
  * processing (3.10.7), with Linux's timers and defaults. Read alongside:
- * RFC 9293 (states, sequence checks), RFC 6298 (RTO, see rto.ts), RFC 5681
+ * RFC 9293 (states, sequence checks), RFC 6298 as Linux runs it (RTO, see rto.ts), RFC 5681
  * and RFC 6582 (Reno / NewReno, see congestion.ts), RFC 7323 (window scale,
  * timestamps), RFC 5961 (challenge ACKs), RFC 896 with Minshall's variant
  * (Nagle), and net/ipv4/tcp_input.c, tcp_output.c, tcp_timer.c.
@@ -62,16 +62,29 @@
  * the buffer; when the read's window update is lost, a probe recovers.
  * tcp_retries2 unanswered probes in a row end the connection (ETIMEDOUT).
  *
+ * RTT samples as tcp_ack_update_rtt takes them: one from every ACK that newly
+ * covers data sent once (the oldest segment it ACKs, else the oldest it SACKs),
+ * into Linux's estimator (rto.ts). The handshake is timed on its own.
+ *
+ * TCP small queues (tcp_small_queue_check, tcp_wfree): every packet is charged
+ * to its socket until it leaves the host (a veth or lo forwards it, a NIC takes
+ * it from its queue, or it is dropped: Packet.orphan); new data and
+ * retransmissions wait while more than about a millisecond at the pacing rate
+ * is still charged, and go on when some leaves. So a sender whose own qdisc is
+ * the bottleneck keeps it nearly empty; a pod's packets stop counting at its veth.
+ * tcp_cwnd_validate remembers per window of data whether cwnd limited the
+ * sender, or how many segments it had out, and cwnd grows only then
+ * (tcp_is_cwnd_limited: in slow start, up to twice the most segments out).
+ *
  * Not modelled: the growth of RACK's reordering window on D-SACKs
  * (reo_wnd_steps), Linux's one timer for RTO, probe and reordering (three
- * here), SACK reneging detection (a timeout forgets
- * the scoreboard, RFC 6675 5.1), RTT samples from SACKed segments, undo of
- * spurious retransmissions from D-SACK (tcp_try_undo_dsack), the orphan and
- * TCP_USER_TIMEOUT limits of the probe timer, retransmission timeouts into a
+ * here), RTT from the timestamp echo when only retransmitted data was ACKed,
+ * jiffies in the loss probe's timeout, SACK reneging beyond a SACKed head at a
+ * timeout, undo of spurious retransmissions (tcp_try_undo_*, F-RTO), the orphan
+ * and TCP_USER_TIMEOUT limits of the probe timer, retransmission timeouts into a
  * window the peer shrank (tcp_retransmit_timer's !snd_wnd case),
- * keepalive, urgent data, FIN_WAIT2 timeout of orphans, TCP small queues
- * (a bulk sender may fill its own qdisc). The receive window is Linux's
- * (receive-window.ts).
+ * keepalive, urgent data, FIN_WAIT2 timeout of orphans, pacing (sch_fq or BBR).
+ * The receive window is Linux's (receive-window.ts).
  */
 import type { EventHandler } from '../../../engine/simulation.js';
 import { formatIpv4 } from '../../wire/addr.js';
@@ -87,11 +100,12 @@ import { TcpState, tcpStateName, tcpStateSsName } from './states.js';
 import { LazyTimer } from './timer.js';
 import { probe0BaseNs, probe0WhenNs } from './persist.js';
 import { DATA_PUSHED, DATA_WINDOW_GREW, ReceiveWindow, skbTruesize } from './receive-window.js';
-import { GSO_MAX_SIZE, SendBuffer } from './send-buffer.js';
+import { GSO_MAX_SIZE, SKB_EMPTY_TRUESIZE, SendBuffer } from './send-buffer.js';
 import { tsoShouldDefer } from './tso-defer.js';
 import { MinRtt } from './min-rtt.js';
 import type { TcpParams } from './params.js';
 import type { TcpLayer } from './tcp-layer.js';
+import type { TxOwner } from '../../packet.js';
 
 /** Errors reported to onError, with their errno names. */
 export type TcpError = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'EHOSTUNREACH' | 'ENETUNREACH';
@@ -148,6 +162,8 @@ const K_LOSS_PROBE = 4;
 const K_WRITE_SPACE = 5;
 /** RACK's reordering timer (ICSK_TIME_REO_TIMEOUT). */
 const K_REO_TIMEOUT = 6;
+/** TCP small queues: packets of this socket left the host while it was throttled (tcp_tsq_handler). */
+const K_TSQ = 7;
 
 /** tp->nonagle and tcp_write_xmit's `nonagle` argument. */
 const TCP_NAGLE_OFF = 1;
@@ -160,7 +176,7 @@ interface OooRange {
   truesize: number;
 }
 
-export class Connection implements EventHandler {
+export class Connection implements EventHandler, TxOwner {
   state: TcpState;
   handlers: ConnectionHandlers;
   /** TCP_NODELAY: off by default, so Nagle's algorithm applies. */
@@ -226,6 +242,10 @@ export class Connection implements EventHandler {
   private sndSml = 0;
   /** The sender stopped because of cwnd last time it ran out of room (tcp_is_cwnd_limited). */
   private cwndLimited = false;
+  /** tcp_cwnd_validate's memory: cwnd limited this window (is_cwnd_limited), the most segments out, and where the window ends. */
+  private isCwndLimited = false;
+  private maxPacketsOut = 0;
+  private cwndUsageSeq = 0;
   private dupAcks = 0;
   private inRecovery = false;
   /** TCP_CA_Loss: after a retransmission timeout, until everything sent before it is ACKed (sndUna >= recover). */
@@ -246,6 +266,11 @@ export class Connection implements EventHandler {
   private priorCwnd = 0;
   private prrDelivered = 0;
   private prrOut = 0;
+  /** sk_wmem_alloc: truesize of this socket's packets not yet out of the host (TCP small queues). */
+  private wmemAlloc = 0;
+  /** TSQ_THROTTLED: output stopped because too much was queued; TSQ_QUEUED: the handler is scheduled. */
+  private tsqThrottled = false;
+  private tsqQueued = false;
   /** prior_fack: the highest SACKed offset before the ACK being processed (sndUna when none). */
   private priorHighSacked = 0;
   /** Retransmissions since the last forward progress (SYN retries, retries2). */
@@ -882,23 +907,43 @@ export class Connection implements EventHandler {
     if (!this.finished) this.output();
   }
 
-  /**
-   * tcp_clean_rtx_queue's ca_rtt_us: now minus the send time of the newest segment the ACK
-   * covers in full, undefined when it covers none or a retransmitted one (FLAG_RETRANS_DATA_ACKED).
-   */
-  private ackRttSample(ackOff: number): number | undefined {
+  /** tcp_clean_rtx_queue: what the cumulative ACK covers leaves the retransmit queue. */
+  private cleanRtxQueue(ackOff: number): void {
     const q = this.rtxq;
     q.ackTo(ackOff, this.sackOk ? this.rack : null);
-    // tcp_clean_rtx_queue: a hole filled by a segment never retransmitted, below what was SACKed, is reordering.
+    // A hole filled by a segment never retransmitted, below what was SACKed, is reordering.
     if (this.sackOk && q.ackedOriginalLow < this.priorHighSacked) this.rack.reorderingSeen(q.ackedOriginalLow, this.priorHighSacked, this.mss);
-    return q.ackedSentAt < 0 || q.ackedRetrans ? undefined : this.now - q.ackedSentAt;
+  }
+
+  /**
+   * tcp_ack_update_rtt: an RTT sample from every ACK that newly covers data sent
+   * once (Karn's rule: none when it covers retransmitted data), from the oldest
+   * such segment it ACKs, else the oldest it SACKs; ca_rtt (for min_rtt and the
+   * congestion control) from the newest. Returns ca_rtt, or undefined.
+   */
+  private ackRttSample(advanced: boolean): number | undefined {
+    const q = this.rtxq;
+    const now = this.now;
+    const karn = advanced && q.ackedRetrans;
+    let seqRtt = advanced && !karn && q.ackedFirstAt >= 0 ? now - q.ackedFirstAt : -1;
+    let caRtt = advanced && !karn && q.ackedLastAt >= 0 ? now - q.ackedLastAt : -1;
+    if (q.sackedFirstAt >= 0) {
+      if (seqRtt < 0) seqRtt = now - q.sackedFirstAt;
+      caRtt = now - q.sackedLastAt;
+    }
+    if (seqRtt < 0) return undefined;
+    this.minRtt.update(now, caRtt);
+    this.rto.sample(seqRtt, this.sndUna, this.sndNxt);
+    this.stats.rttSamplesNs.push(seqRtt);
+    this.rto.backoff = 0;
+    return caRtt;
   }
 
   private rttSampleOn(ackOff: number): void {
     if (this.rttOff >= 0 && ackOff >= this.rttOff) {
       const r = this.now - this.rttStart;
       this.rttOff = -1;
-      this.rto.sample(r);
+      this.rto.sample(r, this.sndUna, this.sndNxt);
       this.minRtt.update(this.now, r);
       this.stats.rttSamplesNs.push(r);
     }
@@ -931,6 +976,7 @@ export class Connection implements EventHandler {
       // prior_fack, and the clock and min_rtt this ACK's deliveries are judged by (tcp_rack_advance).
       this.priorHighSacked = this.sb.empty ? this.sndUna : this.sb.highSacked;
       this.rack.at(this.now, this.minRtt.valueNs);
+      this.rtxq.startAck();
       if (advanced) this.sb.advance(ackOff);
       if (sack !== undefined) newlySacked = this.sackTag(sack, ackOff);
     }
@@ -947,8 +993,8 @@ export class Connection implements EventHandler {
       this.retries = 0;
       this.rto.backoff = 0;
       this.rttSampleOn(ackOff);
-      const rtt = this.ackRttSample(ackOff);
-      if (rtt !== undefined) this.minRtt.update(this.now, rtt);
+      this.cleanRtxQueue(ackOff);
+      const rtt = this.ackRttSample(true);
       if (this.cc.wantsAckRtt) this.cc.onAckRtt?.(rtt, this.now, this.sndUna, this.sndMax);
       const ackedSegs = Math.ceil(ackedBytes / this.mss);
       if (this.inLoss && ackOff >= this.recover) this.inLoss = false;
@@ -966,7 +1012,7 @@ export class Connection implements EventHandler {
         this.logCwnd();
       } else if (flightBefore > 0) {
         const before = this.cc.cwnd;
-        this.cc.onAck(ackedSegs, this.cwndLimited, this.now);
+        this.cc.onAck(ackedSegs, this.cwndMayGrow, this.now);
         if (this.cc.cwnd !== before) this.logCwnd();
       }
       if (this.sndUna >= this.sndMax) {
@@ -976,6 +1022,8 @@ export class Connection implements EventHandler {
       if (this.finOff >= 0 && ackOff > this.finOff) this.ourFinAcked();
       if (this.finished || this.state === TcpState.TIME_WAIT) return;
     }
+    // tcp_ack_update_rtt runs for every ACK: one that only SACKs new data gives a sample too.
+    if (!advanced && newlySacked > 0) this.ackRttSample(false);
     if (this.tlpHigh > 0) this.processTlpAck(ackOff, advanced || dataLen > 0 || fin || wndChanged, newlySacked > 0, dsacksBefore);
     if (this.sackOk) {
       // An ACK that SACKs new data counts as a duplicate (the loss probe holds back while any came).
@@ -1267,7 +1315,9 @@ export class Connection implements EventHandler {
         this.cwndLimited = true;
         return;
       }
-      if (this.retransmitAt(next[0], Math.min(next[1] - next[0], this.mss)) === 0) return;
+      const len = Math.min(next[1] - next[0], this.mss);
+      if (this.tsqLimited(len + SKB_EMPTY_TRUESIZE, 1)) return;
+      if (this.retransmitAt(next[0], len) === 0) return;
     }
   }
 
@@ -1584,6 +1634,8 @@ export class Connection implements EventHandler {
     const mss = this.mss;
     const sb = this.sackOk && !this.sb.empty ? this.sb : null;
     const nonagle = this.xmitNonagle | (this.noDelay ? TCP_NAGLE_OFF : 0);
+    const startMax = this.sndMax;
+    this.cwndLimited = false;
     for (;;) {
       // After a timeout, resending from sndUna skips what the peer SACKed since; SACKed bytes
       // are not in flight (Linux's in_flight = packets_out - sacked_out - lost_out + retrans_out).
@@ -1618,6 +1670,29 @@ export class Connection implements EventHandler {
       this.cwndLimited = false;
       break;
     }
+    // The end of tcp_write_xmit: is_cwnd_limited |= in flight >= cwnd, then tcp_cwnd_validate.
+    const limited = this.cwndLimited || this.packetsInFlight() >= this.cc.cwnd;
+    if (this.sndMax > startMax || limited) this.cwndValidate(limited);
+  }
+
+  /**
+   * tcp_cwnd_validate: remember for the current window (until sndUna passes
+   * cwndUsageSeq) whether cwnd limited the sender, or else the most segments
+   * it had out, for tcp_is_cwnd_limited.
+   */
+  private cwndValidate(limited: boolean): void {
+    const out = this.packetsOut();
+    if (this.sndUna >= this.cwndUsageSeq || limited || (!this.isCwndLimited && out > this.maxPacketsOut)) {
+      this.isCwndLimited = limited;
+      this.maxPacketsOut = out;
+      this.cwndUsageSeq = this.sndNxt;
+    }
+  }
+
+  /** tcp_is_cwnd_limited: cwnd may grow (cong_avoid) when it limited this window, or in slow start below twice the most segments out. */
+  private get cwndMayGrow(): boolean {
+    if (this.isCwndLimited) return true;
+    return this.cc.inSlowStart && this.cc.cwnd < 2 * this.maxPacketsOut;
   }
 
   /**
@@ -1665,6 +1740,7 @@ export class Connection implements EventHandler {
       }
       len = Math.min(skbLen, this.mssSplitPoint(skbLen, Math.min(quota, maxSegs), isTail, wndEnd, nonagle));
     }
+    if (this.tsqLimited(len + SKB_EMPTY_TRUESIZE, 0)) return false;
     const end = off + len;
     const psh = len > mss || this.sendBuf.isMarkedEnd(end);
     this.burstEnd = end;
@@ -1703,16 +1779,49 @@ export class Connection implements EventHandler {
    * at least two segments.
    */
   private tsoMaxSegs(): number {
-    const srttNs = this.rto.srttNs;
     let bytes = GSO_MAX_SIZE;
-    if (srttNs > 0) {
-      const cwnd = this.cc.cwnd;
-      // tcp_update_pacing_rate: 200 % of cwnd per RTT in early slow start, else 120 %.
-      const rate = ((this.mss * cwnd) / (srttNs / 1e9)) * (cwnd < this.cc.ssthresh / 2 ? 2 : 1.2);
+    if (this.rto.srttNs > 0) {
+      const rate = this.pacingRate();
       const r = Math.floor(this.minRtt.valueNs / 1000 / 512);
       bytes = Math.min(Math.floor(rate / 1024) + (r < 31 ? GSO_MAX_SIZE >> r : 0), GSO_MAX_SIZE);
     }
     return Math.max(Math.floor(bytes / this.mss), 2);
+  }
+
+  /**
+   * sk_pacing_rate as tcp_update_pacing_rate sets it, in bytes per second:
+   * 200 % of max(cwnd, packets_out) segments per SRTT in early slow start
+   * (cwnd below half of ssthresh), else 120 %; unlimited before an RTT sample.
+   */
+  private pacingRate(): number {
+    const srttNs = this.rto.srttNs;
+    if (!(srttNs > 0)) return Infinity;
+    const cwnd = this.cc.cwnd;
+    return ((this.mss * Math.max(cwnd, this.packetsOut())) / (srttNs / 1e9)) * (cwnd < this.cc.ssthresh / 2 ? 2 : 1.2);
+  }
+
+  /**
+   * tcp_small_queue_check: with more than about a millisecond at the pacing
+   * rate (sk_pacing_shift 10; at least two of this skb, at most
+   * tcp_limit_output_bytes without pacing, doubled for retransmissions) still
+   * in this host's queues, hold the skb back until some leaves (TSQ_THROTTLED),
+   * unless at most one skb is unACKed.
+   */
+  private tsqLimited(truesize: number, factor: number): boolean {
+    let limit = Math.max(2 * truesize, Math.floor(this.pacingRate() / 1024));
+    limit = Math.min(limit, this.p.limitOutputBytes) * (1 << factor);
+    if (this.wmemAlloc <= limit || this.rtxq.size <= 1) return false;
+    this.tsqThrottled = true;
+    return true;
+  }
+
+  /** tcp_wfree: `truesize` bytes of this socket's packets left the host; a throttled writer gets to run. */
+  txFreed(truesize: number): void {
+    this.wmemAlloc -= truesize;
+    if (!this.tsqThrottled || this.tsqQueued || this.finished) return;
+    this.tsqThrottled = false;
+    this.tsqQueued = true;
+    this.layer.ns.component.schedule(0, this, K_TSQ);
   }
 
   /** Sends [off, off + len) of the stream, with FIN when it ends where our FIN goes; advances sndNxt. */
@@ -1741,9 +1850,6 @@ export class Connection implements EventHandler {
       if (dataAgain > 0) this.stats.bytesRetrans += dataAgain;
       if (again > 0) this.rttOff = -1; // Karn's algorithm
       if (again > 0) this.rtxq.retransmitted(off, off + again, this.now);
-    } else if (this.rttOff < 0) {
-      this.rttOff = end;
-      this.rttStart = this.now;
     }
     if (end > this.sndMax) {
       // tso_fragment: what goes of the send head skb (a whole burst) becomes an skb of its own.
@@ -1763,10 +1869,13 @@ export class Connection implements EventHandler {
     const ack = (flags & TCP_ACK) !== 0;
     const window = this.windowField();
     const sackOpts = ack && this.sackOk && this.state !== TcpState.TIME_WAIT ? this.sackOptions() : undefined;
+    // __tcp_transmit_skb -> skb_set_owner_w: charged until the packet leaves the host.
+    const truesize = len + SKB_EMPTY_TRUESIZE;
+    this.wmemAlloc += truesize;
     this.layer.writer.send(
       this.localAddr, this.remoteAddr, this.localPort, this.remotePort,
       this.iss + off, ack ? this.irs + this.rcvNxt : 0, flags, window,
-      this.tsOk ? this.tsval() : -1, this.tsRecent, len, off - 1, sackOpts,
+      this.tsOk ? this.tsval() : -1, this.tsRecent, len, off - 1, sackOpts, this, truesize,
     );
     this.stats.segsOut++;
     this.lastXmitAt = this.now;
@@ -1840,6 +1949,11 @@ export class Connection implements EventHandler {
         break;
       case K_REO_TIMEOUT:
         if (this.reoTimer.expired()) this.reoTimeout();
+        break;
+      case K_TSQ:
+        // tcp_tsq_write: what TSQ held back goes now, as far as the queues allow.
+        this.tsqQueued = false;
+        if (!this.finished) this.output();
         break;
       case K_WRITE_SPACE:
         if (!this.finished && this.appPending > 0 && !this.writerWaiting && this.canWrite()) this.sendmsg(false);

@@ -57,6 +57,11 @@ export interface TcpParams {
    * tcp_schedule_loss_probe), which Linux sends only on connections that agreed SACK; 0 turns it off.
    */
   earlyRetrans: number;
+  /**
+   * net.ipv4.tcp_limit_output_bytes (4 MiB in Linux 6.18): the most a socket without pacing may
+   * have in qdiscs and device queues of this host (TCP small queues), whatever its rate.
+   */
+  limitOutputBytes: number;
   /** TCP_TIMEOUT_MIN (2 jiffies, 2 ms at HZ 1000): the loss probe's allowance when more than one segment is in flight. */
   timeoutMinNs: number;
   /**
@@ -92,6 +97,7 @@ export const DEFAULT_TCP_PARAMS: TcpParams = {
   sack: true,
   dsack: true,
   earlyRetrans: 3,
+  limitOutputBytes: 4 * 1024 * 1024,
   timeoutMinNs: 2e6,
   congestionControl: 'reno',
   ephemeralLow: 32768,

@@ -43,9 +43,15 @@ export class RetransmitQueue {
   /** Records marked lost so far (tp->lost), for the losses one ACK found. */
   markedLost = 0;
 
-  // What the last ackTo() removed, for the RTT sample (ca_rtt_us).
+  // What the last ackTo() removed, for the RTT samples (tcp_clean_rtx_queue).
   /** Send time of the newest record removed, or -1 when none. */
   ackedSentAt = -1;
+  /** first_ackt and last_ackt: send times of the oldest and newest removed records never resent nor SACKed, or -1. */
+  ackedFirstAt = -1;
+  ackedLastAt = -1;
+  /** first_sackt and last_sackt: the same for records SACKed since startAck(), or -1. */
+  sackedFirstAt = -1;
+  sackedLastAt = -1;
   /** Some removed record was sent more than once (FLAG_RETRANS_DATA_ACKED). */
   ackedRetrans = false;
   /** The lowest start of a removed record neither SACKed nor ever retransmitted, or Infinity (reordering). */
@@ -76,6 +82,8 @@ export class RetransmitQueue {
   ackTo(una: number, listener: DeliveryListener | null): void {
     let i = this.head;
     this.ackedSentAt = -1;
+    this.ackedFirstAt = -1;
+    this.ackedLastAt = -1;
     this.ackedRetrans = false;
     this.ackedOriginalLow = Infinity;
     const ends = this.ends;
@@ -83,7 +91,11 @@ export class RetransmitQueue {
       const f = this.flags[i]!;
       this.dropCounts(i, f, ends[i]! - this.starts[i]!);
       if ((f & EVER_RETRANS) !== 0) this.ackedRetrans = true;
-      else if ((f & SACKED) === 0 && this.ackedOriginalLow === Infinity) this.ackedOriginalLow = this.starts[i]!;
+      else if ((f & SACKED) === 0) {
+        if (this.ackedOriginalLow === Infinity) this.ackedOriginalLow = this.starts[i]!;
+        if (this.ackedFirstAt < 0) this.ackedFirstAt = this.sentAt[i]!;
+        this.ackedLastAt = this.sentAt[i]!;
+      }
       this.ackedSentAt = this.sentAt[i]!;
       if ((f & SACKED) === 0) {
         this.delivered++;
@@ -113,6 +125,12 @@ export class RetransmitQueue {
     if ((f & RETRANS_OUT) !== 0) this.retransOut -= len;
     if ((f & SACKED) !== 0) this.sackedOut--;
     this.flags[i] = 0;
+  }
+
+  /** An ACK begins: forget the SACK send times of the previous one. */
+  startAck(): void {
+    this.sackedFirstAt = -1;
+    this.sackedLastAt = -1;
   }
 
   /** The first record ending after `off` (binary search), or the queue's length. */
@@ -156,7 +174,11 @@ export class RetransmitQueue {
       const e = this.ends[i]!;
       if (!covered(s, e)) continue;
       if (listener !== null) listener.delivered(f, e, this.sentAt[i]!);
-      if ((f & EVER_RETRANS) === 0 && s < priorHighSacked && s < reord) reord = s;
+      if ((f & EVER_RETRANS) === 0) {
+        if (s < priorHighSacked && s < reord) reord = s;
+        if (this.sackedFirstAt < 0) this.sackedFirstAt = this.sentAt[i]!;
+        this.sackedLastAt = this.sentAt[i]!;
+      }
       if ((f & LOST) !== 0) this.lostOut -= e - s;
       if ((f & RETRANS_OUT) !== 0) this.retransOut -= e - s;
       this.flags[i] = (f & ~(LOST | RETRANS_OUT)) | SACKED;

@@ -1,4 +1,5 @@
 import type { Netns } from '../netns.js';
+import type { TxOwner } from '../../packet.js';
 import { ETH_HLEN } from '../../wire/ethernet.js';
 import { IPPROTO_TCP, IPV4_HEADER_LEN } from '../../wire/ipv4.js';
 import { type TcpOptions, type TcpRepr, emitTcp, tcpBufferLen } from '../../wire/tcp.js';
@@ -51,6 +52,8 @@ export class SegmentWriter {
     payloadLen: number,
     streamOff: number,
     options?: TcpOptions,
+    owner: TxOwner | null = null,
+    truesize = 0,
   ): boolean {
     const r = this.repr;
     r.srcPort = srcPort;
@@ -67,6 +70,10 @@ export class SegmentWriter {
     } else r.options = NO_OPTIONS;
     const hlen = tcpBufferLen(r);
     const pkt = this.ns.newPacket(IPV4_HEADER_LEN + hlen + payloadLen);
+    if (owner !== null) {
+      pkt.owner = owner;
+      pkt.truesize = truesize;
+    }
     const b = pkt.buf;
     const tcp = pkt.off + ETH_HLEN + IPV4_HEADER_LEN;
     const data = tcp + hlen;

@@ -27,6 +27,7 @@ export function dropFirstSends(dev: NetDevice, conn: () => Connection | null, of
       if (left > 0) {
         pending.set(off, left - 1);
         dropped.push({ off, t: now() });
+        pkt.orphan(); // lost on the wire: it left the host, so its socket is no longer charged for it
         return;
       }
     }

@@ -62,6 +62,7 @@ function wrapXmit(dev: NetDevice, fn: (pkt: Packet) => boolean): void {
   const xmit = dev.xmit.bind(dev);
   dev.xmit = (pkt: Packet): void => {
     if (fn(pkt)) xmit(pkt);
+    else pkt.orphan(); // lost on the wire, after leaving the host
   };
 }
 

@@ -105,6 +105,7 @@ describe('TCP SACK', () => {
       const f = decodeTcp({ t: 0, dev: '', dir: 'out', bytes: pkt.bytes() });
       if (!ackDropped && client !== null && f !== null && ((f.ack - client.iss) >>> 0) === 1 + mss) {
         ackDropped = true;
+        pkt.orphan(); // lost on the wire, after leaving the host
         return;
       }
       xmit(pkt);

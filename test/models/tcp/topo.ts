@@ -5,7 +5,7 @@
 import type { WireParams } from '../../../models/devices/nic.js';
 import type { TcpParams } from '../../../models/stack/tcp/params.js';
 import type { Connection } from '../../../models/stack/tcp/connection.js';
-import { ip, MS, SECOND, TestNet } from '../helpers.js';
+import { ip, MS, route, SECOND, TestNet } from '../helpers.js';
 import { tcpOf } from './tcp-helpers.js';
 
 export const A_MAC = '02:00:00:00:00:0a';
@@ -30,17 +30,33 @@ export function pair(opts: Partial<WireParams> & { seed?: number; mtu?: number; 
   return { net, a, b, na, nb, ta, tb };
 }
 
-/** The path of issue #5's bulk-transfer case: 1 Gbit/s and a 1000-frame sender queue. */
+/** The path of issue #5's bulk-transfer case: 1 Gbit/s and a 1000-frame queue at the sender's node. */
 const BULK_PATH = { bandwidthBps: 1e9, txQueueLen: 1000 };
 
 /**
- * Sends `total` bytes from a to b's port 5001 over `pair(...)` with BULK_PATH
- * and `params`, for up to 60 s: the client connection, when it connected and
- * when b had every byte (-1 if never).
+ * Sends `total` bytes for up to 60 s from a pod `p` (10.0.1.2) to b's port
+ * 5001: p's veth leads to node `a` (10.0.1.1, forwarding), whose eth0
+ * (10.0.0.1) is wired to b (10.0.0.2) with BULK_PATH (or `opts.txQueueLen` frames of
+ * queue) and `rttNs` / 2 each way;
+ * a/eth0 and b/eth0 are captured. A pod's packets stop counting against its
+ * socket at the veth (skb_orphan), so TCP small queues do not hold the flow
+ * back and it can fill the node's queue, as issue #5 saw. (A sender on the
+ * node itself keeps about a millisecond of data in its queue: TSQ, tsq.test.ts.)
+ * Returns the client connection, when it connected and when b had every byte
+ * (-1 if never).
  */
-export function bulkTransfer(total: number, rttNs: number, params: Partial<TcpParams>, opts: { recordCwnd?: boolean } = {}) {
-  const topo = pair({ ...BULK_PATH, delayNs: rttNs / 2, params });
-  const { net, ta, tb } = topo;
+export function bulkTransfer(total: number, rttNs: number, params: Partial<TcpParams>, opts: { recordCwnd?: boolean; txQueueLen?: number } = {}) {
+  const net = new TestNet(1);
+  const p = net.ns('p', { component: 'ca' });
+  const a = net.ns('a', { component: 'ca', forward: true });
+  const b = net.ns('b', { component: 'cb' });
+  const [vp] = net.veth(p, 'eth0', '02:00:00:00:00:01', a, 'vethp', '02:00:00:00:00:02', { cidrA: '10.0.1.2/24', cidrB: '10.0.1.1/24' });
+  const [na, nb] = net.wire(a, 'eth0', A_MAC, b, 'eth0', B_MAC, { ...BULK_PATH, txQueueLen: opts.txQueueLen ?? BULK_PATH.txQueueLen, delayNs: rttNs / 2, cidrA: '10.0.0.1/24', cidrB: '10.0.0.2/24' });
+  route(vp, '0.0.0.0/0', '10.0.1.1');
+  route(nb, '10.0.1.0/24', '10.0.0.1');
+  net.capture(na, nb);
+  const ta = tcpOf(p, params);
+  const tb = tcpOf(b, params);
   let client: Connection | null = null;
   let startAt = -1;
   let doneAt = -1;
@@ -55,5 +71,5 @@ export function bulkTransfer(total: number, rttNs: number, params: Partial<TcpPa
     });
   });
   net.run(60 * SECOND);
-  return { ...topo, client: client! as Connection, startAt, doneAt };
+  return { net, a, b, p, client: client! as Connection, startAt, doneAt };
 }
