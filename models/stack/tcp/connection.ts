@@ -103,6 +103,7 @@ import { DATA_PUSHED, DATA_WINDOW_GREW, ReceiveWindow, skbTruesize } from './rec
 import { GSO_MAX_SIZE, SKB_EMPTY_TRUESIZE, SendBuffer } from './send-buffer.js';
 import { tsoShouldDefer } from './tso-defer.js';
 import { MinRtt } from './min-rtt.js';
+import { RcvRttEstimator } from './rcv-rtt.js';
 import type { TcpParams } from './params.js';
 import type { TcpLayer } from './tcp-layer.js';
 import type { TxOwner } from '../../packet.js';
@@ -321,6 +322,10 @@ export class Connection implements EventHandler, TxOwner {
   private pingpong = false;
   private lastRcvAt = -Infinity;
   private dataSeen = false;
+  /** tp->rcv_rtt_est, DRS's round trip (rcv-rtt.ts). */
+  private readonly rcvRtt = new RcvRttEstimator();
+  /** TSecr of the segment being processed, or -1. */
+  private segTsecr = -1;
 
   // ---- timestamps (RFC 7323): tsval is a 1 ms clock plus a random per-connection offset (tcp_clock_ms + tsoffset)
   tsOk = false;
@@ -770,16 +775,17 @@ export class Connection implements EventHandler, TxOwner {
    * wire values; `dataLen` payload bytes; `opts` for SYNs and segments with more
    * options than the timestamp (SACK blocks), else null; `tsval` -1 when absent.
    */
-  segment(seq: number, ack: number, flags: number, window: number, dataLen: number, opts: TcpOptions | null, tsval: number): void {
+  segment(seq: number, ack: number, flags: number, window: number, dataLen: number, opts: TcpOptions | null, tsval: number, tsecr = -1): void {
     if (this.ownedDepth > 0) {
-      (this.ownedBacklog ??= []).push([seq, ack, flags, window, dataLen, opts, tsval]);
+      (this.ownedBacklog ??= []).push([seq, ack, flags, window, dataLen, opts, tsval, tsecr]);
       return;
     }
-    this.processSegment(seq, ack, flags, window, dataLen, opts, tsval);
+    this.processSegment(seq, ack, flags, window, dataLen, opts, tsval, tsecr);
   }
 
   /** tcp_v4_do_rcv: the segment, to a connection nobody holds. */
-  private processSegment(seq: number, ack: number, flags: number, window: number, dataLen: number, opts: TcpOptions | null, tsval: number): void {
+  private processSegment(seq: number, ack: number, flags: number, window: number, dataLen: number, opts: TcpOptions | null, tsval: number, tsecr = -1): void {
+    this.segTsecr = tsecr;
     this.stats.segsIn++;
     if (this.state === TcpState.SYN_SENT) {
       this.synSentSegment(seq, ack, flags, window, opts);
@@ -1386,6 +1392,8 @@ export class Connection implements EventHandler, TxOwner {
     }
     if (seqOff < this.rcvNxt) this.dsackSet(seqOff, this.rcvNxt); // partly a duplicate
     const now = this.now;
+    // tcp_rcv_rtt_measure_ts, before the data is queued (the application has read everything before it).
+    if (this.tsOk && this.segTsecr >= 0) this.rcvRtt.measureTs(this.segTsecr, this.tsval(), dataLen, this.rw.rcvMss, true);
     // Queued for the application, which reads it after the ACK is decided.
     // tcp_event_data_recv: tcp_measure_rcv_mss, then (first data) quick-ACK mode, then tcp_grow_window.
     let queued = 0;
@@ -1416,6 +1424,8 @@ export class Connection implements EventHandler, TxOwner {
       filledHole = true;
     }
     const delivered = this.rcvNxt - before;
+    // tcp_event_data_recv's tcp_rcv_rtt_measure: a window's worth of data arrived since it was due.
+    if (dataLen > 0) this.rcvRtt.measure(this.rcvNxt, this.rw.rcvWnd, now, false);
     if (this.sackBlocks.length > 0) this.sackRemove();
     let gotFin = false;
     if (this.peerFinOff >= 0 && this.rcvNxt === this.peerFinOff) {
@@ -1435,7 +1445,7 @@ export class Connection implements EventHandler, TxOwner {
     if (queued > 0) {
       // The application reads all of it (tcp_recvmsg), and DRS measures the reading.
       const last = this.ooo[this.ooo.length - 1];
-      this.rw.read(queued, this.rcvNxt, now, this.rto.hasSample ? this.rto.srttNs : 0, last === undefined ? 0 : last.end - this.rcvNxt);
+      this.rw.read(queued, this.rcvNxt, now, this.rcvRtt.rttNs, last === undefined ? 0 : last.end - this.rcvNxt);
       this.cleanupRbuf();
     }
     if (delivered > 0) {

@@ -259,7 +259,7 @@ export class ReceiveWindow {
    * The application read everything in order (tcp_recvmsg): `freed` truesize
    * leaves the buffer, then DRS (tcp_rcv_space_adjust) measures what was read
    * in the last round trip, `copiedSeq` being the stream offset read up to.
-   * `rttNs` is the receiver's RTT estimate, 0 while there is none.
+   * `rttNs` is the receiver's RTT estimate (rcv-rtt.ts), 0 while there is none.
    */
   read(freed: number, copiedSeq: number, now: number, rttNs: number, oooEnd: number): void {
     this.rmemAlloc = Math.max(this.rmemAlloc - freed, 0);

@@ -265,7 +265,8 @@ export class TcpLayer {
       // Options in full for a SYN and for anything beyond the timestamp (SACK blocks); else just the TSval.
       const opts = flags & TCP_SYN || !timestampOnly(b, tcp, thl) ? parseTcp(b, tcp, segLen, src, dst, { verifyChecksum: false }).options : null;
       const tsval = opts === null ? readTsval(b, tcp, thl) : (opts.timestamp?.tsval ?? -1);
-      conn.segment(seq, ack, flags, tcpWindow(b, tcp), dataLen, opts, tsval);
+      const tsecr = opts === null ? readTsecr(b, tcp, thl) : (opts.timestamp?.tsecr ?? -1);
+      conn.segment(seq, ack, flags, tcpWindow(b, tcp), dataLen, opts, tsval, tsecr);
       return;
     }
     const listener = this.listeners.get(dport);
@@ -322,4 +323,9 @@ function timestampOnly(b: Uint8Array, tcp: number, thl: number): boolean {
 /** TSval of a segment timestampOnly accepts, or -1. */
 function readTsval(b: Uint8Array, tcp: number, thl: number): number {
   return thl === TCP_HEADER_LEN ? -1 : read32(b, tcp + TCP_HEADER_LEN + 4);
+}
+
+/** The TSecr of a segment whose only option is the timestamp (NOP NOP TS), or -1. */
+function readTsecr(b: Uint8Array, tcp: number, thl: number): number {
+  return thl === TCP_HEADER_LEN ? -1 : read32(b, tcp + TCP_HEADER_LEN + 8);
 }
