@@ -14,11 +14,16 @@ export const TSQ_TOTAL = 30_000_000;
 export const TSQ_RMEM: [number, number, number] = [4096, 6291456, 6291456];
 export const TSQ_TBF = { rateBytesPerSec: 12_500_000, burstBytes: 4000, limitBytes: 1_500_000 }; // tbf rate 100mbit burst 32kbit limit 1500000
 
+/** The default net.ipv4.tcp_rmem of a new network namespace. */
+export const DEFAULT_RMEM: [number, number, number] = [4096, 131072, 6291456];
+
 /**
  * TSQ_TOTAL bytes to b over a veth whose sending end has a tbf: from the namespace
- * that owns the tbf (`fromPod` false), or from a pod behind it (true).
+ * that owns the tbf (`fromPod` false), or from a pod behind it (true). Returns
+ * the tbf's largest backlog and the largest window b advertised (sampled, as
+ * the sender saw it, every 10 ms).
  */
-export function tbfBulk(fromPod: boolean) {
+export function tbfBulk(fromPod: boolean, rmem: [number, number, number] = TSQ_RMEM) {
   const net = new TestNet(1);
   const a = net.ns('a', { forward: true });
   const b = net.ns('b');
@@ -39,13 +44,15 @@ export function tbfBulk(fromPod: boolean) {
     if (tbf.backlogBytes > maxBacklog) maxBacklog = tbf.backlogBytes;
   };
   const ta = tcpOf(sender, { congestionControl: 'reno' });
-  // The receiver starts with a 6 MiB buffer, so that its window does not limit the flow.
-  const tb = tcpOf(b, { congestionControl: 'reno', rmem: TSQ_RMEM });
+  // TSQ_RMEM: the receiver starts with a 6 MiB buffer, so that its window does not limit the flow.
+  const tb = tcpOf(b, { congestionControl: 'reno', rmem });
   let client: Connection | null = null;
   let doneAt = -1;
   tb.listen(5001, { onAccept: () => ({ onData: (c) => { if (c.bytesReceived === TSQ_TOTAL) doneAt = net.sim.now; } }) });
   net.at(0, () => { client = ta.connect(ip('10.98.0.2'), 5001, { onConnected: (c) => { c.send(TSQ_TOTAL); } }); });
+  let maxWindow = 0;
+  for (let t = 10; t < 3000; t += 10) net.at(t * 1e6, () => { if (client !== null) maxWindow = Math.max(maxWindow, client.sndWnd); });
   net.run(10 * SECOND);
-  return { doneAt, maxBacklog, drops: net.dropsOf(a)['QDISC_DROP'] ?? 0, client: client! as Connection };
+  return { doneAt, maxBacklog, maxWindow, drops: net.dropsOf(a)['QDISC_DROP'] ?? 0, client: client! as Connection };
 }
 
