@@ -13,7 +13,7 @@ import { EVER_RETRANS, LOST, RETRANS_OUT, RetransmitQueue, SACKED } from '../../
 import { ip, MS, SECOND } from '../helpers.js';
 import { dropFirstSends } from './drop-first-sends.js';
 import { tcpFrames } from './tcp-helpers.js';
-import { pair } from './topo.js';
+import { lossyTransfer, pair } from './topo.js';
 
 const MSS = 1448;
 const US = 1000;
@@ -110,21 +110,9 @@ describe('Rack', () => {
   });
 });
 
-/** `total` bytes from a to b over a 2 ms RTT; the first `times` sends of the segments at `drop` are lost. */
+/** `total` bytes over a 2 ms RTT; the first `times` sends of the segments at `drop` are lost. */
 function transfer(total: number, drop: number[], times = 1, params: Partial<TcpParams> = {}) {
-  const { net, na, ta, tb } = pair({ delayNs: MS, params });
-  let client: Connection | null = null;
-  let doneAt = -1;
-  tb.listen(5001, { onAccept: () => ({ onData: (c) => { if (c.bytesReceived === total) doneAt = net.sim.now; } }) });
-  const dropped = dropFirstSends(na, () => client, drop, () => net.sim.now, times);
-  net.at(0, () => {
-    client = ta.connect(ip('10.0.0.2'), 5001, { onConnected: (c) => { c.send(total); } });
-  });
-  net.run(10 * SECOND);
-  const c = client! as Connection;
-  const data = tcpFrames(net.tap, 'a/eth0', 'out').filter((f) => f.payload.length > 0).map((f) => ({ t: f.t, off: (f.seq - c.iss) >>> 0 }));
-  const acks = tcpFrames(net.tap, 'a/eth0', 'in').filter((f) => f.payload.length === 0);
-  return { c, doneAt, dropped, data, acks };
+  return lossyTransfer(total, drop, { times, params });
 }
 
 describe('RACK on a connection', () => {

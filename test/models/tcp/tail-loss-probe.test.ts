@@ -9,30 +9,16 @@
  * connections that agreed SACK.
  */
 import { describe, expect, it } from 'vitest';
-import type { Connection } from '../../../models/stack/tcp/connection.js';
 import type { TcpParams } from '../../../models/stack/tcp/params.js';
-import { ip, MS, SECOND } from '../helpers.js';
-import { dropFirstSends } from './drop-first-sends.js';
-import { tcpFrames } from './tcp-helpers.js';
-import { pair } from './topo.js';
+import { MS } from '../helpers.js';
+import { lossyTransfer } from './topo.js';
 
 const MSS = 1448;
 
 /** `total` bytes from a to b over a 2 ms RTT, the first sends at `drop` lost. */
 function transfer(total: number, drop: number[], params: Partial<TcpParams>) {
-  const { net, na, ta, tb } = pair({ delayNs: MS, params });
-  let client: Connection | null = null;
-  let doneAt = -1;
-  tb.listen(5001, { onAccept: () => ({ onData: (c) => { if (c.bytesReceived === total) doneAt = net.sim.now; } }) });
-  const dropped = dropFirstSends(na, () => client, drop, () => net.sim.now);
-  net.at(0, () => {
-    client = ta.connect(ip('10.0.0.2'), 5001, { onConnected: (c) => { c.send(total); } });
-  });
-  net.run(10 * SECOND);
-  const c = client! as Connection;
-  const data = tcpFrames(net.tap, 'a/eth0', 'out').filter((f) => f.payload.length > 0).map((f) => ({ t: f.t, off: (f.seq - c.iss) >>> 0 }));
-  const acks = tcpFrames(net.tap, 'a/eth0', 'in').filter((f) => f.payload.length === 0);
-  return { c, doneAt, dropped, data, lastAckAt: (before: number) => acks.filter((f) => f.t < before).at(-1)!.t };
+  const r = lossyTransfer(total, drop, { params });
+  return { ...r, lastAckAt: (before: number) => r.acks.filter((f) => f.t < before).at(-1)!.t };
 }
 
 describe('TCP tail loss probe', () => {

@@ -6,7 +6,8 @@ import type { WireParams } from '../../../models/devices/nic.js';
 import type { TcpParams } from '../../../models/stack/tcp/params.js';
 import type { Connection } from '../../../models/stack/tcp/connection.js';
 import { ip, MS, route, SECOND, TestNet } from '../helpers.js';
-import { tcpOf } from './tcp-helpers.js';
+import { dropFirstSends } from './drop-first-sends.js';
+import { tcpFrames, tcpOf } from './tcp-helpers.js';
 
 export const A_MAC = '02:00:00:00:00:0a';
 export const B_MAC = '02:00:00:00:00:0b';
@@ -72,4 +73,27 @@ export function bulkTransfer(total: number, rttNs: number, params: Partial<TcpPa
   });
   net.run(60 * SECOND);
   return { net, a, b, p, client: client! as Connection, startAt, doneAt };
+}
+
+/**
+ * `total` bytes from a to b over `pair` with a 2 ms RTT, the first `times` sends
+ * of the data segments at the stream offsets `drop` lost on a's wire: the
+ * client, when b had every byte, what was dropped, a's data segments as sent
+ * (time and stream offset; the capture sees no dropped send) and the pure ACKs
+ * a received.
+ */
+export function lossyTransfer(total: number, drop: number[], opts: { times?: number; params?: Partial<TcpParams> } = {}) {
+  const { net, na, ta, tb } = pair({ delayNs: MS, params: opts.params ?? {} });
+  let client: Connection | null = null;
+  let doneAt = -1;
+  tb.listen(5001, { onAccept: () => ({ onData: (c) => { if (c.bytesReceived === total) doneAt = net.sim.now; } }) });
+  const dropped = dropFirstSends(na, () => client, drop, () => net.sim.now, opts.times ?? 1);
+  net.at(0, () => {
+    client = ta.connect(ip('10.0.0.2'), 5001, { onConnected: (c) => { c.send(total); } });
+  });
+  net.run(10 * SECOND);
+  const c = client! as Connection;
+  const data = tcpFrames(net.tap, 'a/eth0', 'out').filter((f) => f.payload.length > 0).map((f) => ({ t: f.t, off: (f.seq - c.iss) >>> 0 }));
+  const acks = tcpFrames(net.tap, 'a/eth0', 'in').filter((f) => f.payload.length === 0);
+  return { c, doneAt, dropped, data, acks };
 }
