@@ -152,3 +152,19 @@ export async function waitUntil(test: () => boolean | Promise<boolean>, timeoutM
     await sleep(stepMs);
   }
 }
+
+/**
+ * Two new namespaces `a` and `b` joined by a veth, va in a (`addrA`, a CIDR) and
+ * vb in b (`addrB`), both ends and both loopbacks up: the smallest topology the
+ * device-level comparisons (tbf, TCP small queues) build.
+ */
+export async function vethPairNamespaces(a: string, b: string, addrA: string, addrB: string): Promise<void> {
+  for (const ns of [a, b]) await run('ip', ['netns', 'add', ns]);
+  await run('ip', ['-n', a, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb', 'netns', b]);
+  await run('ip', ['-n', a, 'addr', 'add', addrA, 'dev', 'va']);
+  await run('ip', ['-n', b, 'addr', 'add', addrB, 'dev', 'vb']);
+  for (const [ns, dev] of [[a, 'va'], [b, 'vb']] as const) {
+    await run('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+    await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+}

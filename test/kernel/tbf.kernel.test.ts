@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProcessSet, run, runSync, waitUntil } from './commands.js';
+import { ProcessSet, run, runSync, vethPairNamespaces, waitUntil } from './commands.js';
 import { kernelPrerequisites } from './kernel-harness.js';
 import { TbfQdisc } from '../../models/devices/tbf.js';
 import { ETHERTYPE_TEST, MS, TestNet, rawFrame } from '../models/helpers.js';
@@ -42,14 +42,7 @@ afterAll(async () => {
 
 /** The two namespaces, the veth and the tbf. */
 async function kernelSetup(): Promise<void> {
-  for (const ns of [A, B]) await run('ip', ['netns', 'add', ns]);
-  await run('ip', ['-n', A, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb', 'netns', B]);
-  await run('ip', ['-n', A, 'addr', 'add', '10.99.0.1/24', 'dev', 'va']);
-  await run('ip', ['-n', B, 'addr', 'add', '10.99.0.2/24', 'dev', 'vb']);
-  for (const [ns, dev] of [[A, 'va'], [B, 'vb']] as const) {
-    await run('ip', ['-n', ns, 'link', 'set', dev, 'up']);
-    await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-  }
+  await vethPairNamespaces(A, B, '10.99.0.1/24', '10.99.0.2/24');
   const mac = /link\/ether ([0-9a-f:]+)/.exec(await run('ip', ['-n', B, 'link', 'show', 'vb']))![1]!;
   await run('ip', ['-n', A, 'neigh', 'replace', '10.99.0.2', 'lladdr', mac, 'dev', 'va', 'nud', 'permanent']);
   await run('tc', ['-n', A, 'qdisc', 'add', 'dev', 'va', 'root', 'tbf', 'rate', '10mbit', 'burst', '32kbit', 'latency', '400ms']);

@@ -14,7 +14,7 @@
  * a sample, at most the true one. Namespaces are `pwh-<pid>-tsq-*`, deleted in afterAll.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { ProcessSet, run, runSync, sleep, waitUntil } from './commands.js';
+import { ProcessSet, run, runSync, sleep, vethPairNamespaces, waitUntil } from './commands.js';
 import { kernelPrerequisites } from './kernel-harness.js';
 import { DEFAULT_RMEM, TSQ_RMEM, TSQ_TBF, TSQ_TOTAL, tbfBulk } from '../models/tcp/tbf-bulk.js';
 
@@ -33,15 +33,8 @@ afterAll(async () => {
 });
 
 async function kernelSetup(): Promise<void> {
-  for (const ns of [A, B]) await run('ip', ['netns', 'add', ns]);
-  await run('ip', ['-n', A, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb', 'netns', B]);
-  await run('ip', ['-n', A, 'addr', 'add', '10.98.0.1/24', 'dev', 'va']);
-  await run('ip', ['-n', B, 'addr', 'add', '10.98.0.2/24', 'dev', 'vb']);
-  for (const [ns, dev] of [[A, 'va'], [B, 'vb']] as const) {
-    await run('ip', ['-n', ns, 'link', 'set', dev, 'up']);
-    await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.tcp_congestion_control=reno']);
-  }
+  await vethPairNamespaces(A, B, '10.98.0.1/24', '10.98.0.2/24');
+  for (const ns of [A, B]) await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.tcp_congestion_control=reno']);
   const { rateBytesPerSec, burstBytes, limitBytes } = TSQ_TBF;
   await run('tc', ['-n', A, 'qdisc', 'add', 'dev', 'va', 'root', 'tbf', 'rate', `${rateBytesPerSec * 8}bit`, 'burst', `${burstBytes}b`, 'limit', `${limitBytes}b`]);
 }

@@ -241,7 +241,7 @@ export class Connection implements EventHandler, TxOwner {
   private sndWscale = 0;
   /** End of the last sub-MSS segment sent (Minshall's Nagle, tcp_minshall_update). */
   private sndSml = 0;
-  /** The sender stopped because of cwnd last time it ran out of room (tcp_is_cwnd_limited). */
+  /** The send under way stopped because of cwnd (tcp_write_xmit's is_cwnd_limited, before tcp_cwnd_validate). */
   private cwndLimited = false;
   /** tcp_cwnd_validate's memory: cwnd limited this window (is_cwnd_limited), the most segments out, and where the window ends. */
   private isCwndLimited = false;
