@@ -82,6 +82,7 @@ export type RawCni = { conflist: string } | { config: unknown };
 /** `tcp:` — the TCP sysctls every namespace gets (scenarios/tcp-settings.ts). */
 export interface RawTcpSettings {
   congestionControl?: 'reno' | 'cubic';
+  sack?: boolean;
   wmem?: [number, number, number];
   rmem?: [number, number, number];
 }

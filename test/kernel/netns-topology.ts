@@ -128,7 +128,7 @@ const TCP_DEFAULTS: ReadonlyArray<[string, string]> = [
 ];
 
 /**
- * TCP_DEFAULTS with the buffer sizes the scenario's `tcp:` section sets instead. Its congestion
+ * TCP_DEFAULTS with the buffer sizes and SACK setting the scenario's `tcp:` section sets instead. Its congestion
  * control is not a sysctl here: a namespace other than the initial one may only default to one
  * listed in the global net.ipv4.tcp_allowed_congestion_control ("reno bbr" on this machine:
  * cubic gives EPERM), which the harness leaves alone; the agents set it on their sockets
@@ -139,6 +139,7 @@ function tcpSysctls(spec: TopologySpec): ReadonlyArray<[string, string]> {
   const set = new Map<string, string>([
     ...(t.rmem !== undefined ? [['net.ipv4.tcp_rmem', t.rmem.join(' ')] as [string, string]] : []),
     ...(t.wmem !== undefined ? [['net.ipv4.tcp_wmem', t.wmem.join(' ')] as [string, string]] : []),
+    ...(t.sack !== undefined ? [['net.ipv4.tcp_sack', t.sack ? '1' : '0'] as [string, string]] : []),
   ]);
   return TCP_DEFAULTS.map(([key, v]) => [key, set.get(key) ?? v]);
 }

@@ -21,6 +21,13 @@
  * With the 29th dropped, podwire used to resend the 40th too (RFC 6675's rescue
  * retransmission), which this test caught.
  *
+ * Without SACK (`tcp: { sack: false }`, net.ipv4.tcp_sack = 0 on both sides),
+ * the 7th, the 40th, and the 7th with the 8th agree. Where they differ (not
+ * tested): with the 1st, the 29th, or the 7th and 20th dropped, the kernel
+ * waits for its retransmission timeout (about 207 ms) although duplicate ACKs
+ * with an unchanged window come back, while podwire's fast retransmit resends
+ * after the third. The kernel's reason was not found this session.
+ *
  * Which segment a place names can differ between the stacks: the kernel's path
  * has no delay, so its duplicate ACKs come back while the write still runs and
  * it resends before it has sent everything, while podwire's path has the
@@ -115,8 +122,12 @@ describe.skipIf(!pre.ok)('lost TCP segments, against the kernel', () => {
     { places: [30, 41], cc: 'reno', waits: false },
     { places: [8], cc: 'cubic', waits: false },
     { places: [30, 41], cc: 'cubic', waits: false },
-  ])('packets $places dropped ($cc): each stack resends what it lost, once, the same way', async ({ places, cc, waits }) => {
-    const spec = expandScenario(parseScenario(scenario(places, cc === 'reno' ? '' : `tcp: { congestionControl: ${cc} }`), 'tcp-loss.yaml'));
+    { places: [8], cc: 'reno', sack: false, waits: false },
+    { places: [41], cc: 'reno', sack: false, waits: true },
+    { places: [8, 9], cc: 'reno', sack: false, waits: false },
+  ])('packets $places dropped ($cc, sack $sack): each stack resends what it lost, once, the same way', async ({ places, cc, sack, waits }) => {
+    const settings = [...(cc === 'reno' ? [] : [`congestionControl: ${cc}`]), ...(sack === false ? ['sack: false'] : [])];
+    const spec = expandScenario(parseScenario(scenario(places, settings.length === 0 ? '' : `tcp: { ${settings.join(', ')} }`), 'tcp-loss.yaml'));
     const podwire = runTopology(spec, { outDir: join(work, `${places.join('-')}-${cc}`) });
     const praw = readPodwireRaw(podwire.captureFiles);
     const port = (praw.get('n1/a/eth0') ?? []).map(decodeTcpSegment).find((s) => s !== undefined && s.flags === 'S')!.srcPort;

@@ -2,7 +2,8 @@
  * The scenario's `tcp:` section reaches every namespace's TCP layer, in a
  * sequential run and on worker threads alike: a bulk transfer across nodes
  * with tcp_wmem's max at 64 KiB keeps at most that much unACKed, where the
- * default 4 MiB lets it fill the 10 Gbit/s underlay.
+ * default 4 MiB lets it fill the 10 Gbit/s underlay; and `sack: false`
+ * (net.ipv4.tcp_sack) keeps SACK out of the handshakes.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { expandScenario } from '../../scenarios/expand.js';
 import { parseScenario } from '../../scenarios/loader.js';
 import { runTopology } from '../../scenarios/run.js';
 import { runPartitioned } from '../../scenarios/partitioned-run.js';
+import { readCapture } from '../../models/capture/capture-reader.js';
 
 function yaml(tcp: string): string {
   return `
@@ -47,6 +49,31 @@ describe('the tcp: section (net.ipv4.tcp_* sysctls)', () => {
       expect(p.wmem, name).toEqual([4096, 16384, 65536]);
       expect(p.rmem, name).toEqual([4096, 65536, 1048576]);
     }
+  });
+
+  it('sack: false keeps SACK_PERM out of every SYN, so no connection agrees SACK', () => {
+    const withSack = (tcp: string) => {
+      const spec = expandScenario(parseScenario(yaml(tcp).replace('capture: none', 'capture: [n1/a/eth0]'), 'x.yaml'));
+      const r = runTopology(spec, { outDir: join(work, `sack-${tcp.length}`) });
+      expect(r.world.namespaces.get('n2/b')!.tcp.params.sack).toBe(tcp === '');
+      const syns = readCapture(r.captureFiles.get('n1/a/eth0')!).packets.filter((p) => p.data[14 + 20 + 13]! & 0x02);
+      expect(syns.length).toBe(2); // the SYN and the SYN-ACK
+      // Option kind 4 (SACK permitted) after the 20-byte TCP header, up to its data offset.
+      return syns.every((p) => {
+        const t = 14 + 20;
+        const end = t + (p.data[t + 12]! >> 4) * 4;
+        for (let o = t + 20; o < end;) {
+          const kind = p.data[o]!;
+          if (kind === 0) break;
+          if (kind === 1) { o++; continue; }
+          if (kind === 4) return true;
+          o += p.data[o + 1]!;
+        }
+        return false;
+      });
+    };
+    expect(withSack('')).toBe(true);
+    expect(withSack('tcp: { sack: false }')).toBe(false);
   });
 
   it('caps a bulk transfer at what a 64 KiB send buffer keeps in flight, on threads too', async () => {

@@ -36,6 +36,11 @@ const cases: { what: string; text: string; errors: string[] }[] = [
     errors: ['x.yaml:6:22: tcp.congestionControl: unknown value "bbr" (expected reno or cubic)'],
   },
   {
+    what: 'SACK setting not a boolean',
+    text: `name: x\n${NODES}tcp:\n  sack: off\n`,
+    errors: ['x.yaml:6:9: tcp.sack: must be true or false (got "off")'],
+  },
+  {
     what: 'TCP buffer sizes not three',
     text: `name: x\n${NODES}tcp:\n  rmem: [4096, 131072]\n`,
     errors: ['x.yaml:6:9: tcp.rmem: must list at least 3'],
