@@ -85,16 +85,18 @@ describe.skipIf(reason !== '')('TCP small queues: podwire against the kernel', (
     expect(podwire.maxBacklog).toBeGreaterThan(kernel.maxBacklog / 2);
   }, 60_000);
 
-  it("with the default tcp_rmem, the receiver's window grows by autotuning to within a factor of two of the kernel's", async () => {
+  it("with the default tcp_rmem, the receiver's window grows by autotuning as the kernel's does", async () => {
     // The RTT is nearly all the tbf's queue, which the receiver learns from the echoed timestamps
-    // (rcv-rtt.ts); with its handshake's RTT instead, podwire's window stayed at 80 KB.
+    // (rcv-rtt.ts); with its handshake's RTT instead, podwire's window stayed at 80 KB. The kernel's
+    // reached 235-297 KB on a quiet host, and up to 695 KB under the test suite's load (its reader
+    // falls behind, so each round measures more), so only podwire's side is bounded from below.
     const kernel = await kernelBulk(DEFAULT_RMEM);
     const podwire = tbfBulk(false, DEFAULT_RMEM);
     console.log(`DRS: largest window ${kernel.maxWindow} B on the kernel, ${podwire.maxWindow} B in podwire (both sampled every 10 ms)`);
     expect(kernel.sent).toBe(TSQ_TOTAL);
     expect(podwire.doneAt).toBeGreaterThan(0);
     expect(kernel.maxWindow).toBeGreaterThan(150_000);
-    expect(podwire.maxWindow).toBeGreaterThan(kernel.maxWindow / 2);
+    expect(podwire.maxWindow).toBeGreaterThan(200_000);
     expect(podwire.maxWindow).toBeLessThan(kernel.maxWindow * 2);
   }, 60_000);
 });
