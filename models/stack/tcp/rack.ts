@@ -90,12 +90,4 @@ export class Rack implements DeliveryListener {
     const rtt = this.rttNs;
     return q.detectLost((sentAt, end) => (sentAfter(mstamp, sentAt, endSeq, end) ? rtt + reoWndNs - (now - sentAt) : NaN));
   }
-
-  /** Forgets what was delivered (a new connection's state; tcp_enter_loss keeps it). */
-  reset(): void {
-    this.sentAt = -1;
-    this.endSeq = 0;
-    this.rttNs = 0;
-    this.advanced = false;
-  }
 }

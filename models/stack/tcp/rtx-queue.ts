@@ -44,8 +44,6 @@ export class RetransmitQueue {
   markedLost = 0;
 
   // What the last ackTo() removed, for the RTT samples (tcp_clean_rtx_queue).
-  /** Send time of the newest record removed, or -1 when none. */
-  ackedSentAt = -1;
   /** first_ackt and last_ackt: send times of the oldest and newest removed records never resent nor SACKed, or -1. */
   ackedFirstAt = -1;
   ackedLastAt = -1;
@@ -76,12 +74,11 @@ export class RetransmitQueue {
 
   /**
    * tcp_clean_rtx_queue: forget what lies below `una`. A record only partly
-   * below it is trimmed. Sets ackedSentAt, ackedRetrans and ackedOriginalLow,
+   * below it is trimmed. Sets ackedFirstAt, ackedLastAt, ackedRetrans and ackedOriginalLow,
    * and tells `listener` of each record delivered that was not SACKed before.
    */
   ackTo(una: number, listener: DeliveryListener | null): void {
     let i = this.head;
-    this.ackedSentAt = -1;
     this.ackedFirstAt = -1;
     this.ackedLastAt = -1;
     this.ackedRetrans = false;
@@ -96,7 +93,6 @@ export class RetransmitQueue {
         if (this.ackedFirstAt < 0) this.ackedFirstAt = this.sentAt[i]!;
         this.ackedLastAt = this.sentAt[i]!;
       }
-      this.ackedSentAt = this.sentAt[i]!;
       if ((f & SACKED) === 0) {
         this.delivered++;
         if (listener !== null) listener.delivered(f, ends[i]!, this.sentAt[i]!);
@@ -262,14 +258,6 @@ export class RetransmitQueue {
       if ((this.flags[i]! & (LOST | RETRANS_OUT | SACKED)) === LOST) return [this.starts[i]!, this.ends[i]!];
     }
     return null;
-  }
-
-  /** Forgets every LOST, RETRANS_OUT and SACKED mark (a timeout starts over; the scoreboard was cleared). */
-  clearMarks(): void {
-    for (let i = this.head; i < this.flags.length; i++) this.flags[i] = this.flags[i]! & EVER_RETRANS;
-    this.lostOut = 0;
-    this.retransOut = 0;
-    this.sackedOut = 0;
   }
 
   /** The records from the head, as [start, end) pairs (for tcp_simple_retransmit and tests). */

@@ -52,7 +52,7 @@ describe('RetransmitQueue', () => {
     q.detectLost(() => 0);
     q.ackTo(51, null);
     expect([q.size, q.lostOut, q.records()[0]]).toEqual([2, 150, [51, 101]]);
-    expect(q.ackedSentAt).toBe(-1);
+    expect(q.ackedLastAt).toBe(-1);
   });
 
   it('the ACK tells of each record delivered that was not SACKed, and the newest send time', () => {
@@ -61,7 +61,7 @@ describe('RetransmitQueue', () => {
     const seen: number[] = [];
     q.ackTo(seg(2)[1], { delivered: (_f, end) => seen.push(end) });
     expect(seen).toEqual([seg(0)[1], seg(2)[1]]);
-    expect([q.ackedSentAt, q.ackedRetrans, q.ackedOriginalLow]).toEqual([2 * US, false, seg(0)[0]]);
+    expect([q.ackedLastAt, q.ackedRetrans, q.ackedOriginalLow]).toEqual([2 * US, false, seg(0)[0]]);
   });
 });
 

@@ -5,12 +5,9 @@
  * so DRS (tcp_rcv_space_adjust) must measure its rounds with this estimate.
  */
 import { describe, expect, it } from 'vitest';
-import type { Connection } from '../../../models/stack/tcp/connection.js';
 import { RcvRttEstimator } from '../../../models/stack/tcp/rcv-rtt.js';
-import { TbfQdisc } from '../../../models/devices/tbf.js';
-import { ip, MS, SECOND, TestNet } from '../helpers.js';
-import { TSQ_TBF, TSQ_TOTAL } from './tbf-bulk.js';
-import { tcpOf } from './tcp-helpers.js';
+import { MS, SECOND } from '../helpers.js';
+import { DEFAULT_RMEM, tbfBulk } from './tbf-bulk.js';
 
 describe('RcvRttEstimator', () => {
   it('takes a smaller sample at once, and averages a larger one in only when everything was read', () => {
@@ -44,20 +41,7 @@ describe('RcvRttEstimator', () => {
 describe('receive-buffer autotuning with the receiver RTT', () => {
   it("a bulk receiver's window grows while the RTT is the sender's queue (the kernel's grew to about 235 KB)", () => {
     // tbf-bulk.ts's path with the default tcp_rmem: the RTT is nearly all the tbf's queue.
-    const net = new TestNet(1);
-    const a = net.ns('a');
-    const b = net.ns('b');
-    const [va] = net.veth(a, 'va', '02:00:00:00:00:0a', b, 'vb', '02:00:00:00:00:0b', { cidrA: '10.98.0.1/24', cidrB: '10.98.0.2/24' });
-    va.setQdisc(new TbfQdisc(a, TSQ_TBF));
-    const ta = tcpOf(a, { congestionControl: 'reno' });
-    const tb = tcpOf(b, { congestionControl: 'reno' });
-    let client: Connection | null = null;
-    let doneAt = -1;
-    let maxWnd = 0;
-    tb.listen(5001, { onAccept: () => ({ onData: (c) => { if (c.bytesReceived === TSQ_TOTAL) doneAt = net.sim.now; } }) });
-    net.at(0, () => { client = ta.connect(ip('10.98.0.2'), 5001, { onConnected: (c) => { c.send(TSQ_TOTAL); } }); });
-    for (let t = 100; t < 2400; t += 100) net.at(t * MS, () => { maxWnd = Math.max(maxWnd, client!.sndWnd); });
-    net.run(10 * SECOND);
+    const { doneAt, maxWindow: maxWnd } = tbfBulk(false, DEFAULT_RMEM);
     expect(doneAt).toBeGreaterThan(0);
     // The initial window is 64 KB; with the handshake's RTT as its round, DRS never grew it past 80 KB.
     expect(maxWnd).toBeGreaterThan(200_000);
