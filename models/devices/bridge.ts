@@ -1,6 +1,7 @@
 import type { Packet } from '../packet.js';
 import { PacketType } from '../packet.js';
 import { NicDevice } from './nic.js';
+import { VethDevice } from './veth.js';
 import { DropReason } from './drop-reason.js';
 import { mayWriteOnReceive, NetDevice, type RxHandler } from './net-device.js';
 import type { Netns } from '../stack/netns.js';
@@ -9,7 +10,7 @@ import type { EventHandler } from '../../engine/simulation.js';
 import { NfHook, NfVerdict } from '../netfilter/hooks.js';
 import { Nud } from '../stack/neighbour.js';
 import { flowOf, traceHook } from '../stack/trace-hook.js';
-import { ETH_HLEN, ETHERTYPE_IPV4, ethType, setEthDst, setEthSrc } from '../wire/ethernet.js';
+import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ethType, setEthDst, setEthSrc } from '../wire/ethernet.js';
 import { ipv4ChecksumValid, ipv4Dst, ipv4FragmentOffset, ipv4MoreFragments } from '../wire/ipv4.js';
 import { DefragUser } from '../stack/reassembly.js';
 
@@ -340,6 +341,13 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
     // each copy) only read their copy until it arrives: they share one (Packet.take).
     const direct = this.ns.netfilter === null || !pkt.brnfPrerouted;
     let wired: Packet | null = null;
+    // An ARP frame's veth ports share one copy too: most of their receivers
+    // read it in place and let go (NetDevice.receive), so a flood of a
+    // 1,000-pod bridge makes no packet per port. Not while a tracer runs: it
+    // follows, and marks, each copy as an object of its own. With a mark, each
+    // port's scrub would decide it for all (skb_scrub_packet clears it across namespaces).
+    const readOnly = direct && this.ns.ctx.tracer === null && pkt.mark === 0 && ethType(pkt.buf, pkt.off) === ETHERTYPE_ARP;
+    let veths: Packet | null = null;
     for (const p of this.ports) {
       if (!this.mayEgress(p, from)) continue;
       if (last !== null) {
@@ -351,6 +359,13 @@ export class BridgeDevice extends NetDevice implements RxHandler, EventHandler {
           }
           wired.holders++;
           copy = wired;
+        } else if (readOnly && last instanceof VethDevice) {
+          if (veths === null) {
+            veths = pkt.share();
+            veths.holders = 0;
+          }
+          veths.holders++;
+          copy = veths;
         } else copy = this.floodCopy(pkt);
         this.egress(last, copy, from);
       }

@@ -74,6 +74,12 @@ export abstract class NetDevice {
    * (see Backlog), never re-entrantly from another device's transmit.
    */
   receive(pkt: Packet): void {
+    // A flood's copy several receivers hold (Packet.take): read in place when
+    // this device's receive path only reads it, else this device's own.
+    if (pkt.holders > 1) {
+      if (this.readsInPlace(pkt)) pkt.release();
+      else pkt = pkt.take();
+    }
     if (!this.up) {
       this.dropRx(pkt, DropReason.DEV_READY);
       return;
@@ -84,6 +90,22 @@ export abstract class NetDevice {
     this.traceFrame(pkt, 'rx');
     if (this.ingressShaper !== null) this.ingressShaper.enqueue(pkt);
     else this.receiveShaped(pkt);
+  }
+
+  /**
+   * Whether this device's receive path only reads `pkt` and is done with it
+   * when `receive` returns, so a flood's receivers can share one object: an
+   * ARP frame (arp_process only reads; replies are new frames) going straight
+   * into the stack. Not with a bridge on the port (it forwards the frame), an
+   * ingress shaper (it keeps it), or a tracer (it follows packet objects).
+   */
+  private readsInPlace(pkt: Packet): boolean {
+    return (
+      this.rxHandler === null &&
+      this.ingressShaper === null &&
+      this.ns.ctx.tracer === null &&
+      ethType(pkt.buf, pkt.off) === ETHERTYPE_ARP
+    );
   }
 
   /**

@@ -194,8 +194,9 @@ export class NicDevice extends NetDevice implements EventHandler {
   }
 
   private onArrive(): void {
-    // A bridge's flood shares one copy between its NIC ports: this receiver's own packet is made now.
-    const pkt = this.flight[this.flightHead]!.take();
+    // A bridge's flood shares one copy between its NIC ports: `receive` takes
+    // this receiver's own packet, or reads the shared one in place.
+    const pkt = this.flight[this.flightHead]!;
     this.flight[this.flightHead] = null;
     this.flightHead++;
     if (this.flightHead === this.flightTail) {

@@ -53,8 +53,10 @@ export class VethDevice extends NetDevice implements EventHandler {
   }
 
   xmit(pkt: Packet): void {
-    if (this.qdisc !== null && this.up) this.qdisc.enqueue(pkt);
-    else this.hardXmit(pkt);
+    if (this.qdisc !== null && this.up) {
+      // A flood's shared copy (Bridge.flood) waits in the qdisc as this port's own.
+      this.qdisc.enqueue(pkt.holders > 1 ? pkt.take() : pkt);
+    } else this.hardXmit(pkt);
   }
 
   /** veth_xmit. */
@@ -63,6 +65,7 @@ export class VethDevice extends NetDevice implements EventHandler {
     const peer = this.peer;
     if (!this.up || peer === null || !peer.up) {
       this.dropTx(pkt, DropReason.DEV_READY);
+      pkt.release();
       return;
     }
     // veth_xmit -> __dev_forward_skb -> is_skb_forwardable: the peer takes up to
@@ -71,6 +74,7 @@ export class VethDevice extends NetDevice implements EventHandler {
     if (pkt.len > peer.mtu + ETH_HLEN + VLAN_HLEN) {
       if (this.tap !== null) this.tap.capture(this, pkt, CaptureDirection.OUT);
       this.dropTx(pkt, DropReason.PKT_TOO_BIG);
+      pkt.release();
       return;
     }
     this.transmitted(pkt);

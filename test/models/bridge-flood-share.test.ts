@@ -124,3 +124,57 @@ describe('bridge flood to NIC ports: one copy on the wires, one packet per recei
     expect(decode(atH5.bytes()).ip?.ttl).toBe(64);
   });
 });
+
+describe('an ARP broadcast to veth ports: one copy, read in place', () => {
+  const H = ['02:00:00:00:03:01', '02:00:00:00:03:02', '02:00:00:00:03:03', '02:00:00:00:03:04', '02:00:00:00:03:05'];
+
+  /**
+   * h1..h5 on veth ports; h4's eth0 is a port of a bridge of its own, which
+   * forwards what it gets. h1 sends to h2, whose MAC it does not know: its ARP
+   * request is flooded to p5, p4, p3 (one shared copy) and p2 (the original).
+   */
+  function arpFlood() {
+    const { net, hosts, eth } = floodLan(H, 'veth');
+    const br1 = net.bridge(hosts[3]!, 'br1', '02:00:00:00:03:99');
+    br1.addPort(eth[3]!);
+    const stacks = new Map<string, Packet>();
+    for (const h of hosts) {
+      const netifReceive = h.netifReceive.bind(h);
+      h.netifReceive = (dev, pkt) => {
+        if (!stacks.has(h.name)) stacks.set(h.name, pkt);
+        netifReceive(dev, pkt);
+      };
+    }
+    let bridged: Packet | null = null;
+    const handleFrame = br1.handleFrame.bind(br1);
+    br1.handleFrame = (port, pkt) => {
+      bridged ??= pkt;
+      handleFrame(port, pkt);
+    };
+    net.at(0, () => sendUdp(hosts[0]!, ip('10.0.0.2'), 1000, 2000, 32, 0xabcd));
+    net.run(1_000_000);
+    return { net, hosts, eth, stacks, bridged: bridged as Packet | null };
+  }
+
+  it('hands the receivers that only read it one packet, and a bridge port one of its own', () => {
+    const { net, stacks, bridged } = arpFlood();
+    // h3 and h5 read the shared copy in place: no packet was made for either.
+    expect(stacks.get('h3')).toBe(stacks.get('h5'));
+    // h4's bridge forwards the frame, so it keeps a packet of its own.
+    expect(bridged).not.toBeNull();
+    expect(bridged).not.toBe(stacks.get('h3'));
+    // Every receiver saw the request as h1 sent it.
+    const sent = net.tap.frames.find((f) => f.dev === 'h1/eth0' && f.dir === 'out' && decode(f.bytes).arp !== undefined)!;
+    for (const h of ['h2', 'h3', 'h4', 'h5']) {
+      const rx = net.tap.frames.find((f) => f.dev === `${h}/eth0` && f.dir === 'in')!;
+      expect([...rx.bytes]).toEqual([...sent.bytes]);
+    }
+  });
+
+  it('still answers: h2 replies, learns h1, and the datagram goes out', () => {
+    const { net, hosts, eth } = arpFlood();
+    expect(hosts[1]!.neighbour(eth[1]!, ip('10.0.0.1'))).toBeDefined();
+    expect(hosts[2]!.neighbour(eth[2]!, ip('10.0.0.1'))).toBeUndefined();
+    expect(net.tap.frames.some((f) => f.dev === 'h2/eth0' && f.dir === 'in' && decode(f.bytes).ip !== undefined)).toBe(true);
+  });
+});
