@@ -150,8 +150,12 @@ export class Netns implements EventHandler {
   private lastSrc = 0;
   /** Extra IP protocols (inet_add_protocol), e.g. IPPROTO_IPIP for an ipip tunnel. */
   private readonly protocols = new Map<number, (dev: NetDevice, pkt: Packet) => void>();
-  /** Path MTUs learned from ICMP (the route exceptions of ip_rt_update_pmtu), by destination `| 0`. */
-  private readonly pmtu = new Map<number, { mtu: number; expiresAt: number }>();
+  /**
+   * Path MTUs learned from ICMP (the route exceptions of ip_rt_update_pmtu), by
+   * destination `| 0`; null until the first. Every output asks, and an empty
+   * map of its own would be one more cache miss per packet in a large cluster.
+   */
+  private pmtu: Map<number, { mtu: number; expiresAt: number }> | null = null;
   /** Where the looped copies of this host's broadcasts wait in the backlog; made at the first one. */
   private loopedBroadcasts: BacklogTarget | null = null;
   private ifindexCounter = 0;
@@ -652,21 +656,22 @@ export class Netns implements EventHandler {
     const old = this.pathMtu(route.dev, dst);
     if (old < mtu) return;
     if (mtu < MIN_PMTU) mtu = Math.min(old, MIN_PMTU);
-    this.pmtu.set(dst | 0, { mtu, expiresAt: this.now() + PMTU_EXPIRES_NS });
+    (this.pmtu ??= new Map()).set(dst | 0, { mtu, expiresAt: this.now() + PMTU_EXPIRES_NS });
   }
 
   /** Some destination has a learned path MTU (possibly expired, until looked up). */
   get hasPathMtus(): boolean {
-    return this.pmtu.size !== 0;
+    return this.pmtu !== null && this.pmtu.size !== 0;
   }
 
   /** dst_mtu of a route through `dev` towards `dst`: the device's MTU, or the path MTU learned for dst while it lasts. */
   pathMtu(dev: NetDevice, dst: number): number {
-    if (this.pmtu.size === 0) return dev.mtu;
-    const e = this.pmtu.get(dst | 0);
+    const pmtu = this.pmtu;
+    if (pmtu === null) return dev.mtu;
+    const e = pmtu.get(dst | 0);
     if (e === undefined) return dev.mtu;
     if (e.expiresAt <= this.now()) {
-      this.pmtu.delete(dst | 0);
+      pmtu.delete(dst | 0);
       return dev.mtu;
     }
     return Math.min(e.mtu, dev.mtu);
@@ -705,7 +710,7 @@ export class Netns implements EventHandler {
     // A datagram of this host's without DF is cut to the path MTU it learned
     // (ip_skb_dst_mtu); a forwarded one to the device's (ip_forward_use_pmtu 0).
     let mtu = route.dev.mtu;
-    if (this.pmtu.size !== 0 && pkt.inDev === null && !ipv4DontFragment(pkt.buf, pkt.off + ETH_HLEN)) {
+    if (this.pmtu !== null && pkt.inDev === null && !ipv4DontFragment(pkt.buf, pkt.off + ETH_HLEN)) {
       mtu = this.pathMtu(route.dev, ipv4Dst(pkt.buf, pkt.off + ETH_HLEN));
     }
     if (pkt.len - ETH_HLEN > mtu || (this.defragged !== 0 && this.defragInfo.has(pkt))) {
