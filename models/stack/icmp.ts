@@ -4,7 +4,7 @@ import { PacketType, type Packet } from '../packet.js';
 import type { IpSendOptions, Netns, SendError } from './netns.js';
 import { type CtSource, ctAttach } from './ct-attach.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
-import { internetChecksum } from '../wire/checksum.js';
+import { checksumReplace16, internetChecksum } from '../wire/checksum.js';
 import {
   ICMP_DEST_UNREACH,
   ICMP_ECHO,
@@ -30,7 +30,7 @@ import {
   ipv4Src,
   ipv4TotalLength,
 } from '../wire/ipv4.js';
-import { read16, read32 } from '../wire/bytes.js';
+import { read16, read32, write16 } from '../wire/bytes.js';
 
 /** Receives ICMP messages for one echo identifier (an iputils ping socket). */
 export interface PingReceiver {
@@ -142,6 +142,22 @@ export class IcmpLayer {
     const b = req.buf;
     const ip = req.off + ETH_HLEN;
     const dst = ipv4Dst(b, ip);
+    // fib_compute_spec_dst: the reply comes from the pinged address when it is a local unicast one.
+    const src = this.ns.isLocal(dst) ? dst : 0;
+    const opts: IpSendOptions = { dontFragment: false, tos: ipv4DscpEcn(b, ip) };
+    if (icmp === ip + IPV4_HEADER_LEN && !req.shared) {
+      // The request is consumed here, and its bytes from the ICMP header on are
+      // the reply's: built in place (BSD's icmp_reflect), the reply needs no
+      // copy, and its checksum follows from the request's, which was verified,
+      // by the one word that changes (RFC 1624): the same bytes Linux's
+      // icmp_reply computes afresh.
+      const reply = this.ns.newPacketOn(b, req.off, req.len);
+      const code = b[icmp + 1]!;
+      b[icmp] = ICMP_ECHOREPLY;
+      write16(b, icmp + 2, checksumReplace16(read16(b, icmp + 2), (ICMP_ECHO << 8) | code, (ICMP_ECHOREPLY << 8) | code));
+      this.ns.sendIp(reply, IPPROTO_ICMP, src, ipv4Src(b, ip), opts);
+      return;
+    }
     const reply = this.ns.newPacket(IPV4_HEADER_LEN + len);
     const rb = reply.buf;
     const ricmp = reply.off + ETH_HLEN + IPV4_HEADER_LEN;
@@ -154,9 +170,7 @@ export class IcmpLayer {
     const c = internetChecksum(rb, ricmp, len);
     rb[ricmp + 2] = c >> 8;
     rb[ricmp + 3] = c & 0xff;
-    // fib_compute_spec_dst: the reply comes from the pinged address when it is a local unicast one.
-    const src = this.ns.isLocal(dst) ? dst : 0;
-    this.ns.sendIp(reply, IPPROTO_ICMP, src, ipv4Src(b, ip), { dontFragment: false, tos: ipv4DscpEcn(b, ip) });
+    this.ns.sendIp(reply, IPPROTO_ICMP, src, ipv4Src(b, ip), opts);
   }
 
   /** An ICMP error arrived: find the socket of the datagram it quotes. */

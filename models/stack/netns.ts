@@ -400,7 +400,15 @@ export class Netns implements EventHandler {
   }
 
   newPacket(ipLen: number): Packet {
-    const pkt = Packet.alloc(ETH_HLEN + ipLen, this.ctx.newPacketId(), this.now());
+    return this.created(Packet.alloc(ETH_HLEN + ipLen, this.ctx.newPacketId(), this.now()));
+  }
+
+  /** A new packet of this host over bytes it owns already: a received frame it consumes (see IcmpLayer.echoReply). */
+  newPacketOn(buf: Uint8Array, off: number, len: number): Packet {
+    return this.created(new Packet(buf, off, len, this.ctx.newPacketId(), this.now()));
+  }
+
+  private created(pkt: Packet): Packet {
     if (this.ctx.tracer !== null) this.ctx.tracer.created(this.name, pkt);
     return pkt;
   }

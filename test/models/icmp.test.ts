@@ -16,6 +16,7 @@ import { DropReason } from '../../models/devices/drop-reason.js';
 import { ETH_HLEN, ETHERTYPE_IPV4, emitEthernet } from '../../models/wire/ethernet.js';
 import { IPPROTO_ICMP, IPV4_HEADER_LEN, emitIpv4 } from '../../models/wire/ipv4.js';
 import { emitIcmp, type IcmpEchoRepr } from '../../models/wire/icmp.js';
+import { internetChecksum, onesComplementSum } from '../../models/wire/checksum.js';
 import { Packet } from '../../models/packet.js';
 import type { PingReceiver } from '../../models/stack/icmp.js';
 import { MS, SECOND, TestNet, addr, decode, frameLine, ip, route, sendIcmp } from './helpers.js';
@@ -137,5 +138,68 @@ describe('ICMP echo (icmp_echo, icmp_reply)', () => {
       `in ${B} > ${A} IP 10.0.0.3 > 10.0.0.1 ttl 64 ICMP unreachable code 2`,
     ]);
     expect(net.dropsOf(b)).toEqual({ [DropReason.IP_NOPROTO]: 1 });
+  });
+});
+
+/**
+ * The reply as icmp_reply builds it, from the request's ICMP message: type 0,
+ * the rest as it was, the checksum computed afresh over the whole message.
+ */
+function expectedReply(reqIcmp: Uint8Array): number[] {
+  const r = Uint8Array.from(reqIcmp);
+  r[0] = 0;
+  r[2] = 0;
+  r[3] = 0;
+  const c = internetChecksum(r, 0, r.length);
+  r[2] = c >> 8;
+  r[3] = c & 0xff;
+  return [...r];
+}
+
+/** A payload of `n` bytes whose reply sums to `target` before the inversion (its last word chosen to get there). */
+function payloadSummingTo(n: number, seed: number, code: number, seq: number, target: number): Uint8Array {
+  const p = Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+  const msg = new Uint8Array(8 + n);
+  msg[1] = code;
+  msg[4] = 0x12;
+  msg[5] = 0x34;
+  msg[6] = seq >> 8;
+  msg[7] = seq & 0xff;
+  msg.set(p, 8);
+  msg[msg.length - 2] = 0;
+  msg[msg.length - 1] = 0;
+  const sum = onesComplementSum(msg, 0, msg.length);
+  // sum + last ≡ target (mod 0xffff), last a 16-bit word.
+  const last = (target - sum + 0xffff) % 0xffff;
+  p[n - 2] = last >> 8;
+  p[n - 1] = last & 0xff;
+  return p;
+}
+
+describe('ICMP echo reply bytes', () => {
+  it('match a reply checksummed afresh, for any payload and code, also where the sum is at its edges', () => {
+    const cases: { code: number; payload: Uint8Array }[] = [];
+    for (let k = 0; k < 40; k++) {
+      cases.push({ code: k % 3 === 0 ? k : 0, payload: Uint8Array.from({ length: (k * 13) % 97 }, (_, i) => (i * (k + 5) + k * 11) & 0xff) });
+    }
+    // Reply sums of 0xffff (checksum 0x0000) and 0xfffe, and a request whose own checksum is 0x0000.
+    for (const target of [0xffff, 0xfffe, 0x0001]) cases.push({ code: 0, payload: payloadSummingTo(56, target & 0xff, 0, cases.length, target) });
+    // The request's sum is the reply's plus 0x0800 (its type): this one's request checksum is 0x0000.
+    cases.push({ code: 0, payload: payloadSummingTo(56, 3, 0, cases.length, 0xffff - 0x0800) });
+    const { net, a } = pair();
+    cases.forEach((c, i) => net.at(i * MS, () => sendIcmp(a, ip('10.0.0.2'), { type: 8, code: c.code, ident: 0x1234, seq: i, payload: c.payload })));
+    net.run(SECOND);
+    const icmpOf = (bytes: Uint8Array) => bytes.subarray(ETH_HLEN + IPV4_HEADER_LEN);
+    const requests = net.tap.frames.filter((f) => f.dir === 'out' && decode(f.bytes).icmp?.type === 8);
+    const replies = net.tap.frames.filter((f) => f.dir === 'in' && decode(f.bytes).icmp?.type === 0);
+    expect(replies).toHaveLength(cases.length);
+    const checksums = new Set<number>();
+    requests.forEach((req, i) => {
+      const got = icmpOf(replies[i]!.bytes);
+      expect([...got]).toEqual(expectedReply(icmpOf(req.bytes)));
+      checksums.add((got[2]! << 8) | got[3]!);
+    });
+    expect(checksums.has(0)).toBe(true);
+    expect(requests.some((r) => icmpOf(r.bytes)[2] === 0 && icmpOf(r.bytes)[3] === 0)).toBe(true);
   });
 });
