@@ -1,5 +1,5 @@
 import TinyQueue from 'tinyqueue';
-import { EventQueue, MAX_SEQ } from '../engine/event-queue.js';
+import { BinaryHeap, EventQueue, MAX_SEQ } from '../engine/event-queue.js';
 import { randomStream } from '../engine/rng.js';
 import type { BenchResult, Benchmark } from './benchmark.js';
 import { QuaternaryEventQueue } from './quaternary-event-queue.js';
@@ -18,15 +18,9 @@ interface Size {
   pending: number;
   /** Hold operations timed per repetition, scaled so the whole run stays under ~60 s. */
   holds: number;
+  /** The increments: all alike (mean 1 us), or a simulation's mix of frames and timers. */
+  increments: Float64Array;
 }
-
-const SIZES: Size[] = [
-  { label: '100', pending: 100, holds: 2_000_000 },
-  { label: '1k', pending: 1_000, holds: 2_000_000 },
-  { label: '10k', pending: 10_000, holds: 2_000_000 },
-  { label: '100k', pending: 100_000, holds: 1_000_000 },
-  { label: '1M', pending: 1_000_000, holds: 1_000_000 },
-];
 
 /**
  * Repetitions per (queue, N); the best is reported. Other processes on a
@@ -46,6 +40,27 @@ const INCREMENTS = (() => {
   for (let i = 0; i < a.length; i++) a[i] = Math.round(rng.exponential(MEAN_INCREMENT_NS));
   return a;
 })();
+
+/**
+ * A simulation's mix (the 100 x 30 cluster's pending set: ~12,000 timers tens
+ * of ms ahead and a few dozen frames µs ahead): one increment in ten is a
+ * timer (exponential, mean 100 ms), the rest frames (mean 5 µs).
+ */
+const MIXED_INCREMENTS = (() => {
+  const rng = randomStream(20_240_601, 'bench/queue/mixed-increments');
+  const a = new Float64Array(INCREMENT_MASK + 1);
+  for (let i = 0; i < a.length; i++) a[i] = Math.round(rng.exponential(rng.next() < 0.1 ? 100_000_000 : 5_000));
+  return a;
+})();
+
+const SIZES: Size[] = [
+  { label: '100', pending: 100, holds: 2_000_000, increments: INCREMENTS },
+  { label: '1k', pending: 1_000, holds: 2_000_000, increments: INCREMENTS },
+  { label: '10k', pending: 10_000, holds: 2_000_000, increments: INCREMENTS },
+  { label: '100k', pending: 100_000, holds: 1_000_000, increments: INCREMENTS },
+  { label: '1M', pending: 1_000_000, holds: 1_000_000, increments: INCREMENTS },
+  { label: '12k-mixed', pending: 12_000, holds: 2_000_000, increments: MIXED_INCREMENTS },
+];
 
 /**
  * The tie-breaker a simulation would use: eventKey(component, counter) with
@@ -68,32 +83,42 @@ const compareEvents = (a: ObjectEvent, b: ObjectEvent): number => a.time - b.tim
 // returns an order-sensitive hash of the popped slots: the queues must agree,
 // which checks them and keeps V8 from discarding the work.
 
-function holdEventQueue(q: EventQueue, holds: number, seq: number): number {
+function holdEventQueue(q: EventQueue, holds: number, seq: number, inc: Float64Array): number {
   let hash = 0;
   for (let i = 0; i < holds; i++, seq++) {
     const now = q.peekTime();
     hash = Math.imul(hash ^ q.pop(), 0x9e3779b1);
-    q.push(now + INCREMENTS[seq & INCREMENT_MASK]!, keyOf(seq), seq >>> 0);
+    q.push(now + inc[seq & INCREMENT_MASK]!, keyOf(seq), seq >>> 0);
   }
   return hash;
 }
 
-function holdQuaternary(q: QuaternaryEventQueue, holds: number, seq: number): number {
+function holdBinaryHeap(q: BinaryHeap, holds: number, seq: number, inc: Float64Array): number {
   let hash = 0;
   for (let i = 0; i < holds; i++, seq++) {
     const now = q.peekTime();
     hash = Math.imul(hash ^ q.pop(), 0x9e3779b1);
-    q.push(now + INCREMENTS[seq & INCREMENT_MASK]!, keyOf(seq), seq >>> 0);
+    q.push(now + inc[seq & INCREMENT_MASK]!, keyOf(seq), seq >>> 0);
   }
   return hash;
 }
 
-function holdTinyQueue(q: TinyQueue<ObjectEvent>, holds: number, seq: number): number {
+function holdQuaternary(q: QuaternaryEventQueue, holds: number, seq: number, inc: Float64Array): number {
+  let hash = 0;
+  for (let i = 0; i < holds; i++, seq++) {
+    const now = q.peekTime();
+    hash = Math.imul(hash ^ q.pop(), 0x9e3779b1);
+    q.push(now + inc[seq & INCREMENT_MASK]!, keyOf(seq), seq >>> 0);
+  }
+  return hash;
+}
+
+function holdTinyQueue(q: TinyQueue<ObjectEvent>, holds: number, seq: number, inc: Float64Array): number {
   let hash = 0;
   for (let i = 0; i < holds; i++, seq++) {
     const e = q.pop()!;
     hash = Math.imul(hash ^ e.slot, 0x9e3779b1);
-    q.push({ time: e.time + INCREMENTS[seq & INCREMENT_MASK]!, key: keyOf(seq), slot: seq >>> 0 });
+    q.push({ time: e.time + inc[seq & INCREMENT_MASK]!, key: keyOf(seq), slot: seq >>> 0 });
   }
   return hash;
 }
@@ -101,7 +126,7 @@ function holdTinyQueue(q: TinyQueue<ObjectEvent>, holds: number, seq: number): n
 interface Candidate {
   name: string;
   /** Builds a queue holding `pending` events at time 0 + increment, then times `holds` holds. */
-  measure(pending: number, holds: number): { seconds: number; hash: number };
+  measure(pending: number, holds: number, inc: Float64Array): { seconds: number; hash: number };
 }
 
 function timed(f: () => number): { seconds: number; hash: number } {
@@ -113,33 +138,41 @@ function timed(f: () => number): { seconds: number; hash: number } {
 const CANDIDATES: Candidate[] = [
   {
     name: 'tinyqueue',
-    measure(pending, holds) {
+    measure(pending, holds, inc) {
       const q = new TinyQueue<ObjectEvent>([], compareEvents);
-      for (let s = 0; s < pending; s++) q.push({ time: INCREMENTS[s & INCREMENT_MASK]!, key: keyOf(s), slot: s });
-      return timed(() => holdTinyQueue(q, holds, pending));
+      for (let s = 0; s < pending; s++) q.push({ time: inc[s & INCREMENT_MASK]!, key: keyOf(s), slot: s });
+      return timed(() => holdTinyQueue(q, holds, pending, inc));
     },
   },
   {
     name: 'event-queue',
-    measure(pending, holds) {
+    measure(pending, holds, inc) {
       const q = new EventQueue();
-      for (let s = 0; s < pending; s++) q.push(INCREMENTS[s & INCREMENT_MASK]!, keyOf(s), s);
-      return timed(() => holdEventQueue(q, holds, pending));
+      for (let s = 0; s < pending; s++) q.push(inc[s & INCREMENT_MASK]!, keyOf(s), s);
+      return timed(() => holdEventQueue(q, holds, pending, inc));
+    },
+  },
+  {
+    name: 'binary-heap',
+    measure(pending, holds, inc) {
+      const q = new BinaryHeap();
+      for (let s = 0; s < pending; s++) q.push(inc[s & INCREMENT_MASK]!, keyOf(s), s);
+      return timed(() => holdBinaryHeap(q, holds, pending, inc));
     },
   },
   {
     name: 'quaternary',
-    measure(pending, holds) {
+    measure(pending, holds, inc) {
       const q = new QuaternaryEventQueue();
-      for (let s = 0; s < pending; s++) q.push(INCREMENTS[s & INCREMENT_MASK]!, keyOf(s), s);
-      return timed(() => holdQuaternary(q, holds, pending));
+      for (let s = 0; s < pending; s++) q.push(inc[s & INCREMENT_MASK]!, keyOf(s), s);
+      return timed(() => holdQuaternary(q, holds, pending, inc));
     },
   },
 ];
 
 async function run(): Promise<BenchResult[]> {
   // Warm-up, untimed: let V8 optimise every loop before the first figure.
-  for (const c of CANDIDATES) c.measure(1_000, 300_000);
+  for (const c of CANDIDATES) c.measure(1_000, 300_000, INCREMENTS);
 
   const results: BenchResult[] = [];
   for (const size of SIZES) {
@@ -149,7 +182,7 @@ async function run(): Promise<BenchResult[]> {
       // Candidates alternate within a repetition so drift in machine load
       // (2 shared cores) spreads over all of them rather than one.
       for (const c of CANDIDATES) {
-        const { seconds, hash } = c.measure(size.pending, size.holds);
+        const { seconds, hash } = c.measure(size.pending, size.holds, size.increments);
         if (expectedHash === undefined) expectedHash = hash;
         else if (hash !== expectedHash) {
           throw new Error(`queue bench: ${c.name} popped events in a different order at N=${size.label}`);

@@ -1,5 +1,6 @@
 /**
- * The pending-event set: a binary min-heap over parallel typed arrays.
+ * The pending-event set: two binary min-heaps over parallel typed arrays, one
+ * for what falls due soon and one for the rest.
  *
  * Each entry is (time, key, slot). Entries are ordered by time, then by key;
  * the key is the canonical tie-breaker (see `eventKey`), so equal-time events
@@ -7,15 +8,32 @@
  * is an opaque payload index owned by the caller (the simulation keeps the
  * handler and argument of each slot in side tables).
  *
- * Shape after mourner/flatqueue: parallel arrays, a separate length so `pop`
- * never shrinks or allocates, sifts that move a hole instead of swapping.
+ * Why two heaps: a simulation's pending set is mostly timers far ahead (a
+ * ping interval, neighbour and TCP timers: 12,000 in the 100 x 30 cluster)
+ * and a few dozen frames in flight, which are what nearly every push and pop
+ * is about. In one heap each of those sifts through all 14 levels; kept apart
+ * from the timers they sift through 5. An entry due within NEAR_NS of the last
+ * one popped goes into `near`, any other into `far`, and a pop takes the
+ * smaller of the two tops, so the order is exactly one heap's whatever the
+ * split: the split only decides the cost.
+ *
  * bench/queue.bench.ts compares it with tinyqueue (see bench/README.md).
  */
-export class EventQueue {
-  private times: Float64Array;
-  private keys: Float64Array;
+
+/** How far ahead of the clock an entry still counts as near: frames cross veths and wires in microseconds, timers wait milliseconds. */
+export const NEAR_NS = 1_000_000;
+
+/**
+ * One binary min-heap over parallel typed arrays. Shape after mourner/flatqueue:
+ * a separate length so `pop` never shrinks or allocates, sifts that move a
+ * hole instead of swapping. Exported for bench/queue.bench.ts, which times it
+ * alone (the engine's queue until session 13).
+ */
+export class BinaryHeap {
+  times: Float64Array;
+  keys: Float64Array;
   private slots: Uint32Array;
-  private length = 0;
+  length = 0;
 
   constructor(initialCapacity = 1024) {
     const cap = Math.max(16, initialCapacity | 0);
@@ -108,6 +126,60 @@ export class EventQueue {
     this.times = t;
     this.keys = k;
     this.slots = s;
+  }
+}
+
+export class EventQueue {
+  private readonly near: BinaryHeap;
+  private readonly far: BinaryHeap;
+  /** Time of the entry popped last: the simulation's clock, from which "near" counts. */
+  private clock = 0;
+
+  constructor(initialCapacity = 1024) {
+    this.near = new BinaryHeap(Math.min(initialCapacity, 256));
+    this.far = new BinaryHeap(initialCapacity);
+  }
+
+  get size(): number {
+    return this.near.length + this.far.length;
+  }
+
+  /** Time of the earliest entry, or Infinity when empty. */
+  peekTime(): number {
+    return this.farFirst() ? this.far.times[0]! : this.near.peekTime();
+  }
+
+  /** Key of the earliest entry (undefined behaviour when empty). */
+  peekKey(): number {
+    return this.farFirst() ? this.far.keys[0]! : this.near.keys[0]!;
+  }
+
+  push(time: number, key: number, slot: number): void {
+    if (time - this.clock < NEAR_NS) this.near.push(time, key, slot);
+    else this.far.push(time, key, slot);
+  }
+
+  /** Removes the earliest entry and returns its slot. The queue must not be empty. */
+  pop(): number {
+    const h = this.farFirst() ? this.far : this.near;
+    this.clock = h.times[0]!;
+    return h.pop();
+  }
+
+  clear(): void {
+    this.near.clear();
+    this.far.clear();
+  }
+
+  /** The earliest entry is far's top: (time, key) below near's, or near is empty. */
+  private farFirst(): boolean {
+    const far = this.far;
+    if (far.length === 0) return false;
+    const near = this.near;
+    if (near.length === 0) return true;
+    const ft = far.times[0]!;
+    const nt = near.times[0]!;
+    return ft < nt || (ft === nt && far.keys[0]! < near.keys[0]!);
   }
 }
 

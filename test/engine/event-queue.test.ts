@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { QuaternaryEventQueue } from '../../bench/quaternary-event-queue.js';
-import { EventQueue, MAX_COMPONENTS, MAX_SEQ, eventKey } from '../../engine/event-queue.js';
+import { BinaryHeap, EventQueue, MAX_COMPONENTS, MAX_SEQ, NEAR_NS, eventKey } from '../../engine/event-queue.js';
 
 /**
  * Oracle tests: every queue is driven by random interleavings of push, pop and
@@ -116,6 +116,7 @@ function checkAgainstModel(q: Queue, script: Op[], distinctKeys: boolean): void 
 
 const QUEUES: [string, (capacity?: number) => Queue][] = [
   ['EventQueue', (c) => new EventQueue(c)],
+  ['BinaryHeap (one heap of the two)', (c) => new BinaryHeap(c)],
   ['QuaternaryEventQueue (bench candidate)', (c) => new QuaternaryEventQueue(c)],
 ];
 
@@ -217,5 +218,55 @@ describe('eventKey', () => {
       ),
     );
     expect(eventKey(MAX_COMPONENTS - 1, MAX_SEQ - 1)).toBe(Number.MAX_SAFE_INTEGER);
+  });
+});
+
+describe('EventQueue: near and far entries', () => {
+  // Pushed as a simulation pushes, relative to the time popped last: around
+  // NEAR_NS an entry lands in one heap or the other, and entries of one time
+  // can sit in both (pushed far ahead first, then again once the clock came
+  // near). The order must be the sorted array's all the same.
+  const delta = fc.constantFrom(0, 1, NEAR_NS - 1, NEAR_NS, NEAR_NS + 1, 2 * NEAR_NS, 3 * NEAR_NS - 1);
+  const step = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ kind: fc.constant('push' as const), delta, key: fc.integer({ min: 0, max: 2 ** 40 }) }) },
+    { weight: 4, arbitrary: fc.constant({ kind: 'pop' as const }) },
+  );
+
+  it('pops in (time, key) order whichever heap holds an entry', () => {
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 400 }), (steps) => {
+        const q = new EventQueue(16);
+        const model = new SortedModel();
+        const used = new Set<number>();
+        let clock = 0;
+        let slot = 0;
+        for (const s of steps) {
+          if (s.kind === 'push') {
+            if (used.has(s.key)) continue;
+            used.add(s.key);
+            q.push(clock + s.delta, s.key, slot);
+            model.push({ time: clock + s.delta, key: s.key, slot: slot++ });
+          } else if (model.entries.length > 0) {
+            const want = model.pop();
+            expect([q.peekTime(), q.peekKey()]).toEqual([want.time, want.key]);
+            expect(q.pop()).toBe(want.slot);
+            clock = want.time;
+          }
+        }
+        while (model.entries.length > 0) expect(q.pop()).toBe(model.pop().slot);
+        expect(q.size).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('takes an entry of the same time from the near heap first when its key is smaller', () => {
+    const q = new EventQueue(16);
+    q.push(5 * NEAR_NS, 20, 1); // far from clock 0
+    q.push(4.5 * NEAR_NS, 0, 0);
+    expect(q.pop()).toBe(0); // clock 4.5 ms: the next push at 5 ms is near
+    q.push(5 * NEAR_NS, 10, 2);
+    q.push(5 * NEAR_NS, 30, 3);
+    expect([q.pop(), q.pop(), q.pop()]).toEqual([2, 1, 3]);
   });
 });
