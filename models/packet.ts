@@ -94,16 +94,18 @@ export class Packet {
   /**
    * The small skb fields, packed (PacketFlag): pktType, ctinfo and the boolean
    * bits. A bridge flood makes a million packets a second, and each field is
-   * 8 bytes of every one (measured: five fields fewer, 5-12 % off a 1,000-pod
-   * LAN's run).
+   * 8 bytes of every one (measured: eight fields more cost a 1,000-pod LAN's
+   * warm run ~10 %).
    */
   flags = 0;
   /**
-   * How many wire queues hold this very object: a bridge floods one copy to
-   * all its NIC ports, which only read it until it arrives, and each receiver
-   * then takes a packet of its own (`take`). A flood on a large underlay has
-   * thousands of copies in flight for the wire's delay; made on arrival, they
-   * die young instead of surviving into the old generation.
+   * How many ports hold this very object: a bridge floods one copy to all its
+   * NIC ports (and, for ARP, its veth ports), which only read it until it
+   * arrives; each receiver then takes a packet of its own (`take`), or reads
+   * this one in place when its receive path only reads (NetDevice.receive). A
+   * flood on a large underlay has thousands of copies in flight for the
+   * wire's delay; made on arrival, they die young instead of surviving into
+   * the old generation, and read in place they are not made at all.
    */
   holders = 1;
 
