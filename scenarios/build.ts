@@ -6,6 +6,7 @@ import { SharedRoute } from '../models/stack/route-table.js';
 import { RouteGroup } from '../models/stack/route-group.js';
 import { SpecIndex, type PartitionScope } from './build-scope.js';
 import { flowRows } from './flow-rows.js';
+import { nodeTcpSettings } from './tcp-settings.js';
 import { BridgeDevice } from '../models/devices/bridge.js';
 import { VethDevice } from '../models/devices/veth.js';
 import { NicDevice } from '../models/devices/nic.js';
@@ -99,7 +100,11 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
   for (const c of scope === null ? spec.namespaces.map((ns) => ns.component) : scope.components) {
     if (!contexts.has(c)) contexts.set(c, new NodeContext(sim.component(c), drops));
   }
-  if (spec.tcp !== undefined) for (const ctx of contexts.values()) ctx.tcpParams = spec.tcp;
+  const nodeTcp = nodeTcpSettings(spec);
+  for (const [c, ctx] of contexts) {
+    const tcp = nodeTcp.get(c) ?? spec.tcp;
+    if (tcp !== undefined) ctx.tcpParams = tcp;
+  }
   for (const nsSpec of spec.namespaces) {
     const ctx = contexts.get(nsSpec.component);
     if (ctx === undefined) throw new Error(`${nsSpec.name}: component ${nsSpec.component} is not in the partition's scope`);

@@ -22,6 +22,7 @@ import { type RackPlan, rackNodeAddress } from './scale-racks.js';
 import { assignPodAddresses, claimPodAddress, nodeAddress, nodePodCidr, podCidrOverlaps } from './address-plan.js';
 import { DEFAULTS } from './defaults.js';
 import { type Problems, plural } from './problems.js';
+import { tcpSettings } from './tcp-settings.js';
 import type { RawNode, RawPod, RawScenario } from './raw-scenario.js';
 import type { IpSetConfig, NodeConfig, PodConfig, Runtime } from './scenario.js';
 
@@ -69,6 +70,7 @@ export function explicitNodes(
       ...(rn.conntrackMax !== undefined ? { conntrackMax: rn.conntrackMax } : {}),
       ...(rn.ipsets !== undefined && rn.ipsets.length > 0 ? { ipsets: ipsets(problems, rn.ipsets, at) } : {}),
       ...(rn.nfacct !== undefined && rn.nfacct.length > 0 ? { nfacct: [...new Set(rn.nfacct)] } : {}),
+      ...(rn.tcp !== undefined ? { tcp: tcpSettings(problems, rn.tcp, [...at, 'tcp']) } : {}),
     });
   });
 

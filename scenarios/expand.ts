@@ -142,6 +142,7 @@ export function expandScenario(s: Scenario): TopologySpec {
       ...nodeNftables(s, node),
       ...(node.bridgeNfCallIptables === false ? { bridgeNfCallIptables: false } : {}),
       ...(node.conntrackMax !== undefined ? { conntrackMax: node.conntrackMax } : {}),
+      ...(node.tcp !== undefined ? { tcp: node.tcp } : {}),
       ...nodeIpsets(s, node),
       ...nodeIpvs(s, node),
       ...nodeUserspace(s, node),

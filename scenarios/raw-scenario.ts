@@ -77,6 +77,8 @@ export interface RawNode {
   ipsets?: IpSetConfig[];
   nfacct?: string[];
   cni?: RawCni;
+  /** The node's and its pods' TCP sysctls, over the scenario's `tcp:`. */
+  tcp?: RawTcpSettings;
 }
 export type RawCni = { conflist: string } | { config: unknown };
 /** `tcp:` — the TCP sysctls every namespace gets (scenarios/tcp-settings.ts). */

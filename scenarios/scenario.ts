@@ -125,6 +125,8 @@ export interface NodeConfig {
   ipsets?: IpSetConfig[];
   /** nfacct objects for -m nfacct. */
   nfacct?: string[];
+  /** The node's and its pods' TCP sysctls, over the scenario's `tcp:` (scenarios/tcp-settings.ts). */
+  tcp?: TcpSettings;
   /** The node's (or the cluster's) CNI configuration: a file relative to the scenario, or inline JSON. */
   cni?: CniSource;
   /** Pod networking as that configuration's ADDs made it (resolved by the loader, scenarios/cni/). */

@@ -72,6 +72,8 @@ export interface NamespaceSpec {
   bridgeNfCallIptables?: boolean;
   /** net.netfilter.nf_conntrack_max (default 262144). */
   conntrackMax?: number;
+  /** A node's own TCP sysctls, over the scenario's `tcp`: its component's, so its pods' too. */
+  tcp?: TcpSettings;
   /** nfacct objects (`nfacct add NAME`) for -m nfacct. */
   nfacct?: string[];
   /** ip sets (ipset(8)) for -m set, elements in `ipset add` syntax. */

@@ -185,6 +185,8 @@ describe.skipIf(!pre.ok)('kernel harness against shared/kernel-ref', () => {
     n1.bridges[0]!.ageingNs = 42_000_000_000;
     spec.captures = spec.captures.map((c) => (c === 'n1/vethp1' ? `n1/${longName}` : c));
     spec.tcp = { congestionControl: 'cubic', wmem: [4096, 16384, 33554432] };
+    // n2's own tcp: for it and its pods, over the scenario's.
+    spec.namespaces.find((n) => n.name === 'n2')!.tcp = { sack: false, rmem: [4096, 65536, 1048576] };
     const topo = await buildKernelTopology(spec);
     try {
       const k = topo.resolvePoint(`n1/${longName}`);
@@ -221,6 +223,12 @@ describe.skipIf(!pre.ok)('kernel harness against shared/kernel-ref', () => {
       expect(await sysctl('n1/p1', 'net.ipv4.tcp_congestion_control')).toBe('reno');
       expect((await sysctl('n1', 'net.ipv4.tcp_wmem')).split(/\s+/)).toEqual(['4096', '16384', '33554432']);
       expect((await sysctl('n1', 'net.ipv4.tcp_rmem')).split(/\s+/)).toEqual(['4096', '131072', '6291456']);
+      expect(await sysctl('n1/p1', 'net.ipv4.tcp_sack')).toBe('1');
+      for (const ns of ['n2', 'n2/p1']) {
+        expect(await sysctl(ns, 'net.ipv4.tcp_sack'), ns).toBe('0');
+        expect((await sysctl(ns, 'net.ipv4.tcp_rmem')).split(/\s+/), ns).toEqual(['4096', '65536', '1048576']);
+        expect((await sysctl(ns, 'net.ipv4.tcp_wmem')).split(/\s+/), ns).toEqual(['4096', '16384', '33554432']);
+      }
       // The pod can reach its peer on the other node through both routers.
       await run('ip', ['netns', 'exec', topo.netns('n1/p1'), 'ping', '-n', '-c', '1', '-W', '2', '10.244.2.2']);
     } finally {

@@ -125,7 +125,7 @@ export async function runKernelTraffic(
     const proxyProcs = spec.namespaces
       .filter((ns) => ns.userspaceProxy !== undefined)
       .map((ns) => {
-        const cfg = { kind: ns.userspaceProxy!.kind, ports: ns.userspaceProxy!.ports, congestionControl: socketCongestionControl(spec) };
+        const cfg = { kind: ns.userspaceProxy!.kind, ports: ns.userspaceProxy!.ports, congestionControl: socketCongestionControl(spec, ns.name) };
         return procs.start(`${cfg.kind} in ${ns.name}`, 'ip', inNetns(topo.netns(ns.name), onAgentCpu(['python3', PROXY_AGENT, JSON.stringify(cfg)])), { hardTimeoutMs });
       });
     own.push(...proxyProcs);
@@ -166,7 +166,7 @@ export async function runKernelTraffic(
         }
         const cfg = {
           to: f.to, port: f.port, count: f.count, rate: f.rate, requestSize: f.requestSize, responseSize: f.responseSize,
-          sourcePorts, timeoutMs: f.timeoutNs / 1e6, noDelay: f.noDelay, congestionControl: socketCongestionControl(spec),
+          sourcePorts, timeoutMs: f.timeoutNs / 1e6, noDelay: f.noDelay, congestionControl: socketCongestionControl(spec, f.from.ns),
         };
         const p = procs.start(`tcp client ${f.name}`, 'ip', inNetns(topo.netns(f.from.ns), onAgentCpu(['python3', TCP_AGENT, 'client', JSON.stringify(cfg)])), {
           stdin: true,
@@ -241,10 +241,13 @@ export async function runKernelTraffic(
 function startTcpServers(topo: KernelTopology, procs: ProcessSet, hardTimeoutMs: number, held: ReadonlySet<string>): Started[] {
   const spec = topo.spec;
   const servers = new Map<string, { netns: string; port: number; requestSize: number; responseSize: number; flow: string }>();
+  /** The scenario namespace of each server (its node's TCP settings are its own). */
+  const specNs = new Map<string, string>();
   for (const s of spec.servers ?? []) {
     if (s.protocol !== 'tcp') continue;
     const netns = topo.netns(s.ns);
     servers.set(`${netns}:${s.port}`, { netns, port: s.port, requestSize: s.requestSize ?? 64, responseSize: s.responseSize, flow: `server ${s.ns}:${s.port}` });
+    specNs.set(`${netns}:${s.port}`, s.ns);
   }
   for (const f of spec.traffic) {
     if (f.kind !== 'tcp') continue;
@@ -253,13 +256,16 @@ function startTcpServers(topo: KernelTopology, procs: ProcessSet, hardTimeoutMs:
     const netns = topo.netns(serverNs);
     const key = `${netns}:${f.port}`;
     const s = servers.get(key);
-    if (s === undefined) servers.set(key, { netns, port: f.port, requestSize: f.requestSize, responseSize: f.responseSize, flow: f.name });
+    if (s === undefined) {
+      servers.set(key, { netns, port: f.port, requestSize: f.requestSize, responseSize: f.responseSize, flow: f.name });
+      specNs.set(key, serverNs);
+    }
     else if (s.requestSize !== f.requestSize || s.responseSize !== f.responseSize) {
       throw new Error(`flows "${s.flow}" and "${f.name}" share TCP server ${key} but differ in requestSize/responseSize`);
     }
   }
   for (const key of servers.keys()) if (held.has(`${key}:tcp`)) servers.delete(key);
-  return [...servers.values()].map((s) =>
-    procs.start(`tcp server ${s.flow}`, 'ip', inNetns(s.netns, onAgentCpu(['python3', TCP_AGENT, 'server', JSON.stringify({ ...s, congestionControl: socketCongestionControl(spec) })])), { hardTimeoutMs }),
+  return [...servers].map(([key, s]) =>
+    procs.start(`tcp server ${s.flow}`, 'ip', inNetns(s.netns, onAgentCpu(['python3', TCP_AGENT, 'server', JSON.stringify({ ...s, congestionControl: socketCongestionControl(spec, specNs.get(key)!) })])), { hardTimeoutMs }),
   );
 }

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { namespaceRoutes, type BridgeSpec, type InterfaceSpec, type NamespaceSpec, type TopologySpec } from '../../scenarios/topology.js';
 import { inNetns, run, runSync, waitUntil } from './commands.js';
+import { tcpSettingsOf } from '../../scenarios/tcp-settings.js';
 
 /** Prefix of every namespace this process creates: "pwk<pid>-<random>-". */
 export const RUN_PREFIX = `pwk${process.pid}-${randomBytes(2).toString('hex')}-`;
@@ -128,14 +129,15 @@ const TCP_DEFAULTS: ReadonlyArray<[string, string]> = [
 ];
 
 /**
- * TCP_DEFAULTS with the buffer sizes and SACK setting the scenario's `tcp:` section sets instead. Its congestion
+ * TCP_DEFAULTS with the buffer sizes and SACK setting the scenario's `tcp:` section (or the node's own,
+ * for a node and its pods: tcpSettingsOf) sets instead. Its congestion
  * control is not a sysctl here: a namespace other than the initial one may only default to one
  * listed in the global net.ipv4.tcp_allowed_congestion_control ("reno bbr" on this machine:
  * cubic gives EPERM), which the harness leaves alone; the agents set it on their sockets
  * (socketCongestionControl, TCP_CONGESTION, which root may set to any available one).
  */
-function tcpSysctls(spec: TopologySpec): ReadonlyArray<[string, string]> {
-  const t = spec.tcp ?? {};
+function tcpSysctls(spec: TopologySpec, component: string): ReadonlyArray<[string, string]> {
+  const t = tcpSettingsOf(spec, component);
   const set = new Map<string, string>([
     ...(t.rmem !== undefined ? [['net.ipv4.tcp_rmem', t.rmem.join(' ')] as [string, string]] : []),
     ...(t.wmem !== undefined ? [['net.ipv4.tcp_wmem', t.wmem.join(' ')] as [string, string]] : []),
@@ -144,9 +146,10 @@ function tcpSysctls(spec: TopologySpec): ReadonlyArray<[string, string]> {
   return TCP_DEFAULTS.map(([key, v]) => [key, set.get(key) ?? v]);
 }
 
-/** The congestion control the traffic agents set on their TCP sockets, when the scenario picks one other than Reno. */
-export function socketCongestionControl(spec: TopologySpec): string | undefined {
-  const cc = spec.tcp?.congestionControl;
+/** The congestion control the traffic agents in namespace `ns` set on their TCP sockets, when the scenario (or its node) picks one other than Reno. */
+export function socketCongestionControl(spec: TopologySpec, ns: string): string | undefined {
+  const component = spec.namespaces.find((n) => n.name === ns)?.component;
+  const cc = component === undefined ? spec.tcp?.congestionControl : tcpSettingsOf(spec, component).congestionControl;
   return cc === undefined || cc === 'reno' ? undefined : cc;
 }
 
@@ -214,7 +217,7 @@ export async function buildKernelTopology(spec: TopologySpec): Promise<KernelTop
         'net.ipv6.conf.default.disable_ipv6=1',
         `net.ipv4.ip_forward=${ns.ipForward ? 1 : 0}`,
         ...IPV4_CONF_DEFAULTS.flatMap(([key, v]) => [`net.ipv4.conf.all.${key}=${v}`, `net.ipv4.conf.default.${key}=${v}`]),
-        ...tcpSysctls(spec).map(([key, v]) => `${key}=${v}`),
+        ...tcpSysctls(spec, ns.component).map(([key, v]) => `${key}=${v}`),
       ];
       await run('ip', inNetns(netns, ['sysctl', '-q', '-w', ...sysctls]));
       await setBridgeNfCallIptables(ns, netns);

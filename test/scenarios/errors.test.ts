@@ -46,6 +46,16 @@ const cases: { what: string; text: string; errors: string[] }[] = [
     errors: ['x.yaml:6:9: tcp.rmem: must list at least 3'],
   },
   {
+    what: "a node's TCP buffer sizes out of order",
+    text: 'name: x\nnodes:\n  - name: n1\n    tcp:\n      wmem: [4096, 8388608, 4194304]\n',
+    errors: ['x.yaml:5:13: nodes[0].tcp.wmem: must be [min, default, max] with min <= default <= max, got [4096, 8388608, 4194304]'],
+  },
+  {
+    what: "a node's SACK setting not a boolean",
+    text: 'name: x\nnodes:\n  - name: n1\n  - name: n2\n    tcp: { sack: off }\n',
+    errors: ['x.yaml:5:18: nodes[1].tcp.sack: must be true or false (got "off")'],
+  },
+  {
     what: 'invalid duration',
     text: `name: x\nduration: 2 sec\n${NODES}`,
     errors: ['x.yaml:2:11: duration: invalid duration "2 sec" (expected e.g. 2s, 200ms, 50us, 100ns)'],
