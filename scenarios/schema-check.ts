@@ -4,8 +4,11 @@
  * `nodes[1].podCIDR`, a problem worded for someone editing YAML, and where to
  * point in the file (the value, the offending key, or the enclosing mapping).
  */
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 // The named export: under NodeNext the default import of this CommonJS module
 // types as the module object, while the named one is the class in both worlds.
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
@@ -25,18 +28,42 @@ export function schemaPath(): string {
   return join(scenariosDir(), 'scenario.schema.json');
 }
 
+/**
+ * The validator `npm run build` precompiles (scenarios/validator-build.ts),
+ * next to this module in dist/: compiling the schema takes ajv ~100 ms, a
+ * fifth of a small `podwire run`, in every process and worker thread.
+ */
+export const PRECOMPILED_VALIDATOR = 'scenario-validator.cjs';
+
 let validator: ValidateFunction | undefined;
 
-/** The compiled schema (compiled once per process). */
+/** The compiled schema: the precompiled one when it was built from this very schema, else compiled here (once per process). */
 export function scenarioValidator(): ValidateFunction {
   if (validator) return validator;
-  const ajv = new Ajv2020({ allErrors: true, verbose: true, allowUnionTypes: true });
+  const text = readFileSync(schemaPath(), 'utf8');
+  validator = loadPrecompiled(new URL(PRECOMPILED_VALIDATOR, import.meta.url), schemaDigest(text)) ?? compileValidator(text).validate;
+  return validator;
+}
+
+/** ajv with the options every validator of ours is compiled with; `source` keeps the code for precompiling. */
+export function compileValidator(schemaText: string, source = false): { ajv: Ajv2020; validate: ValidateFunction } {
+  const ajv = new Ajv2020({ allErrors: true, verbose: true, allowUnionTypes: true, ...(source ? { code: { source: true } } : {}) });
   // The editors' (VS Code / yaml-language-server) message for a failed pattern;
   // an annotation for ajv. Our own messages come from PATTERN_MESSAGES below.
   ajv.addKeyword({ keyword: 'patternErrorMessage', schemaType: 'string' });
-  const compiled = ajv.compile(JSON.parse(readFileSync(schemaPath(), 'utf8')));
-  validator = compiled;
-  return compiled;
+  return { ajv, validate: ajv.compile(JSON.parse(schemaText)) };
+}
+
+/** What a precompiled validator records of the schema it was made from. */
+export function schemaDigest(schemaText: string): string {
+  return createHash('sha256').update(schemaText).digest('hex');
+}
+
+/** The validator at `file` if it exists and was made from the schema with `digest`; undefined otherwise (a stale or missing build). */
+export function loadPrecompiled(file: URL, digest: string): ValidateFunction | undefined {
+  if (!existsSync(file)) return undefined;
+  const mod = createRequire(import.meta.url)(fileURLToPath(file)) as { default: ValidateFunction; schemaDigest?: string };
+  return mod.schemaDigest === digest ? mod.default : undefined;
 }
 
 /**
