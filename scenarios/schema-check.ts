@@ -9,9 +9,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-// The named export: under NodeNext the default import of this CommonJS module
-// types as the module object, while the named one is the class in both worlds.
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+// Types only: ajv itself (~25 ms to load) is required where a schema is compiled,
+// which a run with the precompiled validator never does.
+import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { type PathSegment, listAlternatives } from './errors.js';
 import { scenariosDir } from './package-root.js';
 import { closestMatch } from './suggest.js';
@@ -47,7 +47,9 @@ export function scenarioValidator(): ValidateFunction {
 
 /** ajv with the options every validator of ours is compiled with; `source` keeps the code for precompiling. */
 export function compileValidator(schemaText: string, source = false): { ajv: Ajv2020; validate: ValidateFunction } {
-  const ajv = new Ajv2020({ allErrors: true, verbose: true, allowUnionTypes: true, ...(source ? { code: { source: true } } : {}) });
+  // The named export: it is the class whether the module is seen as CommonJS or not.
+  const { Ajv2020: Ajv } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+  const ajv = new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true, ...(source ? { code: { source: true } } : {}) });
   // The editors' (VS Code / yaml-language-server) message for a failed pattern;
   // an annotation for ajv. Our own messages come from PATTERN_MESSAGES below.
   ajv.addKeyword({ keyword: 'patternErrorMessage', schemaType: 'string' });
