@@ -30,8 +30,8 @@ export function schemaPath(): string {
 
 /**
  * The validator `npm run build` precompiles (scenarios/validator-build.ts),
- * next to this module in dist/: compiling the schema takes ajv ~100 ms, a
- * fifth of a small `podwire run`, in every process and worker thread.
+ * next to this module in dist/: compiling the schema takes ajv 100-130 ms, a
+ * quarter of a small `podwire run`, in every process and worker thread.
  */
 export const PRECOMPILED_VALIDATOR = 'scenario-validator.cjs';
 
