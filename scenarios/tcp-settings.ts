@@ -44,7 +44,8 @@ export function nodeTcpSettings(spec: TopologySpec): Map<string, TcpSettings> {
   return out;
 }
 
-/** The TCP settings the namespaces of `component` run with. */
+/** The TCP settings the namespaces of `component` run with (nodeTcpSettings for one component). */
 export function tcpSettingsOf(spec: TopologySpec, component: string): TcpSettings {
-  return nodeTcpSettings(spec).get(component) ?? spec.tcp ?? {};
+  const own = spec.namespaces.find((ns) => ns.component === component && ns.tcp !== undefined)?.tcp;
+  return own === undefined ? (spec.tcp ?? {}) : { ...spec.tcp, ...own };
 }
