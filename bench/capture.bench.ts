@@ -10,6 +10,7 @@ import { buildWorld, type World } from '../scenarios/build.js';
 import { SINGLE_CAPTURE_FILE, captureFileName } from '../scenarios/run.js';
 import { PcapngWriter } from '../models/capture/pcapng-writer.js';
 import { FileTap, captureDescription } from '../models/capture/capture-tap.js';
+import { closeAll } from '../models/capture/capture-writer.js';
 import { VethDevice } from '../models/devices/veth.js';
 import { NicDevice } from '../models/devices/nic.js';
 import type { BenchResult, Benchmark } from './benchmark.js';
@@ -129,7 +130,7 @@ function runWorkload(w: Workload, mode: CaptureMode): Measured {
     const hops0 = frameHops(world);
     const sent0 = requestsSent(world);
     world.sim.run(spec.durationNs);
-    for (const wr of writers) wr.close();
+    closeAll(writers);
     const s = (performance.now() - t0) / 1000;
     const hops = frameHops(world);
     const sent = requestsSent(world);

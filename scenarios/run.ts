@@ -4,7 +4,7 @@ import { buildWorld, DEFAULT_EPOCH_SECONDS, type BuildPartition, type World } fr
 import type { TopologySpec } from './topology.js';
 import { PcapngWriter } from '../models/capture/pcapng-writer.js';
 import { PcapWriter } from '../models/capture/pcap-writer.js';
-import type { CaptureWriter } from '../models/capture/capture-writer.js';
+import { closeAll, type CaptureWriter } from '../models/capture/capture-writer.js';
 import { FileTap, captureDescription } from '../models/capture/capture-tap.js';
 import { PartTap, partFiles } from '../models/capture/capture-parts.js';
 import { TempFileSink } from '../models/capture/temp-file-sink.js';
@@ -124,7 +124,7 @@ export class OpenPartition {
       this.world,
       this.taps.reduce((n, t) => n + t.frames, 0),
     );
-    for (const w of this.writers) w.close();
+    closeAll(this.writers);
     for (const k of this.keySinks) k.commit();
     writeNetfilterState(this.world, join(this.staging, 'netfilter'));
     return share;

@@ -38,10 +38,25 @@ export interface CaptureWriter {
    * outside the tap.
    */
   appendPacket(ifIndex: number, timeNs: number, data: Uint8Array, off: number, len: number, direction: PacketDirection): void;
+  /**
+   * Writes out what is buffered and lets go of the file; `close` then only
+   * waits for the bytes and renames. See `closeAll`.
+   */
+  finish(): void;
   /** Flushes and renames the temporary file to its final name. */
   close(): void;
   /** Drops everything written: the temporary file is removed. */
   abort(): void;
+}
+
+/**
+ * Closes many writers: all finish first, then each is renamed, so the writes
+ * a writer thread has queued (temp-file-sink.ts) are waited for once, not
+ * once per file (6,301 waits for the files of a 100 x 30 cluster).
+ */
+export function closeAll(writers: readonly CaptureWriter[]): void {
+  for (const w of writers) w.finish();
+  for (const w of writers) w.close();
 }
 
 /** Shared argument check for writePacket, kept out of line so writers stay short. */

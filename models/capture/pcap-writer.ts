@@ -92,6 +92,10 @@ export class PcapWriter implements CaptureWriter {
     s.pos = p + PCAP_RECORD_HEADER_LEN + capLen;
   }
 
+  finish(): void {
+    this.sink.finish();
+  }
+
   close(): void {
     this.sink.commit();
   }

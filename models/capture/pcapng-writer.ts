@@ -213,6 +213,10 @@ export class PcapngWriter implements CaptureWriter {
     this.sink.pos += block.length;
   }
 
+  finish(): void {
+    this.sink.finish();
+  }
+
   close(): void {
     this.sink.commit();
   }

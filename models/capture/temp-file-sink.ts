@@ -1,4 +1,6 @@
 import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+import { WriteBehind, WriteBehindError } from './write-behind.js';
 
 /**
  * Buffer memory shared by the live sinks: with thousands of files (one per
@@ -24,6 +26,62 @@ export const MAX_OPEN_SINKS = 256;
 const withFd = new Set<TempFileSink>();
 
 /**
+ * Writing behind (write-behind.ts): once the sinks of this thread have
+ * flushed `writeBehindAfter` bytes, their writes go to a writer thread. Only
+ * on the main thread (a partition's worker has no core to spare) and only
+ * for captures big enough to pay for starting a thread (~20 ms): the small
+ * captures of short runs are written in place.
+ */
+export const WRITE_BEHIND_AFTER_BYTES = 8 << 20;
+let writeBehindAfter = isMainThread ? WRITE_BEHIND_AFTER_BYTES : Infinity;
+let flushedBytes = 0;
+let behind: WriteBehind | null = null;
+/** Live sinks by serial number: a failed write behind names its file by the tag it was queued with. */
+const sinksBySerial = new Map<number, TempFileSink>();
+let serials = 0;
+
+/**
+ * Where this thread's sinks start writing behind: after `bytes` flushed
+ * (Infinity: never). For tests and benchmarks; the default is
+ * WRITE_BEHIND_AFTER_BYTES on the main thread.
+ */
+export function setWriteBehindAfter(bytes: number): void {
+  writeBehindAfter = bytes;
+  flushedBytes = 0;
+}
+
+/** Whether this thread's sinks write behind now. */
+export function writingBehind(): boolean {
+  return behind !== null;
+}
+
+/** Waits for this thread's writes behind, and ends the writer thread (the next big flush starts another). */
+export function stopWritingBehind(): void {
+  const b = behind;
+  if (b === null) return;
+  behind = null;
+  try {
+    b.shutdown();
+  } catch (err) {
+    throw named(err);
+  }
+}
+
+/**
+ * A WriteBehindError as the error of the file it was writing. The failed
+ * writer is retired (its queued closes done, its thread ended): the run that
+ * lost bytes aborts, and the next big capture starts a new one.
+ */
+function named(err: unknown): unknown {
+  if (!(err instanceof WriteBehindError)) return err;
+  const failed = behind;
+  behind = null;
+  failed?.abandon();
+  const sink = sinksBySerial.get(err.tag);
+  return new Error(`capture: writing ${sink === undefined ? 'a capture file' : sink.tempPath} failed: ${err.reason}`, { cause: err });
+}
+
+/**
  * A write-only file built in `<path>.tmp` through one reusable buffer, then
  * renamed to `<path>` on commit, so a reader never sees a half-written capture
  * under the final name and a capture of many GiB never sits in memory.
@@ -42,6 +100,7 @@ export class TempFileSink {
   /** The descriptor while this sink is in `withFd`, else -1 (the file is then reopened to append). */
   private fd = -1;
   private state: 'open' | 'committed' | 'discarded' = 'open';
+  private readonly serial = ++serials | 0;
 
   /**
    * The buffer starts small and doubles at each flush up to `maxCapacity` (or
@@ -66,6 +125,7 @@ export class TempFileSink {
     // its descriptor is taken only when there is something to write.
     closeSync(openSync(this.tempPath, 'w'));
     liveSinks++;
+    sinksBySerial.set(this.serial, this);
   }
 
   /** Makes room for n contiguous bytes at `pos`, flushing (or growing for an oversized block). */
@@ -88,21 +148,46 @@ export class TempFileSink {
     else this.buf.set(data.subarray(off, off + len), at);
   }
 
-  /** Writes the buffered bytes to the temporary file. */
+  /** Writes the buffered bytes to the temporary file (or hands them to the writer thread). */
   flush(): void {
     if (this.pos === 0) return;
     const fd = this.descriptor();
-    let done = 0;
-    while (done < this.pos) done += writeSync(fd, this.buf, done, this.pos - done);
+    flushedBytes += this.pos;
+    if (behind === null && flushedBytes >= writeBehindAfter) behind = new WriteBehind();
+    if (behind !== null) {
+      try {
+        behind.write(fd, this.buf, 0, this.pos, this.serial);
+      } catch (err) {
+        throw named(err);
+      }
+    } else {
+      let done = 0;
+      while (done < this.pos) done += writeSync(fd, this.buf, done, this.pos - done);
+    }
     this.pos = 0;
   }
 
-  /** Flushes, closes and atomically renames to the final path. */
+  /**
+   * Flushes and lets go of the descriptor: what commit does before it waits
+   * for the bytes and renames. Closing many files, finish them all first, so
+   * that their writes behind are waited for once and not file by file.
+   */
+  finish(): void {
+    if (this.state !== 'open') return;
+    this.flush();
+    this.closeFd();
+  }
+
+  /** Flushes, closes and atomically renames to the final path, once every byte of it is written. */
   commit(): void {
     if (this.state === 'committed') return;
     if (this.state === 'discarded') throw new Error(`capture: ${this.path} was aborted`);
-    this.flush();
-    this.closeFd();
+    this.finish();
+    try {
+      behind?.drain();
+    } catch (err) {
+      throw named(err);
+    }
     renameSync(this.tempPath, this.path);
     this.state = 'committed';
     this.release();
@@ -114,6 +199,7 @@ export class TempFileSink {
     this.state = 'discarded';
     this.pos = 0;
     try {
+      // Behind, its queued writes land in the unlinked file, which goes with its last descriptor.
       this.closeFd();
     } finally {
       unlinkSync(this.tempPath);
@@ -145,6 +231,7 @@ export class TempFileSink {
   private release(): void {
     this.use(new Uint8Array(0));
     liveSinks--;
+    sinksBySerial.delete(this.serial);
   }
 
   private closeFd(): void {
@@ -152,6 +239,14 @@ export class TempFileSink {
     const fd = this.fd;
     this.fd = -1;
     withFd.delete(this);
-    closeSync(fd);
+    // Behind: closed after its queued writes. The descriptor stays taken until then,
+    // so a file reopened to append gets a new one and its bytes come after.
+    if (behind !== null) {
+      try {
+        behind.close(fd, this.serial);
+      } catch (err) {
+        throw named(err);
+      }
+    } else closeSync(fd);
   }
 }
