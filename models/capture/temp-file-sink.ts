@@ -1,4 +1,4 @@
-import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { WriteBehind, WriteBehindError } from './write-behind.js';
 
@@ -17,12 +17,39 @@ let liveSinks = 0;
 /**
  * Sinks holding an open descriptor, least recently written first. A run with
  * a capture file per point has one sink per interface (300,000 on 5,000
- * nodes of 30 pods), far beyond the process's file limit (`ulimit -n`, often
- * 1,024): at most MAX_OPEN_SINKS keep theirs, and a sink that must write while the
- * set is full takes the place of the least recently written one, which
- * reopens its file for appending when it next writes.
+ * nodes of 30 pods), far beyond the process's file limit: at most
+ * `maxOpenSinks()` keep theirs, and a sink that must write while the set is
+ * full takes the place of the least recently written one, which reopens its
+ * file for appending when it next writes. The limit is a quarter of the
+ * process's soft limit (`ulimit -n`), so the writer thread may hold as many
+ * again queued for closing and half is left to the rest of the process.
  */
-export const MAX_OPEN_SINKS = 256;
+let openSinkLimit = openSinkBudget();
+
+/** A quarter of the soft RLIMIT_NOFILE (from /proc/self/limits; 1,024 where it cannot be read), from 64 to 8,192. */
+function openSinkBudget(): number {
+  let soft = 1024;
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m !== null) soft = Number(m[1]);
+  } catch {
+    // Not Linux: the common default.
+  }
+  return Math.max(64, Math.min(8192, Math.floor(soft / 4)));
+}
+
+/** How many sinks may hold a descriptor at once. */
+export function maxOpenSinks(): number {
+  return openSinkLimit;
+}
+
+/** Sets how many sinks may hold a descriptor (for tests); returns the previous limit. */
+export function setMaxOpenSinks(n: number): number {
+  if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`capture: the open-sink limit must be a positive integer, got ${n}`);
+  const previous = openSinkLimit;
+  openSinkLimit = n;
+  return previous;
+}
 const withFd = new Set<TempFileSink>();
 
 /**
@@ -153,7 +180,7 @@ export class TempFileSink {
     if (this.pos === 0) return;
     const fd = this.descriptor();
     flushedBytes += this.pos;
-    if (behind === null && flushedBytes >= writeBehindAfter) behind = new WriteBehind();
+    if (behind === null && flushedBytes >= writeBehindAfter) behind = new WriteBehind({ maxPendingCloses: openSinkLimit });
     if (behind !== null) {
       try {
         behind.write(fd, this.buf, 0, this.pos, this.serial);
@@ -207,7 +234,7 @@ export class TempFileSink {
     }
   }
 
-  /** This sink's open descriptor, opening (or reopening, to append) its file and making room among MAX_OPEN_SINKS. */
+  /** This sink's open descriptor, opening (or reopening, to append) its file and making room among maxOpenSinks(). */
   private descriptor(): number {
     if (this.fd >= 0) {
       // Most recently written: to the back of the set.
@@ -215,7 +242,7 @@ export class TempFileSink {
       withFd.add(this);
       return this.fd;
     }
-    if (withFd.size >= MAX_OPEN_SINKS) withFd.values().next().value!.closeFd();
+    while (withFd.size >= openSinkLimit) withFd.values().next().value!.closeFd();
     this.fd = openSync(this.tempPath, 'a');
     withFd.add(this);
     return this.fd;

@@ -45,12 +45,11 @@ const OP_WRITE = 1;
 const OP_CLOSE = 2;
 const OP_EXIT = 3;
 
-/** Descriptors queued for closing but not yet closed, at most: they still count against `ulimit -n`. */
-const MAX_PENDING_CLOSES = 256;
-
 export interface WriteBehindOptions {
   /** Ring size in bytes, a power of two of at least 4 KiB. */
   ringBytes?: number;
+  /** Descriptors queued for closing but not yet closed, at most: they still count against `ulimit -n` (default 256). */
+  maxPendingCloses?: number;
 }
 
 const DEFAULT_RING_BYTES = 8 << 20;
@@ -134,6 +133,7 @@ export class WriteBehind {
   private readonly worker: Worker;
   private tail = 0;
   private closesQueued = 0;
+  private readonly maxPendingCloses: number;
   private exited = false;
 
   constructor(options: WriteBehindOptions = {}) {
@@ -142,6 +142,7 @@ export class WriteBehind {
       throw new RangeError(`write-behind: the ring must be a power of two from 4 KiB to 1 GiB, got ${ringBytes}`);
     }
     this.ringBytes = ringBytes;
+    this.maxPendingCloses = options.maxPendingCloses ?? 256;
     const shared = new SharedArrayBuffer(CONTROL_BYTES + MESSAGE_BYTES + ringBytes);
     this.ctrl = new Int32Array(shared, 0, CONTROL_BYTES >> 2);
     this.message = new Uint8Array(shared, CONTROL_BYTES, MESSAGE_BYTES);
@@ -186,7 +187,7 @@ export class WriteBehind {
   close(fd: number, tag: number): void {
     if (this.exited) throw new Error('write-behind: already shut down');
     // Queued closes still hold descriptors: keep them few.
-    while (this.closesQueued - Atomics.load(this.ctrl, CLOSED) >= MAX_PENDING_CLOSES) this.waitForProgress();
+    while (this.closesQueued - Atomics.load(this.ctrl, CLOSED) >= this.maxPendingCloses) this.waitForProgress();
     this.closesQueued++;
     this.publish(this.reserve(HEADER_BYTES), OP_CLOSE, fd, 0, tag);
   }

@@ -1,14 +1,14 @@
 /**
  * TempFileSink with many files at once: a capture file per point means one
  * sink per interface, far more than the process may hold open, so at most
- * MAX_OPEN_SINKS keep a descriptor and the others reopen to append. Every
+ * maxOpenSinks() keep a descriptor and the others reopen to append. Every
  * file must still hold exactly its bytes, in order.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MAX_OPEN_SINKS, TempFileSink } from '../../models/capture/temp-file-sink.js';
+import { maxOpenSinks, setMaxOpenSinks, TempFileSink } from '../../models/capture/temp-file-sink.js';
 
 const work = mkdtempSync(join(tmpdir(), 'podwire-sinks-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -25,8 +25,25 @@ function put(s: TempFileSink, bytes: Uint8Array): void {
 }
 
 describe('TempFileSink', () => {
+  // The limit follows `ulimit -n` (up to 8,192); 256 keeps the test's thousands of files few.
+  let limit = 0;
+  beforeEach(() => {
+    limit = setMaxOpenSinks(256);
+  });
+  afterEach(() => {
+    setMaxOpenSinks(limit);
+  });
+
+  it('may hold a quarter of the soft limit on open files, from 64 to 8,192', () => {
+    setMaxOpenSinks(limit);
+    const soft = hasProc ? /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8')) : null;
+    const expected = soft === null ? 256 : Math.max(64, Math.min(8192, Math.floor(Number(soft[1]) / 4)));
+    expect(maxOpenSinks()).toBe(expected);
+    expect(() => setMaxOpenSinks(0)).toThrow(/positive integer/);
+  });
+
   it('writes three times as many files as it may hold open, each with its own bytes, never holding more', () => {
-    const n = 3 * MAX_OPEN_SINKS;
+    const n = 3 * maxOpenSinks();
     const before = hasProc ? openFds() : 0;
     // 64-byte buffers: each sink flushes (and so needs a descriptor) every few writes.
     const sinks = Array.from({ length: n }, (_, i) => new TempFileSink(join(work, `f${i}.bin`), 64, 64));
@@ -35,7 +52,7 @@ describe('TempFileSink', () => {
       for (let i = 0; i < n; i++) put(sinks[i]!, Uint8Array.from({ length: 40 }, (_, k) => (i + round + k) & 0xff));
       if (hasProc) most = Math.max(most, openFds() - before);
     }
-    if (hasProc) expect(most).toBeLessThanOrEqual(MAX_OPEN_SINKS);
+    if (hasProc) expect(most).toBeLessThanOrEqual(maxOpenSinks());
     for (const s of sinks) s.commit();
     if (hasProc) expect(openFds()).toBe(before);
     for (let i = 0; i < n; i++) {

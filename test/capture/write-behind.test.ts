@@ -4,13 +4,14 @@
  * whatever the ring's size and wherever records wrap; a failed write must come
  * back as an error naming the file; no descriptor may be left open.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WriteBehind, WriteBehindError } from '../../models/capture/write-behind.js';
 import {
-  MAX_OPEN_SINKS,
+  maxOpenSinks,
+  setMaxOpenSinks,
   TempFileSink,
   WRITE_BEHIND_AFTER_BYTES,
   setWriteBehindAfter,
@@ -130,13 +131,17 @@ describe('TempFileSink writing behind', () => {
 
   it('writes three times as many files as it may hold open, each with its own bytes, and leaves no descriptor', () => {
     setWriteBehindAfter(0);
+    const limit = setMaxOpenSinks(256);
+    onTestFinished(() => {
+      setMaxOpenSinks(limit);
+    });
     // Start the thread first: its own event loop takes descriptors of its own.
     const first = new TempFileSink(join(work, 'first.bin'), 64, 64);
     put(first, bytes(0, 0, 100));
     first.commit();
     expect(writingBehind()).toBe(true);
     const before = hasProc ? openFds() : null;
-    const n = 3 * MAX_OPEN_SINKS;
+    const n = 3 * maxOpenSinks();
     const files = mkdtempSync(join(work, 'many-'));
     const sinks = Array.from({ length: n }, (_, i) => new TempFileSink(join(files, `f${i}.bin`), 64, 64));
     for (let round = 0; round < 12; round++) for (let i = 0; i < n; i++) put(sinks[i]!, bytes(i, round * 40, 40));
