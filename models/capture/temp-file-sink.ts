@@ -20,13 +20,15 @@ let liveSinks = 0;
  * nodes of 30 pods), far beyond the process's file limit: at most
  * `maxOpenSinks()` keep theirs, and a sink that must write while the set is
  * full takes the place of the least recently written one, which reopens its
- * file for appending when it next writes. The limit is a quarter of the
- * process's soft limit (`ulimit -n`), so the writer thread may hold as many
- * again queued for closing and half is left to the rest of the process.
+ * file for appending when it next writes. Files written in turn are LRU's
+ * worst case (every write past the limit reopens), so the limit is generous:
+ * 3/8 of the process's soft limit (`ulimit -n`), the writer thread may hold
+ * a third as many queued for closing, and half is left to the rest of the
+ * process.
  */
 let openSinkLimit = openSinkBudget();
 
-/** A quarter of the soft RLIMIT_NOFILE (from /proc/self/limits; 1,024 where it cannot be read), from 64 to 8,192. */
+/** 3/8 of the soft RLIMIT_NOFILE (from /proc/self/limits; 1,024 where it cannot be read), from 64 to 8,192. */
 function openSinkBudget(): number {
   let soft = 1024;
   try {
@@ -35,7 +37,7 @@ function openSinkBudget(): number {
   } catch {
     // Not Linux: the common default.
   }
-  return Math.max(64, Math.min(8192, Math.floor(soft / 4)));
+  return Math.max(64, Math.min(8192, Math.floor((soft * 3) / 8)));
 }
 
 /** How many sinks may hold a descriptor at once. */
@@ -180,7 +182,7 @@ export class TempFileSink {
     if (this.pos === 0) return;
     const fd = this.descriptor();
     flushedBytes += this.pos;
-    if (behind === null && flushedBytes >= writeBehindAfter) behind = new WriteBehind({ maxPendingCloses: openSinkLimit });
+    if (behind === null && flushedBytes >= writeBehindAfter) behind = new WriteBehind({ maxPendingCloses: Math.ceil(openSinkLimit / 3) });
     if (behind !== null) {
       try {
         behind.write(fd, this.buf, 0, this.pos, this.serial);

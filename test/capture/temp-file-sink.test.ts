@@ -34,10 +34,10 @@ describe('TempFileSink', () => {
     setMaxOpenSinks(limit);
   });
 
-  it('may hold a quarter of the soft limit on open files, from 64 to 8,192', () => {
+  it('may hold 3/8 of the soft limit on open files, from 64 to 8,192', () => {
     setMaxOpenSinks(limit);
     const soft = hasProc ? /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8')) : null;
-    const expected = soft === null ? 256 : Math.max(64, Math.min(8192, Math.floor(Number(soft[1]) / 4)));
+    const expected = soft === null ? 384 : Math.max(64, Math.min(8192, Math.floor((Number(soft[1]) * 3) / 8)));
     expect(maxOpenSinks()).toBe(expected);
     expect(() => setMaxOpenSinks(0)).toThrow(/positive integer/);
   });
