@@ -56,18 +56,91 @@ const withFd = new Set<TempFileSink>();
 
 /**
  * Writing behind (write-behind.ts): once the sinks of this thread have
- * flushed `writeBehindAfter` bytes, their writes go to a writer thread. Only
- * on the main thread (a partition's worker has no core to spare) and only
- * for captures big enough to pay for starting a thread (~20 ms): the small
- * captures of short runs are written in place.
+ * flushed `writeBehindAfter` bytes, the writer thread owns their files and
+ * every sink writes into one staging buffer (Staging), which goes to the
+ * writer whole. Only on the main thread (a partition's worker has no core to
+ * spare) and only for captures big enough to pay for starting a thread
+ * (~20 ms): the small captures of short runs are written in place.
  */
 export const WRITE_BEHIND_AFTER_BYTES = 8 << 20;
 let writeBehindAfter = isMainThread ? WRITE_BEHIND_AFTER_BYTES : Infinity;
 let flushedBytes = 0;
 let behind: WriteBehind | null = null;
-/** Live sinks by serial number: a failed write behind names its file by the tag it was queued with. */
+let staging: Staging | null = null;
+/** Live sinks by serial number, the tag of their file in the writer thread. */
 const sinksBySerial = new Map<number, TempFileSink>();
 let serials = 0;
+
+/** The staging buffer's size (at most a quarter of the writer's ring). */
+const STAGING_BYTES = 1 << 20;
+
+/**
+ * The one buffer all sinks write into while the writer thread owns their
+ * files: a frame captured at any of 6,301 points lands in the same hot
+ * buffer, not in one of 6,301 cold ones. It holds records (tag, length,
+ * bytes) at 4-byte-aligned offsets, the format of WriteBehind.stage. The
+ * open record is its owner's: the owner writes from its `pos` as into a
+ * buffer of its own, and the record is closed (its length written) when
+ * another sink reserves room or the buffer goes to the writer.
+ */
+class Staging {
+  readonly buf: Uint8Array;
+  readonly view: DataView;
+  readonly u32: Uint32Array;
+  private readonly i32: Int32Array;
+  /** End of the closed records. */
+  private end = 0;
+  /** The sink whose record is open, and where that record's header is. */
+  owner: TempFileSink | null = null;
+  private headerAt = 0;
+
+  constructor(readonly capacity: number) {
+    this.buf = new Uint8Array(capacity);
+    this.view = new DataView(this.buf.buffer);
+    this.u32 = new Uint32Array(this.buf.buffer);
+    this.i32 = new Int32Array(this.buf.buffer);
+  }
+
+  /**
+   * Room for n contiguous bytes of `sink`'s file: returns where they start
+   * (the sink's new `pos`). The sink's open record goes on when it has room.
+   */
+  reserve(sink: TempFileSink, tag: number, n: number): number {
+    if (this.owner === sink && sink.pos + n <= this.capacity) return sink.pos;
+    this.closeRecord();
+    let at = (this.end + 3) & ~3;
+    if (at + 8 + n > this.capacity) {
+      this.send();
+      at = 0;
+    }
+    if (8 + n > this.capacity) throw new RangeError(`capture: a block of ${n} bytes is larger than the staging buffer`);
+    this.i32[at >> 2] = tag;
+    this.headerAt = at;
+    this.owner = sink;
+    this.end = at + 8;
+    return at + 8;
+  }
+
+  /** Hands everything staged to the writer thread. */
+  send(): void {
+    this.closeRecord();
+    if (this.end > 0) behind!.stage(this.buf, this.end);
+    this.end = 0;
+  }
+
+  /** Closes the open record if `sink` owns it (the sink is finishing or going). */
+  release(sink: TempFileSink): void {
+    if (this.owner === sink) this.closeRecord();
+  }
+
+  private closeRecord(): void {
+    const owner = this.owner;
+    if (owner === null) return;
+    this.i32[(this.headerAt >> 2) + 1] = owner.pos - this.headerAt - 8;
+    this.end = owner.pos;
+    this.owner = null;
+  }
+}
 
 /**
  * Where this thread's sinks start writing behind: after `bytes` flushed
@@ -84,30 +157,50 @@ export function writingBehind(): boolean {
   return behind !== null;
 }
 
-/** Waits for this thread's writes behind, and ends the writer thread (the next big flush starts another). */
+/** Starts the writer thread and gives it every live sink's file. */
+function startWritingBehind(): void {
+  behind = new WriteBehind({ maxPendingCloses: Math.ceil(openSinkLimit / 3), maxOpenFiles: openSinkLimit });
+  staging = new Staging(Math.min(STAGING_BYTES, behind.maxStagedBytes));
+  for (const sink of sinksBySerial.values()) sink.handOver();
+}
+
+/**
+ * Waits for this thread's writes behind and ends the writer thread (the next
+ * big capture starts another). Sinks still open then fail at their next write.
+ */
 export function stopWritingBehind(): void {
   const b = behind;
   if (b === null) return;
-  behind = null;
   try {
+    staging!.send();
     b.shutdown();
   } catch (err) {
     throw named(err);
+  } finally {
+    retire(new Error('capture: the writer thread was stopped'));
   }
 }
 
 /**
  * A WriteBehindError as the error of the file it was writing. The failed
- * writer is retired (its queued closes done, its thread ended): the run that
- * lost bytes aborts, and the next big capture starts a new one.
+ * writer is retired: the run that lost bytes aborts, and the next big capture
+ * starts a new one.
  */
 function named(err: unknown): unknown {
   if (!(err instanceof WriteBehindError)) return err;
-  const failed = behind;
-  behind = null;
-  failed?.abandon();
   const sink = sinksBySerial.get(err.tag);
-  return new Error(`capture: writing ${sink === undefined ? 'a capture file' : sink.tempPath} failed: ${err.reason}`, { cause: err });
+  const e = new Error(`capture: writing ${sink === undefined ? 'a capture file' : sink.tempPath} failed: ${err.reason}`, { cause: err });
+  retire(e);
+  return e;
+}
+
+/** Ends the writer thread (its files' descriptors closed); the live sinks it owned fail with `reason`. */
+function retire(reason: Error): void {
+  const b = behind;
+  behind = null;
+  staging = null;
+  b?.abandon();
+  for (const sink of sinksBySerial.values()) sink.lose(reason);
 }
 
 /**
@@ -130,6 +223,10 @@ export class TempFileSink {
   private fd = -1;
   private state: 'open' | 'committed' | 'discarded' = 'open';
   private readonly serial = ++serials | 0;
+  /** The writer thread owns the file: bytes go through the staging buffer. */
+  private staged = false;
+  /** Why the file cannot be completed (its writer thread failed or was stopped). */
+  private lost: Error | null = null;
 
   /**
    * The buffer starts small and doubles at each flush up to `maxCapacity` (or
@@ -155,16 +252,62 @@ export class TempFileSink {
     closeSync(openSync(this.tempPath, 'w'));
     liveSinks++;
     sinksBySerial.set(this.serial, this);
+    if (behind !== null) this.handOver();
   }
 
   /** Makes room for n contiguous bytes at `pos`, flushing (or growing for an oversized block). */
   reserve(n: number): void {
     if (this.state !== 'open') throw new Error(`capture: ${this.path} is already ${this.state}`);
+    if (this.staged) {
+      this.reserveStaged(n);
+      return;
+    }
     if (this.pos + n <= this.buf.length) return;
     const cap = Math.min(this.maxCapacity, Math.max(MIN_CAP_SIZE, BUFFER_BUDGET / liveSinks));
     const want = Math.max(n, Math.min(cap, this.buf.length * 2));
     this.flush();
-    if (want > this.buf.length) this.use(new Uint8Array(want));
+    if (this.staged) this.reserveStaged(n);
+    else if (want > this.buf.length) this.use(new Uint8Array(want));
+  }
+
+  private reserveStaged(n: number): void {
+    if (this.lost !== null) throw this.lost;
+    try {
+      this.pos = staging!.reserve(this, this.serial, n);
+    } catch (err) {
+      throw named(err);
+    }
+  }
+
+  /**
+   * The writer thread takes this sink's file (startWritingBehind, or a sink
+   * made after it started): a descriptor held is closed behind, buffered
+   * bytes are staged, and from now on `buf` is the staging buffer.
+   */
+  handOver(): void {
+    const b = behind!;
+    if (this.fd >= 0) {
+      withFd.delete(this);
+      b.close(this.fd, this.serial);
+      this.fd = -1;
+    }
+    b.own(this.serial, this.tempPath);
+    const pending = this.buf.subarray(0, this.pos);
+    this.staged = true;
+    this.use(staging!.buf, staging!);
+    // In pieces the staging buffer takes: a file's bytes may be split across records.
+    for (let at = 0; at < pending.length; ) {
+      const n = Math.min(pending.length - at, staging!.capacity - 16);
+      this.reserveStaged(n);
+      this.buf.set(pending.subarray(at, at + n), this.pos);
+      this.pos += n;
+      at += n;
+    }
+  }
+
+  /** The file cannot be completed: later writes and the commit throw `reason`. */
+  lose(reason: Error): void {
+    if (this.staged && this.lost === null) this.lost = reason;
   }
 
   /**
@@ -177,32 +320,51 @@ export class TempFileSink {
     else this.buf.set(data.subarray(off, off + len), at);
   }
 
-  /** Writes the buffered bytes to the temporary file (or hands them to the writer thread). */
+  /**
+   * Writes the buffered bytes to the temporary file; written behind, hands
+   * the staging buffer to the writer thread. The flush that passes
+   * `writeBehindAfter` starts the writer thread instead (this sink's bytes
+   * go to it with the rest).
+   */
   flush(): void {
-    if (this.pos === 0) return;
-    const fd = this.descriptor();
-    flushedBytes += this.pos;
-    if (behind === null && flushedBytes >= writeBehindAfter) behind = new WriteBehind({ maxPendingCloses: Math.ceil(openSinkLimit / 3) });
-    if (behind !== null) {
+    if (this.staged) {
+      if (this.lost !== null) throw this.lost;
       try {
-        behind.write(fd, this.buf, 0, this.pos, this.serial);
+        staging!.send();
       } catch (err) {
         throw named(err);
       }
-    } else {
-      let done = 0;
-      while (done < this.pos) done += writeSync(fd, this.buf, done, this.pos - done);
+      return;
     }
+    if (this.pos === 0) return;
+    if (behind === null && flushedBytes + this.pos >= writeBehindAfter) {
+      startWritingBehind();
+      return;
+    }
+    flushedBytes += this.pos;
+    const fd = this.descriptor();
+    let done = 0;
+    while (done < this.pos) done += writeSync(fd, this.buf, done, this.pos - done);
     this.pos = 0;
   }
 
   /**
-   * Flushes and lets go of the descriptor: what commit does before it waits
-   * for the bytes and renames. Closing many files, finish them all first, so
-   * that their writes behind are waited for once and not file by file.
+   * Flushes and lets go of the file: what commit does before it waits for
+   * the bytes and renames. Closing many files, finish them all first, so
+   * that the writer thread is waited for once and not file by file.
    */
   finish(): void {
     if (this.state !== 'open') return;
+    if (this.staged) {
+      if (this.lost !== null) throw this.lost;
+      try {
+        staging!.send();
+        behind!.finish(this.serial);
+      } catch (err) {
+        throw named(err);
+      }
+      return;
+    }
     this.flush();
     this.closeFd();
   }
@@ -212,10 +374,13 @@ export class TempFileSink {
     if (this.state === 'committed') return;
     if (this.state === 'discarded') throw new Error(`capture: ${this.path} was aborted`);
     this.finish();
-    try {
-      behind?.drain();
-    } catch (err) {
-      throw named(err);
+    if (this.staged) {
+      if (this.lost !== null) throw this.lost;
+      try {
+        behind!.drain();
+      } catch (err) {
+        throw named(err);
+      }
     }
     renameSync(this.tempPath, this.path);
     this.state = 'committed';
@@ -226,11 +391,14 @@ export class TempFileSink {
   discard(): void {
     if (this.state !== 'open') return;
     this.state = 'discarded';
-    this.pos = 0;
     try {
-      // Behind, its queued writes land in the unlinked file, which goes with its last descriptor.
-      this.closeFd();
+      if (this.staged && this.lost === null) {
+        // Its record closed where it ends; its staged records are skipped once the writer has dropped the file.
+        staging!.release(this);
+        behind!.drop(this.serial);
+      } else this.closeFd();
     } finally {
+      this.pos = 0;
       unlinkSync(this.tempPath);
       this.release();
     }
@@ -250,14 +418,15 @@ export class TempFileSink {
     return this.fd;
   }
 
-  private use(buf: Uint8Array): void {
+  private use(buf: Uint8Array, views?: { view: DataView; u32: Uint32Array }): void {
     this.buf = buf;
-    this.view = new DataView(buf.buffer);
-    this.u32 = new Uint32Array(buf.buffer, 0, buf.length >>> 2);
+    this.view = views?.view ?? new DataView(buf.buffer);
+    this.u32 = views?.u32 ?? new Uint32Array(buf.buffer, 0, buf.length >>> 2);
   }
 
   /** Drops the buffer: a closed sink keeps no memory (its empty buffer sends any write to reserve, which throws). */
   private release(): void {
+    staging?.release(this);
     this.use(new Uint8Array(0));
     liveSinks--;
     sinksBySerial.delete(this.serial);
@@ -268,14 +437,6 @@ export class TempFileSink {
     const fd = this.fd;
     this.fd = -1;
     withFd.delete(this);
-    // Behind: closed after its queued writes. The descriptor stays taken until then,
-    // so a file reopened to append gets a new one and its bytes come after.
-    if (behind !== null) {
-      try {
-        behind.close(fd, this.serial);
-      } catch (err) {
-        throw named(err);
-      }
-    } else closeSync(fd);
+    closeSync(fd);
   }
 }

@@ -5,16 +5,20 @@ import { Worker } from 'node:worker_threads';
  * a write (copying into the page cache, and allocating its pages) runs beside
  * the simulation instead of inside it, as dumpcap writes for Wireshark.
  *
- * The sinks keep their own buffers. A flush copies the buffered bytes into a
- * ring in a SharedArrayBuffer (a memcpy into memory that stays resident: ~40 ms
- * per GiB here) and goes on; the writer thread takes records off the ring in
- * order and writes them with writeSync. Closing a descriptor is a record too,
- * so it happens after that descriptor's writes, and a file reopened for
- * appending gets its new bytes after the old ones. Whatever must see the bytes
- * on disk (a rename to the final name, an unlink) waits for the ring to drain.
- *
- * Order is the ring's, so every file gets the bytes the synchronous path
- * writes, byte for byte; only when they reach the kernel changes.
+ * Records go through a ring in a SharedArrayBuffer, in order. Two kinds:
+ * - files the writer owns (`own`, `stage`, `finish`, `drop`): the sinks
+ *   (temp-file-sink.ts) write every capture file's bytes into one staging
+ *   buffer, tagged by file, and hand it over whole; the writer splits it into
+ *   a buffer per file and writes each when full, holding a bounded number of
+ *   descriptors. The simulation then writes into one hot buffer however many
+ *   files there are, and the scattered copies and the writes are here.
+ * - plain descriptors (`write`, `close`): bytes for a descriptor the caller
+ *   opened, and closing it after them (how a sink's descriptor from before
+ *   the writer took its file is closed).
+ * A file's bytes reach it in the order they were queued, so every file gets
+ * the bytes the synchronous path writes, byte for byte; only when they reach
+ * the kernel changes. Whatever must see them on disk (a rename to the final
+ * name) waits for the ring to drain.
  *
  * The protocol is a single-producer, single-consumer ring: the producer
  * advances TAIL after writing a record, the consumer advances HEAD after
@@ -44,12 +48,27 @@ const OP_WRAP = 0;
 const OP_WRITE = 1;
 const OP_CLOSE = 2;
 const OP_EXIT = 3;
+/** The writer owns a file from now on: `tag` names it, the record's bytes are its path (UTF-8). */
+const OP_OPEN = 4;
+/** A block of staged bytes for the files the writer owns: records of (tag, length, bytes), each 4-byte aligned. */
+const OP_STAGED = 5;
+/** The file `tag` is complete: write out its buffer and close it. */
+const OP_FINISH = 6;
+/** The file `tag` is dropped: close it without writing what is buffered. */
+const OP_DROP = 7;
+
+/** Memory for the buffers of the files the writer owns (as temp-file-sink.ts budgets its own). */
+const FILE_BUFFER_BUDGET = 64 << 20;
+const FILE_BUFFER_MIN = 4 << 10;
+const FILE_BUFFER_MAX = 1 << 20;
 
 export interface WriteBehindOptions {
   /** Ring size in bytes, a power of two of at least 4 KiB. */
   ringBytes?: number;
   /** Descriptors queued for closing but not yet closed, at most: they still count against `ulimit -n` (default 256). */
   maxPendingCloses?: number;
+  /** Descriptors the writer holds for the files it owns, at most (default 256): the least recently written is closed and reopened to append. */
+  maxOpenFiles?: number;
 }
 
 const DEFAULT_RING_BYTES = 8 << 20;
@@ -63,7 +82,13 @@ function writerLoop(
   fs: typeof import('node:fs'),
   shared: SharedArrayBuffer,
   ringBytes: number,
-  layout: { head: number; tail: number; failed: number; failedTag: number; messageLen: number; closed: number; ended: number; controlBytes: number; messageBytes: number; headerBytes: number; wrap: number; write: number; close: number; exit: number },
+  maxOpenFiles: number,
+  layout: {
+    head: number; tail: number; failed: number; failedTag: number; messageLen: number; closed: number; ended: number;
+    controlBytes: number; messageBytes: number; headerBytes: number;
+    wrap: number; write: number; close: number; exit: number; open: number; staged: number; finish: number; drop: number;
+    budget: number; bufferMin: number; bufferMax: number;
+  },
 ): void {
   const ctrl = new Int32Array(shared, 0, layout.controlBytes >> 2);
   const message = new Uint8Array(shared, layout.controlBytes, layout.messageBytes);
@@ -80,6 +105,59 @@ function writerLoop(
     Atomics.store(ctrl, layout.failedTag, tag);
     Atomics.store(ctrl, layout.failed, 1);
   };
+
+  // The files this thread owns, by tag; `open` holds those with a descriptor, least recently written first.
+  interface OwnedFile {
+    tag: number;
+    path: string;
+    fd: number;
+    buf: Uint8Array;
+    pos: number;
+  }
+  const files = new Map<number, OwnedFile>();
+  const open = new Set<OwnedFile>();
+  const closeFile = (f: OwnedFile): void => {
+    if (f.fd < 0) return;
+    open.delete(f);
+    const fd = f.fd;
+    f.fd = -1;
+    try {
+      fs.closeSync(fd);
+    } catch (err) {
+      fail(f.tag, err);
+    }
+  };
+  const writeOut = (f: OwnedFile, data: Uint8Array, off: number, len: number): void => {
+    if (len === 0 || Atomics.load(ctrl, layout.failed) !== 0) return;
+    try {
+      if (f.fd < 0) {
+        if (open.size >= maxOpenFiles) closeFile(open.values().next().value!);
+        f.fd = fs.openSync(f.path, 'a');
+      } else open.delete(f);
+      open.add(f);
+      let done = 0;
+      while (done < len) done += fs.writeSync(f.fd, data, off + done, len - done);
+    } catch (err) {
+      fail(f.tag, err);
+    }
+  };
+  /** Appends to a file's buffer, writing it out when full; it doubles up to its share of the budget. */
+  const append = (f: OwnedFile, data: Uint8Array, off: number, len: number): void => {
+    if (f.pos + len > f.buf.length) {
+      writeOut(f, f.buf, 0, f.pos);
+      f.pos = 0;
+      const share = Math.max(layout.bufferMin, Math.min(layout.bufferMax, Math.floor(layout.budget / files.size)));
+      if (f.buf.length < share) f.buf = new Uint8Array(Math.min(share, f.buf.length * 2));
+      if (len > f.buf.length) {
+        writeOut(f, data, off, len);
+        return;
+      }
+    }
+    f.buf.set(data.subarray(off, off + len), f.pos);
+    f.pos += len;
+  };
+  const decoder = new TextDecoder();
+
   try {
     for (;;) {
       const tail = Atomics.load(ctrl, layout.tail);
@@ -112,11 +190,37 @@ function writerLoop(
           fail(tag, err);
         }
         Atomics.add(ctrl, layout.closed, 1);
+      } else if (op === layout.open) {
+        size += (len + 15) & ~15;
+        const path = decoder.decode(ring.subarray(at + layout.headerBytes, at + layout.headerBytes + len));
+        files.set(tag, { tag, path, fd: -1, buf: new Uint8Array(layout.bufferMin), pos: 0 });
+      } else if (op === layout.staged) {
+        size += (len + 15) & ~15;
+        // Records of a dropped file's are skipped: it went while they were staged.
+        const base = at + layout.headerBytes;
+        let p = 0;
+        while (p < len) {
+          const t = words[(base + p) >> 2]!;
+          const n = words[((base + p) >> 2) + 1]!;
+          const f = files.get(t);
+          if (f !== undefined) append(f, ring, base + p + 8, n);
+          p = (p + 8 + n + 3) & ~3;
+        }
+      } else if (op === layout.finish || op === layout.drop) {
+        const f = files.get(tag);
+        if (f !== undefined) {
+          if (op === layout.finish) writeOut(f, f.buf, 0, f.pos);
+          closeFile(f);
+          files.delete(tag);
+        }
       }
       head = (head + size) | 0;
       Atomics.store(ctrl, layout.head, head);
       Atomics.notify(ctrl, layout.head);
-      if (op === layout.exit) return;
+      if (op === layout.exit) {
+        for (const f of [...open]) closeFile(f);
+        return;
+      }
     }
   } finally {
     Atomics.store(ctrl, layout.ended, 1);
@@ -152,10 +256,13 @@ export class WriteBehind {
       head: HEAD, tail: TAIL, failed: FAILED, failedTag: FAILED_TAG, messageLen: MESSAGE_LEN, closed: CLOSED, ended: ENDED,
       controlBytes: CONTROL_BYTES, messageBytes: MESSAGE_BYTES, headerBytes: HEADER_BYTES,
       wrap: OP_WRAP, write: OP_WRITE, close: OP_CLOSE, exit: OP_EXIT,
+      open: OP_OPEN, staged: OP_STAGED, finish: OP_FINISH, drop: OP_DROP,
+      budget: FILE_BUFFER_BUDGET, bufferMin: FILE_BUFFER_MIN, bufferMax: FILE_BUFFER_MAX,
     };
-    const source = `const { workerData } = require('node:worker_threads');
-(${writerLoop.toString()})(require('node:fs'), workerData.shared, workerData.ringBytes, workerData.layout);`;
-    this.worker = new Worker(source, { eval: true, workerData: { shared, ringBytes, layout } });
+    const maxOpenFiles = options.maxOpenFiles ?? 256;
+    const source = `const { workerData: d } = require('node:worker_threads');
+(${writerLoop.toString()})(require('node:fs'), d.shared, d.ringBytes, d.maxOpenFiles, d.layout);`;
+    this.worker = new Worker(source, { eval: true, workerData: { shared, ringBytes, maxOpenFiles, layout } });
     // The writer never keeps a process alive: the sinks' commits drain it, and a
     // process that ends without committing leaves temporary files, as before.
     this.worker.unref();
@@ -190,6 +297,49 @@ export class WriteBehind {
     while (this.closesQueued - Atomics.load(this.ctrl, CLOSED) >= this.maxPendingCloses) this.waitForProgress();
     this.closesQueued++;
     this.publish(this.reserve(HEADER_BYTES), OP_CLOSE, fd, 0, tag);
+  }
+
+  /** The largest staged block `stage` takes (a quarter of the ring). */
+  get maxStagedBytes(): number {
+    return this.ringBytes >> 2;
+  }
+
+  /**
+   * The writer owns the file at `path` from now on, named `tag` in staged
+   * blocks; it opens it to append when it has bytes for it.
+   */
+  own(tag: number, path: string): void {
+    this.check();
+    const bytes = new TextEncoder().encode(path);
+    if (bytes.length > this.maxStagedBytes) throw new RangeError(`write-behind: path of ${bytes.length} bytes is too long`);
+    const at = this.reserve(HEADER_BYTES + ((bytes.length + 15) & ~15));
+    this.ring.set(bytes, at + HEADER_BYTES);
+    this.publish(at, OP_OPEN, -1, bytes.length, tag);
+  }
+
+  /**
+   * Queues a block of staged records, (tag: int32, length: int32, bytes),
+   * each at a 4-byte-aligned offset of `data[0, len)`, for the files the
+   * writer owns; at most maxStagedBytes. Records of unknown tags are skipped.
+   */
+  stage(data: Uint8Array, len: number): void {
+    this.check();
+    if (len > this.maxStagedBytes) throw new RangeError(`write-behind: a staged block of ${len} bytes is over ${this.maxStagedBytes}`);
+    const at = this.reserve(HEADER_BYTES + ((len + 15) & ~15));
+    this.ring.set(data.subarray(0, len), at + HEADER_BYTES);
+    this.publish(at, OP_STAGED, -1, len, 0);
+  }
+
+  /** The owned file `tag` is complete: the writer writes out its buffer and closes it. */
+  finish(tag: number): void {
+    this.check();
+    this.publish(this.reserve(HEADER_BYTES), OP_FINISH, -1, 0, tag);
+  }
+
+  /** The owned file `tag` is dropped: the writer closes it, writing nothing more (queued even after a failure). */
+  drop(tag: number): void {
+    if (this.exited) throw new Error('write-behind: already shut down');
+    this.publish(this.reserve(HEADER_BYTES), OP_DROP, -1, 0, tag);
   }
 
   /** Waits until every queued write and close is done; throws if one failed. */

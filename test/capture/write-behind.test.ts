@@ -5,7 +5,7 @@
  * back as an error naming the file; no descriptor may be left open.
  */
 import { afterAll, afterEach, describe, expect, it, onTestFinished } from 'vitest';
-import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WriteBehind, WriteBehindError } from '../../models/capture/write-behind.js';
@@ -103,6 +103,40 @@ describe('WriteBehind', () => {
     expect(() => wb.shutdown()).toThrow(WriteBehindError);
   });
 
+  it('splits staged blocks into the files it owns, in order, and skips a dropped file', () => {
+    const wb = new WriteBehind({ ringBytes: 1 << 16, maxOpenFiles: 1 });
+    const paths = [0, 1, 2].map((i) => join(work, `owned-${i}.bin`));
+    for (const p of paths) closeSync(openSync(p, 'w'));
+    paths.forEach((p, i) => wb.own(100 + i, p));
+    const block = new Uint8Array(wb.maxStagedBytes);
+    const i32 = new Int32Array(block.buffer);
+    const written = [0, 0, 0];
+    for (let round = 0; round < 40; round++) {
+      let end = 0;
+      for (let f = 0; f < 3; f++) {
+        // Lengths that leave every alignment; the next record starts 4-byte aligned.
+        const n = (round * 7 + f * 13) % 300;
+        i32[end >> 2] = 100 + f;
+        i32[(end >> 2) + 1] = n;
+        block.set(bytes(f, written[f]!, n), end + 8);
+        written[f]! += n;
+        end = (end + 8 + n + 3) & ~3;
+      }
+      wb.stage(block, end);
+      if (round === 20) wb.drop(102);
+    }
+    // One descriptor at a time: the files take turns reopening to append.
+    wb.finish(100);
+    wb.finish(101);
+    wb.drain();
+    for (const f of [0, 1]) expect(readFileSync(paths[f]!).equals(bytes(f, 0, written[f]!)), paths[f]).toBe(true);
+    // Dropped with 21 rounds staged: what reached the file is a prefix, nothing after the drop.
+    const dropped = readFileSync(paths[2]!);
+    expect(dropped.equals(bytes(2, 0, dropped.length))).toBe(true);
+    expect(dropped.length).toBeLessThan(written[2]!);
+    wb.shutdown();
+  });
+
   it('rejects a ring that is not a power of two', () => {
     expect(() => new WriteBehind({ ringBytes: 5000 })).toThrow(/power of two/);
   });
@@ -152,6 +186,19 @@ describe('TempFileSink writing behind', () => {
       expect(readFileSync(join(files, `f${i}.bin`)).equals(bytes(i, 0, 12 * 40)), `f${i}.bin`).toBe(true);
     }
     expect(readdirSync(files).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('hands over a full buffer larger than the staging buffer when the writer starts', () => {
+    // 4 KiB writes fill the 1 MiB buffer exactly; the third flush starts the writer
+    // with the whole buffer to hand over, more than the staging buffer takes at once.
+    setWriteBehindAfter(3 << 20);
+    const s = new TempFileSink(join(work, 'handover.bin'), 1 << 20, 1 << 20);
+    const chunk = 4096;
+    const total = (4 << 20) + 12_345;
+    for (let at = 0; at < total; at += chunk) put(s, bytes(6, at, Math.min(chunk, total - at)));
+    expect(writingBehind()).toBe(true);
+    s.commit();
+    expect(readFileSync(join(work, 'handover.bin')).equals(bytes(6, 0, total))).toBe(true);
   });
 
   it('discards a sink with writes still queued and leaves nothing', () => {
@@ -204,16 +251,25 @@ capture: all
 `;
   const spec = () => expandScenario(parseScenario(yaml, 'write-behind.yaml'));
 
-  it.each([false, true])('gives the captures of a run writing in place, byte for byte (single file: %s)', (singleCapture) => {
-    const inPlace = join(work, `run-in-place-${singleCapture}`);
+  it.each([
+    ['a file per point', { singleCapture: false }],
+    ['one file', { singleCapture: true }],
+    ['classic pcap', { format: 'pcap' as const }],
+  ])('gives the captures of a run writing in place, byte for byte (%s)', (label, options) => {
+    const inPlace = join(work, `run-in-place-${label}`);
     setWriteBehindAfter(Infinity);
-    runTopology(spec(), { outDir: inPlace, singleCapture });
+    runTopology(spec(), { outDir: inPlace, ...options });
     expect(writingBehind()).toBe(false);
-    const behindDir = join(work, `run-behind-${singleCapture}`);
+    // The writer starts at the first flush and takes the files made before it...
+    const behindDir = join(work, `run-behind-${label}`);
     setWriteBehindAfter(0);
-    runTopology(spec(), { outDir: behindDir, singleCapture });
+    runTopology(spec(), { outDir: behindDir, ...options });
     expect(writingBehind()).toBe(true);
     expectSameOutput(behindDir, inPlace);
-    expect(readdirSync(join(behindDir, 'captures')).length).toBeGreaterThan(singleCapture ? 0 : 30);
+    expect(readdirSync(join(behindDir, 'captures')).length).toBeGreaterThan('singleCapture' in options && options.singleCapture ? 0 : 30);
+    // ...and, still running, the files of the next run from their first byte.
+    const again = join(work, `run-behind-again-${label}`);
+    runTopology(spec(), { outDir: again, ...options });
+    expectSameOutput(again, inPlace);
   });
 });
