@@ -116,6 +116,9 @@ function writerLoop(
   }
   const files = new Map<number, OwnedFile>();
   const open = new Set<OwnedFile>();
+  // Files whose buffer is at least half full: written out while the ring is empty, so
+  // that the end of a run (every file finished at once) has less left to write.
+  const ripe = new Set<OwnedFile>();
   const closeFile = (f: OwnedFile): void => {
     if (f.fd < 0) return;
     open.delete(f);
@@ -146,6 +149,7 @@ function writerLoop(
     if (f.pos + len > f.buf.length) {
       writeOut(f, f.buf, 0, f.pos);
       f.pos = 0;
+      ripe.delete(f);
       const share = Math.max(layout.bufferMin, Math.min(layout.bufferMax, Math.floor(layout.budget / files.size)));
       if (f.buf.length < share) f.buf = new Uint8Array(Math.min(share, f.buf.length * 2));
       if (len > f.buf.length) {
@@ -155,6 +159,7 @@ function writerLoop(
     }
     f.buf.set(data.subarray(off, off + len), f.pos);
     f.pos += len;
+    if (f.pos * 2 >= f.buf.length) ripe.add(f);
   };
   const decoder = new TextDecoder();
 
@@ -162,7 +167,12 @@ function writerLoop(
     for (;;) {
       const tail = Atomics.load(ctrl, layout.tail);
       if (tail === head) {
-        Atomics.wait(ctrl, layout.tail, head);
+        const f = ripe.size > 0 ? ripe.values().next().value! : null;
+        if (f !== null) {
+          ripe.delete(f);
+          writeOut(f, f.buf, 0, f.pos);
+          f.pos = 0;
+        } else Atomics.wait(ctrl, layout.tail, head);
         continue;
       }
       const at = head & mask;
@@ -212,6 +222,7 @@ function writerLoop(
           if (op === layout.finish) writeOut(f, f.buf, 0, f.pos);
           closeFile(f);
           files.delete(tag);
+          ripe.delete(f);
         }
       }
       head = (head + size) | 0;
