@@ -209,7 +209,10 @@ function retire(reason: Error): void {
  * under the final name and a capture of many GiB never sits in memory.
  *
  * Writers reserve room for a whole block, fill `buf`/`view` from `pos`, then
- * advance `pos`. Nothing is allocated while the buffer has room.
+ * advance `pos`, and never touch the buffer outside a reservation. Nothing is
+ * allocated while the buffer has room. The buffer is the sink's own until the
+ * writer thread takes the file; from then on it is the staging buffer all
+ * sinks share, and `pos` is meaningful only right after `reserve`.
  */
 export class TempFileSink {
   readonly path: string;
@@ -305,6 +308,16 @@ export class TempFileSink {
     }
   }
 
+  /** Runs `op` with the writer thread that owns this file; a failure is this file's error. */
+  private withWriter(op: (b: WriteBehind, st: Staging) => void): void {
+    if (this.lost !== null) throw this.lost;
+    try {
+      op(behind!, staging!);
+    } catch (err) {
+      throw named(err);
+    }
+  }
+
   /** The file cannot be completed: later writes and the commit throw `reason`. */
   lose(reason: Error): void {
     if (this.staged && this.lost === null) this.lost = reason;
@@ -328,12 +341,7 @@ export class TempFileSink {
    */
   flush(): void {
     if (this.staged) {
-      if (this.lost !== null) throw this.lost;
-      try {
-        staging!.send();
-      } catch (err) {
-        throw named(err);
-      }
+      this.withWriter((_, st) => st.send());
       return;
     }
     if (this.pos === 0) return;
@@ -356,13 +364,10 @@ export class TempFileSink {
   finish(): void {
     if (this.state !== 'open') return;
     if (this.staged) {
-      if (this.lost !== null) throw this.lost;
-      try {
-        staging!.send();
-        behind!.finish(this.serial);
-      } catch (err) {
-        throw named(err);
-      }
+      this.withWriter((b, st) => {
+        st.send();
+        b.finish(this.serial);
+      });
       return;
     }
     this.flush();
@@ -374,14 +379,7 @@ export class TempFileSink {
     if (this.state === 'committed') return;
     if (this.state === 'discarded') throw new Error(`capture: ${this.path} was aborted`);
     this.finish();
-    if (this.staged) {
-      if (this.lost !== null) throw this.lost;
-      try {
-        behind!.drain();
-      } catch (err) {
-        throw named(err);
-      }
-    }
+    if (this.staged) this.withWriter((b) => b.drain());
     renameSync(this.tempPath, this.path);
     this.state = 'committed';
     this.release();
