@@ -12,9 +12,9 @@ import { Worker } from 'node:worker_threads';
  *   a buffer per file and writes each when full, holding a bounded number of
  *   descriptors. The simulation then writes into one hot buffer however many
  *   files there are, and the scattered copies and the writes are here.
- * - plain descriptors (`write`, `close`): bytes for a descriptor the caller
- *   opened, and closing it after them (how a sink's descriptor from before
- *   the writer took its file is closed).
+ * - closing a descriptor the caller opened (`close`), after everything
+ *   queued before it: a sink's descriptor from before the writer took its
+ *   file.
  * A file's bytes reach it in the order they were queued, so every file gets
  * the bytes the synchronous path writes, byte for byte; only when they reach
  * the kernel changes. Whatever must see them on disk (a rename to the final
@@ -45,17 +45,16 @@ const MESSAGE_BYTES = 1024;
 /** Record header: op, fd, length, the caller's tag (16 bytes keeps every record 16-byte aligned). */
 const HEADER_BYTES = 16;
 const OP_WRAP = 0;
-const OP_WRITE = 1;
-const OP_CLOSE = 2;
-const OP_EXIT = 3;
+const OP_CLOSE = 1;
+const OP_EXIT = 2;
 /** The writer owns a file from now on: `tag` names it, the record's bytes are its path (UTF-8). */
-const OP_OPEN = 4;
+const OP_OPEN = 3;
 /** A block of staged bytes for the files the writer owns: records of (tag, length, bytes), each 4-byte aligned. */
-const OP_STAGED = 5;
+const OP_STAGED = 4;
 /** The file `tag` is complete: write out its buffer and close it. */
-const OP_FINISH = 6;
+const OP_FINISH = 5;
 /** The file `tag` is dropped: close it without writing what is buffered. */
-const OP_DROP = 7;
+const OP_DROP = 6;
 
 /** Memory for the buffers of the files the writer owns (as temp-file-sink.ts budgets its own). */
 const FILE_BUFFER_BUDGET = 64 << 20;
@@ -86,7 +85,7 @@ function writerLoop(
   layout: {
     head: number; tail: number; failed: number; failedTag: number; messageLen: number; closed: number; ended: number;
     controlBytes: number; messageBytes: number; headerBytes: number;
-    wrap: number; write: number; close: number; exit: number; open: number; staged: number; finish: number; drop: number;
+    wrap: number; close: number; exit: number; open: number; staged: number; finish: number; drop: number;
     budget: number; bufferMin: number; bufferMax: number;
   },
 ): void {
@@ -182,18 +181,7 @@ function writerLoop(
       const tag = words[(at >> 2) + 3]!;
       let size = layout.headerBytes;
       if (op === layout.wrap) size = ringBytes - at;
-      else if (op === layout.write) {
-        size += (len + 15) & ~15;
-        // After a failure the run is lost: writes are skipped, closes still done.
-        if (Atomics.load(ctrl, layout.failed) === 0) {
-          try {
-            let done = 0;
-            while (done < len) done += fs.writeSync(fd, ring, at + layout.headerBytes + done, len - done);
-          } catch (err) {
-            fail(tag, err);
-          }
-        }
-      } else if (op === layout.close) {
+      else if (op === layout.close) {
         try {
           fs.closeSync(fd);
         } catch (err) {
@@ -206,7 +194,7 @@ function writerLoop(
         files.set(tag, { tag, path, fd: -1, buf: new Uint8Array(layout.bufferMin), pos: 0 });
       } else if (op === layout.staged) {
         size += (len + 15) & ~15;
-        // Records of a dropped file's are skipped: it went while they were staged.
+        // A dropped file's records are skipped: it went while they were staged.
         const base = at + layout.headerBytes;
         let p = 0;
         while (p < len) {
@@ -266,7 +254,7 @@ export class WriteBehind {
     const layout = {
       head: HEAD, tail: TAIL, failed: FAILED, failedTag: FAILED_TAG, messageLen: MESSAGE_LEN, closed: CLOSED, ended: ENDED,
       controlBytes: CONTROL_BYTES, messageBytes: MESSAGE_BYTES, headerBytes: HEADER_BYTES,
-      wrap: OP_WRAP, write: OP_WRITE, close: OP_CLOSE, exit: OP_EXIT,
+      wrap: OP_WRAP, close: OP_CLOSE, exit: OP_EXIT,
       open: OP_OPEN, staged: OP_STAGED, finish: OP_FINISH, drop: OP_DROP,
       budget: FILE_BUFFER_BUDGET, bufferMin: FILE_BUFFER_MIN, bufferMax: FILE_BUFFER_MAX,
     };
@@ -280,27 +268,9 @@ export class WriteBehind {
   }
 
   /**
-   * Queues `data[off, off + len)` for writing to `fd`; returns once the bytes
-   * are copied. `tag` comes back in a WriteBehindError if the write fails.
-   */
-  write(fd: number, data: Uint8Array, off: number, len: number, tag: number): void {
-    this.check();
-    // A record holds at most a quarter of the ring, so a free region for it always comes.
-    const chunk = this.ringBytes >> 2;
-    while (len > 0) {
-      const n = len < chunk ? len : chunk;
-      const at = this.reserve(HEADER_BYTES + ((n + 15) & ~15));
-      this.ring.set(data.subarray(off, off + n), at + HEADER_BYTES);
-      this.publish(at, OP_WRITE, fd, n, tag);
-      off += n;
-      len -= n;
-    }
-  }
-
-  /**
-   * Queues closing `fd` after its writes. The caller must not use `fd` again.
-   * Queued even after a failure (the writer skips writes then, not closes),
-   * so discarding after an error leaks no descriptor.
+   * Queues closing `fd` after what is queued. The caller must not use `fd`
+   * again. Queued even after a failure (the writer skips writes then, not
+   * closes), so discarding after an error leaks no descriptor.
    */
   close(fd: number, tag: number): void {
     if (this.exited) throw new Error('write-behind: already shut down');

@@ -43,51 +43,88 @@ function bytes(id: number, at: number, n: number): Uint8Array {
   return out;
 }
 
+/** A block of staged records for WriteBehind.stage: (tag, length, bytes), each 4-byte aligned. */
+class Block {
+  readonly buf: Uint8Array;
+  private readonly i32: Int32Array;
+  end = 0;
+  constructor(size: number) {
+    this.buf = new Uint8Array(size);
+    this.i32 = new Int32Array(this.buf.buffer);
+  }
+  room(n: number): boolean {
+    return ((this.end + 3) & ~3) + 8 + n <= this.buf.length;
+  }
+  add(tag: number, data: Uint8Array): void {
+    const at = (this.end + 3) & ~3;
+    this.i32[at >> 2] = tag;
+    this.i32[(at >> 2) + 1] = data.length;
+    this.buf.set(data, at + 8);
+    this.end = at + 8 + data.length;
+  }
+}
+
 describe('WriteBehind', () => {
-  it('writes interleaved files through a small ring, records wrapping and large writes split, in order', () => {
+  it('writes the files it owns through a small ring, blocks wrapping at its end, each file in order', () => {
     const wb = new WriteBehind({ ringBytes: 4096 });
     const paths = [join(work, 'a.bin'), join(work, 'b.bin')];
-    const fds = paths.map((p) => openSync(p, 'w'));
+    paths.forEach((p, i) => {
+      closeSync(openSync(p, 'w'));
+      wb.own(i, p);
+    });
     const written = [0, 0];
-    // Sizes around the header and alignment edges, a quarter of the ring (the chunk) and well past it.
-    const sizes = [1, 15, 16, 17, 100, 1000, 1023, 1024, 1025, 3000, 4096, 9000, 0, 5];
-    for (let round = 0; round < 6; round++) {
+    // Sizes around the header and alignment edges, up to what one block (a quarter of the ring) takes.
+    const sizes = [1, 15, 16, 17, 100, 500, 1000, 0, 5, 333];
+    let block = new Block(wb.maxStagedBytes);
+    for (let round = 0; round < 12; round++) {
       for (const [i, n] of sizes.entries()) {
         const f = (i + round) % 2;
-        // Offsets into a larger array: the writer must copy the slice, not the array.
-        const src = new Uint8Array(n + 40);
-        src.set(bytes(f, written[f]!, n), 20);
-        wb.write(fds[f]!, src, 20, n, f);
-        written[f]! += n;
+        const data = bytes(f, written[f]!, Math.min(n, wb.maxStagedBytes - 8));
+        if (!block.room(data.length)) {
+          wb.stage(block.buf, block.end);
+          block = new Block(wb.maxStagedBytes);
+        }
+        block.add(f, data);
+        written[f]! += data.length;
       }
-      // Close and reopen to append: the new descriptor's bytes must come after the queued ones.
-      const f = round % 2;
-      wb.close(fds[f]!, f);
-      fds[f] = openSync(paths[f]!, 'a');
     }
-    for (const [f, fd] of fds.entries()) wb.close(fd, f);
+    wb.stage(block.buf, block.end);
+    // A descriptor of the caller's, closed after everything queued before it.
+    const before = hasProc ? openFds() : null;
+    const mine = openSync(join(work, 'mine.bin'), 'w');
+    wb.close(mine, 9);
+    wb.finish(0);
+    wb.finish(1);
     wb.drain();
+    if (before !== null) expect(newFds(before)).toEqual([]);
     for (const [f, p] of paths.entries()) {
       const got = readFileSync(p);
       expect(got.length, p).toBe(written[f]);
       expect(got.equals(bytes(f, 0, written[f]!)), p).toBe(true);
     }
     wb.shutdown();
-    expect(() => wb.write(0, new Uint8Array(1), 0, 1, 0)).toThrow(/shut down/);
+    expect(() => wb.own(3, join(work, 'late.bin'))).toThrow(/shut down/);
   });
 
-  it('reports a failed write with its tag and the system error, and still closes every descriptor', () => {
+  it('reports a failed write with its tag and the system error, and leaves no descriptor open', () => {
     const wb = new WriteBehind({ ringBytes: 4096 });
-    const path = join(work, 'read-only.bin');
-    // One write done first: the thread is running, with the descriptors of its own event loop.
-    const warm = openSync(path, 'w');
-    wb.write(warm, new Uint8Array(1), 0, 1, 1);
-    wb.close(warm, 1);
+    // One file written first: the thread is running, with the descriptors of its own event loop.
+    const warm = join(work, 'warm.bin');
+    wb.own(1, warm);
+    const block = new Block(64);
+    block.add(1, new Uint8Array(3));
+    wb.stage(block.buf, block.end);
+    wb.finish(1);
     wb.drain();
     const before = hasProc ? openFds() : null;
-    const fd = openSync(path, 'r');
-    wb.write(fd, new Uint8Array(10), 0, 10, 42);
-    wb.close(fd, 42);
+    // The writer opens an owned file when it writes to it: here, in a folder that is not there.
+    wb.own(42, join(work, 'no-such-folder', 'x.bin'));
+    const failing = new Block(64);
+    failing.add(42, new Uint8Array(10));
+    wb.stage(failing.buf, failing.end);
+    const mine = openSync(join(work, 'mine2.bin'), 'w');
+    wb.close(mine, 7);
+    wb.finish(42);
     let caught: unknown;
     try {
       wb.drain();
@@ -96,9 +133,9 @@ describe('WriteBehind', () => {
     }
     expect(caught).toBeInstanceOf(WriteBehindError);
     expect((caught as WriteBehindError).tag).toBe(42);
-    expect((caught as WriteBehindError).reason).toMatch(/EBADF/);
+    expect((caught as WriteBehindError).reason).toMatch(/ENOENT/);
     // Every later call repeats it: a capture that lost bytes must not be committed.
-    expect(() => wb.write(0, new Uint8Array(1), 0, 1, 0)).toThrow(WriteBehindError);
+    expect(() => wb.finish(1)).toThrow(WriteBehindError);
     if (before !== null) expect(newFds(before)).toEqual([]);
     expect(() => wb.shutdown()).toThrow(WriteBehindError);
   });
