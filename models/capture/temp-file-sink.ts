@@ -298,7 +298,8 @@ export class TempFileSink {
     const pending = this.buf.subarray(0, this.pos);
     this.staged = true;
     this.use(staging!.buf, staging!);
-    // In pieces the staging buffer takes: a file's bytes may be split across records.
+    // In pieces the staging buffer takes (less a record header and alignment): a
+    // file's bytes may be split across records.
     for (let at = 0; at < pending.length; ) {
       const n = Math.min(pending.length - at, staging!.capacity - 16);
       this.reserveStaged(n);

@@ -143,12 +143,16 @@ function writerLoop(
       fail(f.tag, err);
     }
   };
+  /** Writes out what the file's buffer holds. */
+  const flushFile = (f: OwnedFile): void => {
+    writeOut(f, f.buf, 0, f.pos);
+    f.pos = 0;
+    ripe.delete(f);
+  };
   /** Appends to a file's buffer, writing it out when full; it doubles up to its share of the budget. */
   const append = (f: OwnedFile, data: Uint8Array, off: number, len: number): void => {
     if (f.pos + len > f.buf.length) {
-      writeOut(f, f.buf, 0, f.pos);
-      f.pos = 0;
-      ripe.delete(f);
+      flushFile(f);
       const share = Math.max(layout.bufferMin, Math.min(layout.bufferMax, Math.floor(layout.budget / files.size)));
       if (f.buf.length < share) f.buf = new Uint8Array(Math.min(share, f.buf.length * 2));
       if (len > f.buf.length) {
@@ -166,12 +170,8 @@ function writerLoop(
     for (;;) {
       const tail = Atomics.load(ctrl, layout.tail);
       if (tail === head) {
-        const f = ripe.size > 0 ? ripe.values().next().value! : null;
-        if (f !== null) {
-          ripe.delete(f);
-          writeOut(f, f.buf, 0, f.pos);
-          f.pos = 0;
-        } else Atomics.wait(ctrl, layout.tail, head);
+        if (ripe.size > 0) flushFile(ripe.values().next().value!);
+        else Atomics.wait(ctrl, layout.tail, head);
         continue;
       }
       const at = head & mask;
@@ -207,10 +207,10 @@ function writerLoop(
       } else if (op === layout.finish || op === layout.drop) {
         const f = files.get(tag);
         if (f !== undefined) {
-          if (op === layout.finish) writeOut(f, f.buf, 0, f.pos);
+          if (op === layout.finish) flushFile(f);
+          else ripe.delete(f);
           closeFile(f);
           files.delete(tag);
-          ripe.delete(f);
         }
       }
       head = (head + size) | 0;
@@ -293,7 +293,7 @@ export class WriteBehind {
     this.check();
     const bytes = new TextEncoder().encode(path);
     if (bytes.length > this.maxStagedBytes) throw new RangeError(`write-behind: path of ${bytes.length} bytes is too long`);
-    const at = this.reserve(HEADER_BYTES + ((bytes.length + 15) & ~15));
+    const at = this.reserve(recordBytes(bytes.length));
     this.ring.set(bytes, at + HEADER_BYTES);
     this.publish(at, OP_OPEN, -1, bytes.length, tag);
   }
@@ -306,7 +306,7 @@ export class WriteBehind {
   stage(data: Uint8Array, len: number): void {
     this.check();
     if (len > this.maxStagedBytes) throw new RangeError(`write-behind: a staged block of ${len} bytes is over ${this.maxStagedBytes}`);
-    const at = this.reserve(HEADER_BYTES + ((len + 15) & ~15));
+    const at = this.reserve(recordBytes(len));
     this.ring.set(data.subarray(0, len), at + HEADER_BYTES);
     this.publish(at, OP_STAGED, -1, len, 0);
   }
@@ -336,10 +336,7 @@ export class WriteBehind {
 
   /** After a failure: waits for the queued records (closes still happen) and lets the thread end, throwing nothing. */
   abandon(): void {
-    if (this.exited) return;
-    this.exited = true;
-    this.publish(this.reserve(HEADER_BYTES), OP_EXIT, 0, 0, 0);
-    this.settle();
+    if (!this.exited) this.end();
   }
 
   /** Drains, then lets the thread end. Idempotent. */
@@ -348,10 +345,15 @@ export class WriteBehind {
     try {
       this.drain();
     } finally {
-      this.exited = true;
-      this.publish(this.reserve(HEADER_BYTES), OP_EXIT, 0, 0, 0);
-      this.settle();
+      this.end();
     }
+  }
+
+  /** Queues the thread's exit after everything else and waits for it. */
+  private end(): void {
+    this.exited = true;
+    this.publish(this.reserve(HEADER_BYTES), OP_EXIT, 0, 0, 0);
+    this.settle();
   }
 
   /** Throws the first failed write or close as a WriteBehindError (and again at every later call). */
@@ -388,7 +390,7 @@ export class WriteBehind {
     Atomics.wait(this.ctrl, HEAD, head, 1000);
   }
 
-  private publish(at: number, op: number, fd: number, len: number, tag: number, size = HEADER_BYTES + ((len + 15) & ~15)): void {
+  private publish(at: number, op: number, fd: number, len: number, tag: number, size = recordBytes(len)): void {
     const w = at >> 2;
     this.words[w] = op;
     this.words[w + 1] = fd;
@@ -398,6 +400,11 @@ export class WriteBehind {
     Atomics.store(this.ctrl, TAIL, this.tail);
     Atomics.notify(this.ctrl, TAIL);
   }
+}
+
+/** Bytes a record with `len` bytes after its header takes in the ring (16-byte aligned). */
+function recordBytes(len: number): number {
+  return HEADER_BYTES + ((len + 15) & ~15);
 }
 
 /** A write or close the writer thread could not do. */
