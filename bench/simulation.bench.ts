@@ -15,12 +15,16 @@ import type { BenchResult, Benchmark } from './benchmark.js';
  * - bridge-1000: one node, 1,000 pods on one cni0 bridge, every pod pinging the
  *   next (ring), 10 pings 100 ms apart;
  * - cluster-100x30: 100 nodes of 30 pods with host-gw routes, every pod pinging
- *   the same-numbered pod on the next node, 10 pings 100 ms apart.
+ *   the same-numbered pod on the next node, 10 pings 100 ms apart;
+ * - cluster-100x30-flows: the same pings written as 3,000 `ping` items, as a
+ *   study that wants a row per pair does: 3,000 flows with statistics of their
+ *   own instead of one pattern's row.
  * A frame-hop is one frame arriving at a device over its link (a veth peer or
  * a wire): the unit ns-3 counts as a packet reception on a NetDevice.
  * Figures: events/s and frame-hops/s of the run (build excluded), build time,
- * heap bytes per pod after the build, and the peak resident memory of the
- * whole process per pod. Each run is a child process of its own, so the peak
+ * heap bytes per pod after the build, what the run added to the heap and to
+ * ArrayBuffers (the flows' statistics, mostly), and the peak resident memory of the whole
+ * process per pod. Each run is a child process of its own, so the peak
  * belongs to that workload alone.
  */
 
@@ -58,7 +62,32 @@ traffic:
 capture: none
 `,
   },
+  {
+    id: 'cluster-100x30-flows',
+    pods: 3000,
+    yaml: `
+name: bench-cluster-100x30-flows
+duration: 1100ms
+scale: { nodes: 100, podsPerNode: 30 }
+traffic:
+${crossNodePings(100, 30)}
+capture: none
+`,
+  },
 ];
+
+/** pingAll cross-node's flows as items of their own: pod j of node i pings pod j of node i+1, starts staggered as the pattern's. */
+function crossNodePings(nodes: number, podsPerNode: number): string {
+  const items: string[] = [];
+  const n = nodes * podsPerNode;
+  for (let i = 0; i < nodes; i++) {
+    for (let j = 0; j < podsPerNode; j++) {
+      const startNs = Math.round(((i * podsPerNode + j) * 100_000_000) / n);
+      items.push(`  - ping: { from: node-${i + 1}/pod-${j + 1}, to: node-${((i + 1) % nodes) + 1}/pod-${j + 1}, count: 10, interval: 100ms, start: ${startNs}ns }`);
+    }
+  }
+  return items.join('\n');
+}
 
 function frameHops(world: World): number {
   let n = 0;
@@ -73,6 +102,13 @@ function heapUsed(): number {
   return process.memoryUsage().heapUsed;
 }
 
+/** The heap and the ArrayBuffers' backing stores outside it (typed arrays: histograms, packet slabs). */
+function memoryUsed(): number {
+  globalThis.gc?.();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
 function runWorkload(w: Workload): BenchResult[] {
   const spec = expandScenario(parseScenario(w.yaml, `${w.id}.yaml`));
   const heap0 = heapUsed();
@@ -80,9 +116,11 @@ function runWorkload(w: Workload): BenchResult[] {
   const world = buildWorld(spec);
   const buildMs = performance.now() - t0;
   const heapPerPod = (heapUsed() - heap0) / w.pods;
+  const built = memoryUsed();
   const t1 = performance.now();
   world.sim.run(spec.durationNs);
   const runS = (performance.now() - t1) / 1000;
+  const runMemory = memoryUsed() - built;
   const hops = frameHops(world);
   const lost = world.flows.reduce((n, f) => n + f.lost, 0);
   if (lost > 0) throw new Error(`${w.id}: ${lost} pings lost; the workload is not what it claims`);
@@ -91,6 +129,7 @@ function runWorkload(w: Workload): BenchResult[] {
     { id: `sim.${w.id}.frame_hops_per_s`, value: hops / runS / 1e6, unit: 'M hops/s', higherIsBetter: true },
     { id: `sim.${w.id}.build_ms`, value: buildMs, unit: 'ms', higherIsBetter: false },
     { id: `sim.${w.id}.heap_per_pod`, value: heapPerPod / 1024, unit: 'KiB/pod', higherIsBetter: false },
+    { id: `sim.${w.id}.run_memory`, value: runMemory / 2 ** 20, unit: 'MiB', higherIsBetter: false },
     // ru_maxrss is in KiB on Linux.
     { id: `sim.${w.id}.peak_rss_per_pod`, value: process.resourceUsage().maxRSS / w.pods, unit: 'KiB/pod', higherIsBetter: false },
   ];

@@ -7,11 +7,6 @@ const HIGHEST_NS = 3_600_000_000_000;
  * What one flow measured: requests sent, answers received, losses, errors by
  * kind and a latency histogram (HdrHistogram, 3 significant digits, so any
  * percentile is within 0.1% and merging partial histograms is exact).
- */
-/**
- * What one flow measured: requests sent, answers received, losses, errors by
- * kind and a latency histogram (HdrHistogram, 3 significant digits, so any
- * percentile is within 0.1% and merging partial histograms is exact).
  *
  * In a partitioned run each partition keeps its own FlowStats for every flow
  * (a one-way flow's client counts `sent` in one partition and its server
@@ -134,8 +129,10 @@ export interface LatencyPartial {
   min: number;
   max: number;
   sum: number;
-  /** HdrHistogram's compressed base64 encoding; null with no samples. */
+  /** HdrHistogram's compressed base64 encoding; null while the samples are held as values. */
   histogram: string | null;
+  /** The samples themselves, clamped to whole ns, while there are at most EXACT_SAMPLES; else null. */
+  values: number[] | null;
 }
 
 /** The retransmission count of a connection (a ConnectionStats, read live). */
@@ -223,25 +220,60 @@ export class TcpFlowStats {
   }
 }
 
-/** A latency distribution (HdrHistogram, made on the first sample: a large run has thousands of flows). */
+/**
+ * Samples a summary holds as values before it makes its histogram. A histogram
+ * of 1 ns to 1 h at 3 digits is 33,792 32-bit counters (132 KiB), and a scenario
+ * may have thousands of flows of a few requests each: 3,000 ten-ping flows took
+ * 400 MB and three times the run's time in histograms. 1,024 values are 8 KiB.
+ */
+export const EXACT_SAMPLES = 1024;
+
+const HISTOGRAM: hdr.BuildRequest = {
+  bitBucketSize: 32,
+  lowestDiscernibleValue: 1,
+  highestTrackableValue: HIGHEST_NS,
+  numberOfSignificantValueDigits: 3,
+  useWebAssembly: false,
+};
+
+/** Reads the percentiles of summaries that hold values only (refilled for each; the process runs one at a time). */
+let scratch: hdr.Histogram | null = null;
+
+/**
+ * A latency distribution, as one HdrHistogram of every sample reports it. Up to
+ * EXACT_SAMPLES samples are kept as values and poured into a shared histogram
+ * to be read; past that the summary has its own. Either way the counts per
+ * bucket are the same, so the percentiles, and the merge of partials from a
+ * partitioned run, do not depend on which one holds them.
+ */
 export class LatencySummary {
   count = 0;
   private hist: hdr.Histogram | null = null;
+  /** The samples (clamped, whole ns) while there is no histogram; grows by doubling. */
+  private values: Float64Array | null = null;
+  private held = 0;
   private min = Infinity;
   private max = 0;
   private sum = 0;
 
   record(ns: number): void {
     this.count++;
-    this.histogram().recordValue(Math.max(0, Math.min(HIGHEST_NS, Math.round(ns))));
+    this.add(Math.max(0, Math.min(HIGHEST_NS, Math.round(ns))));
     if (ns < this.min) this.min = ns;
     if (ns > this.max) this.max = ns;
     this.sum += ns;
   }
 
   percentile(p: number): number {
-    if (this.hist === null) return 0;
-    return Math.min(this.max, Math.max(this.min, this.hist.getValueAtPercentile(p)));
+    const h = this.histogram();
+    if (h === null) return 0;
+    return this.clamp(h.getValueAtPercentile(p));
+  }
+
+  /** Bytes the samples take: the values held, or the histogram. */
+  get footprintBytes(): number {
+    if (this.hist !== null) return this.hist.estimatedFootprintInBytes;
+    return this.values === null ? 0 : this.values.byteLength;
   }
 
   toPartial(): LatencyPartial {
@@ -251,6 +283,7 @@ export class LatencySummary {
       max: this.max,
       sum: this.sum,
       histogram: this.hist === null ? null : hdr.encodeIntoCompressedBase64(this.hist),
+      values: this.values === null ? null : Array.from(this.values.subarray(0, this.held)),
     };
   }
 
@@ -260,32 +293,68 @@ export class LatencySummary {
     if (p.min < this.min) this.min = p.min;
     if (p.max > this.max) this.max = p.max;
     this.sum += p.sum;
-    if (p.histogram !== null) this.histogram().add(hdr.decodeFromCompressedBase64(p.histogram, 32, false));
+    if (p.values !== null) for (const v of p.values) this.add(v);
+    if (p.histogram !== null) this.own().add(hdr.decodeFromCompressedBase64(p.histogram, 32, false));
   }
 
   toJSON(): Record<string, number> | null {
-    if (this.count === 0) return null;
+    const h = this.histogram();
+    if (h === null) return null;
     return {
       min: this.min,
-      p50: this.percentile(50),
-      p90: this.percentile(90),
-      p99: this.percentile(99),
-      p999: this.percentile(99.9),
+      p50: this.clamp(h.getValueAtPercentile(50)),
+      p90: this.clamp(h.getValueAtPercentile(90)),
+      p99: this.clamp(h.getValueAtPercentile(99)),
+      p999: this.clamp(h.getValueAtPercentile(99.9)),
       max: this.max,
       mean: Math.round(this.sum / this.count),
     };
   }
 
-  private histogram(): hdr.Histogram {
+  /** A bucket's value, kept within the exact min and max. */
+  private clamp(v: number): number {
+    return Math.min(this.max, Math.max(this.min, v));
+  }
+
+  private add(v: number): void {
+    if (this.hist !== null) {
+      this.hist.recordValue(v);
+      return;
+    }
+    let vals = this.values;
+    if (vals === null || this.held === vals.length) {
+      if (this.held === EXACT_SAMPLES) {
+        this.own().recordValue(v);
+        return;
+      }
+      const grown = new Float64Array(vals === null ? 16 : vals.length * 2);
+      if (vals !== null) grown.set(vals);
+      this.values = vals = grown;
+    }
+    vals[this.held++] = v;
+  }
+
+  /** This summary's own histogram, made with the values held so far. */
+  private own(): hdr.Histogram {
     if (this.hist === null) {
-      this.hist = hdr.build({
-        bitBucketSize: 32,
-        lowestDiscernibleValue: 1,
-        highestTrackableValue: HIGHEST_NS,
-        numberOfSignificantValueDigits: 3,
-        useWebAssembly: false,
-      });
+      const h = hdr.build(HISTOGRAM);
+      const vals = this.values;
+      for (let k = 0; k < this.held; k++) h.recordValue(vals![k]!);
+      this.hist = h;
+      this.values = null;
+      this.held = 0;
     }
     return this.hist;
+  }
+
+  /** A histogram of every sample to read percentiles from; null with none. */
+  private histogram(): hdr.Histogram | null {
+    if (this.count === 0) return null;
+    if (this.hist !== null) return this.hist;
+    const h = (scratch ??= hdr.build(HISTOGRAM));
+    h.reset();
+    const vals = this.values!;
+    for (let k = 0; k < this.held; k++) h.recordValue(vals[k]!);
+    return h;
   }
 }

@@ -6,8 +6,9 @@
  * received.
  */
 import fc from 'fast-check';
+import * as hdr from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
-import { FlowStats } from '../../models/stats/flow-stats.js';
+import { EXACT_SAMPLES, FlowStats, LatencySummary } from '../../models/stats/flow-stats.js';
 
 /** The nearest-rank percentile HdrHistogram approximates. */
 function nearestRank(sorted: number[], p: number): number {
@@ -25,6 +26,19 @@ interface Summary {
   latency: string;
   latencyNs: { min: number; p50: number; p90: number; p99: number; p999: number; max: number; mean: number } | null;
 }
+
+/** What one HdrHistogram of every sample (the summary's documented model) reports, kept within the exact min and max. */
+function histogramPercentiles(values: number[]): number[] {
+  const h = hdr.build({ bitBucketSize: 32, lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: false });
+  for (const v of values) h.recordValue(Math.round(v));
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  return [50, 90, 99, 99.9, 100].map((p) => Math.min(max, Math.max(min, h.getValueAtPercentile(p))));
+}
+
+/** Latencies from 1 ns to 20 s, some repeated, so buckets hold several samples. */
+const latencies = (maxLength: number) =>
+  fc.array(fc.oneof(fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 1, max: 20_000_000_000 }), fc.constant(84_000)), { minLength: 1, maxLength });
 
 describe('FlowStats', () => {
   it('reports percentiles within 0.1% above the exact nearest-rank value, and min, max, mean exactly', () => {
@@ -84,5 +98,48 @@ describe('FlowStats', () => {
     s.record(5);
     expect(s.lost).toBe(0); // received without a matching send (a one-way flow measured at the server)
     expect((s.toJSON() as unknown as Summary).latency).toBe('one-way');
+  });
+
+  it('reports what one HdrHistogram of every sample reports, below and above the samples it holds as values', () => {
+    fc.assert(
+      fc.property(latencies(3 * EXACT_SAMPLES), (values) => {
+        const s = new FlowStats('f', 'udp', 'a', 'b', 'rtt');
+        for (const v of values) s.record(v);
+        expect([50, 90, 99, 99.9, 100].map((p) => s.percentile(p))).toEqual(histogramPercentiles(values));
+        const j = (s.toJSON() as unknown as Summary).latencyNs!;
+        expect([j.p50, j.p90, j.p99, j.p999, j.max]).toEqual(histogramPercentiles(values).map((v, k) => (k === 4 ? Math.max(...values) : v)));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('holds a short flow in a few hundred bytes, and a histogram only past EXACT_SAMPLES samples', () => {
+    const short = new LatencySummary();
+    for (let k = 1; k <= 10; k++) short.record(k * 1000);
+    expect(short.footprintBytes).toBeLessThan(1024);
+    const long = new LatencySummary();
+    for (let k = 1; k <= EXACT_SAMPLES; k++) long.record(k * 1000);
+    expect(long.footprintBytes).toBeLessThanOrEqual(8 * EXACT_SAMPLES);
+    long.record(5);
+    // HdrHistogram's counts for 1 ns .. 1 h at 3 digits: 33,792 32-bit counters.
+    expect(long.footprintBytes).toBeGreaterThan(130_000);
+  });
+
+  it('merges partials split anywhere into the summary of the whole, as a partitioned run does', () => {
+    fc.assert(
+      fc.property(latencies(2 * EXACT_SAMPLES + 50), fc.array(fc.nat(), { maxLength: 4 }), (values, cuts) => {
+        const whole = new FlowStats('f', 'udp', 'a', 'b', 'rtt');
+        for (const v of values) whole.record(v);
+        const bounds = [0, ...cuts.map((c) => c % (values.length + 1)).sort((a, b) => a - b), values.length];
+        const merged = new FlowStats('f', 'udp', 'a', 'b', 'rtt');
+        for (let k = 0; k + 1 < bounds.length; k++) {
+          const part = new FlowStats('f', 'udp', 'a', 'b', 'rtt');
+          for (const v of values.slice(bounds[k], bounds[k + 1])) part.record(v);
+          merged.merge(JSON.parse(JSON.stringify(part.toPartial())));
+        }
+        expect(merged.toJSON()).toEqual(whole.toJSON());
+      }),
+      { numRuns: 60 },
+    );
   });
 });
