@@ -74,6 +74,18 @@ ${crossNodePings(100, 30)}
 capture: none
 `,
   },
+  {
+    id: 'cluster-100x30-crr',
+    pods: 3000,
+    yaml: `
+name: bench-cluster-100x30-crr
+duration: 2500ms
+scale: { nodes: 100, podsPerNode: 30 }
+traffic:
+  - tcpAll: { pattern: cross-node, mode: crr, count: 10, rate: 10 }
+capture: none
+`,
+  },
 ];
 
 /** pingAll cross-node's flows as items of their own: pod j of node i pings pod j of node i+1, starts staggered as the pattern's. */
@@ -123,7 +135,7 @@ function runWorkload(w: Workload): BenchResult[] {
   const runMemory = memoryUsed() - built;
   const hops = frameHops(world);
   const lost = world.flows.reduce((n, f) => n + f.lost, 0);
-  if (lost > 0) throw new Error(`${w.id}: ${lost} pings lost; the workload is not what it claims`);
+  if (lost > 0) throw new Error(`${w.id}: ${lost} requests lost; the workload is not what it claims`);
   return [
     { id: `sim.${w.id}.events_per_s`, value: world.sim.executed / runS / 1e6, unit: 'M events/s', higherIsBetter: true },
     { id: `sim.${w.id}.frame_hops_per_s`, value: hops / runS / 1e6, unit: 'M hops/s', higherIsBetter: true },

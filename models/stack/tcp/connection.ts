@@ -106,6 +106,7 @@ import { MinRtt } from './min-rtt.js';
 import { RcvRttEstimator } from './rcv-rtt.js';
 import type { TcpParams } from './params.js';
 import type { TcpLayer } from './tcp-layer.js';
+import { TimeWaitSock } from './time-wait.js';
 import type { TxOwner } from '../../packet.js';
 
 /** Errors reported to onError, with their errno names. */
@@ -156,7 +157,6 @@ export interface ConnectionStats {
 // Timer event kinds (Connection.handleEvent).
 const K_RETRANSMIT = 0;
 const K_DELACK = 1;
-const K_TIMEWAIT = 2;
 const K_PROBE0 = 3;
 const K_LOSS_PROBE = 4;
 /** The application's write, asleep in sk_stream_wait_memory, was woken (sk_stream_write_space). */
@@ -178,7 +178,8 @@ interface OooRange {
 }
 
 export class Connection implements EventHandler, TxOwner {
-  state: TcpState;
+  /** The state; in TIME-WAIT the timewait socket's (see `state`). */
+  private st: TcpState;
   handlers: ConnectionHandlers;
   /** TCP_NODELAY: off by default, so Nagle's algorithm applies. */
   noDelay = false;
@@ -337,7 +338,8 @@ export class Connection implements EventHandler, TxOwner {
 
   private readonly rtxTimer: LazyTimer;
   private readonly delackTimer: LazyTimer;
-  private readonly twTimer: LazyTimer;
+  /** What stands for this connection in TIME-WAIT (time-wait.ts), once it got there. */
+  private tw: TimeWaitSock | null = null;
   /** The persist timer (ICSK_TIME_PROBE0): pending only while nothing is in flight. */
   private readonly probeTimer: LazyTimer;
   /**
@@ -367,7 +369,7 @@ export class Connection implements EventHandler, TxOwner {
     handlers: ConnectionHandlers,
     private readonly p: TcpParams,
   ) {
-    this.state = state;
+    this.st = state;
     this.handlers = handlers;
     // secure_tcp_seq: a keyed hash of the 4-tuple plus a clock ticking every 64 ns, so
     // a new connection on a 4-tuple starts beyond the old one (which TIME-WAIT reuse relies on);
@@ -380,7 +382,6 @@ export class Connection implements EventHandler, TxOwner {
     const c = layer.ns.component;
     this.rtxTimer = new LazyTimer(c, this, K_RETRANSMIT);
     this.delackTimer = new LazyTimer(c, this, K_DELACK);
-    this.twTimer = new LazyTimer(c, this, K_TIMEWAIT);
     this.probeTimer = new LazyTimer(c, this, K_PROBE0);
     this.tlpTimer = new LazyTimer(c, this, K_LOSS_PROBE);
     this.reoTimer = new LazyTimer(c, this, K_REO_TIMEOUT);
@@ -391,6 +392,11 @@ export class Connection implements EventHandler, TxOwner {
     this.pmtuLearned = layer.ns.hasPathMtus;
     this.rw = new ReceiveWindow(this.advMss, p);
     this.sendBuf = new SendBuffer(p.wmem, 1);
+  }
+
+  /** The socket's state, as `ss` shows it: after TIME-WAIT, which the timewait socket holds, CLOSED. */
+  get state(): TcpState {
+    return this.tw !== null && this.tw.finished ? TcpState.CLOSED : this.st;
   }
 
   get stateName(): string {
@@ -449,7 +455,7 @@ export class Connection implements EventHandler, TxOwner {
    * the stream offset at which this message ends.
    */
   send(nbytes: number): number {
-    if (this.finOff >= 0 || this.closeAfterWrite !== null || this.state === TcpState.CLOSED || this.state === TcpState.TIME_WAIT) {
+    if (this.finOff >= 0 || this.closeAfterWrite !== null || this.st === TcpState.CLOSED || this.st === TcpState.TIME_WAIT) {
       throw new Error(`tcp ${this.describe()}: send after close (EPIPE)`);
     }
     if (nbytes > 0) {
@@ -495,7 +501,7 @@ export class Connection implements EventHandler, TxOwner {
 
   /** The connection takes writes: established, or the peer closed its side only. */
   private canWrite(): boolean {
-    return this.state === TcpState.ESTABLISHED || this.state === TcpState.CLOSE_WAIT;
+    return this.st === TcpState.ESTABLISHED || this.st === TcpState.CLOSE_WAIT;
   }
 
   /**
@@ -625,7 +631,7 @@ export class Connection implements EventHandler, TxOwner {
   }
 
   private sendFin(): void {
-    switch (this.state) {
+    switch (this.st) {
       case TcpState.SYN_SENT:
         this.destroy(false);
         return;
@@ -647,8 +653,8 @@ export class Connection implements EventHandler, TxOwner {
   abort(): void {
     this.appPending = 0;
     this.closeAfterWrite = null;
-    if (this.state === TcpState.CLOSED) return;
-    if (this.state !== TcpState.SYN_SENT && this.state !== TcpState.TIME_WAIT) {
+    if (this.st === TcpState.CLOSED) return;
+    if (this.st !== TcpState.SYN_SENT && this.st !== TcpState.TIME_WAIT) {
       this.owned(() => this.transmit(this.sndNxt, TCP_RST | TCP_ACK, 0));
     }
     this.destroy(false);
@@ -760,17 +766,6 @@ export class Connection implements EventHandler, TxOwner {
   // ------------------------------------------------------------ segment arrival
 
   /**
-   * tcp_timewait_state_process, TCP_TW_SYN: in TIME-WAIT, a SYN whose sequence
-   * number lies beyond what the old connection used may open a new one. When it
-   * does, this connection goes away quietly and the caller hands the SYN to the listener.
-   */
-  yieldsToSyn(seq: number): boolean {
-    if (this.state !== TcpState.TIME_WAIT || ((seq - (this.irs + this.rcvNxt)) | 0) <= 0) return false;
-    this.destroy(false);
-    return true;
-  }
-
-  /**
    * A segment for this connection (tcp_rcv_state_process). `seq`/`ack` are
    * wire values; `dataLen` payload bytes; `opts` for SYNs and segments with more
    * options than the timestamp (SACK blocks), else null; `tsval` -1 when absent.
@@ -785,9 +780,14 @@ export class Connection implements EventHandler, TxOwner {
 
   /** tcp_v4_do_rcv: the segment, to a connection nobody holds. */
   private processSegment(seq: number, ack: number, flags: number, window: number, dataLen: number, opts: TcpOptions | null, tsval: number, tsecr = -1): void {
+    if (this.tw !== null) {
+      // Queued before this reached TIME-WAIT (the socket backlog): the timewait socket's now.
+      this.tw.segment(seq, ack, flags, window, dataLen, opts, tsval, tsecr);
+      return;
+    }
     this.segTsecr = tsecr;
     this.stats.segsIn++;
-    if (this.state === TcpState.SYN_SENT) {
+    if (this.st === TcpState.SYN_SENT) {
       this.synSentSegment(seq, ack, flags, window, opts);
       return;
     }
@@ -798,30 +798,16 @@ export class Connection implements EventHandler, TxOwner {
 
     // RFC 5961 3.2 / tcp_validate_incoming: a RST must hit rcvNxt exactly; in window -> challenge ACK.
     if (flags & TCP_RST) {
-      if (this.state === TcpState.TIME_WAIT) {
-        // tcp_timewait_state_process with net.ipv4.tcp_rfc1337 = 0 (the default): a RST ends
-        // TIME-WAIT early ("TIME-WAIT assassination", RFC 1337). The application heard onClosed already.
-        if (seqOff === this.rcvNxt) this.destroy(false);
-        return;
-      }
       if (seqOff === this.rcvNxt) this.reset();
       else if (seqOff > this.rcvNxt && seqOff < this.rcvWindowEnd) this.sendAck();
       return;
     }
     if (flags & TCP_SYN) {
-      if (this.state === TcpState.SYN_RECV && seqOff === 0) {
+      if (this.st === TcpState.SYN_RECV && seqOff === 0) {
         this.sendSyn(true); // a retransmitted SYN: answer with the SYN-ACK again (tcp_check_req)
         return;
       }
       this.sendAck(); // RFC 5961 4.2: SYN in a synchronized state -> challenge ACK
-      return;
-    }
-    if (this.state === TcpState.TIME_WAIT) {
-      // tcp_timewait_state_process: a retransmitted FIN is ACKed again and restarts the 2MSL wait.
-      if (fin) {
-        this.sendAck();
-        this.twTimer.arm(this.p.timewaitNs);
-      }
       return;
     }
     // tcp_sequence: a segment without data or FIN ending before rcv_wup is old, as a zero-window
@@ -843,7 +829,7 @@ export class Connection implements EventHandler, TxOwner {
     if (!(flags & TCP_ACK)) return;
     if (tsval >= 0 && this.tsOk && seqOff <= this.rcvWup) this.tsRecent = tsval;
 
-    if (this.state === TcpState.SYN_RECV) {
+    if (this.st === TcpState.SYN_RECV) {
       if (ackOff !== 1) {
         this.layer.sendReset(this.localAddr, this.remoteAddr, this.localPort, this.remotePort, ack, 0, TCP_RST);
         return;
@@ -865,7 +851,7 @@ export class Connection implements EventHandler, TxOwner {
     // tcp_rcv_state_process, FIN_WAIT1/2 of a closed socket (RFC 1122 4.2.2.13: MUST reset):
     // new data answers with a RST (tcp_v4_send_reset: seq = its ack) and the socket is
     // gone (tcp_reset, LINUX_MIB_TCPABORTONDATA). The application, having closed, hears nothing.
-    if (this.rcvShutdown && dataLen > 0 && seqOff + dataLen > this.rcvNxt && (this.state === TcpState.FIN_WAIT1 || this.state === TcpState.FIN_WAIT2)) {
+    if (this.rcvShutdown && dataLen > 0 && seqOff + dataLen > this.rcvNxt && (this.st === TcpState.FIN_WAIT1 || this.st === TcpState.FIN_WAIT2)) {
       this.layer.sendReset(this.localAddr, this.remoteAddr, this.localPort, this.remotePort, ack, 0, TCP_RST);
       this.destroy(false);
       return;
@@ -1026,7 +1012,7 @@ export class Connection implements EventHandler, TxOwner {
         this.tlpTimer.cancel();
       } else this.rtxTimer.arm(this.rto.timeoutNs); // RFC 6298 5.3
       if (this.finOff >= 0 && ackOff > this.finOff) this.ourFinAcked();
-      if (this.finished || this.state === TcpState.TIME_WAIT) return;
+      if (this.finished || this.st === TcpState.TIME_WAIT) return;
     }
     // tcp_ack_update_rtt runs for every ACK: one that only SACKs new data gives a sample too.
     if (!advanced && newlySacked > 0) this.ackRttSample(false);
@@ -1141,7 +1127,7 @@ export class Connection implements EventHandler, TxOwner {
    * retransmit the last segment sent; then the RTO restarts.
    */
   private sendLossProbe(): void {
-    const s = this.state;
+    const s = this.st;
     if (this.finished || this.sndMax <= this.sndUna || this.inRecovery || this.inLoss) return;
     if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT && s !== TcpState.FIN_WAIT1 && s !== TcpState.CLOSING && s !== TcpState.LAST_ACK) return;
     if (this.tlpHigh > 0) return; // one probe per flight; the RTO timer stays as it is
@@ -1359,7 +1345,7 @@ export class Connection implements EventHandler, TxOwner {
   }
 
   private ourFinAcked(): void {
-    switch (this.state) {
+    switch (this.st) {
       case TcpState.FIN_WAIT1:
         this.setState(TcpState.FIN_WAIT2);
         break;
@@ -1376,7 +1362,7 @@ export class Connection implements EventHandler, TxOwner {
 
   /** Data and FIN in sequence (tcp_data_queue, tcp_ofo_queue, tcp_fin). */
   private receiveData(seqOff: number, dataLen: number, fin: boolean, psh: boolean): void {
-    const s = this.state;
+    const s = this.st;
     if (s !== TcpState.ESTABLISHED && s !== TcpState.FIN_WAIT1 && s !== TcpState.FIN_WAIT2) return; // peer already sent FIN
     const end = seqOff + dataLen;
     if (fin) this.peerFinOff = end;
@@ -1436,7 +1422,7 @@ export class Connection implements EventHandler, TxOwner {
     // The softirq decides the ACK (__tcp_ack_snd_check) before the application
     // it woke can run: in quick-ACK mode a pure ACK leaves first, and the
     // application's answer follows as a segment of its own (as Linux sends them).
-    const toTimeWait = gotFin && this.state === TcpState.FIN_WAIT2;
+    const toTimeWait = gotFin && this.st === TcpState.FIN_WAIT2;
     if (gotFin) this.peerFinState();
     if (toTimeWait) this.enterTimeWait(false);
     // __tcp_ack_snd_check: with data still out of order, the in-order advance is ACKed at once
@@ -1558,7 +1544,7 @@ export class Connection implements EventHandler, TxOwner {
 
   /** tcp_fin: the state the peer's FIN moves us to (FIN_WAIT2 -> TIME_WAIT is the caller's). */
   private peerFinState(): void {
-    const s = this.state;
+    const s = this.st;
     if (s === TcpState.ESTABLISHED) {
       this.setState(TcpState.CLOSE_WAIT);
       this.pingpong = true; // inet_csk_enter_pingpong_mode
@@ -1575,7 +1561,7 @@ export class Connection implements EventHandler, TxOwner {
   private ackCheck(now: boolean): void {
     if (this.rcvNxt === this.rcvWup) return; // an ACK went out meanwhile (with data or a FIN)
     const quick = this.quickAcks > 0 && !this.pingpong;
-    if (now || quick || this.rcvNxt - this.rcvWup > this.rw.rcvMss || this.state === TcpState.CLOSING) {
+    if (now || quick || this.rcvNxt - this.rcvWup > this.rw.rcvMss || this.st === TcpState.CLOSING) {
       if (quick) this.quickAcks--;
       this.sendAck();
       return;
@@ -1599,7 +1585,7 @@ export class Connection implements EventHandler, TxOwner {
 
   /** A RST in window (tcp_reset). */
   private reset(): void {
-    if (this.state === TcpState.SYN_RECV) {
+    if (this.st === TcpState.SYN_RECV) {
       this.destroy(false); // a reset request socket is freed silently
       return;
     }
@@ -1613,7 +1599,7 @@ export class Connection implements EventHandler, TxOwner {
    * the FIN on the last data segment when close() was called (tcp_send_fin).
    */
   output(): void {
-    const s = this.state;
+    const s = this.st;
     if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT && s !== TcpState.FIN_WAIT1 && s !== TcpState.CLOSING && s !== TcpState.LAST_ACK) return;
     if (this.pmtuLearned || this.layer.ns.hasPathMtus) this.currentMss();
     if (this.lostHead < this.lostQueue.length && !this.retransmitLost()) return;
@@ -1878,7 +1864,7 @@ export class Connection implements EventHandler, TxOwner {
   private transmit(off: number, flags: number, len: number): void {
     const ack = (flags & TCP_ACK) !== 0;
     const window = this.windowField();
-    const sackOpts = ack && this.sackOk && this.state !== TcpState.TIME_WAIT ? this.sackOptions() : undefined;
+    const sackOpts = ack && this.sackOk && this.st !== TcpState.TIME_WAIT ? this.sackOptions() : undefined;
     // __tcp_transmit_skb -> skb_set_owner_w: charged until the packet leaves the host.
     const truesize = len + SKB_EMPTY_TRUESIZE;
     this.wmemAlloc += truesize;
@@ -1912,9 +1898,9 @@ export class Connection implements EventHandler, TxOwner {
    * (tcp_time_wait keeps tcp_receive_window; tcp_v4_timewait_ack).
    */
   private windowField(): number {
-    if (this.state === TcpState.TIME_WAIT && this.twWindow >= 0) return this.twWindow;
+    if (this.st === TcpState.TIME_WAIT && this.twWindow >= 0) return this.twWindow;
     const field = this.rw.selectWindow(this.rcvWup, this.rcvNxt);
-    if (this.state === TcpState.TIME_WAIT) this.twWindow = field;
+    if (this.st === TcpState.TIME_WAIT) this.twWindow = field;
     return field;
   }
 
@@ -1948,9 +1934,6 @@ export class Connection implements EventHandler, TxOwner {
           this.sendAck();
         }
         break;
-      case K_TIMEWAIT:
-        if (this.twTimer.expired() && this.state === TcpState.TIME_WAIT) this.destroy(false);
-        break;
       case K_PROBE0:
         if (this.probeTimer.expired()) this.probeTimeout();
         break;
@@ -1978,7 +1961,7 @@ export class Connection implements EventHandler, TxOwner {
    * connection open indefinitely; the rules for orphans and TCP_USER_TIMEOUT are not modelled).
    */
   private probeTimeout(): void {
-    if (this.finished || this.state === TcpState.TIME_WAIT) return;
+    if (this.finished || this.st === TcpState.TIME_WAIT) return;
     if (this.sndMax > this.sndUna || this.sndNxt >= this.writeEnd) {
       this.probesOut = 0;
       return;
@@ -2023,17 +2006,17 @@ export class Connection implements EventHandler, TxOwner {
   private retransmitTimeout(): void {
     if (this.finished) return;
     this.stats.timeouts++;
-    if (this.state === TcpState.SYN_SENT || this.state === TcpState.SYN_RECV) {
-      const limit = this.state === TcpState.SYN_SENT ? this.p.synRetries : this.p.synackRetries;
+    if (this.st === TcpState.SYN_SENT || this.st === TcpState.SYN_RECV) {
+      const limit = this.st === TcpState.SYN_SENT ? this.p.synRetries : this.p.synackRetries;
       if (this.retries >= limit) {
-        if (this.state === TcpState.SYN_SENT) this.fail('ETIMEDOUT');
+        if (this.st === TcpState.SYN_SENT) this.fail('ETIMEDOUT');
         else this.destroy(false); // inet_csk_reqsk_queue_drop: the request just goes away
         return;
       }
       this.retries++;
       this.rto.backoff++;
       this.stats.retransmits++;
-      this.sendSyn(this.state === TcpState.SYN_RECV);
+      this.sendSyn(this.st === TcpState.SYN_RECV);
       this.rtxTimer.arm(this.rto.timeoutNs);
       return;
     }
@@ -2078,7 +2061,15 @@ export class Connection implements EventHandler, TxOwner {
 
   // ------------------------------------------------------------ endings
 
-  /** `notify`: tell the application now (false when the caller does, after the segment's other callbacks). */
+  /**
+   * tcp_time_wait: a timewait socket takes this one's place in the table and
+   * its timer starts. This connection finishes the processing under way (the
+   * ACK of the FIN, the application's callbacks) in TIME-WAIT and is then
+   * left to whoever holds it: nothing refers to it from here on (the timewait
+   * socket has none), so a run of many short connections keeps only their
+   * timewait sockets.
+   * `notify`: tell the application now (false when the caller does, after the segment's other callbacks).
+   */
   private enterTimeWait(notify = true): void {
     this.setState(TcpState.TIME_WAIT);
     this.rtxTimer.cancel();
@@ -2086,9 +2077,21 @@ export class Connection implements EventHandler, TxOwner {
     this.reoTimer.cancel();
     this.delackTimer.cancel();
     this.probeTimer.cancel();
-    this.twTimer.arm(this.p.timewaitNs);
+    // Nothing moves these any more: only pure ACKs of rcv_nxt from snd_nxt go out from here.
+    const tw = new TimeWaitSock(this.layer, this.localAddr, this.localPort, this.remoteAddr, this.remotePort, {
+      sndNxt: (this.iss + this.sndNxt) >>> 0,
+      rcvNxt: (this.irs + this.rcvNxt) >>> 0,
+      window: this.windowField(),
+      tsOk: this.tsOk,
+      tsOffset: this.tsOffset,
+      tsRecent: this.tsRecent,
+    });
+    this.tw = tw;
+    this.layer.replace(this, tw);
     if (notify) this.handlers.onClosed?.(this);
   }
+
+
 
   /**
    * tcp_v4_err: an ICMP error about one of our segments. While connecting
@@ -2097,7 +2100,7 @@ export class Connection implements EventHandler, TxOwner {
    * podwire does not keep.
    */
   icmpError(err: TcpError): void {
-    if (this.state === TcpState.SYN_SENT || this.state === TcpState.SYN_RECV) this.fail(err);
+    if (this.st === TcpState.SYN_SENT || this.st === TcpState.SYN_RECV) this.fail(err);
   }
 
   /** Whether sequence number `seq` is one we sent and the peer has not ACKed (tcp_v4_err's between(seq, snd_una, snd_nxt)). */
@@ -2116,7 +2119,7 @@ export class Connection implements EventHandler, TxOwner {
    */
   mtuReduced(mtu: number): void {
     // A connection still in SYN_RECV is a request sock in Linux: tcp_req_err ignores what is not fatal.
-    if (this.finished || this.state === TcpState.CLOSED || this.state === TcpState.SYN_RECV) return;
+    if (this.finished || this.st === TcpState.CLOSED || this.st === TcpState.SYN_RECV) return;
     this.layer.ns.updatePmtu(this.remoteAddr, mtu);
     const pmtu = this.layer.pathMtuTo(this.remoteAddr);
     if (this.pmtuCookie <= pmtu) return;
@@ -2239,23 +2242,23 @@ export class Connection implements EventHandler, TxOwner {
   private destroy(notify: boolean): void {
     if (this.finished) return;
     this.finished = true;
-    const wasTimeWait = this.state === TcpState.TIME_WAIT;
+    const wasTimeWait = this.st === TcpState.TIME_WAIT;
     this.setState(TcpState.CLOSED);
     this.rtxTimer.cancel();
     this.delackTimer.cancel();
-    this.twTimer.cancel();
     this.probeTimer.cancel();
     this.tlpTimer.cancel();
     this.reoTimer.cancel();
     this.sendBuf.clear();
     this.appPending = 0;
     this.writerWaiting = false;
+    if (this.tw !== null) this.tw.end();
     this.layer.remove(this);
     if (notify && !wasTimeWait) this.handlers.onClosed?.(this);
   }
 
   private setState(s: TcpState): void {
-    this.state = s;
+    this.st = s;
   }
 
   private logCwnd(): void {

@@ -28,6 +28,7 @@ import { Connection, type ConnectionHandlers } from './connection.js';
 import { DEFAULT_TCP_PARAMS, TCP_IPV4_OVERHEAD, type TcpParams } from './params.js';
 import { SegmentWriter } from './segment.js';
 import { TcpState } from './states.js';
+import { TimeWaitSock } from './time-wait.js';
 
 /** net.ipv4.route.min_adv_mss (ip_rt_min_advmss). */
 const MIN_ADVMSS = 256;
@@ -52,8 +53,11 @@ export interface ConnectOptions {
   noDelay?: boolean;
 }
 
-/** Connections with one remote address and port, by local (address, port). */
-type ByLocal = Map<number, Connection>;
+/** What the table holds for a 4-tuple: a connection, or what is left of one in TIME-WAIT. */
+export type TcpSocket = Connection | TimeWaitSock;
+
+/** Sockets with one remote address and port, by local (address, port). */
+type ByLocal = Map<number, TcpSocket>;
 
 /**
  * TCP for one namespace (net/ipv4/tcp_ipv4.c): listeners by port on any
@@ -140,14 +144,14 @@ export class TcpLayer {
     throw new Error(`${this.ns.name}: no free ephemeral port towards ${formatIpv4(dst)}:${dstPort} (EADDRNOTAVAIL)`);
   }
 
-  /** The connection for a 4-tuple (remote first, as a received segment's source). */
-  lookup(remoteAddr: number, remotePort: number, localAddr: number, localPort: number): Connection | undefined {
+  /** The socket for a 4-tuple (remote first, as a received segment's source). */
+  lookup(remoteAddr: number, remotePort: number, localAddr: number, localPort: number): TcpSocket | undefined {
     return this.table.get(remoteAddr * 65536 + remotePort)?.get(localAddr * 65536 + localPort);
   }
 
-  /** Every connection in the table (any state but LISTEN and CLOSED), as `ss -t` would list them. */
-  connections(): Connection[] {
-    const out: Connection[] = [];
+  /** Every socket in the table (any state but LISTEN and CLOSED), as `ss -t` would list them. */
+  connections(): TcpSocket[] {
+    const out: TcpSocket[] = [];
     for (const m of this.table.values()) for (const c of m.values()) out.push(c);
     return out;
   }
@@ -167,8 +171,14 @@ export class TcpLayer {
     this.count++;
   }
 
-  /** Called by a connection that reached CLOSED. */
-  remove(c: Connection): void {
+  /** tcp_time_wait: the timewait socket takes the connection's place. */
+  replace(c: Connection, tw: TimeWaitSock): void {
+    const m = this.table.get(c.remoteAddr * 65536 + c.remotePort);
+    if (m !== undefined && m.get(c.localAddr * 65536 + c.localPort) === c) m.set(c.localAddr * 65536 + c.localPort, tw);
+  }
+
+  /** Called by a socket that reached CLOSED (or ended its TIME-WAIT). */
+  remove(c: TcpSocket): void {
     const rk = c.remoteAddr * 65536 + c.remotePort;
     const m = this.table.get(rk);
     if (m === undefined) return;
@@ -218,7 +228,8 @@ export class TcpLayer {
    */
   deliverIcmpError(localAddr: number, localPort: number, remoteAddr: number, remotePort: number, type: number, code: number, seq: number, mtu: number): void {
     const conn = this.lookup(remoteAddr, remotePort, localAddr, localPort);
-    if (conn === undefined || !conn.isInFlight(seq)) return;
+    // tcp_v4_err ignores errors about a TIME-WAIT socket.
+    if (conn === undefined || conn instanceof TimeWaitSock || !conn.isInFlight(seq)) return;
     if (type === 3) {
       if (code === 4) conn.mtuReduced(mtu);
       else conn.icmpError(code === 3 ? 'ECONNREFUSED' : code === 0 || code === 6 ? 'ENETUNREACH' : 'EHOSTUNREACH');
@@ -257,11 +268,11 @@ export class TcpLayer {
     const ack = tcpAck(b, tcp);
     const dataLen = segLen - thl;
     let conn = this.lookup(src, sport, dst, dport);
-    if (conn !== undefined && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN && this.listeners.has(dport) && conn.yieldsToSyn(seq)) {
+    if (conn instanceof TimeWaitSock && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN && this.listeners.has(dport) && conn.yieldsToSyn(seq)) {
       conn = undefined;
     }
     if (conn !== undefined) {
-      this.deliverTrace(pkt, conn.describe());
+      this.deliverTrace(pkt, conn);
       // Options in full for a SYN and for anything beyond the timestamp (SACK blocks); else just the TSval.
       const opts = flags & TCP_SYN || !timestampOnly(b, tcp, thl) ? parseTcp(b, tcp, segLen, src, dst, { verifyChecksum: false }).options : null;
       const tsval = opts === null ? readTsval(b, tcp, thl) : (opts.timestamp?.tsval ?? -1);
@@ -274,7 +285,7 @@ export class TcpLayer {
       // tcp_v4_rcv on a listener -> tcp_rcv_state_process(LISTEN), RFC 9293 3.10.7.2.
       if (flags & TCP_RST) return;
       if ((flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
-        this.deliverTrace(pkt, `TCP listener on port ${dport}`);
+        this.deliverTrace(pkt, dport);
         const opts = parseTcp(b, tcp, segLen, src, dst, { verifyChecksum: false }).options;
         const c = new Connection(this, dst, dport, src, sport, TcpState.SYN_RECV, {}, this.params);
         this.insert(c);
@@ -300,10 +311,11 @@ export class TcpLayer {
     this.writer.send(src, dst, srcPort, dstPort, seq, ack, flags, 0, -1, 0, 0, 0);
   }
 
-  private deliverTrace(pkt: Packet, to: string): void {
+  /** `to`: the socket, or the port of the listener. Described only when traced: a run delivers millions. */
+  private deliverTrace(pkt: Packet, to: TcpSocket | number): void {
     const tr = this.ns.ctx.tracer;
     if (tr !== null && tr.wants(pkt)) {
-      tr.add(pkt, this.ns.name, 'deliver', `TCP ${to}`);
+      tr.add(pkt, this.ns.name, 'deliver', `TCP ${typeof to === 'number' ? `listener on port ${to}` : to.describe()}`);
       tr.delivered(this.ns.name, pkt);
     }
   }

@@ -8,13 +8,18 @@
  * - abort() resets the peer (ECONNRESET);
  * - FIN teardown: the active closer goes FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT
  *   and leaves the table after TCP_TIMEWAIT_LEN = 60 s; the passive closer
- *   goes CLOSE-WAIT, LAST-ACK, CLOSED.
+ *   goes CLOSE-WAIT, LAST-ACK, CLOSED;
+ * - in TIME-WAIT a timewait socket (inet_timewait_sock) holds the 4-tuple and
+ *   the full connection is freed.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { ip, MS, SECOND } from '../helpers.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../../models/wire/tcp.js';
 import { TcpState } from '../../../models/stack/tcp/states.js';
 import type { Connection, TcpError } from '../../../models/stack/tcp/connection.js';
+import { TimeWaitSock } from '../../../models/stack/tcp/time-wait.js';
 import { flagString, tcpFrames, tcpLine } from './tcp-helpers.js';
 import { pair } from './topo.js';
 
@@ -184,6 +189,31 @@ describe('TCP FIN teardown', () => {
       expect(c.state).toBe(TcpState.CLOSED);
       expect(ta.size).toBe(0);
     }
+  });
+});
+
+describe('TCP TIME-WAIT socket', () => {
+  it('takes the connection\'s place in the table, and the connection is garbage once its application lets go', async () => {
+    const { net, ta, tb } = pair();
+    tb.listen(80, { onAccept: () => ({ onEnd: (conn) => conn.close() }) });
+    let ref: WeakRef<Connection> | null = null;
+    net.at(0, () => {
+      ref = new WeakRef(ta.connect(ip('10.0.0.2'), 80, { onConnected: (c) => c.close() }));
+    });
+    // Past every timer the connection armed (the SYN's 1 s RTO): no event refers to it.
+    net.run(5 * SECOND);
+    const sockets = ta.connections();
+    expect(sockets.length).toBe(1);
+    expect(sockets[0]).toBeInstanceOf(TimeWaitSock);
+    expect(sockets[0]!.ssState).toBe('TIME-WAIT');
+    // A WeakRef's target lives until the job that made it ends; then a full collection.
+    await new Promise((r) => setTimeout(r, 0));
+    setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+    expect(ref!.deref()).toBeUndefined();
+    net.run(61 * SECOND);
+    expect(ta.size).toBe(0);
+    expect(sockets[0]!.state).toBe(TcpState.CLOSED);
   });
 });
 
