@@ -35,6 +35,11 @@ import type { BenchResult, Benchmark } from './benchmark.js';
  * And the same 2 ms on 5,000 × 30 in racks of 40 (`scale.nodesPerRack`, 125
  * segments behind a router; `racks`): a broadcast reaches only its rack, so
  * this is the cross-node start of a cluster of that size as it is built.
+ *
+ * And kube-proxy at scale (`services`): 20 nodes of 10 pods with 10,000
+ * ClusterIP Services in iptables mode (`serviceLoad:`), so every node loads
+ * ~110,000 rules, as a study of "what do 10,000 Services cost per
+ * connection?" does. Timed and measured as the builds above, per node.
  */
 
 const PODS_PER_NODE = 30;
@@ -42,6 +47,8 @@ const SIZES = [500, 2000, 5000];
 const STORM_NODES = 2000;
 const RACKED_NODES = 5000;
 const NODES_PER_RACK = 40;
+const SERVICE_NODES = 20;
+const SERVICES = 10000;
 /** Enough old space that V8 never fails the 5,000-node build; the figure to watch is peak RSS. */
 const MAX_OLD_SPACE_MIB = 16384;
 
@@ -88,6 +95,38 @@ capture: none
     // ru_maxrss is in KiB on Linux.
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
   };
+}
+
+function servicesYaml(nodes: number, services: number): string {
+  const list = Array.from({ length: nodes }, (_, i) => `  - name: n${i + 1}\n    pods: [{ name: p1, labels: { app: echo } }${Array.from({ length: 9 }, (_, j) => `, { name: p${j + 2} }`).join('')}]`);
+  return `name: bench-scale-services-${services}
+underlay: { cidr: 192.168.0.0/16 }
+nodes:
+${list.join('\n')}
+services:
+  - name: echo
+    selector: { app: echo }
+    ports: [{ protocol: TCP, port: 80, targetPort: 8080 }]
+kubeProxy: { mode: iptables }
+serviceLoad: { services: ${services}, endpointsPerService: 2 }
+capture: none
+`;
+}
+
+/** Load, expand and build of `nodes` nodes whose kube-proxy writes `services` Services. */
+function measureServices(nodes: number, services: number): Measured {
+  const yaml = servicesYaml(nodes, services);
+  const heap0 = heapUsed();
+  const t0 = performance.now();
+  const scenario = parseScenario(yaml, `services-${services}.yaml`);
+  const t1 = performance.now();
+  const spec = expandScenario(scenario);
+  const t2 = performance.now();
+  const world = buildWorld(spec);
+  const t3 = performance.now();
+  const heapBytes = heapUsed() - heap0;
+  if (world.namespaces.size !== 1 + nodes * 11) throw new Error(`services-${services}: ${world.namespaces.size} namespaces built`);
+  return { nodes, loadMs: t1 - t0, expandMs: t2 - t1, buildMs: t3 - t2, heapBytes, rssBytes: process.memoryUsage().rss, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
 }
 
 interface StormMeasured {
@@ -181,12 +220,29 @@ export const benchmark: Benchmark = {
         { id: `${id}.peak_rss`, value: st.peakRssBytes / 2 ** 30, unit: 'GiB', higherIsBetter: false },
       );
     }
+    const sv = runInChild<Measured>('services', String(SERVICE_NODES), String(SERVICES));
+    const svBuildS = (sv.loadMs + sv.expandMs + sv.buildMs) / 1000;
+    console.log(`  scale ${SERVICE_NODES} nodes, ${SERVICES} Services (iptables): built in ${svBuildS.toFixed(1)} s, heap ${(sv.heapBytes / 2 ** 20 / SERVICE_NODES).toFixed(1)} MiB per node`);
+    const svId = `scale.services${SERVICES / 1000}k.${SERVICE_NODES}nodes`;
+    out.push(
+      { id: `${svId}.build_s`, value: svBuildS, unit: 's', higherIsBetter: false },
+      { id: `${svId}.expand_s`, value: sv.expandMs / 1000, unit: 's', higherIsBetter: false },
+      { id: `${svId}.build_world_s`, value: sv.buildMs / 1000, unit: 's', higherIsBetter: false },
+      { id: `${svId}.heap_per_node`, value: sv.heapBytes / sv.nodes / 2 ** 20, unit: 'MiB/node', higherIsBetter: false },
+      { id: `${svId}.peak_rss`, value: sv.peakRssBytes / 2 ** 30, unit: 'GiB', higherIsBetter: false },
+    );
     return out;
   },
 };
 
-// Child mode: `node --expose-gc scale.bench.js <nodes>` (a build) or `... storm <nodes> <workers> <nodesPerRack, 0 flat>` (the run) prints its figures as JSON.
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+// Child mode: `node --expose-gc scale.bench.js <nodes>` (a build), `... storm <nodes> <workers> <nodesPerRack, 0 flat>` (the run)
+// or `... services <nodes> <services>` prints its figures as JSON.
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'services') {
+  const nodes = Number(process.argv[3]);
+  const services = Number(process.argv[4]);
+  if (!Number.isInteger(nodes) || nodes < 1 || !Number.isInteger(services) || services < 1) throw new Error(`usage: scale.bench.js services <nodes> <services>, got ${process.argv.slice(3).join(' ')}`);
+  process.stdout.write(JSON.stringify(measureServices(nodes, services)));
+} else if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const storm = process.argv[2] === 'storm';
   const nodes = Number(process.argv[storm ? 3 : 2]);
   const workers = storm ? Number(process.argv[4]) : 1;

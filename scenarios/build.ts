@@ -24,6 +24,7 @@ import { VxlanDevice } from '../models/devices/vxlan.js';
 import { IpipDevice } from '../models/devices/ipip.js';
 import { attachNetfilter } from '../models/stack/netfilter-env.js';
 import { IpSetTable } from '../models/netfilter/ipset.js';
+import { RuleLineCache } from '../models/netfilter/iptables/parse.js';
 import { shiftLines } from './loader.js';
 import { DummyDevice } from '../models/devices/dummy.js';
 import { attachIpvs } from '../models/stack/ipvs-env.js';
@@ -105,6 +106,8 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
     const tcp = nodeTcp.get(c) ?? spec.tcp;
     if (tcp !== undefined) ctx.tcpParams = tcp;
   }
+  // Every node restores kube-proxy's rules: each distinct line is parsed once (RuleLineCache).
+  const ruleLines = new RuleLineCache();
   for (const nsSpec of spec.namespaces) {
     const ctx = contexts.get(nsSpec.component);
     if (ctx === undefined) throw new Error(`${nsSpec.name}: component ${nsSpec.component} is not in the partition's scope`);
@@ -143,7 +146,7 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
       });
       nf.bridgeNfCallIptables = nsSpec.bridgeNfCallIptables ?? true;
       for (const name of nsSpec.nfacct ?? []) nf.iptables.nfacct.add(name);
-      nsSpec.iptables.forEach((src, k) => nf.restore(shiftLines(src.text, src.lineOffset), src.file, k > 0));
+      nsSpec.iptables.forEach((src, k) => nf.restore(shiftLines(src.text, src.lineOffset), src.file, k > 0, ruleLines));
     }
     loadNftables(ns, nsSpec, spec);
     buildIpvs(ns, nsSpec);

@@ -5,6 +5,7 @@ import { ETH_HLEN } from '../wire/ethernet.js';
 import { NF_IP_PRI, NfHook, NfVerdict, TABLE_HOOKS, HOOK_NAMES, type TableName } from './hooks.js';
 import { type CtState, type AddrType, type IpSet, type NatRange, type NetfilterHost, type NfPacket, type RejectKind } from './types.js';
 import { IptablesRuleset } from './iptables/ruleset.js';
+import type { RuleLineCache } from './iptables/parse.js';
 import type { IptTraceFn } from './iptables/evaluate.js';
 import { Conntrack } from './conntrack/conntrack.js';
 import { NftRuleset, type NftBaseChain } from './nft/ruleset.js';
@@ -92,9 +93,9 @@ export class Netfilter {
     };
   }
 
-  /** iptables-restore [--noflush] of `text`, then re-registers the hooks. */
-  restore(text: string, fileName: string, noflush = false): void {
-    this.iptables.restore(text, fileName, { noflush });
+  /** iptables-restore [--noflush] of `text`, then re-registers the hooks. `lines`: see RuleLineCache. */
+  restore(text: string, fileName: string, noflush = false, lines?: RuleLineCache): void {
+    this.iptables.restore(text, fileName, lines === undefined ? { noflush } : { noflush, lines });
     if (!this.stateRules && usesConnectionState(text)) this.stateRules = true;
     this.register();
   }

@@ -86,10 +86,9 @@ export class CompiledTable {
   readonly bcnt: Float64Array;
   /** Hooks whose traversal can reach the entry (e->comefrom). */
   readonly comefrom: Uint8Array;
-  /** For traces and listings: the entry's chain, its 1-based position, its text. */
+  /** For traces and listings: the entry's chain and its 1-based position (its text: entryText). */
   readonly entryChain: Int32Array;
   readonly entryNum: Int32Array;
-  readonly entryText: string[];
   readonly traceComment: Uint8Array;
   readonly chainNames: string[];
   readonly chainBuiltin: boolean[];
@@ -132,7 +131,6 @@ export class CompiledTable {
     this.comefrom = new Uint8Array(size);
     this.entryChain = new Int32Array(size);
     this.entryNum = new Int32Array(size);
-    this.entryText = new Array<string>(size).fill('');
     this.traceComment = new Uint8Array(size);
     this.states = new Array<RuleState | null>(size).fill(null);
     this.chains = chains;
@@ -147,6 +145,14 @@ export class CompiledTable {
 
   get size(): number {
     return this.kind.length;
+  }
+
+  /** The entry as iptables-save writes it, or its chain's tail. Made when asked: a trace wants a few of 100,000. */
+  entryText(e: number): string {
+    const ci = this.entryChain[e]!;
+    const chain = this.chains[ci]!;
+    if (e !== this.chainEnd[ci]) return saveRule(chain.name, this.states[e]!.spec);
+    return chain.builtin ? `-P ${chain.name} ${chain.policy}` : `(end of chain ${chain.name}: implicit RETURN)`;
   }
 
   /** Copies the live counters back into the model (before save, -L, or a new restore of this table). */
@@ -232,7 +238,6 @@ export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>, 
       const spec = r.spec;
       t.entryChain[k] = ci;
       t.entryNum[k] = i + 1;
-      t.entryText[k] = saveRule(c.name, spec);
       t.setState(k, r);
       t.pcnt[k] = r.packets;
       t.bcnt[k] = r.bytes;
@@ -294,13 +299,11 @@ export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>, 
       t.arg[k] = c.policy === 'DROP' ? NfVerdict.DROP : NfVerdict.ACCEPT;
       t.pcnt[k] = c.packets;
       t.bcnt[k] = c.bytes;
-      t.entryText[k] = `-P ${c.name} ${c.policy}`;
       t.traceComment[k] = TraceComment.POLICY;
       t.hookEntry[c.hook] = t.chainStart[ci]!;
       t.underflow[c.hook] = k;
     } else {
       t.kind[k] = EntryKind.RETURN;
-      t.entryText[k] = `(end of chain ${c.name}: implicit RETURN)`;
       t.traceComment[k] = TraceComment.RETURN;
     }
   });

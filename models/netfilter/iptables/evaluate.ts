@@ -171,7 +171,7 @@ function step(t: CompiledTable, e: number, matched: boolean, verdict: TraceActio
     chain: t.chainNames[ci]!,
     ruleNum: t.entryNum[e]!,
     kind: tail ? (t.chainBuiltin[ci] ? 'policy' : 'return') : 'rule',
-    rule: t.entryText[e]!,
+    rule: t.entryText(e),
     matched,
     verdict,
     target,

@@ -10,6 +10,6 @@ export type { ListOptions } from './list.js';
 export { IptablesError } from './errors.js';
 export { NfacctRegistry, NfacctObject } from './nfacct.js';
 export { RecentTable, RecentEntry, IP_LIST_TOT, IP_PKT_LIST_TOT } from './recent-table.js';
-export { parseRestore, parseRestoreBlocks } from './parse.js';
+export { parseRestore, parseRestoreBlocks, RuleLineCache } from './parse.js';
 export type * from './ast.js';
 export { formatLogPacket } from './log-format.js';

@@ -12,7 +12,7 @@
  * apply each COMMIT before the next block is read, as iptables-restore
  * does (an error in a later table leaves earlier tables committed).
  */
-import type { ChainDecl, CommandStmt, Counters, Policy, RestoreFile, TableBlock } from './ast.js';
+import type { ChainDecl, Command, CommandStmt, Counters, Policy, RestoreFile, TableBlock } from './ast.js';
 import { fail, type SourcePos } from './errors.js';
 import { parseCommand, CHAIN_NAME_MAX } from './parse-rule.js';
 import { tokenizeLine } from './tokenize.js';
@@ -27,7 +27,38 @@ function parseCounters(s: string): Counters | null {
   return { packets: Number(m[1]), bytes: Number(m[2]) };
 }
 
-export function* parseRestoreBlocks(text: string, file: string): Generator<TableBlock> {
+/**
+ * Command lines already parsed, by their text: the nodes of a cluster restore
+ * the same kube-proxy rules (in another order each), 11 lines per Service, so
+ * a build that shares one parses each line once and every node's rules share
+ * their parsed matches and targets, which are immutable once parsed
+ * (extension.ts). A hit costs a copy of the rule with its own file and line.
+ */
+export class RuleLineCache {
+  private readonly commands = new Map<string, Command>();
+
+  /** The command of line `raw` of `table`: `text` is the part after any "[p:b]" prefix. */
+  command(text: string, raw: string, table: TableName, pos: SourcePos): Command {
+    const known = this.commands.get(text);
+    if (known === undefined) {
+      const c = parseLine(text, raw, table, pos);
+      this.commands.set(text, c);
+      return c;
+    }
+    if (!('rules' in known)) return known;
+    return { ...known, rules: known.rules.map((r) => ({ ...r, file: pos.file, line: pos.line })) };
+  }
+}
+
+function parseLine(text: string, raw: string, table: TableName, pos: SourcePos): Command {
+  const tokens = tokenizeLine(text, pos);
+  if (tokens.length === 0) fail(pos, raw, `line ${pos.line} failed: empty command`);
+  if (tokens[0]!.text[0] === '*' && !tokens[0]!.quoted) fail(pos, tokens[0]!.text, `Bad argument \`${tokens[0]!.text}' (no COMMIT for table ${table})`);
+  return parseCommand(tokens, pos);
+}
+
+/** `cache`: lines already parsed by other restores of similar text (see RuleLineCache). */
+export function* parseRestoreBlocks(text: string, file: string, cache?: RuleLineCache): Generator<TableBlock> {
   const lines = text.split('\n');
   let block: TableBlock | null = null;
   for (let n = 0; n < lines.length; n++) {
@@ -65,10 +96,8 @@ export function* parseRestoreBlocks(text: string, file: string): Generator<Table
       prefixCounters = ctr;
       rest = raw.slice(close + 1);
     }
-    const tokens = tokenizeLine(rest, pos);
-    if (tokens.length === 0) fail(pos, raw, `line ${pos.line} failed: empty command`);
-    if (tokens[0]!.text[0] === '*' && !tokens[0]!.quoted) fail(pos, tokens[0]!.text, `Bad argument \`${tokens[0]!.text}' (no COMMIT for table ${block.table})`);
-    const stmt: CommandStmt = { kind: 'command', file, line: pos.line, command: parseCommand(tokens, pos), prefixCounters };
+    const command = cache !== undefined ? cache.command(rest, raw, block.table, pos) : parseLine(rest, raw, block.table, pos);
+    const stmt: CommandStmt = { kind: 'command', file, line: pos.line, command, prefixCounters };
     block.statements.push(stmt);
   }
   if (block !== null) fail({ file, line: lines.length + 1 }, 'COMMIT', `COMMIT expected at line ${lines.length + 1} (table ${block.table} from line ${block.line} is not committed)`);

@@ -24,7 +24,7 @@ import { compileTable, type CompiledTable } from './compile.js';
 import { doTable, type IptTraceFn } from './evaluate.js';
 import { listTable, type ListOptions } from './list.js';
 import { NfacctRegistry } from './nfacct.js';
-import { parseRestoreBlocks } from './parse.js';
+import { parseRestoreBlocks, type RuleLineCache } from './parse.js';
 import { RecentRegistry, type RecentTable } from './recent-table.js';
 import { saveTable } from './save.js';
 import { TableModel } from './table-model.js';
@@ -35,6 +35,8 @@ export interface RestoreOptions {
   noflush?: boolean;
   /** iptables-restore -c: load the "[packets:bytes]" counters of rules and policies. */
   counters?: boolean;
+  /** Lines parsed by other restores of similar text (a cluster's nodes), to parse each once. */
+  lines?: RuleLineCache;
 }
 
 export interface SaveOptions {
@@ -106,7 +108,7 @@ export class IptablesRuleset {
    */
   restore(text: string, fileName = 'iptables-restore', opts: RestoreOptions = {}): void {
     const apply = { counters: opts.counters === true, noflush: opts.noflush === true };
-    for (const block of parseRestoreBlocks(text, fileName)) {
+    for (const block of parseRestoreBlocks(text, fileName, opts.lines)) {
       const loaded = this.tables.get(block.table);
       if (loaded !== undefined) loaded.compiled.harvest();
       const model = loaded !== undefined ? loaded.model.clone() : TableModel.fresh(block.table);
