@@ -33,9 +33,23 @@ export function base32Std(bytes: Uint8Array): string {
   return out;
 }
 
+/**
+ * Names already hashed: every node's kube-proxy names the same Services, and a
+ * SHA-256 per name was a quarter of expanding 10 nodes with 10,000 Services.
+ * Emptied when full, so a long-lived process (a sweep's worker) stays bounded.
+ */
+const hashed = new Map<string, string>();
+const HASHED_MAX = 1 << 20;
+
 function hash16(text: string): string {
-  // 10 bytes are exactly 16 base32 characters: no need to encode the rest.
-  return base32Std(createHash('sha256').update(text).digest().subarray(0, 10));
+  let h = hashed.get(text);
+  if (h === undefined) {
+    // 10 bytes are exactly 16 base32 characters: no need to encode the rest.
+    h = base32Std(createHash('sha256').update(text).digest().subarray(0, 10));
+    if (hashed.size >= HASHED_MAX) hashed.clear();
+    hashed.set(text, h);
+  }
+  return h;
 }
 
 /**
