@@ -42,9 +42,12 @@ export type RuleTarget =
   | { kind: 'jump'; chain: string; goto: boolean }
   | { kind: 'ext'; ext: TargetExt };
 
+/**
+ * One rule as parsed: no position of its own, so that restores of the same
+ * line (a cluster's nodes) share it; the table holds where each copy came
+ * from (table-model.ts, RuleState).
+ */
 export interface RuleSpec {
-  file: string;
-  line: number;
   ip: IpSpec;
   /** In the order iptables-save prints them (the order they were loaded). */
   matches: MatchExt[];

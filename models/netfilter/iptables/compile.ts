@@ -279,7 +279,7 @@ export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>, 
           break;
         case 'jump': {
           const target = chainIndex.get(tg.chain);
-          if (target === undefined) fail(spec, tg.chain, `Couldn't load target \`${tg.chain}': no such chain`);
+          if (target === undefined) fail(r, tg.chain, `Couldn't load target \`${tg.chain}': no such chain`);
           t.kind[k] = tg.goto ? EntryKind.GOTO : EntryKind.JUMP;
           t.arg[k] = t.chainStart[target]!;
           break;
@@ -318,17 +318,17 @@ export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>, 
       let k = t.chainStart[ci]!;
       for (const r of c.rules) {
         const spec = r.spec;
-        const ctx: CheckCtx = { file: spec.file, line: spec.line, table: model.name, hookMask: t.comefrom[k]!, proto: spec.ip.proto, invProto: spec.ip.protoInv };
+        const ctx: CheckCtx = { file: r.file, line: r.line, table: model.name, hookMask: t.comefrom[k]!, proto: spec.ip.proto, invProto: spec.ip.protoInv };
         t.matchStart[k] = m;
         for (const ext of spec.matches) {
           ext.check(ctx);
-          t.matchers.push(load(() => ext.compile(fullEnv), spec));
+          t.matchers.push(load(() => ext.compile(fullEnv), r));
           m++;
         }
         if (spec.target.kind === 'ext') {
           const ext = spec.target.ext;
           ext.check(ctx);
-          t.targets[k] = load(() => ext.compile(fullEnv), spec);
+          t.targets[k] = load(() => ext.compile(fullEnv), r);
         }
         k++;
       }
@@ -343,11 +343,11 @@ export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>, 
   return t;
 }
 
-function load<T>(f: () => T, spec: RuleSpec): T {
+function load<T>(f: () => T, at: RuleState): T {
   try {
     return f();
   } catch (err) {
-    if (err instanceof MissingObjectError) throw new IptablesError(spec.file, spec.line, err.token, err.message);
+    if (err instanceof MissingObjectError) throw new IptablesError(at.file, at.line, err.token, err.message);
     throw err;
   }
 }
@@ -360,10 +360,10 @@ function load<T>(f: () => T, spec: RuleSpec): T {
  */
 function markSourceChains(t: CompiledTable, chains: ChainState[]): void {
   const onPath = new Uint8Array(chains.length);
-  const ruleOf = (e: number): RuleSpec | null => {
+  const ruleOf = (e: number): RuleState | null => {
     const ci = t.entryChain[e]!;
     const n = t.entryNum[e]! - 1;
-    return chains[ci]!.rules[n]?.spec ?? null;
+    return chains[ci]!.rules[n] ?? null;
   };
   const walk = (ci: number, bit: number, from: number): void => {
     if (onPath[ci]) {
@@ -381,7 +381,7 @@ function markSourceChains(t: CompiledTable, chains: ChainState[]): void {
       }
       if (kind === EntryKind.VERDICT || kind === EntryKind.RETURN) {
         const r = ruleOf(e);
-        if (r === null || unconditional(r)) break;
+        if (r === null || unconditional(r.spec)) break;
       }
     }
     onPath[ci] = 0;

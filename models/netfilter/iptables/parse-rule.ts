@@ -387,8 +387,6 @@ class RuleParser implements ParseCtx {
     for (const src of this.srcs) {
       for (const dst of this.dsts) {
         rules.push({
-          file: this.file,
-          line: this.line,
           ip: { ...this.ip, src, dst },
           matches: this.matches,
           target: this.target,

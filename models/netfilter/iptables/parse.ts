@@ -30,14 +30,14 @@ function parseCounters(s: string): Counters | null {
 /**
  * Command lines already parsed, by their text: the nodes of a cluster restore
  * the same kube-proxy rules (in another order each), 11 lines per Service, so
- * a build that shares one parses each line once and every node's rules share
- * their parsed matches and targets, which are immutable once parsed
- * (extension.ts). A hit costs a copy of the rule with its own file and line.
+ * a build that shares one parses each line once and every node's tables share
+ * the parsed rules: a RuleSpec has no position (its table's RuleState has),
+ * and its matches and targets are immutable once parsed (extension.ts).
  */
 export class RuleLineCache {
   private readonly commands = new Map<string, Command>();
 
-  /** The command of line `raw` of `table`: `text` is the part after any "[p:b]" prefix. */
+  /** The command of line `raw` of `table`: `text` is the part after any "[p:b]" prefix. Errors are not kept. */
   command(text: string, raw: string, table: TableName, pos: SourcePos): Command {
     const known = this.commands.get(text);
     if (known === undefined) {
@@ -45,8 +45,7 @@ export class RuleLineCache {
       this.commands.set(text, c);
       return c;
     }
-    if (!('rules' in known)) return known;
-    return { ...known, rules: known.rules.map((r) => ({ ...r, file: pos.file, line: pos.line })) };
+    return known;
   }
 }
 

@@ -12,8 +12,11 @@ import { ruleBody } from './rule-text.js';
 import { HOOK_NAMES, TABLE_HOOKS } from '../hooks.js';
 import type { TableName } from '../hooks.js';
 
+/** A rule in a table: the parsed rule, the line it was loaded from, its counters. */
 export interface RuleState {
   readonly spec: RuleSpec;
+  readonly file: string;
+  readonly line: number;
   packets: number;
   bytes: number;
 }
@@ -37,7 +40,7 @@ export class ChainState {
 
   clone(name = this.name): ChainState {
     const c = new ChainState(name, this.hook, this.policy);
-    c.rules = this.rules.map((r) => ({ spec: r.spec, packets: r.packets, bytes: r.bytes }));
+    c.rules = this.rules.map((r) => ({ spec: r.spec, file: r.file, line: r.line, packets: r.packets, bytes: r.bytes }));
     c.packets = this.packets;
     c.bytes = this.bytes;
     return c;
@@ -129,25 +132,25 @@ export class TableModel {
     const cmd = stmt.command;
     const newState = (spec: RuleSpec): RuleState => {
       const ctr = spec.counters ?? (opts.counters ? stmt.prefixCounters : null);
-      return { spec, packets: ctr?.packets ?? 0, bytes: ctr?.bytes ?? 0 };
+      return { spec, file: stmt.file, line: stmt.line, packets: ctr?.packets ?? 0, bytes: ctr?.bytes ?? 0 };
     };
     switch (cmd.op) {
       case 'append': {
         const c = this.chain(cmd.chain, stmt);
-        for (const r of cmd.rules) this.checkJump(r);
+        for (const r of cmd.rules) this.checkJump(r, stmt);
         c.rules.push(...cmd.rules.map(newState));
         return;
       }
       case 'insert': {
         const c = this.chain(cmd.chain, stmt);
-        for (const r of cmd.rules) this.checkJump(r);
+        for (const r of cmd.rules) this.checkJump(r, stmt);
         if (cmd.num > c.rules.length + 1) fail(stmt, String(cmd.num), `Index of insertion too big (${cmd.num}) in chain ${cmd.chain}`);
         for (const r of cmd.rules) c.rules.splice(cmd.num - 1, 0, newState(r));
         return;
       }
       case 'replace': {
         const c = this.chain(cmd.chain, stmt);
-        for (const r of cmd.rules) this.checkJump(r);
+        for (const r of cmd.rules) this.checkJump(r, stmt);
         if (cmd.num > c.rules.length) fail(stmt, String(cmd.num), `Index of replacement too big (${cmd.num}) in chain ${cmd.chain}`);
         c.rules.splice(cmd.num - 1, 1, ...cmd.rules.map(newState));
         return;
@@ -208,7 +211,7 @@ export class TableModel {
           ch.rules = ch.rules.map((r) => {
             const t = r.spec.target;
             if (t.kind !== 'jump' || t.chain !== cmd.chain) return r;
-            return { spec: { ...r.spec, target: { ...t, chain: cmd.newName } }, packets: r.packets, bytes: r.bytes };
+            return { ...r, spec: { ...r.spec, target: { ...t, chain: cmd.newName } } };
           });
         }
       }
@@ -220,14 +223,14 @@ export class TableModel {
   }
 
   /** -j CHAIN / -g CHAIN must name a user chain of this table when the rule is added. */
-  private checkJump(r: RuleSpec): void {
+  private checkJump(r: RuleSpec, at: CommandStmt): void {
     const t = r.target;
     if (t.kind !== 'jump') return;
     const c = this.chains.get(t.chain);
     if (c === undefined) {
-      if (t.goto) fail(r, t.chain, `goto '${t.chain}' is not a chain`);
-      fail(r, t.chain, `Couldn't load target \`${t.chain}': no such chain in table ${this.name} (No such file or directory)`);
+      if (t.goto) fail(at, t.chain, `goto '${t.chain}' is not a chain`);
+      fail(at, t.chain, `Couldn't load target \`${t.chain}': no such chain in table ${this.name} (No such file or directory)`);
     }
-    if (c.builtin) fail(r, t.chain, `Can't jump to built-in chain \`${t.chain}'`);
+    if (c.builtin) fail(at, t.chain, `Can't jump to built-in chain \`${t.chain}'`);
   }
 }

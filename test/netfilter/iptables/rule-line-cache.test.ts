@@ -29,16 +29,18 @@ describe('RuleLineCache', () => {
     }
   });
 
-  it('shares a line\'s parsed matches and target, each rule keeping its own file and line', () => {
+  it('shares a line\'s parsed rule, each statement keeping its own file and line', () => {
     const lines = new RuleLineCache();
     const rule = '-A KUBE-SVC-X -m comment --comment "ns/svc:http" -m statistic --mode random --probability 0.5 -j KUBE-SEP-Y';
     const a = [...parseRestoreBlocks(`*nat\n:KUBE-SVC-X - [0:0]\n${rule}\nCOMMIT\n`, 'n1', lines)][0]!;
     const b = [...parseRestoreBlocks(`*nat\n:KUBE-SVC-X - [0:0]\n\n\n${rule}\nCOMMIT\n`, 'n2', lines)][0]!;
-    const ra = a.statements[1]!.kind === 'command' && 'rules' in a.statements[1]!.command ? a.statements[1]!.command.rules[0]! : null;
-    const rb = b.statements[1]!.kind === 'command' && 'rules' in b.statements[1]!.command ? b.statements[1]!.command.rules[0]! : null;
-    expect(rb!.matches).toBe(ra!.matches);
-    expect(rb!.target).toBe(ra!.target);
-    expect([ra!.file, ra!.line, rb!.file, rb!.line]).toEqual(['n1', 3, 'n2', 5]);
+    const sa = a.statements[1]!;
+    const sb = b.statements[1]!;
+    const ra = sa.kind === 'command' && 'rules' in sa.command ? sa.command.rules[0]! : null;
+    const rb = sb.kind === 'command' && 'rules' in sb.command ? sb.command.rules[0]! : null;
+    expect(rb).not.toBeNull();
+    expect(rb).toBe(ra);
+    expect([sa.file, sa.line, sb.file, sb.line]).toEqual(['n1', 3, 'n2', 5]);
   });
 
   it('reports a check failure at the restore\'s own file and line when another table parsed the line first', () => {
