@@ -25,6 +25,7 @@ import { IpipDevice } from '../models/devices/ipip.js';
 import { attachNetfilter } from '../models/stack/netfilter-env.js';
 import { IpSetTable } from '../models/netfilter/ipset.js';
 import { RuleLineCache } from '../models/netfilter/iptables/parse.js';
+import { NftRuleCache } from '../models/netfilter/nft/parse.js';
 import { shiftLines } from './loader.js';
 import { DummyDevice } from '../models/devices/dummy.js';
 import { attachIpvs } from '../models/stack/ipvs-env.js';
@@ -106,8 +107,9 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
     const tcp = nodeTcp.get(c) ?? spec.tcp;
     if (tcp !== undefined) ctx.tcpParams = tcp;
   }
-  // Every node restores kube-proxy's rules: each distinct line is parsed once (RuleLineCache).
+  // Every node restores kube-proxy's rules: each distinct line or rule is parsed once.
   const ruleLines = new RuleLineCache();
+  const nftRules = new NftRuleCache();
   for (const nsSpec of spec.namespaces) {
     const ctx = contexts.get(nsSpec.component);
     if (ctx === undefined) throw new Error(`${nsSpec.name}: component ${nsSpec.component} is not in the partition's scope`);
@@ -148,7 +150,7 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
       for (const name of nsSpec.nfacct ?? []) nf.iptables.nfacct.add(name);
       nsSpec.iptables.forEach((src, k) => nf.restore(shiftLines(src.text, src.lineOffset), src.file, k > 0, ruleLines));
     }
-    loadNftables(ns, nsSpec, spec);
+    loadNftables(ns, nsSpec, spec, nftRules);
     buildIpvs(ns, nsSpec);
     for (const r of nsSpec.routes) ns.addSharedRoute(shared(r), r.onlink === true);
     if (nsSpec.routeGroup !== undefined) {
@@ -217,7 +219,7 @@ interface Servers {
  * remote VTEPs. Routes through the tunnels come with the namespace's routes.
  */
 /** `nft -f` of the namespace's nftables text, beside any iptables rules (netfilter attached if needed). */
-function loadNftables(ns: Netns, nsSpec: NamespaceSpec, spec: TopologySpec): void {
+function loadNftables(ns: Netns, nsSpec: NamespaceSpec, spec: TopologySpec, rules: NftRuleCache): void {
   if (nsSpec.nftables === undefined) return;
   const nf =
     ns.netfilter ??
@@ -226,7 +228,7 @@ function loadNftables(ns: Netns, nsSpec: NamespaceSpec, spec: TopologySpec): voi
       ...(nsSpec.conntrackMax !== undefined ? { conntrackMax: nsSpec.conntrackMax } : {}),
     });
   if (nsSpec.iptables === undefined) nf.bridgeNfCallIptables = nsSpec.bridgeNfCallIptables ?? true;
-  nf.loadNft(nsSpec.nftables.text, nsSpec.nftables.file);
+  nf.loadNft(nsSpec.nftables.text, nsSpec.nftables.file, rules);
 }
 
 /**

@@ -6,6 +6,7 @@ import { NF_IP_PRI, NfHook, NfVerdict, TABLE_HOOKS, HOOK_NAMES, type TableName }
 import { type CtState, type AddrType, type IpSet, type NatRange, type NetfilterHost, type NfPacket, type RejectKind } from './types.js';
 import { IptablesRuleset } from './iptables/ruleset.js';
 import type { RuleLineCache } from './iptables/parse.js';
+import type { NftRuleCache } from './nft/parse.js';
 import type { IptTraceFn } from './iptables/evaluate.js';
 import { Conntrack } from './conntrack/conntrack.js';
 import { NftRuleset, type NftBaseChain } from './nft/ruleset.js';
@@ -107,9 +108,9 @@ export class Netfilter {
     this.register();
   }
 
-  /** `nft -f text`, then re-registers the hooks (base chains at their hook and priority). */
-  loadNft(text: string, fileName: string): void {
-    this.nft.load(text, fileName);
+  /** `nft -f text`, then re-registers the hooks (base chains at their hook and priority). `rules`: see NftRuleCache. */
+  loadNft(text: string, fileName: string, rules: NftRuleCache | null = null): void {
+    this.nft.load(text, fileName, rules);
     this.register();
   }
 

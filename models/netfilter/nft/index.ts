@@ -4,6 +4,7 @@
  * list.ts prints `nft list ruleset`, ruleset.ts ties them together.
  */
 export { NftRuleset, type NftBaseChain } from './ruleset.js';
+export { NftRuleCache } from './parse.js';
 export { NftError } from './errors.js';
 export type { NftTraceStep, NftRunResult } from './evaluate.js';
 export { ruleText, statementText } from './list.js';

@@ -25,6 +25,24 @@ const REJECT_ICMP: Record<string, Extract<Statement, { kind: 'reject' }>['with']
   'admin-prohibited': 'icmp-admin-prohibited',
 };
 
+/** A rule as parsed, for another load of the same text (NftRuleCache): its statements, and the references it makes, by line offset. */
+interface ParsedRule {
+  stmts: Statement[];
+  comment: string | null;
+  refs: { kind: Ref['kind']; name: string; dline: number }[];
+}
+
+/**
+ * Rules already parsed, by their tokens: every node of a cluster loads
+ * kube-proxy's nftables transaction, the same rules in another order, so a
+ * build that shares one parses each rule once and the nodes' chains share
+ * its statements (a Rule of their own holds file and line). A rule with a
+ * `counter`, whose statement counts packets, is never shared.
+ */
+export class NftRuleCache {
+  readonly rules = new Map<string, ParsedRule>();
+}
+
 /** A reference to check at the end of the file. */
 interface Ref {
   table: Table;
@@ -41,6 +59,7 @@ export class NftParser {
   constructor(
     private readonly tables: Map<string, Table>,
     private readonly file: string,
+    private readonly cache: NftRuleCache | null = null,
   ) {}
 
   parse(text: string): void {
@@ -467,6 +486,15 @@ export class NftParser {
 
   private rule(table: Table): Rule {
     const first = this.peek();
+    const len = this.cache === null ? 0 : this.ruleLength();
+    const key = this.cache === null ? '' : this.ruleKey(len);
+    const known = this.cache?.rules.get(key);
+    if (known !== undefined) {
+      for (const ref of known.refs) this.refs.push({ table, kind: ref.kind, name: ref.name, line: first.line + ref.dline });
+      this.i += len;
+      return { stmts: known.stmts, comment: known.comment, line: first.line, file: this.file };
+    }
+    const refs0 = this.refs.length;
     const r: Rule = { stmts: [], comment: null, line: first.line, file: this.file };
     while (!this.atEnd()) {
       const t = this.next();
@@ -475,7 +503,34 @@ export class NftParser {
       if (s !== null) r.stmts.push(s);
     }
     if (r.stmts.length === 0 && r.comment === null) this.fail(first, 'syntax error, empty rule');
+    if (this.cache !== null && !r.stmts.some((s) => s.kind === 'counter')) {
+      const refs = this.refs.slice(refs0).map((x) => ({ kind: x.kind, name: x.name, dline: x.line - first.line }));
+      this.cache.rules.set(key, { stmts: r.stmts, comment: r.comment, refs });
+    }
     return r;
+  }
+
+  /** Tokens from here to the rule's end: a line end, ';' or '}' outside the braces of an anonymous set or map. */
+  private ruleLength(): number {
+    let depth = 0;
+    let j = this.i;
+    for (; j < this.toks.length; j++) {
+      const t = this.toks[j]!;
+      if (t.kind === Tok.PUNCT && t.text === '{') depth++;
+      else if (depth > 0 && t.kind === Tok.PUNCT && t.text === '}') depth--;
+      else if (depth === 0 && (t.kind === Tok.EOL || (t.kind === Tok.PUNCT && (t.text === ';' || t.text === '}')))) break;
+    }
+    return j - this.i;
+  }
+
+  /** The rule's `len` tokens as a cache key (kind and text; a quoted string differs from a word). */
+  private ruleKey(len: number): string {
+    let key = '';
+    for (let j = this.i, end = this.i + len; j < end; j++) {
+      const t = this.toks[j]!;
+      key += `${t.kind}${t.text}\u0000`;
+    }
+    return key;
   }
 
   private statement(table: Table, t: Token, r: Rule): Statement | null {

@@ -8,7 +8,7 @@ import type { NetfilterHost, NfPacket } from '../types.js';
 import type { Chain, Table } from './ast.js';
 import { NftEvaluator, hookOf, type NftRunResult, type NftTraceStep } from './evaluate.js';
 import { listRuleset } from './list.js';
-import { NftParser } from './parse.js';
+import { NftParser, type NftRuleCache } from './parse.js';
 
 export interface NftBaseChain {
   table: string;
@@ -22,9 +22,9 @@ export class NftRuleset {
   readonly tables = new Map<string, Table>();
   private evaluators = new Map<string, NftEvaluator>();
 
-  /** `nft -f`: applies the file's commands; throws NftError (file:line) on bad input. */
-  load(text: string, file: string): void {
-    new NftParser(this.tables, file).parse(text);
+  /** `nft -f`: applies the file's commands; throws NftError (file:line) on bad input. `rules`: see NftRuleCache. */
+  load(text: string, file: string, rules: NftRuleCache | null = null): void {
+    new NftParser(this.tables, file, rules).parse(text);
     this.evaluators = new Map([...this.tables.values()].map((t) => [t.name, new NftEvaluator(t)]));
   }
 
