@@ -37,9 +37,10 @@ import type { BenchResult, Benchmark } from './benchmark.js';
  * this is the cross-node start of a cluster of that size as it is built.
  *
  * And kube-proxy at scale (`services`): 20 nodes of 10 pods with 10,000
- * ClusterIP Services in iptables mode (`serviceLoad:`), so every node loads
- * ~110,000 rules, as a study of "what do 10,000 Services cost per
- * connection?" does. Timed and measured as the builds above, per node.
+ * ClusterIP Services (`serviceLoad:`) in iptables mode, so every node loads
+ * ~110,000 rules, and in nftables mode, as a study of "what do 10,000
+ * Services cost per connection?" does. Timed and measured as the builds
+ * above, per node.
  */
 
 const PODS_PER_NODE = 30;
@@ -97,7 +98,9 @@ capture: none
   };
 }
 
-function servicesYaml(nodes: number, services: number): string {
+type ServiceMode = 'iptables' | 'nftables';
+
+function servicesYaml(nodes: number, services: number, mode: ServiceMode): string {
   const list = Array.from({ length: nodes }, (_, i) => `  - name: n${i + 1}\n    pods: [{ name: p1, labels: { app: echo } }${Array.from({ length: 9 }, (_, j) => `, { name: p${j + 2} }`).join('')}]`);
   return `name: bench-scale-services-${services}
 underlay: { cidr: 192.168.0.0/16 }
@@ -107,15 +110,15 @@ services:
   - name: echo
     selector: { app: echo }
     ports: [{ protocol: TCP, port: 80, targetPort: 8080 }]
-kubeProxy: { mode: iptables }
+kubeProxy: { mode: ${mode} }
 serviceLoad: { services: ${services}, endpointsPerService: 2 }
 capture: none
 `;
 }
 
 /** Load, expand and build of `nodes` nodes whose kube-proxy writes `services` Services. */
-function measureServices(nodes: number, services: number): Measured {
-  const yaml = servicesYaml(nodes, services);
+function measureServices(nodes: number, services: number, mode: ServiceMode): Measured {
+  const yaml = servicesYaml(nodes, services, mode);
   const heap0 = heapUsed();
   const t0 = performance.now();
   const scenario = parseScenario(yaml, `services-${services}.yaml`);
@@ -220,28 +223,33 @@ export const benchmark: Benchmark = {
         { id: `${id}.peak_rss`, value: st.peakRssBytes / 2 ** 30, unit: 'GiB', higherIsBetter: false },
       );
     }
-    const sv = runInChild<Measured>('services', String(SERVICE_NODES), String(SERVICES));
-    const svBuildS = (sv.loadMs + sv.expandMs + sv.buildMs) / 1000;
-    console.log(`  scale ${SERVICE_NODES} nodes, ${SERVICES} Services (iptables): built in ${svBuildS.toFixed(1)} s, heap ${(sv.heapBytes / 2 ** 20 / SERVICE_NODES).toFixed(1)} MiB per node`);
-    const svId = `scale.services${SERVICES / 1000}k.${SERVICE_NODES}nodes`;
-    out.push(
-      { id: `${svId}.build_s`, value: svBuildS, unit: 's', higherIsBetter: false },
-      { id: `${svId}.expand_s`, value: sv.expandMs / 1000, unit: 's', higherIsBetter: false },
-      { id: `${svId}.build_world_s`, value: sv.buildMs / 1000, unit: 's', higherIsBetter: false },
-      { id: `${svId}.heap_per_node`, value: sv.heapBytes / sv.nodes / 2 ** 20, unit: 'MiB/node', higherIsBetter: false },
-      { id: `${svId}.peak_rss`, value: sv.peakRssBytes / 2 ** 30, unit: 'GiB', higherIsBetter: false },
-    );
+    for (const mode of ['iptables', 'nftables'] as const) {
+      const sv = runInChild<Measured>('services', String(SERVICE_NODES), String(SERVICES), mode);
+      const svBuildS = (sv.loadMs + sv.expandMs + sv.buildMs) / 1000;
+      console.log(`  scale ${SERVICE_NODES} nodes, ${SERVICES} Services (${mode}): built in ${svBuildS.toFixed(1)} s, heap ${(sv.heapBytes / 2 ** 20 / SERVICE_NODES).toFixed(1)} MiB per node`);
+      const svId = `scale.services${SERVICES / 1000}k.${SERVICE_NODES}nodes${mode === 'iptables' ? '' : `.${mode}`}`;
+      out.push(
+        { id: `${svId}.build_s`, value: svBuildS, unit: 's', higherIsBetter: false },
+        { id: `${svId}.expand_s`, value: sv.expandMs / 1000, unit: 's', higherIsBetter: false },
+        { id: `${svId}.build_world_s`, value: sv.buildMs / 1000, unit: 's', higherIsBetter: false },
+        { id: `${svId}.heap_per_node`, value: sv.heapBytes / sv.nodes / 2 ** 20, unit: 'MiB/node', higherIsBetter: false },
+        { id: `${svId}.peak_rss`, value: sv.peakRssBytes / 2 ** 30, unit: 'GiB', higherIsBetter: false },
+      );
+    }
     return out;
   },
 };
 
 // Child mode: `node --expose-gc scale.bench.js <nodes>` (a build), `... storm <nodes> <workers> <nodesPerRack, 0 flat>` (the run)
-// or `... services <nodes> <services>` prints its figures as JSON.
+// or `... services <nodes> <services> <iptables|nftables>` prints its figures as JSON.
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'services') {
   const nodes = Number(process.argv[3]);
   const services = Number(process.argv[4]);
-  if (!Number.isInteger(nodes) || nodes < 1 || !Number.isInteger(services) || services < 1) throw new Error(`usage: scale.bench.js services <nodes> <services>, got ${process.argv.slice(3).join(' ')}`);
-  process.stdout.write(JSON.stringify(measureServices(nodes, services)));
+  const mode = process.argv[5];
+  if (!Number.isInteger(nodes) || nodes < 1 || !Number.isInteger(services) || services < 1 || (mode !== 'iptables' && mode !== 'nftables')) {
+    throw new Error(`usage: scale.bench.js services <nodes> <services> <iptables|nftables>, got ${process.argv.slice(3).join(' ')}`);
+  }
+  process.stdout.write(JSON.stringify(measureServices(nodes, services, mode)));
 } else if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const storm = process.argv[2] === 'storm';
   const nodes = Number(process.argv[storm ? 3 : 2]);
