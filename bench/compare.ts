@@ -42,3 +42,12 @@ export function mergeBaseline(old: BenchResult[], fresh: BenchResult[]): BenchRe
   const freshIds = new Set(fresh.map((r) => r.id));
   return [...old.filter((r) => !freshIds.has(r.id)), ...fresh];
 }
+
+/**
+ * The baseline after `--add-to-baseline`: this run's figures that the baseline
+ * has no figure for are added (a new benchmark's); the others stay as they were.
+ */
+export function addToBaseline(old: BenchResult[], fresh: BenchResult[]): BenchResult[] {
+  const oldIds = new Set(old.map((r) => r.id));
+  return [...old, ...fresh.filter((r) => !oldIds.has(r.id))];
+}

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- NAME... [--tolerance PCT] [--update-baseline]]`
+ * `npm run bench [-- NAME... [--tolerance PCT] [--update-baseline | --add-to-baseline]]`
  *
  * Runs the registered benchmarks (all, or those named), prints each figure
  * beside bench/baseline.json, writes bench/results/latest.json, and flags
@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { BenchResult, Benchmark } from './benchmark.js';
-import { compareWithBaseline, mergeBaseline, type Comparison, type ResultsFile } from './compare.js';
+import { addToBaseline, compareWithBaseline, mergeBaseline, type Comparison, type ResultsFile } from './compare.js';
 import { machineFacts } from './machine.js';
 import * as capture from './capture.bench.js';
 import * as netfilter from './netfilter.bench.js';
@@ -26,10 +26,11 @@ const BENCHMARKS: Benchmark[] = [queue.benchmark, simulation.benchmark, parallel
 
 const DEFAULT_TOLERANCE_PERCENT = 15;
 
-const USAGE = `usage: npm run bench -- [NAME...] [--tolerance PCT] [--update-baseline]
+const USAGE = `usage: npm run bench -- [NAME...] [--tolerance PCT] [--update-baseline | --add-to-baseline]
   NAME               run only these benchmarks (${BENCHMARKS.map((b) => b.name).join(', ')})
   --tolerance PCT    flag figures more than PCT % worse than the baseline (default ${DEFAULT_TOLERANCE_PERCENT})
-  --update-baseline  write this run's figures into bench/baseline.json`;
+  --update-baseline  write this run's figures into bench/baseline.json
+  --add-to-baseline  add to bench/baseline.json only the figures it has none for`;
 
 /** The repository root: the nearest folder above this file holding package.json (works from bench/ and dist/bench/). */
 function repoRoot(): string {
@@ -86,6 +87,7 @@ async function main(): Promise<number> {
     options: {
       tolerance: { type: 'string' },
       'update-baseline': { type: 'boolean', default: false },
+      'add-to-baseline': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -146,6 +148,10 @@ async function main(): Promise<number> {
   if (values['update-baseline']) {
     writeResults(baselineFile, { date, machine, results: mergeBaseline(baseline?.results ?? [], results) });
     console.log(`wrote ${path.relative(root, baselineFile)}`);
+  } else if (values['add-to-baseline'] && baseline !== undefined) {
+    const merged = addToBaseline(baseline.results, results);
+    writeResults(baselineFile, { ...baseline, results: merged });
+    console.log(`wrote ${path.relative(root, baselineFile)} (${merged.length - baseline.results.length} new figure(s); the others and the baseline's date kept)`);
   }
   // Regressions are printed, not failed on (see the comment at the top).
   return 0;
