@@ -84,6 +84,7 @@ export class TimeWaitSock implements EventHandler {
    * retransmitted FIN is ACKed again and restarts the wait; the rest is dropped.
    */
   segment(seq: number, _ack: number, flags: number, ..._rest: unknown[]): void {
+    if (this.gone) return; // one the connection's backlog held past the end of the wait
     const s = this.s;
     if (flags & TCP_RST) {
       if (seq === s.rcvNxt) this.end();
