@@ -75,9 +75,14 @@ clusterCIDR: 10.128.0.0/9
 underlay: { cidr: 172.16.0.0/16 }
 capture: none
 `;
+  return measureBuild(yaml, `scale-${nodes}.yaml`, nodes, 1 + nodes * (1 + PODS_PER_NODE));
+}
+
+/** Load, expand and build of `yaml` (`nodes` nodes, `namespaces` in all, checked), timed, with the heap it added. */
+function measureBuild(yaml: string, file: string, nodes: number, namespaces: number): Measured {
   const heap0 = heapUsed();
   const t0 = performance.now();
-  const scenario = parseScenario(yaml, `scale-${nodes}.yaml`);
+  const scenario = parseScenario(yaml, file);
   const t1 = performance.now();
   const spec = expandScenario(scenario);
   const t2 = performance.now();
@@ -85,7 +90,7 @@ capture: none
   const t3 = performance.now();
   const heapBytes = heapUsed() - heap0;
   const rssBytes = process.memoryUsage().rss;
-  if (world.namespaces.size !== 1 + nodes * (1 + PODS_PER_NODE)) throw new Error(`scale-${nodes}: ${world.namespaces.size} namespaces built`);
+  if (world.namespaces.size !== namespaces) throw new Error(`${file}: ${world.namespaces.size} namespaces built, not ${namespaces}`);
   return {
     nodes,
     loadMs: t1 - t0,
@@ -116,20 +121,9 @@ capture: none
 `;
 }
 
-/** Load, expand and build of `nodes` nodes whose kube-proxy writes `services` Services. */
+/** Load, expand and build of `nodes` nodes (each with 10 pods) whose kube-proxy writes `services` Services. */
 function measureServices(nodes: number, services: number, mode: ServiceMode): Measured {
-  const yaml = servicesYaml(nodes, services, mode);
-  const heap0 = heapUsed();
-  const t0 = performance.now();
-  const scenario = parseScenario(yaml, `services-${services}.yaml`);
-  const t1 = performance.now();
-  const spec = expandScenario(scenario);
-  const t2 = performance.now();
-  const world = buildWorld(spec);
-  const t3 = performance.now();
-  const heapBytes = heapUsed() - heap0;
-  if (world.namespaces.size !== 1 + nodes * 11) throw new Error(`services-${services}: ${world.namespaces.size} namespaces built`);
-  return { nodes, loadMs: t1 - t0, expandMs: t2 - t1, buildMs: t3 - t2, heapBytes, rssBytes: process.memoryUsage().rss, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+  return measureBuild(servicesYaml(nodes, services, mode), `services-${services}-${mode}.yaml`, nodes, 1 + nodes * 11);
 }
 
 interface StormMeasured {
