@@ -39,13 +39,12 @@ export class RuleLineCache {
 
   /** The command of line `raw` of `table`: `text` is the part after any "[p:b]" prefix. Errors are not kept. */
   command(text: string, raw: string, table: TableName, pos: SourcePos): Command {
-    const known = this.commands.get(text);
-    if (known === undefined) {
-      const c = parseLine(text, raw, table, pos);
+    let c = this.commands.get(text);
+    if (c === undefined) {
+      c = parseLine(text, raw, table, pos);
       this.commands.set(text, c);
-      return c;
     }
-    return known;
+    return c;
   }
 }
 

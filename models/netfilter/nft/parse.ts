@@ -495,6 +495,7 @@ export class NftParser {
       return { stmts: known.stmts, comment: known.comment, line: first.line, file: this.file };
     }
     const refs0 = this.refs.length;
+    const start = this.i;
     const r: Rule = { stmts: [], comment: null, line: first.line, file: this.file };
     while (!this.atEnd()) {
       const t = this.next();
@@ -503,7 +504,8 @@ export class NftParser {
       if (s !== null) r.stmts.push(s);
     }
     if (r.stmts.length === 0 && r.comment === null) this.fail(first, 'syntax error, empty rule');
-    if (this.cache !== null && !r.stmts.some((s) => s.kind === 'counter')) {
+    // Kept only when the parse ended where ruleLength says a hit will skip to.
+    if (this.cache !== null && this.i - start === len && !r.stmts.some((s) => s.kind === 'counter')) {
       const refs = this.refs.slice(refs0).map((x) => ({ kind: x.kind, name: x.name, dline: x.line - first.line }));
       this.cache.rules.set(key, { stmts: r.stmts, comment: r.comment, refs });
     }
