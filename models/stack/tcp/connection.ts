@@ -148,7 +148,7 @@ export interface ConnectionStats {
   bytesAcked: number;
   /** In-order payload bytes received. */
   bytesReceived: number;
-  /** Every RTT sample taken (ns), in order (Karn's rule: never on a retransmitted segment). */
+  /** Every RTT sample taken (ns), in order (Karn's rule: never on a retransmitted segment), when `recordRtt` is set. */
   rttSamplesNs: number[];
   /** [time ns, cwnd, ssthresh] after each change, when `recordCwnd` is set. */
   cwndLog: [number, number, number][];
@@ -185,6 +185,8 @@ export class Connection implements EventHandler, TxOwner {
   noDelay = false;
   /** Keep stats.cwndLog. */
   recordCwnd = false;
+  /** Keep stats.rttSamplesNs: one number per ACK, a long transfer's worth of them, so off by default. */
+  recordRtt = false;
   readonly stats: ConnectionStats = {
     segsOut: 0, segsIn: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0, lossProbes: 0, dsacksIn: 0, mtuReductions: 0, bytesSent: 0, bytesRetrans: 0,
     bytesAcked: 0, bytesReceived: 0, rttSamplesNs: [], cwndLog: [],
@@ -926,7 +928,7 @@ export class Connection implements EventHandler, TxOwner {
     if (seqRtt < 0) return undefined;
     this.minRtt.update(now, caRtt);
     this.rto.sample(seqRtt, this.sndUna, this.sndNxt);
-    this.stats.rttSamplesNs.push(seqRtt);
+    if (this.recordRtt) this.stats.rttSamplesNs.push(seqRtt);
     this.rto.backoff = 0;
     return caRtt;
   }
@@ -937,7 +939,7 @@ export class Connection implements EventHandler, TxOwner {
       this.rttOff = -1;
       this.rto.sample(r, this.sndUna, this.sndNxt);
       this.minRtt.update(this.now, r);
-      this.stats.rttSamplesNs.push(r);
+      if (this.recordRtt) this.stats.rttSamplesNs.push(r);
     }
   }
 

@@ -1,10 +1,12 @@
-import type { Netns } from '../netns.js';
+import type { IpSendOptions, Netns } from '../netns.js';
 import type { TxOwner } from '../../packet.js';
 import { ETH_HLEN } from '../../wire/ethernet.js';
 import { IPPROTO_TCP, IPV4_HEADER_LEN } from '../../wire/ipv4.js';
 import { type TcpOptions, type TcpRepr, emitTcp, tcpBufferLen } from '../../wire/tcp.js';
 
 const NO_OPTIONS: TcpOptions = {};
+/** TCP always sets DF (it does path MTU discovery itself). One object for every segment. */
+const TCP_IP_OPTS: IpSendOptions = { dontFragment: true };
 
 /**
  * Builds TCP segments and hands them to ip_queue_xmit (Netns.sendIp), as
@@ -83,7 +85,7 @@ export class SegmentWriter {
     this.dst = dst;
     this.payloadLen = payloadLen;
     this.segmentsOut++;
-    const ok = this.ns.sendIp(pkt, IPPROTO_TCP, src, dst, { dontFragment: true }, this.finish) === null;
+    const ok = this.ns.sendIp(pkt, IPPROTO_TCP, src, dst, TCP_IP_OPTS, this.finish) === null;
     r.options = NO_OPTIONS;
     return ok;
   }

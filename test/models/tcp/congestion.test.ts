@@ -92,7 +92,10 @@ describe('TCP congestion control and retransmission', () => {
     tb.listen(80, { onAccept: () => ({}) });
     let client: Connection | null = null;
     let rto = 0;
-    net.at(0, () => { client = ta.connect(ip('10.0.0.2'), 80, {}); });
+    net.at(0, () => {
+      client = ta.connect(ip('10.0.0.2'), 80, {});
+      client.recordRtt = true;
+    });
     net.at(100 * MS, () => {
       nb.up = false;
       const c = client! as Connection;

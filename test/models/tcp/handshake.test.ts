@@ -24,6 +24,7 @@ describe('TCP handshake', () => {
     let client: Connection | null = null;
     net.at(0, () => {
       client = ta.connect(ip('10.0.0.2'), 80, { onConnected: () => { connectedAt = net.sim.now; } });
+      client.recordRtt = true;
     });
     net.run(100 * MS);
 

@@ -24,6 +24,7 @@ describe('TCP SYN retransmission', () => {
     let conn: Connection | null = null;
     net.at(0, () => {
       conn = ta.connect(ip('10.9.0.1'), 80, { onConnected: () => { connectedAt = net.sim.now; } });
+      conn.recordRtt = true;
     });
     // At 5 s the address appears on the server with a listener: the SYN of 7 s is answered.
     net.at(5 * SECOND, () => {
@@ -68,7 +69,10 @@ describe('TCP SYN retransmission', () => {
     const { net, b, na, nb, ta, tb } = pair({ params: { timestamps: false } });
     route(na, '10.9.0.0/16', '10.0.0.2');
     let conn: Connection | null = null;
-    net.at(0, () => { conn = ta.connect(ip('10.9.0.1'), 80, {}); });
+    net.at(0, () => {
+      conn = ta.connect(ip('10.9.0.1'), 80, {});
+      conn.recordRtt = true;
+    });
     net.at(2 * SECOND, () => {
       b.addAddress(nb, ip('10.9.0.1'), 32);
       tb.listen(80, { onAccept: () => {} });

@@ -90,6 +90,7 @@ export function lossyTransfer(total: number, drop: number[], opts: { times?: num
   const dropped = dropFirstSends(na, () => client, drop, () => net.sim.now, opts.times ?? 1);
   net.at(0, () => {
     client = ta.connect(ip('10.0.0.2'), 5001, { onConnected: (c) => { c.send(total); } });
+    client.recordRtt = true;
   });
   net.run(10 * SECOND);
   const c = client! as Connection;
