@@ -33,24 +33,29 @@ export function base32Std(bytes: Uint8Array): string {
   return out;
 }
 
-/**
- * Names already hashed: every node's kube-proxy names the same Services, and a
- * SHA-256 per name was a quarter of expanding 10 nodes with 10,000 Services.
- * Emptied when full, so a long-lived process (a sweep's worker) stays bounded.
- */
-const hashed = new Map<string, string>();
-const HASHED_MAX = 1 << 20;
+const MEMO_MAX = 1 << 20;
 
-function hash16(text: string): string {
-  let h = hashed.get(text);
-  if (h === undefined) {
-    // 10 bytes are exactly 16 base32 characters: no need to encode the rest.
-    h = base32Std(createHash('sha256').update(text).digest().subarray(0, 10));
-    if (hashed.size >= HASHED_MAX) hashed.clear();
-    hashed.set(text, h);
-  }
-  return h;
+/**
+ * `f`, remembering its results: every node's kube-proxy names the same
+ * Services, and a SHA-256 per name per node was a quarter of expanding 10
+ * nodes with 10,000 Services. Emptied when full, so a long-lived process (a
+ * sweep's worker) stays bounded.
+ */
+export function memoized(f: (text: string) => string): (text: string) => string {
+  const seen = new Map<string, string>();
+  return (text) => {
+    let v = seen.get(text);
+    if (v === undefined) {
+      v = f(text);
+      if (seen.size >= MEMO_MAX) seen.clear();
+      seen.set(text, v);
+    }
+    return v;
+  };
 }
+
+// 10 bytes are exactly 16 base32 characters: no need to encode the rest.
+const hash16 = memoized((text) => base32Std(createHash('sha256').update(text).digest().subarray(0, 10)));
 
 /**
  * portProtoHash: `servicePortName` is ServicePortName.String() ("ns/name:port",

@@ -28,6 +28,7 @@ export {
   serviceFirewallChainName,
   serviceExternalChainName,
   base32Std,
+  memoized,
 } from './chain-names.js';
 export { computeProbability, formatFixed10 } from './probability.js';
 export { sortKubeProxyRules, parseRestoreText, ruleComment } from './sort-rules.js';

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { formatIpv4, parseIpv4 } from '../../wire/addr.js';
 import { categorizeEndpoints } from './categorize-endpoints.js';
-import { base32Std } from './chain-names.js';
+import { base32Std, memoized } from './chain-names.js';
 import type { EndpointInfo } from './endpoints.js';
 import { masqueradeMarkString } from './iptables.js';
 import { serviceMap } from './service-map.js';
@@ -27,12 +27,12 @@ const T = `ip ${NFT_TABLE}`;
 /** knftables.NameLengthMax (256) minus chainNamePrefixLengthMax (16). */
 const CHAIN_NAME_BASE_MAX = 240;
 
-/** hashAndTruncate: 8 base32 characters of sha256(name), a dash, the name. */
-function hashAndTruncate(name: string): string {
+/** hashAndTruncate: 8 base32 characters of sha256(name), a dash, the name (each name hashed once, see memoized). */
+const hashAndTruncate = memoized((name) => {
   const h = base32Std(createHash('sha256').update(name).digest().subarray(0, 5));
   const out = `${h}-${name}`;
   return out.length > CHAIN_NAME_BASE_MAX ? `${out.slice(0, CHAIN_NAME_BASE_MAX - 3)}...` : out;
-}
+});
 
 /** servicePortChainNameBase: "HASH-ns/name/proto/portName". */
 export function nftServicePortChainBase(namespace: string, name: string, protocol: string, portName: string): string {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   base32Std,
+  memoized,
   portProtoHash,
   serviceExternalChainName,
   serviceFirewallChainName,
@@ -61,5 +62,23 @@ describe('chain names seen in proxier_test.go', () => {
   it('ServicePortName.String() omits the colon for an unnamed port', () => {
     expect(servicePortNameString('ns1', 'svc1', 'p80')).toBe('ns1/svc1:p80');
     expect(servicePortNameString('ns1', 'svc1', '')).toBe('ns1/svc1');
+  });
+});
+
+describe('memoized (each name hashed once per process)', () => {
+  it('gives what the function gives, calling it once per distinct input', () => {
+    const calls: string[] = [];
+    const upper = memoized((s) => {
+      calls.push(s);
+      return s.toUpperCase();
+    });
+    expect(['a', 'b', 'a', 'a', 'b'].map(upper)).toEqual(['A', 'B', 'A', 'A', 'B']);
+    expect(calls).toEqual(['a', 'b']);
+  });
+
+  it('a chain name is the same on every call', () => {
+    const first = servicePortPolicyClusterChain('ns1/svc1:p80', 'tcp');
+    expect(servicePortPolicyClusterChain('ns1/svc1:p80', 'tcp')).toBe(first);
+    expect(first).toBe('KUBE-SVC-XPGD46QRK7WJZT7O');
   });
 });
