@@ -107,6 +107,7 @@ import { RcvRttEstimator } from './rcv-rtt.js';
 import type { TcpParams } from './params.js';
 import type { TcpLayer } from './tcp-layer.js';
 import { TimeWaitSock } from './time-wait.js';
+import { tsvalAt } from './ts-clock.js';
 import type { TxOwner } from '../../packet.js';
 
 /** Errors reported to onError, with their errno names. */
@@ -444,7 +445,7 @@ export class Connection implements EventHandler, TxOwner {
   }
 
   private tsval(): number {
-    return (this.tsOffset + Math.floor(this.now / 1e6)) >>> 0;
+    return tsvalAt(this.tsOffset, this.now);
   }
 
   // ------------------------------------------------------------ application calls

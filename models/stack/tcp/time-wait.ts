@@ -3,6 +3,7 @@ import { formatIpv4 } from '../../wire/addr.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
 import { LazyTimer } from './timer.js';
 import { TcpState, tcpStateName, tcpStateSsName } from './states.js';
+import { tsvalAt } from './ts-clock.js';
 import type { TcpLayer } from './tcp-layer.js';
 
 const K_EXPIRE = 0;
@@ -111,7 +112,7 @@ export class TimeWaitSock implements EventHandler {
   /** tcp_v4_timewait_ack: a pure ACK of rcv_nxt from snd_nxt, with the frozen window; no SACK. */
   private sendAck(): void {
     const s = this.s;
-    const ts = s.tsOk ? (s.tsOffset + Math.floor(this.layer.ns.component.now / 1e6)) >>> 0 : -1;
+    const ts = s.tsOk ? tsvalAt(s.tsOffset, this.layer.ns.component.now) : -1;
     this.layer.writer.send(this.localAddr, this.remoteAddr, this.localPort, this.remotePort, s.sndNxt, s.rcvNxt, TCP_ACK, s.window, ts, s.tsRecent, 0, 0);
   }
 
