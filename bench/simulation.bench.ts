@@ -50,43 +50,26 @@ traffic:
 capture: none
 `,
   },
-  {
-    id: 'cluster-100x30',
-    pods: 3000,
-    yaml: `
-name: bench-cluster-100x30
-duration: 1100ms
-scale: { nodes: 100, podsPerNode: 30 }
-traffic:
-  - pingAll: { pattern: cross-node, count: 10, interval: 100ms }
-capture: none
-`,
-  },
-  {
-    id: 'cluster-100x30-flows',
-    pods: 3000,
-    yaml: `
-name: bench-cluster-100x30-flows
-duration: 1100ms
-scale: { nodes: 100, podsPerNode: 30 }
-traffic:
-${crossNodePings(100, 30)}
-capture: none
-`,
-  },
-  {
-    id: 'cluster-100x30-crr',
-    pods: 3000,
-    yaml: `
-name: bench-cluster-100x30-crr
-duration: 2500ms
-scale: { nodes: 100, podsPerNode: 30 }
-traffic:
-  - tcpAll: { pattern: cross-node, mode: crr, count: 10, rate: 10 }
-capture: none
-`,
-  },
+  cluster('cluster-100x30', '1100ms', '  - pingAll: { pattern: cross-node, count: 10, interval: 100ms }'),
+  cluster('cluster-100x30-flows', '1100ms', crossNodePings(100, 30)),
+  cluster('cluster-100x30-crr', '2500ms', '  - tcpAll: { pattern: cross-node, mode: crr, count: 10, rate: 10 }'),
 ];
+
+/** 100 nodes of 30 pods (`scale:`, host-gw) running `traffic` (YAML list items) for `duration`, no capture. */
+function cluster(id: string, duration: string, traffic: string): Workload {
+  return {
+    id,
+    pods: 3000,
+    yaml: `
+name: bench-${id}
+duration: ${duration}
+scale: { nodes: 100, podsPerNode: 30 }
+traffic:
+${traffic}
+capture: none
+`,
+  };
+}
 
 /** pingAll cross-node's flows as items of their own: pod j of node i pings pod j of node i+1, starts staggered as the pattern's. */
 function crossNodePings(nodes: number, podsPerNode: number): string {
