@@ -76,7 +76,7 @@ export class TcpLayer {
   /** net_secret / ts_secret: the key of the ISN and timestamp-offset hashes. */
   readonly secret: number;
   private readonly listeners = new Map<number, ListenHandlers>();
-  /** remote (addr * 65536 + port) -> local (addr * 65536 + port) -> connection (the ehash). */
+  /** remote (addr * 65536 + port) -> local (addr * 65536 + port) -> socket (the ehash; endpointKey). */
   private readonly table = new Map<number, ByLocal>();
   private count = 0;
   /** RSTs sent for segments that found no socket. */
@@ -146,7 +146,7 @@ export class TcpLayer {
 
   /** The socket for a 4-tuple (remote first, as a received segment's source). */
   lookup(remoteAddr: number, remotePort: number, localAddr: number, localPort: number): TcpSocket | undefined {
-    return this.table.get(remoteAddr * 65536 + remotePort)?.get(localAddr * 65536 + localPort);
+    return this.table.get(endpointKey(remoteAddr, remotePort))?.get(endpointKey(localAddr, localPort));
   }
 
   /** Every socket in the table (any state but LISTEN and CLOSED), as `ss -t` would list them. */
@@ -161,29 +161,31 @@ export class TcpLayer {
   }
 
   private insert(c: Connection): void {
-    const rk = c.remoteAddr * 65536 + c.remotePort;
+    const rk = endpointKey(c.remoteAddr, c.remotePort);
     let m = this.table.get(rk);
     if (m === undefined) {
       m = new Map();
       this.table.set(rk, m);
     }
-    m.set(c.localAddr * 65536 + c.localPort, c);
+    m.set(endpointKey(c.localAddr, c.localPort), c);
     this.count++;
   }
 
   /** tcp_time_wait: the timewait socket takes the connection's place. */
   replace(c: Connection, tw: TimeWaitSock): void {
-    const m = this.table.get(c.remoteAddr * 65536 + c.remotePort);
-    if (m !== undefined && m.get(c.localAddr * 65536 + c.localPort) === c) m.set(c.localAddr * 65536 + c.localPort, tw);
+    const m = this.table.get(endpointKey(c.remoteAddr, c.remotePort));
+    const lk = endpointKey(c.localAddr, c.localPort);
+    if (m !== undefined && m.get(lk) === c) m.set(lk, tw);
   }
 
   /** Called by a socket that reached CLOSED (or ended its TIME-WAIT). */
   remove(c: TcpSocket): void {
-    const rk = c.remoteAddr * 65536 + c.remotePort;
+    const rk = endpointKey(c.remoteAddr, c.remotePort);
     const m = this.table.get(rk);
     if (m === undefined) return;
-    if (m.get(c.localAddr * 65536 + c.localPort) === c) {
-      m.delete(c.localAddr * 65536 + c.localPort);
+    const lk = endpointKey(c.localAddr, c.localPort);
+    if (m.get(lk) === c) {
+      m.delete(lk);
       this.count--;
       if (m.size === 0) this.table.delete(rk);
     }
@@ -319,6 +321,11 @@ export class TcpLayer {
       tr.delivered(this.ns.name, pkt);
     }
   }
+}
+
+/** An (address, port) pair as one number, the table's key at each level. */
+function endpointKey(addr: number, port: number): number {
+  return addr * 65536 + port;
 }
 
 /**
