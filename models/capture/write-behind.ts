@@ -235,6 +235,8 @@ export class WriteBehind {
   private readonly ringBytes: number;
   private readonly worker: Worker;
   private tail = 0;
+  /** Records queued so far (each a hand-off the writer must act on). */
+  records = 0;
   private closesQueued = 0;
   private readonly maxPendingCloses: number;
   private exited = false;
@@ -330,7 +332,7 @@ export class WriteBehind {
   }
 
   /** Waits until every queued write and close is done, whatever failed. */
-  private settle(): void {
+  settle(): void {
     while (Atomics.load(this.ctrl, HEAD) !== this.tail) this.waitForProgress();
   }
 
@@ -397,6 +399,7 @@ export class WriteBehind {
     this.words[w + 2] = len;
     this.words[w + 3] = tag;
     this.tail = (this.tail + size) | 0;
+    this.records++;
     Atomics.store(this.ctrl, TAIL, this.tail);
     Atomics.notify(this.ctrl, TAIL);
   }

@@ -79,6 +79,21 @@ describe('TempFileSink', () => {
     expect(readdirSync(work).filter((f) => f.startsWith('gone') || f.startsWith('quiet'))).toEqual([]);
   });
 
+  it('takes no bytes once finished; a finished sink commits, or discards leaving nothing', () => {
+    const kept = new TempFileSink(join(work, 'finished-kept.bin'), 64, 64);
+    put(kept, Uint8Array.of(1, 2, 3));
+    kept.finish();
+    expect(() => put(kept, Uint8Array.of(4))).toThrow(/already finished/);
+    kept.commit();
+    expect([...readFileSync(join(work, 'finished-kept.bin'))]).toEqual([1, 2, 3]);
+    const dropped = new TempFileSink(join(work, 'finished-dropped.bin'), 64, 64);
+    put(dropped, Uint8Array.of(5));
+    dropped.finish();
+    dropped.discard();
+    expect(existsSync(join(work, 'finished-dropped.bin'))).toBe(false);
+    expect(existsSync(join(work, 'finished-dropped.bin.tmp'))).toBe(false);
+  });
+
   it('starts smaller buffers once the live ones would pass the 64 MiB budget', () => {
     const sinks = Array.from({ length: 5000 }, (_, i) => new TempFileSink(join(work, `b${i}.bin`)));
     try {

@@ -16,6 +16,7 @@ import {
   WRITE_BEHIND_AFTER_BYTES,
   setWriteBehindAfter,
   stopWritingBehind,
+  writeBehindRecords,
   writingBehind,
 } from '../../models/capture/temp-file-sink.js';
 import { parseScenario } from '../../scenarios/loader.js';
@@ -224,6 +225,38 @@ describe('TempFileSink writing behind', () => {
       expect(readFileSync(join(files, `f${i}.bin`)).equals(bytes(i, 0, 12 * 40)), `f${i}.bin`).toBe(true);
     }
     expect(readdirSync(files).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('ends each file once: commits after finishing every file queue nothing more for the writer', () => {
+    setWriteBehindAfter(0);
+    const files = mkdtempSync(join(work, 'finished-'));
+    const sinks = Array.from({ length: 20 }, (_, i) => new TempFileSink(join(files, `f${i}.bin`), 64, 64));
+    // Three 40-byte writes into 64-byte buffers: each sink flushes, and the first flush starts the writer.
+    for (let round = 0; round < 3; round++) for (let i = 0; i < sinks.length; i++) put(sinks[i]!, bytes(i, round * 40, 40));
+    expect(writingBehind()).toBe(true);
+    for (const s of sinks) s.finish();
+    const queued = writeBehindRecords();
+    // Finishing again changes nothing, and a finished file takes no more bytes.
+    sinks[0]!.finish();
+    expect(() => put(sinks[0]!, bytes(0, 120, 10))).toThrow(/already finished/);
+    for (const s of sinks) s.commit();
+    // Each commit would otherwise queue its file's end again and wait for the writer to act on it.
+    expect(writeBehindRecords()).toBe(queued);
+    for (let i = 0; i < sinks.length; i++) expect(readFileSync(join(files, `f${i}.bin`)).equals(bytes(i, 0, 120)), `f${i}.bin`).toBe(true);
+    expect(readdirSync(files).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('discards a finished sink and leaves nothing, once the writer is done with it', () => {
+    setWriteBehindAfter(0);
+    const files = mkdtempSync(join(work, 'finished-discarded-'));
+    // Full 64-byte buffers: the writer opens the file to write each out.
+    const sinks = Array.from({ length: 50 }, (_, i) => new TempFileSink(join(files, `f${i}.bin`), 64, 64));
+    for (let round = 0; round < 10; round++) for (let i = 0; i < sinks.length; i++) put(sinks[i]!, bytes(i, round * 60, 60));
+    for (const s of sinks) s.finish();
+    for (const s of sinks) s.discard();
+    expect(readdirSync(files)).toEqual([]);
+    stopWritingBehind();
+    expect(readdirSync(files)).toEqual([]);
   });
 
   it('hands over a full buffer larger than the staging buffer when the writer starts', () => {
