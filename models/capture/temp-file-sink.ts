@@ -370,14 +370,16 @@ export class TempFileSink {
    */
   finish(): void {
     if (this.state !== 'open') return;
+    if (!this.staged) {
+      // This flush may start the writer thread, which then owns the file.
+      this.flush();
+      if (!this.staged) this.closeFd();
+    }
     if (this.staged) {
       this.withWriter((b, st) => {
         st.send();
         b.finish(this.serial);
       });
-    } else {
-      this.flush();
-      this.closeFd();
     }
     // Once only: a commit after it must not queue the file's end again, which
     // made every commit wait for its own hand-off to the writer thread (6,301

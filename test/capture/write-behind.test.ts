@@ -259,6 +259,19 @@ describe('TempFileSink writing behind', () => {
     expect(readdirSync(files)).toEqual([]);
   });
 
+  it('ends a file whose last flush, at its finish, starts the writer thread', () => {
+    setWriteBehindAfter(0);
+    const path = join(work, 'started-at-finish.bin');
+    // 100 bytes in a 128-byte buffer: nothing is written out before the finish.
+    const s = new TempFileSink(path, 64, 128);
+    put(s, bytes(7, 0, 100));
+    expect(writingBehind()).toBe(false);
+    s.finish();
+    expect(writingBehind()).toBe(true);
+    s.commit();
+    expect(readFileSync(path).equals(bytes(7, 0, 100))).toBe(true);
+  });
+
   it('hands over a full buffer larger than the staging buffer when the writer starts', () => {
     // 4 KiB writes fill the 1 MiB buffer exactly; the third flush starts the writer
     // with the whole buffer to hand over, more than the staging buffer takes at once.
