@@ -236,6 +236,8 @@ export class TempFileSink {
   private staged = false;
   /** Why the file cannot be completed (its writer thread failed or was stopped). */
   private lost: Error | null = null;
+  /** Written behind: where in the writer's queue this file's end is (WriteBehind.finish). */
+  private endsAt = 0;
 
   /**
    * The buffer starts small and doubles at each flush up to `maxCapacity` (or
@@ -378,7 +380,7 @@ export class TempFileSink {
     if (this.staged) {
       this.withWriter((b, st) => {
         st.send();
-        b.finish(this.serial);
+        this.endsAt = b.finish(this.serial);
       });
     }
     // Once only: a commit after it must not queue the file's end again, which
@@ -392,7 +394,8 @@ export class TempFileSink {
     if (this.state === 'committed') return;
     if (this.state === 'discarded') throw new Error(`capture: ${this.path} was aborted`);
     this.finish();
-    if (this.staged) this.withWriter((b) => b.drain());
+    // Only this file's end: the renames of closeAll go on while the writer ends the files after it.
+    if (this.staged) this.withWriter((b) => b.waitPast(this.endsAt));
     renameSync(this.tempPath, this.path);
     this.state = 'committed';
     this.release();

@@ -313,10 +313,15 @@ export class WriteBehind {
     this.publish(at, OP_STAGED, -1, len, 0);
   }
 
-  /** The owned file `tag` is complete: the writer writes out its buffer and closes it. */
-  finish(tag: number): void {
+  /**
+   * The owned file `tag` is complete: the writer writes out its buffer and
+   * closes it. Returns the position to wait for (`waitPast`) before the file
+   * is whole on disk.
+   */
+  finish(tag: number): number {
     this.check();
     this.publish(this.reserve(HEADER_BYTES), OP_FINISH, -1, 0, tag);
+    return this.tail;
   }
 
   /** The owned file `tag` is dropped: the writer closes it, writing nothing more (queued even after a failure). */
@@ -328,6 +333,17 @@ export class WriteBehind {
   /** Waits until every queued write and close is done; throws if one failed. */
   drain(): void {
     this.settle();
+    this.check();
+  }
+
+  /**
+   * Waits until the writer has acted on everything queued before `position`
+   * (a value `finish` returned), not on what was queued after; throws if a
+   * write failed. Committing many files, each waits for its own end while the
+   * writer goes on with the next.
+   */
+  waitPast(position: number): void {
+    while (((Atomics.load(this.ctrl, HEAD) - position) | 0) < 0) this.waitForProgress();
     this.check();
   }
 

@@ -176,6 +176,35 @@ describe('WriteBehind', () => {
     wb.shutdown();
   });
 
+  it("waits for one file's end, not for what was queued after it", () => {
+    const wb = new WriteBehind({ ringBytes: 1 << 20 });
+    const paths = [0, 1].map((i) => join(work, `ends-${i}.bin`));
+    for (const p of paths) closeSync(openSync(p, 'w'));
+    paths.forEach((p, i) => wb.own(200 + i, p));
+    // 1 MiB for each file, in 64 KiB records, then file 0's end and more for file 1.
+    const block = new Block(wb.maxStagedBytes);
+    const put = (tag: number, data: Uint8Array): void => {
+      if (!block.room(data.length)) {
+        wb.stage(block.buf, block.end);
+        block.end = 0;
+      }
+      block.add(tag, data);
+    };
+    for (let k = 0; k < 16; k++) for (const f of [0, 1]) put(200 + f, bytes(f, k << 16, 1 << 16));
+    wb.stage(block.buf, block.end);
+    block.end = 0;
+    const end0 = wb.finish(200);
+    put(201, bytes(1, 16 << 16, 1 << 16));
+    wb.stage(block.buf, block.end);
+    wb.waitPast(end0);
+    // File 0 is whole and closed now, whatever the writer still has for file 1.
+    expect(readFileSync(paths[0]!).equals(bytes(0, 0, 16 << 16))).toBe(true);
+    const end1 = wb.finish(201);
+    wb.waitPast(end1);
+    expect(readFileSync(paths[1]!).equals(bytes(1, 0, 17 << 16))).toBe(true);
+    wb.shutdown();
+  });
+
   it('rejects a ring that is not a power of two', () => {
     expect(() => new WriteBehind({ ringBytes: 5000 })).toThrow(/power of two/);
   });
