@@ -217,6 +217,14 @@ function put(s: TempFileSink, data: Uint8Array): void {
   s.pos += data.length;
 }
 
+/** `n` sinks with 64-byte buffers in a new folder, sink i given `rounds` writes of `size` bytes of stream i. */
+function filledSinks(prefix: string, n: number, rounds: number, size: number): { files: string; sinks: TempFileSink[] } {
+  const files = mkdtempSync(join(work, prefix));
+  const sinks = Array.from({ length: n }, (_, i) => new TempFileSink(join(files, `f${i}.bin`), 64, 64));
+  for (let round = 0; round < rounds; round++) for (let i = 0; i < n; i++) put(sinks[i]!, bytes(i, round * size, size));
+  return { files, sinks };
+}
+
 describe('TempFileSink writing behind', () => {
   it('waits for a big capture (WRITE_BEHIND_AFTER_BYTES) before starting a thread', () => {
     const s = new TempFileSink(join(work, 'small.bin'), 1024, 1024);
@@ -244,9 +252,7 @@ describe('TempFileSink writing behind', () => {
     expect(writingBehind()).toBe(true);
     const before = hasProc ? openFds() : null;
     const n = 3 * maxOpenSinks();
-    const files = mkdtempSync(join(work, 'many-'));
-    const sinks = Array.from({ length: n }, (_, i) => new TempFileSink(join(files, `f${i}.bin`), 64, 64));
-    for (let round = 0; round < 12; round++) for (let i = 0; i < n; i++) put(sinks[i]!, bytes(i, round * 40, 40));
+    const { files, sinks } = filledSinks('many-', n, 12, 40);
     for (const s of sinks) s.finish();
     for (const s of sinks) s.commit();
     if (before !== null) expect(newFds(before)).toEqual([]);
@@ -258,10 +264,8 @@ describe('TempFileSink writing behind', () => {
 
   it('ends each file once: commits after finishing every file queue nothing more for the writer', () => {
     setWriteBehindAfter(0);
-    const files = mkdtempSync(join(work, 'finished-'));
-    const sinks = Array.from({ length: 20 }, (_, i) => new TempFileSink(join(files, `f${i}.bin`), 64, 64));
     // Three 40-byte writes into 64-byte buffers: each sink flushes, and the first flush starts the writer.
-    for (let round = 0; round < 3; round++) for (let i = 0; i < sinks.length; i++) put(sinks[i]!, bytes(i, round * 40, 40));
+    const { files, sinks } = filledSinks('finished-', 20, 3, 40);
     expect(writingBehind()).toBe(true);
     for (const s of sinks) s.finish();
     const queued = writeBehindRecords();
@@ -277,10 +281,8 @@ describe('TempFileSink writing behind', () => {
 
   it('discards a finished sink and leaves nothing, once the writer is done with it', () => {
     setWriteBehindAfter(0);
-    const files = mkdtempSync(join(work, 'finished-discarded-'));
     // Full 64-byte buffers: the writer opens the file to write each out.
-    const sinks = Array.from({ length: 50 }, (_, i) => new TempFileSink(join(files, `f${i}.bin`), 64, 64));
-    for (let round = 0; round < 10; round++) for (let i = 0; i < sinks.length; i++) put(sinks[i]!, bytes(i, round * 60, 60));
+    const { files, sinks } = filledSinks('finished-discarded-', 50, 10, 60);
     for (const s of sinks) s.finish();
     for (const s of sinks) s.discard();
     expect(readdirSync(files)).toEqual([]);
