@@ -176,14 +176,19 @@ export class SpecCutter {
     };
   }
 
-  /** The namespaces of partition `me`'s components, and the clients of one-way UDP flows to servers among them. */
+  /**
+   * The namespaces of partition `me`'s components, and the clients of one-way
+   * UDP flows to servers among them: to a broadcast address (no one server),
+   * every partition's, since its servers may be among the receivers.
+   */
   private namespacesToBuild(me: number): Set<string> {
     const spec = this.spec;
     const out = new Set<string>();
     for (const [name, part] of this.partOfNs) if (part === me) out.add(name);
     spec.traffic.forEach((t, i) => {
       if (t.kind !== 'udp' || t.responseSize !== 0 || out.has(t.from.ns)) return;
-      if (this.partOfNs.get(this.servers[i]!) === me) out.add(t.from.ns);
+      const server = this.servers[i]!;
+      if (server === '' ? t.broadcast : this.partOfNs.get(server) === me) out.add(t.from.ns);
     });
     return out;
   }

@@ -196,10 +196,13 @@ export function buildWorld(spec: TopologySpec, epochSeconds = DEFAULT_EPOCH_SECO
   const proxies = new Map<string, UserspaceProxy>();
   for (const nsSpec of spec.namespaces) if (nsSpec.userspaceProxy !== undefined && isBuilt(nsSpec.name)) proxies.set(nsSpec.name, buildUserspaceProxy(namespaces.get(nsSpec.name)!, nsSpec.userspaceProxy));
   for (const nsSpec of spec.namespaces) if (nsSpec.lifecycle !== undefined && isBuilt(nsSpec.name)) new PodLifecycle(namespaces.get(nsSpec.name)!, nsSpec.lifecycle, proxies.get(nsSpec.name) ?? null);
+  const afterTraffic: (() => void)[] = [];
   spec.traffic.forEach((t, i) => {
     const server = scope === null ? index!.serverOf(t) : scope.servers[i] || undefined;
-    startTraffic(world, t, server, servers, rows[rowOf[i]!]!);
+    startTraffic(world, t, server, servers, rows[rowOf[i]!]!, afterTraffic);
   });
+  // Once every server exists: flows made later may have made more.
+  for (const f of afterTraffic) f();
   return world;
 }
 
@@ -301,7 +304,7 @@ function endDevice(namespaces: Map<string, Netns>, ns: string, ifname: string): 
  * partition, either may be a namespace it does not build: then that side is
  * the other partition's to make.
  */
-function startTraffic(world: World, t: TrafficSpec, serverName: string | undefined, allServers: Servers, stats: FlowStats): void {
+function startTraffic(world: World, t: TrafficSpec, serverName: string | undefined, allServers: Servers, stats: FlowStats, afterTraffic: (() => void)[]): void {
   const from = world.namespaces.get(t.from.ns);
   // A partition's scope was made from the whole spec, which checked the name (SpecCutter).
   if (from === undefined && !world.partial) throw new Error(`traffic ${t.name}: unknown namespace ${t.from.ns}`);
@@ -332,10 +335,18 @@ function startTraffic(world: World, t: TrafficSpec, serverName: string | undefin
   if (from === undefined) return;
   const rng = from.component.random(`traffic/${t.name}`);
   const client = new UdpClient(from, { name: t.name, dst, port: t.port, sourcePort: t.sourcePort, count: t.count, rate: t.rate, arrivals: t.arrivals, requestSize: t.requestSize, responseSize: t.responseSize, broadcast: t.broadcast, startNs: t.startNs, timeoutNs: t.timeoutNs }, stats, rng);
-  if (t.responseSize === 0 && server !== undefined) {
-    // The server sees the client's address as the source its route picks.
-    const route = from.outputRoute(dst);
-    if (route !== null) server.measureOneWay(from.sourceFor(route, dst), client.localPort, stats);
+  if (t.responseSize !== 0) return;
+  // The servers see the client's address as the source its route picks.
+  const route = from.outputRoute(dst);
+  if (route === null) return;
+  const src = from.sourceFor(route, dst);
+  if (server !== undefined) server.measureOneWay(src, client.localPort, stats);
+  else if (t.broadcast && serverName === undefined) {
+    // To a broadcast address: every server on the port that the datagrams reach measures them, the first copy of each counting.
+    stats.countFirstArrivals();
+    afterTraffic.push(() => {
+      for (const s of servers.values()) if (s.port === t.port) s.measureOneWay(src, client.localPort, stats);
+    });
   }
 }
 

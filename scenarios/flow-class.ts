@@ -12,12 +12,15 @@
  */
 import type { Scenario } from './scenario.js';
 import type { NamespaceSpec, TrafficSpec } from './topology.js';
+import { formatIpv4, parseCidr, prefixMask } from '../models/wire/addr.js';
 
 export interface FlowClassContext {
   /** Namespace name -> its kind and component. */
   namespaces: Map<string, { kind: NamespaceSpec['kind']; component: string }>;
   /** Address -> namespace owning it (interface and bridge addresses; first owner wins). */
   owners: Map<string, string>;
+  /** 255.255.255.255 and the directed broadcast of every prefix configured on an interface or bridge. */
+  broadcasts: Set<string>;
   /** Address -> "ClusterIP" | "LoadBalancer". */
   serviceAddresses: Map<string, string>;
   /** Node namespace -> "port/proto" NodePorts (every node opens every NodePort). */
@@ -27,13 +30,15 @@ export interface FlowClassContext {
 }
 
 export function flowClassContext(s: Scenario, namespaces: readonly NamespaceSpec[]): FlowClassContext {
-  const ctx: FlowClassContext = { namespaces: new Map(), owners: new Map(), serviceAddresses: new Map(), nodePorts: new Set(), servicePortSizes: new Map() };
+  const ctx: FlowClassContext = { namespaces: new Map(), owners: new Map(), broadcasts: new Set(['255.255.255.255']), serviceAddresses: new Map(), nodePorts: new Set(), servicePortSizes: new Map() };
   for (const ns of namespaces) {
     ctx.namespaces.set(ns.name, { kind: ns.kind, component: ns.component });
     for (const dev of [...ns.bridges, ...ns.interfaces]) {
       for (const a of dev.addresses) {
         const ip = a.slice(0, a.indexOf('/'));
         if (!ctx.owners.has(ip)) ctx.owners.set(ip, ns.name);
+        const { addr, prefixLen } = parseCidr(a);
+        if (prefixLen < 31) ctx.broadcasts.add(formatIpv4((addr | ~prefixMask(prefixLen)) >>> 0));
       }
     }
   }
@@ -102,7 +107,7 @@ export function flowClass(t: TrafficSpec, ctx: FlowClassContext): string {
     const toNs = t.toNs ?? ctx.owners.get(t.to);
     const dest = toNs === undefined ? undefined : ctx.namespaces.get(toNs);
     if (toNs === undefined || dest === undefined) {
-      to = 'outside address';
+      to = ctx.broadcasts.has(t.to) ? 'broadcast' : 'outside address';
     } else {
       const nodePort = dest.kind === 'node' && t.kind !== 'ping' && ctx.nodePorts.has(`${t.port}/${t.kind}`);
       const what = nodePort ? 'NodePort' : KIND_NAMES[dest.kind];

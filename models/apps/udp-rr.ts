@@ -118,7 +118,7 @@ export class UdpServer implements UdpReceiver {
 
   onDatagram(pkt: Packet, src: number, srcPort: number, dst: number, off: number, len: number): void {
     const flow = this.oneWay.get(src * 65536 + srcPort);
-    if (flow !== undefined) flow.record(this.ns.now() - pkt.bornAt);
+    if (flow !== undefined) flow.arrival(pkt.id, this.ns.now() - pkt.bornAt);
     const size = this.responseSize;
     if (size === 0) return;
     const b = pkt.buf;

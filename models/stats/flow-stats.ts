@@ -22,6 +22,13 @@ export class FlowStats {
   private readonly samples = new LatencySummary();
   /** TCP flows only (see enableTcp): connections, setup times, retransmissions, transfers. */
   tcp: TcpFlowStats | null = null;
+  /**
+   * One-way flows to a broadcast address only (countFirstArrivals): each
+   * datagram's latency to its first receiver, by packet id, until the results
+   * are read. Every receiver on the link gets a copy, in whichever partition
+   * it runs, so which copy came first is known only once all are merged.
+   */
+  private firstArrivals: Map<number, number> | null = null;
 
   constructor(
     readonly name: string,
@@ -38,11 +45,43 @@ export class FlowStats {
 
   /** Answers (or one-way arrivals) received: one per latency sample. */
   get received(): number {
-    return this.samples.count;
+    return this.samples.count + (this.firstArrivals?.size ?? 0);
   }
 
   record(latencyNs: number): void {
     this.samples.record(latencyNs);
+  }
+
+  /**
+   * Makes this a flow whose datagrams several receivers may get (one-way to a
+   * broadcast address): the first copy of each to arrive counts, later copies
+   * are duplicates, as for a request several servers answer.
+   */
+  countFirstArrivals(): void {
+    this.firstArrivals ??= new Map();
+  }
+
+  /** A one-way datagram (packet `packetId`) reached a receiver `latencyNs` after it was sent. */
+  arrival(packetId: number, latencyNs: number): void {
+    const first = this.firstArrivals;
+    if (first === null) {
+      this.record(latencyNs);
+      return;
+    }
+    const seen = first.get(packetId);
+    if (seen === undefined) first.set(packetId, latencyNs);
+    else {
+      this.duplicates++;
+      if (latencyNs < seen) first.set(packetId, latencyNs);
+    }
+  }
+
+  /** The first arrivals become latency samples: the flow's results are being read, every partition's share is in. */
+  private settleArrivals(): void {
+    const first = this.firstArrivals;
+    if (first === null || first.size === 0) return;
+    for (const latency of first.values()) this.samples.record(latency);
+    first.clear();
   }
 
   /** Makes this a TCP flow's statistics: toJSON gains a `tcp` section. */
@@ -61,6 +100,7 @@ export class FlowStats {
 
   /** The p-th percentile; HdrHistogram's bucket value, kept within the exact min and max. */
   percentile(p: number): number {
+    this.settleArrivals();
     return this.samples.percentile(p);
   }
 
@@ -72,6 +112,7 @@ export class FlowStats {
       late: this.late,
       errors: [...this.errors.entries()],
       samples: this.samples.toPartial(),
+      firstArrivals: this.firstArrivals === null ? null : [...this.firstArrivals],
       tcp: this.tcp === null ? null : this.tcp.toPartial(),
     };
   }
@@ -83,10 +124,15 @@ export class FlowStats {
     this.late += p.late;
     for (const [k, n] of p.errors) this.errors.set(k, (this.errors.get(k) ?? 0) + n);
     this.samples.merge(p.samples);
+    if (p.firstArrivals !== null) {
+      this.countFirstArrivals();
+      for (const [id, latency] of p.firstArrivals) this.arrival(id, latency);
+    }
     if (p.tcp !== null) this.enableTcp().merge(p.tcp);
   }
 
   toJSON(): Record<string, unknown> {
+    this.settleArrivals();
     return {
       name: this.name,
       kind: this.kind,
@@ -112,6 +158,8 @@ export interface FlowStatsPartial {
   late: number;
   errors: [string, number][];
   samples: LatencyPartial;
+  /** (packet id, latency) of each datagram's first arrival here, for a flow that counts first arrivals; else null. */
+  firstArrivals: [number, number][] | null;
   tcp: TcpFlowStatsPartial | null;
 }
 

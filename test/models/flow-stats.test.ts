@@ -142,4 +142,30 @@ describe('FlowStats', () => {
       { numRuns: 60 },
     );
   });
+
+  it('counts first arrivals: each packet once at its earliest copy, the rest duplicates, however the receivers are split', () => {
+    // Arrivals of packets 0..9 at receivers: (packet, latency, receiver).
+    const arrivals = fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 1, max: 1e6 }), fc.integer({ min: 0, max: 3 })), { maxLength: 60 });
+    fc.assert(
+      fc.property(arrivals, (list) => {
+        const byPacket = new Map<number, number>();
+        for (const [id, ns] of list) byPacket.set(id, Math.min(ns, byPacket.get(id) ?? Infinity));
+        const expected = new FlowStats('f', 'udp', 'a', 'b', 'one-way');
+        for (const ns of byPacket.values()) expected.record(ns);
+        expected.duplicates = list.length - byPacket.size;
+        // Each receiver in a partition of its own, merged as a partitioned run does.
+        const merged = new FlowStats('f', 'udp', 'a', 'b', 'one-way');
+        merged.countFirstArrivals();
+        for (let r = 0; r < 4; r++) {
+          const part = new FlowStats('f', 'udp', 'a', 'b', 'one-way');
+          part.countFirstArrivals();
+          for (const [id, ns, at] of list) if (at === r) part.arrival(id, ns);
+          merged.merge(JSON.parse(JSON.stringify(part.toPartial())));
+        }
+        expect(merged.received).toBe(byPacket.size);
+        expect(merged.toJSON()).toEqual(expected.toJSON());
+      }),
+      { numRuns: 100 },
+    );
+  });
 });
