@@ -341,7 +341,7 @@ function startTraffic(world: World, t: TrafficSpec, serverName: string | undefin
   if (route === null) return;
   const src = from.sourceFor(route, dst);
   if (server !== undefined) server.measureOneWay(src, client.localPort, stats);
-  else if (t.broadcast && serverName === undefined) {
+  else if (t.broadcast && serverName === undefined && from.isBroadcast(dst)) {
     // To a broadcast address: every server on the port that the datagrams reach measures them, the first copy of each counting.
     stats.countFirstArrivals();
     afterTraffic.push(() => {

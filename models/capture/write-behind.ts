@@ -235,8 +235,7 @@ export class WriteBehind {
   private readonly ringBytes: number;
   private readonly worker: Worker;
   private tail = 0;
-  /** Records queued so far (each a hand-off the writer must act on). */
-  records = 0;
+  private queued = 0;
   private closesQueued = 0;
   private readonly maxPendingCloses: number;
   private exited = false;
@@ -280,6 +279,11 @@ export class WriteBehind {
     while (this.closesQueued - Atomics.load(this.ctrl, CLOSED) >= this.maxPendingCloses) this.waitForProgress();
     this.closesQueued++;
     this.publish(this.reserve(HEADER_BYTES), OP_CLOSE, fd, 0, tag);
+  }
+
+  /** Records queued so far, each a hand-off the writer must act on. */
+  get records(): number {
+    return this.queued;
   }
 
   /** The largest staged block `stage` takes (a quarter of the ring). */
@@ -415,7 +419,7 @@ export class WriteBehind {
     this.words[w + 2] = len;
     this.words[w + 3] = tag;
     this.tail = (this.tail + size) | 0;
-    this.records++;
+    this.queued++;
     Atomics.store(this.ctrl, TAIL, this.tail);
     Atomics.notify(this.ctrl, TAIL);
   }
