@@ -22,9 +22,9 @@ let liveSinks = 0;
  * full takes the place of the least recently written one, which reopens its
  * file for appending when it next writes. Files written in turn are LRU's
  * worst case (every write past the limit reopens), so the limit is generous:
- * 3/8 of the process's soft limit (`ulimit -n`), the writer thread may hold
- * a third as many queued for closing, and half is left to the rest of the
- * process.
+ * 3/8 of the process's soft limit (`ulimit -n`). The writer thread holds as
+ * many once it owns the files, and the sinks then hold none: the rest is left
+ * to the process.
  */
 let openSinkLimit = openSinkBudget();
 
@@ -164,7 +164,7 @@ export function writeBehindRecords(): number {
 
 /** Starts the writer thread and gives it every live sink's file. */
 function startWritingBehind(): void {
-  behind = new WriteBehind({ maxPendingCloses: Math.ceil(openSinkLimit / 3), maxOpenFiles: openSinkLimit });
+  behind = new WriteBehind({ maxOpenFiles: openSinkLimit });
   staging = new Staging(Math.min(STAGING_BYTES, behind.maxStagedBytes));
   for (const sink of sinksBySerial.values()) sink.handOver();
 }
@@ -292,16 +292,15 @@ export class TempFileSink {
 
   /**
    * The writer thread takes this sink's file (startWritingBehind, or a sink
-   * made after it started): a descriptor held is closed behind, buffered
-   * bytes are staged, and from now on `buf` is the staging buffer.
+   * made after it started): a descriptor held is closed here (everything
+   * written through it is written already; a descriptor that the writer
+   * thread closed for this thread made Node warn "closed but not opened in
+   * unmanaged mode"), buffered bytes are staged, and from now on `buf` is
+   * the staging buffer.
    */
   handOver(): void {
     const b = behind!;
-    if (this.fd >= 0) {
-      withFd.delete(this);
-      b.close(this.fd, this.serial);
-      this.fd = -1;
-    }
+    this.closeFd();
     b.own(this.serial, this.tempPath);
     const pending = this.buf.subarray(0, this.pos);
     this.staged = true;

@@ -5,16 +5,13 @@ import { Worker } from 'node:worker_threads';
  * a write (copying into the page cache, and allocating its pages) runs beside
  * the simulation instead of inside it, as dumpcap writes for Wireshark.
  *
- * Records go through a ring in a SharedArrayBuffer, in order. Two kinds:
- * - files the writer owns (`own`, `stage`, `finish`, `drop`): the sinks
- *   (temp-file-sink.ts) write every capture file's bytes into one staging
- *   buffer, tagged by file, and hand it over whole; the writer splits it into
- *   a buffer per file and writes each when full, holding a bounded number of
- *   descriptors. The simulation then writes into one hot buffer however many
- *   files there are, and the scattered copies and the writes are here.
- * - closing a descriptor the caller opened (`close`), after everything
- *   queued before it: a sink's descriptor from before the writer took its
- *   file.
+ * Records go through a ring in a SharedArrayBuffer, in order, for the files
+ * the writer owns (`own`, `stage`, `finish`, `drop`): the sinks
+ * (temp-file-sink.ts) write every capture file's bytes into one staging
+ * buffer, tagged by file, and hand it over whole; the writer splits it into a
+ * buffer per file and writes each when full, holding a bounded number of
+ * descriptors. The simulation then writes into one hot buffer however many
+ * files there are, and the scattered copies and the writes are here.
  * A file's bytes reach it in the order they were queued, so every file gets
  * the bytes the synchronous path writes, byte for byte; only when they reach
  * the kernel changes. Whatever must see them on disk (a rename to the final
@@ -35,17 +32,14 @@ const TAIL = 1;
 const FAILED = 2;
 const FAILED_TAG = 3;
 const MESSAGE_LEN = 4;
-/** Descriptors the writer has closed (the producer counts those it queued). */
-const CLOSED = 5;
 /** Set when the writer's loop has ended, for whatever reason: nothing queued after it will be done. */
 const ENDED = 6;
 const CONTROL_BYTES = 64;
 const MESSAGE_BYTES = 1024;
 
-/** Record header: op, fd, length, the caller's tag (16 bytes keeps every record 16-byte aligned). */
+/** Record header: op, a spare word, length, the caller's tag (16 bytes keeps every record 16-byte aligned). */
 const HEADER_BYTES = 16;
 const OP_WRAP = 0;
-const OP_CLOSE = 1;
 const OP_EXIT = 2;
 /** The writer owns a file from now on: `tag` names it, the record's bytes are its path (UTF-8). */
 const OP_OPEN = 3;
@@ -64,8 +58,6 @@ const FILE_BUFFER_MAX = 1 << 20;
 export interface WriteBehindOptions {
   /** Ring size in bytes, a power of two of at least 4 KiB. */
   ringBytes?: number;
-  /** Descriptors queued for closing but not yet closed, at most: they still count against `ulimit -n` (default 256). */
-  maxPendingCloses?: number;
   /** Descriptors the writer holds for the files it owns, at most (default 256): the least recently written is closed and reopened to append. */
   maxOpenFiles?: number;
 }
@@ -83,9 +75,9 @@ function writerLoop(
   ringBytes: number,
   maxOpenFiles: number,
   layout: {
-    head: number; tail: number; failed: number; failedTag: number; messageLen: number; closed: number; ended: number;
+    head: number; tail: number; failed: number; failedTag: number; messageLen: number; ended: number;
     controlBytes: number; messageBytes: number; headerBytes: number;
-    wrap: number; close: number; exit: number; open: number; staged: number; finish: number; drop: number;
+    wrap: number; exit: number; open: number; staged: number; finish: number; drop: number;
     budget: number; bufferMin: number; bufferMax: number;
   },
 ): void {
@@ -176,19 +168,11 @@ function writerLoop(
       }
       const at = head & mask;
       const op = words[at >> 2]!;
-      const fd = words[(at >> 2) + 1]!;
       const len = words[(at >> 2) + 2]!;
       const tag = words[(at >> 2) + 3]!;
       let size = layout.headerBytes;
       if (op === layout.wrap) size = ringBytes - at;
-      else if (op === layout.close) {
-        try {
-          fs.closeSync(fd);
-        } catch (err) {
-          fail(tag, err);
-        }
-        Atomics.add(ctrl, layout.closed, 1);
-      } else if (op === layout.open) {
+      else if (op === layout.open) {
         size += (len + 15) & ~15;
         const path = decoder.decode(ring.subarray(at + layout.headerBytes, at + layout.headerBytes + len));
         files.set(tag, { tag, path, fd: -1, buf: new Uint8Array(layout.bufferMin), pos: 0 });
@@ -236,8 +220,6 @@ export class WriteBehind {
   private readonly worker: Worker;
   private tail = 0;
   private queued = 0;
-  private closesQueued = 0;
-  private readonly maxPendingCloses: number;
   private exited = false;
 
   constructor(options: WriteBehindOptions = {}) {
@@ -246,16 +228,15 @@ export class WriteBehind {
       throw new RangeError(`write-behind: the ring must be a power of two from 4 KiB to 1 GiB, got ${ringBytes}`);
     }
     this.ringBytes = ringBytes;
-    this.maxPendingCloses = options.maxPendingCloses ?? 256;
     const shared = new SharedArrayBuffer(CONTROL_BYTES + MESSAGE_BYTES + ringBytes);
     this.ctrl = new Int32Array(shared, 0, CONTROL_BYTES >> 2);
     this.message = new Uint8Array(shared, CONTROL_BYTES, MESSAGE_BYTES);
     this.ring = new Uint8Array(shared, CONTROL_BYTES + MESSAGE_BYTES, ringBytes);
     this.words = new Int32Array(shared, CONTROL_BYTES + MESSAGE_BYTES, ringBytes >> 2);
     const layout = {
-      head: HEAD, tail: TAIL, failed: FAILED, failedTag: FAILED_TAG, messageLen: MESSAGE_LEN, closed: CLOSED, ended: ENDED,
+      head: HEAD, tail: TAIL, failed: FAILED, failedTag: FAILED_TAG, messageLen: MESSAGE_LEN, ended: ENDED,
       controlBytes: CONTROL_BYTES, messageBytes: MESSAGE_BYTES, headerBytes: HEADER_BYTES,
-      wrap: OP_WRAP, close: OP_CLOSE, exit: OP_EXIT,
+      wrap: OP_WRAP, exit: OP_EXIT,
       open: OP_OPEN, staged: OP_STAGED, finish: OP_FINISH, drop: OP_DROP,
       budget: FILE_BUFFER_BUDGET, bufferMin: FILE_BUFFER_MIN, bufferMax: FILE_BUFFER_MAX,
     };
@@ -266,19 +247,6 @@ export class WriteBehind {
     // The writer never keeps a process alive: the sinks' commits drain it, and a
     // process that ends without committing leaves temporary files, as before.
     this.worker.unref();
-  }
-
-  /**
-   * Queues closing `fd` after what is queued. The caller must not use `fd`
-   * again. Queued even after a failure (the writer skips writes then, not
-   * closes), so discarding after an error leaks no descriptor.
-   */
-  close(fd: number, tag: number): void {
-    if (this.exited) throw new Error('write-behind: already shut down');
-    // Queued closes still hold descriptors: keep them few.
-    while (this.closesQueued - Atomics.load(this.ctrl, CLOSED) >= this.maxPendingCloses) this.waitForProgress();
-    this.closesQueued++;
-    this.publish(this.reserve(HEADER_BYTES), OP_CLOSE, fd, 0, tag);
   }
 
   /** Records queued so far, each a hand-off the writer must act on. */
@@ -301,7 +269,7 @@ export class WriteBehind {
     if (bytes.length > this.maxStagedBytes) throw new RangeError(`write-behind: path of ${bytes.length} bytes is too long`);
     const at = this.reserve(recordBytes(bytes.length));
     this.ring.set(bytes, at + HEADER_BYTES);
-    this.publish(at, OP_OPEN, -1, bytes.length, tag);
+    this.publish(at, OP_OPEN, bytes.length, tag);
   }
 
   /**
@@ -314,7 +282,7 @@ export class WriteBehind {
     if (len > this.maxStagedBytes) throw new RangeError(`write-behind: a staged block of ${len} bytes is over ${this.maxStagedBytes}`);
     const at = this.reserve(recordBytes(len));
     this.ring.set(data.subarray(0, len), at + HEADER_BYTES);
-    this.publish(at, OP_STAGED, -1, len, 0);
+    this.publish(at, OP_STAGED, len, 0);
   }
 
   /**
@@ -324,14 +292,14 @@ export class WriteBehind {
    */
   finish(tag: number): number {
     this.check();
-    this.publish(this.reserve(HEADER_BYTES), OP_FINISH, -1, 0, tag);
+    this.publish(this.reserve(HEADER_BYTES), OP_FINISH, 0, tag);
     return this.tail;
   }
 
   /** The owned file `tag` is dropped: the writer closes it, writing nothing more (queued even after a failure). */
   drop(tag: number): void {
     if (this.exited) throw new Error('write-behind: already shut down');
-    this.publish(this.reserve(HEADER_BYTES), OP_DROP, -1, 0, tag);
+    this.publish(this.reserve(HEADER_BYTES), OP_DROP, 0, tag);
   }
 
   /** Waits until every queued write and close is done; throws if one failed. */
@@ -374,7 +342,7 @@ export class WriteBehind {
   /** Queues the thread's exit after everything else and waits for it. */
   private end(): void {
     this.exited = true;
-    this.publish(this.reserve(HEADER_BYTES), OP_EXIT, 0, 0, 0);
+    this.publish(this.reserve(HEADER_BYTES), OP_EXIT, 0, 0);
     this.settle();
   }
 
@@ -393,7 +361,7 @@ export class WriteBehind {
     if (at + size > this.ringBytes) {
       // Not enough room before the end: a wrap record sends the reader back to the start.
       this.waitForRoom(this.ringBytes - at);
-      this.publish(at, OP_WRAP, 0, 0, 0, this.ringBytes - at);
+      this.publish(at, OP_WRAP, 0, 0, this.ringBytes - at);
       at = 0;
     }
     this.waitForRoom(size);
@@ -412,10 +380,9 @@ export class WriteBehind {
     Atomics.wait(this.ctrl, HEAD, head, 1000);
   }
 
-  private publish(at: number, op: number, fd: number, len: number, tag: number, size = recordBytes(len)): void {
+  private publish(at: number, op: number, len: number, tag: number, size = recordBytes(len)): void {
     const w = at >> 2;
     this.words[w] = op;
-    this.words[w + 1] = fd;
     this.words[w + 2] = len;
     this.words[w + 3] = tag;
     this.tail = (this.tail + size) | 0;
