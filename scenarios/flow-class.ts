@@ -12,7 +12,7 @@
  */
 import type { Scenario } from './scenario.js';
 import type { NamespaceSpec, TrafficSpec } from './topology.js';
-import { formatIpv4, parseCidr, prefixMask } from '../models/wire/addr.js';
+import { directedBroadcast, formatIpv4, parseCidr } from '../models/wire/addr.js';
 
 export interface FlowClassContext {
   /** Namespace name -> its kind and component. */
@@ -38,7 +38,7 @@ export function flowClassContext(s: Scenario, namespaces: readonly NamespaceSpec
         const ip = a.slice(0, a.indexOf('/'));
         if (!ctx.owners.has(ip)) ctx.owners.set(ip, ns.name);
         const { addr, prefixLen } = parseCidr(a);
-        if (prefixLen < 31) ctx.broadcasts.add(formatIpv4((addr | ~prefixMask(prefixLen)) >>> 0));
+        if (prefixLen < 31) ctx.broadcasts.add(formatIpv4(directedBroadcast(addr, prefixLen)));
       }
     }
   }

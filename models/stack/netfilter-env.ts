@@ -1,7 +1,7 @@
 import type { NetDevice } from '../devices/net-device.js';
 import { Netfilter, type NetfilterCosts } from '../netfilter/netfilter.js';
 import type { AddrType, IpSet, NfPacket } from '../netfilter/types.js';
-import { formatIpv4, prefixMask } from '../wire/addr.js';
+import { directedBroadcast, formatIpv4 } from '../wire/addr.js';
 import { ipv4Dst, ipv4Protocol, ipv4Src, ipv4TotalLength, ipv4Ttl } from '../wire/ipv4.js';
 import type { Netns } from './netns.js';
 import { sendReject } from './reject.js';
@@ -69,10 +69,6 @@ export function addressType(ns: Netns, addr: number, dev: NetDevice | null): Add
   const devices = dev === null ? ns.devices.values() : [dev];
   for (const d of devices) for (const a of d.addrs) if (a.prefixLen < 31 && directedBroadcast(a.addr, a.prefixLen) === addr) return 'BROADCAST';
   return 'UNICAST';
-}
-
-function directedBroadcast(addr: number, prefixLen: number): number {
-  return (addr | ~prefixMask(prefixLen)) >>> 0;
 }
 
 /** The body of a LOG line, as nf_log_ip_packet prints it (the fields podwire knows). */

@@ -62,6 +62,11 @@ export function prefixMask(len: number): number {
   return len === 0 ? 0 : (0xffff_ffff << (32 - len)) >>> 0;
 }
 
+/** The directed broadcast of `addr`/`prefixLen`: its host bits all set (unsigned). */
+export function directedBroadcast(addr: number, prefixLen: number): number {
+  return (addr | ~prefixMask(prefixLen)) >>> 0;
+}
+
 export function inPrefix(addr: number, net: number, len: number): boolean {
   return ((addr ^ net) & prefixMask(len)) === 0;
 }

@@ -18,7 +18,7 @@
  * every node).
  */
 import type { IfAddr, NetDevice } from '../../devices/net-device.js';
-import { formatIpv4, prefixMask } from '../../wire/addr.js';
+import { directedBroadcast, formatIpv4 } from '../../wire/addr.js';
 import type { AddrType } from '../types.js';
 import { NodeDevice } from './node-device.js';
 
@@ -61,7 +61,7 @@ export class ExplainNode {
       if (this.owners.has(a.addr)) throw new Error(`--local-ip: ${formatIpv4(a.addr)} given twice`);
       this.owners.set(a.addr, this.uplink);
       this.uplink.addrs.push({ addr: a.addr, prefixLen: a.prefixLen });
-      if (a.prefixLen < 31) this.broadcasts.add((a.addr | ~prefixMask(a.prefixLen)) >>> 0);
+      if (a.prefixLen < 31) this.broadcasts.add(directedBroadcast(a.addr, a.prefixLen));
     }
   }
 
