@@ -22,7 +22,20 @@ export interface CaptureWriterOptions {
   epochSeconds?: number;
 }
 
-export interface CaptureWriter {
+/** A capture file being written: finished and renamed into place, or aborted. */
+export interface CaptureFile {
+  /**
+   * Writes out what is buffered and lets go of the file; `close` then only
+   * waits for the bytes and renames. See `closeAll`.
+   */
+  finish(): void;
+  /** Flushes and renames the temporary file to its final name. */
+  close(): void;
+  /** Drops everything written: the temporary file is removed. */
+  abort(): void;
+}
+
+export interface CaptureWriter extends CaptureFile {
   /** Declares a capture point; returns the index writePacket takes. */
   addInterface(name: string, description?: string): number;
   /**
@@ -38,15 +51,6 @@ export interface CaptureWriter {
    * outside the tap.
    */
   appendPacket(ifIndex: number, timeNs: number, data: Uint8Array, off: number, len: number, direction: PacketDirection): void;
-  /**
-   * Writes out what is buffered and lets go of the file; `close` then only
-   * waits for the bytes and renames. See `closeAll`.
-   */
-  finish(): void;
-  /** Flushes and renames the temporary file to its final name. */
-  close(): void;
-  /** Drops everything written: the temporary file is removed. */
-  abort(): void;
 }
 
 /**
@@ -54,7 +58,7 @@ export interface CaptureWriter {
  * a writer thread has queued (temp-file-sink.ts) are waited for once, not
  * once per file (6,301 waits for the files of a 100 x 30 cluster).
  */
-export function closeAll(writers: readonly CaptureWriter[]): void {
+export function closeAll(writers: readonly CaptureFile[]): void {
   for (const w of writers) w.finish();
   for (const w of writers) w.close();
 }
