@@ -116,7 +116,8 @@ function runWorkload(w: Workload, mode: CaptureMode): Measured {
     const writers: CaptureFile[] = [];
     const now = () => world.sim.now;
     const clock = new EpbClock(world.epochSeconds);
-    const single = mode === 'single' ? new PcapngWriter(join(dir!, SINGLE_CAPTURE_FILE), { epochSeconds: world.epochSeconds }) : null;
+    // Written in place, as runTopology writes into its staging folder.
+    const single = mode === 'single' ? new PcapngWriter(join(dir!, SINGLE_CAPTURE_FILE), { epochSeconds: world.epochSeconds, inPlace: true }) : null;
     if (single !== null) writers.push(single);
     for (const point of spec.captures) {
       const slash = point.lastIndexOf('/');
@@ -125,7 +126,7 @@ function runWorkload(w: Workload, mode: CaptureMode): Measured {
         dev.tap = new FileTap(dev, single, now, single.addInterface(point, captureDescription(point)));
         continue;
       }
-      const tap = new PointCapture(dev, join(dir!, captureFileName(point)), clock, now);
+      const tap = new PointCapture(dev, join(dir!, captureFileName(point)), clock, now, { inPlace: true });
       dev.tap = tap;
       writers.push(tap);
     }

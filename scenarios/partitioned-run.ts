@@ -83,7 +83,7 @@ type Report = Extract<WorkerReport, { ok: true }>;
 
 /** Joins the partitions' parts into captures/all.pcapng, in the order a sequential run writes (capture-parts.ts). */
 function mergeSingleCapture(spec: TopologySpec, capDir: string, parts: number, epochSeconds: number): void {
-  const writer = new PcapngWriter(join(capDir, SINGLE_CAPTURE_FILE), { epochSeconds });
+  const writer = new PcapngWriter(join(capDir, SINGLE_CAPTURE_FILE), { epochSeconds, inPlace: true });
   const files = Array.from({ length: parts }, (_, k) => partFiles(capDir, k));
   try {
     for (const point of spec.captures) writer.addInterface(point, captureDescription(point));

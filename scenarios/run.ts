@@ -56,7 +56,8 @@ export function captureFileName(point: string, format: 'pcapng' | 'pcap' = 'pcap
 /**
  * One partition's models, with capture taps on the capture points it owns,
  * writing into a staging folder. A sequential run is the partition that owns
- * every component (`partition` null).
+ * every component (`partition` null). The folder is moved into place whole
+ * (commitRun), so its files are written in place, not each renamed.
  */
 export class OpenPartition {
   readonly world: World;
@@ -100,10 +101,10 @@ export class OpenPartition {
       const path = join(capDir, captureFileName(point, format));
       let tap: PointCapture | FileTap;
       if (format === 'pcapng') {
-        tap = new PointCapture(dev, path, clock, now);
+        tap = new PointCapture(dev, path, clock, now, { inPlace: true });
         this.writers.push(tap);
       } else {
-        const writer = new PcapWriter(path, { epochSeconds });
+        const writer = new PcapWriter(path, { epochSeconds, inPlace: true });
         this.writers.push(writer);
         tap = new FileTap(dev, writer, now);
       }
@@ -115,9 +116,9 @@ export class OpenPartition {
   private openSingle(spec: TopologySpec, capDir: string, format: 'pcapng' | 'pcap', epochSeconds: number, part: number | null): void {
     if (format !== 'pcapng') throw new Error('a single capture file needs pcapng (classic pcap has one interface per file)');
     const files = part === null ? null : partFiles(capDir, part);
-    const writer = new PcapngWriter(files === null ? join(capDir, SINGLE_CAPTURE_FILE) : files.capture, { epochSeconds });
+    const writer = new PcapngWriter(files === null ? join(capDir, SINGLE_CAPTURE_FILE) : files.capture, { epochSeconds, inPlace: true });
     this.writers.push(writer);
-    const keys = files === null ? null : new TempFileSink(files.keys);
+    const keys = files === null ? null : new TempFileSink(files.keys, { inPlace: true });
     if (keys !== null) this.keySinks.push(keys);
     const sim = this.world.sim;
     for (const point of spec.captures) {

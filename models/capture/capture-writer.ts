@@ -20,18 +20,23 @@ export interface CaptureWriterOptions {
    * real ones in tshark. Non-negative integer; default 0 (1970-01-01).
    */
   epochSeconds?: number;
+  /**
+   * Write the file under its final name rather than as `<path>.tmp` renamed
+   * when closed: for a folder that is staged whole (TempFileSinkOptions.inPlace).
+   */
+  inPlace?: boolean;
 }
 
-/** A capture file being written: finished and renamed into place, or aborted. */
+/** A capture file being written: finished and closed (renamed into place), or aborted. */
 export interface CaptureFile {
   /**
    * Writes out what is buffered and lets go of the file; `close` then only
    * waits for the bytes and renames. See `closeAll`.
    */
   finish(): void;
-  /** Flushes and renames the temporary file to its final name. */
+  /** Flushes and renames the temporary file to its final name (written in place: waits for its bytes). */
   close(): void;
-  /** Drops everything written: the temporary file is removed. */
+  /** Drops everything written: the file is removed. */
   abort(): void;
 }
 

@@ -32,7 +32,7 @@ export class PcapWriter implements CaptureWriter {
   constructor(path: string, options: CaptureWriterOptions = {}) {
     this.epochSeconds = checkEpochSeconds(options.epochSeconds ?? 0);
     if (this.epochSeconds >= TWO_32) throw new RangeError(`capture: epochSeconds ${this.epochSeconds} does not fit pcap's 32-bit seconds`);
-    this.sink = new TempFileSink(path);
+    this.sink = new TempFileSink(path, { inPlace: options.inPlace });
     this.writeFileHeader();
   }
 

@@ -41,7 +41,7 @@ export class PcapngWriter implements CaptureWriter {
 
   constructor(path: string, options: CaptureWriterOptions = {}) {
     this.clock = new EpbClock(options.epochSeconds ?? 0);
-    this.sink = new TempFileSink(path);
+    this.sink = new TempFileSink(path, { inPlace: options.inPlace });
     this.writeSectionHeader();
   }
 

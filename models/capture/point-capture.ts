@@ -32,15 +32,17 @@ export class PointCapture implements CaptureTap, CaptureFile, StagingOwner {
   /**
    * Starts `path` with its section header and one interface, named after the
    * device's capture point. `clock` is shared by the points of one run (the
-   * epoch is the run's) and `now` gives the simulated time.
+   * epoch is the run's) and `now` gives the simulated time; `inPlace` as in
+   * CaptureWriterOptions.
    */
   constructor(
     dev: NetDevice,
     path: string,
     private readonly clock: EpbClock,
     private readonly now: () => number,
+    options: { inPlace?: boolean } = {},
   ) {
-    this.writer = new PcapngWriter(path, { epochSeconds: clock.epochSeconds });
+    this.writer = new PcapngWriter(path, { epochSeconds: clock.epochSeconds, inPlace: options.inPlace });
     this.writer.addInterface(dev.path, captureDescription(dev.path));
     this.tag = this.writer.fileTag;
   }

@@ -229,10 +229,22 @@ function retire(reason: Error): void {
   for (const sink of sinksBySerial.values()) sink.lose(reason);
 }
 
+export interface TempFileSinkOptions {
+  /** The buffer's starting size in bytes (default 16 KiB, less with many live sinks). */
+  capacity?: number;
+  /** The size it may double up to (default 1 MiB, less with many live sinks). */
+  maxCapacity?: number;
+  /** Write `<path>` itself, not `<path>.tmp` renamed on commit: for a folder staged as a whole. */
+  inPlace?: boolean;
+}
+
 /**
  * A write-only file built in `<path>.tmp` through one reusable buffer, then
  * renamed to `<path>` on commit, so a reader never sees a half-written capture
- * under the final name and a capture of many GiB never sits in memory.
+ * under the final name and a capture of many GiB never sits in memory. A
+ * caller whose whole folder is staged and moved into place when complete
+ * (scenarios/run.ts) writes `<path>` in place instead (`inPlace`): a rename
+ * per file would only cost (6,301 at the end of a 100 x 30 cluster's run).
  *
  * Writers reserve room for a whole block, fill `buf`/`view` from `pos`, then
  * advance `pos`, and never touch the buffer outside a reservation. Nothing is
@@ -260,6 +272,7 @@ export class TempFileSink {
   private lost: Error | null = null;
   /** Written behind: where in the writer's queue this file's end is (WriteBehind.finish). */
   private endsAt = 0;
+  private readonly maxCapacity: number;
 
   /**
    * The buffer starts small and doubles at each flush up to `maxCapacity` (or
@@ -269,14 +282,11 @@ export class TempFileSink {
    * the budget (at least MIN_START_SIZE): 300,000 capture points at 16 KiB
    * each would be 5 GB before a frame is written.
    */
-  constructor(
-    path: string,
-    capacity = 16 << 10,
-    private readonly maxCapacity = 1 << 20,
-  ) {
-    capacity = Math.min(capacity, Math.max(MIN_START_SIZE, Math.floor(BUFFER_BUDGET / (liveSinks + 1)) & ~3));
+  constructor(path: string, options: TempFileSinkOptions = {}) {
+    this.maxCapacity = options.maxCapacity ?? 1 << 20;
+    const capacity = Math.min(options.capacity ?? 16 << 10, Math.max(MIN_START_SIZE, Math.floor(BUFFER_BUDGET / (liveSinks + 1)) & ~3));
     this.path = path;
-    this.tempPath = `${path}.tmp`;
+    this.tempPath = options.inPlace === true ? path : `${path}.tmp`;
     this.buf = new Uint8Array(capacity);
     this.view = new DataView(this.buf.buffer);
     this.u32 = new Uint32Array(this.buf.buffer, 0, capacity >>> 2);
@@ -412,7 +422,7 @@ export class TempFileSink {
     this.finish();
     // Only this file's end: the renames of closeAll go on while the writer ends the files after it.
     if (this.staged) this.withWriter((b) => b.waitPast(this.endsAt));
-    renameSync(this.tempPath, this.path);
+    if (this.tempPath !== this.path) renameSync(this.tempPath, this.path);
     this.state = 'committed';
     this.release();
   }

@@ -46,7 +46,7 @@ describe('TempFileSink', () => {
     const n = 3 * maxOpenSinks();
     const before = hasProc ? openFds() : 0;
     // 64-byte buffers: each sink flushes (and so needs a descriptor) every few writes.
-    const sinks = Array.from({ length: n }, (_, i) => new TempFileSink(join(work, `f${i}.bin`), 64, 64));
+    const sinks = Array.from({ length: n }, (_, i) => new TempFileSink(join(work, `f${i}.bin`), { capacity: 64, maxCapacity: 64 }));
     let most = 0;
     for (let round = 0; round < 12; round++) {
       for (let i = 0; i < n; i++) put(sinks[i]!, Uint8Array.from({ length: 40 }, (_, k) => (i + round + k) & 0xff));
@@ -71,7 +71,7 @@ describe('TempFileSink', () => {
     if (hasProc) expect(openFds()).toBe(before);
     empty.commit();
     expect(readFileSync(join(work, 'empty.bin')).length).toBe(0);
-    const gone = new TempFileSink(join(work, 'gone.bin'), 64, 64);
+    const gone = new TempFileSink(join(work, 'gone.bin'), { capacity: 64, maxCapacity: 64 });
     put(gone, new Uint8Array(100).fill(7));
     gone.discard();
     const quiet = new TempFileSink(join(work, 'quiet.bin'));
@@ -79,14 +79,31 @@ describe('TempFileSink', () => {
     expect(readdirSync(work).filter((f) => f.startsWith('gone') || f.startsWith('quiet'))).toEqual([]);
   });
 
+  it('writes in place under the final name when asked, with no temporary name at any point; a discard removes it', () => {
+    const dir = mkdtempSync(join(work, 'in-place-'));
+    const kept = new TempFileSink(join(dir, 'kept.bin'), { capacity: 64, maxCapacity: 64, inPlace: true });
+    expect(readdirSync(dir)).toEqual(['kept.bin']);
+    put(kept, new Uint8Array(50).fill(3));
+    put(kept, new Uint8Array(50).fill(3));
+    // Past the 64-byte buffer: the first 50 bytes are in the file already, under its own name.
+    expect(readFileSync(join(dir, 'kept.bin')).length).toBeGreaterThan(0);
+    kept.commit();
+    expect(readdirSync(dir)).toEqual(['kept.bin']);
+    expect(readFileSync(join(dir, 'kept.bin')).equals(Buffer.alloc(100, 3))).toBe(true);
+    const dropped = new TempFileSink(join(dir, 'dropped.bin'), { capacity: 64, maxCapacity: 64, inPlace: true });
+    put(dropped, new Uint8Array(100).fill(4));
+    dropped.discard();
+    expect(readdirSync(dir)).toEqual(['kept.bin']);
+  });
+
   it('takes no bytes once finished; a finished sink commits, or discards leaving nothing', () => {
-    const kept = new TempFileSink(join(work, 'finished-kept.bin'), 64, 64);
+    const kept = new TempFileSink(join(work, 'finished-kept.bin'), { capacity: 64, maxCapacity: 64 });
     put(kept, Uint8Array.of(1, 2, 3));
     kept.finish();
     expect(() => put(kept, Uint8Array.of(4))).toThrow(/already finished/);
     kept.commit();
     expect([...readFileSync(join(work, 'finished-kept.bin'))]).toEqual([1, 2, 3]);
-    const dropped = new TempFileSink(join(work, 'finished-dropped.bin'), 64, 64);
+    const dropped = new TempFileSink(join(work, 'finished-dropped.bin'), { capacity: 64, maxCapacity: 64 });
     put(dropped, Uint8Array.of(5));
     dropped.finish();
     dropped.discard();

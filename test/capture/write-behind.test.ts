@@ -214,19 +214,19 @@ function put(s: TempFileSink, data: Uint8Array): void {
 /** `n` sinks with 64-byte buffers in a new folder, sink i given `rounds` writes of `size` bytes of stream i. */
 function filledSinks(prefix: string, n: number, rounds: number, size: number): { files: string; sinks: TempFileSink[] } {
   const files = mkdtempSync(join(work, prefix));
-  const sinks = Array.from({ length: n }, (_, i) => new TempFileSink(join(files, `f${i}.bin`), 64, 64));
+  const sinks = Array.from({ length: n }, (_, i) => new TempFileSink(join(files, `f${i}.bin`), { capacity: 64, maxCapacity: 64 }));
   for (let round = 0; round < rounds; round++) for (let i = 0; i < n; i++) put(sinks[i]!, bytes(i, round * size, size));
   return { files, sinks };
 }
 
 describe('TempFileSink writing behind', () => {
   it('waits for a big capture (WRITE_BEHIND_AFTER_BYTES) before starting a thread', () => {
-    const s = new TempFileSink(join(work, 'small.bin'), 1024, 1024);
+    const s = new TempFileSink(join(work, 'small.bin'), { capacity: 1024, maxCapacity: 1024 });
     for (let i = 0; i < 100; i++) put(s, bytes(1, i * 100, 100));
     s.commit();
     expect(writingBehind()).toBe(false);
     setWriteBehindAfter(4096);
-    const big = new TempFileSink(join(work, 'big.bin'), 1024, 1024);
+    const big = new TempFileSink(join(work, 'big.bin'), { capacity: 1024, maxCapacity: 1024 });
     for (let i = 0; i < 100; i++) put(big, bytes(2, i * 100, 100));
     expect(writingBehind()).toBe(true);
     big.commit();
@@ -240,7 +240,7 @@ describe('TempFileSink writing behind', () => {
       setMaxOpenSinks(limit);
     });
     // Start the thread first: its own event loop takes descriptors of its own.
-    const first = new TempFileSink(join(work, 'first.bin'), 64, 64);
+    const first = new TempFileSink(join(work, 'first.bin'), { capacity: 64, maxCapacity: 64 });
     put(first, bytes(0, 0, 100));
     first.commit();
     expect(writingBehind()).toBe(true);
@@ -288,7 +288,7 @@ describe('TempFileSink writing behind', () => {
     setWriteBehindAfter(0);
     const path = join(work, 'started-at-finish.bin');
     // 100 bytes in a 128-byte buffer: nothing is written out before the finish.
-    const s = new TempFileSink(path, 64, 128);
+    const s = new TempFileSink(path, { capacity: 64, maxCapacity: 128 });
     put(s, bytes(7, 0, 100));
     expect(writingBehind()).toBe(false);
     s.finish();
@@ -301,7 +301,7 @@ describe('TempFileSink writing behind', () => {
     // 4 KiB writes fill the 1 MiB buffer exactly; the third flush starts the writer
     // with the whole buffer to hand over, more than the staging buffer takes at once.
     setWriteBehindAfter(3 << 20);
-    const s = new TempFileSink(join(work, 'handover.bin'), 1 << 20, 1 << 20);
+    const s = new TempFileSink(join(work, 'handover.bin'), { capacity: 1 << 20, maxCapacity: 1 << 20 });
     const chunk = 4096;
     const total = (4 << 20) + 12_345;
     for (let at = 0; at < total; at += chunk) put(s, bytes(6, at, Math.min(chunk, total - at)));
@@ -312,7 +312,7 @@ describe('TempFileSink writing behind', () => {
 
   it('discards a sink with writes still queued and leaves nothing', () => {
     setWriteBehindAfter(0);
-    const s = new TempFileSink(join(work, 'dropped.bin'), 64, 64);
+    const s = new TempFileSink(join(work, 'dropped.bin'), { capacity: 64, maxCapacity: 64 });
     for (let i = 0; i < 50; i++) put(s, bytes(3, i * 50, 50));
     s.discard();
     stopWritingBehind();
@@ -329,7 +329,7 @@ describe('TempFileSink writing behind', () => {
     setWriteBehindAfter(0);
     const path = join(work, 'full.bin');
     symlinkSync('/dev/full', `${path}.tmp`);
-    const s = new TempFileSink(path, 64, 64);
+    const s = new TempFileSink(path, { capacity: 64, maxCapacity: 64 });
     for (let i = 0; i < 10; i++) put(s, bytes(4, i * 50, 50));
     expect(() => s.commit()).toThrow(`capture: writing ${path}.tmp failed: ENOSPC`);
     expect(existsSync(path)).toBe(false);
@@ -337,7 +337,7 @@ describe('TempFileSink writing behind', () => {
     expect(writingBehind()).toBe(false);
     s.discard();
     expect(existsSync(`${path}.tmp`)).toBe(false);
-    const next = new TempFileSink(join(work, 'after-full.bin'), 64, 64);
+    const next = new TempFileSink(join(work, 'after-full.bin'), { capacity: 64, maxCapacity: 64 });
     put(next, bytes(5, 0, 50));
     put(next, bytes(5, 50, 50));
     expect(writingBehind()).toBe(true);
