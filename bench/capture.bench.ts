@@ -10,9 +10,7 @@ import { buildWorld, type World } from '../scenarios/build.js';
 import { SINGLE_CAPTURE_FILE, captureFileName } from '../scenarios/run.js';
 import { PcapngWriter } from '../models/capture/pcapng-writer.js';
 import { FileTap, captureDescription } from '../models/capture/capture-tap.js';
-import { closeAll, type CaptureFile } from '../models/capture/capture-writer.js';
-import { PointCapture } from '../models/capture/point-capture.js';
-import { EpbClock } from '../models/capture/enhanced-packet.js';
+import { closeAll } from '../models/capture/capture-writer.js';
 import { VethDevice } from '../models/devices/veth.js';
 import { NicDevice } from '../models/devices/nic.js';
 import type { BenchResult, Benchmark } from './benchmark.js';
@@ -29,7 +27,7 @@ import { medianOverRounds, runInTurns } from './in-turns.js';
  * and gets 64-byte answers; rates are chosen so that each run has 0.8-2.4 M
  * frame-hops.
  *
- * "capture all" puts a PointCapture (a pcapng file of its own) on every interface of every
+ * "capture all" puts a FileTap with a PcapngWriter on every interface of every
  * namespace (spec.captures of `capture: all`), as runTopology does, writing
  * into a temporary folder that is deleted afterwards; "single" taps the same
  * interfaces into one pcapng (`podwire run --single-capture`).
@@ -113,9 +111,7 @@ function runWorkload(w: Workload, mode: CaptureMode): Measured {
   const world = buildWorld(spec);
   const dir = mode !== 'none' ? mkdtempSync(join(tmpdir(), 'podwire-capture-bench-')) : undefined;
   try {
-    const writers: CaptureFile[] = [];
-    const now = () => world.sim.now;
-    const clock = new EpbClock(world.epochSeconds);
+    const writers: PcapngWriter[] = [];
     // Written in place, as runTopology writes into its staging folder.
     const single = mode === 'single' ? new PcapngWriter(join(dir!, SINGLE_CAPTURE_FILE), { epochSeconds: world.epochSeconds, inPlace: true }) : null;
     if (single !== null) writers.push(single);
@@ -123,12 +119,12 @@ function runWorkload(w: Workload, mode: CaptureMode): Measured {
       const slash = point.lastIndexOf('/');
       const dev = world.namespaces.get(point.slice(0, slash))!.device(point.slice(slash + 1));
       if (single !== null) {
-        dev.tap = new FileTap(dev, single, now, single.addInterface(point, captureDescription(point)));
+        dev.tap = new FileTap(dev, single, () => world.sim.now, single.addInterface(point, captureDescription(point)));
         continue;
       }
-      const tap = new PointCapture(dev, join(dir!, captureFileName(point)), clock, now, { inPlace: true });
-      dev.tap = tap;
-      writers.push(tap);
+      const writer = new PcapngWriter(join(dir!, captureFileName(point)), { epochSeconds: world.epochSeconds, inPlace: true });
+      dev.tap = new FileTap(dev, writer, () => world.sim.now);
+      writers.push(writer);
     }
     const t0 = performance.now();
     world.sim.run(STEADY_AFTER_MS * 1e6);

@@ -4,10 +4,8 @@ import { buildWorld, DEFAULT_EPOCH_SECONDS, type BuildPartition, type World } fr
 import type { TopologySpec } from './topology.js';
 import { PcapngWriter } from '../models/capture/pcapng-writer.js';
 import { PcapWriter } from '../models/capture/pcap-writer.js';
-import { closeAll, type CaptureFile } from '../models/capture/capture-writer.js';
+import { closeAll, type CaptureWriter } from '../models/capture/capture-writer.js';
 import { FileTap, captureDescription } from '../models/capture/capture-tap.js';
-import { PointCapture } from '../models/capture/point-capture.js';
-import { EpbClock } from '../models/capture/enhanced-packet.js';
 import { PartTap, partFiles } from '../models/capture/capture-parts.js';
 import { TempFileSink } from '../models/capture/temp-file-sink.js';
 import type { NetDevice } from '../models/devices/net-device.js';
@@ -61,7 +59,7 @@ export function captureFileName(point: string, format: 'pcapng' | 'pcap' = 'pcap
  */
 export class OpenPartition {
   readonly world: World;
-  private readonly writers: CaptureFile[] = [];
+  private readonly writers: CaptureWriter[] = [];
   private readonly keySinks: TempFileSink[] = [];
   private readonly taps: { frames: number }[] = [];
 
@@ -91,23 +89,13 @@ export class OpenPartition {
   }
 
   private openPerPoint(spec: TopologySpec, capDir: string, format: 'pcapng' | 'pcap', epochSeconds: number): void {
-    const sim = this.world.sim;
-    const now = () => sim.now;
-    // One time split for every point's pcapng file (point-capture.ts).
-    const clock = new EpbClock(epochSeconds);
     for (const point of spec.captures) {
       const dev = findDevice(this.world, point);
       if (dev === null || !dev.ns.component.local) continue;
       const path = join(capDir, captureFileName(point, format));
-      let tap: PointCapture | FileTap;
-      if (format === 'pcapng') {
-        tap = new PointCapture(dev, path, clock, now, { inPlace: true });
-        this.writers.push(tap);
-      } else {
-        const writer = new PcapWriter(path, { epochSeconds, inPlace: true });
-        this.writers.push(writer);
-        tap = new FileTap(dev, writer, now);
-      }
+      const writer = format === 'pcap' ? new PcapWriter(path, { epochSeconds, inPlace: true }) : new PcapngWriter(path, { epochSeconds, inPlace: true });
+      this.writers.push(writer);
+      const tap = new FileTap(dev, writer, () => this.world.sim.now);
       dev.tap = tap;
       this.taps.push(tap);
     }

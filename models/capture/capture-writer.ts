@@ -27,20 +27,7 @@ export interface CaptureWriterOptions {
   inPlace?: boolean;
 }
 
-/** A capture file being written: finished and closed (renamed into place), or aborted. */
-export interface CaptureFile {
-  /**
-   * Writes out what is buffered and lets go of the file; `close` then only
-   * waits for the bytes and renames. See `closeAll`.
-   */
-  finish(): void;
-  /** Flushes and renames the temporary file to its final name (written in place: waits for its bytes). */
-  close(): void;
-  /** Drops everything written: the file is removed. */
-  abort(): void;
-}
-
-export interface CaptureWriter extends CaptureFile {
+export interface CaptureWriter {
   /** Declares a capture point; returns the index writePacket takes. */
   addInterface(name: string, description?: string): number;
   /**
@@ -56,6 +43,15 @@ export interface CaptureWriter extends CaptureFile {
    * outside the tap.
    */
   appendPacket(ifIndex: number, timeNs: number, data: Uint8Array, off: number, len: number, direction: PacketDirection): void;
+  /**
+   * Writes out what is buffered and lets go of the file; `close` then only
+   * waits for the bytes and renames. See `closeAll`.
+   */
+  finish(): void;
+  /** Flushes and renames the temporary file to its final name (written in place: waits for its bytes). */
+  close(): void;
+  /** Drops everything written: the file is removed. */
+  abort(): void;
 }
 
 /**
@@ -63,7 +59,7 @@ export interface CaptureWriter extends CaptureFile {
  * a writer thread has queued (temp-file-sink.ts) are waited for once, not
  * once per file (6,301 waits for the files of a 100 x 30 cluster).
  */
-export function closeAll(writers: readonly CaptureFile[]): void {
+export function closeAll(writers: readonly CaptureWriter[]): void {
   for (const w of writers) w.finish();
   for (const w of writers) w.close();
 }

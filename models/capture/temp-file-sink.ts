@@ -74,22 +74,16 @@ let serials = 0;
 /** The staging buffer's size (at most a quarter of the writer's ring). */
 const STAGING_BYTES = 1 << 20;
 
-/** Who writes a staged record: from the offset `reserve` returned, leaving `pos` after its bytes. */
-export interface StagingOwner {
-  pos: number;
-}
-
 /**
  * The one buffer all sinks write into while the writer thread owns their
  * files: a frame captured at any of 6,301 points lands in the same hot
  * buffer, not in one of 6,301 cold ones. It holds records (tag, length,
  * bytes) at 4-byte-aligned offsets, the format of WriteBehind.stage. The
- * open record is its owner's: the owner (a sink, or a capture point writing
- * its file's blocks itself, point-capture.ts) writes from its `pos` as into a
+ * open record is its owner's: the owner writes from its `pos` as into a
  * buffer of its own, and the record is closed (its length written) when
- * another owner reserves room or the buffer goes to the writer.
+ * another sink reserves room or the buffer goes to the writer.
  */
-export class Staging {
+class Staging {
   readonly buf: Uint8Array;
   readonly view: DataView;
   readonly u32: Uint32Array;
@@ -97,7 +91,7 @@ export class Staging {
   /** End of the closed records. */
   private end = 0;
   /** The sink whose record is open, and where that record's header is. */
-  owner: StagingOwner | null = null;
+  owner: TempFileSink | null = null;
   private headerAt = 0;
 
   constructor(readonly capacity: number) {
@@ -108,12 +102,11 @@ export class Staging {
   }
 
   /**
-   * Room for n contiguous bytes of the file `tag`, written by `owner`:
-   * returns where they start (the owner's new `pos`). The owner's open record
-   * goes on when it has room; an owner writes for one file only.
+   * Room for n contiguous bytes of `sink`'s file: returns where they start
+   * (the sink's new `pos`). The sink's open record goes on when it has room.
    */
-  reserve(owner: StagingOwner, tag: number, n: number): number {
-    if (this.owner === owner && owner.pos + n <= this.capacity) return owner.pos;
+  reserve(sink: TempFileSink, tag: number, n: number): number {
+    if (this.owner === sink && sink.pos + n <= this.capacity) return sink.pos;
     this.closeRecord();
     let at = (this.end + 3) & ~3;
     if (at + 8 + n > this.capacity) {
@@ -123,25 +116,21 @@ export class Staging {
     if (8 + n > this.capacity) throw new RangeError(`capture: a block of ${n} bytes is larger than the staging buffer`);
     this.i32[at >> 2] = tag;
     this.headerAt = at;
-    this.owner = owner;
+    this.owner = sink;
     this.end = at + 8;
     return at + 8;
   }
 
-  /** Hands everything staged to the writer thread; its failure is the failing file's error (`named`). */
+  /** Hands everything staged to the writer thread. */
   send(): void {
     this.closeRecord();
-    try {
-      if (this.end > 0) behind!.stage(this.buf, this.end);
-    } catch (err) {
-      throw named(err);
-    }
+    if (this.end > 0) behind!.stage(this.buf, this.end);
     this.end = 0;
   }
 
-  /** Closes the open record if `owner` has it (the owner is finishing or going). */
-  release(owner: StagingOwner): void {
-    if (this.owner === owner) this.closeRecord();
+  /** Closes the open record if `sink` owns it (the sink is finishing or going). */
+  release(sink: TempFileSink): void {
+    if (this.owner === sink) this.closeRecord();
   }
 
   private closeRecord(): void {
@@ -166,16 +155,6 @@ export function setWriteBehindAfter(bytes: number): void {
 /** Whether this thread's sinks write behind now. */
 export function writingBehind(): boolean {
   return behind !== null;
-}
-
-/**
- * The staging buffer while this thread writes behind, else null. Then every
- * open sink is staged (a sink made later is handed over as it is made), so a
- * capture point may write its file's blocks here itself under its sink's
- * `tag`, without going through the sink.
- */
-export function currentStaging(): Staging | null {
-  return staging;
 }
 
 /** Records queued for this thread's writer thread so far (0 with none running): what a test can count hand-offs by. */
@@ -264,8 +243,7 @@ export class TempFileSink {
   private fd = -1;
   /** finished: flushed and let go of, waiting for its commit (or discard); nothing more may be written. */
   private state: 'open' | 'finished' | 'committed' | 'discarded' = 'open';
-  /** The file's tag in staged records (WriteBehind). */
-  readonly serial = ++serials | 0;
+  private readonly serial = ++serials | 0;
   /** The writer thread owns the file: bytes go through the staging buffer. */
   private staged = false;
   /** Why the file cannot be completed (its writer thread failed or was stopped). */
@@ -363,9 +341,14 @@ export class TempFileSink {
     if (this.staged && this.lost === null) this.lost = reason;
   }
 
-  /** Copies data[off, off+len) to `at` (copyBytes). */
+  /**
+   * Copies data[off, off+len) to `at`. A whole-array copy allocates nothing; a
+   * slice needs a subarray view (a small young-generation object), which on
+   * Node 20 measured faster than a byte loop even for 64-byte frames.
+   */
   copyIn(at: number, data: Uint8Array, off: number, len: number): void {
-    copyBytes(this.buf, at, data, off, len);
+    if (off === 0 && len === data.length) this.buf.set(data, at);
+    else this.buf.set(data.subarray(off, off + len), at);
   }
 
   /**
@@ -483,14 +466,4 @@ export class TempFileSink {
     withFd.delete(this);
     closeSync(fd);
   }
-}
-
-/**
- * Copies data[off, off+len) to buf at `at`. A whole-array copy allocates
- * nothing; a slice needs a subarray view (a small young-generation object),
- * which on Node 20 measured faster than a byte loop even for 64-byte frames.
- */
-export function copyBytes(buf: Uint8Array, at: number, data: Uint8Array, off: number, len: number): void {
-  if (off === 0 && len === data.length) buf.set(data, at);
-  else buf.set(data.subarray(off, off + len), at);
 }
