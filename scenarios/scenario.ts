@@ -145,9 +145,12 @@ export interface IpSetConfig {
   entries?: string[];
 }
 
-/** iptables-restore text and where it came from (for error positions). */
+/**
+ * iptables-restore text and where it came from (for error positions). The
+ * text may be a getter that makes it when read (kube-proxy's, `generatedText`).
+ */
 export interface IptablesSource {
-  text: string;
+  readonly text: string;
   file: string;
   /** Line of the file on which the text's first line stands, minus one. */
   lineOffset: number;

@@ -416,14 +416,33 @@ export function kubeProxySources(s: Scenario, node: NodeConfig): IptablesSource[
   if (s.services.length === 0 || s.kubeProxy.mode !== 'iptables') return [];
   return [
     { text: kubeProxyBaseRules(), file: `kube-proxy base rules (${node.name})`, lineOffset: 0 },
-    { text: kubeProxyIptables(kubeProxyInput(s, node)), file: `kube-proxy sync (${node.name})`, lineOffset: 0 },
+    generatedSource(() => kubeProxyIptables(kubeProxyInput(s, node)), `kube-proxy sync (${node.name})`),
   ];
 }
 
 /** kube-proxy's nftables-mode transaction for `node` (`nft -f` input); none in iptables mode or without services. */
-export function kubeProxyNftSource(s: Scenario, node: NodeConfig): { text: string; file: string } | undefined {
+export function kubeProxyNftSource(s: Scenario, node: NodeConfig): { readonly text: string; file: string } | undefined {
   if (s.services.length === 0 || s.kubeProxy.mode !== 'nftables') return undefined;
-  return { text: kubeProxyNftables(kubeProxyInput(s, node)), file: `kube-proxy nftables sync (${node.name})` };
+  return generatedSource(() => kubeProxyNftables(kubeProxyInput(s, node)), `kube-proxy nftables sync (${node.name})`);
+}
+
+/**
+ * A source whose `text` is made each time it is read, not kept: kube-proxy's sync for 10,000
+ * Services is ~8 MiB a node, which the expanded spec held for every node for
+ * as long as the run (20 nodes: 160 MiB of a 700 MiB heap), while the build
+ * reads it once (and a partitioned run once more, to send a partition its
+ * nodes; structured cloning reads an own getter's value). The text depends
+ * only on the scenario and the node, so every read gives the same.
+ */
+function generatedSource(make: () => string, file: string): IptablesSource {
+  // An own getter: structured cloning copies its value, where one on a prototype would be dropped.
+  return {
+    get text() {
+      return make();
+    },
+    file,
+    lineOffset: 0,
+  };
 }
 
 /** Per scenario and node: the userspace proxy's ports are drawn once, for its rules and its table alike. */

@@ -12,6 +12,7 @@
  * apply each COMMIT before the next block is read, as iptables-restore
  * does (an error in a later table leaves earlier tables committed).
  */
+import { unsliced } from '../unsliced.js';
 import type { ChainDecl, Command, CommandStmt, Counters, Policy, RestoreFile, TableBlock } from './ast.js';
 import { fail, type SourcePos } from './errors.js';
 import { parseCommand, CHAIN_NAME_MAX } from './parse-rule.js';
@@ -41,8 +42,9 @@ export class RuleLineCache {
   command(text: string, raw: string, table: TableName, pos: SourcePos): Command {
     let c = this.commands.get(text);
     if (c === undefined) {
-      c = parseLine(text, raw, table, pos);
-      this.commands.set(text, c);
+      const own = unsliced(text);
+      c = parseLine(own, raw, table, pos);
+      this.commands.set(own, c);
     }
     return c;
   }
@@ -94,7 +96,7 @@ export function* parseRestoreBlocks(text: string, file: string, cache?: RuleLine
       prefixCounters = ctr;
       rest = raw.slice(close + 1);
     }
-    const command = cache !== undefined ? cache.command(rest, raw, block.table, pos) : parseLine(rest, raw, block.table, pos);
+    const command = cache !== undefined ? cache.command(rest, raw, block.table, pos) : parseLine(unsliced(rest), raw, block.table, pos);
     const stmt: CommandStmt = { kind: 'command', file, line: pos.line, command, prefixCounters };
     block.statements.push(stmt);
   }
@@ -119,7 +121,7 @@ function parseChainDecl(raw: string, pos: SourcePos): ChainDecl {
     counters = parseCounters(parts[2]);
     if (counters === null) fail(pos, parts[2], `invalid policy counters for chain '${name}'`);
   }
-  return { kind: 'chain', file: pos.file, line: pos.line, name, policy, counters };
+  return { kind: 'chain', file: pos.file, line: pos.line, name: unsliced(name), policy, counters };
 }
 
 /** The whole file as a typed AST (every table block), for callers that want it all at once. */

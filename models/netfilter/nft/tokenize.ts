@@ -4,6 +4,7 @@
  * ends (a line end ends a command). `#` starts a comment to the end of line.
  */
 import { NftError } from './errors.js';
+import { unsliced } from '../unsliced.js';
 
 export const enum Tok {
   WORD,
@@ -50,7 +51,8 @@ export function tokenize(text: string, file: string): Token[] {
       const end = text.indexOf('"', i + 1);
       const nl = text.indexOf('\n', i + 1);
       if (end < 0 || (nl >= 0 && nl < end)) throw new NftError(file, line, text.slice(i, nl < 0 ? n : nl), 'unterminated string');
-      out.push({ kind: Tok.STRING, text: text.slice(i + 1, end), line });
+      // Tokens are kept (names, comments): not views of the whole text (unsliced.ts).
+      out.push({ kind: Tok.STRING, text: unsliced(text.slice(i + 1, end)), line });
       i = end + 1;
     } else if ((c === '!' || c === '=') && text[i + 1] === '=') {
       out.push({ kind: Tok.PUNCT, text: c + '=', line });
@@ -64,7 +66,7 @@ export function tokenize(text: string, file: string): Token[] {
     } else if (isWordChar(text.charCodeAt(i))) {
       let j = i + 1;
       while (j < n && isWordChar(text.charCodeAt(j))) j++;
-      out.push({ kind: Tok.WORD, text: text.slice(i, j), line });
+      out.push({ kind: Tok.WORD, text: unsliced(text.slice(i, j)), line });
       i = j;
     } else {
       throw new NftError(file, line, c, `syntax error, unexpected character`);
