@@ -30,10 +30,15 @@ export type Verdict =
   | { kind: 'accept' | 'drop' | 'return' | 'continue' }
   | { kind: 'jump' | 'goto'; chain: string };
 
-/** One key component: a value, or an address prefix / value range (interval sets). */
+/**
+ * One key component: a value, or an address prefix / value range (interval
+ * sets). The bounds are unsigned 32-bit values kept as int32 (`>>> 0` reads
+ * them): an address above 2^31 as a plain number is a heap number, and one
+ * such field makes every key part's bounds boxed doubles (keyPart, values.ts).
+ */
 export interface KeyPart {
-  lo: number;
-  hi: number;
+  readonly lo: number;
+  readonly hi: number;
 }
 
 export interface Element {

@@ -12,7 +12,7 @@ import { CtState, CtStatus, type NatRange, type NetfilterHost, type NfPacket } f
 import { XtPacket } from '../iptables/xt.js';
 import { selectMasqueradeSource } from '../iptables/targets/nat.js';
 import type { Chain, Element, NftSet, Selector, Statement, Table, Verdict } from './ast.js';
-import { addElement, lookupElement } from './values.js';
+import { addElement, keyPart, lookupElement } from './values.js';
 import { ruleText } from './list.js';
 
 /** Deepest jump stack (NFT_JUMP_STACK_SIZE). */
@@ -230,7 +230,7 @@ export class NftEvaluator {
       case 'update': {
         if (!this.load(s.sel, x)) return BREAK;
         const set = this.set(s.set);
-        const e: Element = { key: this.values.map((v) => ({ lo: v, hi: v })) };
+        const e: Element = { key: this.values.map((v) => keyPart(v, v)) };
         if (set.timeout > 0) e.expires = now + set.timeout * 1e9;
         addElement(set, e);
         return NEXT;

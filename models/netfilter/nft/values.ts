@@ -35,40 +35,47 @@ export function parseKeyPart(t: DataType, s: string): KeyPart | null {
       const len = /^\d+$/.test(s.slice(slash + 1)) ? Number(s.slice(slash + 1)) : NaN;
       if (a === null || !(len >= 0 && len <= 32)) return null;
       const lo = (a & prefixMask(len)) >>> 0;
-      return { lo, hi: (lo | ~prefixMask(len)) >>> 0 };
+      return keyPart(lo, (lo | ~prefixMask(len)) >>> 0);
     }
     const dash = s.indexOf('-');
     if (dash >= 0) {
       const lo = parseAddr(s.slice(0, dash));
       const hi = parseAddr(s.slice(dash + 1));
-      return lo === null || hi === null || hi < lo ? null : { lo, hi };
+      return lo === null || hi === null || hi < lo ? null : keyPart(lo, hi);
     }
     const a = parseAddr(s);
-    return a === null ? null : { lo: a, hi: a };
+    return a === null ? null : keyPart(a, a);
   }
   if (t === 'inet_proto') {
     const v = PROTO_NUMBERS[s] ?? parseNumber(s);
-    return v === null || v > 255 ? null : { lo: v, hi: v };
+    return v === null || v > 255 ? null : keyPart(v, v);
   }
   const max = t === 'inet_service' ? 0xffff : 0xffffffff;
   const dash = s.indexOf('-');
   const lo = parseNumber(dash >= 0 ? s.slice(0, dash) : s);
   const hi = dash >= 0 ? parseNumber(s.slice(dash + 1)) : lo;
   if (lo === null || hi === null || hi < lo || hi > max) return null;
-  return { lo, hi };
+  return keyPart(lo, hi);
+}
+
+/** A key part of the unsigned 32-bit bounds lo..hi, kept as int32 (KeyPart). */
+export function keyPart(lo: number, hi: number): KeyPart {
+  return { lo: lo | 0, hi: hi | 0 };
 }
 
 export function formatKeyPart(t: DataType, p: KeyPart): string {
   const one = (v: number): string =>
     t === 'ipv4_addr' ? formatIpv4(v) : t === 'inet_proto' ? (PROTO_NAMES[v] ?? String(v)) : t === 'mark' ? hex8(v) : String(v);
-  if (p.lo === p.hi) return one(p.lo);
+  const lo = p.lo >>> 0;
+  const hi = p.hi >>> 0;
+  if (lo === hi) return one(lo);
   if (t === 'ipv4_addr') {
     // A prefix prints as addr/len, any other interval as lo-hi.
-    const size = p.hi - p.lo + 1;
+    const size = hi - lo + 1;
     const len = 32 - Math.log2(size);
-    if (Number.isInteger(len) && (p.lo & ~prefixMask(len)) === 0) return `${formatIpv4(p.lo)}/${len}`;
+    if (Number.isInteger(len) && (lo & ~prefixMask(len)) === 0) return `${formatIpv4(lo)}/${len}`;
   }
-  return `${one(p.lo)}-${one(p.hi)}`;
+  return `${one(lo)}-${one(hi)}`;
 }
 
 /** How nft prints marks: 0x%08x. */
@@ -87,7 +94,7 @@ export function exactKey(values: readonly number[]): string {
 /** Adds (or, for an existing key, replaces) an element, keeping the indexes. */
 export function addElement(s: NftSet, e: Element): void {
   if (e.key.every((k) => k.lo === k.hi)) {
-    const key = exactKey(e.key.map((k) => k.lo));
+    const key = exactKey(e.key.map((k) => k.lo >>> 0));
     const old = s.exact.get(key);
     if (old !== undefined) s.elements.splice(s.elements.indexOf(old), 1);
     s.exact.set(key, e);
@@ -110,7 +117,7 @@ export function lookupElement(s: NftSet, values: readonly number[], now: number)
     for (let i = 0; i < values.length; i++) {
       const v = values[i]!;
       const k = r.key[i]!;
-      if (v < k.lo || v > k.hi) {
+      if (v < k.lo >>> 0 || v > k.hi >>> 0) {
         ok = false;
         break;
       }
