@@ -110,6 +110,8 @@ describe('nft -f parser', () => {
     ['table ip t {\n\tchain c {\n\t\tip daddr 10.0.0.1 log prefix "x"\n\t}\n}\n', 'bad.nft:3', /unsupported statement \(at 'log'\)/],
     ['add table ip t\nadd chain ip t c\nadd rule ip t c jump nowhere\n', 'bad.nft:3', /chain nowhere does not exist/],
     ['add table ip6 t\n', 'bad.nft:1', /family ip6 is not modelled/],
+    ['table ip t {\n\tchain c {\n\t\tip daddr 10.0.0.1 accept\n', 'bad.nft:4', /unterminated chain block/],
+    ['table ip t {\n\tchain c {\n\t\tip daddr 10.0.0.1 accept', 'bad.nft:3', /unterminated chain block/],
     ['add table ip t\n\nadd rule ip t c accept\n', 'bad.nft:3', /No such file or directory \(chain c/],
     ['add table ip t\nadd chain ip t c\nadd rule ip t c comment "open\n', 'bad.nft:3', /unterminated string/],
     ['add table ip t\nadd set ip t s { type ipv4_addr ; }\nadd element ip t s { 10.0.0.0/8 }\n', 'bad.nft:3', /has no interval flag/],

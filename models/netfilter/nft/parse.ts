@@ -9,7 +9,7 @@
 import { parseIpv4 } from '../../wire/addr.js';
 import { SELECTOR_TYPE, type Chain, type CmpOp, type DataType, type Element, type HookName, type NftSet, type Rule, type Selector, type Statement, type Table, type Verdict } from './ast.js';
 import { NftError } from './errors.js';
-import { Tok, tokenize, type Token } from './tokenize.js';
+import { Tok, Tokenizer, type Token } from './tokenize.js';
 import { PRIORITY_NAMES, addElement, clearSet, newSet, parseKeyPart, parseNumber } from './values.js';
 
 const FAMILIES = new Set(['ip', 'ip6', 'inet', 'arp', 'bridge', 'netdev']);
@@ -52,8 +52,10 @@ interface Ref {
 }
 
 export class NftParser {
+  /** The tokens of the command at hand (and any read ahead), `i` the current one. */
   private toks: Token[] = [];
   private i = 0;
+  private tokens = new Tokenizer('', '');
   private refs: Ref[] = [];
 
   constructor(
@@ -63,12 +65,14 @@ export class NftParser {
   ) {}
 
   parse(text: string): void {
-    this.toks = tokenize(text, this.file);
+    this.tokens = new Tokenizer(text, this.file);
+    this.toks = [];
     this.i = 0;
     this.refs = [];
     for (;;) {
       this.skipSeparators();
-      if (this.i >= this.toks.length) break;
+      if (!this.has(this.i)) break;
+      this.release();
       this.command();
     }
     for (const r of this.refs) {
@@ -80,13 +84,35 @@ export class NftParser {
 
   // ---------------------------------------------------------------- tokens
 
+  /** Whether token j (of `toks`) exists, reading lines of the text as needed. */
+  private has(j: number): boolean {
+    while (j >= this.toks.length) if (!this.tokens.nextLine(this.toks)) return false;
+    return true;
+  }
+
+  /**
+   * Forgets the tokens before the current one, between commands (nothing
+   * reads back past the command at hand), so that tokens die young. The last
+   * token is kept: past the end, `peek` gives the text's final line end.
+   */
+  private release(): void {
+    if (this.i === 0) return;
+    if (this.i < this.toks.length) {
+      this.toks = this.toks.slice(this.i);
+      this.i = 0;
+    } else {
+      this.toks = [this.toks[this.toks.length - 1]!];
+      this.i = 1;
+    }
+  }
+
   private peek(): Token {
-    return this.toks[this.i] ?? this.toks[this.toks.length - 1]!;
+    return this.has(this.i) ? this.toks[this.i]! : this.toks[this.toks.length - 1]!;
   }
 
   private next(): Token {
     const t = this.peek();
-    if (this.i < this.toks.length) this.i++;
+    if (this.has(this.i)) this.i++;
     return t;
   }
 
@@ -122,17 +148,17 @@ export class NftParser {
   }
 
   private skipSeparators(): void {
-    while (this.i < this.toks.length && (this.peek().kind === Tok.EOL || this.isPunct(';'))) this.i++;
+    while (this.has(this.i) && (this.peek().kind === Tok.EOL || this.isPunct(';'))) this.i++;
   }
 
   private skipEol(): void {
-    while (this.i < this.toks.length && this.peek().kind === Tok.EOL) this.i++;
+    while (this.has(this.i) && this.peek().kind === Tok.EOL) this.i++;
   }
 
   /** The end of a command or rule: line end, ';' or a closing brace. */
   private atEnd(): boolean {
     const t = this.peek();
-    return this.i >= this.toks.length || t.kind === Tok.EOL || (t.kind === Tok.PUNCT && (t.text === ';' || t.text === '}'));
+    return !this.has(this.i) || t.kind === Tok.EOL || (t.kind === Tok.PUNCT && (t.text === ';' || t.text === '}'));
   }
 
   // ---------------------------------------------------------------- commands
@@ -235,7 +261,7 @@ export class NftParser {
         this.next();
         return;
       }
-      if (this.i >= this.toks.length - 1) this.fail(t, 'unterminated chain block');
+      if (!this.has(this.i + 1)) this.fail(t, 'unterminated chain block');
       if (this.isWord('type')) this.baseSpec(table, chain);
       else if (this.isWord('policy')) {
         this.next();
@@ -254,7 +280,7 @@ export class NftParser {
 
   /** `comment "x"` alone (a chain comment) rather than a rule ending in one. */
   private lineIsOnlyComment(): boolean {
-    const t = this.toks[this.i + 2];
+    const t = this.has(this.i + 2) ? this.toks[this.i + 2]! : undefined;
     return t === undefined || t.kind === Tok.EOL || (t.kind === Tok.PUNCT && (t.text === ';' || t.text === '}'));
   }
 
@@ -516,7 +542,7 @@ export class NftParser {
   private ruleLength(): number {
     let depth = 0;
     let j = this.i;
-    for (; j < this.toks.length; j++) {
+    for (; this.has(j); j++) {
       const t = this.toks[j]!;
       if (t.kind === Tok.PUNCT && t.text === '{') depth++;
       else if (depth > 0 && t.kind === Tok.PUNCT && t.text === '}') depth--;
