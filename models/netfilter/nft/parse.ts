@@ -91,19 +91,13 @@ export class NftParser {
   }
 
   /**
-   * Forgets the tokens before the current one, between commands (nothing
-   * reads back past the command at hand), so that tokens die young. The last
-   * token is kept: past the end, `peek` gives the text's final line end.
+   * Forgets the tokens before the current one, which exists, between commands
+   * (nothing reads back past the command at hand), so that tokens die young.
    */
   private release(): void {
     if (this.i === 0) return;
-    if (this.i < this.toks.length) {
-      this.toks = this.toks.slice(this.i);
-      this.i = 0;
-    } else {
-      this.toks = [this.toks[this.toks.length - 1]!];
-      this.i = 1;
-    }
+    this.toks = this.toks.slice(this.i);
+    this.i = 0;
   }
 
   private peek(): Token {
