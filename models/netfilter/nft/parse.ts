@@ -808,6 +808,9 @@ function checkHooks(t: Table): void {
     if (base.base === null) continue;
     const { type, hook } = base.base;
     const seen = new Set<Chain>();
+    const follow = (v: Verdict): void => {
+      if (v.kind === 'jump' || v.kind === 'goto') visit(t.chains.get(v.chain)!);
+    };
     const visit = (c: Chain): void => {
       if (seen.has(c)) return;
       seen.add(c);
@@ -815,14 +818,12 @@ function checkHooks(t: Table): void {
         for (const st of r.stmts) {
           const bad = allowedAt(st, type, hook);
           if (bad !== null) throw new NftError(r.file, r.line, st.kind, `Could not process rule: Operation not supported (${bad}; chain ${c.name} is reached from ${type} hook ${hook})`);
-          const targets: Verdict[] = [];
-          if (st.kind === 'verdict') targets.push(st.verdict);
-          else if (st.kind === 'numgen') targets.push(...st.map.elements.map((e) => e.verdict!));
+          if (st.kind === 'verdict') follow(st.verdict);
+          else if (st.kind === 'numgen') for (const e of st.map.elements) follow(e.verdict!);
           else if (st.kind === 'vmap') {
             const m = typeof st.map === 'string' ? t.sets.get(st.map) : st.map;
-            if (m !== undefined) targets.push(...m.elements.map((e) => e.verdict!));
+            if (m !== undefined) for (const e of m.elements) follow(e.verdict!);
           }
-          for (const v of targets) if (v.kind === 'jump' || v.kind === 'goto') visit(t.chains.get(v.chain)!);
         }
       }
     };
