@@ -147,7 +147,8 @@ export interface IpSetConfig {
 
 /**
  * iptables-restore text and where it came from (for error positions). The
- * text may be a getter that makes it when read (kube-proxy's, `generatedText`).
+ * text may be a getter that makes it when read (kube-proxy's: `generatedSource`,
+ * scenarios/services.ts).
  */
 export interface IptablesSource {
   readonly text: string;

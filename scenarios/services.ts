@@ -427,12 +427,12 @@ export function kubeProxyNftSource(s: Scenario, node: NodeConfig): { readonly te
 }
 
 /**
- * A source whose `text` is made each time it is read, not kept: kube-proxy's sync for 10,000
- * Services is ~8 MiB a node, which the expanded spec held for every node for
- * as long as the run (20 nodes: 160 MiB of a 700 MiB heap), while the build
- * reads it once (and a partitioned run once more, to send a partition its
- * nodes; structured cloning reads an own getter's value). The text depends
- * only on the scenario and the node, so every read gives the same.
+ * A source whose `text` is made each time it is read, not kept: kube-proxy's
+ * sync for 10,000 Services is ~8.7 MB a node, which the expanded spec held
+ * for every node for as long as the run, while the build reads it once (and
+ * a partitioned run once more, to send a partition its nodes; structured
+ * cloning reads an own getter's value). The text depends only on the
+ * scenario and the node, so every read gives the same.
  */
 function generatedSource(make: () => string, file: string): IptablesSource {
   // An own getter: structured cloning copies its value, where one on a prototype would be dropped.
