@@ -1,9 +1,9 @@
 import type { NetDevice } from '../devices/net-device.js';
-import { PacketType, type Packet } from '../packet.js';
+import { Packet, PacketType } from '../packet.js';
 import type { RandomStream } from '../../engine/rng.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
 import { NF_IP_PRI, NfHook, NfVerdict, TABLE_HOOKS, HOOK_NAMES, type TableName } from './hooks.js';
-import { type CtState, type AddrType, type IpSet, type NatRange, type NetfilterHost, type NfPacket, type RejectKind } from './types.js';
+import { CtDir, CtState, type AddrType, type IpSet, type NatRange, type NetfilterHost, type NfPacket, type RejectKind } from './types.js';
 import { IptablesRuleset } from './iptables/ruleset.js';
 import type { RuleLineCache } from './iptables/parse.js';
 import type { NftRuleCache } from './nft/parse.js';
@@ -12,6 +12,9 @@ import { Conntrack } from './conntrack/conntrack.js';
 import { NftRuleset, type NftBaseChain } from './nft/ruleset.js';
 import type { NftTraceStep } from './nft/evaluate.js';
 import type { Ipvs } from './ipvs/ipvs.js';
+
+/** What an idle NfPacket frame points at (Netfilter.hook reuses its frames). */
+const NO_PACKET = new Packet(new Uint8Array(0), 0, 0, -1, 0);
 
 /** One function on a hook, at a priority (struct nf_hook_ops). */
 interface HookEntry {
@@ -74,6 +77,16 @@ export class Netfilter {
   /** IPVS (net.ipv4.vs.conntrack=1), when the namespace has virtual servers. See attachIpvs. */
   ipvs: Ipvs | null = null;
   private readonly host: NetfilterHost;
+  /** The nat table as natHook's callback: made once, not per packet. */
+  private readonly runNatTable = (p: NfPacket): NfVerdict => this.runTable('nat', p);
+  /**
+   * The NfPacket of each hook() in progress, by nesting depth (a REJECT sends
+   * its answer through this namespace's hooks while the hook that rejected
+   * runs): reused, since hook() is the one place that makes them and nothing
+   * keeps one after its hook returns.
+   */
+  private readonly frames: NfPacket[] = [];
+  private depth = 0;
 
   constructor(private readonly env: NetfilterEnv) {
     // -m set resolves its set when the rule is loaded, as xt_set's checkentry does.
@@ -170,7 +183,7 @@ export class Netfilter {
   private natHook(p: NfPacket, manip: 'src' | 'dst'): NfVerdict {
     const ct = this.conntrack;
     if (ct === null) return NfVerdict.ACCEPT;
-    return ct.natHook(p, manip, (q) => this.runTable('nat', q));
+    return ct.natHook(p, manip, this.runNatTable);
   }
 
   /** An nft base chain; a nat chain runs inside the NAT hook like the iptables nat table. */
@@ -218,33 +231,59 @@ export class Netfilter {
     this.lastCostNs = 0;
     const list = this.entries[hook]!;
     if (list.length === 0) return NfVerdict.ACCEPT;
-    const p: NfPacket = {
-      pkt,
-      ipOff: pkt.off + ETH_HLEN,
-      hook,
-      inDev,
-      outDev,
-      physIn,
-      physOut,
-      bridged: physIn !== null || physOut !== null,
-      ct: pkt.ct,
-      ctState: pkt.ctState as CtState,
-      ctDir: pkt.ctDir,
-    };
+    const p = this.frames[this.depth] ?? this.newFrame();
+    p.pkt = pkt;
+    p.ipOff = pkt.off + ETH_HLEN;
+    p.hook = hook;
+    p.inDev = inDev;
+    p.outDev = outDev;
+    p.physIn = physIn;
+    p.physOut = physOut;
+    p.bridged = physIn !== null || physOut !== null;
+    p.ct = pkt.ct;
+    p.ctState = pkt.ctState as CtState;
+    p.ctDir = pkt.ctDir;
     // br_nf_pre_routing / br_nf_forward_ip: a bridged frame for another host's MAC
     // is PACKET_HOST while iptables sees it (so REJECT may answer it).
     const otherhost = p.bridged && pkt.pktType === PacketType.OTHERHOST;
     if (otherhost) pkt.pktType = PacketType.HOST;
     let verdict: NfVerdict = NfVerdict.ACCEPT;
-    for (let i = 0; i < list.length; i++) {
-      verdict = list[i]!.run(p);
-      if (verdict !== NfVerdict.ACCEPT) break;
+    this.depth++;
+    try {
+      for (let i = 0; i < list.length; i++) {
+        verdict = list[i]!.run(p);
+        if (verdict !== NfVerdict.ACCEPT) break;
+      }
+    } finally {
+      this.depth--;
     }
     if (otherhost) pkt.pktType = PacketType.OTHERHOST;
     pkt.ct = p.ct;
     pkt.ctState = p.ctState;
     pkt.ctDir = p.ctDir;
+    // Let go of what the frame points at: a reused frame must not keep a packet or a connection alive.
+    p.pkt = NO_PACKET;
+    p.ct = null;
+    p.inDev = p.outDev = p.physIn = p.physOut = null;
     return verdict;
+  }
+
+  private newFrame(): NfPacket {
+    const p: NfPacket = {
+      pkt: NO_PACKET,
+      ipOff: 0,
+      hook: NfHook.PRE_ROUTING,
+      inDev: null,
+      outDev: null,
+      physIn: null,
+      physOut: null,
+      bridged: false,
+      ct: null,
+      ctState: CtState.INVALID,
+      ctDir: CtDir.ORIGINAL,
+    };
+    this.frames[this.depth] = p;
+    return p;
   }
 }
 

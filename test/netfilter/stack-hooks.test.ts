@@ -99,6 +99,22 @@ describe('netfilter in the stack', () => {
     expect(flow.errors).toEqual({ 'destination port unreachable': 1 });
   });
 
+  test('REJECT with conntrack: the rejected packet keeps its own connection state while the answer runs the hooks', () => {
+    // REJECT sends its ICMP error through this namespace's OUTPUT and POSTROUTING
+    // while the FORWARD hook that rejected is still running: the hooks nest.
+    const text = twoPods(
+      `*filter
+       :INPUT ACCEPT [0:0]
+       :FORWARD ACCEPT [0:0]
+       :OUTPUT ACCEPT [0:0]
+       -A FORWARD -d 10.244.1.3/32 -p udp -m conntrack --ctstate NEW -j REJECT --reject-with icmp-port-unreachable
+       COMMIT`,
+      '  - udp: { name: u, from: n1/a, to: n1/b, port: 8080, count: 1, requestSize: 8, responseSize: 8 }',
+    );
+    const trace = traceTopology(expandScenario(parseScenario(text, 'nf.yaml')), { flow: 'u', packet: 1 }).format();
+    expect(trace).toMatch(/n1\s+hook\s+FORWARD \(bridge cni0 port vethb\): DROP, ct NEW, .*UDP 10\.244\.1\.2:\d+ > 10\.244\.1\.3:8080/);
+  });
+
   test('a bad rule in a scenario is reported at its line in the scenario file', () => {
     const text = twoPods(
       `*filter
