@@ -85,16 +85,27 @@ function inRange(t: Tuple, r: NatRange): boolean {
 }
 
 /**
- * nf_nat_bysource: confirmed entries with a source binding, chained by
- * (original source address, port, protocol), so a client's address:port
- * keeps its mapping across destinations (find_appropriate_src).
+ * The chain of a source in BySource: a small integer (a Smi, not a heap number;
+ * this is on every new connection's path), the same for a source every time.
+ * Two sources may share one.
+ */
+export function bySourceKey(src: number, port: number, protocol: number): number {
+  const p = protocol === IPPROTO_TCP ? 0 : protocol === IPPROTO_UDP ? 1 : protocol === IPPROTO_ICMP ? 2 : 3;
+  return (Math.imul(src, 0x9e3779b1) >>> 2) ^ ((port << 2) | p);
+}
+
+/**
+ * nf_nat_bysource: confirmed entries with a source binding, chained by a hash
+ * of (original source address, port, protocol), so a client's address:port
+ * keeps its mapping across destinations (find_appropriate_src). As in the
+ * kernel's table, a chain may hold other sources too: its readers compare
+ * the source (same_src).
  */
 class BySource {
   private readonly heads = new Map<number, TrackedConn>();
 
   private static key(src: number, port: number, protocol: number): number {
-    const p = protocol === IPPROTO_TCP ? 0 : protocol === IPPROTO_UDP ? 1 : protocol === IPPROTO_ICMP ? 2 : 3;
-    return (src * 0x10000 + port) * 4 + p; // < 2^50: exact
+    return bySourceKey(src, port, protocol);
   }
 
   first(t: Tuple): TrackedConn | null {

@@ -6,6 +6,8 @@ import { jhash2 } from '../../../models/netfilter/conntrack/jhash.js';
 import { ETH_HLEN } from '../../../models/wire/ethernet.js';
 import { ICMP_HEADER_LEN } from '../../../models/wire/icmp.js';
 import { IPPROTO_UDP, ipv4HeaderLen, ipv4Src, ipv4Dst } from '../../../models/wire/ipv4.js';
+import { bySourceKey } from '../../../models/netfilter/conntrack/nat.js';
+import { formatIpv4 } from '../../../models/wire/addr.js';
 import { onesComplementSum, pseudoHeaderSum } from '../../../models/wire/checksum.js';
 import { udpChecksum } from '../../../models/wire/udp.js';
 import { TCP_ACK, TCP_SYN } from '../../../models/wire/tcp.js';
@@ -199,6 +201,38 @@ describe('SNAT / MASQUERADE', () => {
     const c = udp({ src: '10.244.1.3', dst: '1.1.1.1', sport: 33000, dport: 53 });
     forward(ct, c, noRule, masq.run);
     expect(fields(c).sport).toBe(mapped);
+  });
+
+  it('find_appropriate_src takes a mapping only from the same source, when two sources share a bysource chain', () => {
+    // Two clients whose (address, port) fall in one chain: each must be told apart by its source.
+    // Addresses spread over 10.0.0.0/8 (consecutive ones never share a chain).
+    const srcs = Array.from({ length: 2048 }, (_, i) => (addr('10.0.0.0') | (Math.imul(i + 1, 0x2c1b3c6d) >>> 8)) >>> 0);
+    let found: { a: string; b: string; pa: number; pb: number } | null = null;
+    for (let i = 0; found === null && i < srcs.length; i++) {
+      for (let j = i + 1; j < srcs.length; j++) {
+        // Same key when the sources' parts differ only where the ports' parts can make up for it.
+        const pa = 33000;
+        const pb = pa ^ ((bySourceKey(srcs[i]!, 0, IPPROTO_UDP) ^ bySourceKey(srcs[j]!, 0, IPPROTO_UDP)) >>> 2);
+        if (pb < 1024 || pb > 65535 || bySourceKey(srcs[i]!, pa, IPPROTO_UDP) !== bySourceKey(srcs[j]!, pb, IPPROTO_UDP)) continue;
+        found = { a: formatIpv4(srcs[i]!), b: formatIpv4(srcs[j]!), pa, pb };
+        break;
+      }
+    }
+    expect(found).not.toBeNull();
+    const { a, b, pa: portA, pb: portB } = found!;
+    const { ct } = makeConntrack();
+    const masq = natRule(ct, 'src', range(NODE));
+    // A third client takes NODE:portA towards DNS, so `a` is moved to another port there.
+    forward(ct, udp({ src: '10.244.1.9', dst: DNS, sport: portA, dport: 53 }), noRule, masq.run);
+    const pa = forward(ct, udp({ src: a, dst: DNS, sport: portA, dport: 53 }), noRule, masq.run);
+    const moved = fields(pa.pkt).sport;
+    expect(moved).not.toBe(portA);
+    // `b` shares a's chain but not its source: towards another host it keeps its own port.
+    const pb = forward(ct, udp({ src: b, dst: '1.1.1.1', sport: portB, dport: 53 }), noRule, masq.run);
+    expect(fields(pb.pkt).sport).toBe(portB);
+    // And `a` keeps its mapping towards that host too.
+    const pa2 = forward(ct, udp({ src: a, dst: '1.1.1.1', sport: portA, dport: 53 }), noRule, masq.run);
+    expect(fields(pa2.pkt).sport).toBe(moved);
   });
 
   it('--random-fully draws the port from the namespace stream: reproducible per seed, different across seeds', () => {
