@@ -107,6 +107,7 @@ import { RcvRttEstimator } from './rcv-rtt.js';
 import type { TcpParams } from './params.js';
 import type { TcpLayer } from './tcp-layer.js';
 import { TimeWaitSock } from './time-wait.js';
+import { DetachableHandler } from './detachable-handler.js';
 import { tsvalAt } from './ts-clock.js';
 import type { TxOwner } from '../../packet.js';
 
@@ -339,6 +340,8 @@ export class Connection implements EventHandler, TxOwner {
   private readonly tsOffset: number;
   private tsRecent = 0;
 
+  /** What this connection's timers and deferred work are addressed to, detached once it is done. */
+  private readonly events = new DetachableHandler(this);
   private readonly rtxTimer: LazyTimer;
   private readonly delackTimer: LazyTimer;
   /** What stands for this connection in TIME-WAIT (time-wait.ts), once it got there. */
@@ -383,11 +386,11 @@ export class Connection implements EventHandler, TxOwner {
     this.cc = p.congestionControl === 'cubic' ? new Cubic(p.initCwnd) : new Reno(p.initCwnd);
     this.cc.start?.(layer.ns.component.now, 0);
     const c = layer.ns.component;
-    this.rtxTimer = new LazyTimer(c, this, K_RETRANSMIT);
-    this.delackTimer = new LazyTimer(c, this, K_DELACK);
-    this.probeTimer = new LazyTimer(c, this, K_PROBE0);
-    this.tlpTimer = new LazyTimer(c, this, K_LOSS_PROBE);
-    this.reoTimer = new LazyTimer(c, this, K_REO_TIMEOUT);
+    this.rtxTimer = new LazyTimer(c, this.events, K_RETRANSMIT);
+    this.delackTimer = new LazyTimer(c, this.events, K_DELACK);
+    this.probeTimer = new LazyTimer(c, this.events, K_PROBE0);
+    this.tlpTimer = new LazyTimer(c, this.events, K_LOSS_PROBE);
+    this.reoTimer = new LazyTimer(c, this.events, K_REO_TIMEOUT);
     this.advMss = layer.advMssTo(remoteAddr);
     this.mss = this.advMss;
     // tcp_connect_init / tcp_v4_syn_recv_sock: tcp_sync_mss(sk, dst_mtu(dst)), a learned path MTU included.
@@ -591,7 +594,7 @@ export class Connection implements EventHandler, TxOwner {
     if (this.packetsInFlight() < this.cc.cwnd) this.sendBuf.expand(this.cc.cwnd, this.mss, this.mssClamp);
     if (this.sendBuf.writable()) {
       this.writerWaiting = false;
-      this.layer.ns.component.schedule(0, this, K_WRITE_SPACE);
+      this.layer.ns.component.schedule(0, this.events, K_WRITE_SPACE);
     }
   }
 
@@ -1820,7 +1823,7 @@ export class Connection implements EventHandler, TxOwner {
     if (!this.tsqThrottled || this.tsqQueued || this.finished) return;
     this.tsqThrottled = false;
     this.tsqQueued = true;
-    this.layer.ns.component.schedule(0, this, K_TSQ);
+    this.layer.ns.component.schedule(0, this.events, K_TSQ);
   }
 
   /** Sends [off, off + len) of the stream, with FIN when it ends where our FIN goes; advances sndNxt. */
@@ -2091,6 +2094,9 @@ export class Connection implements EventHandler, TxOwner {
     });
     this.tw = tw;
     this.layer.replace(this, tw);
+    // Every event still queued for this connection would do nothing now: its timers are
+    // cancelled, and output() and the writer take no TIME-WAIT socket. Let them go without it.
+    this.events.detach();
     if (notify) this.handlers.onClosed?.(this);
   }
 
@@ -2257,6 +2263,8 @@ export class Connection implements EventHandler, TxOwner {
     this.writerWaiting = false;
     if (this.tw !== null) this.tw.end();
     this.layer.remove(this);
+    // Timers cancelled, and TSQ and the writer check `finished`: what is still queued does nothing.
+    this.events.detach();
     if (notify && !wasTimeWait) this.handlers.onClosed?.(this);
   }
 

@@ -215,6 +215,33 @@ describe('TCP TIME-WAIT socket', () => {
     expect(ta.size).toBe(0);
     expect(sockets[0]!.state).toBe(TcpState.CLOSED);
   });
+
+  it('a connection is garbage as soon as it is done, before the events of its cancelled timers come due', async () => {
+    const { net, ta, tb } = pair();
+    const refs: WeakRef<Connection>[] = [];
+    tb.listen(80, {
+      onAccept: (c) => {
+        refs.push(new WeakRef(c));
+        return { onEnd: (conn) => conn.close() };
+      },
+    });
+    net.at(0, () => {
+      refs.push(new WeakRef(ta.connect(ip('10.0.0.2'), 80, { onConnected: (c) => c.close() })));
+    });
+    // Both sides are done after two round trips (the client in TIME-WAIT, the server CLOSED);
+    // the SYN's 1 s retransmission timer, cancelled lazily, still has its event queued.
+    net.run(100 * MS);
+    expect(refs.map((r) => r.deref()!.ssState)).toEqual(['TIME-WAIT', 'UNCONN']);
+    expect(net.sim.nextEventTime()).toBeLessThan(1.1 * SECOND);
+    await new Promise((r) => setTimeout(r, 0));
+    setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+    expect(refs.map((r) => r.deref())).toEqual([undefined, undefined]);
+    // The events come due and do nothing.
+    net.run(2 * SECOND);
+    expect(ta.connections().map((c) => c.ssState)).toEqual(['TIME-WAIT']);
+    expect(tb.size).toBe(0);
+  });
 });
 
 describe('TCP data after the application closed (RFC 1122 4.2.2.13)', () => {
