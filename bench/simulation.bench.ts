@@ -32,6 +32,8 @@ interface Workload {
   id: string;
   pods: number;
   yaml: string;
+  /** TCP_CRR: also report connections (request/response transactions) per second. */
+  crr?: boolean;
 }
 
 const WORKLOADS: Workload[] = [
@@ -53,7 +55,47 @@ capture: none
   cluster('cluster-100x30', '1100ms', '  - pingAll: { pattern: cross-node, count: 10, interval: 100ms }'),
   cluster('cluster-100x30-flows', '1100ms', crossNodePings(100, 30)),
   cluster('cluster-100x30-crr', '2500ms', '  - tcpAll: { pattern: cross-node, mode: crr, count: 10, rate: 10 }'),
+  servicesCrr(10, 10, 1000),
 ];
+
+/**
+ * The study the simulator is for: TCP_CRR (a connection per request) from every
+ * pod to a ClusterIP, kube-proxy in iptables mode with `services` Services in
+ * every node's rules. Backends are pod 1 of each node; every other pod is a
+ * client, 200 connections at 200/s, starts staggered by 50 us. Each connection
+ * is DNATed on the client's node and tracked on both.
+ */
+function servicesCrr(nodes: number, podsPerNode: number, services: number): Workload {
+  const nodeList: string[] = [];
+  const flows: string[] = [];
+  for (let i = 1; i <= nodes; i++) {
+    const pods = ['{ name: p1, labels: { app: echo } }'];
+    for (let j = 2; j <= podsPerNode; j++) {
+      pods.push(`{ name: p${j} }`);
+      flows.push(`  - tcp: { from: n${i}/p${j}, to: svc:echo, port: 80, mode: crr, count: 200, rate: 200, requestSize: 100, responseSize: 200, start: ${(i * podsPerNode + j) * 50}us }`);
+    }
+    nodeList.push(`  - name: n${i}\n    pods: [${pods.join(', ')}]`);
+  }
+  return {
+    id: 'services-crr',
+    pods: nodes * podsPerNode,
+    crr: true,
+    yaml: `
+name: bench-services-crr
+duration: 1100ms
+underlay: { cidr: 192.168.0.0/16 }
+kubeProxy: { mode: iptables }
+serviceLoad: { services: ${services}, endpointsPerService: 2 }
+nodes:
+${nodeList.join('\n')}
+services:
+  - { name: echo, selector: { app: echo }, ports: [{ port: 80, targetPort: 8080, protocol: TCP, requestSize: 100, responseSize: 200 }] }
+traffic:
+${flows.join('\n')}
+capture: none
+`,
+  };
+}
 
 /** 100 nodes of 30 pods (`scale:`, host-gw) running `traffic` (YAML list items) for `duration`, no capture. */
 function cluster(id: string, duration: string, traffic: string): Workload {
@@ -119,7 +161,9 @@ function runWorkload(w: Workload): BenchResult[] {
   const hops = frameHops(world);
   const lost = world.flows.reduce((n, f) => n + f.lost, 0);
   if (lost > 0) throw new Error(`${w.id}: ${lost} requests lost; the workload is not what it claims`);
+  const connections = w.crr === true ? [{ id: `sim.${w.id}.connections_per_s`, value: world.flows.reduce((n, f) => n + f.received, 0) / runS / 1e3, unit: 'k conn/s', higherIsBetter: true }] : [];
   return [
+    ...connections,
     { id: `sim.${w.id}.events_per_s`, value: world.sim.executed / runS / 1e6, unit: 'M events/s', higherIsBetter: true },
     { id: `sim.${w.id}.frame_hops_per_s`, value: hops / runS / 1e6, unit: 'M hops/s', higherIsBetter: true },
     { id: `sim.${w.id}.build_ms`, value: buildMs, unit: 'ms', higherIsBetter: false },
