@@ -163,7 +163,10 @@ export class Netfilter {
         add(hook, NF_IP_PRI.CONNTRACK_CONFIRM, 'conntrack confirm', (p) => ct.confirm(p));
       }
     }
-    for (const b of this.nft.baseChains()) add(b.hook, b.priority, `nft ${b.table} ${b.chain.name}`, (p) => this.nftHook(b, p));
+    for (const b of this.nft.baseChains()) {
+      const run = (q: NfPacket): NfVerdict => this.runNftChain(b, q);
+      add(b.hook, b.priority, `nft ${b.table} ${b.chain.name}`, (p) => this.nftHook(b, p, run));
+    }
     if (this.ipvs !== null) for (const h of this.ipvs.hooks()) add(h.hook, h.priority, h.name, h.run);
     for (const list of entries) list.sort((a, b) => a.priority - b.priority);
     this.entries = entries;
@@ -186,28 +189,23 @@ export class Netfilter {
     return ct.natHook(p, manip, this.runNatTable);
   }
 
-  /** An nft base chain; a nat chain runs inside the NAT hook like the iptables nat table. */
-  private nftHook(b: NftBaseChain, p: NfPacket): NfVerdict {
-    const run = (q: NfPacket): NfVerdict => {
-      // The tracer's rule steps, in the iptables trace's shape (chain type as the table).
-      const ipt = this.env.ruleTrace(q.pkt);
-      const trace =
-        ipt === undefined
-          ? undefined
-          : (t: NftTraceStep) => {
-              const [v, target] = (t.verdict ?? 'continue').split(' ');
-              const verdict = !t.matched ? null : (v!.toUpperCase() as 'ACCEPT' | 'DROP' | 'RETURN' | 'CONTINUE' | 'JUMP' | 'GOTO');
-              ipt({ table: b.type, chain: `${b.table} ${t.chain}`, ruleNum: t.rule, kind: 'rule', rule: t.text, matched: t.matched, verdict, target: target ?? null });
-            };
-      const r = this.nft.run(b, q, this.host, trace);
-      this.lastCostNs += r.rulesEvaluated * this.costs.ruleNs;
-      return r.verdict;
-    };
+  /**
+   * An nft base chain; a nat chain runs inside the NAT hook like the iptables
+   * nat table. `run` is the chain's runNftChain, made once with the hook entry.
+   */
+  private nftHook(b: NftBaseChain, p: NfPacket, run: (q: NfPacket) => NfVerdict): NfVerdict {
     if (b.type === 'filter') return run(p);
     const ct = this.conntrack;
     if (ct === null) return NfVerdict.ACCEPT;
     const manip = b.hook === NfHook.PRE_ROUTING || b.hook === NfHook.LOCAL_OUT ? 'dst' : 'src';
     return ct.natHook(p, manip, run);
+  }
+
+  private runNftChain(b: NftBaseChain, q: NfPacket): NfVerdict {
+    const ipt = this.env.ruleTrace(q.pkt);
+    const r = this.nft.run(b, q, this.host, ipt === undefined ? undefined : nftTraceSteps(b, ipt));
+    this.lastCostNs += r.rulesEvaluated * this.costs.ruleNs;
+    return r.verdict;
   }
 
   /** The hook has something registered. */
@@ -285,6 +283,19 @@ export class Netfilter {
     this.frames[this.depth] = p;
     return p;
   }
+}
+
+/**
+ * The tracer's rule steps of an nft chain, in the iptables trace's shape
+ * (chain type as the table). A function of its own: a closure made inside
+ * runNftChain would give every call a context, traced or not.
+ */
+function nftTraceSteps(b: NftBaseChain, ipt: IptTraceFn): (t: NftTraceStep) => void {
+  return (t) => {
+    const [v, target] = (t.verdict ?? 'continue').split(' ');
+    const verdict = !t.matched ? null : (v!.toUpperCase() as 'ACCEPT' | 'DROP' | 'RETURN' | 'CONTINUE' | 'JUMP' | 'GOTO');
+    ipt({ table: b.type, chain: `${b.table} ${t.chain}`, ruleNum: t.rule, kind: 'rule', rule: t.text, matched: t.matched, verdict, target: target ?? null });
+  };
 }
 
 function tablePriority(table: TableName): number {

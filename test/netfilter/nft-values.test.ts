@@ -4,9 +4,9 @@
  * must still match, order and print as the unsigned values they are.
  */
 import { describe, expect, test } from 'vitest';
-import { addElement, formatKeyPart, lookupElement, newSet, parseKeyPart } from '../../models/netfilter/nft/values.js';
+import { addElement, exactKey, formatKeyPart, lookupElement, newSet, parseKeyPart } from '../../models/netfilter/nft/values.js';
 import type { DataType, KeyPart } from '../../models/netfilter/nft/ast.js';
-import { parseIpv4 } from '../../models/wire/addr.js';
+import { formatIpv4, parseIpv4 } from '../../models/wire/addr.js';
 
 function part(t: DataType, s: string): KeyPart {
   const p = parseKeyPart(t, s);
@@ -41,5 +41,32 @@ describe('nft set keys', () => {
     addElement(s, { key: [part('ipv4_addr', '250.0.0.1'), part('mark', '2147483648')], comment: 'second' });
     expect(s.elements.map((e) => e.comment)).toEqual(['second']);
     expect(lookupElement(s, [parseIpv4('250.0.0.1'), 0x80000000], 0)?.comment).toBe('second');
+  });
+
+  test('elements whose values share an index key are each found, replaced and told apart', () => {
+    // Two address . port keys under one exactKey: found by search, not written in.
+    const seen = new Map<number, [number, number]>();
+    let pair: [[number, number], [number, number]] | undefined;
+    for (let i = 0; pair === undefined && i < 1 << 20; i++) {
+      const v: [number, number] = [parseIpv4('10.0.0.0') + (i >>> 6), 8000 + (i & 63)];
+      const k = exactKey(v);
+      const other = seen.get(k);
+      if (other !== undefined) pair = [other, v];
+      else seen.set(k, v);
+    }
+    expect(pair).toBeDefined();
+    const [va, vb] = pair!;
+    const vc: [number, number] = [parseIpv4('10.0.0.1'), 1];
+    const key = (v: [number, number]) => [part('ipv4_addr', formatIpv4(v[0])), part('inet_service', String(v[1]))];
+    const s = newSet('svc', 'set', ['ipv4_addr', 'inet_service'], null, 1);
+    addElement(s, { key: key(va), comment: 'a' });
+    expect(lookupElement(s, vb, 0)).toBeUndefined();
+    addElement(s, { key: key(vb), comment: 'b' });
+    addElement(s, { key: key(vc), comment: 'c' });
+    expect([va, vb, vc].map((v) => lookupElement(s, v, 0)?.comment)).toEqual(['a', 'b', 'c']);
+    addElement(s, { key: key(va), comment: 'a2' });
+    addElement(s, { key: key(vb), comment: 'b2' });
+    expect([va, vb, vc].map((v) => lookupElement(s, v, 0)?.comment)).toEqual(['a2', 'b2', 'c']);
+    expect(s.elements.map((e) => e.comment)).toEqual(['c', 'a2', 'b2']);
   });
 });

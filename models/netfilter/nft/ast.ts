@@ -63,8 +63,8 @@ export interface NftSet {
   size: number | null;
   comment: string | null;
   elements: Element[];
-  /** Exact-key index (no intervals): joined key -> element. */
-  exact: Map<string, Element>;
+  /** Exact-key index (no intervals): exactKey(values) -> the element, or the elements whose values share that hash. */
+  exact: Map<number, Element | Element[]>;
   /** Elements with an interval component: scanned in order. */
   ranges: Element[];
   line: number;

@@ -8,7 +8,7 @@
  * any number of Services.
  */
 import { NfHook, NfVerdict } from '../hooks.js';
-import { CtState, CtStatus, type NatRange, type NetfilterHost, type NfPacket } from '../types.js';
+import { CtState, CtStatus, type AddrType, type NatRange, type NetfilterHost, type NfPacket } from '../types.js';
 import { XtPacket } from '../iptables/xt.js';
 import { selectMasqueradeSource } from '../iptables/targets/nat.js';
 import type { Chain, Element, NftSet, Selector, Statement, Table, Verdict } from './ast.js';
@@ -67,25 +67,45 @@ function natRange(addr: number, port: number, flags: readonly string[] = []): Na
 
 export class NftEvaluator {
   private readonly x = new XtPacket();
-  private readonly values: number[] = [];
+  /** The values a lookup's selectors loaded (load). */
+  private values: number[] = [];
+  private readonly valuesByLength: number[][] = [];
   private target: Chain | null = null;
+  /** What run() returns, reused: its caller reads it before the next run. */
+  private readonly result: NftRunResult = { verdict: NfVerdict.ACCEPT, rulesEvaluated: 0 };
+  /**
+   * The jump stack: where each jump returns to (chain, rule index), entries
+   * [base, top) belonging to the run in progress. A run that starts inside
+   * another (a reject's answer through the same hooks) stacks above it.
+   */
+  private readonly returnChains: Chain[] = [];
+  private readonly returnRules: number[] = [];
+  private top = 0;
 
   constructor(private readonly table: Table) {}
 
   /** Runs base chain `chain` for `p`. */
   run(chain: Chain, p: NfPacket, host: NetfilterHost, trace?: (s: NftTraceStep) => void): NftRunResult {
+    const base = this.top;
+    try {
+      return this.walk(chain, p, host, base, trace);
+    } finally {
+      this.top = base;
+    }
+  }
+
+  private walk(chain: Chain, p: NfPacket, host: NetfilterHost, base: number, trace?: (s: NftTraceStep) => void): NftRunResult {
     const x = this.x;
     x.load(p, host, false);
-    const stack: { chain: Chain; rule: number }[] = [];
     let cur = chain;
     let i = 0;
     let evaluated = 0;
     for (;;) {
       if (i >= cur.rules.length) {
-        const top = stack.pop();
-        if (top === undefined) return { verdict: chain.base!.policy === 'accept' ? NfVerdict.ACCEPT : NfVerdict.DROP, rulesEvaluated: evaluated };
-        cur = top.chain;
-        i = top.rule;
+        if (this.top === base) return this.done(chain.base!.policy === 'accept' ? NfVerdict.ACCEPT : NfVerdict.DROP, evaluated);
+        const t = --this.top;
+        cur = this.returnChains[t]!;
+        i = this.returnRules[t]!;
         continue;
       }
       const rule = cur.rules[i]!;
@@ -100,26 +120,35 @@ export class NftEvaluator {
         i++;
         continue;
       }
-      if (v === NfVerdict.ACCEPT || v === NfVerdict.DROP) return { verdict: v, rulesEvaluated: evaluated };
+      if (v === NfVerdict.ACCEPT || v === NfVerdict.DROP) return this.done(v, evaluated);
       if (v === V_RETURN) {
-        const top = stack.pop();
-        if (top === undefined) return { verdict: chain.base!.policy === 'accept' ? NfVerdict.ACCEPT : NfVerdict.DROP, rulesEvaluated: evaluated };
-        cur = top.chain;
-        i = top.rule;
+        if (this.top === base) return this.done(chain.base!.policy === 'accept' ? NfVerdict.ACCEPT : NfVerdict.DROP, evaluated);
+        const t = --this.top;
+        cur = this.returnChains[t]!;
+        i = this.returnRules[t]!;
         continue;
       }
       if (v === V_CONTINUE) {
         i++;
         continue;
       }
-      const t = this.target!;
+      const target = this.target!;
       if (v === V_JUMP) {
-        if (stack.length >= JUMP_STACK) return { verdict: NfVerdict.DROP, rulesEvaluated: evaluated };
-        stack.push({ chain: cur, rule: i + 1 });
+        if (this.top - base >= JUMP_STACK) return this.done(NfVerdict.DROP, evaluated);
+        const t = this.top++;
+        this.returnChains[t] = cur;
+        this.returnRules[t] = i + 1;
       }
-      cur = t;
+      cur = target;
       i = 0;
     }
+  }
+
+  private done(verdict: NfVerdict, evaluated: number): NftRunResult {
+    const r = this.result;
+    r.verdict = verdict;
+    r.rulesEvaluated = evaluated;
+    return r;
   }
 
   private verdict(v: Verdict): number {
@@ -138,16 +167,30 @@ export class NftEvaluator {
     }
   }
 
-  /** Loads the selectors' values into this.values; false when one cannot be read (NFT_BREAK). */
+  /**
+   * Loads the selectors' values into this.values; false when one cannot be read (NFT_BREAK).
+   * There is one array per key length, always that long: changing an array's
+   * length on every lookup reallocated its store.
+   */
   private load(sel: readonly Selector[], x: XtPacket): boolean {
-    const vals = this.values;
-    vals.length = sel.length;
+    const vals = this.valuesOf(sel.length);
     for (let k = 0; k < sel.length; k++) {
       const v = selectorValue(sel[k]!, x);
       if (v < 0) return false;
       vals[k] = v;
     }
     return true;
+  }
+
+  /** The values array of `n` selectors (this.values is the one last loaded). */
+  private valuesOf(n: number): number[] {
+    let vals = this.valuesByLength[n];
+    if (vals === undefined) {
+      vals = new Array<number>(n).fill(0);
+      this.valuesByLength[n] = vals;
+    }
+    this.values = vals;
+    return vals;
   }
 
   private set(name: string): NftSet {
@@ -172,9 +215,9 @@ export class NftEvaluator {
       }
       case 'numgen': {
         const n = Math.floor(x.host.random() * s.mod) + s.offset;
-        this.values.length = 1;
-        this.values[0] = n;
-        const e = lookupElement(s.map, this.values, now);
+        const vals = this.valuesOf(1);
+        vals[0] = n;
+        const e = lookupElement(s.map, vals, now);
         return e === undefined ? BREAK : this.verdict(e.verdict!);
       }
       case 'mark': {
@@ -183,7 +226,7 @@ export class NftEvaluator {
       }
       case 'fib': {
         const addr = s.field === 'saddr' ? x.src : x.dst;
-        const t = x.host.addressType(addr).toLowerCase();
+        const t = FIB_TYPE_NAMES[x.host.addressType(addr)];
         return s.types.includes(t) === (s.op === '==') ? NEXT : BREAK;
       }
       case 'ct state': {
@@ -238,6 +281,19 @@ export class NftEvaluator {
     }
   }
 }
+
+/** How nft names an address type (fib ... type local): lower case, looked up rather than made per packet. */
+const FIB_TYPE_NAMES: Record<AddrType, string> = {
+  UNSPEC: 'unspec',
+  UNICAST: 'unicast',
+  LOCAL: 'local',
+  BROADCAST: 'broadcast',
+  ANYCAST: 'anycast',
+  MULTICAST: 'multicast',
+  BLACKHOLE: 'blackhole',
+  UNREACHABLE: 'unreachable',
+  PROHIBIT: 'prohibit',
+};
 
 const V_JUMP = -3;
 const V_GOTO = -4;

@@ -87,17 +87,49 @@ export function newSet(name: string, kind: 'set' | 'map', keyType: DataType[], v
   return { name, kind, keyType, valueType, flags: [], timeout: 0, size: null, comment: null, elements: [], exact: new Map(), ranges: [], line };
 }
 
-export function exactKey(values: readonly number[]): string {
-  return values.join(',');
+/**
+ * The exact index's key for a set element's values: a 30-bit hash (a small
+ * integer, so a lookup makes no string and hashes no heap number). Elements
+ * whose values hash alike share the key (NftSet.exact).
+ */
+export function exactKey(values: readonly number[]): number {
+  let h = values.length;
+  for (let i = 0; i < values.length; i++) {
+    h = Math.imul(h ^ (values[i]! | 0), 0x9e3779b1);
+    h ^= h >>> 15;
+  }
+  return h & 0x3fffffff;
+}
+
+/** The exact element whose key is `values` among those under `key` in the index. */
+function findExact(s: NftSet, key: number, values: readonly number[]): Element | undefined {
+  const under = s.exact.get(key);
+  if (under === undefined) return undefined;
+  if (!Array.isArray(under)) return sameValues(under, values) ? under : undefined;
+  for (const e of under) if (sameValues(e, values)) return e;
+  return undefined;
+}
+
+function sameValues(e: Element, values: readonly number[]): boolean {
+  if (e.key.length !== values.length) return false;
+  for (let i = 0; i < values.length; i++) if (e.key[i]!.lo !== (values[i]! | 0)) return false;
+  return true;
 }
 
 /** Adds (or, for an existing key, replaces) an element, keeping the indexes. */
 export function addElement(s: NftSet, e: Element): void {
   if (e.key.every((k) => k.lo === k.hi)) {
-    const key = exactKey(e.key.map((k) => k.lo >>> 0));
-    const old = s.exact.get(key);
+    const values = e.key.map((k) => k.lo >>> 0);
+    const key = exactKey(values);
+    const old = findExact(s, key, values);
     if (old !== undefined) s.elements.splice(s.elements.indexOf(old), 1);
-    s.exact.set(key, e);
+    const under = s.exact.get(key);
+    if (under === undefined || under === old) s.exact.set(key, e);
+    else if (Array.isArray(under)) {
+      const k = old === undefined ? -1 : under.indexOf(old);
+      if (k >= 0) under[k] = e;
+      else under.push(e);
+    } else s.exact.set(key, [under, e]);
   } else s.ranges.push(e);
   s.elements.push(e);
 }
@@ -110,7 +142,7 @@ export function clearSet(s: NftSet): void {
 
 /** The element holding `values` (live at `now`), or undefined. */
 export function lookupElement(s: NftSet, values: readonly number[], now: number): Element | undefined {
-  const e = s.exact.get(exactKey(values));
+  const e = findExact(s, exactKey(values), values);
   if (e !== undefined && (e.expires === undefined || e.expires > now)) return e;
   for (const r of s.ranges) {
     let ok = true;
