@@ -13,6 +13,7 @@ import {
   schedule,
   virtualServerOf,
 } from '../../models/netfilter/ipvs/index.js';
+import { tupleHash } from '../../models/netfilter/ipvs/conn.js';
 import { IpSetTable } from '../../models/netfilter/ipset.js';
 import { IptablesRuleset } from '../../models/netfilter/iptables/ruleset.js';
 import { parseIpv4 } from '../../models/wire/addr.js';
@@ -152,6 +153,41 @@ describe('IPVS connection table', () => {
     expect(t.templateGet(6, client, s)).toBeNull();
     expect(d.persistConns).toBe(0);
     expect(d.inactConns).toBe(0);
+  });
+});
+
+describe('IPVS connection table buckets', () => {
+  test('connections whose tuples hash alike are each found both ways, and expire on their own', () => {
+    let now = 0;
+    const t = new IpvsConnTable(() => now);
+    const s = virtualServerOf({ protocol: 'TCP', address: '10.96.0.10', port: 80, scheduler: 'rr', realServers: [{ address: '10.0.0.1', port: 8080, weight: 1 }] });
+    const d = s.dests[0]!;
+    // Two clients whose (client -> VIP) tuples share a bucket: found by search, not written in.
+    const seen = new Map<number, [number, number]>();
+    let pair: [[number, number], [number, number]] | undefined;
+    for (let i = 0; pair === undefined && i < 1 << 22; i++) {
+      const client: [number, number] = [parseIpv4('10.244.0.0') + (i >>> 8), 30000 + (i & 255)];
+      const h = tupleHash(6, client[0], client[1], s.addr, 80);
+      const other = seen.get(h);
+      if (other !== undefined) pair = [other, client];
+      else seen.set(h, client);
+    }
+    expect(pair).toBeDefined();
+    const [[a, ap], [b, bp]] = pair!;
+    const ca = t.add(new IpvsConn(6, a, ap, s.addr, 80, d, s, null, false));
+    expect(t.inGet(6, b, bp, s.addr, 80)).toBeNull();
+    now = SECOND;
+    const cb = t.add(new IpvsConn(6, b, bp, s.addr, 80, d, s, null, false));
+    expect(t.inGet(6, a, ap, s.addr, 80)).toBe(ca);
+    expect(t.inGet(6, b, bp, s.addr, 80)).toBe(cb);
+    expect(t.outGet(6, d.addr, 8080, a, ap)).toBe(ca);
+    expect(t.outGet(6, d.addr, 8080, b, bp)).toBe(cb);
+    // The first one's timer runs out; the second, added a second later, is still there.
+    now = TCP_TIMEOUTS_S[IpvsTcpState.NONE] * SECOND;
+    expect(t.inGet(6, a, ap, s.addr, 80)).toBeNull();
+    expect(t.inGet(6, b, bp, s.addr, 80)).toBe(cb);
+    expect(t.outGet(6, d.addr, 8080, b, bp)).toBe(cb);
+    expect(t.entries()).toEqual([cb]);
   });
 });
 

@@ -42,39 +42,112 @@ export class IpvsConn {
   }
 }
 
-function inKey(protocol: number, caddr: number, cport: number, vaddr: number, vport: number): string {
-  return `${protocol}:${caddr}:${cport}:${vaddr}:${vport}`;
+/** Which side of an entry a key is made of. */
+const enum Side {
+  /** Client to virtual address (caddr:cport -> vaddr:vport): connections. */
+  IN = 0,
+  /** Real server to client (daddr:dport -> caddr:cport). */
+  OUT = 1,
+  /** Client address to virtual address, cport 0: persistence templates. */
+  TEMPLATE = 2,
 }
 
-/** Templates live in the same table, apart from connections (IP_VS_CONN_F_TEMPLATE is part of the match). */
-function keyOf(c: IpvsConn): string {
-  const k = inKey(c.protocol, c.caddr, c.cport, c.vaddr, c.vport);
-  return c.isTemplate ? `T${k}` : k;
+/**
+ * The hash of a 5-tuple (ip_vs_conn_hashkey): a small integer, so a
+ * packet's lookup makes no string. Entries whose tuples hash alike share a
+ * bucket, and a lookup compares the tuple itself.
+ */
+export function tupleHash(protocol: number, a: number, aport: number, b: number, bport: number): number {
+  let h = Math.imul(protocol ^ (a | 0), 0x9e3779b1);
+  h ^= h >>> 15;
+  h = Math.imul(h ^ ((aport << 16) | bport), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h ^ (b | 0), 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h & 0x3fffffff;
+}
+
+function matches(c: IpvsConn, side: Side, protocol: number, a: number, aport: number, b: number, bport: number): boolean {
+  if (c.protocol !== protocol || c.isTemplate !== (side === Side.TEMPLATE)) return false;
+  return side === Side.OUT
+    ? c.daddr === a && c.dport === aport && c.caddr === b && c.cport === bport
+    : c.caddr === a && c.cport === aport && c.vaddr === b && c.vport === bport;
+}
+
+/** Entries of one side by tupleHash: a bucket holds an entry, or an array of those sharing the hash. */
+class TupleIndex {
+  private readonly buckets = new Map<number, IpvsConn | IpvsConn[]>();
+
+  constructor(private readonly side: Side) {}
+
+  get(protocol: number, a: number, aport: number, b: number, bport: number): IpvsConn | undefined {
+    const under = this.buckets.get(tupleHash(protocol, a, aport, b, bport));
+    if (under === undefined) return undefined;
+    if (!Array.isArray(under)) return matches(under, this.side, protocol, a, aport, b, bport) ? under : undefined;
+    for (const c of under) if (matches(c, this.side, protocol, a, aport, b, bport)) return c;
+    return undefined;
+  }
+
+  /** Adds `c` under its tuple, in place of an entry with the same tuple; returns that entry. */
+  set(c: IpvsConn): IpvsConn | undefined {
+    const [a, aport, b, bport] = this.tupleOf(c);
+    const h = tupleHash(c.protocol, a, aport, b, bport);
+    const old = this.get(c.protocol, a, aport, b, bport);
+    const under = this.buckets.get(h);
+    if (under === undefined || under === old) this.buckets.set(h, c);
+    else if (Array.isArray(under)) {
+      const k = old === undefined ? -1 : under.indexOf(old);
+      if (k >= 0) under[k] = c;
+      else under.push(c);
+    } else this.buckets.set(h, [under, c]);
+    return old;
+  }
+
+  /** Removes `c` if it is the entry under its tuple. */
+  delete(c: IpvsConn): void {
+    const [a, aport, b, bport] = this.tupleOf(c);
+    const h = tupleHash(c.protocol, a, aport, b, bport);
+    const under = this.buckets.get(h);
+    if (under === c) this.buckets.delete(h);
+    else if (Array.isArray(under)) {
+      const k = under.indexOf(c);
+      if (k < 0) return;
+      under.splice(k, 1);
+      if (under.length === 1) this.buckets.set(h, under[0]!);
+    }
+  }
+
+  private tupleOf(c: IpvsConn): [number, number, number, number] {
+    return this.side === Side.OUT ? [c.daddr, c.dport, c.caddr, c.cport] : [c.caddr, c.cport, c.vaddr, c.vport];
+  }
 }
 
 export class IpvsConnTable {
-  private readonly byIn = new Map<string, IpvsConn>();
-  private readonly byOut = new Map<string, IpvsConn>();
+  private readonly byIn = new TupleIndex(Side.IN);
+  private readonly byOut = new TupleIndex(Side.OUT);
+  private readonly templates = new TupleIndex(Side.TEMPLATE);
+  /** Every entry, connections and templates, in the order they were added. */
+  private readonly all = new Set<IpvsConn>();
 
   constructor(private readonly now: () => number) {}
 
   get size(): number {
-    return this.byIn.size;
+    return this.all.size;
   }
 
   /** ip_vs_conn_in_get: a request's connection (client -> virtual address). */
   inGet(protocol: number, caddr: number, cport: number, vaddr: number, vport: number): IpvsConn | null {
-    return this.live(this.byIn.get(inKey(protocol, caddr, cport, vaddr, vport)));
+    return this.live(this.byIn.get(protocol, caddr, cport, vaddr, vport));
   }
 
   /** ip_vs_conn_out_get: a reply's connection (real server -> client). */
   outGet(protocol: number, daddr: number, dport: number, caddr: number, cport: number): IpvsConn | null {
-    return this.live(this.byOut.get(inKey(protocol, daddr, dport, caddr, cport)));
+    return this.live(this.byOut.get(protocol, daddr, dport, caddr, cport));
   }
 
   /** ip_vs_ct_in_get for a persistent service: the client's template (cport 0, vaddr:vport). */
   templateGet(protocol: number, caddr: number, svc: VirtualServer): IpvsConn | null {
-    return this.live(this.byIn.get(`T${inKey(protocol, caddr, 0, svc.addr, svc.port)}`));
+    return this.live(this.templates.get(protocol, caddr, 0, svc.addr, svc.port));
   }
 
   /** ip_vs_conn_new + ip_vs_bind_dest: counters of the dest go up. */
@@ -86,9 +159,12 @@ export class IpvsConnTable {
       c.dest.inactConns++;
       c.timeoutS = c.protocol === IPPROTO_TCP ? TCP_TIMEOUTS_S[IpvsTcpState.NONE] : UDP_TIMEOUT_S;
       if (c.template !== null) c.template.controlled++;
-      this.byOut.set(inKey(c.protocol, c.daddr, c.dport, c.caddr, c.cport), c);
+      this.byOut.set(c);
     }
-    this.byIn.set(keyOf(c), c);
+    // An entry with the same tuple (none is live: its lookup came first) leaves the list.
+    const old = (c.isTemplate ? this.templates : this.byIn).set(c);
+    if (old !== undefined) this.all.delete(old);
+    this.all.add(c);
     this.touch(c);
     return c;
   }
@@ -105,12 +181,14 @@ export class IpvsConnTable {
 
   /** ip_vs_conn_expire: unlink and let go of the dest (and the template). */
   private expire(c: IpvsConn): void {
-    this.byIn.delete(keyOf(c));
+    this.all.delete(c);
     if (c.isTemplate) {
+      this.templates.delete(c);
       c.dest.persistConns--;
       return;
     }
-    this.byOut.delete(inKey(c.protocol, c.daddr, c.dport, c.caddr, c.cport));
+    this.byIn.delete(c);
+    this.byOut.delete(c);
     if (c.inactive) c.dest.inactConns--;
     else c.dest.activeConns--;
     if (c.template !== null) c.template.controlled--;
@@ -129,14 +207,14 @@ export class IpvsConnTable {
   }
 
   private reapControlled(t: IpvsConn): void {
-    for (const c of [...this.byOut.values()]) if (c.template === t && c.expiresAt <= this.now()) this.expire(c);
+    for (const c of [...this.all]) if (!c.isTemplate && c.template === t && c.expiresAt <= this.now()) this.expire(c);
   }
 
   /** Reaps expired entries, then every entry (templates too) in a stable order. */
   entries(): IpvsConn[] {
     const now = this.now();
-    for (const c of [...this.byIn.values()]) if (!c.isTemplate && c.expiresAt <= now) this.expire(c);
-    for (const c of [...this.byIn.values()]) if (c.isTemplate) this.live(c);
-    return [...this.byIn.values()];
+    for (const c of [...this.all]) if (!c.isTemplate && c.expiresAt <= now) this.expire(c);
+    for (const c of [...this.all]) if (c.isTemplate) this.live(c);
+    return [...this.all];
   }
 }
