@@ -57,7 +57,6 @@ export interface ConnectOptions {
 export type TcpSocket = Connection | TimeWaitSock;
 
 /** Sockets with one remote address and port, by local (address, port). */
-type ByLocal = Map<number, TcpSocket>;
 
 /**
  * TCP for one namespace (net/ipv4/tcp_ipv4.c): listeners by port on any
@@ -76,8 +75,11 @@ export class TcpLayer {
   /** net_secret / ts_secret: the key of the ISN and timestamp-offset hashes. */
   readonly secret: number;
   private readonly listeners = new Map<number, ListenHandlers>();
-  /** remote (addr * 65536 + port) -> local (addr * 65536 + port) -> socket (the ehash; endpointKey). */
-  private readonly table = new Map<number, ByLocal>();
+  /**
+   * The ehash: sockets by socketHash of their 4-tuple; a bucket holds the
+   * socket, or an array of the sockets whose tuples share the hash.
+   */
+  private readonly table = new Map<number, TcpSocket | TcpSocket[]>();
   private count = 0;
   /** RSTs sent for segments that found no socket. */
   resetsSent = 0;
@@ -146,13 +148,20 @@ export class TcpLayer {
 
   /** The socket for a 4-tuple (remote first, as a received segment's source). */
   lookup(remoteAddr: number, remotePort: number, localAddr: number, localPort: number): TcpSocket | undefined {
-    return this.table.get(endpointKey(remoteAddr, remotePort))?.get(endpointKey(localAddr, localPort));
+    const under = this.table.get(socketHash(remoteAddr, remotePort, localAddr, localPort));
+    if (under === undefined) return undefined;
+    if (!Array.isArray(under)) return isSocketOf(under, remoteAddr, remotePort, localAddr, localPort) ? under : undefined;
+    for (const c of under) if (isSocketOf(c, remoteAddr, remotePort, localAddr, localPort)) return c;
+    return undefined;
   }
 
-  /** Every socket in the table (any state but LISTEN and CLOSED), as `ss -t` would list them. */
+  /** Every socket in the table (any state but LISTEN and CLOSED), as `ss -t` would list them (in hash order). */
   connections(): TcpSocket[] {
     const out: TcpSocket[] = [];
-    for (const m of this.table.values()) for (const c of m.values()) out.push(c);
+    for (const under of this.table.values()) {
+      if (Array.isArray(under)) out.push(...under);
+      else out.push(under);
+    }
     return out;
   }
 
@@ -161,34 +170,41 @@ export class TcpLayer {
   }
 
   private insert(c: Connection): void {
-    const rk = endpointKey(c.remoteAddr, c.remotePort);
-    let m = this.table.get(rk);
-    if (m === undefined) {
-      m = new Map();
-      this.table.set(rk, m);
-    }
-    m.set(endpointKey(c.localAddr, c.localPort), c);
-    this.count++;
+    if (this.put(c, undefined)) this.count++;
   }
 
   /** tcp_time_wait: the timewait socket takes the connection's place. */
   replace(c: Connection, tw: TimeWaitSock): void {
-    const m = this.table.get(endpointKey(c.remoteAddr, c.remotePort));
-    const lk = endpointKey(c.localAddr, c.localPort);
-    if (m !== undefined && m.get(lk) === c) m.set(lk, tw);
+    if (this.lookup(c.remoteAddr, c.remotePort, c.localAddr, c.localPort) === c) this.put(tw, c);
   }
 
   /** Called by a socket that reached CLOSED (or ended its TIME-WAIT). */
   remove(c: TcpSocket): void {
-    const rk = endpointKey(c.remoteAddr, c.remotePort);
-    const m = this.table.get(rk);
-    if (m === undefined) return;
-    const lk = endpointKey(c.localAddr, c.localPort);
-    if (m.get(lk) === c) {
-      m.delete(lk);
-      this.count--;
-      if (m.size === 0) this.table.delete(rk);
-    }
+    const h = socketHash(c.remoteAddr, c.remotePort, c.localAddr, c.localPort);
+    const under = this.table.get(h);
+    if (under === c) this.table.delete(h);
+    else if (Array.isArray(under) && under.includes(c)) {
+      under.splice(under.indexOf(c), 1);
+      if (under.length === 1) this.table.set(h, under[0]!);
+    } else return;
+    this.count--;
+  }
+
+  /**
+   * Puts `c` under its tuple, in the place of `old` (the socket there now,
+   * or undefined: none is). Returns whether the table holds one more socket.
+   */
+  private put(c: TcpSocket, old: TcpSocket | undefined): boolean {
+    const h = socketHash(c.remoteAddr, c.remotePort, c.localAddr, c.localPort);
+    const existing = old ?? this.lookup(c.remoteAddr, c.remotePort, c.localAddr, c.localPort);
+    const under = this.table.get(h);
+    if (under === undefined || under === existing) this.table.set(h, c);
+    else if (Array.isArray(under)) {
+      const k = existing === undefined ? -1 : under.indexOf(existing);
+      if (k >= 0) under[k] = c;
+      else under.push(c);
+    } else this.table.set(h, [under, c]);
+    return existing === undefined;
   }
 
   /** A passive connection completed its handshake: hand it to the listener (inet_csk_accept). */
@@ -324,8 +340,22 @@ export class TcpLayer {
 }
 
 /** An (address, port) pair as one number, the table's key at each level. */
-function endpointKey(addr: number, port: number): number {
-  return addr * 65536 + port;
+/**
+ * The ehash key of a 4-tuple (inet_ehashfn): a 30-bit integer, so a lookup
+ * neither makes nor hashes a heap number.
+ */
+export function socketHash(remoteAddr: number, remotePort: number, localAddr: number, localPort: number): number {
+  let h = Math.imul(remoteAddr | 0, 0x9e3779b1);
+  h ^= h >>> 15;
+  h = Math.imul(h ^ ((remotePort << 16) | localPort), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h ^ (localAddr | 0), 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h & 0x3fffffff;
+}
+
+function isSocketOf(c: TcpSocket, remoteAddr: number, remotePort: number, localAddr: number, localPort: number): boolean {
+  return c.remoteAddr === remoteAddr && c.remotePort === remotePort && c.localAddr === localAddr && c.localPort === localPort;
 }
 
 /**
