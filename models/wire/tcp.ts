@@ -263,6 +263,12 @@ function parseTcpOptions(buf: Uint8Array, start: number, end: number): TcpOption
 export interface TcpEmitOptions {
   /** Default 'full'; 'partial' writes what Linux leaves for checksum offload (see ChecksumMode). */
   checksum?: ChecksumMode;
+  /**
+   * The payload's one's complement sum (onesComplementSum of its bytes), when
+   * the caller knows it without reading them: the full checksum then reads
+   * only the header.
+   */
+  payloadSum?: number;
 }
 
 /**
@@ -289,13 +295,15 @@ export function emitTcp(
   write16(buf, off + URGENT, repr.urgent);
   writeTcpOptions(repr.options, buf, off + TCP_HEADER_LEN);
   const segLen = headerLen + payloadLen;
-  setTcpChecksum(
-    buf,
-    off,
-    opts.checksum === 'partial'
-      ? partialChecksum(src, dst, IPPROTO_TCP, segLen)
-      : computeTcpChecksum(buf, off, segLen, src, dst),
-  );
+  let check: number;
+  if (opts.checksum === 'partial') check = partialChecksum(src, dst, IPPROTO_TCP, segLen);
+  else if (opts.payloadSum === undefined) check = computeTcpChecksum(buf, off, segLen, src, dst);
+  else {
+    // The header's length is a multiple of 4, so the payload's words continue the header's.
+    setTcpChecksum(buf, off, 0);
+    check = finishChecksum(onesComplementSum(buf, off, headerLen, pseudoHeaderSum(src, dst, IPPROTO_TCP, segLen) + opts.payloadSum));
+  }
+  setTcpChecksum(buf, off, check);
 }
 
 /** tcp_options_write order: MSS, [SACK_PERM|NOP NOP] TS, NOP NOP SACK_PERM, NOP WS, NOP NOP SACK blocks. */

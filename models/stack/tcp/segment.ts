@@ -2,9 +2,44 @@ import type { IpSendOptions, Netns } from '../netns.js';
 import type { TxOwner } from '../../packet.js';
 import { ETH_HLEN } from '../../wire/ethernet.js';
 import { IPPROTO_TCP, IPV4_HEADER_LEN } from '../../wire/ipv4.js';
-import { type TcpOptions, type TcpRepr, emitTcp, tcpBufferLen } from '../../wire/tcp.js';
+import { type TcpEmitOptions, type TcpOptions, type TcpRepr, emitTcp, tcpBufferLen } from '../../wire/tcp.js';
 
 const NO_OPTIONS: TcpOptions = {};
+/**
+ * Byte k is k & 0xff, for any payload (at most 64 KiB) from any point of
+ * its 256-byte period: a segment's payload is copied out of it, not written
+ * a byte at a time.
+ */
+const STREAM_PATTERN = Uint8Array.from({ length: 65536 + 256 }, (_, k) => k & 0xff);
+
+/**
+ * Prefix sums of the pattern's 16-bit words: WORDS_FROM_EVEN[m] adds the
+ * words at offsets 0, 2, ..., 2m - 2, WORDS_FROM_ODD[m] those at 1, 3, ...,
+ * 2m - 1. A payload's checksum sum is then two reads (patternSum), not a
+ * pass over its bytes.
+ */
+const WORDS_FROM_EVEN = prefixWordSums(0);
+const WORDS_FROM_ODD = prefixWordSums(1);
+
+function prefixWordSums(first: number): Float64Array {
+  const n = (STREAM_PATTERN.length - 1 - first) >>> 1;
+  const sums = new Float64Array(n + 1);
+  for (let m = 0; m < n; m++) {
+    const i = first + 2 * m;
+    sums[m + 1] = sums[m]! + ((STREAM_PATTERN[i]! << 8) | STREAM_PATTERN[i + 1]!);
+  }
+  return sums;
+}
+
+/** onesComplementSum (unfolded) of STREAM_PATTERN[start, start + len): what a payload copied from there sums to. */
+export function patternSum(start: number, len: number): number {
+  const words = len >>> 1;
+  const table = (start & 1) === 0 ? WORDS_FROM_EVEN : WORDS_FROM_ODD;
+  const m = start >>> 1;
+  let sum = table[m + words]! - table[m]!;
+  if ((len & 1) !== 0) sum += STREAM_PATTERN[start + len - 1]! << 8;
+  return sum;
+}
 /** TCP always sets DF (it does path MTU discovery itself). One object for every segment. */
 const TCP_IP_OPTS: IpSendOptions = { dontFragment: true };
 
@@ -26,9 +61,11 @@ export class SegmentWriter {
   private tcpOff = 0;
   private dst = 0;
   private payloadLen = 0;
+  /** The payload's checksum sum, known from the pattern (patternSum). */
+  private readonly emitOpts: TcpEmitOptions = { payloadSum: 0 };
   /** sendIp's `finish(src)`: the checksum needs the source the route chose. Bound once. */
   private readonly finish = (src: number): void => {
-    emitTcp(this.repr, this.buf, this.tcpOff, src, this.dst, this.payloadLen);
+    emitTcp(this.repr, this.buf, this.tcpOff, src, this.dst, this.payloadLen, this.emitOpts);
   };
   /** Segments sent (all connections and resets of this layer). */
   segmentsOut = 0;
@@ -79,7 +116,9 @@ export class SegmentWriter {
     const b = pkt.buf;
     const tcp = pkt.off + ETH_HLEN + IPV4_HEADER_LEN;
     const data = tcp + hlen;
-    for (let i = 0; i < payloadLen; i++) b[data + i] = (streamOff + i) & 0xff;
+    const start = streamOff & 0xff;
+    if (payloadLen > 0) b.set(STREAM_PATTERN.subarray(start, start + payloadLen), data);
+    this.emitOpts.payloadSum = patternSum(start, payloadLen);
     this.buf = b;
     this.tcpOff = tcp;
     this.dst = dst;
