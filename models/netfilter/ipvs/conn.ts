@@ -9,6 +9,7 @@
  * difference is invisible to packets).
  */
 import { SECOND } from '../../../engine/time.js';
+import { HashBuckets } from '../../hash-buckets.js';
 import type { RealServer, VirtualServer } from './service.js';
 import { IpvsTcpState, TCP_TIMEOUTS_S, UDP_TIMEOUT_S } from './tcp-state.js';
 import { IPPROTO_TCP } from '../../wire/ipv4.js';
@@ -67,54 +68,55 @@ export function tupleHash(protocol: number, a: number, aport: number, b: number,
   return h & 0x3fffffff;
 }
 
-function matches(c: IpvsConn, side: Side, protocol: number, a: number, aport: number, b: number, bport: number): boolean {
-  if (c.protocol !== protocol || c.isTemplate !== (side === Side.TEMPLATE)) return false;
-  return side === Side.OUT
-    ? c.daddr === a && c.dport === aport && c.caddr === b && c.cport === bport
-    : c.caddr === a && c.cport === aport && c.vaddr === b && c.vport === bport;
+/** A tuple a lookup asks for, on one side. */
+interface TupleKey {
+  side: Side;
+  protocol: number;
+  a: number;
+  aport: number;
+  b: number;
+  bport: number;
 }
 
-/** Entries of one side by tupleHash: a bucket holds an entry, or an array of those sharing the hash. */
-class TupleIndex {
-  private readonly buckets = new Map<number, IpvsConn | IpvsConn[]>();
+function matches(c: IpvsConn, k: TupleKey): boolean {
+  if (c.protocol !== k.protocol || c.isTemplate !== (k.side === Side.TEMPLATE)) return false;
+  return k.side === Side.OUT
+    ? c.daddr === k.a && c.dport === k.aport && c.caddr === k.b && c.cport === k.bport
+    : c.caddr === k.a && c.cport === k.aport && c.vaddr === k.b && c.vport === k.bport;
+}
 
-  constructor(private readonly side: Side) {}
+/** The entries of one side by tupleHash. */
+class TupleIndex {
+  private readonly buckets = new HashBuckets<IpvsConn, TupleKey>(matches);
+  /** The tuple a lookup asks for (reused: a lookup makes nothing). */
+  private readonly key: TupleKey;
+
+  constructor(private readonly side: Side) {
+    this.key = { side, protocol: 0, a: 0, aport: 0, b: 0, bport: 0 };
+  }
 
   get(protocol: number, a: number, aport: number, b: number, bport: number): IpvsConn | undefined {
-    const under = this.buckets.get(tupleHash(protocol, a, aport, b, bport));
-    if (under === undefined) return undefined;
-    if (!Array.isArray(under)) return matches(under, this.side, protocol, a, aport, b, bport) ? under : undefined;
-    for (const c of under) if (matches(c, this.side, protocol, a, aport, b, bport)) return c;
-    return undefined;
+    const k = this.key;
+    k.protocol = protocol;
+    k.a = a;
+    k.aport = aport;
+    k.b = b;
+    k.bport = bport;
+    return this.buckets.find(tupleHash(protocol, a, aport, b, bport), k);
   }
 
   /** Adds `c` under its tuple, in place of an entry with the same tuple; returns that entry. */
   set(c: IpvsConn): IpvsConn | undefined {
     const [a, aport, b, bport] = this.tupleOf(c);
-    const h = tupleHash(c.protocol, a, aport, b, bport);
     const old = this.get(c.protocol, a, aport, b, bport);
-    const under = this.buckets.get(h);
-    if (under === undefined || under === old) this.buckets.set(h, c);
-    else if (Array.isArray(under)) {
-      const k = old === undefined ? -1 : under.indexOf(old);
-      if (k >= 0) under[k] = c;
-      else under.push(c);
-    } else this.buckets.set(h, [under, c]);
+    this.buckets.put(tupleHash(c.protocol, a, aport, b, bport), c, old);
     return old;
   }
 
   /** Removes `c` if it is the entry under its tuple. */
   delete(c: IpvsConn): void {
     const [a, aport, b, bport] = this.tupleOf(c);
-    const h = tupleHash(c.protocol, a, aport, b, bport);
-    const under = this.buckets.get(h);
-    if (under === c) this.buckets.delete(h);
-    else if (Array.isArray(under)) {
-      const k = under.indexOf(c);
-      if (k < 0) return;
-      under.splice(k, 1);
-      if (under.length === 1) this.buckets.set(h, under[0]!);
-    }
+    this.buckets.remove(tupleHash(c.protocol, a, aport, b, bport), c);
   }
 
   private tupleOf(c: IpvsConn): [number, number, number, number] {

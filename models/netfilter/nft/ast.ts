@@ -4,6 +4,8 @@
  * it, the evaluator runs it, list.ts prints it as `nft list ruleset` would.
  */
 
+import type { HashBuckets } from '../../hash-buckets.js';
+
 /** Data types of set/map keys and of what selectors load. */
 export type DataType = 'ipv4_addr' | 'inet_proto' | 'inet_service' | 'mark' | 'integer';
 
@@ -63,8 +65,8 @@ export interface NftSet {
   size: number | null;
   comment: string | null;
   elements: Element[];
-  /** Exact-key index (no intervals): exactKey(values) -> the element, or the elements whose values share that hash. */
-  exact: Map<number, Element | Element[]>;
+  /** Exact-key index (no intervals), by exactKey of the element's values. */
+  exact: HashBuckets<Element, readonly number[]>;
   /** Elements with an interval component: scanned in order. */
   ranges: Element[];
   line: number;

@@ -5,6 +5,7 @@
  */
 import { formatIpv4, parseIpv4, prefixMask } from '../../wire/addr.js';
 import type { DataType, Element, KeyPart, NftSet } from './ast.js';
+import { HashBuckets } from '../../hash-buckets.js';
 
 export const PROTO_NUMBERS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, sctp: 132 };
 const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 132: 'sctp' };
@@ -84,7 +85,7 @@ export function hex8(v: number): string {
 }
 
 export function newSet(name: string, kind: 'set' | 'map', keyType: DataType[], valueType: 'verdict' | null, line: number): NftSet {
-  return { name, kind, keyType, valueType, flags: [], timeout: 0, size: null, comment: null, elements: [], exact: new Map(), ranges: [], line };
+  return { name, kind, keyType, valueType, flags: [], timeout: 0, size: null, comment: null, elements: [], exact: new HashBuckets(sameValues), ranges: [], line };
 }
 
 /**
@@ -101,16 +102,8 @@ export function exactKey(values: readonly number[]): number {
   return h & 0x3fffffff;
 }
 
-/** The exact element whose key is `values` among those under `key` in the index. */
-function findExact(s: NftSet, key: number, values: readonly number[]): Element | undefined {
-  const under = s.exact.get(key);
-  if (under === undefined) return undefined;
-  if (!Array.isArray(under)) return sameValues(under, values) ? under : undefined;
-  for (const e of under) if (sameValues(e, values)) return e;
-  return undefined;
-}
-
-function sameValues(e: Element, values: readonly number[]): boolean {
+/** Whether exact element `e` has the key `values` (unsigned, as a packet gives them). */
+export function sameValues(e: Element, values: readonly number[]): boolean {
   if (e.key.length !== values.length) return false;
   for (let i = 0; i < values.length; i++) if (e.key[i]!.lo !== (values[i]! | 0)) return false;
   return true;
@@ -121,15 +114,9 @@ export function addElement(s: NftSet, e: Element): void {
   if (e.key.every((k) => k.lo === k.hi)) {
     const values = e.key.map((k) => k.lo >>> 0);
     const key = exactKey(values);
-    const old = findExact(s, key, values);
+    const old = s.exact.find(key, values);
     if (old !== undefined) s.elements.splice(s.elements.indexOf(old), 1);
-    const under = s.exact.get(key);
-    if (under === undefined || under === old) s.exact.set(key, e);
-    else if (Array.isArray(under)) {
-      const k = old === undefined ? -1 : under.indexOf(old);
-      if (k >= 0) under[k] = e;
-      else under.push(e);
-    } else s.exact.set(key, [under, e]);
+    s.exact.put(key, e, old);
   } else s.ranges.push(e);
   s.elements.push(e);
 }
@@ -142,7 +129,7 @@ export function clearSet(s: NftSet): void {
 
 /** The element holding `values` (live at `now`), or undefined. */
 export function lookupElement(s: NftSet, values: readonly number[], now: number): Element | undefined {
-  const e = findExact(s, exactKey(values), values);
+  const e = s.exact.find(exactKey(values), values);
   if (e !== undefined && (e.expires === undefined || e.expires > now)) return e;
   for (const r of s.ranges) {
     let ok = true;

@@ -2,6 +2,7 @@ import type { RandomStream } from '../../../engine/rng.js';
 import type { NetDevice } from '../../devices/net-device.js';
 import { DropReason } from '../../devices/drop-reason.js';
 import { PacketType, type Packet } from '../../packet.js';
+import { HashBuckets } from '../../hash-buckets.js';
 import type { Netns } from '../netns.js';
 import { read32 } from '../../wire/bytes.js';
 import { ETH_HLEN } from '../../wire/ethernet.js';
@@ -75,11 +76,10 @@ export class TcpLayer {
   /** net_secret / ts_secret: the key of the ISN and timestamp-offset hashes. */
   readonly secret: number;
   private readonly listeners = new Map<number, ListenHandlers>();
-  /**
-   * The ehash: sockets by socketHash of their 4-tuple; a bucket holds the
-   * socket, or an array of the sockets whose tuples share the hash.
-   */
-  private readonly table = new Map<number, TcpSocket | TcpSocket[]>();
+  /** The ehash: sockets by socketHash of their 4-tuple. */
+  private readonly table = new HashBuckets<TcpSocket, SocketKey>(isSocketOf);
+  /** The 4-tuple a lookup asks for (reused: a lookup makes nothing). */
+  private readonly key: SocketKey = { remoteAddr: 0, remotePort: 0, localAddr: 0, localPort: 0 };
   private count = 0;
   /** RSTs sent for segments that found no socket. */
   resetsSent = 0;
@@ -148,21 +148,17 @@ export class TcpLayer {
 
   /** The socket for a 4-tuple (remote first, as a received segment's source). */
   lookup(remoteAddr: number, remotePort: number, localAddr: number, localPort: number): TcpSocket | undefined {
-    const under = this.table.get(socketHash(remoteAddr, remotePort, localAddr, localPort));
-    if (under === undefined) return undefined;
-    if (!Array.isArray(under)) return isSocketOf(under, remoteAddr, remotePort, localAddr, localPort) ? under : undefined;
-    for (const c of under) if (isSocketOf(c, remoteAddr, remotePort, localAddr, localPort)) return c;
-    return undefined;
+    const k = this.key;
+    k.remoteAddr = remoteAddr;
+    k.remotePort = remotePort;
+    k.localAddr = localAddr;
+    k.localPort = localPort;
+    return this.table.find(socketHash(remoteAddr, remotePort, localAddr, localPort), k);
   }
 
   /** Every socket in the table (any state but LISTEN and CLOSED), as `ss -t` would list them (in hash order). */
   connections(): TcpSocket[] {
-    const out: TcpSocket[] = [];
-    for (const under of this.table.values()) {
-      if (Array.isArray(under)) out.push(...under);
-      else out.push(under);
-    }
-    return out;
+    return [...this.table.values()];
   }
 
   get size(): number {
@@ -170,41 +166,19 @@ export class TcpLayer {
   }
 
   private insert(c: Connection): void {
-    if (this.put(c, undefined)) this.count++;
+    const old = this.lookup(c.remoteAddr, c.remotePort, c.localAddr, c.localPort);
+    this.table.put(hashOf(c), c, old);
+    if (old === undefined) this.count++;
   }
 
   /** tcp_time_wait: the timewait socket takes the connection's place. */
   replace(c: Connection, tw: TimeWaitSock): void {
-    if (this.lookup(c.remoteAddr, c.remotePort, c.localAddr, c.localPort) === c) this.put(tw, c);
+    if (this.lookup(c.remoteAddr, c.remotePort, c.localAddr, c.localPort) === c) this.table.put(hashOf(c), tw, c);
   }
 
   /** Called by a socket that reached CLOSED (or ended its TIME-WAIT). */
   remove(c: TcpSocket): void {
-    const h = socketHash(c.remoteAddr, c.remotePort, c.localAddr, c.localPort);
-    const under = this.table.get(h);
-    if (under === c) this.table.delete(h);
-    else if (Array.isArray(under) && under.includes(c)) {
-      under.splice(under.indexOf(c), 1);
-      if (under.length === 1) this.table.set(h, under[0]!);
-    } else return;
-    this.count--;
-  }
-
-  /**
-   * Puts `c` under its tuple, in the place of `old` (the socket there now,
-   * or undefined: none is). Returns whether the table holds one more socket.
-   */
-  private put(c: TcpSocket, old: TcpSocket | undefined): boolean {
-    const h = socketHash(c.remoteAddr, c.remotePort, c.localAddr, c.localPort);
-    const existing = old ?? this.lookup(c.remoteAddr, c.remotePort, c.localAddr, c.localPort);
-    const under = this.table.get(h);
-    if (under === undefined || under === existing) this.table.set(h, c);
-    else if (Array.isArray(under)) {
-      const k = existing === undefined ? -1 : under.indexOf(existing);
-      if (k >= 0) under[k] = c;
-      else under.push(c);
-    } else this.table.set(h, [under, c]);
-    return existing === undefined;
+    if (this.table.remove(hashOf(c), c)) this.count--;
   }
 
   /** A passive connection completed its handshake: hand it to the listener (inet_csk_accept). */
@@ -354,8 +328,20 @@ export function socketHash(remoteAddr: number, remotePort: number, localAddr: nu
   return h & 0x3fffffff;
 }
 
-function isSocketOf(c: TcpSocket, remoteAddr: number, remotePort: number, localAddr: number, localPort: number): boolean {
-  return c.remoteAddr === remoteAddr && c.remotePort === remotePort && c.localAddr === localAddr && c.localPort === localPort;
+/** A socket's 4-tuple, as the table is asked for it. */
+interface SocketKey {
+  remoteAddr: number;
+  remotePort: number;
+  localAddr: number;
+  localPort: number;
+}
+
+function hashOf(c: TcpSocket): number {
+  return socketHash(c.remoteAddr, c.remotePort, c.localAddr, c.localPort);
+}
+
+function isSocketOf(c: TcpSocket, k: SocketKey): boolean {
+  return c.remoteAddr === k.remoteAddr && c.remotePort === k.remotePort && c.localAddr === k.localAddr && c.localPort === k.localPort;
 }
 
 /**
