@@ -3,7 +3,8 @@ import { Packet, PacketType } from '../packet.js';
 import type { RandomStream } from '../../engine/rng.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
 import { NF_IP_PRI, NfHook, NfVerdict, TABLE_HOOKS, HOOK_NAMES, type TableName } from './hooks.js';
-import { CtDir, CtState, type AddrType, type IpSet, type NatRange, type NetfilterHost, type NfPacket, type RejectKind } from './types.js';
+import { type CtState, type AddrType, type IpSet, type NatRange, type NetfilterHost, type NfPacket, type RejectKind } from './types.js';
+import { nfPacketFor } from './nf-packet.js';
 import { IptablesRuleset } from './iptables/ruleset.js';
 import type { RuleLineCache } from './iptables/parse.js';
 import type { NftRuleCache } from './nft/parse.js';
@@ -267,19 +268,7 @@ export class Netfilter {
   }
 
   private newFrame(): NfPacket {
-    const p: NfPacket = {
-      pkt: NO_PACKET,
-      ipOff: 0,
-      hook: NfHook.PRE_ROUTING,
-      inDev: null,
-      outDev: null,
-      physIn: null,
-      physOut: null,
-      bridged: false,
-      ct: null,
-      ctState: CtState.INVALID,
-      ctDir: CtDir.ORIGINAL,
-    };
+    const p = nfPacketFor(NO_PACKET, NfHook.PRE_ROUTING);
     this.frames[this.depth] = p;
     return p;
   }

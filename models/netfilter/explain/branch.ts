@@ -18,14 +18,14 @@
 import { randomStream } from '../../../engine/rng.js';
 import type { NetDevice } from '../../devices/net-device.js';
 import type { Packet } from '../../packet.js';
-import { ETH_HLEN } from '../../wire/ethernet.js';
 import { decrementTtl } from '../../wire/ipv4.js';
 import { formatIpv4 } from '../../wire/addr.js';
 import { Conntrack } from '../conntrack/conntrack.js';
 import { HOOK_NAMES, NfHook, NfVerdict } from '../hooks.js';
 import type { IptTraceFn } from '../iptables/evaluate.js';
 import type { IptablesRuleset } from '../iptables/ruleset.js';
-import { CtDir, CtState, type AddrType, type IpSet, type NatRange, type NetfilterHost, type NfPacket, type RejectKind } from '../types.js';
+import { CtState, type AddrType, type IpSet, type NatRange, type NetfilterHost, type NfPacket, type RejectKind } from '../types.js';
+import { nfPacketFor } from '../nf-packet.js';
 import { ForcedDraws } from './forced-draws.js';
 import { hookEntries } from './hook-order.js';
 import type { ExplainNode } from './node.js';
@@ -85,19 +85,7 @@ class BranchWalk implements NetfilterHost {
     // A fixed stream: the same request always picks the same NAT ports.
     this.ct = new Conntrack({ now: () => 0, random: randomStream(0, 'iptables-trace/conntrack') });
     this.pkt = buildProbe(probe);
-    this.p = {
-      pkt: this.pkt,
-      ipOff: this.pkt.off + ETH_HLEN,
-      hook: NfHook.PRE_ROUTING,
-      inDev: null,
-      outDev: null,
-      physIn: null,
-      physOut: null,
-      bridged: false,
-      ct: null,
-      ctState: CtState.INVALID,
-      ctDir: CtDir.ORIGINAL,
-    };
+    this.p = nfPacketFor(this.pkt, NfHook.PRE_ROUTING);
     this.trace = (s) => {
       this.draws.noteRule(s.rule);
       this.path.push({

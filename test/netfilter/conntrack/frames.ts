@@ -23,7 +23,8 @@ import {
 import { TCP_HEADER_LEN, emitTcp } from '../../../models/wire/tcp.js';
 import { UDP_HEADER_LEN, emitUdp, udpChecksum } from '../../../models/wire/udp.js';
 import { NfHook } from '../../../models/netfilter/hooks.js';
-import { CtDir, CtState, type NfPacket } from '../../../models/netfilter/types.js';
+import type { NfPacket } from '../../../models/netfilter/types.js';
+import { nfPacketFor } from '../../../models/netfilter/nf-packet.js';
 import { Conntrack, type ConntrackOptions } from '../../../models/netfilter/conntrack/conntrack.js';
 
 export { addr };
@@ -124,19 +125,7 @@ export function icmpError(src: string, dst: string, type: 3 | 11, code: number, 
 
 /** The NfPacket a hook sees for `pkt`, untracked so far. */
 export function nfp(pkt: Packet, hook: NfHook = NfHook.PRE_ROUTING): NfPacket {
-  return {
-    pkt,
-    ipOff: pkt.off + ETH_HLEN,
-    hook,
-    inDev: null,
-    outDev: null,
-    physIn: null,
-    physOut: null,
-    bridged: false,
-    ct: null,
-    ctState: CtState.INVALID,
-    ctDir: CtDir.ORIGINAL,
-  };
+  return nfPacketFor(pkt, hook);
 }
 
 /** A conntrack with a hand-driven clock. */
