@@ -62,3 +62,17 @@ export class HashBuckets<T extends object, K> {
     }
   }
 }
+
+/**
+ * A 30-bit hash (a Smi) of three 32-bit values, for HashBuckets keyed by a
+ * tuple: two addresses and their ports packed in one word, say.
+ */
+export function hash3(x: number, y: number, z: number): number {
+  let h = Math.imul(x | 0, 0x9e3779b1);
+  h ^= h >>> 15;
+  h = Math.imul(h ^ (y | 0), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h ^ (z | 0), 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h & 0x3fffffff;
+}

@@ -9,7 +9,7 @@
  * difference is invisible to packets).
  */
 import { SECOND } from '../../../engine/time.js';
-import { HashBuckets } from '../../hash-buckets.js';
+import { HashBuckets, hash3 } from '../../hash-buckets.js';
 import type { RealServer, VirtualServer } from './service.js';
 import { IpvsTcpState, TCP_TIMEOUTS_S, UDP_TIMEOUT_S } from './tcp-state.js';
 import { IPPROTO_TCP } from '../../wire/ipv4.js';
@@ -59,13 +59,7 @@ const enum Side {
  * bucket, and a lookup compares the tuple itself.
  */
 export function tupleHash(protocol: number, a: number, aport: number, b: number, bport: number): number {
-  let h = Math.imul(protocol ^ (a | 0), 0x9e3779b1);
-  h ^= h >>> 15;
-  h = Math.imul(h ^ ((aport << 16) | bport), 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h ^ (b | 0), 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h & 0x3fffffff;
+  return hash3(protocol ^ a, (aport << 16) | bport, b);
 }
 
 /** A tuple a lookup asks for, on one side. */

@@ -2,7 +2,7 @@ import type { RandomStream } from '../../../engine/rng.js';
 import type { NetDevice } from '../../devices/net-device.js';
 import { DropReason } from '../../devices/drop-reason.js';
 import { PacketType, type Packet } from '../../packet.js';
-import { HashBuckets } from '../../hash-buckets.js';
+import { HashBuckets, hash3 } from '../../hash-buckets.js';
 import type { Netns } from '../netns.js';
 import { read32 } from '../../wire/bytes.js';
 import { ETH_HLEN } from '../../wire/ethernet.js';
@@ -319,13 +319,7 @@ export class TcpLayer {
  * neither makes nor hashes a heap number.
  */
 export function socketHash(remoteAddr: number, remotePort: number, localAddr: number, localPort: number): number {
-  let h = Math.imul(remoteAddr | 0, 0x9e3779b1);
-  h ^= h >>> 15;
-  h = Math.imul(h ^ ((remotePort << 16) | localPort), 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h ^ (localAddr | 0), 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h & 0x3fffffff;
+  return hash3(remoteAddr, (remotePort << 16) | localPort, localAddr);
 }
 
 /** A socket's 4-tuple, as the table is asked for it. */
