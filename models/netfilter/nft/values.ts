@@ -103,7 +103,7 @@ export function exactKey(values: readonly number[]): number {
 }
 
 /** Whether exact element `e` has the key `values` (unsigned, as a packet gives them). */
-export function sameValues(e: Element, values: readonly number[]): boolean {
+function sameValues(e: Element, values: readonly number[]): boolean {
   if (e.key.length !== values.length) return false;
   for (let i = 0; i < values.length; i++) if (e.key[i]!.lo !== (values[i]! | 0)) return false;
   return true;
