@@ -58,6 +58,7 @@ const enum PacketFlag {
   CT_STATE_SHIFT = 7,
   CT_STATE_MASK = 31 << 7,
   CT_DIR = 1 << 12,
+  IPVS_PROPERTY = 1 << 13,
 }
 
 /** br_netfilter's hold on a packet: where it resumes after a simulated cost or a neighbour resolution. */
@@ -139,6 +140,18 @@ export class Packet {
   }
   set brnfPrerouted(on: boolean) {
     this.setFlag(PacketFlag.BRNF_PREROUTED, on);
+  }
+
+  /**
+   * skb->ipvs_property: IPVS has handled this packet, and its hooks leave it
+   * alone from then on. Copied to clones; cleared when the packet crosses
+   * into another namespace (skb_scrub_packet with xnet -> ipvs_reset).
+   */
+  get ipvsProperty(): boolean {
+    return (this.flags & PacketFlag.IPVS_PROPERTY) !== 0;
+  }
+  set ipvsProperty(on: boolean) {
+    this.setFlag(PacketFlag.IPVS_PROPERTY, on);
   }
 
   /**
@@ -290,14 +303,18 @@ export class Packet {
     this.flags = (this.flags & PacketFlag.SHARED) | (from.flags & ~PacketFlag.SHARED);
   }
 
-  /** skb_scrub_packet: forget connection tracking and routing state; with `xnet` also the mark. */
+  /** skb_scrub_packet: forget connection tracking and routing state; with `xnet` also the mark and ipvs_property. */
   scrub(xnet: boolean): void {
     this.ct = null;
     this.flags &= ~(PacketFlag.CT_STATE_MASK | PacketFlag.CT_DIR | PacketFlag.BRNF_PREROUTED | PacketFlag.IGNORE_DF);
     this.inDev = null;
     this.route = null;
     this.brnf = null;
-    if (xnet) this.mark = 0;
+    if (xnet) {
+      // ipvs_reset: the other namespace's IPVS must see the packet afresh.
+      this.flags &= ~PacketFlag.IPVS_PROPERTY;
+      this.mark = 0;
+    }
   }
 
   /** The frame bytes (a view, no copy). */

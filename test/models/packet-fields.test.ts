@@ -15,14 +15,15 @@ function loaded(): Packet {
   p.brnfPrerouted = true;
   p.ignoreDf = true;
   p.traceFollow = true;
+  p.ipvsProperty = true;
   return p;
 }
 
 describe('Packet fields', () => {
   it('reads back each packed field, with every other one set', () => {
     const p = loaded();
-    expect([p.pktType, p.ctState, p.ctDir, p.brnfPrerouted, p.ignoreDf, p.traceFollow, p.shared]).toEqual([
-      PacketType.OTHERHOST, CtState.UNTRACKED, CtDir.REPLY, true, true, true, false,
+    expect([p.pktType, p.ctState, p.ctDir, p.brnfPrerouted, p.ignoreDf, p.traceFollow, p.ipvsProperty, p.shared]).toEqual([
+      PacketType.OTHERHOST, CtState.UNTRACKED, CtDir.REPLY, true, true, true, true, false,
     ]);
     for (const t of [PacketType.HOST, PacketType.BROADCAST, PacketType.MULTICAST, PacketType.OUTGOING]) {
       p.pktType = t;
@@ -34,34 +35,44 @@ describe('Packet fields', () => {
     }
     p.ctDir = CtDir.ORIGINAL;
     p.ignoreDf = false;
-    expect([p.pktType, p.ctState, p.ctDir, p.brnfPrerouted, p.ignoreDf, p.traceFollow]).toEqual([
-      PacketType.OUTGOING, 0, CtDir.ORIGINAL, true, false, true,
+    p.ipvsProperty = false;
+    expect([p.pktType, p.ctState, p.ctDir, p.brnfPrerouted, p.ignoreDf, p.traceFollow, p.ipvsProperty]).toEqual([
+      PacketType.OUTGOING, 0, CtDir.ORIGINAL, true, false, true, false,
     ]);
   });
 
   it('copies every packed field but whether the bytes are shared', () => {
     const p = loaded();
     const c = p.clone();
-    expect([c.pktType, c.ctState, c.ctDir, c.brnfPrerouted, c.ignoreDf, c.traceFollow, c.shared]).toEqual([
-      PacketType.OTHERHOST, CtState.UNTRACKED, CtDir.REPLY, true, true, true, false,
+    expect([c.pktType, c.ctState, c.ctDir, c.brnfPrerouted, c.ignoreDf, c.traceFollow, c.ipvsProperty, c.shared]).toEqual([
+      PacketType.OTHERHOST, CtState.UNTRACKED, CtDir.REPLY, true, true, true, true, false,
     ]);
     const s = p.share();
-    expect([s.pktType, s.ctDir, s.shared, p.shared]).toEqual([PacketType.OTHERHOST, CtDir.REPLY, true, true]);
+    expect([s.pktType, s.ctDir, s.ipvsProperty, s.shared, p.shared]).toEqual([PacketType.OTHERHOST, CtDir.REPLY, true, true, true]);
     // A copy of a shared packet gets bytes of its own: it is not shared.
     expect(s.clone().shared).toBe(false);
   });
 
-  it('scrubs connection tracking, br_netfilter and ignore_df, and keeps the packet type, trace and sharing', () => {
+  it('scrubs connection tracking, br_netfilter, ignore_df and across namespaces ipvs_property, and keeps the packet type, trace and sharing', () => {
     const p = loaded();
     const s = p.share();
     s.nextDev = {} as NetDevice;
     s.brnfSrcMac = 0x0242ac110002;
     s.mark = 7;
     s.scrub(true);
-    expect([s.ctState, s.ctDir, s.brnfPrerouted, s.ignoreDf, s.nextDev, s.brnfDnatPort, s.brnfSrcMac, s.mark]).toEqual([
-      0, 0, false, false, null, null, 0, 0,
+    expect([s.ctState, s.ctDir, s.brnfPrerouted, s.ignoreDf, s.ipvsProperty, s.nextDev, s.brnfDnatPort, s.brnfSrcMac, s.mark]).toEqual([
+      0, 0, false, false, false, null, null, 0, 0,
     ]);
     expect([s.pktType, s.traceFollow, s.shared]).toEqual([PacketType.OTHERHOST, true, true]);
+  });
+
+  it('keeps ipvs_property within a namespace (a tunnel) and drops it on a crossing, with the mark', () => {
+    const p = loaded();
+    p.mark = 7;
+    p.scrub(false);
+    expect([p.ipvsProperty, p.mark]).toEqual([true, 7]);
+    p.scrub(true);
+    expect([p.ipvsProperty, p.mark]).toEqual([false, 0]);
   });
 
   it('keeps br_netfilter state only where it is set', () => {

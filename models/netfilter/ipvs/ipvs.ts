@@ -86,8 +86,6 @@ export class Ipvs {
   readonly services = new Map<number, VirtualServer>();
   readonly conns: IpvsConnTable;
   readonly stats: IpvsStats = { conns: 0, inPackets: 0, outPackets: 0, noDest: 0, noRoute: 0 };
-  /** skb->ipvs_property: packets IPVS already handled, which its hooks leave alone. */
-  private readonly handled = new WeakSet<Packet>();
   private readonly scratch: Tuple = { src: 0, dst: 0, protocol: 0, srcPort: 0, dstPort: 0 };
 
   constructor(private readonly host: IpvsHost) {
@@ -133,7 +131,7 @@ export class Ipvs {
   /** ip_vs_in: a request towards a virtual server. */
   private in(p: NfPacket): NfVerdict {
     const pkt = p.pkt;
-    if (this.handled.has(pkt)) return NfVerdict.ACCEPT;
+    if (pkt.ipvsProperty) return NfVerdict.ACCEPT;
     if (pkt.pktType !== PacketType.HOST && p.hook !== NfHook.LOCAL_OUT) return NfVerdict.ACCEPT;
     const l = this.ports(p);
     if (l === null) return NfVerdict.ACCEPT;
@@ -239,7 +237,7 @@ export class Ipvs {
     const end = p.ipOff + ipv4TotalLength(b, p.ipOff);
     if (!manipIpv4(b, p.ipOff, end, t, 'dst')) return NfVerdict.DROP;
     this.updateConntrack(p, cp);
-    this.handled.add(pkt);
+    pkt.ipvsProperty = true;
     return where === 'local' ? NfVerdict.ACCEPT : NfVerdict.STOLEN;
   }
 
@@ -258,7 +256,7 @@ export class Ipvs {
   /** ip_vs_out / handle_response: a real server's reply gets the virtual address back as its source. */
   private out(p: NfPacket): NfVerdict {
     const pkt = p.pkt;
-    if (this.handled.has(pkt)) return NfVerdict.ACCEPT;
+    if (pkt.ipvsProperty) return NfVerdict.ACCEPT;
     const l = this.ports(p);
     if (l === null) return NfVerdict.ACCEPT;
     const b = pkt.buf;
@@ -272,7 +270,7 @@ export class Ipvs {
     this.stats.outPackets++;
     this.setState(cp, l.proto === IPPROTO_TCP ? b[l.l4 + 13]! : 0, true);
     this.conns.touch(cp);
-    this.handled.add(pkt);
+    pkt.ipvsProperty = true;
     return NfVerdict.ACCEPT;
   }
 }
