@@ -83,8 +83,8 @@ export class Netfilter {
   /**
    * The NfPacket of each hook() in progress, by nesting depth (a REJECT sends
    * its answer through this namespace's hooks while the hook that rejected
-   * runs): reused, since hook() is the one place that makes them and nothing
-   * keeps one after its hook returns.
+   * runs): reused, since nothing keeps a hook's NfPacket after the hook
+   * returns.
    */
   private readonly frames: NfPacket[] = [];
   private depth = 0;
