@@ -40,6 +40,7 @@ export function patternSum(start: number, len: number): number {
   if ((len & 1) !== 0) sum += STREAM_PATTERN[start + len - 1]! << 8;
   return sum;
 }
+
 /** TCP always sets DF (it does path MTU discovery itself). One object for every segment. */
 const TCP_IP_OPTS: IpSendOptions = { dontFragment: true };
 

@@ -57,8 +57,6 @@ export interface ConnectOptions {
 /** What the table holds for a 4-tuple: a connection, or what is left of one in TIME-WAIT. */
 export type TcpSocket = Connection | TimeWaitSock;
 
-/** Sockets with one remote address and port, by local (address, port). */
-
 /**
  * TCP for one namespace (net/ipv4/tcp_ipv4.c): listeners by port on any
  * address, connections by 4-tuple, segment dispatch (tcp_v4_rcv), and the
