@@ -164,6 +164,17 @@ describe('errors name file:line and the token', () => {
     expect(() => r.restore(f('-A INPUT -m set --match-set blocked src -j DROP'), 'bad.rules')).toThrow(/bad.rules:2: Set blocked doesn't exist/);
   });
   it('line numbers count comments and blank lines', () => expectError(error('# x\n\n*filter\n\n# y\n-A INPUT -m foo\nCOMMIT\n'), 6, 'foo', /Couldn't load match/));
+  it('lines of white space alone (blanks, tabs, a vertical tab, a no-break space) are skipped and counted, and CRLF ends are read', () => {
+    expectError(error('*filter\r\n \t \r\n\u000b\n\u00a0\n-A INPUT -j ACCEPT\r\n-A INPUT -m foo\r\nCOMMIT\r\n'), 6, 'foo', /Couldn't load match/);
+    const r = new IptablesRuleset();
+    r.restore('*filter\r\n\t\r\n-A INPUT -j ACCEPT\r\nCOMMIT\r\n', 'crlf.rules');
+    expect(r.save()).toContain('-A INPUT -j ACCEPT\n');
+  });
+  it('a missing ip set named by a later rule is that rule\'s error', () => {
+    const r = new IptablesRuleset({ ipsets: (name) => (name === 'known' ? ({} as never) : undefined) });
+    const text = f('-A INPUT -j ACCEPT', '-A INPUT -m set --match-set known src -j ACCEPT', '-A INPUT -m set --match-set blocked src -j DROP');
+    expect(() => r.restore(text, 'bad.rules')).toThrow(/^bad.rules:4: Set blocked doesn't exist/);
+  });
 
   it('an error in a later table leaves earlier COMMITs loaded and the failing table unchanged', () => {
     const r = new IptablesRuleset();
