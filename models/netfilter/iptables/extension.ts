@@ -106,19 +106,33 @@ export function hookNames(mask: number): string {
   return out.join('/');
 }
 
+/**
+ * How a check names the extension its error is about: "-m tcp" or "-j DNAT"
+ * as the token, "tcp match" or "DNAT target" in the reason (`kernelName` where
+ * the kernel's differs: NOTRACK is the CT target). Made only on failure: each
+ * node's table checks 110,000 rules of a kube-proxy sync.
+ */
+function extNames(flag: '-m' | '-j', name: string, kernelName: string): { what: string; token: string } {
+  return { what: `${kernelName} ${flag === '-m' ? 'match' : 'target'}`, token: `${flag} ${name}` };
+}
+
 /** xt_check_target/xt_check_match: `.table = "nat"`. */
-export function requireTable(c: CheckCtx, what: string, token: string, table: TableName): void {
-  if (c.table !== table) fail(c, token, `ip_tables: ${what}: only valid in ${table} table, not ${c.table}`);
+export function requireTable(c: CheckCtx, flag: '-m' | '-j', name: string, table: TableName, kernelName = name): void {
+  if (c.table === table) return;
+  const { what, token } = extNames(flag, name, kernelName);
+  fail(c, token, `ip_tables: ${what}: only valid in ${table} table, not ${c.table}`);
 }
 
 /** xt_check_target/xt_check_match: `.hooks = ...`. */
-export function requireHooks(c: CheckCtx, what: string, token: string, allowed: number): void {
-  if ((c.hookMask & ~allowed) !== 0) {
-    fail(c, token, `ip_tables: ${what}: used from hooks ${hookNames(c.hookMask)}, but only usable from ${hookNames(allowed)}`);
-  }
+export function requireHooks(c: CheckCtx, flag: '-m' | '-j', name: string, allowed: number): void {
+  if ((c.hookMask & ~allowed) === 0) return;
+  const { what, token } = extNames(flag, name, name);
+  fail(c, token, `ip_tables: ${what}: used from hooks ${hookNames(c.hookMask)}, but only usable from ${hookNames(allowed)}`);
 }
 
 /** xt_check_match: `.proto = IPPROTO_TCP` (the rule must say -p tcp, not inverted). */
-export function requireProto(c: CheckCtx, what: string, token: string, proto: number): void {
-  if (c.proto !== proto || c.invProto) fail(c, token, `ip_tables: ${what}: only valid for protocol ${proto}`);
+export function requireProto(c: CheckCtx, flag: '-m' | '-j', name: string, proto: number): void {
+  if (c.proto === proto && !c.invProto) return;
+  const { what, token } = extNames(flag, name, name);
+  fail(c, token, `ip_tables: ${what}: only valid for protocol ${proto}`);
 }

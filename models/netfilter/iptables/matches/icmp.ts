@@ -114,7 +114,7 @@ export class IcmpMatch implements MatchExt, Matcher {
   }
 
   check(c: CheckCtx): void {
-    requireProto(c, 'icmp match', '-m icmp', IPPROTO_ICMP);
+    requireProto(c, '-m', 'icmp', IPPROTO_ICMP);
   }
 
   compile(): Matcher {

@@ -61,7 +61,7 @@ abstract class PortsMatch implements MatchExt, Matcher {
   }
 
   check(c: CheckCtx): void {
-    requireProto(c, `${this.name} match`, `-m ${this.name}`, this.proto);
+    requireProto(c, '-m', this.name, this.proto);
   }
 
   compile(): Matcher {

@@ -55,7 +55,7 @@ export class CtTarget implements TargetExt, TargetFn {
   }
 
   check(c: CheckCtx): void {
-    requireTable(c, 'CT target', `-j ${this.name}`, 'raw');
+    requireTable(c, '-j', this.name, 'raw', 'CT');
   }
 
   compile(): TargetFn {

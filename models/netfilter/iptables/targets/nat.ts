@@ -136,8 +136,8 @@ abstract class NatTarget implements TargetExt, TargetFn {
   }
 
   check(c: CheckCtx): void {
-    requireTable(c, `${this.name} target`, `-j ${this.name}`, 'nat');
-    requireHooks(c, `${this.name} target`, `-j ${this.name}`, this.hooks);
+    requireTable(c, '-j', this.name, 'nat');
+    requireHooks(c, '-j', this.name, this.hooks);
   }
 
   compile(): TargetFn {

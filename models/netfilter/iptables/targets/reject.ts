@@ -52,8 +52,8 @@ export class RejectTarget implements TargetExt, TargetFn {
 
   /** reject_tg_check and the target's .table/.hooks. */
   check(c: CheckCtx): void {
-    requireTable(c, 'REJECT target', '-j REJECT', 'filter');
-    requireHooks(c, 'REJECT target', '-j REJECT', HOOKS);
+    requireTable(c, '-j', 'REJECT', 'filter');
+    requireHooks(c, '-j', 'REJECT', HOOKS);
     if (this.with === 'tcp-reset' && (c.proto !== IPPROTO_TCP || c.invProto)) {
       fail(c, 'tcp-reset', 'ip_tables: REJECT target: TCP_RESET invalid for non-tcp');
     }

@@ -30,7 +30,7 @@ export class TraceTarget implements TargetExt {
   }
 
   check(c: CheckCtx): void {
-    requireTable(c, 'TRACE target', '-j TRACE', 'raw');
+    requireTable(c, '-j', 'TRACE', 'raw');
   }
 
   compile(env: CompileEnv): TargetFn {
