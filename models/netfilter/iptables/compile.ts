@@ -323,44 +323,45 @@ export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>, 
 
   // find_check_entry for every rule: checkentry with the entry's hook mask, then load.
   const fullEnv: CompileEnv = { ...env, defer: (r) => releases.push(r) };
+  // One context for every rule (checks read it and keep nothing): a kube-proxy sync is 110,000 rules a node.
+  const ctx: { -readonly [K in keyof CheckCtx]: CheckCtx[K] } = { file: '', line: 0, table: model.name, hookMask: 0, proto: 0, invProto: false };
+  let at: RuleState | null = null;
   try {
     let m = 0;
-    chains.forEach((c, ci) => {
+    for (let ci = 0; ci < chains.length; ci++) {
       let k = t.chainStart[ci]!;
-      for (const r of c.rules) {
+      for (const r of chains[ci]!.rules) {
         const spec = r.spec;
-        const ctx: CheckCtx = { file: r.file, line: r.line, table: model.name, hookMask: t.comefrom[k]!, proto: spec.ip.proto, invProto: spec.ip.protoInv };
+        at = r;
+        ctx.file = r.file;
+        ctx.line = r.line;
+        ctx.hookMask = t.comefrom[k]!;
+        ctx.proto = spec.ip.proto;
+        ctx.invProto = spec.ip.protoInv;
         t.matchStart[k] = m;
         for (const ext of spec.matches) {
           ext.check(ctx);
-          t.matchers.push(load(() => ext.compile(fullEnv), r));
+          t.matchers.push(ext.compile(fullEnv));
           m++;
         }
         if (spec.target.kind === 'ext') {
           const ext = spec.target.ext;
           ext.check(ctx);
-          t.targets[k] = load(() => ext.compile(fullEnv), r);
+          t.targets[k] = ext.compile(fullEnv);
         }
         k++;
       }
       t.matchStart[k] = m; // the tail has no matches
-    });
+    }
     t.matchStart[size] = m;
   } catch (err) {
     t.destroy();
+    // A set or nfacct object a rule names that does not exist: the error is the rule's.
+    if (err instanceof MissingObjectError && at !== null) throw new IptablesError(at.file, at.line, err.token, err.message);
     throw err;
   }
   if (index !== false) t.index = ChainIndex.build(t, chains, index);
   return t;
-}
-
-function load<T>(f: () => T, at: RuleState): T {
-  try {
-    return f();
-  } catch (err) {
-    if (err instanceof MissingObjectError) throw new IptablesError(at.file, at.line, err.token, err.message);
-    throw err;
-  }
 }
 
 /**
