@@ -384,11 +384,13 @@ class RuleParser implements ParseCtx {
     for (const m of this.matches) m.finish(this);
     if (this.targetExt !== null) this.targetExt.finish(this);
     const rules: RuleSpec[] = [];
+    // Parsed rules live as long as the build (one per distinct line): no spare room from push.
+    const matches = this.matches.slice();
     for (const src of this.srcs) {
       for (const dst of this.dsts) {
         rules.push({
           ip: { ...this.ip, src, dst },
-          matches: this.matches,
+          matches,
           target: this.target,
           counters: this.counters,
         });

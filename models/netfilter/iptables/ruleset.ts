@@ -117,6 +117,7 @@ export class IptablesRuleset {
         if (s.kind === 'chain') model.declare(s, apply);
         else model.apply(s, apply);
       }
+      model.compact();
       const env = { recent: this.recentLists, nfacct: this.nfacct, traced: this.traced, ...(this.ipsets ? { ipsets: this.ipsets } : {}) };
       const compiled = compileTable(model, env, this.chainIndex);
       // New rules took their references first; now the old table lets go (recent lists survive).
