@@ -76,8 +76,14 @@ export class CompiledTable {
   readonly dst: Uint32Array;
   readonly dmsk: Uint32Array;
   readonly proto: Uint8Array;
-  readonly inIface: (IfaceSpec | null)[];
-  readonly outIface: (IfaceSpec | null)[];
+  /**
+   * -i and -o of entries that test either: entry e's are ifaces[2 * ifaceSlot[e]]
+   * and the one after. Few rules name interfaces (none of kube-proxy's 10,000
+   * Services' rules do), so they are kept apart rather than in two arrays of
+   * 8 bytes an entry.
+   */
+  readonly ifaceSlot: Int32Array;
+  readonly ifaces: (IfaceSpec | null)[] = [];
   /** Matchers of entry e are matchers[matchStart[e] .. matchStart[e + 1]). */
   readonly matchStart: Int32Array;
   readonly matchers: Matcher[] = [];
@@ -122,8 +128,7 @@ export class CompiledTable {
     this.dst = new Uint32Array(size);
     this.dmsk = new Uint32Array(size);
     this.proto = new Uint8Array(size);
-    this.inIface = new Array<IfaceSpec | null>(size).fill(null);
-    this.outIface = new Array<IfaceSpec | null>(size).fill(null);
+    this.ifaceSlot = new Int32Array(size);
     this.matchStart = new Int32Array(size + 1);
     this.targets = new Array<TargetFn | null>(size).fill(null);
     this.pcnt = new Float64Array(size);
@@ -274,8 +279,10 @@ export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>, 
       t.dst[k] = ip.dst.addr;
       t.dmsk[k] = ip.dst.mask;
       t.proto[k] = ip.proto;
-      t.inIface[k] = ip.inIface;
-      t.outIface[k] = ip.outIface;
+      if ((flags & (IpTest.IN | IpTest.OUT)) !== 0) {
+        t.ifaceSlot[k] = t.ifaces.length >> 1;
+        t.ifaces.push(ip.inIface, ip.outIface);
+      }
       const tg = spec.target;
       switch (tg.kind) {
         case 'none':

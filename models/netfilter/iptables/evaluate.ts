@@ -61,11 +61,11 @@ function ipMatch(t: CompiledTable, e: number, x: XtPacket): boolean {
   if (f & IpTest.SRC && ((x.src & t.smsk[e]!) >>> 0 !== t.src[e]) !== ((inv & IpTest.SRC) !== 0)) return false;
   if (f & IpTest.DST && ((x.dst & t.dmsk[e]!) >>> 0 !== t.dst[e]) !== ((inv & IpTest.DST) !== 0)) return false;
   if (f & IpTest.IN) {
-    const spec = t.inIface[e]!;
+    const spec = t.ifaces[2 * t.ifaceSlot[e]!]!;
     if ((spec !== null && ifaceMatches(spec, x.inName)) === ((inv & IpTest.IN) !== 0)) return false;
   }
   if (f & IpTest.OUT) {
-    const spec = t.outIface[e]!;
+    const spec = t.ifaces[2 * t.ifaceSlot[e]! + 1]!;
     if ((spec !== null && ifaceMatches(spec, x.outName)) === ((inv & IpTest.OUT) !== 0)) return false;
   }
   if (f & IpTest.PROTO && (x.proto !== t.proto[e]) !== ((inv & IpTest.PROTO) !== 0)) return false;
