@@ -330,7 +330,7 @@ export class ChainIndex {
   runs(t: CompiledTable): IndexedRun[] {
     const out: IndexedRun[] = [];
     this.runStart.forEach((a, r) => {
-      if (this.runAt[a] === r) out.push({ chain: t.chainNames[t.entryChain[a]!]!, firstRule: t.entryNum[a]!, rules: this.runEnd[r]! - a });
+      if (this.runAt[a] === r) out.push({ chain: t.chainNames[t.chainOf(a)]!, firstRule: t.entryNum(a), rules: this.runEnd[r]! - a });
     });
     return out;
   }

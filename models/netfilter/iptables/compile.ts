@@ -92,9 +92,6 @@ export class CompiledTable {
   readonly bcnt: Float64Array;
   /** Hooks whose traversal can reach the entry (e->comefrom). */
   readonly comefrom: Uint8Array;
-  /** For traces and listings: the entry's chain and its 1-based position (its text: entryText). */
-  readonly entryChain: Int32Array;
-  readonly entryNum: Int32Array;
   readonly traceComment: Uint8Array;
   readonly chainNames: string[];
   readonly chainBuiltin: boolean[];
@@ -134,8 +131,6 @@ export class CompiledTable {
     this.pcnt = new Float64Array(size);
     this.bcnt = new Float64Array(size);
     this.comefrom = new Uint8Array(size);
-    this.entryChain = new Int32Array(size);
-    this.entryNum = new Int32Array(size);
     this.traceComment = new Uint8Array(size);
     this.states = new Array<RuleState | null>(size).fill(null);
     this.chains = chains;
@@ -152,9 +147,32 @@ export class CompiledTable {
     return this.kind.length;
   }
 
+  /**
+   * The chain of entry `e` (chains are laid out in order: the last whose start
+   * is at or before e). Asked by traces, listings and the load's checks, never
+   * per packet, so entries do not carry it: 4 bytes an entry, 140,000 a node
+   * for kube-proxy's 10,000 Services.
+   */
+  chainOf(e: number): number {
+    const starts = this.chainStart;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= e) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** The 1-based position of entry `e` in its chain (a tail is rules + 1). */
+  entryNum(e: number): number {
+    return e - this.chainStart[this.chainOf(e)]! + 1;
+  }
+
   /** The entry as iptables-save writes it, or its chain's tail. Made when asked: a trace wants a few of 100,000. */
   entryText(e: number): string {
-    const ci = this.entryChain[e]!;
+    const ci = this.chainOf(e);
     const chain = this.chains[ci]!;
     if (e !== this.chainEnd[ci]) return saveRule(chain.name, this.states[e]!.spec);
     return chain.builtin ? `-P ${chain.name} ${chain.policy}` : `(end of chain ${chain.name}: implicit RETURN)`;
@@ -250,10 +268,8 @@ export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>, 
   });
   chains.forEach((c, ci) => {
     let k = t.chainStart[ci]!;
-    c.rules.forEach((r, i) => {
+    c.rules.forEach((r) => {
       const spec = r.spec;
-      t.entryChain[k] = ci;
-      t.entryNum[k] = i + 1;
       t.setState(k, r);
       t.pcnt[k] = r.packets;
       t.bcnt[k] = r.bytes;
@@ -310,8 +326,6 @@ export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>, 
       k++;
     });
     // The tail: policy (built-in) or implicit RETURN (user chain).
-    t.entryChain[k] = ci;
-    t.entryNum[k] = c.rules.length + 1;
     if (c.builtin) {
       t.kind[k] = EntryKind.VERDICT;
       t.arg[k] = c.policy === 'DROP' ? NfVerdict.DROP : NfVerdict.ACCEPT;
@@ -380,14 +394,14 @@ export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>, 
 function markSourceChains(t: CompiledTable, chains: ChainState[]): void {
   const onPath = new Uint8Array(chains.length);
   const ruleOf = (e: number): RuleState | null => {
-    const ci = t.entryChain[e]!;
-    const n = t.entryNum[e]! - 1;
+    const ci = t.chainOf(e);
+    const n = e - t.chainStart[ci]!;
     return chains[ci]!.rules[n] ?? null;
   };
   const walk = (ci: number, bit: number, from: number): void => {
     if (onPath[ci]) {
       const r = ruleOf(from)!;
-      fail(r, chains[ci]!.name, `ip_tables: loop detected: -j ${chains[ci]!.name} in chain ${chains[t.entryChain[from]!]!.name} leads back to itself (ELOOP, Too many links)`);
+      fail(r, chains[ci]!.name, `ip_tables: loop detected: -j ${chains[ci]!.name} in chain ${chains[t.chainOf(from)]!.name} leads back to itself (ELOOP, Too many links)`);
     }
     onPath[ci] = 1;
     for (let e = t.chainStart[ci]!; e <= t.chainEnd[ci]!; e++) {
@@ -395,7 +409,7 @@ function markSourceChains(t: CompiledTable, chains: ChainState[]): void {
       t.comefrom[e] |= bit;
       const kind = t.kind[e]!;
       if (kind === EntryKind.JUMP || kind === EntryKind.GOTO) {
-        walk(t.entryChain[t.arg[e]!]!, bit, e);
+        walk(t.chainOf(t.arg[e]!), bit, e);
         continue;
       }
       if (kind === EntryKind.VERDICT || kind === EntryKind.RETURN) {
@@ -407,6 +421,6 @@ function markSourceChains(t: CompiledTable, chains: ChainState[]): void {
   };
   for (let h = 0; h < HOOK_NAMES.length; h++) {
     const start = t.hookEntry[h]!;
-    if (start >= 0) walk(t.entryChain[start]!, 1 << h, start);
+    if (start >= 0) walk(t.chainOf(start), 1 << h, start);
   }
 }

@@ -133,7 +133,7 @@ export function doTable(t: CompiledTable, x: XtPacket, stack: Int32Array, trace?
       if (trace !== undefined) step(t, e, true, 'RETURN', null, trace);
       e = sp === 0 ? t.underflow[hook]! : stack[--sp]! + 1;
     } else if (k === EntryKind.JUMP) {
-      if (trace !== undefined) step(t, e, true, 'JUMP', t.chainNames[t.entryChain[arg[e]!]!]!, trace);
+      if (trace !== undefined) step(t, e, true, 'JUMP', t.chainNames[t.chainOf(arg[e]!)]!, trace);
       if (sp >= stack.length) {
         verdict = NfVerdict.DROP;
         break;
@@ -141,7 +141,7 @@ export function doTable(t: CompiledTable, x: XtPacket, stack: Int32Array, trace?
       stack[sp++] = e;
       e = arg[e]!;
     } else if (k === EntryKind.GOTO) {
-      if (trace !== undefined) step(t, e, true, 'GOTO', t.chainNames[t.entryChain[arg[e]!]!]!, trace);
+      if (trace !== undefined) step(t, e, true, 'GOTO', t.chainNames[t.chainOf(arg[e]!)]!, trace);
       e = arg[e]!;
     } else if (k === EntryKind.NONE) {
       if (trace !== undefined) step(t, e, true, 'CONTINUE', null, trace);
@@ -164,12 +164,12 @@ export function doTable(t: CompiledTable, x: XtPacket, stack: Int32Array, trace?
 }
 
 function step(t: CompiledTable, e: number, matched: boolean, verdict: TraceAction | null, target: string | null, trace: IptTraceFn): void {
-  const ci = t.entryChain[e]!;
+  const ci = t.chainOf(e);
   const tail = e === t.chainEnd[ci];
   trace({
     table: t.name,
     chain: t.chainNames[ci]!,
-    ruleNum: t.entryNum[e]!,
+    ruleNum: e - t.chainStart[ci]! + 1,
     kind: tail ? (t.chainBuiltin[ci] ? 'policy' : 'return') : 'rule',
     rule: t.entryText(e),
     matched,
@@ -180,7 +180,7 @@ function step(t: CompiledTable, e: number, matched: boolean, verdict: TraceActio
 
 /** trace_packet: "TRACE: table:chain:comment:rulenum " and the packet, through the host's logger. */
 function traceLog(t: CompiledTable, e: number, x: XtPacket): void {
-  const ci = t.entryChain[e]!;
+  const ci = t.chainOf(e);
   const comment = TRACE_COMMENTS[t.traceComment[e]! as TraceComment];
-  x.host.log(x.p, `TRACE: ${t.name}:${t.chainNames[ci]}:${comment}:${t.entryNum[e]} `, formatLogPacket(x.p, TRACE_LOGFLAGS));
+  x.host.log(x.p, `TRACE: ${t.name}:${t.chainNames[ci]}:${comment}:${e - t.chainStart[ci]! + 1} `, formatLogPacket(x.p, TRACE_LOGFLAGS));
 }

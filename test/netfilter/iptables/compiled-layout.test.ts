@@ -1,0 +1,73 @@
+/**
+ * A compiled table's layout, as translate_table lays out the blob: built-in
+ * chains in hook order, then user chains by name, each chain's rules then its
+ * tail (policy or implicit RETURN). Entries do not carry their chain or rule
+ * number; chainOf and entryNum derive them from the chains' starts, and every
+ * entry must get back the chain and position listing and TRACE name.
+ */
+import { describe, expect, it } from 'vitest';
+import { compileTable } from '../../../models/netfilter/iptables/compile.js';
+import { NfacctRegistry } from '../../../models/netfilter/iptables/nfacct.js';
+import { parseRestoreBlocks } from '../../../models/netfilter/iptables/parse.js';
+import { RecentRegistry } from '../../../models/netfilter/iptables/recent-table.js';
+import { TableModel } from '../../../models/netfilter/iptables/table-model.js';
+import type { Packet } from '../../../models/packet.js';
+
+function compile(text: string) {
+  const block = parseRestoreBlocks(text, 'layout.rules').next().value!;
+  const model = TableModel.fresh(block.table);
+  const apply = { counters: false, noflush: false };
+  for (const s of block.statements) {
+    if (s.kind === 'chain') model.declare(s, apply);
+    else model.apply(s, apply);
+  }
+  return compileTable(model, { recent: new RecentRegistry(), nfacct: new NfacctRegistry(), traced: new WeakSet<Packet>() });
+}
+
+describe('compiled layout', () => {
+  it('every entry maps back to its chain and 1-based position, tails included, empty chains too', () => {
+    const t = compile(
+      [
+        '*filter',
+        ':B - [0:0]',
+        ':A - [0:0]',
+        ':EMPTY - [0:0]',
+        ':Z - [0:0]',
+        '-A INPUT -p tcp -j A',
+        '-A INPUT -p udp -j B',
+        '-A FORWARD -j ACCEPT',
+        '-A A -s 10.0.0.1 -j RETURN',
+        '-A A -s 10.0.0.2 -j DROP',
+        '-A A -j EMPTY',
+        '-A B -j Z',
+        '-A Z -d 10.0.0.9 -j ACCEPT',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
+    // Built-in chains by hook (INPUT, FORWARD, OUTPUT), then user chains by name.
+    const expected: [string, number][] = [
+      ['INPUT', 1],
+      ['INPUT', 2],
+      ['INPUT', 3],
+      ['FORWARD', 1],
+      ['FORWARD', 2],
+      ['OUTPUT', 1],
+      ['A', 1],
+      ['A', 2],
+      ['A', 3],
+      ['A', 4],
+      ['B', 1],
+      ['B', 2],
+      ['EMPTY', 1],
+      ['Z', 1],
+      ['Z', 2],
+    ];
+    expect(t.size).toBe(expected.length);
+    expect(Array.from({ length: t.size }, (_, e) => [t.chainNames[t.chainOf(e)], t.entryNum(e)])).toEqual(expected);
+    expect(t.entryText(8)).toBe('-A A -j EMPTY');
+    expect(t.entryText(9)).toBe('(end of chain A: implicit RETURN)');
+    expect(t.entryText(12)).toBe('(end of chain EMPTY: implicit RETURN)');
+    expect(t.entryText(5)).toBe('-P OUTPUT ACCEPT');
+  });
+});
