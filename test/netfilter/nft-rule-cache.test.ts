@@ -39,6 +39,20 @@ describe('NftRuleCache', () => {
     expect([rulesOf(n1, 'b')[0]!.file, rulesOf(n1, 'b')[0]!.line, rulesOf(n2, 'b')[0]!.file, rulesOf(n2, 'b')[0]!.line]).toEqual(['n1.nft', 11, 'n2.nft', 13]);
   });
 
+  test('a verdict map\'s elements share their goto verdicts between loads, and each load still evaluates its own map', () => {
+    const cache = new NftRuleCache();
+    const [n1, n2] = [new NftRuleset(), new NftRuleset()];
+    n1.load(TEXT, 'n1.nft', cache);
+    n2.load(TEXT, 'n2.nft', cache);
+    const verdictOf = (r: NftRuleset) => r.tables.get('t')!.sets.get('svc')!.elements[0]!.verdict;
+    expect(verdictOf(n1)).toEqual({ kind: 'goto', chain: 'a' });
+    expect(verdictOf(n2)).toBe(verdictOf(n1));
+    // A later load that flushes its map leaves the other load's element in place.
+    n2.load('flush map ip t svc\n', 'n2-flush.nft', cache);
+    expect(n2.tables.get('t')!.sets.get('svc')!.elements).toEqual([]);
+    expect(verdictOf(n1)).toEqual({ kind: 'goto', chain: 'a' });
+  });
+
   test('a shared rule\'s jump to a chain this load lacks is reported at this load\'s file and line', () => {
     const cache = new NftRuleCache();
     new NftRuleset().load(TEXT, 'n1.nft', cache);
