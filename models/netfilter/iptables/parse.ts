@@ -70,11 +70,30 @@ function parseLine(text: string, raw: string, table: TableName, pos: SourcePos):
   return parseCommand(tokens, pos);
 }
 
-/** `cache`: lines already parsed by other restores of similar text (see RuleLineCache). */
-export function* parseRestoreBlocks(text: string, file: string, cache?: RuleLineCache): Generator<TableBlock> {
+/**
+ * What reads iptables-restore input hands each line to, in order. As in
+ * iptables-restore's loop, a line is done before the next is read: the
+ * first line that fails is the one reported, whether it fails to parse or
+ * to apply, and a table's COMMIT happens before the next table is read.
+ */
+export interface RestoreSink {
+  /** "*table" at `line`. */
+  table(name: TableName, line: number): void;
+  /** ":NAME POLICY [packets:bytes]". */
+  chain(d: ChainDecl): void;
+  /** A command line. `s` is the same object for every line: keep its parts, not it. */
+  command(s: CommandStmt): void;
+  /** "COMMIT" at `line`. */
+  commit(line: number): void;
+}
+
+/** Reads `text` line by line into `sink`. `cache`: lines already parsed by other restores of similar text (see RuleLineCache). */
+export function readRestore(text: string, file: string, sink: RestoreSink, cache?: RuleLineCache): void {
   const lines = text.split('\n');
-  let block: TableBlock | null = null;
-  // Per line, only what the line needs: a kube-proxy sync is 110,000 lines a node.
+  let table: TableName | null = null;
+  let tableLine = 0;
+  // One statement for every command line (a kube-proxy sync is 110,000 lines a node), and per line only what it needs.
+  const stmt: CommandStmt = { kind: 'command', file, line: 0, command: null as unknown as Command, prefixCounters: null };
   for (let n = 0; n < lines.length; n++) {
     let raw = lines[n]!;
     if (raw.charCodeAt(raw.length - 1) === CR) raw = raw.slice(0, -1);
@@ -83,7 +102,7 @@ export function* parseRestoreBlocks(text: string, file: string, cache?: RuleLine
     // Only a line that starts with what trim() removes (ASCII blanks, or beyond ASCII) can be blank.
     if ((c0 <= SPACE || c0 >= 0x80) && raw.trim() === '') continue;
     const line = n + 1;
-    if (block === null) {
+    if (table === null) {
       const pos: SourcePos = { file, line };
       if (raw[0] !== '*') {
         const first = raw.trim().split(/\s+/)[0]!;
@@ -92,17 +111,18 @@ export function* parseRestoreBlocks(text: string, file: string, cache?: RuleLine
       const name = raw.slice(1).trim().split(/[ \t]/)[0]!;
       if (name === 'security') fail(pos, name, `table 'security' is not modelled by podwire`);
       if (!(TABLES as readonly string[]).includes(name)) fail(pos, name, `iptables-restore: unable to initialize table '${name}'`);
-      block = { table: name as TableName, line: pos.line, statements: [], commitLine: 0 };
+      table = name as TableName;
+      tableLine = line;
+      sink.table(table, line);
       continue;
     }
     if (raw[0] === 'C' && /^COMMIT[ \t]*$/.test(raw)) {
-      block.commitLine = line;
-      yield block;
-      block = null;
+      table = null;
+      sink.commit(line);
       continue;
     }
     if (raw[0] === ':') {
-      block.statements.push(parseChainDecl(raw, { file, line }, cache));
+      sink.chain(parseChainDecl(raw, { file, line }, cache));
       continue;
     }
     let rest = raw;
@@ -115,11 +135,34 @@ export function* parseRestoreBlocks(text: string, file: string, cache?: RuleLine
       prefixCounters = ctr;
       rest = raw.slice(close + 1);
     }
-    const command = cache !== undefined ? cache.command(rest, raw, block.table, file, line) : parseLine(unsliced(rest), raw, block.table, { file, line });
-    const stmt: CommandStmt = { kind: 'command', file, line, command, prefixCounters };
-    block.statements.push(stmt);
+    stmt.command = cache !== undefined ? cache.command(rest, raw, table, file, line) : parseLine(unsliced(rest), raw, table, { file, line });
+    stmt.line = line;
+    stmt.prefixCounters = prefixCounters;
+    sink.command(stmt);
   }
-  if (block !== null) fail({ file, line: lines.length + 1 }, 'COMMIT', `COMMIT expected at line ${lines.length + 1} (table ${block.table} from line ${block.line} is not committed)`);
+  if (table !== null) fail({ file, line: lines.length + 1 }, 'COMMIT', `COMMIT expected at line ${lines.length + 1} (table ${table} from line ${tableLine} is not committed)`);
+}
+
+/** The table blocks of `text`, every line parsed (none applied). `cache`: see RuleLineCache. */
+export function* parseRestoreBlocks(text: string, file: string, cache?: RuleLineCache): Generator<TableBlock> {
+  const blocks: TableBlock[] = [];
+  let block: TableBlock | null = null;
+  readRestore(
+    text,
+    file,
+    {
+      table: (table, line) => (block = { table, line, statements: [], commitLine: 0 }),
+      chain: (d) => block!.statements.push(d),
+      command: (s) => block!.statements.push({ ...s }),
+      commit: (line) => {
+        block!.commitLine = line;
+        blocks.push(block!);
+        block = null;
+      },
+    },
+    cache,
+  );
+  yield* blocks;
 }
 
 /** ":NAME POLICY [packets:bytes]" */

@@ -24,7 +24,7 @@ import { compileTable, type CompiledTable } from './compile.js';
 import { doTable, type IptTraceFn } from './evaluate.js';
 import { listTable, type ListOptions } from './list.js';
 import { NfacctRegistry } from './nfacct.js';
-import { parseRestoreBlocks, type RuleLineCache } from './parse.js';
+import { readRestore, type RuleLineCache } from './parse.js';
 import { RecentRegistry, type RecentTable } from './recent-table.js';
 import { saveTable } from './save.js';
 import { TableModel } from './table-model.js';
@@ -108,23 +108,39 @@ export class IptablesRuleset {
    */
   restore(text: string, fileName = 'iptables-restore', opts: RestoreOptions = {}): void {
     const apply = { counters: opts.counters === true, noflush: opts.noflush === true };
-    for (const block of parseRestoreBlocks(text, fileName, opts.lines)) {
-      const loaded = this.tables.get(block.table);
-      if (loaded !== undefined) loaded.compiled.harvest();
-      const model = loaded !== undefined ? loaded.model.clone() : TableModel.fresh(block.table);
-      if (!apply.noflush) model.flushAll();
-      for (const s of block.statements) {
-        if (s.kind === 'chain') model.declare(s, apply);
-        else model.apply(s, apply);
-      }
-      model.compact();
-      const env = { recent: this.recentLists, nfacct: this.nfacct, traced: this.traced, ...(this.ipsets ? { ipsets: this.ipsets } : {}) };
-      const compiled = compileTable(model, env, this.chainIndex);
-      // New rules took their references first; now the old table lets go (recent lists survive).
-      if (loaded !== undefined) loaded.compiled.destroy();
-      if (compiled.hasTrace) this.anyTrace = true;
-      this.tables.set(block.table, { model, compiled });
-    }
+    // The table being restored: a copy of the loaded one, edited line by line, compiled and swapped in at COMMIT.
+    let model: TableModel | null = null;
+    readRestore(
+      text,
+      fileName,
+      {
+        table: (name) => {
+          const loaded = this.tables.get(name);
+          if (loaded !== undefined) loaded.compiled.harvest();
+          model = loaded !== undefined ? loaded.model.clone() : TableModel.fresh(name);
+          if (!apply.noflush) model.flushAll();
+        },
+        chain: (d) => model!.declare(d, apply),
+        command: (s) => model!.apply(s, apply),
+        commit: () => {
+          this.commit(model!);
+          model = null;
+        },
+      },
+      opts.lines,
+    );
+  }
+
+  /** COMMIT: compiles `model` and swaps it in for its table. */
+  private commit(model: TableModel): void {
+    const loaded = this.tables.get(model.name);
+    model.compact();
+    const env = { recent: this.recentLists, nfacct: this.nfacct, traced: this.traced, ...(this.ipsets ? { ipsets: this.ipsets } : {}) };
+    const compiled = compileTable(model, env, this.chainIndex);
+    // New rules took their references first; now the old table lets go (recent lists survive).
+    if (loaded !== undefined) loaded.compiled.destroy();
+    if (compiled.hasTrace) this.anyTrace = true;
+    this.tables.set(model.name, { model, compiled });
   }
 
   hasTable(table: TableName): boolean {

@@ -120,6 +120,27 @@ describe.skipIf(!pre.ok)('against iptables-legacy and the kernel', () => {
     );
   });
 
+  it('a restore fails at the same line as iptables-legacy-restore: the first that fails to parse or to apply', () => {
+    const cases = [
+      '*filter\n-A NOPE -j ACCEPT\n-A INPUT -m foo\nCOMMIT\n',
+      '*filter\n-A INPUT -m foo\n-A NOPE -j ACCEPT\nCOMMIT\n',
+      '*filter\n-A INPUT -j ACCEPT\n-X INPUT\n-A INPUT -m foo\nCOMMIT\n',
+      '*filter\n:X - [0:0]\n-A INPUT -j X\n-X X\n-A INPUT -m foo\nCOMMIT\n',
+    ];
+    for (const text of cases) {
+      const real = spawnSync('ip', ['netns', 'exec', NS, 'iptables-legacy-restore'], { input: text, encoding: 'utf8' });
+      expect(real.status).not.toBe(0);
+      const realLine = Number(/line:? (\d+)/.exec(real.stderr)?.[1]);
+      let ours = 0;
+      try {
+        new IptablesRuleset().restore(text, 'case.rules');
+      } catch (e) {
+        ours = (e as { line: number }).line;
+      }
+      expect([text, ours]).toEqual([text, realLine]);
+    }
+  });
+
   it('ping over lo leaves the kernel\'s counters equal to the engine\'s', () => {
     const rules = [
       '*mangle',

@@ -176,6 +176,11 @@ describe('errors name file:line and the token', () => {
     expect(() => r.restore(text, 'bad.rules')).toThrow(/^bad.rules:4: Set blocked doesn't exist/);
   });
 
+  it('the first line that fails is the one reported, whether it fails to parse or to apply (as iptables-legacy-restore)', () => {
+    expectError(error(f('-A NOPE -j ACCEPT', '-A INPUT -m foo')), 2, 'NOPE', /Couldn't find chain `NOPE'/);
+    expectError(error(f('-A INPUT -m foo', '-A NOPE -j ACCEPT')), 2, 'foo', /Couldn't load match `foo'/);
+  });
+
   it('an error in a later table leaves earlier COMMITs loaded and the failing table unchanged', () => {
     const r = new IptablesRuleset();
     r.restore('*mangle\n-A INPUT -j MARK --set-mark 1\nCOMMIT\n', 'first.rules');
