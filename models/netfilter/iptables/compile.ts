@@ -393,15 +393,18 @@ export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>, 
  */
 function markSourceChains(t: CompiledTable, chains: ChainState[]): void {
   const onPath = new Uint8Array(chains.length);
+  // Each entry's chain, for this walk only (the table does not keep it: chainOf).
+  const chainAt = new Int32Array(t.size);
+  for (let ci = 0; ci < chains.length; ci++) chainAt.fill(ci, t.chainStart[ci]!, t.chainEnd[ci]! + 1);
   const ruleOf = (e: number): RuleState | null => {
-    const ci = t.chainOf(e);
+    const ci = chainAt[e]!;
     const n = e - t.chainStart[ci]!;
     return chains[ci]!.rules[n] ?? null;
   };
   const walk = (ci: number, bit: number, from: number): void => {
     if (onPath[ci]) {
       const r = ruleOf(from)!;
-      fail(r, chains[ci]!.name, `ip_tables: loop detected: -j ${chains[ci]!.name} in chain ${chains[t.chainOf(from)]!.name} leads back to itself (ELOOP, Too many links)`);
+      fail(r, chains[ci]!.name, `ip_tables: loop detected: -j ${chains[ci]!.name} in chain ${chains[chainAt[from]!]!.name} leads back to itself (ELOOP, Too many links)`);
     }
     onPath[ci] = 1;
     for (let e = t.chainStart[ci]!; e <= t.chainEnd[ci]!; e++) {
@@ -409,7 +412,7 @@ function markSourceChains(t: CompiledTable, chains: ChainState[]): void {
       t.comefrom[e] |= bit;
       const kind = t.kind[e]!;
       if (kind === EntryKind.JUMP || kind === EntryKind.GOTO) {
-        walk(t.chainOf(t.arg[e]!), bit, e);
+        walk(chainAt[t.arg[e]!]!, bit, e);
         continue;
       }
       if (kind === EntryKind.VERDICT || kind === EntryKind.RETURN) {
@@ -421,6 +424,6 @@ function markSourceChains(t: CompiledTable, chains: ChainState[]): void {
   };
   for (let h = 0; h < HOOK_NAMES.length; h++) {
     const start = t.hookEntry[h]!;
-    if (start >= 0) walk(t.chainOf(start), 1 << h, start);
+    if (start >= 0) walk(chainAt[start]!, 1 << h, start);
   }
 }
