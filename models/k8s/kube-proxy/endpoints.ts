@@ -21,7 +21,24 @@ export interface EndpointInfo {
   readonly chainName: string;
 }
 
-export function endpointsForPort(svc: Service, p: ServicePortInfo, nodeName: string): EndpointInfo[] {
+/** By service port: its endpoints as seen from a node that hosts none of them (none local), the same on every such node. */
+const remoteView = new WeakMap<ServicePortInfo, readonly EndpointInfo[]>();
+
+/**
+ * The port's endpoints as kube-proxy on `nodeName` sees them ('' for no
+ * node). Every node but those hosting an endpoint sees the same list, made
+ * once for a port: a cluster's nodes each sync 10,000 background Services.
+ * The list is shared: callers must not change it.
+ */
+export function endpointsForPort(svc: Service, p: ServicePortInfo, nodeName: string): readonly EndpointInfo[] {
+  const eps = svc.endpoints ?? [];
+  if (nodeName !== '' && eps.some((ep) => ep.nodeName === nodeName)) return endpointsSeenFrom(svc, p, nodeName);
+  let view = remoteView.get(p);
+  if (view === undefined) remoteView.set(p, (view = endpointsSeenFrom(svc, p, '')));
+  return view;
+}
+
+function endpointsSeenFrom(svc: Service, p: ServicePortInfo, nodeName: string): EndpointInfo[] {
   const byString = new Map<string, EndpointInfo>();
   const fallbackPort = p.spec.targetPort ?? p.spec.port;
   for (const ep of svc.endpoints ?? []) {

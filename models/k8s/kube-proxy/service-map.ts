@@ -1,12 +1,21 @@
 import { randomStream } from '../../../engine/rng.js';
 import { endpointsForPort, type EndpointInfo } from './endpoints.js';
 import { isHeadless, newServicePortInfo, type ServicePortInfo } from './service-port.js';
-import type { KubeProxyInput } from './service.js';
+import type { KubeProxyInput, Service, ServicePortSpec } from './service.js';
 
 /** One port of a service and the endpoints kube-proxy sees for it on this node. */
 export interface ServiceMapEntry {
   info: ServicePortInfo;
-  endpoints: EndpointInfo[];
+  endpoints: readonly EndpointInfo[];
+}
+
+/** By port spec: its ServicePortInfo, which depends on the Service alone (every node of a cluster syncs the same Services). */
+const infos = new WeakMap<ServicePortSpec, ServicePortInfo>();
+
+function portInfo(svc: Service, spec: ServicePortSpec): ServicePortInfo {
+  let info = infos.get(spec);
+  if (info === undefined || info.service !== svc) infos.set(spec, (info = newServicePortInfo(svc, spec)));
+  return info;
 }
 
 /**
@@ -22,7 +31,7 @@ export function serviceMap(input: KubeProxyInput): ServiceMapEntry[] {
   for (const svc of input.services) {
     if (isHeadless(svc)) continue;
     for (const spec of svc.ports) {
-      const info = newServicePortInfo(svc, spec);
+      const info = portInfo(svc, spec);
       ports.push({ info, endpoints: endpointsForPort(svc, info, node.nodeName) });
     }
   }
