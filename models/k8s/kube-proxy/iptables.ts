@@ -140,7 +140,8 @@ export function kubeProxyIptables(input: KubeProxyInput): string {
     );
   }
 
-  for (const p of ports) writeServicePort(buf, ctx, p.info, p.endpoints);
+  const shareKey = `${ctx.masqueradeAll}|${ctx.clusterCIDR}|${ctx.largeClusterMode}`;
+  for (const p of ports) writePort(buf, ctx, shareKey, p.info, p.endpoints);
 
   // Finally the tail-call to KUBE-NODEPORTS, after every service portal rule.
   if (matchAll) {
@@ -176,6 +177,44 @@ function localDetectorCIDR(node: KubeProxyNode): string | null {
   if (node.clusterCIDR === undefined) return null;
   canonicalCidr(node.clusterCIDR, 'clusterCIDR'); // throws on a malformed CIDR
   return node.clusterCIDR.trim();
+}
+
+/** A port's lines in each buffer, joined (empty: none), as every node with the same SyncContext writes them. */
+interface PortLines {
+  filterChains: string;
+  filterRules: string;
+  natChains: string;
+  natRules: string;
+}
+
+/**
+ * By a port's endpoint list as nodes that host none of them share it
+ * (endpointsForPort), then by the SyncContext fields writeServicePort reads:
+ * the port's lines, made by the first node and copied by the others. A
+ * cluster's nodes each write 10,000 background Services' ~11 lines.
+ */
+const sharedLines = new WeakMap<readonly EndpointInfo[], Map<string, PortLines>>();
+
+/** writeServicePort, or the same lines another node wrote for the same port and endpoints. */
+function writePort(buf: Buffers, ctx: SyncContext, shareKey: string, svc: ServicePortInfo, endpoints: readonly EndpointInfo[]): void {
+  // A local endpoint makes the lines the node's own; source ranges read the node's IP (allowFromNode).
+  if (svc.loadBalancerSourceRanges.length > 0 || endpoints.some((e) => e.isLocal)) {
+    writeServicePort(buf, ctx, svc, endpoints);
+    return;
+  }
+  let byContext = sharedLines.get(endpoints);
+  if (byContext === undefined) sharedLines.set(endpoints, (byContext = new Map()));
+  let lines = byContext.get(shareKey);
+  if (lines === undefined) {
+    const own: Buffers = { filterChains: [], filterRules: [], natChains: [], natRules: [] };
+    writeServicePort(own, ctx, svc, endpoints);
+    lines = { filterChains: own.filterChains.join('\n'), filterRules: own.filterRules.join('\n'), natChains: own.natChains.join('\n'), natRules: own.natRules.join('\n') };
+    byContext.set(shareKey, lines);
+  }
+  if (lines.filterChains !== '') buf.filterChains.push(lines.filterChains);
+  if (lines.filterRules !== '') buf.filterRules.push(lines.filterRules);
+  if (lines.natChains !== '') buf.natChains.push(lines.natChains);
+  if (lines.natRules !== '') buf.natRules.push(lines.natRules);
 }
 
 /** The per-service-port body of syncProxyRules' loop. */
