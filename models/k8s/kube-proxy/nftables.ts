@@ -155,116 +155,157 @@ export function kubeProxyNftables(input: KubeProxyInput): string {
   // syncProxyRules walks the service map.
   const ports = serviceMap(input);
 
-  for (const { info: svc, endpoints } of ports) {
-    const n = names(svc);
-    const proto = svc.protocol;
-    const portName = svc.nameString;
-    const { clusterEndpoints, localEndpoints, allReachableEndpoints, hasAnyEndpoints: hasEndpoints } = categorizeEndpoints(endpoints, svc);
-    const chains = new Set<string>();
-    const chain = (c: string): void => {
-      if (!chains.has(c)) {
-        chains.add(c);
-        add(`add chain ${T} ${c}`);
-      }
-    };
-    for (const ep of allReachableEndpoints) chain(`endpoint-${endpointBase(svc, ep)}`);
-    const usesClusterPolicyChain = clusterEndpoints.length > 0 && usesClusterEndpoints(svc);
-    if (usesClusterPolicyChain) chain(n.cluster);
-    const usesLocalPolicyChain = localEndpoints.length > 0 && usesLocalEndpoints(svc);
-    if (usesLocalPolicyChain) chain(n.local);
+  const sync: PortContext = { masqueradeAll, clusterCIDR, nodeIP };
+  const shareKey = `${masqueradeAll}|${clusterCIDR}`;
+  for (const { info, endpoints } of ports) writePort(add, sync, shareKey, info, endpoints);
+  return out.join('\n') + '\n';
+}
 
-    let internalTrafficChain = n.cluster;
-    let hasInternalEndpoints = hasEndpoints;
-    if (svc.internalPolicyLocal) {
-      internalTrafficChain = n.local;
-      if (localEndpoints.length === 0) hasInternalEndpoints = false;
+/** What a port's lines read of the node beside the port itself. */
+interface PortContext {
+  masqueradeAll: boolean;
+  clusterCIDR: string | null;
+  /** Read only for load-balancer source ranges (whether the node may reach the VIP). */
+  nodeIP: number | null;
+}
+
+/**
+ * By a port's endpoint list as nodes that host none of them share it
+ * (endpointsForPort), then by the PortContext fields other than nodeIP: the
+ * port's lines, made by the first node and copied by the others. A cluster's
+ * nodes each write 10,000 background Services.
+ */
+const sharedLines = new WeakMap<readonly EndpointInfo[], Map<string, string>>();
+
+/** writePortLines, or the same lines another node wrote for the same port and endpoints. */
+function writePort(add: (s: string) => void, sync: PortContext, shareKey: string, svc: ServicePortInfo, endpoints: readonly EndpointInfo[]): void {
+  // A local endpoint makes the lines the node's own; source ranges read the node's IP.
+  if (svc.loadBalancerSourceRanges.length > 0 || endpoints.some((e) => e.isLocal)) {
+    writePortLines(add, sync, svc, endpoints);
+    return;
+  }
+  let byContext = sharedLines.get(endpoints);
+  if (byContext === undefined) sharedLines.set(endpoints, (byContext = new Map()));
+  let lines = byContext.get(shareKey);
+  if (lines === undefined) {
+    const own: string[] = [];
+    writePortLines((l) => own.push(l), sync, svc, endpoints);
+    lines = own.join('\n');
+    byContext.set(shareKey, lines);
+  }
+  if (lines !== '') add(lines);
+}
+
+/** The body of syncProxyRules' loop over the service map, for one port. */
+function writePortLines(add: (s: string) => void, sync: PortContext, svc: ServicePortInfo, endpoints: readonly EndpointInfo[]): void {
+  const { masqueradeAll, clusterCIDR, nodeIP } = sync;
+  const n = names(svc);
+  const proto = svc.protocol;
+  const portName = svc.nameString;
+  const { clusterEndpoints, localEndpoints, allReachableEndpoints, hasAnyEndpoints: hasEndpoints } = categorizeEndpoints(endpoints, svc);
+  const chains = new Set<string>();
+  const chain = (c: string): void => {
+    if (!chains.has(c)) {
+      chains.add(c);
+      add(`add chain ${T} ${c}`);
     }
-    let externalPolicyChain = n.cluster;
-    let hasExternalEndpoints = hasEndpoints;
-    if (svc.externalPolicyLocal) {
-      externalPolicyChain = n.local;
-      if (localEndpoints.length === 0) hasExternalEndpoints = false;
+  };
+  for (const ep of allReachableEndpoints) chain(`endpoint-${endpointBase(svc, ep)}`);
+  const usesClusterPolicyChain = clusterEndpoints.length > 0 && usesClusterEndpoints(svc);
+  if (usesClusterPolicyChain) chain(n.cluster);
+  const usesLocalPolicyChain = localEndpoints.length > 0 && usesLocalEndpoints(svc);
+  if (usesLocalPolicyChain) chain(n.local);
+
+  let internalTrafficChain = n.cluster;
+  let hasInternalEndpoints = hasEndpoints;
+  if (svc.internalPolicyLocal) {
+    internalTrafficChain = n.local;
+    if (localEndpoints.length === 0) hasInternalEndpoints = false;
+  }
+  let externalPolicyChain = n.cluster;
+  let hasExternalEndpoints = hasEndpoints;
+  if (svc.externalPolicyLocal) {
+    externalPolicyChain = n.local;
+    if (localEndpoints.length === 0) hasExternalEndpoints = false;
+  }
+  const usesExternalTrafficChain = hasEndpoints && externallyAccessible(svc);
+  if (usesExternalTrafficChain) chain(n.external);
+
+  let internalFilterVerdict = '';
+  let externalFilterVerdict = '';
+  if (!hasEndpoints) {
+    internalFilterVerdict = 'goto reject-chain';
+    externalFilterVerdict = 'goto reject-chain';
+  } else {
+    if (!hasInternalEndpoints) internalFilterVerdict = 'drop';
+    if (!hasExternalEndpoints) externalFilterVerdict = 'drop';
+  }
+
+  const key = (ip: string): string => `${ip} . ${proto} . ${svc.port}`;
+  add(`add element ${T} cluster-ips { ${svc.clusterIP} }`);
+  if (hasInternalEndpoints) add(`add element ${T} service-ips { ${key(svc.clusterIP)} : goto ${internalTrafficChain} }`);
+  else add(`add element ${T} no-endpoint-services { ${key(svc.clusterIP)} comment "${portName}" : ${internalFilterVerdict} }`);
+
+  for (const ip of svc.externalIPs) {
+    if (hasEndpoints) add(`add element ${T} service-ips { ${key(ip)} : goto ${n.external} }`);
+    if (!hasExternalEndpoints) add(`add element ${T} no-endpoint-services { ${key(ip)} comment "${portName}" : ${externalFilterVerdict} }`);
+  }
+
+  const usesFWChain = svc.loadBalancerVIPs.length > 0 && svc.loadBalancerSourceRanges.length > 0;
+  if (usesFWChain) chain(n.firewall);
+  for (const ip of svc.loadBalancerVIPs) {
+    if (hasEndpoints) add(`add element ${T} service-ips { ${key(ip)} : goto ${n.external} }`);
+    if (usesFWChain) add(`add element ${T} firewall-ips { ${key(ip)} : goto ${n.firewall} }`);
+  }
+  if (!hasExternalEndpoints) {
+    for (const ip of svc.loadBalancerVIPs) add(`add element ${T} no-endpoint-services { ${key(ip)} comment "${portName}" : ${externalFilterVerdict} }`);
+  }
+
+  if (svc.nodePort !== 0) {
+    if (hasEndpoints) add(`add element ${T} service-nodeports { ${proto} . ${svc.nodePort} : goto ${n.external} }`);
+    if (!hasExternalEndpoints) add(`add element ${T} no-endpoint-nodeports { ${proto} . ${svc.nodePort} comment "${portName}" : ${externalFilterVerdict} }`);
+  }
+
+  // Internal traffic: masquerade what does not come from a pod (or everything with --masquerade-all).
+  if (hasInternalEndpoints) {
+    const head = `add rule ${T} ${internalTrafficChain} ip daddr ${svc.clusterIP} ${proto} dport ${svc.port}`;
+    if (masqueradeAll) add(`${head} jump mark-for-masquerade`);
+    else if (clusterCIDR !== null) add(`${head} ip saddr != ${clusterCIDR} jump mark-for-masquerade`);
+  }
+
+  if (usesExternalTrafficChain) {
+    const ext = `add rule ${T} ${n.external}`;
+    if (!svc.externalPolicyLocal) add(`${ext} jump mark-for-masquerade`);
+    else {
+      if (clusterCIDR !== null) add(`${ext} ip saddr ${clusterCIDR} goto ${n.cluster} comment "short-circuit pod traffic"`);
+      add(`${ext} fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"`);
+      add(`${ext} fib saddr type local goto ${n.cluster} comment "short-circuit local traffic"`);
     }
-    const usesExternalTrafficChain = hasEndpoints && externallyAccessible(svc);
-    if (usesExternalTrafficChain) chain(n.external);
+    if (hasExternalEndpoints) add(`${ext} goto ${externalPolicyChain}`);
+  }
 
-    let internalFilterVerdict = '';
-    let externalFilterVerdict = '';
-    if (!hasEndpoints) {
-      internalFilterVerdict = 'goto reject-chain';
-      externalFilterVerdict = 'goto reject-chain';
-    } else {
-      if (!hasInternalEndpoints) internalFilterVerdict = 'drop';
-      if (!hasExternalEndpoints) externalFilterVerdict = 'drop';
-    }
+  if (usesFWChain) {
+    const sources = svc.loadBalancerSourceRanges.map((c) => c.text);
+    if (nodeIP !== null && svc.loadBalancerSourceRanges.some((c) => cidrContains(c, nodeIP))) sources.push(...svc.loadBalancerVIPs);
+    add(`add rule ${T} ${n.firewall} ip saddr != { ${sources.join(', ')} } drop`);
+  }
 
-    const key = (ip: string): string => `${ip} . ${proto} . ${svc.port}`;
-    add(`add element ${T} cluster-ips { ${svc.clusterIP} }`);
-    if (hasInternalEndpoints) add(`add element ${T} service-ips { ${key(svc.clusterIP)} : goto ${internalTrafficChain} }`);
-    else add(`add element ${T} no-endpoint-services { ${key(svc.clusterIP)} comment "${portName}" : ${internalFilterVerdict} }`);
-
-    for (const ip of svc.externalIPs) {
-      if (hasEndpoints) add(`add element ${T} service-ips { ${key(ip)} : goto ${n.external} }`);
-      if (!hasExternalEndpoints) add(`add element ${T} no-endpoint-services { ${key(ip)} comment "${portName}" : ${externalFilterVerdict} }`);
-    }
-
-    const usesFWChain = svc.loadBalancerVIPs.length > 0 && svc.loadBalancerSourceRanges.length > 0;
-    if (usesFWChain) chain(n.firewall);
-    for (const ip of svc.loadBalancerVIPs) {
-      if (hasEndpoints) add(`add element ${T} service-ips { ${key(ip)} : goto ${n.external} }`);
-      if (usesFWChain) add(`add element ${T} firewall-ips { ${key(ip)} : goto ${n.firewall} }`);
-    }
-    if (!hasExternalEndpoints) {
-      for (const ip of svc.loadBalancerVIPs) add(`add element ${T} no-endpoint-services { ${key(ip)} comment "${portName}" : ${externalFilterVerdict} }`);
-    }
-
-    if (svc.nodePort !== 0) {
-      if (hasEndpoints) add(`add element ${T} service-nodeports { ${proto} . ${svc.nodePort} : goto ${n.external} }`);
-      if (!hasExternalEndpoints) add(`add element ${T} no-endpoint-nodeports { ${proto} . ${svc.nodePort} comment "${portName}" : ${externalFilterVerdict} }`);
-    }
-
-    // Internal traffic: masquerade what does not come from a pod (or everything with --masquerade-all).
-    if (hasInternalEndpoints) {
-      const head = `add rule ${T} ${internalTrafficChain} ip daddr ${svc.clusterIP} ${proto} dport ${svc.port}`;
-      if (masqueradeAll) add(`${head} jump mark-for-masquerade`);
-      else if (clusterCIDR !== null) add(`${head} ip saddr != ${clusterCIDR} jump mark-for-masquerade`);
-    }
-
-    if (usesExternalTrafficChain) {
-      const ext = `add rule ${T} ${n.external}`;
-      if (!svc.externalPolicyLocal) add(`${ext} jump mark-for-masquerade`);
-      else {
-        if (clusterCIDR !== null) add(`${ext} ip saddr ${clusterCIDR} goto ${n.cluster} comment "short-circuit pod traffic"`);
-        add(`${ext} fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"`);
-        add(`${ext} fib saddr type local goto ${n.cluster} comment "short-circuit local traffic"`);
-      }
-      if (hasExternalEndpoints) add(`${ext} goto ${externalPolicyChain}`);
-    }
-
-    if (usesFWChain) {
-      const sources = svc.loadBalancerSourceRanges.map((c) => c.text);
-      if (nodeIP !== null && svc.loadBalancerSourceRanges.some((c) => cidrContains(c, nodeIP))) sources.push(...svc.loadBalancerVIPs);
-      add(`add rule ${T} ${n.firewall} ip saddr != { ${sources.join(', ')} } drop`);
-    }
-
-    if (svc.clientIPAffinity) {
-      for (const ep of allReachableEndpoints) {
-        add(`add set ${T} affinity-${endpointBase(svc, ep)} { type ipv4_addr ; flags dynamic,timeout ; timeout ${svc.stickyMaxAgeSeconds}s ; }`);
-      }
-    }
-
-    if (usesClusterPolicyChain) serviceToEndpointRules(add, svc, n.cluster, clusterEndpoints);
-    if (usesLocalPolicyChain) serviceToEndpointRules(add, svc, n.local, localEndpoints);
-
+  if (svc.clientIPAffinity) {
     for (const ep of allReachableEndpoints) {
-      const base = endpointBase(svc, ep);
-      const c = `add rule ${T} endpoint-${base}`;
-      add(`${c} ip saddr ${ep.ip} jump mark-for-masquerade`);
-      if (svc.clientIPAffinity) add(`${c} update @affinity-${base} { ip saddr }`);
-      add(`${c} meta l4proto ${proto} dnat to ${ep.ip}:${ep.port}`);
+      add(`add set ${T} affinity-${endpointBase(svc, ep)} { type ipv4_addr ; flags dynamic,timeout ; timeout ${svc.stickyMaxAgeSeconds}s ; }`);
     }
   }
-  return out.join('\n') + '\n';
+
+  if (usesClusterPolicyChain) serviceToEndpointRules(add, svc, n.cluster, clusterEndpoints);
+  if (usesLocalPolicyChain) serviceToEndpointRules(add, svc, n.local, localEndpoints);
+
+  for (const ep of allReachableEndpoints) {
+    const base = endpointBase(svc, ep);
+    const c = `add rule ${T} endpoint-${base}`;
+    add(`${c} ip saddr ${ep.ip} jump mark-for-masquerade`);
+    if (svc.clientIPAffinity) add(`${c} update @affinity-${base} { ip saddr }`);
+    add(`${c} meta l4proto ${proto} dnat to ${ep.ip}:${ep.port}`);
+  }
 }
 
 /** writeServiceToEndpointRules: affinity first, then one numgen verdict map over the endpoints. */

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { kubeProxyIptables } from '../../../models/k8s/kube-proxy/iptables.js';
+import { kubeProxyNftables } from '../../../models/k8s/kube-proxy/nftables.js';
 import { serviceMap } from '../../../models/k8s/kube-proxy/service-map.js';
 import type { KubeProxyInput, Service } from '../../../models/k8s/kube-proxy/service.js';
 
@@ -44,7 +45,7 @@ describe('serviceMap across nodes', () => {
   });
 });
 
-describe('kubeProxyIptables across nodes', () => {
+describe('kube-proxy iptables and nftables syncs across nodes', () => {
   // Endpoints on a and b; a LoadBalancer with source ranges (its lines read the node's IP); a Service with none.
   const services = (): Service[] => [
     web,
@@ -66,9 +67,11 @@ describe('kubeProxyIptables across nodes', () => {
   it('every node writes what it writes alone, whichever nodes wrote the same Services before it', () => {
     const shared = services();
     const nodes = [node('d', '192.168.0.4'), node('e', '192.168.1.5'), node('a', '192.168.0.1'), node('f', '192.168.0.6', { masqueradeAll: true }), node('g', '192.168.0.7', { clusterCIDR: '10.0.0.0/8' })];
-    for (const n of nodes) {
-      const alone = kubeProxyIptables({ node: n, services: services() });
-      expect(kubeProxyIptables({ node: n, services: shared })).toBe(alone);
+    for (const sync of [kubeProxyIptables, kubeProxyNftables]) {
+      for (const n of nodes) {
+        const alone = sync({ node: n, services: services() });
+        expect(sync({ node: n, services: shared })).toBe(alone);
+      }
     }
   });
 });
