@@ -22,7 +22,7 @@ import { fail, IptablesError } from './errors.js';
 import type { CheckCtx, CompileEnv } from './extension.js';
 import { MissingObjectError } from './matches/nfacct.js';
 import { saveRule } from './rule-text.js';
-import type { ChainState, RuleState, TableModel } from './table-model.js';
+import type { ChainOrder, ChainState, RuleState, TableModel } from './table-model.js';
 import type { IfaceSpec } from './values.js';
 import type { Matcher, TargetFn } from './xt.js';
 import { HOOK_NAMES, NfVerdict, type TableName } from '../hooks.js';
@@ -247,9 +247,13 @@ function unconditional(r: RuleSpec): boolean {
   );
 }
 
-/** `index`: how to index long runs of kube-proxy-shaped rules, or false for none (the plain linear walk). */
-export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>, index: ChainIndexOptions | false = DEFAULT_CHAIN_INDEX): CompiledTable {
-  const chains = model.orderedChains();
+/**
+ * `index`: how to index long runs of kube-proxy-shaped rules, or false for
+ * none (the plain linear walk). `order`: chain orders of other tables (see
+ * ChainOrder).
+ */
+export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>, index: ChainIndexOptions | false = DEFAULT_CHAIN_INDEX, order?: ChainOrder): CompiledTable {
+  const chains = model.orderedChains(order);
   const chainIndex = new Map<string, number>();
   chains.forEach((c, i) => chainIndex.set(c.name, i));
   let size = 0;

@@ -17,6 +17,7 @@ import type { ChainDecl, Command, CommandStmt, Counters, Policy, RestoreFile, Ta
 import { fail, type SourcePos } from './errors.js';
 import { parseCommand, CHAIN_NAME_MAX } from './parse-rule.js';
 import { tokenizeLine } from './tokenize.js';
+import { ChainOrder } from './table-model.js';
 import type { TableName } from '../hooks.js';
 
 const TABLES: readonly TableName[] = ['raw', 'mangle', 'nat', 'filter'];
@@ -39,6 +40,8 @@ function parseCounters(s: string): Counters | null {
  */
 export class RuleLineCache {
   private readonly commands = new Map<string, Command>();
+  /** The strcmp order of the chains these restores declare, for their COMMITs. */
+  readonly chainOrder = new ChainOrder();
   private readonly names = new Map<string, string>();
 
   /** One copy of each declared chain name for every restore (30,000 a node for kube-proxy's sync). */

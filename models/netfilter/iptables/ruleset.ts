@@ -27,7 +27,7 @@ import { NfacctRegistry } from './nfacct.js';
 import { readRestore, type RuleLineCache } from './parse.js';
 import { RecentRegistry, type RecentTable } from './recent-table.js';
 import { saveTable } from './save.js';
-import { TableModel } from './table-model.js';
+import { TableModel, type ChainOrder } from './table-model.js';
 import { XtPacket } from './xt.js';
 
 export interface RestoreOptions {
@@ -123,7 +123,7 @@ export class IptablesRuleset {
         chain: (d) => model!.declare(d, apply),
         command: (s) => model!.apply(s, apply),
         commit: () => {
-          this.commit(model!);
+          this.commit(model!, opts.lines?.chainOrder);
           model = null;
         },
       },
@@ -132,11 +132,11 @@ export class IptablesRuleset {
   }
 
   /** COMMIT: compiles `model` and swaps it in for its table. */
-  private commit(model: TableModel): void {
+  private commit(model: TableModel, order: ChainOrder | undefined): void {
     const loaded = this.tables.get(model.name);
     model.compact();
     const env = { recent: this.recentLists, nfacct: this.nfacct, traced: this.traced, ...(this.ipsets ? { ipsets: this.ipsets } : {}) };
-    const compiled = compileTable(model, env, this.chainIndex);
+    const compiled = compileTable(model, env, this.chainIndex, order);
     // New rules took their references first; now the old table lets go (recent lists survive).
     if (loaded !== undefined) loaded.compiled.destroy();
     if (compiled.hasTrace) this.anyTrace = true;

@@ -53,6 +53,32 @@ export class ChainState {
   }
 }
 
+function byName(chains: ChainState[]): ChainState[] {
+  return chains.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * The strcmp order of a table's user chains, remembered from the last table
+ * of that name that had the same ones: a cluster's nodes restore the same
+ * chains (kube-proxy's 30,000), each declared in an order of its own, and
+ * sorting them again for every node was 8 % of its build.
+ */
+export class ChainOrder {
+  private readonly byTable = new Map<TableName, { names: string[]; known: Set<string> }>();
+
+  /** `user` (the user chains of table `table`, `chains` by name) in strcmp order. */
+  sorted(table: TableName, user: ChainState[], chains: ReadonlyMap<string, ChainState>): ChainState[] {
+    const last = this.byTable.get(table);
+    if (last !== undefined && last.names.length === user.length && user.every((c) => last.known.has(c.name))) {
+      return last.names.map((n) => chains.get(n)!);
+    }
+    const sorted = byName(user);
+    const names = sorted.map((c) => c.name);
+    this.byTable.set(table, { names, known: new Set(names) });
+    return sorted;
+  }
+}
+
 export interface ApplyOptions {
   /** iptables-restore -c: honour "[packets:bytes]" on rules and chain lines. */
   counters: boolean;
@@ -78,12 +104,12 @@ export class TableModel {
     return t;
   }
 
-  /** Built-in chains in hook order, then user chains by name (strcmp order). */
-  orderedChains(): ChainState[] {
+  /** Built-in chains in hook order, then user chains by name (strcmp order). `known`: orders other tables of this name had. */
+  orderedChains(known?: ChainOrder): ChainState[] {
     const all = [...this.chains.values()];
     const builtin = all.filter((c) => c.builtin).sort((a, b) => a.hook - b.hook);
-    const user = all.filter((c) => !c.builtin).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return [...builtin, ...user];
+    const user = all.filter((c) => !c.builtin);
+    return [...builtin, ...(known !== undefined ? known.sorted(this.name, user, this.chains) : byName(user))];
   }
 
   /**

@@ -10,10 +10,10 @@ import { compileTable } from '../../../models/netfilter/iptables/compile.js';
 import { NfacctRegistry } from '../../../models/netfilter/iptables/nfacct.js';
 import { parseRestoreBlocks } from '../../../models/netfilter/iptables/parse.js';
 import { RecentRegistry } from '../../../models/netfilter/iptables/recent-table.js';
-import { TableModel } from '../../../models/netfilter/iptables/table-model.js';
+import { ChainOrder, TableModel } from '../../../models/netfilter/iptables/table-model.js';
 import type { Packet } from '../../../models/packet.js';
 
-function compile(text: string) {
+function compile(text: string, order?: ChainOrder) {
   const block = parseRestoreBlocks(text, 'layout.rules').next().value!;
   const model = TableModel.fresh(block.table);
   const apply = { counters: false, noflush: false };
@@ -21,7 +21,7 @@ function compile(text: string) {
     if (s.kind === 'chain') model.declare(s, apply);
     else model.apply(s, apply);
   }
-  return compileTable(model, { recent: new RecentRegistry(), nfacct: new NfacctRegistry(), traced: new WeakSet<Packet>() });
+  return compileTable(model, { recent: new RecentRegistry(), nfacct: new NfacctRegistry(), traced: new WeakSet<Packet>() }, undefined, order);
 }
 
 describe('compiled layout', () => {
@@ -69,5 +69,17 @@ describe('compiled layout', () => {
     expect(t.entryText(9)).toBe('(end of chain A: implicit RETURN)');
     expect(t.entryText(12)).toBe('(end of chain EMPTY: implicit RETURN)');
     expect(t.entryText(5)).toBe('-P OUTPUT ACCEPT');
+  });
+
+  it('user chains are in strcmp order whatever order they were declared in, with a remembered order or not', () => {
+    const table = (...names: string[]) => ['*filter', ...names.map((n) => `:${n} - [0:0]`), ...names.map((n) => `-A INPUT -j ${n}`), 'COMMIT', ''].join('\n');
+    const order = new ChainOrder();
+    const users = (text: string, o?: ChainOrder) => compile(text, o).chainNames.slice(3);
+    expect(users(table('KUBE-SVC-B', 'KUBE-SEP-A', 'KUBE-SVC-A'), order)).toEqual(['KUBE-SEP-A', 'KUBE-SVC-A', 'KUBE-SVC-B']);
+    // The same chains declared in another order (another node), then as many chains but not the same ones.
+    expect(users(table('KUBE-SVC-A', 'KUBE-SVC-B', 'KUBE-SEP-A'), order)).toEqual(['KUBE-SEP-A', 'KUBE-SVC-A', 'KUBE-SVC-B']);
+    expect(users(table('KUBE-SVC-B', 'KUBE-SEP-A', 'A-FIRST'), order)).toEqual(['A-FIRST', 'KUBE-SEP-A', 'KUBE-SVC-B']);
+    expect(users(table('Z', 'KUBE-SVC-B', 'KUBE-SEP-A', 'A-FIRST'), order)).toEqual(['A-FIRST', 'KUBE-SEP-A', 'KUBE-SVC-B', 'Z']);
+    expect(users(table('b', 'B', 'a'))).toEqual(['B', 'a', 'b']);
   });
 });
