@@ -82,4 +82,17 @@ describe('compiled layout', () => {
     expect(users(table('Z', 'KUBE-SVC-B', 'KUBE-SEP-A', 'A-FIRST'), order)).toEqual(['A-FIRST', 'KUBE-SEP-A', 'KUBE-SVC-B', 'Z']);
     expect(users(table('b', 'B', 'a'))).toEqual(['B', 'a', 'b']);
   });
+
+  it('a remembered order survives tables of other sizes in between (kube-proxy\'s base rules, then its sync, on each node)', () => {
+    const table = (...names: string[]) => ['*filter', ...names.map((n) => `:${n} - [0:0]`), 'COMMIT', ''].join('\n');
+    const order = new ChainOrder();
+    const compiled = (text: string) => {
+      const before = order.counts.reused;
+      return { names: compile(text, order).chainNames.slice(3), reused: order.counts.reused > before };
+    };
+    expect(compiled(table('KUBE-FORWARD'))).toEqual({ names: ['KUBE-FORWARD'], reused: false });
+    expect(compiled(table('S2', 'S1', 'S3'))).toEqual({ names: ['S1', 'S2', 'S3'], reused: false });
+    expect(compiled(table('KUBE-FORWARD'))).toEqual({ names: ['KUBE-FORWARD'], reused: true });
+    expect(compiled(table('S3', 'S1', 'S2'))).toEqual({ names: ['S1', 'S2', 'S3'], reused: true });
+  });
 });
