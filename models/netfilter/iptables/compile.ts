@@ -39,7 +39,7 @@ export const enum EntryKind {
   JUMP = 3,
   /** -g CHAIN: no push. */
   GOTO = 4,
-  /** An extension target (targets[e]). */
+  /** An extension target (targets[arg]). */
   TARGET = 5,
 }
 
@@ -87,7 +87,8 @@ export class CompiledTable {
   /** Matchers of entry e are matchers[matchStart[e] .. matchStart[e + 1]). */
   readonly matchStart: Int32Array;
   readonly matchers: Matcher[] = [];
-  readonly targets: (TargetFn | null)[];
+  /** The loaded extension targets, in entry order: a TARGET entry's is targets[arg[e]] (most entries have none). */
+  readonly targets: TargetFn[] = [];
   readonly pcnt: Float64Array;
   readonly bcnt: Float64Array;
   /** Hooks whose traversal can reach the entry (e->comefrom). */
@@ -106,7 +107,6 @@ export class CompiledTable {
   index: ChainIndex | null = null;
   /** Undo actions of loaded matches (recent table references, nfacct references). */
   readonly releases: (() => void)[];
-  private readonly states: (RuleState | null)[];
   private readonly chains: ChainState[];
 
   constructor(
@@ -127,12 +127,10 @@ export class CompiledTable {
     this.proto = new Uint8Array(size);
     this.ifaceSlot = new Int32Array(size);
     this.matchStart = new Int32Array(size + 1);
-    this.targets = new Array<TargetFn | null>(size).fill(null);
     this.pcnt = new Float64Array(size);
     this.bcnt = new Float64Array(size);
     this.comefrom = new Uint8Array(size);
     this.traceComment = new Uint8Array(size);
-    this.states = new Array<RuleState | null>(size).fill(null);
     this.chains = chains;
     this.chainNames = chains.map((c) => c.name);
     this.chainBuiltin = chains.map((c) => c.builtin);
@@ -174,7 +172,7 @@ export class CompiledTable {
   entryText(e: number): string {
     const ci = this.chainOf(e);
     const chain = this.chains[ci]!;
-    if (e !== this.chainEnd[ci]) return saveRule(chain.name, this.states[e]!.spec);
+    if (e !== this.chainEnd[ci]) return saveRule(chain.name, chain.rules[e - this.chainStart[ci]!]!.spec);
     return chain.builtin ? `-P ${chain.name} ${chain.policy}` : `(end of chain ${chain.name}: implicit RETURN)`;
   }
 
@@ -187,17 +185,17 @@ export class CompiledTable {
    * before adding 110,000 rules a node.
    */
   harvest(): void {
-    for (let e = 0; e < this.states.length; e++) {
-      const s = this.states[e];
-      if (s !== null && s !== undefined) {
+    for (let c = 0; c < this.chains.length; c++) {
+      const ch = this.chains[c]!;
+      // A chain's rules are its entries from its start, in order (the table keeps its chains' arrays as compiled).
+      const rules = ch.rules;
+      for (let i = 0, e = this.chainStart[c]!; i < rules.length; i++, e++) {
+        const s = rules[i]!;
         const p = this.pcnt[e]!;
         const b = this.bcnt[e]!;
         if (s.packets !== p) s.packets = p;
         if (s.bytes !== b) s.bytes = b;
       }
-    }
-    for (let c = 0; c < this.chains.length; c++) {
-      const ch = this.chains[c]!;
       if (ch.builtin) {
         const p = this.pcnt[this.chainEnd[c]!]!;
         const b = this.bcnt[this.chainEnd[c]!]!;
@@ -219,11 +217,6 @@ export class CompiledTable {
   destroy(): void {
     for (const r of this.releases) r();
     this.releases.length = 0;
-  }
-
-  /** @internal */
-  setState(e: number, s: RuleState | null): void {
-    this.states[e] = s;
   }
 }
 
@@ -274,7 +267,6 @@ export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>, 
     let k = t.chainStart[ci]!;
     c.rules.forEach((r) => {
       const spec = r.spec;
-      t.setState(k, r);
       t.pcnt[k] = r.packets;
       t.bcnt[k] = r.bytes;
       const ip = spec.ip;
@@ -372,7 +364,8 @@ export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>, 
         if (spec.target.kind === 'ext') {
           const ext = spec.target.ext;
           ext.check(ctx);
-          t.targets[k] = ext.compile(fullEnv);
+          t.arg[k] = t.targets.length;
+          t.targets.push(ext.compile(fullEnv));
         }
         k++;
       }

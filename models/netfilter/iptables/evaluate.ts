@@ -147,7 +147,7 @@ export function doTable(t: CompiledTable, x: XtPacket, stack: Int32Array, trace?
       if (trace !== undefined) step(t, e, true, 'CONTINUE', null, trace);
       e++;
     } else {
-      const v = t.targets[e]!.run(x);
+      const v = t.targets[arg[e]!]!.run(x);
       if (v === XT_CONTINUE) {
         if (trace !== undefined) step(t, e, true, 'CONTINUE', null, trace);
         e++;
