@@ -193,8 +193,8 @@ export class CompiledTable {
         const s = rules[i]!;
         const p = this.pcnt[e]!;
         const b = this.bcnt[e]!;
-        if (s.packets !== p) s.packets = p;
-        if (s.bytes !== b) s.bytes = b;
+        if (p === 0 && b === 0) s.counters = null;
+        else if (s.counters === null || s.counters.packets !== p || s.counters.bytes !== b) s.counters = { packets: p, bytes: b };
       }
       if (ch.builtin) {
         const p = this.pcnt[this.chainEnd[c]!]!;
@@ -267,8 +267,10 @@ export function compileTable(model: TableModel, env: Omit<CompileEnv, 'defer'>, 
     let k = t.chainStart[ci]!;
     c.rules.forEach((r) => {
       const spec = r.spec;
-      t.pcnt[k] = r.packets;
-      t.bcnt[k] = r.bytes;
+      if (r.counters !== null) {
+        t.pcnt[k] = r.counters.packets;
+        t.bcnt[k] = r.counters.bytes;
+      }
       const ip = spec.ip;
       let flags = 0;
       let inv = 0;

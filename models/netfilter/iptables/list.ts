@@ -6,7 +6,7 @@
  * separated by an empty line.
  */
 import { listRule } from './rule-text.js';
-import type { TableModel } from './table-model.js';
+import { ruleBytes, rulePackets, type TableModel } from './table-model.js';
 
 export interface ListOptions {
   /** Only this chain (iptables -L CHAIN). */
@@ -30,7 +30,7 @@ export function listTable(model: TableModel, opts: ListOptions = {}): string {
       ? `Chain ${c.name} (policy ${c.policy} ${c.packets} packets, ${c.bytes} bytes)`
       : `Chain ${c.name} (${model.references(c.name)} references)`;
     const lines = [title, header];
-    c.rules.forEach((r, i) => lines.push(listRule(r.spec, r.packets, r.bytes, num ? i + 1 : null)));
+    c.rules.forEach((r, i) => lines.push(listRule(r.spec, rulePackets(r), ruleBytes(r), num ? i + 1 : null)));
     return lines.join('\n') + '\n';
   });
   return blocks.join('\n');

@@ -27,7 +27,7 @@ import { NfacctRegistry } from './nfacct.js';
 import { readRestore, type RuleLineCache } from './parse.js';
 import { RecentRegistry, type RecentTable } from './recent-table.js';
 import { saveTable } from './save.js';
-import { TableModel, type ChainOrder } from './table-model.js';
+import { ruleBytes, rulePackets, TableModel, type ChainOrder } from './table-model.js';
 import { XtPacket } from './xt.js';
 
 export interface RestoreOptions {
@@ -221,7 +221,7 @@ export class IptablesRuleset {
     t.compiled.harvest();
     return {
       policy: c.builtin ? { packets: c.packets, bytes: c.bytes } : null,
-      rules: c.rules.map((r) => ({ packets: r.packets, bytes: r.bytes })),
+      rules: c.rules.map((r) => ({ packets: rulePackets(r), bytes: ruleBytes(r) })),
     };
   }
 

@@ -7,7 +7,7 @@
  * iptables-save adds carry a wall-clock date and are left out.
  */
 import { saveRule } from './rule-text.js';
-import type { TableModel } from './table-model.js';
+import { ruleBytes, rulePackets, type TableModel } from './table-model.js';
 
 export function saveTable(model: TableModel, counters: boolean): string {
   const chains = model.orderedChains();
@@ -16,7 +16,7 @@ export function saveTable(model: TableModel, counters: boolean): string {
     out += c.builtin ? `:${c.name} ${c.policy} [${c.packets}:${c.bytes}]\n` : `:${c.name} - [0:0]\n`;
   }
   for (const c of chains) {
-    for (const r of c.rules) out += `${counters ? `[${r.packets}:${r.bytes}] ` : ''}${saveRule(c.name, r.spec)}\n`;
+    for (const r of c.rules) out += `${counters ? `[${rulePackets(r)}:${ruleBytes(r)}] ` : ''}${saveRule(c.name, r.spec)}\n`;
   }
   return `${out}COMMIT\n`;
 }

@@ -5,26 +5,40 @@
  * it in. Built-in chains are listed in hook order, user chains sorted by
  * name, as libiptc keeps them (and as iptables-save and -L print them).
  */
-import type { ChainDecl, CommandStmt, Policy, RuleSpec } from './ast.js';
+import type { ChainDecl, CommandStmt, Counters, Policy, RuleSpec } from './ast.js';
 import { fail } from './errors.js';
 import { checkChainName } from './parse-rule.js';
 import { ruleBody } from './rule-text.js';
 import { HOOK_NAMES, TABLE_HOOKS } from '../hooks.js';
 import type { TableName } from '../hooks.js';
 
-/** A rule in a table: the parsed rule, the line it was loaded from, its counters. */
+/**
+ * A rule in a table: the parsed rule, the line it was loaded from, its
+ * counters (null while both are zero, as every rule of a fresh load is: one
+ * field instead of two, 110,000 rules a node for kube-proxy's 10,000
+ * Services). A Counters object is replaced, never changed: clones share it.
+ */
 export interface RuleState {
   readonly spec: RuleSpec;
   readonly file: string;
   readonly line: number;
-  packets: number;
-  bytes: number;
+  counters: Readonly<Counters> | null;
+}
+
+/** A rule's packets, or 0. */
+export function rulePackets(r: RuleState): number {
+  return r.counters === null ? 0 : r.counters.packets;
+}
+
+/** A rule's bytes, or 0. */
+export function ruleBytes(r: RuleState): number {
+  return r.counters === null ? 0 : r.counters.bytes;
 }
 
 /** A new rule's state: counters from the rule's own "-c" or, with -c, the line's "[p:b]" prefix. */
 function ruleState(spec: RuleSpec, stmt: CommandStmt, opts: ApplyOptions): RuleState {
   const ctr = spec.counters ?? (opts.counters ? stmt.prefixCounters : null);
-  return { spec, file: stmt.file, line: stmt.line, packets: ctr?.packets ?? 0, bytes: ctr?.bytes ?? 0 };
+  return { spec, file: stmt.file, line: stmt.line, counters: ctr === null || (ctr.packets === 0 && ctr.bytes === 0) ? null : { packets: ctr.packets, bytes: ctr.bytes } };
 }
 
 export class ChainState {
@@ -46,7 +60,7 @@ export class ChainState {
 
   clone(name = this.name): ChainState {
     const c = new ChainState(name, this.hook, this.policy);
-    c.rules = this.rules.map((r) => ({ spec: r.spec, file: r.file, line: r.line, packets: r.packets, bytes: r.bytes }));
+    c.rules = this.rules.map((r) => ({ spec: r.spec, file: r.file, line: r.line, counters: r.counters }));
     c.packets = this.packets;
     c.bytes = this.bytes;
     return c;
@@ -236,7 +250,7 @@ export class TableModel {
       case 'zero':
         for (const c of this.select(cmd.chain, stmt)) {
           c.packets = c.bytes = 0;
-          for (const r of c.rules) r.packets = r.bytes = 0;
+          for (const r of c.rules) r.counters = null;
         }
         return;
       case 'policy': {
