@@ -27,6 +27,7 @@ import { categorizeEndpoints } from './categorize-endpoints.js';
 import type { EndpointInfo } from './endpoints.js';
 import { ProbabilityCache } from './probability.js';
 import { serviceMap } from './service-map.js';
+import { SharedPortLines } from './shared-port-lines.js';
 import {
   canonicalCidr,
   cidrContains,
@@ -140,8 +141,8 @@ export function kubeProxyIptables(input: KubeProxyInput): string {
     );
   }
 
-  const shareKey = `${ctx.masqueradeAll}|${ctx.clusterCIDR}|${ctx.largeClusterMode}`;
-  for (const p of ports) writePort(buf, ctx, shareKey, p.info, p.endpoints);
+  const settings = `${ctx.masqueradeAll}|${ctx.clusterCIDR}|${ctx.largeClusterMode}`;
+  for (const p of ports) writePort(buf, ctx, settings, p.info, p.endpoints);
 
   // Finally the tail-call to KUBE-NODEPORTS, after every service portal rule.
   if (matchAll) {
@@ -179,7 +180,7 @@ function localDetectorCIDR(node: KubeProxyNode): string | null {
   return node.clusterCIDR.trim();
 }
 
-/** A port's lines in each buffer, joined (empty: none), as every node with the same SyncContext writes them. */
+/** A port's lines in each buffer, joined (empty: none). */
 interface PortLines {
   filterChains: string;
   filterRules: string;
@@ -187,29 +188,18 @@ interface PortLines {
   natRules: string;
 }
 
-/**
- * By a port's endpoint list as nodes that host none of them share it
- * (endpointsForPort), then by the SyncContext fields writeServicePort reads:
- * the port's lines, made by the first node and copied by the others. A
- * cluster's nodes each write 10,000 background Services' ~11 lines.
- */
-const sharedLines = new WeakMap<readonly EndpointInfo[], Map<string, PortLines>>();
+const sharedLines = new SharedPortLines<PortLines>();
 
-/** writeServicePort, or the same lines another node wrote for the same port and endpoints. */
-function writePort(buf: Buffers, ctx: SyncContext, shareKey: string, svc: ServicePortInfo, endpoints: readonly EndpointInfo[]): void {
-  // A local endpoint makes the lines the node's own; source ranges read the node's IP (allowFromNode).
-  if (svc.loadBalancerSourceRanges.length > 0 || endpoints.some((e) => e.isLocal)) {
-    writeServicePort(buf, ctx, svc, endpoints);
-    return;
-  }
-  let byContext = sharedLines.get(endpoints);
-  if (byContext === undefined) sharedLines.set(endpoints, (byContext = new Map()));
-  let lines = byContext.get(shareKey);
-  if (lines === undefined) {
+/** writeServicePort, or the same lines another node wrote for the port (`settings`: the SyncContext fields it reads). */
+function writePort(buf: Buffers, ctx: SyncContext, settings: string, svc: ServicePortInfo, endpoints: readonly EndpointInfo[]): void {
+  const lines = sharedLines.get(svc, endpoints, settings, () => {
     const own: Buffers = { filterChains: [], filterRules: [], natChains: [], natRules: [] };
     writeServicePort(own, ctx, svc, endpoints);
-    lines = { filterChains: own.filterChains.join('\n'), filterRules: own.filterRules.join('\n'), natChains: own.natChains.join('\n'), natRules: own.natRules.join('\n') };
-    byContext.set(shareKey, lines);
+    return { filterChains: own.filterChains.join('\n'), filterRules: own.filterRules.join('\n'), natChains: own.natChains.join('\n'), natRules: own.natRules.join('\n') };
+  });
+  if (lines === null) {
+    writeServicePort(buf, ctx, svc, endpoints);
+    return;
   }
   if (lines.filterChains !== '') buf.filterChains.push(lines.filterChains);
   if (lines.filterRules !== '') buf.filterRules.push(lines.filterRules);

@@ -19,6 +19,7 @@ import { base32Std, memoized } from './chain-names.js';
 import type { EndpointInfo } from './endpoints.js';
 import { masqueradeMarkString } from './iptables.js';
 import { serviceMap } from './service-map.js';
+import { SharedPortLines } from './shared-port-lines.js';
 import { canonicalCidr, cidrContains, externallyAccessible, usesClusterEndpoints, usesLocalEndpoints, type ServicePortInfo } from './service-port.js';
 import { DEFAULT_MASQUERADE_BIT, type KubeProxyInput } from './service.js';
 
@@ -156,8 +157,8 @@ export function kubeProxyNftables(input: KubeProxyInput): string {
   const ports = serviceMap(input);
 
   const sync: PortContext = { masqueradeAll, clusterCIDR, nodeIP };
-  const shareKey = `${masqueradeAll}|${clusterCIDR}`;
-  for (const { info, endpoints } of ports) writePort(add, sync, shareKey, info, endpoints);
+  const settings = `${masqueradeAll}|${clusterCIDR}`;
+  for (const { info, endpoints } of ports) writePort(add, sync, settings, info, endpoints);
   return out.join('\n') + '\n';
 }
 
@@ -169,31 +170,17 @@ interface PortContext {
   nodeIP: number | null;
 }
 
-/**
- * By a port's endpoint list as nodes that host none of them share it
- * (endpointsForPort), then by the PortContext fields other than nodeIP: the
- * port's lines, made by the first node and copied by the others. A cluster's
- * nodes each write 10,000 background Services.
- */
-const sharedLines = new WeakMap<readonly EndpointInfo[], Map<string, string>>();
+const sharedLines = new SharedPortLines<string>();
 
-/** writePortLines, or the same lines another node wrote for the same port and endpoints. */
-function writePort(add: (s: string) => void, sync: PortContext, shareKey: string, svc: ServicePortInfo, endpoints: readonly EndpointInfo[]): void {
-  // A local endpoint makes the lines the node's own; source ranges read the node's IP.
-  if (svc.loadBalancerSourceRanges.length > 0 || endpoints.some((e) => e.isLocal)) {
-    writePortLines(add, sync, svc, endpoints);
-    return;
-  }
-  let byContext = sharedLines.get(endpoints);
-  if (byContext === undefined) sharedLines.set(endpoints, (byContext = new Map()));
-  let lines = byContext.get(shareKey);
-  if (lines === undefined) {
+/** writePortLines, or the same lines another node wrote for the port (`settings`: the PortContext fields but nodeIP). */
+function writePort(add: (s: string) => void, sync: PortContext, settings: string, svc: ServicePortInfo, endpoints: readonly EndpointInfo[]): void {
+  const lines = sharedLines.get(svc, endpoints, settings, () => {
     const own: string[] = [];
     writePortLines((l) => own.push(l), sync, svc, endpoints);
-    lines = own.join('\n');
-    byContext.set(shareKey, lines);
-  }
-  if (lines !== '') add(lines);
+    return own.join('\n');
+  });
+  if (lines === null) writePortLines(add, sync, svc, endpoints);
+  else if (lines !== '') add(lines);
 }
 
 /** The body of syncProxyRules' loop over the service map, for one port. */
