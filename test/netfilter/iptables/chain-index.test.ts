@@ -8,15 +8,10 @@
 import { describe, expect, it } from 'vitest';
 import { kubeProxyBaseRules, kubeProxyIptables, syntheticServices } from '../../../models/k8s/kube-proxy/index.js';
 import { ChainIndex } from '../../../models/netfilter/iptables/chain-index.js';
-import { compileTable, type CompiledTable } from '../../../models/netfilter/iptables/compile.js';
 import { IptablesRuleset } from '../../../models/netfilter/iptables/index.js';
-import { NfacctRegistry } from '../../../models/netfilter/iptables/nfacct.js';
-import { parseRestoreBlocks } from '../../../models/netfilter/iptables/parse.js';
-import { RecentRegistry } from '../../../models/netfilter/iptables/recent-table.js';
-import { TableModel } from '../../../models/netfilter/iptables/table-model.js';
+import type { CompiledTable } from '../../../models/netfilter/iptables/compile.js';
 import { XtPacket } from '../../../models/netfilter/iptables/xt.js';
-import type { Packet } from '../../../models/packet.js';
-import { conn, CtState, dev, FakeHost, nf, NfHook, NfVerdict, packet, type PacketSpec } from './helpers.js';
+import { compileFirstTable, conn, CtState, dev, FakeHost, nf, NfHook, NfVerdict, packet, type PacketSpec } from './helpers.js';
 
 /** A pod in the cluster CIDR (10.128.0.0/9) but no endpoint, so KUBE-SEP's hairpin rule does not match. */
 const cni0 = dev('cni0', '10.200.0.1/24');
@@ -81,14 +76,7 @@ describe('kube-proxy rulesets', () => {
 
 /** Compiles the first table of `text` as iptables-restore would, with the index built from runs of `minRun`. */
 function compile(text: string, minRun: number, minSelectivity = 0.5): CompiledTable {
-  const block = parseRestoreBlocks(text, 'index.rules').next().value!;
-  const model = TableModel.fresh(block.table);
-  const apply = { counters: false, noflush: false };
-  for (const s of block.statements) {
-    if (s.kind === 'chain') model.declare(s, apply);
-    else model.apply(s, apply);
-  }
-  return compileTable(model, { recent: new RecentRegistry(), nfacct: new NfacctRegistry(), traced: new WeakSet<Packet>() }, { minRun, minSelectivity });
+  return compileFirstTable(text, { minRun, minSelectivity });
 }
 
 function loaded(spec: PacketSpec): XtPacket {

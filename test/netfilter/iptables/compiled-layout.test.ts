@@ -6,23 +6,10 @@
  * entry must get back the chain and position listing and TRACE name.
  */
 import { describe, expect, it } from 'vitest';
-import { compileTable } from '../../../models/netfilter/iptables/compile.js';
-import { NfacctRegistry } from '../../../models/netfilter/iptables/nfacct.js';
-import { parseRestoreBlocks } from '../../../models/netfilter/iptables/parse.js';
-import { RecentRegistry } from '../../../models/netfilter/iptables/recent-table.js';
-import { ChainOrder, TableModel } from '../../../models/netfilter/iptables/table-model.js';
-import type { Packet } from '../../../models/packet.js';
+import { ChainOrder } from '../../../models/netfilter/iptables/table-model.js';
+import { compileFirstTable } from './helpers.js';
 
-function compile(text: string, order?: ChainOrder) {
-  const block = parseRestoreBlocks(text, 'layout.rules').next().value!;
-  const model = TableModel.fresh(block.table);
-  const apply = { counters: false, noflush: false };
-  for (const s of block.statements) {
-    if (s.kind === 'chain') model.declare(s, apply);
-    else model.apply(s, apply);
-  }
-  return compileTable(model, { recent: new RecentRegistry(), nfacct: new NfacctRegistry(), traced: new WeakSet<Packet>() }, undefined, order);
-}
+const compile = (text: string, order?: ChainOrder) => compileFirstTable(text, undefined, order);
 
 describe('compiled layout', () => {
   it('every entry maps back to its chain and 1-based position, tails included, empty chains too', () => {

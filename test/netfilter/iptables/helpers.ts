@@ -25,6 +25,12 @@ import { emitUdp, UDP_HEADER_LEN } from '../../../models/wire/udp.js';
 import { emitIcmp, ICMP_HEADER_LEN } from '../../../models/wire/icmp.js';
 import { IptablesRuleset, type RunResult } from '../../../models/netfilter/iptables/index.js';
 import type { IptTraceFn } from '../../../models/netfilter/iptables/index.js';
+import type { ChainIndexOptions } from '../../../models/netfilter/iptables/chain-index.js';
+import { compileTable, type CompiledTable } from '../../../models/netfilter/iptables/compile.js';
+import { NfacctRegistry } from '../../../models/netfilter/iptables/nfacct.js';
+import { parseRestoreBlocks } from '../../../models/netfilter/iptables/parse.js';
+import { RecentRegistry } from '../../../models/netfilter/iptables/recent-table.js';
+import { TableModel, type ChainOrder } from '../../../models/netfilter/iptables/table-model.js';
 
 export { NfHook, NfVerdict, CtState, CtDir };
 export const ip = parseIpv4;
@@ -254,4 +260,16 @@ export function matchesAt(chain: keyof typeof HOOK_OF & string, spec: string, p:
   p.pkt.mark = 0;
   run(r, 'mangle', p, host);
   return p.pkt.mark === 0x99;
+}
+
+/** Compiles the first table of `text` as iptables-restore would (`index`, `order`: as compileTable takes them). */
+export function compileFirstTable(text: string, index?: ChainIndexOptions | false, order?: ChainOrder): CompiledTable {
+  const block = parseRestoreBlocks(text, 'compiled.rules').next().value!;
+  const model = TableModel.fresh(block.table);
+  const apply = { counters: false, noflush: false };
+  for (const s of block.statements) {
+    if (s.kind === 'chain') model.declare(s, apply);
+    else model.apply(s, apply);
+  }
+  return compileTable(model, { recent: new RecentRegistry(), nfacct: new NfacctRegistry(), traced: new WeakSet<Packet>() }, index, order);
 }
