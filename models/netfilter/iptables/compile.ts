@@ -178,11 +178,12 @@ export class CompiledTable {
 
   /**
    * Copies the live counters back into the model (before save, -L, or a new
-   * restore of this table). Only counters that changed are stored: a value read
-   * from a Float64Array is a heap number, and storing one turns the field of
-   * every RuleState (an object literal's map) into a boxed double, 32 bytes
-   * more per rule. kube-proxy's --noflush sync harvests the base rules' zeros
-   * before adding 110,000 rules a node.
+   * restore of this table). A rule's counters object is replaced only when
+   * they changed, and dropped when they are zero: kube-proxy's --noflush sync
+   * harvests the base rules' zeros before adding 110,000 rules a node. A
+   * chain's policy counters are stored only when changed: a value read from a
+   * Float64Array is a heap number, and storing one turns the field of every
+   * ChainState into a boxed double.
    */
   harvest(): void {
     for (let c = 0; c < this.chains.length; c++) {

@@ -36,7 +36,8 @@ function parseCounters(s: string): Counters | null {
  * the same kube-proxy rules (in another order each), 11 lines per Service, so
  * a build that shares one parses each line once and every node's tables share
  * the parsed rules: a RuleSpec has no position (its table's RuleState has),
- * and its matches and targets are immutable once parsed (extension.ts).
+ * and its matches and targets are immutable once parsed (extension.ts). The
+ * restores share their chain names and chain orders through it too.
  */
 export class RuleLineCache {
   private readonly commands = new Map<string, Command>();
