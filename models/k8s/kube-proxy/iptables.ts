@@ -166,11 +166,8 @@ export function kubeProxyIptables(input: KubeProxyInput): string {
     `-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
   );
 
-  // Joined per buffer: spreading a million lines into one array costs more than the rules.
-  return ['*filter', buf.filterChains, buf.filterRules, 'COMMIT', '*nat', buf.natChains, buf.natRules, 'COMMIT\n']
-    .map((part) => (typeof part === 'string' ? part : part.join('\n')))
-    .filter((part) => part !== '')
-    .join('\n');
+  // One join: concat copies the buffers' pointers, where joining each buffer first copied the text twice.
+  return ['*filter'].concat(buf.filterChains, buf.filterRules, 'COMMIT', '*nat', buf.natChains, buf.natRules, 'COMMIT\n').join('\n');
 }
 
 /** NewDetectLocalByCIDR writes --cluster-cidr as given: validated, not normalised. */
