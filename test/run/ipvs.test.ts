@@ -188,6 +188,34 @@ capture: [n2/b/eth0]
     expect(atB.map((f) => `${f.src} > ${f.dst}:${f.dport}`)[0]).toBe('192.168.49.2 > 10.244.2.2:8080');
   });
 
+  test('a packet IPVS sent on is not scheduled again (skb->ipvs_property), even towards an address that is itself a virtual server', () => {
+    // ip_vs_nat_send_or_cont marks the packet and sends it through LOCAL_OUT once
+    // more, past IPVS's own LOCAL_OUT hooks; ip_vs_in and ip_vs_out accept a
+    // marked packet untouched. A virtual server need not be local: one on
+    // b's own address and port would take every packet a local process sends
+    // there, but not the request IPVS has already sent to b.
+    const yaml = `name: t\nduration: 1s\nkubeProxy: { mode: ipvs }\n${NODES}services:
+  - { name: echo, selector: { app: echo }, ports: [{ protocol: UDP, port: 80, targetPort: 8080 }] }
+traffic:
+  - udp: { name: node, from: n1, to: 10.96.0.2, port: 80, count: 1, rate: 10, requestSize: 32, responseSize: 64, start: 100ms }
+capture: [n1/a/eth0, n2/b/eth0]
+`;
+    const spec = expandScenario(parseScenario(yaml, 't.yaml'));
+    const n1 = spec.namespaces.find((ns) => ns.name === 'n1')!;
+    n1.ipvs!.services.push({ protocol: 'UDP', address: '10.244.2.2', port: 8080, scheduler: 'rr', realServers: [{ address: '10.244.1.3', port: 8080, weight: 1 }] });
+    const r = runTopology(spec, { outDir: join(work, 'marked') });
+    expect(flows(r)['node']).toMatchObject({ sent: 1, received: 1 });
+    const requests = (point: string) =>
+      ipv4Frames(join(work, 'marked', 'captures', `${point}.pcapng`))
+        .filter((f) => f.proto === 17 && f.dport === 8080)
+        .map((f) => `${f.src} > ${f.dst}:${f.dport}`);
+    expect(requests('n2.b.eth0')).toEqual(['192.168.49.2 > 10.244.2.2:8080']);
+    expect(requests('n1.a.eth0')).toEqual([]);
+    // One connection, to the virtual server the process addressed.
+    const conns = r.world.namespaces.get('n1')!.netfilter!.ipvs!.conns.entries();
+    expect(conns.map((c) => `${formatIpv4(c.vaddr)}:${c.vport} -> ${formatIpv4(c.daddr)}:${c.dport}`)).toEqual(['10.96.0.2:80 -> 10.244.2.2:8080']);
+  });
+
   test('hairpin: a pod reaching itself through its ClusterIP is masqueraded by KUBE-LOOP-BACK (its veth in hairpin mode)', () => {
     const r = run(
       `name: t\nduration: 1s\nkubeProxy: { mode: ipvs }\n${NODES}services:
