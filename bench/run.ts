@@ -6,6 +6,9 @@
  * figures worse than the baseline by more than the tolerance. A regression is
  * reported, never turned into a non-zero exit: figures from a shared 2-core
  * machine are evidence for a person to read, not a timed test.
+ *
+ * With `--against REV` it compares this build with another commit's instead,
+ * the two taking turns (against.ts); the baseline is not read or written.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { BenchResult, Benchmark } from './benchmark.js';
 import { addToBaseline, compareWithBaseline, mergeBaseline, type Comparison, type ResultsFile } from './compare.js';
+import { benchmarkFile, compareBuilds, prepareOtherBuild, runBenchmarkFile, type BuildComparison } from './against.js';
 import { machineFacts } from './machine.js';
 import * as capture from './capture.bench.js';
 import * as netfilter from './netfilter.bench.js';
@@ -26,11 +30,16 @@ const BENCHMARKS: Benchmark[] = [queue.benchmark, simulation.benchmark, parallel
 
 const DEFAULT_TOLERANCE_PERCENT = 15;
 
-const USAGE = `usage: npm run bench -- [NAME...] [--tolerance PCT] [--update-baseline | --add-to-baseline]
+const DEFAULT_ROUNDS = 3;
+
+const USAGE = `usage: npm run bench -- [NAME...] [--tolerance PCT] [--update-baseline | --add-to-baseline | --against REV [--rounds N]]
   NAME               run only these benchmarks (${BENCHMARKS.map((b) => b.name).join(', ')})
   --tolerance PCT    flag figures more than PCT % worse than the baseline (default ${DEFAULT_TOLERANCE_PERCENT})
   --update-baseline  write this run's figures into bench/baseline.json
-  --add-to-baseline  add to bench/baseline.json only the figures it has none for`;
+  --add-to-baseline  add to bench/baseline.json only the figures it has none for
+  --against REV      compare with commit REV instead of the baseline: both builds' benchmarks
+                     run in turns, N rounds (default ${DEFAULT_ROUNDS}); REV is compiled under the
+                     system's temporary folder and kept there for the next comparison`;
 
 /** The repository root: the nearest folder above this file holding package.json (works from bench/ and dist/bench/). */
 function repoRoot(): string {
@@ -66,11 +75,15 @@ function printTable(rows: Comparison[]): void {
     formatValue(c.result.value),
     c.result.unit,
     c.baseline === undefined ? '-' : formatValue(c.baseline),
-    c.change === undefined ? '-' : `${c.change >= 0 ? '+' : ''}${(c.change * 100).toFixed(1)}`,
+    c.change === undefined ? '-' : formatChange(c.change),
     c.regression ? 'REGRESSION' : c.improvement ? 'improved' : '',
   ]);
+  printColumns(header, body, [false, true, false, true, true, false]);
+}
+
+/** A table of left-aligned text and right-aligned numbers, with a rule under the header. */
+function printColumns(header: string[], body: string[][], numeric: boolean[]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const numeric = [false, true, false, true, true, false];
   const line = (cells: string[]): string =>
     cells
       .map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
@@ -88,6 +101,8 @@ async function main(): Promise<number> {
       tolerance: { type: 'string' },
       'update-baseline': { type: 'boolean', default: false },
       'add-to-baseline': { type: 'boolean', default: false },
+      against: { type: 'string' },
+      rounds: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -98,6 +113,19 @@ async function main(): Promise<number> {
   const tolerancePercent = values.tolerance === undefined ? DEFAULT_TOLERANCE_PERCENT : Number(values.tolerance);
   if (!(tolerancePercent >= 0)) {
     console.error(`bench: --tolerance must be a percentage >= 0, got "${values.tolerance}"\n${USAGE}`);
+    return 2;
+  }
+  const rounds = values.rounds === undefined ? DEFAULT_ROUNDS : Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    console.error(`bench: --rounds must be a whole number >= 1, got "${values.rounds}"\n${USAGE}`);
+    return 2;
+  }
+  if (values.against === undefined && values.rounds !== undefined) {
+    console.error(`bench: --rounds goes with --against\n${USAGE}`);
+    return 2;
+  }
+  if (values.against !== undefined && (values['update-baseline'] || values['add-to-baseline'])) {
+    console.error(`bench: --against compares two builds and leaves the baseline alone; it does not go with --update-baseline or --add-to-baseline\n${USAGE}`);
     return 2;
   }
   const unknown = positionals.filter((n) => !BENCHMARKS.some((b) => b.name === n));
@@ -111,6 +139,7 @@ async function main(): Promise<number> {
   const baselineFile = path.join(root, 'bench', 'baseline.json');
   const latestFile = path.join(root, 'bench', 'results', 'latest.json');
   const machine = machineFacts();
+  if (values.against !== undefined) return runAgainst(root, selected, values.against, rounds, tolerancePercent);
   const baseline = readResults(baselineFile);
 
   console.log(`podwire bench: ${selected.map((b) => b.name).join(', ')}`);
@@ -140,7 +169,7 @@ async function main(): Promise<number> {
   const regressions = rows.filter((r) => r.regression);
   if (regressions.length > 0) {
     console.log(`${regressions.length} figure(s) worse than the baseline by more than ${tolerancePercent}%:`);
-    for (const r of regressions) console.log(`  ${r.result.id}: ${(r.change! * 100).toFixed(1)}%`);
+    for (const r of regressions) console.log(`  ${r.result.id}: ${formatChange(r.change!)}%`);
   } else if (baseline !== undefined) {
     console.log(`no figure worse than the baseline by more than ${tolerancePercent}%`);
   }
@@ -155,6 +184,72 @@ async function main(): Promise<number> {
   }
   // Regressions are printed, not failed on (see the comment at the top).
   return 0;
+}
+
+/** `--against REV`: each selected benchmark of both builds, in turns, `rounds` times. */
+async function runAgainst(root: string, selected: Benchmark[], rev: string, rounds: number, tolerancePercent: number): Promise<number> {
+  const machine = machineFacts();
+  console.log(`podwire bench: ${selected.map((b) => b.name).join(', ')}, against ${rev}, ${rounds} round(s) in turns`);
+  console.log(`  node ${machine.node} (V8 ${machine.v8}), ${machine.platform} ${machine.arch}`);
+  console.log(`  cpu ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB`);
+  let other;
+  try {
+    other = prepareOtherBuild(root, rev);
+  } catch (err) {
+    console.error((err as Error).message);
+    return 2;
+  }
+  const short = other.commit.slice(0, 12);
+  console.log(`  tolerance: ${tolerancePercent}%\n`);
+  const rows: BuildComparison[] = [];
+  const skipped: string[] = [];
+  const mineDir = path.dirname(fileURLToPath(import.meta.url));
+  for (const b of selected) {
+    const mine = benchmarkFile(mineDir, b.name);
+    const theirs = benchmarkFile(other.benchDir, b.name);
+    if (mine === undefined) throw new Error(`bench: this build has no ${b.name}.bench.js in ${mineDir}`);
+    if (theirs === undefined) {
+      skipped.push(b.name);
+      console.log(`${short} has no benchmark "${b.name}": skipped`);
+      continue;
+    }
+    const done: { mine: BenchResult[]; other: BenchResult[] }[] = [];
+    for (let i = 0; i < rounds; i++) {
+      // The order flips each round, so neither build always runs first.
+      const sides = i % 2 === 0 ? (['other', 'mine'] as const) : (['mine', 'other'] as const);
+      const round: { mine: BenchResult[]; other: BenchResult[] } = { mine: [], other: [] };
+      for (const side of sides) {
+        console.log(`round ${i + 1}/${rounds}: ${b.name}, ${side === 'mine' ? 'this build' : short}`);
+        round[side] = runBenchmarkFile(side === 'mine' ? mine : theirs, b.name);
+      }
+      done.push(round);
+    }
+    rows.push(...compareBuilds(done, tolerancePercent / 100));
+  }
+  console.log('');
+  printBuildTable(rows, short);
+  const file = path.join(root, 'bench', 'results', `against-${short}.json`);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine, against: other.commit, rounds, skipped, comparisons: rows }, null, 2) + '\n');
+  console.log(`\nwrote ${path.relative(root, file)}`);
+  const slower = rows.filter((r) => r.slower);
+  if (slower.length > 0) {
+    console.log(`${slower.length} figure(s) worse than ${short}'s by more than ${tolerancePercent}% (median of the rounds' ratios):`);
+    for (const r of slower) console.log(`  ${r.id}: ${formatChange(r.change)}%`);
+  } else {
+    console.log(`no figure worse than ${short}'s by more than ${tolerancePercent}%`);
+  }
+  return 0;
+}
+
+function formatChange(change: number): string {
+  return `${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)}`;
+}
+
+function printBuildTable(rows: BuildComparison[], short: string): void {
+  const header = ['id', 'this build', short, 'unit', 'change %', ''];
+  const body = rows.map((c) => [c.id, formatValue(c.value), formatValue(c.other), c.unit, formatChange(c.change), c.slower ? 'SLOWER' : c.faster ? 'faster' : '']);
+  printColumns(header, body, [false, true, true, false, true, false]);
 }
 
 main().then(
