@@ -6,6 +6,7 @@ import type { RawExternalHost } from './external-hosts.js';
 import type { Arrivals, IpSetConfig, Routing, Runtime, TcpMode, TrafficPattern } from './scenario.js';
 import type { KubeProxyMode, RawService } from './services.js';
 import type { RawUnderlaySegment } from './underlay-segments.js';
+import type { SchedulerName } from '../models/netfilter/ipvs/service.js';
 
 export type DurationText = string | number;
 /** What every traffic item has: its endpoints or pattern, its name, and when it starts and gives up. */
@@ -119,7 +120,7 @@ export interface RawScenario {
   servers?: { on: string; port: number; protocol?: 'udp' | 'tcp'; requestSize?: number; responseSize?: number }[];
   capture?: 'all' | 'none' | string[];
   serviceCIDR?: string;
-  kubeProxy?: { mode?: KubeProxyMode; ipvs?: { scheduler?: 'rr' | 'lc' }; userspace?: { copyCost?: string; acceptCost?: string }; syncDelay?: string };
+  kubeProxy?: { mode?: KubeProxyMode; ipvs?: { scheduler?: SchedulerName }; userspace?: { copyCost?: string; acceptCost?: string }; syncDelay?: string };
   services?: RawService[];
   serviceLoad?: { services: number; endpointsPerService?: number };
   /** Read by the loader (scenarios/manifests/), which adds their pods and services before normalizing. */

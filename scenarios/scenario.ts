@@ -10,6 +10,7 @@ import type { ServiceConfig } from './services.js';
 import type { CniNodeNetwork } from './cni/node-network.js';
 import type { PortMapping } from './cni/plugin.js';
 import type { TcpSettings } from './tcp-settings.js';
+import type { SchedulerName } from '../models/netfilter/ipvs/service.js';
 
 /** Naming and MAC scheme of node bridges and veths: CNI bridge plugin or Docker's default bridge. */
 export type Runtime = 'cni' | 'docker';
@@ -71,7 +72,7 @@ export interface Scenario {
   /** How Services are programmed on every node: kube-proxy's iptables, ipvs or nftables mode. */
   kubeProxy: (
     | { mode: 'iptables' | 'nftables' }
-    | { mode: 'ipvs'; ipvs: { scheduler: 'rr' | 'lc' } }
+    | { mode: 'ipvs'; ipvs: { scheduler: SchedulerName } }
     | { mode: 'userspace'; userspace: { copyNs: number; acceptNs: number } }
   ) & { /** Pod deletion -> rules without it on every node. */ syncDelayNs: number };
   /** Additional CNI networks pods may join (Multus-style), by name. */

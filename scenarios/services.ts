@@ -25,6 +25,7 @@ import { kubeProxyUserspace, type UserspaceConfig } from '../models/k8s/kube-pro
 import { DEFAULT_USERSPACE_COSTS } from '../models/apps/userspace-proxy.js';
 import { randomStream } from '../engine/rng.js';
 import { parseDuration } from '../engine/time.js';
+import type { SchedulerName } from '../models/netfilter/ipvs/service.js';
 import { type Cidr, cidrBroadcast, cidrContains, cidrNetwork, cidrsOverlap, formatCidr, formatIpv4, hasHostBits, parseCidr, parseIpv4 } from './ipv4.js';
 import type { IptablesSource, NodeConfig, Scenario, ServerConfig } from './scenario.js';
 
@@ -151,7 +152,7 @@ export function kubeProxyMode(mode: KubeProxyMode | undefined, fail: Fail): Kube
 
 /** The file's kubeProxy: the mode, for ipvs its scheduler (kube-proxy's default rr), for userspace the proxy's costs. */
 export function kubeProxyConfig(
-  raw: { mode?: KubeProxyMode; ipvs?: { scheduler?: 'rr' | 'lc' }; userspace?: { copyCost?: string; acceptCost?: string }; syncDelay?: string } | undefined,
+  raw: { mode?: KubeProxyMode; ipvs?: { scheduler?: SchedulerName }; userspace?: { copyCost?: string; acceptCost?: string }; syncDelay?: string } | undefined,
   fail: Fail,
 ): Scenario['kubeProxy'] {
   let syncDelayNs = 1_000_000_000;
@@ -166,11 +167,11 @@ export function kubeProxyConfig(
 }
 
 function kubeProxyMechanics(
-  raw: { mode?: KubeProxyMode; ipvs?: { scheduler?: 'rr' | 'lc' }; userspace?: { copyCost?: string; acceptCost?: string } } | undefined,
+  raw: { mode?: KubeProxyMode; ipvs?: { scheduler?: SchedulerName }; userspace?: { copyCost?: string; acceptCost?: string } } | undefined,
   fail: Fail,
 ):
   | { mode: 'iptables' | 'nftables' }
-  | { mode: 'ipvs'; ipvs: { scheduler: 'rr' | 'lc' } }
+  | { mode: 'ipvs'; ipvs: { scheduler: SchedulerName } }
   | { mode: 'userspace'; userspace: { copyNs: number; acceptNs: number } } {
   const mode = kubeProxyMode(raw?.mode, fail);
   if (raw?.ipvs !== undefined && mode !== 'ipvs') fail(['kubeProxy', 'ipvs'], `applies to mode ipvs only (mode is ${mode})`);

@@ -9,9 +9,13 @@ import {
   UDP_TIMEOUT_S,
   VirtualServer,
   connOverhead,
+  dhBuckets,
+  hash32,
   nextTcpState,
+  shBuckets,
   schedule,
   virtualServerOf,
+  type SchedulerName,
 } from '../../models/netfilter/ipvs/index.js';
 import { tupleHash } from '../../models/netfilter/ipvs/conn.js';
 import { IpSetTable } from '../../models/netfilter/ipset.js';
@@ -23,7 +27,10 @@ const ACK = 0x10;
 const FIN = 0x01;
 const RST = 0x04;
 
-function svc(scheduler: 'rr' | 'lc', reals: string[], persistenceTimeout?: number): VirtualServer {
+/** A new connection's real server, from a client the hashing schedulers see as 10.244.1.2. */
+const pick = (s: VirtualServer, client = '10.244.1.2'): RealServer | null => schedule(s, parseIpv4(client), s.addr);
+
+function svc(scheduler: SchedulerName, reals: string[], persistenceTimeout?: number): VirtualServer {
   return virtualServerOf({
     protocol: 'TCP',
     address: '10.96.0.10',
@@ -40,17 +47,17 @@ describe('IPVS schedulers', () => {
   test('rr: starts at the head of the list, where ipvsadm -a puts each new real server, and wraps round', () => {
     const s = svc('rr', ['10.0.0.1', '10.0.0.2', '10.0.0.3']);
     expect(s.dests.map((d) => ip(d))).toEqual(['10.0.0.3', '10.0.0.2', '10.0.0.1']);
-    expect([1, 2, 3, 4, 5].map(() => ip(schedule(s)))).toEqual(['10.0.0.3', '10.0.0.2', '10.0.0.1', '10.0.0.3', '10.0.0.2']);
+    expect([1, 2, 3, 4, 5].map(() => ip(pick(s)))).toEqual(['10.0.0.3', '10.0.0.2', '10.0.0.1', '10.0.0.3', '10.0.0.2']);
   });
 
   test('rr: deleting a real server (ipvsadm -d) steps the position back, so the rotation goes on where it was', () => {
     const s = svc('rr', ['10.0.0.1', '10.0.0.2', '10.0.0.3']);
-    expect([1, 2].map(() => ip(schedule(s)))).toEqual(['10.0.0.3', '10.0.0.2']);
+    expect([1, 2].map(() => ip(pick(s)))).toEqual(['10.0.0.3', '10.0.0.2']);
     const gone = s.dests[1]!;
     expect(s.removeDest(parseIpv4('10.0.0.2'), 8080)).toBe(true);
     expect(gone.removed).toBe(true);
     expect(s.removeDest(parseIpv4('10.0.0.2'), 8080)).toBe(false);
-    expect([1, 2, 3].map(() => ip(schedule(s)))).toEqual(['10.0.0.1', '10.0.0.3', '10.0.0.1']);
+    expect([1, 2, 3].map(() => ip(pick(s)))).toEqual(['10.0.0.1', '10.0.0.3', '10.0.0.1']);
   });
 
   test('rr: a weight-0 real server is skipped; none usable gives null', () => {
@@ -64,27 +71,143 @@ describe('IPVS schedulers', () => {
         { address: '10.0.0.2', port: 53, weight: 0 },
       ],
     });
-    expect([1, 2, 3].map(() => ip(schedule(s)))).toEqual(['10.0.0.1', '10.0.0.1', '10.0.0.1']);
-    expect(schedule(svc('rr', []))).toBeNull();
+    expect([1, 2, 3].map(() => ip(pick(s)))).toEqual(['10.0.0.1', '10.0.0.1', '10.0.0.1']);
+    expect(pick(svc('rr', []))).toBeNull();
   });
 
   test('lc: the least overhead (active * 256 + inactive) wins, the first in list order on a tie', () => {
     const s = svc('lc', ['10.0.0.1', '10.0.0.2', '10.0.0.3']);
     const [c, b, a] = s.dests as [RealServer, RealServer, RealServer];
-    expect(ip(schedule(s))).toBe('10.0.0.3'); // all zero: the head
+    expect(ip(pick(s))).toBe('10.0.0.3'); // all zero: the head
     c.activeConns = 1;
-    expect(ip(schedule(s))).toBe('10.0.0.2');
+    expect(ip(pick(s))).toBe('10.0.0.2');
     b.inactConns = 255;
     a.inactConns = 200;
-    expect(ip(schedule(s))).toBe('10.0.0.1');
+    expect(ip(pick(s))).toBe('10.0.0.1');
     a.activeConns = 1;
     expect(connOverhead(a)).toBe(456);
-    expect(ip(schedule(s))).toBe('10.0.0.2'); // 255 inactive weigh less than one active
+    expect(ip(pick(s))).toBe('10.0.0.2'); // 255 inactive weigh less than one active
+  });
+
+  test('wlc: the least overhead per weight (active * 256 + inactive), compared as loh * dw > doh * lw', () => {
+    const s = virtualServerOf({
+      protocol: 'TCP',
+      address: '10.96.0.10',
+      port: 80,
+      scheduler: 'wlc',
+      realServers: [
+        { address: '10.0.0.1', port: 8080, weight: 3 },
+        { address: '10.0.0.2', port: 8080, weight: 1 },
+      ],
+    });
+    const [two, one] = s.dests as [RealServer, RealServer]; // the list head is the last added
+    expect(ip(pick(s))).toBe('10.0.0.2'); // both 0: the first of positive weight
+    two.activeConns = 1; // 256 / 1 against 0 / 3
+    expect(ip(pick(s))).toBe('10.0.0.1');
+    one.activeConns = 2; // 256 / 1 against 512 / 3: 256 * 3 > 512 * 1
+    expect(ip(pick(s))).toBe('10.0.0.1');
+    one.activeConns = 4; // 256 * 3 < 1024 * 1
+    expect(ip(pick(s))).toBe('10.0.0.2');
+  });
+
+  test('sed counts active connections only, plus the new one; wlc counts inactive ones too', () => {
+    const make = (scheduler: SchedulerName) => {
+      const s = svc(scheduler, ['10.0.0.1', '10.0.0.2']);
+      const [b, a] = s.dests as [RealServer, RealServer];
+      b.inactConns = 300; // many connections in TIME_WAIT
+      a.activeConns = 1;
+      return s;
+    };
+    expect(ip(pick(make('sed')))).toBe('10.0.0.2'); // (0 + 1) against (1 + 1)
+    expect(ip(pick(make('wlc')))).toBe('10.0.0.1'); // 300 against 256
+  });
+
+  test('nq: the first idle real server in list order, else as sed; weight 0 is passed over', () => {
+    const s = virtualServerOf({
+      protocol: 'TCP',
+      address: '10.96.0.10',
+      port: 80,
+      scheduler: 'nq',
+      realServers: [
+        { address: '10.0.0.1', port: 8080, weight: 10 },
+        { address: '10.0.0.2', port: 8080, weight: 1 },
+        { address: '10.0.0.3', port: 8080, weight: 0 },
+      ],
+    });
+    const [z, b, a] = s.dests as [RealServer, RealServer, RealServer];
+    a.activeConns = 1;
+    expect(ip(pick(s))).toBe('10.0.0.2'); // idle, although 10.0.0.1's (1 + 1) / 10 is less
+    b.activeConns = 1;
+    expect(ip(pick(s))).toBe('10.0.0.1'); // 2 / 10 against 2 / 1
+    expect(z.weight).toBe(0);
+    expect(pick(svc('nq', []))).toBeNull();
+  });
+
+  test('hash_32 as include/linux/hash.h has it: the top bits of val * 0x61C88647', () => {
+    // Worked out apart from the code, with Python integers.
+    expect(hash32(parseIpv4('10.244.1.2'), 8)).toBe(77);
+    expect(hash32(parseIpv4('10.244.2.3'), 8)).toBe(120);
+    expect(hash32(parseIpv4('10.96.0.2'), 8)).toBe(228);
+    expect(hash32(parseIpv4('10.96.0.10'), 8)).toBe(242);
+  });
+
+  test('sh: a client always gets the real server of its source address bucket; buckets go round the list by weight', () => {
+    const s = svc('sh', ['10.0.0.1', '10.0.0.2', '10.0.0.3']); // list .3, .2, .1
+    // Bucket 77 holds list[77 % 3 = 2] = 10.0.0.1; bucket 120 list[0] = 10.0.0.3.
+    expect([1, 2, 3].map(() => ip(pick(s, '10.244.1.2')))).toEqual(['10.0.0.1', '10.0.0.1', '10.0.0.1']);
+    expect(ip(pick(s, '10.244.2.3'))).toBe('10.0.0.3');
+    const weighted = virtualServerOf({
+      protocol: 'TCP',
+      address: '10.96.0.10',
+      port: 80,
+      scheduler: 'sh',
+      realServers: [
+        { address: '10.0.0.1', port: 8080, weight: 2 },
+        { address: '10.0.0.2', port: 8080, weight: 1 },
+      ],
+    });
+    // ip_vs_sh_reassign: .2 takes one bucket, .1 two, and round again.
+    expect(shBuckets(weighted.dests).slice(0, 7).map(ip)).toEqual(['10.0.0.2', '10.0.0.1', '10.0.0.1', '10.0.0.2', '10.0.0.1', '10.0.0.1', '10.0.0.2']);
+  });
+
+  test('sh: a real server of weight 0 keeps one bucket, and its clients find no destination', () => {
+    const s = virtualServerOf({
+      protocol: 'UDP',
+      address: '10.96.0.10',
+      port: 53,
+      scheduler: 'sh',
+      realServers: [
+        { address: '10.0.0.1', port: 53, weight: 1 },
+        { address: '10.0.0.2', port: 53, weight: 0 },
+      ],
+    });
+    expect(shBuckets(s.dests).slice(0, 4).map(ip)).toEqual(['10.0.0.2', '10.0.0.1', '10.0.0.2', '10.0.0.1']);
+    expect(pick(s, '10.244.2.3')).toBeNull(); // bucket 120: 10.0.0.2
+    expect(ip(pick(s, '10.244.1.2'))).toBe('10.0.0.1'); // bucket 77
+    // Deleting the drained one reassigns the buckets.
+    s.removeDest(parseIpv4('10.0.0.2'), 53);
+    expect(ip(pick(s, '10.244.2.3'))).toBe('10.0.0.1');
+  });
+
+  test('dh: the bucket of the destination address, so one virtual address always gets one real server; weights give no more buckets', () => {
+    const s = svc('dh', ['10.0.0.1', '10.0.0.2', '10.0.0.3']); // list .3, .2, .1; 10.96.0.10 hashes to 242, list[242 % 3 = 2]
+    expect(['10.244.1.2', '10.244.2.3', '10.244.1.3'].map((c) => ip(pick(s, c)))).toEqual(['10.0.0.1', '10.0.0.1', '10.0.0.1']);
+    const weighted = virtualServerOf({
+      protocol: 'TCP',
+      address: '10.96.0.10',
+      port: 80,
+      scheduler: 'dh',
+      realServers: [
+        { address: '10.0.0.1', port: 8080, weight: 5 },
+        { address: '10.0.0.2', port: 8080, weight: 1 },
+      ],
+    });
+    expect(dhBuckets(weighted.dests).slice(0, 4).map(ip)).toEqual(['10.0.0.2', '10.0.0.1', '10.0.0.2', '10.0.0.1']);
   });
 
   test('a bad spec is an error naming the service', () => {
     expect(() => virtualServerOf({ protocol: 'TCP', address: '10.96.0.1', port: 80, scheduler: 'wrr' as 'rr', realServers: [] })).toThrow(
-      'ipvs TCP 10.96.0.1:80: scheduler wrr is not modelled (rr or lc)',
+      'ipvs TCP 10.96.0.1:80: scheduler wrr is not modelled (rr, lc, wlc, sed, nq, sh, dh)',
     );
     expect(() =>
       virtualServerOf({ protocol: 'TCP', address: '10.96.0.1', port: 80, scheduler: 'rr', realServers: [{ address: '10.0.0.1', port: 80, weight: 1 }, { address: '10.0.0.1', port: 80, weight: 1 }] }),

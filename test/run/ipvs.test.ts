@@ -144,6 +144,41 @@ capture: none
     expect(conns.filter((c) => !c.isTemplate)).toHaveLength(4);
   });
 
+  test('sh keeps each client address on one backend, dh every client of a Service on one; rr spreads them', () => {
+    // hash_32 of 10.244.1.2 is bucket 77 and of 10.244.1.6 bucket 212: with two
+    // backends of weight 1 the buckets alternate between them, so the clients differ.
+    const yaml = (sched: string) => `name: t\nduration: 2s\nkubeProxy: { mode: ipvs, ipvs: { scheduler: ${sched} } }
+nodes:
+  - name: n1
+    pods: [{ name: odd, ip: 10.244.1.2 }, { name: even, ip: 10.244.1.6 }]
+  - name: n2
+    pods: [{ name: e1, labels: { app: echo } }, { name: e2, labels: { app: echo } }]
+services:
+  - { name: echo, selector: { app: echo }, ports: [{ protocol: UDP, port: 80, targetPort: 8080 }] }
+traffic:
+${['odd', 'even']
+  .flatMap((c, k) => [1, 2, 3].map((i) => `  - udp: { name: ${c}${i}, from: n1/${c}, to: 10.96.0.2, port: 80, sourcePort: ${40000 + i}, count: 1, rate: 10, requestSize: 32, responseSize: 64, start: ${k * 300 + i * 50}ms }`))
+  .join('\n')}
+capture: none
+`;
+    const backends = (sched: string) => {
+      const r = run(yaml(sched), `hash-${sched}`);
+      for (const f of Object.values(flows(r))) expect(f.received, sched).toBe(1);
+      const conns = r.world.namespaces.get('n1')!.netfilter!.ipvs!.conns.entries();
+      expect(conns).toHaveLength(6);
+      const of = (client: string) => new Set(conns.filter((c) => formatIpv4(c.caddr) === client).map((c) => formatIpv4(c.daddr)));
+      return { odd: of('10.244.1.2'), even: of('10.244.1.6') };
+    };
+    const sh = backends('sh');
+    expect([sh.odd.size, sh.even.size]).toEqual([1, 1]);
+    expect([...sh.odd][0]).not.toBe([...sh.even][0]);
+    const dh = backends('dh');
+    expect(new Set([...dh.odd, ...dh.even]).size).toBe(1);
+    const rr = backends('rr');
+    expect([rr.odd.size, rr.even.size]).toEqual([2, 2]);
+    expect(readFileSync(join(work, 'hash-sh', 'netfilter', 'n1.ipvsadm'), 'utf8')).toContain('UDP  10.96.0.2:80 sh\n');
+  });
+
   test('lc sends a new connection to the real server without the long-lived established one; rr would not', () => {
     const yaml = (sched: string) => `name: t\nduration: 3s\nkubeProxy: { mode: ipvs, ipvs: { scheduler: ${sched} } }\n${NODES}services:
   - { name: web, selector: { app: echo }, ports: [{ protocol: TCP, port: 80, targetPort: 8080 }] }

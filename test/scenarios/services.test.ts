@@ -174,6 +174,11 @@ services:
     expect(errorsOf('kubeProxy: { ipvs: { scheduler: lc } }\n')).toEqual(['kubeProxy.ipvs: applies to mode ipvs only (mode is iptables)']);
     expect(errorsOf('kubeProxy: { mode: iptables }\n')).toEqual([]);
   });
+
+  it('takes the schedulers modelled and names them when given another of kube-proxy\'s', () => {
+    for (const s of ['rr', 'lc', 'wlc', 'sed', 'nq', 'sh', 'dh']) expect(errorsOf(`kubeProxy: { mode: ipvs, ipvs: { scheduler: ${s} } }\n`), s).toEqual([]);
+    expect(errorsOf('kubeProxy: { mode: ipvs, ipvs: { scheduler: wrr } }\n')).toEqual(['kubeProxy.ipvs.scheduler: unknown value "wrr" (expected rr, lc, wlc, sed, nq, sh or dh)']);
+  });
 });
 
 describe('traffic through Services', () => {

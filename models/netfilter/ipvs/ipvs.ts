@@ -22,7 +22,7 @@
  * Not modelled: ICMP errors about IPVS connections (ip_vs_in_icmp /
  * ip_vs_out_icmp, ip_vs_forward_icmp), fragments, connection reuse rules
  * for a SYN meeting a TIME_WAIT entry (conn_reuse_mode: the old entry is
- * simply replaced), weights other than 0/1 for rr (wrr is a separate scheduler).
+ * simply replaced), the wrr, lblc and lblcr schedulers (scheduler.ts).
  */
 import type { Packet } from '../../packet.js';
 import { PacketType } from '../../packet.js';
@@ -180,12 +180,12 @@ export class Ipvs {
       // expire_quiescent_template (kube-proxy sets it): a template of a drained or deleted dest is not used.
       if (template !== null && (template.dest.weight === 0 || template.dest.removed)) template = null;
       if (template === null) {
-        const dest = schedule(svc);
+        const dest = schedule(svc, caddr, svc.addr);
         if (dest === null) return null;
         template = this.conns.add(new IpvsConn(proto, caddr, 0, svc.addr, svc.port, dest, svc, null, true));
       } else this.conns.touch(template);
     }
-    const dest = template !== null ? template.dest : schedule(svc);
+    const dest = template !== null ? template.dest : schedule(svc, caddr, svc.addr);
     if (dest === null) return null;
     this.stats.conns++;
     return this.conns.add(new IpvsConn(proto, caddr, cport, svc.addr, svc.port, dest, svc, template, false));

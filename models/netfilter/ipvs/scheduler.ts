@@ -1,13 +1,25 @@
 /**
- * IPVS schedulers (net/netfilter/ipvs/ip_vs_rr.c, ip_vs_lc.c): pick a real
- * server for a new connection, or null when none is available (no dest, or
- * every weight is 0).
+ * IPVS schedulers (net/netfilter/ipvs/ip_vs_{rr,lc,wlc,sed,nq,sh,dh}.c): pick
+ * a real server for a new connection, or null when none is available ("no
+ * destination available"; the caller answers ICMP port unreachable). Every
+ * scheduler walks svc->destinations in list order, the last real server
+ * added first, and a real server of weight 0 (kube-proxy's terminating
+ * endpoints) gets no new connection. No real server is ever overloaded here:
+ * kube-proxy sets no upper connection threshold (ipvsadm -x).
+ *
+ * kube-proxy's --ipvs-scheduler also takes wrr, lblc and lblcr; they are not
+ * modelled, and a scenario asking for one is refused (service.ts).
  */
 import type { RealServer, VirtualServer } from './service.js';
 
 /** ip_vs_dest_conn_overhead: active connections weigh 256 times an inactive one. */
 export function connOverhead(d: RealServer): number {
   return d.activeConns * 256 + d.inactConns;
+}
+
+/** ip_vs_sed_dest_overhead and ip_vs_nq_dest_overhead: only active connections count, plus the one to come. */
+function expectedOverhead(d: RealServer): number {
+  return d.activeConns + 1;
 }
 
 /** ip_vs_rr_schedule: the next dest after the last one chosen, skipping weight 0, wrapping round. */
@@ -39,6 +51,116 @@ function lc(svc: VirtualServer): RealServer | null {
   return least;
 }
 
-export function schedule(svc: VirtualServer): RealServer | null {
-  return svc.scheduler === 'rr' ? rr(svc) : lc(svc);
+/**
+ * ip_vs_wlc_schedule and ip_vs_sed_schedule: the least overhead per unit of
+ * weight, compared as loh * dw > doh * lw. The first dest of positive weight
+ * starts; a later dest of weight 0 can never win (loh * 0 > doh * lw is false).
+ */
+function leastPerWeight(svc: VirtualServer, overhead: (d: RealServer) => number): RealServer | null {
+  const dests = svc.dests;
+  let i = 0;
+  while (i < dests.length && dests[i]!.weight <= 0) i++;
+  if (i === dests.length) return null;
+  let least = dests[i]!;
+  let loh = overhead(least);
+  for (i++; i < dests.length; i++) {
+    const d = dests[i]!;
+    const doh = overhead(d);
+    if (loh * d.weight > doh * least.weight) {
+      least = d;
+      loh = doh;
+    }
+  }
+  return least;
+}
+
+/** ip_vs_nq_schedule: the first idle dest (no active connection) if there is one, else as sed. */
+function nq(svc: VirtualServer): RealServer | null {
+  let least: RealServer | null = null;
+  let loh = 0;
+  for (const d of svc.dests) {
+    if (d.weight === 0) continue;
+    const doh = expectedOverhead(d);
+    if (d.activeConns === 0) return d;
+    if (least === null || loh * d.weight > doh * least.weight) {
+      least = d;
+      loh = doh;
+    }
+  }
+  return least;
+}
+
+/** The 256 buckets of sh and dh (IP_VS_{SH,DH}_TAB_BITS = 8). */
+const TAB_BITS = 8;
+const TAB_SIZE = 1 << TAB_BITS;
+
+/** include/linux/hash.h hash_32: the top `bits` bits of val * GOLDEN_RATIO_32, in 32-bit arithmetic. */
+export function hash32(val: number, bits: number): number {
+  return Math.imul(val | 0, 0x61c88647) >>> (32 - bits);
+}
+
+/**
+ * ip_vs_sh_reassign: the buckets go round the dests in list order, each dest
+ * taking as many consecutive buckets as its weight. A dest of weight 0 still
+ * takes one (`++d_count >= weight` holds at once); a lookup that lands on it
+ * finds it unavailable.
+ */
+export function shBuckets(dests: readonly RealServer[]): (RealServer | null)[] {
+  const out = new Array<RealServer | null>(TAB_SIZE).fill(null);
+  if (dests.length === 0) return out;
+  let k = 0;
+  let count = 0;
+  for (let i = 0; i < TAB_SIZE; i++) {
+    const d = dests[k]!;
+    out[i] = d;
+    if (++count >= d.weight) {
+      k = (k + 1) % dests.length;
+      count = 0;
+    }
+  }
+  return out;
+}
+
+/** ip_vs_dh_reassign: the buckets go round the dests in list order, one each, whatever the weights. */
+export function dhBuckets(dests: readonly RealServer[]): (RealServer | null)[] {
+  const out = new Array<RealServer | null>(TAB_SIZE).fill(null);
+  if (dests.length === 0) return out;
+  for (let i = 0; i < TAB_SIZE; i++) out[i] = dests[i % dests.length]!;
+  return out;
+}
+
+/**
+ * ip_vs_sh_schedule without the sh-fallback and sh-port flags (kube-proxy
+ * sets neither): the bucket of hash_32(source address) holds the dest, or no
+ * dest is available when that one has weight 0.
+ */
+function sh(svc: VirtualServer, saddr: number): RealServer | null {
+  const d = svc.hashBuckets(shBuckets)[hash32(saddr, TAB_BITS)]!;
+  return d === null || d.weight <= 0 ? null : d;
+}
+
+/** ip_vs_dh_schedule: the bucket of hash_32(destination address), the virtual address for kube-proxy's NAT services. */
+function dh(svc: VirtualServer, daddr: number): RealServer | null {
+  const d = svc.hashBuckets(dhBuckets)[hash32(daddr, TAB_BITS)]!;
+  return d === null || d.weight <= 0 ? null : d;
+}
+
+/** The scheduler of `svc` for a new connection from `saddr` to `daddr`. */
+export function schedule(svc: VirtualServer, saddr: number, daddr: number): RealServer | null {
+  switch (svc.scheduler) {
+    case 'rr':
+      return rr(svc);
+    case 'lc':
+      return lc(svc);
+    case 'wlc':
+      return leastPerWeight(svc, connOverhead);
+    case 'sed':
+      return leastPerWeight(svc, expectedOverhead);
+    case 'nq':
+      return nq(svc);
+    case 'sh':
+      return sh(svc, saddr);
+    case 'dh':
+      return dh(svc, daddr);
+  }
 }

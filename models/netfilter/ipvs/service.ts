@@ -9,7 +9,9 @@ import { formatIpv4, parseIpv4 } from '../../wire/addr.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../wire/ipv4.js';
 
 export type IpvsProtocol = 'TCP' | 'UDP';
-export type SchedulerName = 'rr' | 'lc';
+/** The schedulers modelled (scheduler.ts); kube-proxy's --ipvs-scheduler also takes wrr, lblc and lblcr. */
+export const SCHEDULERS = ['rr', 'lc', 'wlc', 'sed', 'nq', 'sh', 'dh'] as const;
+export type SchedulerName = (typeof SCHEDULERS)[number];
 
 /** A virtual server as configuration (what `ipvsadm -A` / `-a` are given): plain data. */
 export interface VirtualServerSpec {
@@ -47,6 +49,8 @@ export class VirtualServer {
   readonly dests: RealServer[] = [];
   /** rr's svc->sched_data: the position of the last dest chosen (-1: the list head). */
   rrLast = -1;
+  /** sh's and dh's svc->sched_data: the 256 buckets, made again when the dests change (null: not made yet). */
+  private buckets: (RealServer | null)[] | null = null;
   constructor(
     readonly protocol: number,
     readonly addr: number,
@@ -62,6 +66,12 @@ export class VirtualServer {
     }
     this.dests.unshift(d);
     this.rrLast = -1;
+    this.buckets = null;
+  }
+
+  /** The hash buckets of sh or dh, assigned by `assign` from the dests as they are now (the add_dest/del_dest reassign). */
+  hashBuckets(assign: (dests: readonly RealServer[]) => (RealServer | null)[]): (RealServer | null)[] {
+    return (this.buckets ??= assign(this.dests));
   }
 
   /** ip_vs_del_dest (ipvsadm -d); rr's position steps back to the previous dest (ip_vs_rr_del_dest). */
@@ -71,6 +81,7 @@ export class VirtualServer {
     this.dests[i]!.removed = true;
     this.dests.splice(i, 1);
     if (i <= this.rrLast) this.rrLast--;
+    this.buckets = null;
     return true;
   }
 }
@@ -92,7 +103,9 @@ export function serviceKey(protocol: number, addr: number, port: number): number
 export function virtualServerOf(spec: VirtualServerSpec): VirtualServer {
   const name = `${spec.protocol} ${spec.address}:${spec.port}`;
   if (spec.protocol !== 'TCP' && spec.protocol !== 'UDP') throw new Error(`ipvs ${name}: protocol must be TCP or UDP`);
-  if (spec.scheduler !== 'rr' && spec.scheduler !== 'lc') throw new Error(`ipvs ${name}: scheduler ${String(spec.scheduler)} is not modelled (rr or lc)`);
+  if (!(SCHEDULERS as readonly string[]).includes(spec.scheduler)) {
+    throw new Error(`ipvs ${name}: scheduler ${String(spec.scheduler)} is not modelled (${SCHEDULERS.join(', ')})`);
+  }
   if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) throw new Error(`ipvs ${name}: port must be 1-65535`);
   const t = spec.persistenceTimeout ?? 0;
   if (!Number.isInteger(t) || t < 0) throw new Error(`ipvs ${name}: persistence timeout must be a whole number of seconds`);
