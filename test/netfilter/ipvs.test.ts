@@ -89,6 +89,43 @@ describe('IPVS schedulers', () => {
     expect(ip(pick(s))).toBe('10.0.0.2'); // 255 inactive weigh less than one active
   });
 
+  test('wrr: weights 4, 3 and 2 give A A B A B C A B C once a round starts from the top weight', () => {
+    const s = virtualServerOf({
+      protocol: 'TCP',
+      address: '10.96.0.10',
+      port: 80,
+      scheduler: 'wrr',
+      realServers: [
+        { address: '10.0.0.3', port: 8080, weight: 2 },
+        { address: '10.0.0.2', port: 8080, weight: 3 },
+        { address: '10.0.0.1', port: 8080, weight: 4 },
+      ],
+    });
+    const name = (d: RealServer | null) => (d === null ? '-' : 'ABC'[(d.addr & 255) - 1]!); // A = 10.0.0.1, weight 4
+    // Each `ipvsadm -a` runs ip_vs_wrr_dest_changed: the first set cw to 1 (mw of a lone
+    // weight 2 with di 2), and the later ones kept it, so the first round is the weight >= 1 pass.
+    expect(Array.from({ length: 21 }, () => name(pick(s))).join('')).toBe('ABC' + 'AABABCABC' + 'AABABCABC');
+  });
+
+  test('wrr: weights of 1 (kube-proxy) go round as rr; weight 0 is passed over; none usable gives null', () => {
+    const s = svc('wrr', ['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+    expect([1, 2, 3, 4].map(() => ip(pick(s)))).toEqual(['10.0.0.3', '10.0.0.2', '10.0.0.1', '10.0.0.3']);
+    const drained = virtualServerOf({
+      protocol: 'UDP',
+      address: '10.96.0.10',
+      port: 53,
+      scheduler: 'wrr',
+      realServers: [
+        { address: '10.0.0.1', port: 53, weight: 1 },
+        { address: '10.0.0.2', port: 53, weight: 0 },
+      ],
+    });
+    expect([1, 2, 3].map(() => ip(pick(drained)))).toEqual(['10.0.0.1', '10.0.0.1', '10.0.0.1']);
+    drained.removeDest(parseIpv4('10.0.0.1'), 53);
+    expect(pick(drained)).toBeNull();
+    expect(pick(svc('wrr', []))).toBeNull();
+  });
+
   test('wlc: the least overhead per weight (active * 256 + inactive), compared as loh * dw > doh * lw', () => {
     const s = virtualServerOf({
       protocol: 'TCP',
@@ -206,8 +243,8 @@ describe('IPVS schedulers', () => {
   });
 
   test('a bad spec is an error naming the service', () => {
-    expect(() => virtualServerOf({ protocol: 'TCP', address: '10.96.0.1', port: 80, scheduler: 'wrr' as 'rr', realServers: [] })).toThrow(
-      'ipvs TCP 10.96.0.1:80: scheduler wrr is not modelled (rr, lc, wlc, sed, nq, sh, dh)',
+    expect(() => virtualServerOf({ protocol: 'TCP', address: '10.96.0.1', port: 80, scheduler: 'lblc' as 'rr', realServers: [] })).toThrow(
+      'ipvs TCP 10.96.0.1:80: scheduler lblc is not modelled (rr, wrr, lc, wlc, sed, nq, sh, dh)',
     );
     expect(() =>
       virtualServerOf({ protocol: 'TCP', address: '10.96.0.1', port: 80, scheduler: 'rr', realServers: [{ address: '10.0.0.1', port: 80, weight: 1 }, { address: '10.0.0.1', port: 80, weight: 1 }] }),

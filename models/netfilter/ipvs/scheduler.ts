@@ -1,5 +1,5 @@
 /**
- * IPVS schedulers (net/netfilter/ipvs/ip_vs_{rr,lc,wlc,sed,nq,sh,dh}.c): pick
+ * IPVS schedulers (net/netfilter/ipvs/ip_vs_{rr,wrr,lc,wlc,sed,nq,sh,dh}.c): pick
  * a real server for a new connection, or null when none is available ("no
  * destination available"; the caller answers ICMP port unreachable). Every
  * scheduler walks svc->destinations in list order, the last real server
@@ -7,7 +7,7 @@
  * endpoints) gets no new connection. No real server is ever overloaded here:
  * kube-proxy sets no upper connection threshold (ipvsadm -x).
  *
- * kube-proxy's --ipvs-scheduler also takes wrr, lblc and lblcr; they are not
+ * kube-proxy's --ipvs-scheduler also takes lblc and lblcr; they are not
  * modelled, and a scenario asking for one is refused (service.ts).
  */
 import type { RealServer, VirtualServer } from './service.js';
@@ -34,6 +34,81 @@ function rr(svc: VirtualServer): RealServer | null {
     }
   }
   return null;
+}
+
+/**
+ * wrr's svc->sched_data (struct ip_vs_wrr_mark): the dest last chosen (cl,
+ * -1 for the list head), the current weight (cw), the weight a round starts
+ * from (mw) and the step between rounds (di, the gcd of the positive weights).
+ */
+export class WrrMark {
+  cl = -1;
+  cw = 0;
+  mw = 0;
+  di = 1;
+
+  /** ip_vs_wrr_dest_changed, run when a dest is added or deleted (and, with no dest, as ip_vs_wrr_init_svc). */
+  destChanged(dests: readonly RealServer[]): void {
+    let g = 0;
+    let max = 0;
+    for (const d of dests) {
+      if (d.weight > 0) g = g > 0 ? gcd(d.weight, g) : d.weight;
+      if (d.weight > max) max = d.weight;
+    }
+    this.cl = -1;
+    this.di = g > 0 ? g : 1;
+    this.mw = max - (this.di - 1);
+    if (this.cw > this.mw || this.cw === 0) this.cw = this.mw;
+    else if (this.di > 1) this.cw = Math.floor(this.cw / this.di) * this.di + 1;
+  }
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
+ * ip_vs_wrr_schedule: from the dest after the last one chosen, the first
+ * whose weight reaches the current weight; at the end of the list the
+ * current weight steps down by di (back to mw below 1), and the walk goes on
+ * from the head. Weights 4, 3 and 2 give A A B A B C A B C.
+ */
+function wrr(svc: VirtualServer): RealServer | null {
+  const m = svc.wrr!;
+  const dests = svc.dests;
+  if (m.mw === 0) return null;
+  let from = m.cl;
+  const last = from;
+  let stop = -2;
+  let lastPass = false;
+  let restarted = false;
+  for (;;) {
+    for (let k = from + 1; k < dests.length; k++) {
+      if (dests[k]!.weight >= m.cw) {
+        m.cl = k;
+        return dests[k]!;
+      }
+      if (k === stop) {
+        m.cl = k;
+        return null;
+      }
+    }
+    from = -1;
+    m.cw -= m.di;
+    if (m.cw <= 0) {
+      m.cw = m.mw;
+      // Every dest was checked for weight >= 1 already.
+      if (lastPass || last === -1) {
+        m.cl = -1;
+        return null;
+      }
+      restarted = true;
+    }
+    lastPass = m.cw <= m.di;
+    // The first pass for weight >= 1 began after `last`: now check up to it.
+    if (lastPass && restarted && last !== -1) stop = last;
+  }
 }
 
 /** ip_vs_lc_schedule: the least overhead; the first in list order wins a tie. */
@@ -150,6 +225,8 @@ export function schedule(svc: VirtualServer, saddr: number, daddr: number): Real
   switch (svc.scheduler) {
     case 'rr':
       return rr(svc);
+    case 'wrr':
+      return wrr(svc);
     case 'lc':
       return lc(svc);
     case 'wlc':

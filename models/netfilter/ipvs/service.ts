@@ -6,11 +6,12 @@
  * one kube-proxy uses.
  */
 import { formatIpv4, parseIpv4 } from '../../wire/addr.js';
+import { WrrMark } from './scheduler.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../wire/ipv4.js';
 
 export type IpvsProtocol = 'TCP' | 'UDP';
-/** The schedulers modelled (scheduler.ts); kube-proxy's --ipvs-scheduler also takes wrr, lblc and lblcr. */
-export const SCHEDULERS = ['rr', 'lc', 'wlc', 'sed', 'nq', 'sh', 'dh'] as const;
+/** The schedulers modelled (scheduler.ts); kube-proxy's --ipvs-scheduler also takes lblc and lblcr. */
+export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'sh', 'dh'] as const;
 export type SchedulerName = (typeof SCHEDULERS)[number];
 
 /** A virtual server as configuration (what `ipvsadm -A` / `-a` are given): plain data. */
@@ -51,6 +52,8 @@ export class VirtualServer {
   rrLast = -1;
   /** sh's and dh's svc->sched_data: the 256 buckets, made again when the dests change (null: not made yet). */
   private buckets: (RealServer | null)[] | null = null;
+  /** wrr's svc->sched_data; null for the other schedulers. */
+  readonly wrr: WrrMark | null;
   constructor(
     readonly protocol: number,
     readonly addr: number,
@@ -58,7 +61,10 @@ export class VirtualServer {
     readonly scheduler: SchedulerName,
     /** Persistence timeout in seconds; 0 = not persistent. */
     readonly persistenceTimeout: number,
-  ) {}
+  ) {
+    this.wrr = scheduler === 'wrr' ? new WrrMark() : null;
+    this.wrr?.destChanged(this.dests);
+  }
 
   addDest(d: RealServer): void {
     if (this.dests.some((x) => x.addr === d.addr && x.port === d.port)) {
@@ -67,6 +73,7 @@ export class VirtualServer {
     this.dests.unshift(d);
     this.rrLast = -1;
     this.buckets = null;
+    this.wrr?.destChanged(this.dests);
   }
 
   /** The hash buckets of sh or dh, assigned by `assign` from the dests as they are now (the add_dest/del_dest reassign). */
@@ -82,6 +89,7 @@ export class VirtualServer {
     this.dests.splice(i, 1);
     if (i <= this.rrLast) this.rrLast--;
     this.buckets = null;
+    this.wrr?.destChanged(this.dests);
     return true;
   }
 }
