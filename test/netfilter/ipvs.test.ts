@@ -41,6 +41,18 @@ function svc(scheduler: SchedulerName, reals: string[], persistenceTimeout?: num
   });
 }
 
+/** A virtual server 10.96.0.10:80 (TCP, real servers on 8080) or :53 (UDP, on 53) with real servers [address, weight], added in that order. */
+function weighted(scheduler: SchedulerName, reals: [string, number][], protocol: 'TCP' | 'UDP' = 'TCP'): VirtualServer {
+  const port = protocol === 'TCP' ? 8080 : 53;
+  return virtualServerOf({
+    protocol,
+    address: '10.96.0.10',
+    port: protocol === 'TCP' ? 80 : 53,
+    scheduler,
+    realServers: reals.map(([address, weight]) => ({ address, port, weight })),
+  });
+}
+
 const ip = (d: RealServer | null) => (d === null ? null : [d.addr >>> 24, (d.addr >>> 16) & 255, (d.addr >>> 8) & 255, d.addr & 255].join('.'));
 
 describe('IPVS schedulers', () => {
@@ -61,16 +73,7 @@ describe('IPVS schedulers', () => {
   });
 
   test('rr: a weight-0 real server is skipped; none usable gives null', () => {
-    const s = virtualServerOf({
-      protocol: 'UDP',
-      address: '10.96.0.10',
-      port: 53,
-      scheduler: 'rr',
-      realServers: [
-        { address: '10.0.0.1', port: 53, weight: 1 },
-        { address: '10.0.0.2', port: 53, weight: 0 },
-      ],
-    });
+    const s = weighted('rr', [['10.0.0.1', 1], ['10.0.0.2', 0]], 'UDP');
     expect([1, 2, 3].map(() => ip(pick(s)))).toEqual(['10.0.0.1', '10.0.0.1', '10.0.0.1']);
     expect(pick(svc('rr', []))).toBeNull();
   });
@@ -90,17 +93,7 @@ describe('IPVS schedulers', () => {
   });
 
   test('wrr: weights 4, 3 and 2 give A A B A B C A B C once a round starts from the top weight', () => {
-    const s = virtualServerOf({
-      protocol: 'TCP',
-      address: '10.96.0.10',
-      port: 80,
-      scheduler: 'wrr',
-      realServers: [
-        { address: '10.0.0.3', port: 8080, weight: 2 },
-        { address: '10.0.0.2', port: 8080, weight: 3 },
-        { address: '10.0.0.1', port: 8080, weight: 4 },
-      ],
-    });
+    const s = weighted('wrr', [['10.0.0.3', 2], ['10.0.0.2', 3], ['10.0.0.1', 4]]);
     const name = (d: RealServer | null) => (d === null ? '-' : 'ABC'[(d.addr & 255) - 1]!); // A = 10.0.0.1, weight 4
     // Each `ipvsadm -a` runs ip_vs_wrr_dest_changed: the first set cw to 1 (mw of a lone
     // weight 2 with di 2), and the later ones kept it, so the first round is the weight >= 1 pass.
@@ -110,16 +103,7 @@ describe('IPVS schedulers', () => {
   test('wrr: weights of 1 (kube-proxy) go round as rr; weight 0 is passed over; none usable gives null', () => {
     const s = svc('wrr', ['10.0.0.1', '10.0.0.2', '10.0.0.3']);
     expect([1, 2, 3, 4].map(() => ip(pick(s)))).toEqual(['10.0.0.3', '10.0.0.2', '10.0.0.1', '10.0.0.3']);
-    const drained = virtualServerOf({
-      protocol: 'UDP',
-      address: '10.96.0.10',
-      port: 53,
-      scheduler: 'wrr',
-      realServers: [
-        { address: '10.0.0.1', port: 53, weight: 1 },
-        { address: '10.0.0.2', port: 53, weight: 0 },
-      ],
-    });
+    const drained = weighted('wrr', [['10.0.0.1', 1], ['10.0.0.2', 0]], 'UDP');
     expect([1, 2, 3].map(() => ip(pick(drained)))).toEqual(['10.0.0.1', '10.0.0.1', '10.0.0.1']);
     drained.removeDest(parseIpv4('10.0.0.1'), 53);
     expect(pick(drained)).toBeNull();
@@ -127,16 +111,7 @@ describe('IPVS schedulers', () => {
   });
 
   test('wlc: the least overhead per weight (active * 256 + inactive), compared as loh * dw > doh * lw', () => {
-    const s = virtualServerOf({
-      protocol: 'TCP',
-      address: '10.96.0.10',
-      port: 80,
-      scheduler: 'wlc',
-      realServers: [
-        { address: '10.0.0.1', port: 8080, weight: 3 },
-        { address: '10.0.0.2', port: 8080, weight: 1 },
-      ],
-    });
+    const s = weighted('wlc', [['10.0.0.1', 3], ['10.0.0.2', 1]]);
     const [two, one] = s.dests as [RealServer, RealServer]; // the list head is the last added
     expect(ip(pick(s))).toBe('10.0.0.2'); // both 0: the first of positive weight
     two.activeConns = 1; // 256 / 1 against 0 / 3
@@ -160,17 +135,7 @@ describe('IPVS schedulers', () => {
   });
 
   test('nq: the first idle real server in list order, else as sed; weight 0 is passed over', () => {
-    const s = virtualServerOf({
-      protocol: 'TCP',
-      address: '10.96.0.10',
-      port: 80,
-      scheduler: 'nq',
-      realServers: [
-        { address: '10.0.0.1', port: 8080, weight: 10 },
-        { address: '10.0.0.2', port: 8080, weight: 1 },
-        { address: '10.0.0.3', port: 8080, weight: 0 },
-      ],
-    });
+    const s = weighted('nq', [['10.0.0.1', 10], ['10.0.0.2', 1], ['10.0.0.3', 0]]);
     const [z, b, a] = s.dests as [RealServer, RealServer, RealServer];
     a.activeConns = 1;
     expect(ip(pick(s))).toBe('10.0.0.2'); // idle, although 10.0.0.1's (1 + 1) / 10 is less
@@ -193,31 +158,13 @@ describe('IPVS schedulers', () => {
     // Bucket 77 holds list[77 % 3 = 2] = 10.0.0.1; bucket 120 list[0] = 10.0.0.3.
     expect([1, 2, 3].map(() => ip(pick(s, '10.244.1.2')))).toEqual(['10.0.0.1', '10.0.0.1', '10.0.0.1']);
     expect(ip(pick(s, '10.244.2.3'))).toBe('10.0.0.3');
-    const weighted = virtualServerOf({
-      protocol: 'TCP',
-      address: '10.96.0.10',
-      port: 80,
-      scheduler: 'sh',
-      realServers: [
-        { address: '10.0.0.1', port: 8080, weight: 2 },
-        { address: '10.0.0.2', port: 8080, weight: 1 },
-      ],
-    });
+    const byWeight = weighted('sh', [['10.0.0.1', 2], ['10.0.0.2', 1]]);
     // ip_vs_sh_reassign: .2 takes one bucket, .1 two, and round again.
-    expect(shBuckets(weighted.dests).slice(0, 7).map(ip)).toEqual(['10.0.0.2', '10.0.0.1', '10.0.0.1', '10.0.0.2', '10.0.0.1', '10.0.0.1', '10.0.0.2']);
+    expect(shBuckets(byWeight.dests).slice(0, 7).map(ip)).toEqual(['10.0.0.2', '10.0.0.1', '10.0.0.1', '10.0.0.2', '10.0.0.1', '10.0.0.1', '10.0.0.2']);
   });
 
   test('sh: a real server of weight 0 keeps one bucket, and its clients find no destination', () => {
-    const s = virtualServerOf({
-      protocol: 'UDP',
-      address: '10.96.0.10',
-      port: 53,
-      scheduler: 'sh',
-      realServers: [
-        { address: '10.0.0.1', port: 53, weight: 1 },
-        { address: '10.0.0.2', port: 53, weight: 0 },
-      ],
-    });
+    const s = weighted('sh', [['10.0.0.1', 1], ['10.0.0.2', 0]], 'UDP');
     expect(shBuckets(s.dests).slice(0, 4).map(ip)).toEqual(['10.0.0.2', '10.0.0.1', '10.0.0.2', '10.0.0.1']);
     expect(pick(s, '10.244.2.3')).toBeNull(); // bucket 120: 10.0.0.2
     expect(ip(pick(s, '10.244.1.2'))).toBe('10.0.0.1'); // bucket 77
@@ -229,17 +176,8 @@ describe('IPVS schedulers', () => {
   test('dh: the bucket of the destination address, so one virtual address always gets one real server; weights give no more buckets', () => {
     const s = svc('dh', ['10.0.0.1', '10.0.0.2', '10.0.0.3']); // list .3, .2, .1; 10.96.0.10 hashes to 242, list[242 % 3 = 2]
     expect(['10.244.1.2', '10.244.2.3', '10.244.1.3'].map((c) => ip(pick(s, c)))).toEqual(['10.0.0.1', '10.0.0.1', '10.0.0.1']);
-    const weighted = virtualServerOf({
-      protocol: 'TCP',
-      address: '10.96.0.10',
-      port: 80,
-      scheduler: 'dh',
-      realServers: [
-        { address: '10.0.0.1', port: 8080, weight: 5 },
-        { address: '10.0.0.2', port: 8080, weight: 1 },
-      ],
-    });
-    expect(dhBuckets(weighted.dests).slice(0, 4).map(ip)).toEqual(['10.0.0.2', '10.0.0.1', '10.0.0.2', '10.0.0.1']);
+    const byWeight = weighted('dh', [['10.0.0.1', 5], ['10.0.0.2', 1]]);
+    expect(dhBuckets(byWeight.dests).slice(0, 4).map(ip)).toEqual(['10.0.0.2', '10.0.0.1', '10.0.0.2', '10.0.0.1']);
   });
 
   test('a bad spec is an error naming the service', () => {
