@@ -122,6 +122,28 @@ describe('IPVS schedulers', () => {
     expect(ip(pick(s))).toBe('10.0.0.2');
   });
 
+  test('lblc: a destination address keeps its real server until that one is overloaded and another is under half its weight', () => {
+    const s = svc('lblc', ['10.0.0.1', '10.0.0.2']); // list .2, .1
+    const [two, one] = s.dests as [RealServer, RealServer];
+    expect(ip(pick(s))).toBe('10.0.0.2'); // new: as wlc, the head
+    two.activeConns = 1; // wlc would now take .1; lblc keeps .2 (1 active is not more than weight 1)
+    expect(ip(pick(s))).toBe('10.0.0.2');
+    two.activeConns = 2;
+    one.activeConns = 1; // .2 is over its weight, but no server is under half its own
+    expect(ip(pick(s))).toBe('10.0.0.2');
+    one.activeConns = 0; // now .1 is: rescheduled, and .1 is remembered
+    expect(ip(pick(s))).toBe('10.0.0.1');
+    two.activeConns = 0;
+    expect(ip(pick(s))).toBe('10.0.0.1');
+    // Another destination address has an entry of its own.
+    expect(ip(schedule(s, parseIpv4('10.244.1.2'), parseIpv4('10.96.0.11')))).toBe('10.0.0.2');
+    // A deleted real server is not kept; one of weight 0 is never chosen.
+    s.removeDest(parseIpv4('10.0.0.1'), 8080);
+    expect(ip(pick(s))).toBe('10.0.0.2');
+    const drained = weighted('lblc', [['10.0.0.1', 1], ['10.0.0.2', 0]]);
+    expect(ip(pick(drained))).toBe('10.0.0.1');
+  });
+
   test('sed counts active connections only, plus the new one; wlc counts inactive ones too', () => {
     const make = (scheduler: SchedulerName) => {
       const s = svc(scheduler, ['10.0.0.1', '10.0.0.2']);
@@ -181,8 +203,8 @@ describe('IPVS schedulers', () => {
   });
 
   test('a bad spec is an error naming the service', () => {
-    expect(() => virtualServerOf({ protocol: 'TCP', address: '10.96.0.1', port: 80, scheduler: 'lblc' as 'rr', realServers: [] })).toThrow(
-      'ipvs TCP 10.96.0.1:80: scheduler lblc is not modelled (rr, wrr, lc, wlc, sed, nq, sh, dh)',
+    expect(() => virtualServerOf({ protocol: 'TCP', address: '10.96.0.1', port: 80, scheduler: 'lblcr' as 'rr', realServers: [] })).toThrow(
+      'ipvs TCP 10.96.0.1:80: scheduler lblcr is not modelled (rr, wrr, lc, wlc, lblc, sed, nq, sh, dh)',
     );
     expect(() =>
       virtualServerOf({ protocol: 'TCP', address: '10.96.0.1', port: 80, scheduler: 'rr', realServers: [{ address: '10.0.0.1', port: 80, weight: 1 }, { address: '10.0.0.1', port: 80, weight: 1 }] }),

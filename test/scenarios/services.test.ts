@@ -176,8 +176,8 @@ services:
   });
 
   it('takes the schedulers modelled and names them when given another of kube-proxy\'s', () => {
-    for (const s of ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'sh', 'dh']) expect(errorsOf(`kubeProxy: { mode: ipvs, ipvs: { scheduler: ${s} } }\n`), s).toEqual([]);
-    expect(errorsOf('kubeProxy: { mode: ipvs, ipvs: { scheduler: lblc } }\n')).toEqual(['kubeProxy.ipvs.scheduler: unknown value "lblc" (expected rr, wrr, lc, wlc, sed, nq, sh or dh)']);
+    for (const s of ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'sed', 'nq', 'sh', 'dh']) expect(errorsOf(`kubeProxy: { mode: ipvs, ipvs: { scheduler: ${s} } }\n`), s).toEqual([]);
+    expect(errorsOf('kubeProxy: { mode: ipvs, ipvs: { scheduler: lblcr } }\n')).toEqual(['kubeProxy.ipvs.scheduler: unknown value "lblcr" (expected rr, wrr, lc, wlc, lblc, sed, nq, sh or dh)']);
   });
 });
 

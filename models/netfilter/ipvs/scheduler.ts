@@ -1,5 +1,5 @@
 /**
- * IPVS schedulers (net/netfilter/ipvs/ip_vs_{rr,wrr,lc,wlc,sed,nq,sh,dh}.c): pick
+ * IPVS schedulers (net/netfilter/ipvs/ip_vs_{rr,wrr,lc,wlc,lblc,sed,nq,sh,dh}.c): pick
  * a real server for a new connection, or null when none is available ("no
  * destination available"; the caller answers ICMP port unreachable). Every
  * scheduler walks svc->destinations in list order, the last real server
@@ -7,8 +7,8 @@
  * endpoints) gets no new connection. No real server is ever overloaded here:
  * kube-proxy sets no upper connection threshold (ipvsadm -x).
  *
- * kube-proxy's --ipvs-scheduler also takes lblc and lblcr; they are not
- * modelled, and a scenario asking for one is refused (service.ts).
+ * kube-proxy's --ipvs-scheduler also takes lblcr; it is not modelled, and a
+ * scenario asking for it is refused (service.ts).
  */
 import type { RealServer, VirtualServer } from './service.js';
 
@@ -149,6 +149,32 @@ function leastPerWeight(svc: VirtualServer, overhead: (d: RealServer) => number)
   return least;
 }
 
+/**
+ * ip_vs_lblc's is_overloaded: the dest has more active connections than its
+ * weight while some dest of the service is under half of its own.
+ */
+function lblcOverloaded(d: RealServer, svc: VirtualServer): boolean {
+  if (d.activeConns <= d.weight) return false;
+  return svc.dests.some((x) => x.activeConns * 2 < x.weight);
+}
+
+/**
+ * ip_vs_lblc_schedule: the dest this destination address was last given, if
+ * it is still in the service, of positive weight and not overloaded;
+ * otherwise a new one by weighted least connection (__ip_vs_lblc_schedule,
+ * wlc's loop), which the address keeps from then on. For kube-proxy's NAT
+ * services the destination is the virtual address, so a Service stays on one
+ * real server until it is overloaded. Not modelled: forgetting an address
+ * unused for lblc_expiration (24 h), or past 4,096 of them for 6 minutes.
+ */
+function lblc(svc: VirtualServer, daddr: number): RealServer | null {
+  const cached = svc.lblc!.get(daddr);
+  if (cached !== undefined && !cached.removed && cached.weight > 0 && !lblcOverloaded(cached, svc)) return cached;
+  const d = leastPerWeight(svc, connOverhead);
+  if (d !== null) svc.lblc!.set(daddr, d);
+  return d;
+}
+
 /** ip_vs_nq_schedule: the first idle dest (no active connection) if there is one, else as sed. */
 function nq(svc: VirtualServer): RealServer | null {
   let least: RealServer | null = null;
@@ -231,6 +257,8 @@ export function schedule(svc: VirtualServer, saddr: number, daddr: number): Real
       return lc(svc);
     case 'wlc':
       return leastPerWeight(svc, connOverhead);
+    case 'lblc':
+      return lblc(svc, daddr);
     case 'sed':
       return leastPerWeight(svc, expectedOverhead);
     case 'nq':

@@ -10,8 +10,8 @@ import { WrrMark } from './scheduler.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../wire/ipv4.js';
 
 export type IpvsProtocol = 'TCP' | 'UDP';
-/** The schedulers modelled (scheduler.ts); kube-proxy's --ipvs-scheduler also takes lblc and lblcr. */
-export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'sed', 'nq', 'sh', 'dh'] as const;
+/** The schedulers modelled (scheduler.ts); kube-proxy's --ipvs-scheduler also takes lblcr. */
+export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'sed', 'nq', 'sh', 'dh'] as const;
 export type SchedulerName = (typeof SCHEDULERS)[number];
 
 /** A virtual server as configuration (what `ipvsadm -A` / `-a` are given): plain data. */
@@ -54,6 +54,8 @@ export class VirtualServer {
   private buckets: (RealServer | null)[] | null = null;
   /** wrr's svc->sched_data; null for the other schedulers. */
   readonly wrr: WrrMark | null;
+  /** lblc's svc->sched_data: the dest each destination address was given; null for the other schedulers. */
+  readonly lblc: Map<number, RealServer> | null;
   constructor(
     readonly protocol: number,
     readonly addr: number,
@@ -63,6 +65,7 @@ export class VirtualServer {
     readonly persistenceTimeout: number,
   ) {
     this.wrr = scheduler === 'wrr' ? new WrrMark() : null;
+    this.lblc = scheduler === 'lblc' ? new Map() : null;
     this.wrr?.destChanged(this.dests);
   }
 
