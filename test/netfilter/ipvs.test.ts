@@ -144,6 +144,32 @@ describe('IPVS schedulers', () => {
     expect(ip(pick(drained))).toBe('10.0.0.1');
   });
 
+  test('lblcr: an overloaded address gains a second real server, and the least loaded of its set serves it', () => {
+    const s = svc('lblcr', ['10.0.0.1', '10.0.0.2']); // list .2, .1
+    const [two, one] = s.dests as [RealServer, RealServer];
+    expect(ip(pick(s))).toBe('10.0.0.2'); // the set is {.2}
+    two.activeConns = 2; // over its weight while .1 is idle: .1 joins the set
+    expect(ip(pick(s))).toBe('10.0.0.1');
+    two.activeConns = 1; // .2 is no longer overloaded, but .1 is the set's least loaded (0 against 256)
+    expect(ip(pick(s))).toBe('10.0.0.1');
+    one.activeConns = 1;
+    two.activeConns = 0; // now .2 (0 against 256); lblc would keep .1
+    expect(ip(pick(s))).toBe('10.0.0.2');
+    // A member deleted from the service is passed over, even at the head of the set and idle.
+    one.activeConns = 0;
+    two.activeConns = 1;
+    s.removeDest(parseIpv4('10.0.0.1'), 8080);
+    expect(ip(pick(s))).toBe('10.0.0.2');
+    const single = svc('lblc', ['10.0.0.1', '10.0.0.2']);
+    const [t2, t1] = single.dests as [RealServer, RealServer];
+    pick(single);
+    t2.activeConns = 2;
+    pick(single); // lblc moves the address to .1
+    t1.activeConns = 1;
+    t2.activeConns = 0;
+    expect(ip(pick(single))).toBe('10.0.0.1');
+  });
+
   test('sed counts active connections only, plus the new one; wlc counts inactive ones too', () => {
     const make = (scheduler: SchedulerName) => {
       const s = svc(scheduler, ['10.0.0.1', '10.0.0.2']);
@@ -203,8 +229,8 @@ describe('IPVS schedulers', () => {
   });
 
   test('a bad spec is an error naming the service', () => {
-    expect(() => virtualServerOf({ protocol: 'TCP', address: '10.96.0.1', port: 80, scheduler: 'lblcr' as 'rr', realServers: [] })).toThrow(
-      'ipvs TCP 10.96.0.1:80: scheduler lblcr is not modelled (rr, wrr, lc, wlc, lblc, sed, nq, sh, dh)',
+    expect(() => virtualServerOf({ protocol: 'TCP', address: '10.96.0.1', port: 80, scheduler: 'mh' as 'rr', realServers: [] })).toThrow(
+      'ipvs TCP 10.96.0.1:80: scheduler mh is not modelled (rr, wrr, lc, wlc, lblc, lblcr, sed, nq, sh, dh)',
     );
     expect(() =>
       virtualServerOf({ protocol: 'TCP', address: '10.96.0.1', port: 80, scheduler: 'rr', realServers: [{ address: '10.0.0.1', port: 80, weight: 1 }, { address: '10.0.0.1', port: 80, weight: 1 }] }),

@@ -175,9 +175,9 @@ services:
     expect(errorsOf('kubeProxy: { mode: iptables }\n')).toEqual([]);
   });
 
-  it('takes the schedulers modelled and names them when given another of kube-proxy\'s', () => {
-    for (const s of ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'sed', 'nq', 'sh', 'dh']) expect(errorsOf(`kubeProxy: { mode: ipvs, ipvs: { scheduler: ${s} } }\n`), s).toEqual([]);
-    expect(errorsOf('kubeProxy: { mode: ipvs, ipvs: { scheduler: lblcr } }\n')).toEqual(['kubeProxy.ipvs.scheduler: unknown value "lblcr" (expected rr, wrr, lc, wlc, lblc, sed, nq, sh or dh)']);
+  it('takes every scheduler kube-proxy takes, and names them when given another', () => {
+    for (const s of ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sed', 'nq', 'sh', 'dh']) expect(errorsOf(`kubeProxy: { mode: ipvs, ipvs: { scheduler: ${s} } }\n`), s).toEqual([]);
+    expect(errorsOf('kubeProxy: { mode: ipvs, ipvs: { scheduler: mh } }\n')).toEqual(['kubeProxy.ipvs.scheduler: unknown value "mh" (expected rr, wrr, lc, wlc, lblc, lblcr, sed, nq, sh or dh)']);
   });
 });
 

@@ -22,7 +22,7 @@
  * Not modelled: ICMP errors about IPVS connections (ip_vs_in_icmp /
  * ip_vs_out_icmp, ip_vs_forward_icmp), fragments, connection reuse rules
  * for a SYN meeting a TIME_WAIT entry (conn_reuse_mode: the old entry is
- * simply replaced), the lblcr scheduler (scheduler.ts).
+ * simply replaced).
  */
 import type { Packet } from '../../packet.js';
 import { PacketType } from '../../packet.js';

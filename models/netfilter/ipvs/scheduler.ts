@@ -1,14 +1,12 @@
 /**
- * IPVS schedulers (net/netfilter/ipvs/ip_vs_{rr,wrr,lc,wlc,lblc,sed,nq,sh,dh}.c): pick
+ * IPVS schedulers (net/netfilter/ipvs/ip_vs_{rr,wrr,lc,wlc,lblc,lblcr,sed,nq,sh,dh}.c): pick
  * a real server for a new connection, or null when none is available ("no
  * destination available"; the caller answers ICMP port unreachable). Every
  * scheduler walks svc->destinations in list order, the last real server
  * added first, and a real server of weight 0 (kube-proxy's terminating
  * endpoints) gets no new connection. No real server is ever overloaded here:
- * kube-proxy sets no upper connection threshold (ipvsadm -x).
- *
- * kube-proxy's --ipvs-scheduler also takes lblcr; it is not modelled, and a
- * scenario asking for it is refused (service.ts).
+ * kube-proxy sets no upper connection threshold (ipvsadm -x). These are all
+ * the values kube-proxy's --ipvs-scheduler takes.
  */
 import type { RealServer, VirtualServer } from './service.js';
 
@@ -150,8 +148,9 @@ function leastPerWeight(svc: VirtualServer, overhead: (d: RealServer) => number)
 }
 
 /**
- * ip_vs_lblc's is_overloaded: the dest has more active connections than its
- * weight while some dest of the service is under half of its own.
+ * is_overloaded of ip_vs_lblc and ip_vs_lblcr: the dest has more active
+ * connections than its weight while some dest of the service is under half
+ * of its own.
  */
 function lblcOverloaded(d: RealServer, svc: VirtualServer): boolean {
   if (d.activeConns <= d.weight) return false;
@@ -173,6 +172,45 @@ function lblc(svc: VirtualServer, daddr: number): RealServer | null {
   const d = leastPerWeight(svc, connOverhead);
   if (d !== null) svc.lblc!.set(daddr, d);
   return d;
+}
+
+/**
+ * ip_vs_lblcr_schedule: each destination address has a set of dests, the
+ * newest first. The least loaded of the set (ip_vs_dest_set_min: weighted
+ * least connection among the set's dests still in the service) serves it
+ * unless that one is overloaded; then a new dest by wlc's loop joins the set.
+ * Not modelled: dropping the most loaded dest of a set unchanged for
+ * lblcr_expiration (24 h), and forgetting addresses as lblc does.
+ */
+function lblcr(svc: VirtualServer, daddr: number): RealServer | null {
+  const set = svc.lblcr!.get(daddr);
+  if (set !== undefined) {
+    const least = setMin(set);
+    if (least !== null && !lblcOverloaded(least, svc)) return least;
+  }
+  const d = leastPerWeight(svc, connOverhead);
+  if (d === null) return null;
+  if (set === undefined) svc.lblcr!.set(daddr, [d]);
+  else if (!set.includes(d)) set.unshift(d);
+  return d;
+}
+
+/** ip_vs_dest_set_min: the first of positive weight still in the service, then any with a smaller overhead per weight. */
+function setMin(set: readonly RealServer[]): RealServer | null {
+  let i = 0;
+  while (i < set.length && !(set[i]!.weight > 0 && !set[i]!.removed)) i++;
+  if (i === set.length) return null;
+  let least = set[i]!;
+  let loh = connOverhead(least);
+  for (i++; i < set.length; i++) {
+    const d = set[i]!;
+    const doh = connOverhead(d);
+    if (loh * d.weight > doh * least.weight && !d.removed) {
+      least = d;
+      loh = doh;
+    }
+  }
+  return least;
 }
 
 /** ip_vs_nq_schedule: the first idle dest (no active connection) if there is one, else as sed. */
@@ -259,6 +297,8 @@ export function schedule(svc: VirtualServer, saddr: number, daddr: number): Real
       return leastPerWeight(svc, connOverhead);
     case 'lblc':
       return lblc(svc, daddr);
+    case 'lblcr':
+      return lblcr(svc, daddr);
     case 'sed':
       return leastPerWeight(svc, expectedOverhead);
     case 'nq':

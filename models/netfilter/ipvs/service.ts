@@ -10,8 +10,8 @@ import { WrrMark } from './scheduler.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../../wire/ipv4.js';
 
 export type IpvsProtocol = 'TCP' | 'UDP';
-/** The schedulers modelled (scheduler.ts); kube-proxy's --ipvs-scheduler also takes lblcr. */
-export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'sed', 'nq', 'sh', 'dh'] as const;
+/** The schedulers modelled (scheduler.ts): every value kube-proxy's --ipvs-scheduler takes. */
+export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sed', 'nq', 'sh', 'dh'] as const;
 export type SchedulerName = (typeof SCHEDULERS)[number];
 
 /** A virtual server as configuration (what `ipvsadm -A` / `-a` are given): plain data. */
@@ -56,6 +56,8 @@ export class VirtualServer {
   readonly wrr: WrrMark | null;
   /** lblc's svc->sched_data: the dest each destination address was given; null for the other schedulers. */
   readonly lblc: Map<number, RealServer> | null;
+  /** lblcr's svc->sched_data: each destination address's set of dests, the newest first; null for the other schedulers. */
+  readonly lblcr: Map<number, RealServer[]> | null;
   constructor(
     readonly protocol: number,
     readonly addr: number,
@@ -66,6 +68,7 @@ export class VirtualServer {
   ) {
     this.wrr = scheduler === 'wrr' ? new WrrMark() : null;
     this.lblc = scheduler === 'lblc' ? new Map() : null;
+    this.lblcr = scheduler === 'lblcr' ? new Map() : null;
     this.wrr?.destChanged(this.dests);
   }
 
