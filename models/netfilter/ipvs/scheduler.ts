@@ -125,21 +125,23 @@ function lc(svc: VirtualServer): RealServer | null {
 }
 
 /**
- * ip_vs_wlc_schedule and ip_vs_sed_schedule: the least overhead per unit of
+ * ip_vs_wlc_schedule and ip_vs_sed_schedule over a service's dests, and
+ * lblcr's ip_vs_dest_set_min over a set: the least overhead per unit of
  * weight, compared as loh * dw > doh * lw. The first dest of positive weight
- * starts; a later dest of weight 0 can never win (loh * 0 > doh * lw is false).
+ * starts; a later dest of weight 0 can never win (loh * 0 > doh * lw is
+ * false). A set may still hold a dest deleted from the service, which is
+ * passed over (not IP_VS_DEST_F_AVAILABLE); a service's own list holds none.
  */
-function leastPerWeight(svc: VirtualServer, overhead: (d: RealServer) => number): RealServer | null {
-  const dests = svc.dests;
+function leastPerWeight(dests: readonly RealServer[], overhead: (d: RealServer) => number): RealServer | null {
   let i = 0;
-  while (i < dests.length && dests[i]!.weight <= 0) i++;
+  while (i < dests.length && !(dests[i]!.weight > 0 && !dests[i]!.removed)) i++;
   if (i === dests.length) return null;
   let least = dests[i]!;
   let loh = overhead(least);
   for (i++; i < dests.length; i++) {
     const d = dests[i]!;
     const doh = overhead(d);
-    if (loh * d.weight > doh * least.weight) {
+    if (loh * d.weight > doh * least.weight && !d.removed) {
       least = d;
       loh = doh;
     }
@@ -169,14 +171,14 @@ function lblcOverloaded(d: RealServer, svc: VirtualServer): boolean {
 function lblc(svc: VirtualServer, daddr: number): RealServer | null {
   const cached = svc.lblc!.get(daddr);
   if (cached !== undefined && !cached.removed && cached.weight > 0 && !lblcOverloaded(cached, svc)) return cached;
-  const d = leastPerWeight(svc, connOverhead);
+  const d = leastPerWeight(svc.dests, connOverhead);
   if (d !== null) svc.lblc!.set(daddr, d);
   return d;
 }
 
 /**
  * ip_vs_lblcr_schedule: each destination address has a set of dests, the
- * newest first. The least loaded of the set (ip_vs_dest_set_min: weighted
+ * newest first. The least loaded of the set (ip_vs_dest_set_min, weighted
  * least connection among the set's dests still in the service) serves it
  * unless that one is overloaded; then a new dest by wlc's loop joins the set.
  * Not modelled: dropping the most loaded dest of a set unchanged for
@@ -185,32 +187,14 @@ function lblc(svc: VirtualServer, daddr: number): RealServer | null {
 function lblcr(svc: VirtualServer, daddr: number): RealServer | null {
   const set = svc.lblcr!.get(daddr);
   if (set !== undefined) {
-    const least = setMin(set);
+    const least = leastPerWeight(set, connOverhead);
     if (least !== null && !lblcOverloaded(least, svc)) return least;
   }
-  const d = leastPerWeight(svc, connOverhead);
+  const d = leastPerWeight(svc.dests, connOverhead);
   if (d === null) return null;
   if (set === undefined) svc.lblcr!.set(daddr, [d]);
   else if (!set.includes(d)) set.unshift(d);
   return d;
-}
-
-/** ip_vs_dest_set_min: the first of positive weight still in the service, then any with a smaller overhead per weight. */
-function setMin(set: readonly RealServer[]): RealServer | null {
-  let i = 0;
-  while (i < set.length && !(set[i]!.weight > 0 && !set[i]!.removed)) i++;
-  if (i === set.length) return null;
-  let least = set[i]!;
-  let loh = connOverhead(least);
-  for (i++; i < set.length; i++) {
-    const d = set[i]!;
-    const doh = connOverhead(d);
-    if (loh * d.weight > doh * least.weight && !d.removed) {
-      least = d;
-      loh = doh;
-    }
-  }
-  return least;
 }
 
 /** ip_vs_nq_schedule: the first idle dest (no active connection) if there is one, else as sed. */
@@ -294,13 +278,13 @@ export function schedule(svc: VirtualServer, saddr: number, daddr: number): Real
     case 'lc':
       return lc(svc);
     case 'wlc':
-      return leastPerWeight(svc, connOverhead);
+      return leastPerWeight(svc.dests, connOverhead);
     case 'lblc':
       return lblc(svc, daddr);
     case 'lblcr':
       return lblcr(svc, daddr);
     case 'sed':
-      return leastPerWeight(svc, expectedOverhead);
+      return leastPerWeight(svc.dests, expectedOverhead);
     case 'nq':
       return nq(svc);
     case 'sh':
