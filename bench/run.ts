@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import type { BenchResult, Benchmark } from './benchmark.js';
 import { addToBaseline, compareWithBaseline, mergeBaseline, type Comparison, type ResultsFile } from './compare.js';
 import { benchmarkFile, compareBuilds, prepareOtherBuild, runBenchmarkFile, type BuildComparison } from './against.js';
-import { machineFacts } from './machine.js';
+import { machineFacts, type MachineFacts } from './machine.js';
 import * as capture from './capture.bench.js';
 import * as netfilter from './netfilter.bench.js';
 import * as parallel from './parallel.bench.js';
@@ -139,12 +139,10 @@ async function main(): Promise<number> {
   const baselineFile = path.join(root, 'bench', 'baseline.json');
   const latestFile = path.join(root, 'bench', 'results', 'latest.json');
   const machine = machineFacts();
-  if (values.against !== undefined) return runAgainst(root, selected, values.against, rounds, tolerancePercent);
+  if (values.against !== undefined) return runAgainst(root, selected, machine, values.against, rounds, tolerancePercent);
   const baseline = readResults(baselineFile);
 
-  console.log(`podwire bench: ${selected.map((b) => b.name).join(', ')}`);
-  console.log(`  node ${machine.node} (V8 ${machine.v8}), ${machine.platform} ${machine.arch}`);
-  console.log(`  cpu ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB`);
+  printHeader(`podwire bench: ${selected.map((b) => b.name).join(', ')}`, machine);
   if (baseline === undefined) {
     console.log('  baseline: none (bench/baseline.json missing; run with --update-baseline)');
   } else {
@@ -186,12 +184,16 @@ async function main(): Promise<number> {
   return 0;
 }
 
-/** `--against REV`: each selected benchmark of both builds, in turns, `rounds` times. */
-async function runAgainst(root: string, selected: Benchmark[], rev: string, rounds: number, tolerancePercent: number): Promise<number> {
-  const machine = machineFacts();
-  console.log(`podwire bench: ${selected.map((b) => b.name).join(', ')}, against ${rev}, ${rounds} round(s) in turns`);
+/** The run's first lines: what runs, and on which machine. */
+function printHeader(title: string, machine: MachineFacts): void {
+  console.log(title);
   console.log(`  node ${machine.node} (V8 ${machine.v8}), ${machine.platform} ${machine.arch}`);
   console.log(`  cpu ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB`);
+}
+
+/** `--against REV`: each selected benchmark of both builds, in turns, `rounds` times. */
+async function runAgainst(root: string, selected: Benchmark[], machine: MachineFacts, rev: string, rounds: number, tolerancePercent: number): Promise<number> {
+  printHeader(`podwire bench: ${selected.map((b) => b.name).join(', ')}, against ${rev}, ${rounds} round(s) in turns`, machine);
   let other;
   try {
     other = prepareOtherBuild(root, rev);

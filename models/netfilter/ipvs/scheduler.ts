@@ -222,13 +222,8 @@ export function hash32(val: number, bits: number): number {
   return Math.imul(val | 0, 0x61c88647) >>> (32 - bits);
 }
 
-/**
- * ip_vs_sh_reassign: the buckets go round the dests in list order, each dest
- * taking as many consecutive buckets as its weight. A dest of weight 0 still
- * takes one (`++d_count >= weight` holds at once); a lookup that lands on it
- * finds it unavailable.
- */
-export function shBuckets(dests: readonly RealServer[]): (RealServer | null)[] {
+/** The buckets go round the dests in list order, each taking `share(d)` consecutive ones (at least one). */
+function bucketsRound(dests: readonly RealServer[], share: (d: RealServer) => number): (RealServer | null)[] {
   const out = new Array<RealServer | null>(TAB_SIZE).fill(null);
   if (dests.length === 0) return out;
   let k = 0;
@@ -236,7 +231,7 @@ export function shBuckets(dests: readonly RealServer[]): (RealServer | null)[] {
   for (let i = 0; i < TAB_SIZE; i++) {
     const d = dests[k]!;
     out[i] = d;
-    if (++count >= d.weight) {
+    if (++count >= share(d)) {
       k = (k + 1) % dests.length;
       count = 0;
     }
@@ -244,27 +239,23 @@ export function shBuckets(dests: readonly RealServer[]): (RealServer | null)[] {
   return out;
 }
 
-/** ip_vs_dh_reassign: the buckets go round the dests in list order, one each, whatever the weights. */
-export function dhBuckets(dests: readonly RealServer[]): (RealServer | null)[] {
-  const out = new Array<RealServer | null>(TAB_SIZE).fill(null);
-  if (dests.length === 0) return out;
-  for (let i = 0; i < TAB_SIZE; i++) out[i] = dests[i % dests.length]!;
-  return out;
-}
-
 /**
- * ip_vs_sh_schedule without the sh-fallback and sh-port flags (kube-proxy
- * sets neither): the bucket of hash_32(source address) holds the dest, or no
- * dest is available when that one has weight 0.
+ * ip_vs_sh_reassign: each dest takes as many consecutive buckets as its
+ * weight. A dest of weight 0 still takes one (`++d_count >= weight` holds at
+ * once); a lookup that lands on it finds it unavailable.
  */
-function sh(svc: VirtualServer, saddr: number): RealServer | null {
-  const d = svc.hashBuckets(shBuckets)[hash32(saddr, TAB_BITS)]!;
-  return d === null || d.weight <= 0 ? null : d;
+export function shBuckets(dests: readonly RealServer[]): (RealServer | null)[] {
+  return bucketsRound(dests, (d) => d.weight);
 }
 
-/** ip_vs_dh_schedule: the bucket of hash_32(destination address), the virtual address for kube-proxy's NAT services. */
-function dh(svc: VirtualServer, daddr: number): RealServer | null {
-  const d = svc.hashBuckets(dhBuckets)[hash32(daddr, TAB_BITS)]!;
+/** ip_vs_dh_reassign: one bucket each, whatever the weights. */
+export function dhBuckets(dests: readonly RealServer[]): (RealServer | null)[] {
+  return bucketsRound(dests, () => 1);
+}
+
+/** The dest in the bucket of hash_32(addr), or none when that one has weight 0 ("no destination available"). */
+function fromBucket(svc: VirtualServer, assign: (dests: readonly RealServer[]) => (RealServer | null)[], addr: number): RealServer | null {
+  const d = svc.hashBuckets(assign)[hash32(addr, TAB_BITS)]!;
   return d === null || d.weight <= 0 ? null : d;
 }
 
@@ -288,8 +279,10 @@ export function schedule(svc: VirtualServer, saddr: number, daddr: number): Real
     case 'nq':
       return nq(svc);
     case 'sh':
-      return sh(svc, saddr);
+      // ip_vs_sh_schedule without the sh-fallback and sh-port flags (kube-proxy sets neither).
+      return fromBucket(svc, shBuckets, saddr);
     case 'dh':
-      return dh(svc, daddr);
+      // ip_vs_dh_schedule: for kube-proxy's NAT services the destination is the virtual address.
+      return fromBucket(svc, dhBuckets, daddr);
   }
 }
